@@ -1,0 +1,134 @@
+namespace UpgradeOps.Profiles;
+
+/// <summary>
+/// A product profile: what the services are, where the version lives, the version policy, how data is
+/// backed up, which migrations and checks apply. Loaded from YAML by <see cref="ProfileLoader"/>.
+/// Property names map to camelCase YAML keys.
+/// </summary>
+public sealed class ProductProfile
+{
+    public int SchemaVersion { get; set; } = 1;
+    public string Name { get; set; } = "";
+    public string? DisplayName { get; set; }
+    /// <summary>Where the profile came from: "builtin:infrahub" or a full path.</summary>
+    public string Source { get; set; } = "";
+    public List<ServiceDefinition> Services { get; set; } = new();
+    public VersionLocation Version { get; set; } = new();
+    public VersionPolicy VersionPolicy { get; set; } = new();
+    /// <summary>Released versions the profile knows of; -AvailableVersion and release notes add to it.</summary>
+    public List<string> Catalog { get; set; } = new();
+    public EstimateTable Estimates { get; set; } = new();
+    public List<string> Impacts { get; set; } = new();
+    public ApiDefinition Api { get; set; } = new();
+    public List<DataStoreDefinition> DataStores { get; set; } = new();
+    public MigrationDefinition Migration { get; set; } = new();
+    public List<ConfigurationRule> ConfigurationRules { get; set; } = new();
+
+    public override string ToString() => Name;
+}
+
+public enum ServiceRole { Api, Worker, Database, Cache, Queue, TaskManager, LoadBalancer, Other }
+
+public sealed class ServiceDefinition
+{
+    /// <summary>Logical name; also the compose service and workload name unless those are given.</summary>
+    public string Name { get; set; } = "";
+    public ServiceRole Role { get; set; } = ServiceRole.Other;
+    public string? ComposeService { get; set; }
+    public string? KubernetesWorkload { get; set; }
+    /// <summary>Whether the service runs the product image (and so changes version on upgrade).</summary>
+    public bool ProductImage { get; set; }
+    public int? Replicas { get; set; }
+    public bool Optional { get; set; }
+}
+
+public sealed class VersionLocation
+{
+    /// <summary>The .env variable that holds the version, used as ${VAR:-default} in the image reference.</summary>
+    public string? EnvironmentVariable { get; set; }
+    /// <summary>The service whose image tag is the product version.</summary>
+    public string? Service { get; set; }
+    /// <summary>Helm: the values key that overrides the image tag (dotted path).</summary>
+    public string? HelmValuesKey { get; set; }
+    /// <summary>Helm: whether the chart's appVersion is the product version.</summary>
+    public bool HelmAppVersion { get; set; } = true;
+}
+
+public sealed class VersionPolicy
+{
+    /// <summary>How many minors one hop may advance (Infrahub: 1, upgrades only from the previous minor).</summary>
+    public int MaxMinorStep { get; set; } = 1;
+    /// <summary>A major upgrade starts from the latest release of the previous major.</summary>
+    public bool MajorFromLatestMinor { get; set; } = true;
+    public bool AllowPrerelease { get; set; }
+}
+
+public sealed class EstimateTable
+{
+    public List<int> Patch { get; set; } = new() { 5, 10 };
+    public List<int> Minor { get; set; } = new() { 10, 30 };
+    public List<int> Major { get; set; } = new() { 30, 60 };
+    /// <summary>Minutes added to each migrating step per GiB of database, when the size is known.</summary>
+    public double MinutesPerGigabyte { get; set; } = 2;
+}
+
+public sealed class ApiDefinition
+{
+    public string? Info { get; set; }
+    public string? Config { get; set; }
+    public string? Health { get; set; }
+    public string? GraphQL { get; set; }
+    public string? VersionQuery { get; set; }
+    /// <summary>JSON path (dotted) of the version in the GraphQL answer, e.g. data.InfrahubInfo.version.</summary>
+    public string? VersionQueryPath { get; set; }
+    public string? Metrics { get; set; }
+    /// <summary>The service and container port that serve the API.</summary>
+    public string? Service { get; set; }
+    public int? Port { get; set; }
+}
+
+public enum DataStoreKind { Postgres, Neo4j, Volume, ConfigFile }
+
+public sealed class DataStoreDefinition
+{
+    public string Name { get; set; } = "";
+    public DataStoreKind Kind { get; set; }
+    /// <summary>The service (container) that holds the data store.</summary>
+    public string? Service { get; set; }
+    public string? Database { get; set; }
+    /// <summary>Environment variable in the container that holds the database user / password.</summary>
+    public string? UserVariable { get; set; }
+    public string? PasswordVariable { get; set; }
+    public string? Volume { get; set; }
+    public string? Path { get; set; }
+    /// <summary>The backup must be taken with the API stopped, not only the workers.</summary>
+    public bool Offline { get; set; }
+}
+
+public sealed class MigrationDefinition
+{
+    public List<string> Command { get; set; } = new();
+    public List<string> CheckCommand { get; set; } = new();
+    /// <summary>The service whose image and configuration run the migration.</summary>
+    public string? Service { get; set; }
+    /// <summary>Notes shown with a major hop (what the migration does, what to read first).</summary>
+    public string? MajorNotes { get; set; }
+    /// <summary>Versions whose migrations are safe with old and new API servers running side by side (Rolling).</summary>
+    public List<string> MixedVersionSafe { get; set; } = new();
+}
+
+public sealed class ConfigurationRule
+{
+    public string Id { get; set; } = "";
+    public string Description { get; set; } = "";
+    /// <summary>The rule applies from this app version on (inclusive).</summary>
+    public string? AppVersion { get; set; }
+    /// <summary>The rule applies from this chart version on (inclusive).</summary>
+    public string? ChartVersion { get; set; }
+    /// <summary>Compose: an environment variable that must be set. Helm: a dotted values key.</summary>
+    public string? RequiresVariable { get; set; }
+    public string? RequiresValuesKey { get; set; }
+    public string? DefaultValue { get; set; }
+    /// <summary>Helm: an older key whose value moves to the new key.</summary>
+    public string? MovedFrom { get; set; }
+}

@@ -1,0 +1,90 @@
+using System.Runtime.CompilerServices;
+using UpgradeOps.Versioning;
+using YamlDotNet.Core;
+
+namespace UpgradeOps.Profiles;
+
+/// <summary>Checks what YAML typing cannot: required fields, unique names, versions, cross references.</summary>
+internal sealed class ProfileValidator(string source, ConditionalWeakTable<object, ProfileLoader.MarkBox> marks)
+{
+    public void Validate(ProductProfile profile)
+    {
+        if (profile.SchemaVersion != 1)
+            Fail(profile, $"schemaVersion {profile.SchemaVersion} is not supported; this module reads schemaVersion 1.");
+        if (string.IsNullOrWhiteSpace(profile.Name))
+            Fail(profile, "'name' is required.");
+        if (profile.Services.Count == 0)
+            Fail(profile, "'services' must list at least one service.");
+
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var service in profile.Services)
+        {
+            if (string.IsNullOrWhiteSpace(service.Name)) Fail(service, "every service needs a 'name'.");
+            if (!names.Add(service.Name)) Fail(service, $"service '{service.Name}' is declared twice.");
+        }
+
+        foreach (var version in profile.Catalog)
+            if (!ProductVersion.TryParse(version, out _))
+                Fail(profile.Catalog, $"catalog entry '{version}' is not a semantic version (for example 1.7.6).");
+
+        CheckRange(profile.Estimates, profile.Estimates.Patch, "estimates.patch");
+        CheckRange(profile.Estimates, profile.Estimates.Minor, "estimates.minor");
+        CheckRange(profile.Estimates, profile.Estimates.Major, "estimates.major");
+        if (profile.VersionPolicy.MaxMinorStep < 1)
+            Fail(profile.VersionPolicy, "versionPolicy.maxMinorStep must be 1 or more.");
+
+        if (profile.Version.Service is { } versionService && !names.Contains(versionService))
+            Fail(profile.Version, $"version.service '{versionService}' is not one of the declared services.");
+        if (profile.Migration.Service is { } migrationService && !names.Contains(migrationService))
+            Fail(profile.Migration, $"migration.service '{migrationService}' is not one of the declared services.");
+        foreach (var version in profile.Migration.MixedVersionSafe)
+            if (!ProductVersion.TryParse(version, out _))
+                Fail(profile.Migration, $"migration.mixedVersionSafe entry '{version}' is not a semantic version.");
+
+        var stores = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var store in profile.DataStores)
+        {
+            if (string.IsNullOrWhiteSpace(store.Name)) Fail(store, "every data store needs a 'name'.");
+            if (!stores.Add(store.Name)) Fail(store, $"data store '{store.Name}' is declared twice.");
+            if (store.Kind is DataStoreKind.Postgres or DataStoreKind.Neo4j && string.IsNullOrWhiteSpace(store.Service))
+                Fail(store, $"data store '{store.Name}' ({store.Kind}) needs the 'service' that runs it.");
+            if (store.Service is not null && !names.Contains(store.Service))
+                Fail(store, $"data store '{store.Name}' names service '{store.Service}', which is not declared.");
+            if (store.Kind == DataStoreKind.Postgres && string.IsNullOrWhiteSpace(store.Database))
+                Fail(store, $"data store '{store.Name}' (Postgres) needs a 'database'.");
+            if (store.Kind == DataStoreKind.Volume && string.IsNullOrWhiteSpace(store.Volume))
+                Fail(store, $"data store '{store.Name}' (Volume) needs a 'volume'.");
+        }
+
+        foreach (var rule in profile.ConfigurationRules)
+        {
+            if (string.IsNullOrWhiteSpace(rule.Id)) Fail(rule, "every configuration rule needs an 'id'.");
+            if (rule.AppVersion is null && rule.ChartVersion is null)
+                Fail(rule, $"configuration rule '{rule.Id}' needs 'appVersion' or 'chartVersion' (from which version it applies).");
+            if (rule.AppVersion is not null && !ProductVersion.TryParse(rule.AppVersion, out _))
+                Fail(rule, $"configuration rule '{rule.Id}': appVersion '{rule.AppVersion}' is not a semantic version.");
+            if (rule.ChartVersion is not null && !ProductVersion.TryParse(rule.ChartVersion, out _))
+                Fail(rule, $"configuration rule '{rule.Id}': chartVersion '{rule.ChartVersion}' is not a semantic version.");
+            if (rule.RequiresVariable is null && rule.RequiresValuesKey is null)
+                Fail(rule, $"configuration rule '{rule.Id}' needs 'requiresVariable' (Compose) or 'requiresValuesKey' (Helm).");
+        }
+    }
+
+    private void CheckRange(object owner, List<int> range, string key)
+    {
+        if (range.Count != 2 || range[0] < 0 || range[0] > range[1])
+            Fail(owner, $"'{key}' must be two minute counts [min, max] with min <= max.");
+    }
+
+    private void Fail(object node, string reason)
+    {
+        var mark = marks.TryGetValue(node, out var box) ? box.Mark : Mark.Empty;
+        var where = mark.Equals(Mark.Empty) ? source : ProfileLoader.Location(source, mark);
+        throw new ProfileException("InvalidProfile", ErrorKind.InvalidData, source, $"{where}: {reason} Fix the profile and load it again.")
+        {
+            File = source,
+            Line = mark.Equals(Mark.Empty) ? null : (int)mark.Line,
+            Column = mark.Equals(Mark.Empty) ? null : (int)mark.Column,
+        };
+    }
+}

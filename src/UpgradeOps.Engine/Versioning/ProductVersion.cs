@@ -1,0 +1,61 @@
+using Semver;
+
+namespace UpgradeOps.Versioning;
+
+/// <summary>
+/// A product version: a semantic version, accepted with or without a leading "v".
+/// Wraps the Semver library so the rest of the engine never parses versions by hand.
+/// </summary>
+public sealed class ProductVersion : IComparable<ProductVersion>, IEquatable<ProductVersion>
+{
+    private readonly SemVersion _version;
+
+    private ProductVersion(SemVersion version) => _version = version;
+
+    public int Major => (int)_version.Major;
+    public int Minor => (int)_version.Minor;
+    public int Patch => (int)_version.Patch;
+    public bool IsPrerelease => _version.IsPrerelease;
+
+    /// <summary>Parses "1.7.6" or "v1.7.6"; "1.7", "latest" or "1..2" throw <see cref="InvalidVersionException"/>.</summary>
+    public static ProductVersion Parse(string? text)
+    {
+        if (TryParse(text, out var version)) return version!;
+        throw new InvalidVersionException(text ?? string.Empty);
+    }
+
+    public static bool TryParse(string? text, out ProductVersion? version)
+    {
+        version = null;
+        if (string.IsNullOrWhiteSpace(text)) return false;
+        if (!SemVersion.TryParse(text.Trim(), SemVersionStyles.AllowV, out var parsed)) return false;
+        version = new ProductVersion(parsed);
+        return true;
+    }
+
+    /// <summary>True when both versions share major and minor.</summary>
+    public bool SameMinor(ProductVersion other) => Major == other.Major && Minor == other.Minor;
+
+    public int CompareTo(ProductVersion? other) =>
+        other is null ? 1 : _version.ComparePrecedenceTo(other._version);
+
+    public bool Equals(ProductVersion? other) => other is not null && CompareTo(other) == 0;
+    public override bool Equals(object? obj) => obj is ProductVersion other && Equals(other);
+    public override int GetHashCode() => _version.GetHashCode();
+    public override string ToString() => _version.ToString();
+
+    public static bool operator <(ProductVersion a, ProductVersion b) => a.CompareTo(b) < 0;
+    public static bool operator >(ProductVersion a, ProductVersion b) => a.CompareTo(b) > 0;
+    public static bool operator <=(ProductVersion a, ProductVersion b) => a.CompareTo(b) <= 0;
+    public static bool operator >=(ProductVersion a, ProductVersion b) => a.CompareTo(b) >= 0;
+}
+
+/// <summary>A text that is not a full semantic version (ErrorId InvalidVersion).</summary>
+public sealed class InvalidVersionException : UpgradeOpsException
+{
+    public InvalidVersionException(string text)
+        : base("InvalidVersion", ErrorKind.InvalidArgument, text,
+            $"'{text}' is not a version: give a full semantic version such as 1.7.6 (a leading 'v' is allowed; '1.7' and 'latest' are not).")
+    {
+    }
+}

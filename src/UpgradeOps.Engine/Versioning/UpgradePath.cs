@@ -1,0 +1,47 @@
+namespace UpgradeOps;
+
+public enum UpgradeKind { Patch, Minor, Major }
+
+/// <summary>A span of minutes ("10–30 min"), used for estimates.</summary>
+public readonly record struct MinuteRange(int Min, int Max)
+{
+    public static MinuteRange operator +(MinuteRange a, MinuteRange b) => new(a.Min + b.Min, a.Max + b.Max);
+    public TimeSpan MaxDuration => TimeSpan.FromMinutes(Max);
+    public override string ToString() => Min == Max ? $"{Min} min" : $"{Min}–{Max} min";
+}
+
+/// <summary>One hop of an upgrade path.</summary>
+public sealed class UpgradeStep
+{
+    public required string From { get; init; }
+    public required string To { get; init; }
+    public required UpgradeKind Kind { get; init; }
+    public bool RequiresMigration { get; init; }
+    public MinuteRange EstimatedMinutes { get; init; }
+    public string? MigrationNotes { get; init; }
+    public IReadOnlyList<ReleaseNote> ReleaseNotes { get; init; } = Array.Empty<ReleaseNote>();
+
+    public override string ToString() => $"{From} → {To} ({Kind})";
+}
+
+/// <summary>The result of checking an upgrade path: supported or not, why, and the hops to take.</summary>
+public sealed class UpgradePath
+{
+    public required string From { get; init; }
+    public required string To { get; init; }
+    public required bool IsSupported { get; init; }
+    public required string Reason { get; init; }
+    public IReadOnlyList<UpgradeStep> Steps { get; init; } = Array.Empty<UpgradeStep>();
+    public MinuteRange EstimatedDowntime { get; init; }
+    public IReadOnlyList<string> Impacts { get; init; } = Array.Empty<string>();
+    public IReadOnlyList<ReleaseNote> ReleaseNotes { get; init; } = Array.Empty<ReleaseNote>();
+    public IReadOnlyList<string> Warnings { get; init; } = Array.Empty<string>();
+    public string? Profile { get; init; }
+    /// <summary>The deployment the path was planned for, when it came from one (carried down the pipeline).</summary>
+    public Deployment? Deployment { get; init; }
+
+    /// <summary>The hops as text: "1.5.2 → 1.6.3 → 1.7.6".</summary>
+    public string Route => Steps.Count == 0 ? From : string.Join(" → ", new[] { Steps[0].From }.Concat(Steps.Select(s => s.To)));
+
+    public override string ToString() => IsSupported ? $"{Route} ({EstimatedDowntime})" : $"{From} → {To}: not supported";
+}

@@ -1,0 +1,171 @@
+using UpgradeOps.Profiles;
+using UpgradeOps.ReleaseNotes;
+
+namespace UpgradeOps.Versioning;
+
+/// <summary>What the planner knows besides the two versions.</summary>
+public sealed class UpgradePlanOptions
+{
+    /// <summary>Released versions (catalog, -AvailableVersion, release notes), in any order.</summary>
+    public IEnumerable<ProductVersion> KnownVersions { get; init; } = Array.Empty<ProductVersion>();
+    public ReleaseNoteDocument? ReleaseNotes { get; init; }
+    public bool AllowPrerelease { get; init; }
+    public long? DatabaseSizeBytes { get; init; }
+    public Deployment? Deployment { get; init; }
+}
+
+/// <summary>
+/// Applies the upgrade guide's rules: patch and next-minor upgrades are direct, skipped minors go one hop
+/// at a time through the latest patch of each minor, a major upgrade is a hop of its own (from the latest
+/// release of the previous major), downgrades are refused in favour of a restore.
+/// </summary>
+public sealed class UpgradePathPlanner(ProductProfile profile)
+{
+    public UpgradePath Plan(ProductVersion from, ProductVersion to, UpgradePlanOptions? options = null)
+    {
+        options ??= new UpgradePlanOptions();
+        var allowPrerelease = options.AllowPrerelease || profile.VersionPolicy.AllowPrerelease;
+        var known = KnownReleases(options, allowPrerelease, to);
+
+        UpgradePath Refuse(string reason) => new()
+        {
+            From = from.ToString(), To = to.ToString(), IsSupported = false, Reason = reason,
+            Profile = profile.Name, Deployment = options.Deployment,
+        };
+
+        if (to.IsPrerelease && !allowPrerelease)
+            return Refuse($"{to} is a pre-release. Pre-releases are not for production; to plan it anyway pass -AllowPrerelease.");
+        if (to < from)
+            return Refuse($"{to} is older than the running {from}: downgrades are not supported because migrations cannot be undone. " +
+                          "To go back, restore the backup taken before the upgrade (Restore-DeploymentBackup or Invoke-Rollback).");
+        if (known.Count > 0 && !known.Contains(to))
+            return Refuse($"{to} is not a known release (newest known: {known[^1]}). Check the version, or pass -AvailableVersion / a newer release-notes source if it was just released.");
+        if (to.Equals(from))
+            return Build(from, to, Array.Empty<UpgradeStep>(), $"Already at {to}: nothing to upgrade.", options, Array.Empty<string>());
+
+        var warnings = new List<string>();
+        var hops = new List<(ProductVersion From, ProductVersion To)>();
+        var current = from;
+        while (current < to)
+        {
+            var next = NextHop(current, to, known, warnings, out var refusal);
+            if (next is null) return Refuse(refusal!);
+            hops.Add((current, next));
+            current = next;
+        }
+
+        var steps = hops.Select(h => MakeStep(h.From, h.To, options)).ToArray();
+        return Build(from, to, steps, Explain(steps), options, warnings);
+    }
+
+    private static List<ProductVersion> KnownReleases(UpgradePlanOptions options, bool allowPrerelease, ProductVersion to)
+    {
+        var versions = options.KnownVersions.Concat(options.ReleaseNotes?.Versions ?? Array.Empty<ProductVersion>());
+        return versions.Where(v => allowPrerelease || !v.IsPrerelease || v.Equals(to)).Distinct().Order().ToList();
+    }
+
+    private ProductVersion? NextHop(ProductVersion current, ProductVersion to, List<ProductVersion> known, List<string> warnings, out string? refusal)
+    {
+        refusal = null;
+        if (current.Major == to.Major) return NextMinorHop(current, to, known, out refusal);
+
+        // Leave the current major from its latest release, one minor at a time.
+        var latestOfMajor = known.Where(v => v.Major == current.Major).DefaultIfEmpty(current).Max()!;
+        if (profile.VersionPolicy.MajorFromLatestMinor && latestOfMajor > current)
+            return NextMinorHop(current, latestOfMajor, known, out refusal);
+
+        if (known.Count == 0)
+        {
+            if (to.Major > current.Major + 1)
+            {
+                refusal = $"{current} → {to} crosses more than one major version, each a hop of its own, and no release list says where each begins. " +
+                          "Pass -AvailableVersion with the released versions, or -ReleaseNotePath with the product's CHANGELOG.md.";
+                return null;
+            }
+            warnings.Add($"No release list was given: the major hop goes straight to {to}; check that {current} is the latest {current.Major}.x release.");
+            return to;
+        }
+
+        // The major hop lands on the first minor of the next major (its latest patch), or on the target itself.
+        var nextMajor = known.Where(v => v.Major > current.Major).Min(v => v.Major);
+        var firstMinor = known.Where(v => v.Major == nextMajor).Min(v => v.Minor);
+        if (nextMajor == to.Major && firstMinor == to.Minor) return to;
+        return known.Where(v => v.Major == nextMajor && v.Minor == firstMinor).Max();
+    }
+
+    private ProductVersion? NextMinorHop(ProductVersion current, ProductVersion target, List<ProductVersion> known, out string? refusal)
+    {
+        refusal = null;
+        if (current.SameMinor(target)) return target;
+
+        // The minors released between here and the target, each a rung of the ladder.
+        var rungs = known.Where(v => v.Major == current.Major && v.Minor > current.Minor && v.Minor < target.Minor)
+            .Select(v => v.Minor).Distinct().Order().ToList();
+        if (known.Count == 0 && target.Minor - current.Minor > profile.VersionPolicy.MaxMinorStep)
+        {
+            refusal = $"{current} → {target} skips minor version(s) {string.Join(", ", Enumerable.Range(current.Minor + 1, target.Minor - current.Minor - 1).Select(m => $"{current.Major}.{m}"))}, " +
+                      "which must be installed one at a time, and no release list says which patch of each is the latest. " +
+                      "Pass -AvailableVersion with the released versions, or -ReleaseNotePath with the product's CHANGELOG.md.";
+            return null;
+        }
+
+        if (rungs.Count < profile.VersionPolicy.MaxMinorStep) return target;
+        var minor = rungs[profile.VersionPolicy.MaxMinorStep - 1];
+        return known.Where(v => v.Major == current.Major && v.Minor == minor).Max();
+    }
+
+    private UpgradeStep MakeStep(ProductVersion from, ProductVersion to, UpgradePlanOptions options)
+    {
+        var kind = from.Major != to.Major ? UpgradeKind.Major : from.Minor != to.Minor ? UpgradeKind.Minor : UpgradeKind.Patch;
+        var range = kind switch
+        {
+            UpgradeKind.Patch => profile.Estimates.Patch,
+            UpgradeKind.Minor => profile.Estimates.Minor,
+            _ => profile.Estimates.Major,
+        };
+        // Migrations rewrite data, so their time grows with the database.
+        var extra = options.DatabaseSizeBytes is { } bytes
+            ? (int)Math.Ceiling(bytes / (double)(1L << 30) * profile.Estimates.MinutesPerGigabyte)
+            : 0;
+        return new UpgradeStep
+        {
+            From = from.ToString(),
+            To = to.ToString(),
+            Kind = kind,
+            RequiresMigration = kind == UpgradeKind.Major,
+            EstimatedMinutes = new MinuteRange(range[0] + extra, range[1] + extra),
+            MigrationNotes = kind == UpgradeKind.Major ? profile.Migration.MajorNotes : null,
+            ReleaseNotes = options.ReleaseNotes?.Between(from, to) ?? Array.Empty<ReleaseNote>(),
+        };
+    }
+
+    private static string Explain(IReadOnlyList<UpgradeStep> steps)
+    {
+        if (steps.Count == 1)
+            return steps[0].Kind switch
+            {
+                UpgradeKind.Patch => "Patch upgrade: direct.",
+                UpgradeKind.Minor => "Upgrade to the next minor version: direct.",
+                _ => "Major upgrade: one hop with migration steps; read its migration notes and breaking changes first.",
+            };
+        var majors = steps.Count(s => s.Kind == UpgradeKind.Major);
+        return $"{steps.Count} hops, installed one after the other through the latest patch of each minor version" +
+               (majors > 0 ? $", including {majors} major hop(s) with migration steps." : ".");
+    }
+
+    private UpgradePath Build(ProductVersion from, ProductVersion to, IReadOnlyList<UpgradeStep> steps, string reason,
+        UpgradePlanOptions options, IReadOnlyList<string> warnings) => new()
+    {
+        From = from.ToString(),
+        To = to.ToString(),
+        IsSupported = true,
+        Reason = reason,
+        Steps = steps,
+        EstimatedDowntime = steps.Aggregate(new MinuteRange(0, 0), (sum, s) => sum + s.EstimatedMinutes),
+        Impacts = steps.Count == 0 ? Array.Empty<string>() : profile.Impacts,
+        ReleaseNotes = options.ReleaseNotes?.Between(from, to) ?? Array.Empty<ReleaseNote>(),
+        Warnings = warnings,
+        Profile = profile.Name,
+        Deployment = options.Deployment,
+    };
+}
