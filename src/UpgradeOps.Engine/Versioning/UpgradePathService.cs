@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using UpgradeOps.Hosting;
 using UpgradeOps.Profiles;
 using UpgradeOps.ReleaseNotes;
 
@@ -19,14 +21,18 @@ public sealed class UpgradePathRequest
 /// <summary>Checks an upgrade path: parses the versions, loads the profile, gathers the known releases, plans.</summary>
 public static class UpgradePathService
 {
-    public static UpgradePath Test(UpgradePathRequest request)
+    public static UpgradePath Test(UpgradePathRequest request, EngineContext? context = null)
     {
+        var log = (context ?? EngineContext.Silent()).CreateLogger(nameof(UpgradePathService));
         var from = ProductVersion.Parse(request.From);
         var to = ProductVersion.Parse(request.To);
         var profile = ProfileLoader.Load(request.Profile);
+        log.LogDebug("Profile {Profile} loaded from {Source}", profile.Name, profile.Source);
 
         var known = profile.Catalog.Select(ProductVersion.Parse)
-            .Concat(request.AvailableVersions.Select(ProductVersion.Parse));
+            .Concat(request.AvailableVersions.Select(ProductVersion.Parse)).ToList();
+        log.LogDebug("Known releases: {Count} from the catalog and -AvailableVersion, {NoteCount} from release notes",
+            known.Count, request.ReleaseNotes?.Releases.Count ?? 0);
 
         return new UpgradePathPlanner(profile).Plan(from, to, new UpgradePlanOptions
         {

@@ -1,0 +1,54 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+    How long Import-Module UpgradeOps adds to pwsh start-up.
+.DESCRIPTION
+    Starts pwsh -NoProfile N times with nothing to do, and N times importing the built module (and once
+    more importing it and running Test-UpgradePath, the first engine call), interleaved so both see the
+    same machine. Prints the medians and the difference: the goal is under 150 ms added.
+#>
+param(
+    [int] $Runs = 15,
+    [string] $ModulePath = (Join-Path $PSScriptRoot '../out/UpgradeOps/UpgradeOps.psd1')
+)
+$ErrorActionPreference = 'Stop'
+$ModulePath = (Resolve-Path $ModulePath).Path
+$pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+
+function Measure-Start([string] $Command) {
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    & $pwsh -NoProfile -NonInteractive -Command $Command | Out-Null
+    if ($LASTEXITCODE -ne 0) { throw "pwsh failed running: $Command" }
+    $watch.Elapsed.TotalMilliseconds
+}
+
+function Get-Median([double[]] $Values) {
+    $sorted = $Values | Sort-Object
+    $sorted[[int][math]::Floor($sorted.Count / 2)]
+}
+
+$cases = [ordered]@{
+    'pwsh -NoProfile (baseline)'          = 'exit 0'
+    'Import-Module UpgradeOps'            = "Import-Module '$ModulePath'"
+    'Import + first Test-UpgradePath'     = "Import-Module '$ModulePath'; `$null = Test-UpgradePath -From 1.0.0 -To 1.0.1"
+}
+$null = Measure-Start 'exit 0' # warm the disk cache
+$times = @{}
+foreach ($name in $cases.Keys) { $times[$name] = [System.Collections.Generic.List[double]]::new() }
+for ($i = 0; $i -lt $Runs; $i++) {
+    foreach ($name in $cases.Keys) { $times[$name].Add((Measure-Start $cases[$name])) }
+}
+
+$baseline = Get-Median $times['pwsh -NoProfile (baseline)']
+$rows = foreach ($name in $cases.Keys) {
+    $median = Get-Median $times[$name]
+    [pscustomobject]@{
+        Case          = $name
+        MedianMs      = [math]::Round($median)
+        AddedMs       = [math]::Round($median - $baseline)
+        RatioToPwsh   = [math]::Round($median / $baseline, 2)
+    }
+}
+$rows | Format-Table -AutoSize | Out-String | Write-Host
+$added = (Get-Median $times['Import-Module UpgradeOps']) - $baseline
+Write-Host ("Import-Module adds {0:N0} ms to pwsh start-up (goal: under 150 ms; {1} runs each)" -f $added, $Runs)

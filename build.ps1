@@ -1,0 +1,180 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+    Builds, tests, packages and demonstrates UpgradeOps.
+.DESCRIPTION
+    Tasks:
+      Build    module into out/UpgradeOps (cmdlets at the root, engine and third-party DLLs in Dependencies/,
+               MAML help generated from the cmdlets' XML doc comments)
+      Test     Build, then xunit (engine) and Pester (the built module as users see it);
+               closes with one line 'N passed, N failed'
+      Package  Build, then out/UpgradeOps-<version>.zip (Azure Automation: UpgradeOps/ at the zip root) and a .nupkg
+      Demo     Build, then run the offline planning example
+      Clean    remove build output
+.EXAMPLE
+    dotnet tool restore; dotnet pwsh ./build.ps1 -Task Test
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Package', 'Demo', 'Clean')]
+    [string[]] $Task = @('Build'),
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+    # Pester tag filter for quick local runs (e.g. -PesterTag Help); CI runs everything.
+    [string[]] $PesterTag
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 3.0
+$Root = $PSScriptRoot
+$OutDir = Join-Path $Root 'out'
+$ModuleOut = Join-Path $OutDir 'UpgradeOps'
+$Manifest = Import-PowerShellDataFile (Join-Path $Root 'UpgradeOps.psd1')
+$Version = $Manifest.ModuleVersion
+# Child processes run the same PowerShell as this one (under `dotnet pwsh` the process itself is dotnet).
+$PwshPath = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+
+function Invoke-Native {
+    param([string] $Command, [string[]] $Arguments)
+    & $Command @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "$Command $($Arguments -join ' ') failed with exit code $LASTEXITCODE" }
+}
+
+function Get-ToolPackagePath {
+    param([string] $Id, [string] $PackageVersion)
+    $packages = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages' }
+    $path = Join-Path $packages "$($Id.ToLowerInvariant())/$PackageVersion"
+    if (-not (Test-Path $path)) {
+        Invoke-Native dotnet @('restore', (Join-Path $Root 'build/tools.proj'), '--nologo', '-v', 'quiet')
+    }
+    $path
+}
+
+function Get-ChangelogSection {
+    # The release notes of this version (or Unreleased) for the manifest's PSData.
+    $changelog = Get-Content -Raw (Join-Path $Root 'CHANGELOG.md')
+    $match = [regex]::Match($changelog, "(?ms)^## \[(?:$([regex]::Escape($Version))|Unreleased)\][^\n]*\n(.*?)(?=^## \[|\z)")
+    if ($match.Success) { $match.Groups[1].Value.Trim() } else { "See CHANGELOG.md" }
+}
+
+function Invoke-Build {
+    Write-Host "Building UpgradeOps $Version ($Configuration)" -ForegroundColor Cyan
+    if (Test-Path $ModuleOut) { Remove-Item $ModuleOut -Recurse -Force }
+    $null = New-Item -ItemType Directory -Force -Path $ModuleOut, (Join-Path $ModuleOut 'Dependencies'), (Join-Path $ModuleOut 'en-US')
+
+    $common = @('-c', $Configuration, "-p:Version=$Version", '--nologo', '-v', 'quiet')
+    Invoke-Native dotnet (@('publish', (Join-Path $Root 'src/UpgradeOps.Engine'), '-o', (Join-Path $ModuleOut 'Dependencies')) + $common)
+    Invoke-Native dotnet (@('build', (Join-Path $Root 'src/UpgradeOps')) + $common)
+    Invoke-Native dotnet (@('build', (Join-Path $Root 'src/UpgradeOps.Loader')) + $common)
+
+    $cmdletBin = Join-Path $Root "src/UpgradeOps/bin/$Configuration/net8.0"
+    Copy-Item (Join-Path $cmdletBin 'UpgradeOps.dll'), (Join-Path $cmdletBin 'UpgradeOps.pdb') $ModuleOut
+    Copy-Item (Join-Path $Root "src/UpgradeOps.Loader/bin/$Configuration/net8.0/UpgradeOps.Loader.dll") $ModuleOut
+    # The engine's XML docs and deps file are not needed at run time.
+    Get-ChildItem (Join-Path $ModuleOut 'Dependencies') -Include '*.xml', '*.deps.json' -Recurse | Remove-Item
+
+    Copy-Item (Join-Path $Root 'src/UpgradeOps/UpgradeOps.Format.ps1xml') $ModuleOut
+    Copy-Item (Join-Path $Root 'en-US/*.txt') (Join-Path $ModuleOut 'en-US')
+    $manifestText = Get-Content -Raw (Join-Path $Root 'UpgradeOps.psd1')
+    $notes = (Get-ChangelogSection) -replace "'", "''"
+    $manifestText = $manifestText -replace "ReleaseNotes = ''", "ReleaseNotes = '$notes'"
+    Set-Content -Path (Join-Path $ModuleOut 'UpgradeOps.psd1') -Value $manifestText -NoNewline
+
+    # Help is generated in a child process so this session never loads the module it is building.
+    $helpScript = Join-Path $Root 'build/New-MamlHelp.ps1'
+    Invoke-Native $PwshPath @('-NoProfile', '-NonInteractive', '-File', $helpScript,
+        '-ModulePath', (Join-Path $ModuleOut 'UpgradeOps.psd1'),
+        '-XmlDocPath', (Join-Path $cmdletBin 'UpgradeOps.xml'),
+        '-OutFile', (Join-Path $ModuleOut 'en-US/UpgradeOps.dll-Help.xml'))
+    Write-Host "Module: $ModuleOut" -ForegroundColor Green
+}
+
+function Invoke-XunitTests {
+    $results = Join-Path $OutDir 'test-results'
+    $trx = Join-Path $results 'xunit.trx'
+    if (Test-Path $trx) { Remove-Item $trx }
+    & dotnet test (Join-Path $Root 'tests/UpgradeOps.Engine.Tests') -c $Configuration --nologo `
+        --logger 'trx;LogFileName=xunit.trx' --logger 'console;verbosity=minimal' --results-directory $results | Out-Host
+    if (-not (Test-Path $trx)) { throw 'xunit produced no results: the test project did not build or run.' }
+    $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
+    [pscustomobject]@{
+        Passed  = [int]$counters.passed
+        Failed  = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+        Skipped = [int]$counters.notExecuted
+    }
+}
+
+function Invoke-PesterTests {
+    $pester = Join-Path (Get-ToolPackagePath 'Pester' '5.7.1') 'tools/Pester.psd1'
+    Import-Module $pester -MinimumVersion 5.7.1 -Force
+    $config = New-PesterConfiguration
+    $config.Run.Path = Join-Path $Root 'tests/Pester'
+    $config.Run.PassThru = $true
+    $config.Output.Verbosity = 'Detailed'
+    $config.TestResult.Enabled = $true
+    $config.TestResult.OutputPath = Join-Path $OutDir 'test-results/pester.xml'
+    if ($PesterTag) { $config.Filter.Tag = $PesterTag -split ',' }
+    $env:UPGRADEOPS_MODULE = Join-Path $ModuleOut 'UpgradeOps.psd1'
+    $env:UPGRADEOPS_ROOT = $Root
+    $result = Invoke-Pester -Configuration $config
+    [pscustomobject]@{
+        Passed  = $result.PassedCount
+        Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+        Skipped = $result.SkippedCount + $result.NotRunCount
+    }
+}
+
+function Invoke-Test {
+    Invoke-Build
+    $xunit = Invoke-XunitTests
+    $pester = Invoke-PesterTests
+    $passed = $xunit.Passed + $pester.Passed
+    $failed = $xunit.Failed + $pester.Failed
+    $skipped = $xunit.Skipped + $pester.Skipped
+    Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed, $($xunit.Skipped) skipped; Pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped"
+    $line = "$passed passed, $failed failed"
+    if ($skipped -gt 0) { $line += ", $skipped skipped" }
+    Write-Host $line
+    if ($failed -gt 0) { exit 1 }
+}
+
+function Invoke-Package {
+    Invoke-Build
+    $zip = Join-Path $OutDir "UpgradeOps-$Version.zip"
+    if (Test-Path $zip) { Remove-Item $zip }
+    # Azure Automation wants the module folder, named like the .psd1, at the zip root, with no version folder.
+    Compress-Archive -Path $ModuleOut -DestinationPath $zip
+    $nupkgDir = Join-Path $OutDir 'nupkg'
+    $null = New-Item -ItemType Directory -Force -Path $nupkgDir
+    Get-ChildItem $nupkgDir -Filter *.nupkg | Remove-Item
+    Compress-PSResource -Path $ModuleOut -DestinationPath $nupkgDir
+    Write-Host "Packages: $zip; $((Get-ChildItem $nupkgDir -Filter *.nupkg).FullName)" -ForegroundColor Green
+}
+
+function Invoke-Demo {
+    Invoke-Build
+    & $PwshPath -NoProfile -File (Join-Path $Root 'examples/Plan-Upgrade.ps1') -ModulePath (Join-Path $ModuleOut 'UpgradeOps.psd1')
+    if ($LASTEXITCODE -ne 0) { throw "The demo failed with exit code $LASTEXITCODE" }
+}
+
+function Invoke-Clean {
+    foreach ($path in @($OutDir) + (Get-ChildItem -Path (Join-Path $Root 'src'), (Join-Path $Root 'tests') -Directory -Recurse -Include bin, obj).FullName) {
+        if ($path -and (Test-Path $path)) { Remove-Item $path -Recurse -Force }
+    }
+}
+
+Push-Location $Root
+try {
+    foreach ($name in $Task) {
+        switch ($name) {
+            'Build' { Invoke-Build }
+            'Test' { Invoke-Test }
+            'Package' { Invoke-Package }
+            'Demo' { Invoke-Demo }
+            'Clean' { Invoke-Clean }
+        }
+    }
+}
+finally {
+    Pop-Location
+}

@@ -1,0 +1,152 @@
+using System.Management.Automation;
+using UpgradeOps.Commands.Hosting;
+using UpgradeOps.ReleaseNotes;
+using UpgradeOps.Hosting;
+using UpgradeOps.Versioning;
+
+namespace UpgradeOps.Commands;
+
+/// <summary>
+/// <para type="synopsis">Checks whether an upgrade from one version to another is supported and plans its hops.</para>
+/// <para type="description">Test-UpgradePath applies the upgrade guide's version rules from the product profile: a patch
+/// upgrade or an upgrade to the next minor version is direct; an upgrade that skips minor versions goes one hop at a
+/// time through the latest patch of each minor version in between; a major upgrade is a hop of its own, marked
+/// RequiresMigration and carrying the profile's migration notes; a downgrade, an unknown target or a pre-release
+/// (without -AllowPrerelease) is not supported, and the Reason says what to do instead (for a downgrade: restore the
+/// backup taken before the upgrade).</para>
+/// <para type="description">The result is an UpgradeOps.UpgradePath object, never an exception, for a path that is
+/// merely unsupported: check its IsSupported property in scripts. Each step has its kind and a time estimate
+/// (patch 5-10 minutes, minor 10-30, major 30-60 for the built-in Infrahub profile, more when the database size is
+/// known); EstimatedDowntime adds them up and Impacts lists what users lose during the window.</para>
+/// <para type="description">Known releases come from the profile's catalog, from -AvailableVersion and from release
+/// notes (-ReleaseNotePath or -ReleaseNoteUri); when release notes are given, each step carries the notes of the
+/// versions it crosses. The command reads only; it changes nothing and uses the network only for -ReleaseNoteUri.</para>
+/// </summary>
+/// <example>
+/// <code>Test-UpgradePath -From 1.5.2 -To 1.7.6 -AvailableVersion 1.6.0,1.6.3,1.7.0,1.7.6</code>
+/// <para>Plans 1.5.2 → 1.6.3 → 1.7.6: minor 1.6 is skipped, so the upgrade goes through its latest patch first.</para>
+/// </example>
+/// <example>
+/// <code>Test-UpgradePath -From 1.7.6 -To 1.7.5</code>
+/// <para>Returns IsSupported = False with a Reason that explains downgrades are refused and a backup must be restored instead.</para>
+/// </example>
+/// <example>
+/// <code>$d = Get-UpgradeDeployment -ComposeFile ./docker-compose.yml
+/// $d | Test-UpgradePath -To 2.0.0 -ReleaseNotePath ./CHANGELOG.md | Format-List *</code>
+/// <para>Plans the path for a running deployment, with the release notes of each hop attached.</para>
+/// </example>
+/// <returns>One UpgradeOps.UpgradePath per input: IsSupported, Reason, Steps (From, To, Kind, RequiresMigration, EstimatedMinutes, ReleaseNotes), EstimatedDowntime, Impacts.</returns>
+/// <seealso cref="GetUpgradeReleaseNoteCommand"/>
+/// <seealso href="about_UpgradeOps">about_UpgradeOps</seealso>
+[Cmdlet(VerbsDiagnostic.Test, "UpgradePath", DefaultParameterSetName = DeploymentSet)]
+[OutputType(typeof(UpgradePath))]
+public sealed class TestUpgradePathCommand : EngineCmdlet
+{
+    private const string VersionsSet = "Versions";
+    private const string DeploymentSet = "Deployment";
+    private ReleaseNoteDocument? _releaseNotes;
+
+    /// <summary>
+    /// <para type="description">The version running now, such as 1.5.2 or v1.5.2. Binds from the From, Version or CurrentVersion property of piped objects.</para>
+    /// </summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = VersionsSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("Version", "CurrentVersion")]
+    public string From { get; set; } = "";
+
+    /// <summary>
+    /// <para type="description">The version to upgrade to, a full semantic version such as 1.7.6.</para>
+    /// </summary>
+    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Alias("TargetVersion")]
+    public string To { get; set; } = "";
+
+    /// <summary>
+    /// <para type="description">A deployment from Get-UpgradeDeployment; its version, profile and database size are used.</para>
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = DeploymentSet, ValueFromPipeline = true)]
+    public Deployment? Deployment { get; set; }
+
+    /// <summary>
+    /// <para type="description">The product profile: a built-in name (infrahub) or the path of a profile YAML file. Default: the deployment's profile, else infrahub.</para>
+    /// <para type="default">infrahub</para>
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? Profile { get; set; }
+
+    /// <summary>
+    /// <para type="description">Released versions of the product, added to the profile's catalog and to the release notes, to find the latest patch of each minor version.</para>
+    /// </summary>
+    [Parameter]
+    public string[] AvailableVersion { get; set; } = Array.Empty<string>();
+
+    /// <summary>
+    /// <para type="description">A CHANGELOG.md (Keep a Changelog or towncrier) or GitHub releases JSON file whose versions are known releases and whose notes are attached to each step.</para>
+    /// </summary>
+    [Parameter]
+    public string? ReleaseNotePath { get; set; }
+
+    /// <summary>
+    /// <para type="description">The URL of release notes (a raw CHANGELOG.md or the GitHub releases API); the only time this command uses the network.</para>
+    /// </summary>
+    [Parameter]
+    public Uri? ReleaseNoteUri { get; set; }
+
+    /// <summary>
+    /// <para type="description">Allows a pre-release (such as 2.0.0-rc.1) as the target and as a hop.</para>
+    /// </summary>
+    [Parameter]
+    public SwitchParameter AllowPrerelease { get; set; }
+
+    /// <summary>
+    /// <para type="description">The size of the product's databases in bytes, when no deployment gives it; migrating steps take longer on larger databases.</para>
+    /// </summary>
+    [Parameter]
+    [ValidateRange(0, long.MaxValue)]
+    public long? DatabaseSize { get; set; }
+
+    protected override void BeginProcessing()
+    {
+        var source = ReleaseNotePath is not null ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(ReleaseNotePath) : ReleaseNoteUri?.AbsoluteUri;
+        if (source is null) return;
+        try
+        {
+            _releaseNotes = RunEngine(context => ReleaseNoteSource.LoadAsync(source, ReleaseNoteFormat.Auto, EngineHttp.Client, context.CancellationToken));
+        }
+        catch (UpgradeOpsException ex)
+        {
+            ThrowEngineError(ex);
+        }
+    }
+
+    protected override void ProcessRecord()
+    {
+        var from = Deployment is not null ? Deployment.Version : From;
+        if (Deployment is not null && string.IsNullOrEmpty(from))
+        {
+            WriteEngineError(new UpgradeOpsException("DeploymentVersionUnknown", ErrorKind.InvalidData, Deployment,
+                $"The version of deployment '{Deployment.Name}' is not known, so no path can be planned from it. Run Get-UpgradeDeployment again, or give -From."));
+            return;
+        }
+
+        try
+        {
+            var path = RunEngine(context => Task.FromResult(UpgradePathService.Test(new UpgradePathRequest
+            {
+                From = from!,
+                To = To,
+                Profile = Profile ?? Deployment?.Profile ?? "infrahub",
+                AvailableVersions = AvailableVersion,
+                ReleaseNotes = _releaseNotes,
+                AllowPrerelease = AllowPrerelease,
+                Deployment = Deployment,
+                DatabaseSizeBytes = DatabaseSize,
+            }, context)));
+            foreach (var warning in path.Warnings) WriteWarning(warning);
+            WriteObject(path);
+        }
+        catch (UpgradeOpsException ex)
+        {
+            WriteEngineError(ex);
+        }
+    }
+}

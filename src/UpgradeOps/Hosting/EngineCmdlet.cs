@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using System.Management.Automation;
+using UpgradeOps.Hosting;
+
+namespace UpgradeOps.Commands.Hosting;
+
+/// <summary>
+/// Base of every UpgradeOps cmdlet: runs engine work on the thread pool and pumps its log and progress
+/// events back onto the pipeline thread (the only thread allowed to write to PowerShell streams).
+/// Ctrl+C (StopProcessing) cancels the engine's token. Events posted from any thread are queued, never
+/// dropped, and the queue is drained once more after the work ends.
+/// </summary>
+public abstract class EngineCmdlet : PSCmdlet
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Dictionary<int, string> _lastStatus = new();
+
+    protected override void StopProcessing() => _stopping.Cancel();
+
+    /// <summary>Runs <paramref name="work"/> and returns its result, showing its events meanwhile.</summary>
+    protected T RunEngine<T>(Func<EngineContext, Task<T>> work)
+    {
+        var queue = new ConcurrentQueue<EngineEvent>();
+        using var signal = new SemaphoreSlim(0);
+        var context = new EngineContext(new QueueSink(queue, signal), _stopping.Token);
+
+        var task = Task.Run(() => work(context), _stopping.Token);
+        task.ContinueWith(_ => signal.Release(), TaskScheduler.Default);
+
+        while (!task.IsCompleted)
+        {
+            signal.Wait();
+            Drain(queue);
+        }
+        Drain(queue);
+
+        try
+        {
+            return task.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
+    protected void RunEngine(Func<EngineContext, Task> work) =>
+        RunEngine<bool>(async context =>
+        {
+            await work(context).ConfigureAwait(false);
+            return true;
+        });
+
+    /// <summary>Writes an engine error as a non-terminating ErrorRecord (per-input failures).</summary>
+    protected void WriteEngineError(UpgradeOpsException exception) => WriteError(ErrorRecords.From(exception));
+
+    /// <summary>Stops the cmdlet with an engine error as a terminating ErrorRecord.</summary>
+    protected void ThrowEngineError(UpgradeOpsException exception) => ThrowTerminatingError(ErrorRecords.From(exception));
+
+    private void Drain(ConcurrentQueue<EngineEvent> queue)
+    {
+        while (queue.TryDequeue(out var engineEvent)) Show(engineEvent);
+    }
+
+    private void Show(EngineEvent engineEvent)
+    {
+        switch (engineEvent)
+        {
+            case LogEvent log:
+                ShowLog(log);
+                break;
+            case ProgressEvent progress:
+                ShowProgress(progress);
+                break;
+        }
+    }
+
+    private void ShowLog(LogEvent log)
+    {
+        switch (log.Level)
+        {
+            case EngineLogLevel.Trace: WriteDebug(log.Message); break;
+            case EngineLogLevel.Debug: WriteVerbose(log.Message); break;
+            case EngineLogLevel.Information: WriteInformation(log.Message, new[] { "UpgradeOps", log.Category }); break;
+            default: WriteWarning(log.Message); break;
+        }
+    }
+
+    private void ShowProgress(ProgressEvent progress)
+    {
+        var record = new ProgressRecord(progress.ActivityId, progress.Activity, progress.Status)
+        {
+            ParentActivityId = progress.ParentActivityId,
+            PercentComplete = progress.PercentComplete,
+            RecordType = progress.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+        };
+        WriteProgress(record);
+
+        // Azure Automation does not record progress: mirror each new status line to Verbose.
+        if (_lastStatus.TryGetValue(progress.ActivityId, out var last) && last == progress.Status) return;
+        _lastStatus[progress.ActivityId] = progress.Status;
+        var percent = progress.PercentComplete >= 0 && !progress.Completed ? $" ({progress.PercentComplete}%)" : string.Empty;
+        WriteVerbose($"{progress.Activity}: {progress.Status}{percent}");
+    }
+
+    private sealed class QueueSink(ConcurrentQueue<EngineEvent> queue, SemaphoreSlim signal) : IEngineEventSink
+    {
+        public void Post(EngineEvent engineEvent)
+        {
+            queue.Enqueue(engineEvent);
+            try
+            {
+                signal.Release();
+            }
+            catch (ObjectDisposedException)
+            {
+                // the cmdlet has finished; the event stays queued and is simply not shown
+            }
+        }
+    }
+}

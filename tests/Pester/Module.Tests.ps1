@@ -1,0 +1,87 @@
+# Module hygiene: stands in for PSScriptAnalyzer, which is not available here.
+BeforeDiscovery {
+    Import-Module $env:UPGRADEOPS_MODULE -Force
+    $script:cmdlets = Get-Command -Module UpgradeOps | ForEach-Object { @{ Name = $_.Name; Command = $_ } }
+}
+
+BeforeAll {
+    Import-Module $env:UPGRADEOPS_MODULE -Force
+    $script:moduleBase = Split-Path $env:UPGRADEOPS_MODULE
+}
+
+Describe 'Module manifest' -Tag 'Module' {
+    It 'passes Test-ModuleManifest' {
+        { Test-ModuleManifest -Path $env:UPGRADEOPS_MODULE -ErrorAction Stop } | Should -Not -Throw
+    }
+
+    It 'declares what the design card asks for' {
+        $manifest = Import-PowerShellDataFile $env:UPGRADEOPS_MODULE
+        $manifest.RootModule | Should -Be 'UpgradeOps.dll'
+        $manifest.CompatiblePSEditions | Should -Be @('Core')
+        $manifest.PowerShellVersion | Should -Be '7.4'
+        $manifest.FunctionsToExport.Count | Should -Be 0
+        $manifest.VariablesToExport.Count | Should -Be 0
+        $manifest.AliasesToExport.Count | Should -Be 0
+        $manifest.CmdletsToExport | Should -Not -Contain '*'
+        $manifest.PrivateData.PSData.Tags | Should -Contain 'Upgrade'
+        $manifest.PrivateData.PSData.ProjectUri | Should -Not -BeNullOrEmpty
+        $manifest.PrivateData.PSData.ReleaseNotes | Should -Match 'Test-UpgradePath'
+    }
+
+    It 'exports exactly the cmdlets it lists' {
+        $manifest = Import-PowerShellDataFile $env:UPGRADEOPS_MODULE
+        (Get-Command -Module UpgradeOps).Name | Sort-Object | Should -Be ($manifest.CmdletsToExport | Sort-Object)
+    }
+
+    It 'has the version of the repository manifest' {
+        $source = Import-PowerShellDataFile (Join-Path $env:UPGRADEOPS_ROOT 'UpgradeOps.psd1')
+        (Get-Module UpgradeOps).Version | Should -Be ([version]$source.ModuleVersion)
+        $engine = Get-Item (Join-Path $moduleBase 'Dependencies/UpgradeOps.Engine.dll')
+        $engine.VersionInfo.FileVersion | Should -BeLike "$($source.ModuleVersion)*"
+    }
+}
+
+Describe 'Module layout' -Tag 'Module' {
+    It 'keeps the cmdlets at the root and every other assembly in Dependencies' {
+        (Get-ChildItem $moduleBase -Filter *.dll).Name | Sort-Object | Should -Be @('UpgradeOps.dll', 'UpgradeOps.Loader.dll')
+        foreach ($name in 'UpgradeOps.Engine', 'YamlDotNet', 'KubernetesClient', 'Npgsql', 'Markdig', 'Semver', 'Docker.DotNet', 'Microsoft.Extensions.Logging.Abstractions') {
+            Join-Path $moduleBase "Dependencies/$name.dll" | Should -Exist
+        }
+    }
+
+    It 'loads the engine into its own load context' {
+        $null = Test-UpgradePath -From 1.0.0 -To 1.0.1
+        $engine = [System.Runtime.Loader.AssemblyLoadContext]::All | Where-Object Name -eq 'UpgradeOps.Engine'
+        $engine | Should -Not -BeNullOrEmpty
+        $engine.Assemblies.GetName().Name | Should -Contain 'UpgradeOps.Engine'
+        [System.Runtime.Loader.AssemblyLoadContext]::Default.Assemblies.GetName().Name | Should -Not -Contain 'UpgradeOps.Engine'
+    }
+
+    It 'does not load Docker, Kubernetes or Npgsql until a cmdlet needs them' {
+        $script = "Import-Module '$env:UPGRADEOPS_MODULE'; `$null = Test-UpgradePath -From 1.0.0 -To 1.0.1; " +
+            "[AppDomain]::CurrentDomain.GetAssemblies().GetName().Name -join ','"
+        $loaded = & (Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')) -NoProfile -NonInteractive -Command $script
+        $LASTEXITCODE | Should -Be 0
+        $loaded | Should -Not -Match 'Docker\.DotNet|KubernetesClient|Npgsql'
+    }
+}
+
+Describe '<Name>' -Tag 'Module' -ForEach $cmdlets {
+    It 'uses an approved verb' {
+        (Get-Verb).Verb | Should -Contain $Command.Verb
+    }
+
+    It 'declares its output type' {
+        $Command.OutputType | Should -Not -BeNullOrEmpty
+    }
+
+    It 'has a default view for its output type' {
+        foreach ($type in $Command.OutputType) {
+            Get-FormatData -TypeName $type.Name | Should -Not -BeNullOrEmpty -Because "$($type.Name) needs a default view"
+        }
+    }
+
+    It 'does not prompt: read-only cmdlets do not support ShouldProcess' -Skip:($Command.Verb -notin 'Get', 'Test') {
+        $Command.Parameters.Keys | Should -Not -Contain 'WhatIf'
+    }
+}
