@@ -8,27 +8,58 @@ public sealed class Deployment
     public required string Name { get; set; }
     public required DeploymentPlatform Platform { get; set; }
     public required string Profile { get; set; }
+    /// <summary>The version the product runs; null when its containers disagree (see Warnings).</summary>
     public string? Version { get; set; }
+    /// <summary>The version the compose file and .env (or Helm values) name.</summary>
+    public string? ConfiguredVersion { get; set; }
+    /// <summary>The version the running product containers report through their images.</summary>
+    public string? RunningVersion { get; set; }
     public string? ChartVersion { get; set; }
     public IReadOnlyList<DeploymentService> Services { get; set; } = Array.Empty<DeploymentService>();
     public string? ApiEndpoint { get; set; }
     /// <summary>The compose file, or namespace/release.</summary>
     public string? Location { get; set; }
+    /// <summary>The Docker endpoint (or Kubernetes API server) the deployment was read from.</summary>
+    public string? Endpoint { get; set; }
     /// <summary>Size of the product's databases, when known; scales the time estimates.</summary>
     public long? DatabaseSizeBytes { get; set; }
+    /// <summary>True when every service has its expected containers running and healthy.</summary>
+    public bool Healthy => Services.Count > 0 && Services.All(s => s.Healthy);
     public IReadOnlyList<string> Warnings { get; set; } = Array.Empty<string>();
 
     public override string ToString() => $"{Name} {Version} ({Platform})";
 }
 
+/// <summary>One service of a deployment and its containers (or pods).</summary>
 public sealed class DeploymentService
 {
     public required string Name { get; set; }
     public Profiles.ServiceRole Role { get; set; }
     public string? Image { get; set; }
     public string? Version { get; set; }
+    /// <summary>Containers running now.</summary>
     public int Replicas { get; set; }
+    /// <summary>Containers the compose file (or workload spec) asks for.</summary>
+    public int ExpectedReplicas { get; set; }
     public bool Healthy { get; set; }
+    public IReadOnlyList<DeploymentContainer> Containers { get; set; } = Array.Empty<DeploymentContainer>();
 
+    public override string ToString() => Name;
+}
+
+/// <summary>One container (or pod) of a service.</summary>
+public sealed class DeploymentContainer
+{
+    public required string Id { get; set; }
+    public required string Name { get; set; }
+    public string? Image { get; set; }
+    public string? ImageId { get; set; }
+    /// <summary>running, exited, restarting, ...</summary>
+    public string? State { get; set; }
+    /// <summary>healthy, unhealthy, starting, or null when the container has no healthcheck.</summary>
+    public string? Health { get; set; }
+    public long? ExitCode { get; set; }
+
+    public bool IsHealthy => State == "running" && Health is null or "healthy";
     public override string ToString() => Name;
 }

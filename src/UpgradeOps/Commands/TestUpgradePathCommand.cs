@@ -134,7 +134,7 @@ public sealed class TestUpgradePathCommand : EngineCmdlet
             {
                 From = from!,
                 To = To,
-                Profile = Profile ?? Deployment?.Profile ?? "infrahub",
+                Profile = ResolveProfile(Profile ?? Deployment?.Profile ?? "infrahub"),
                 AvailableVersions = AvailableVersion,
                 ReleaseNotes = _releaseNotes,
                 AllowPrerelease = AllowPrerelease,

@@ -51,6 +51,12 @@ public abstract class EngineCmdlet : PSCmdlet
             return true;
         });
 
+    /// <summary>A built-in profile name stays as it is; a path is resolved against PowerShell's current location.</summary>
+    protected string ResolveProfile(string nameOrPath) =>
+        nameOrPath.IndexOfAny(['/', '\\']) >= 0 || nameOrPath.EndsWith(".yml", StringComparison.OrdinalIgnoreCase) || nameOrPath.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase)
+            ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(nameOrPath)
+            : nameOrPath;
+
     /// <summary>Writes an engine error as a non-terminating ErrorRecord (per-input failures).</summary>
     protected void WriteEngineError(UpgradeOpsException exception) => WriteError(ErrorRecords.From(exception));
 

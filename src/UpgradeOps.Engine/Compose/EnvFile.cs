@@ -1,0 +1,39 @@
+namespace UpgradeOps.Compose;
+
+/// <summary>
+/// A compose .env file: KEY=VALUE lines, '#' comments, optional 'export ', single or double quotes.
+/// Values are kept only in memory; nothing here ever writes or logs them.
+/// </summary>
+public static class EnvFile
+{
+    public static IReadOnlyDictionary<string, string> Read(string path) =>
+        File.Exists(path) ? Parse(File.ReadAllText(path)) : new Dictionary<string, string>();
+
+    public static IReadOnlyDictionary<string, string> Parse(string text)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var rawLine in text.Split('\n'))
+        {
+            var line = rawLine.TrimEnd('\r').Trim();
+            if (line.Length == 0 || line[0] == '#') continue;
+            if (line.StartsWith("export ", StringComparison.Ordinal)) line = line[7..].TrimStart();
+            var equals = line.IndexOf('=');
+            if (equals <= 0) continue;
+            var key = line[..equals].Trim();
+            values[key] = Unquote(line[(equals + 1)..].Trim());
+        }
+        return values;
+    }
+
+    private static string Unquote(string value)
+    {
+        if (value.Length >= 2 && (value[0] == '"' || value[0] == '\'') && value[^1] == value[0])
+        {
+            var inner = value[1..^1];
+            return value[0] == '"' ? inner.Replace("\\n", "\n").Replace("\\\"", "\"") : inner;
+        }
+        // An unquoted value ends at an inline comment (" #").
+        var comment = value.IndexOf(" #", StringComparison.Ordinal);
+        return comment >= 0 ? value[..comment].TrimEnd() : value;
+    }
+}

@@ -1,0 +1,90 @@
+using System.Management.Automation;
+using UpgradeOps.Commands.Hosting;
+using UpgradeOps.Compose;
+
+namespace UpgradeOps.Commands;
+
+/// <summary>
+/// <para type="synopsis">Finds a deployment of the product and describes what runs, at which version, and whether it is healthy.</para>
+/// <para type="description">Get-UpgradeDeployment reads a Docker Compose deployment from two sources: the compose file with the
+/// .env file beside it (anchors, merge keys and ${VAR:-default} interpolation resolved the way compose resolves them), and
+/// the containers that compose created on the Docker Engine (found by their com.docker.compose labels). It returns an
+/// UpgradeOps.Deployment: every service with its role from the product profile, image, version, running and expected
+/// containers and health (container state and healthcheck), the API endpoint, and the product version.</para>
+/// <para type="description">Version is the version the product's containers run. ConfiguredVersion is the one the compose file
+/// and .env name. When the two disagree, or the containers run different versions, the command says so in a warning and in
+/// the Warnings property and does not guess: finish or roll back the interrupted change first.</para>
+/// <para type="description">The Docker Engine is found through -DockerHost, else the DOCKER_HOST environment variable, else the
+/// current docker context. The command only reads; it works with Docker Engine 20.10 (API 1.41) and later and starts no
+/// process.</para>
+/// </summary>
+/// <example>
+/// <code>$d = Get-UpgradeDeployment -ComposeFile /srv/infrahub/docker-compose.yml
+/// $d.Services | Format-Table</code>
+/// <para>Describes the deployment created from that compose file, then lists its services, versions and health.</para>
+/// </example>
+/// <example>
+/// <code>Get-UpgradeDeployment -ProjectName infrahub -Profile ./myproduct.yml -DockerHost unix:///run/user/1000/docker.sock</code>
+/// <para>Finds a running project by its compose project name with a profile of your own, on a rootless engine; the compose
+/// file is located through the containers' labels.</para>
+/// </example>
+/// <example>
+/// <code>Get-UpgradeDeployment -ComposeFile ./docker-compose.yml | Test-UpgradePath -To 1.7.6</code>
+/// <para>Checks the upgrade path from the version the deployment runs now.</para>
+/// </example>
+/// <returns>An UpgradeOps.Deployment: Name, Platform, Profile, Version, ConfiguredVersion, RunningVersion, Services (Name, Role, Image, Version, Replicas, ExpectedReplicas, Healthy, Containers), ApiEndpoint, Location, Endpoint, Healthy, Warnings.</returns>
+/// <seealso cref="TestUpgradePathCommand"/>
+[Cmdlet(VerbsCommon.Get, "UpgradeDeployment", DefaultParameterSetName = ComposeFileSet)]
+[OutputType(typeof(Deployment))]
+public sealed class GetUpgradeDeploymentCommand : EngineCmdlet
+{
+    private const string ComposeFileSet = "ComposeFile";
+    private const string ProjectNameSet = "ProjectName";
+
+    /// <summary>
+    /// <para type="description">The deployment's compose file (docker-compose.yml). The .env file beside it is read too. Binds from the FullName of piped files.</para>
+    /// </summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ComposeFileSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName", "Path")]
+    public string ComposeFile { get; set; } = "";
+
+    /// <summary>
+    /// <para type="description">The compose project name of a running deployment; its compose file is found through the containers' labels.</para>
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = ProjectNameSet, ValueFromPipelineByPropertyName = true)]
+    public string ProjectName { get; set; } = "";
+
+    /// <summary>
+    /// <para type="description">The product profile: a built-in name (infrahub) or the path of a profile YAML file.</para>
+    /// <para type="default">infrahub</para>
+    /// </summary>
+    [Parameter]
+    public string Profile { get; set; } = "infrahub";
+
+    /// <summary>
+    /// <para type="description">The Docker Engine endpoint, such as unix:///var/run/docker.sock or tcp://127.0.0.1:2375. Default: DOCKER_HOST, else the current docker context.</para>
+    /// </summary>
+    [Parameter]
+    public string? DockerHost { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var request = new ComposeDiscoveryRequest
+        {
+            ComposeFile = ParameterSetName == ComposeFileSet ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(ComposeFile) : null,
+            ProjectName = ParameterSetName == ProjectNameSet ? ProjectName : null,
+            Profile = ResolveProfile(Profile),
+            DockerHost = DockerHost,
+        };
+        try
+        {
+            var deployment = RunEngine(context => ComposeDiscovery.DiscoverAsync(request, context));
+            foreach (var warning in deployment.Warnings) WriteWarning(warning);
+            WriteObject(deployment);
+        }
+        catch (UpgradeOpsException ex)
+        {
+            WriteEngineError(ex);
+        }
+    }
+}
