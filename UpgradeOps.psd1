@@ -13,8 +13,12 @@
     # Imported first: puts the engine's isolated load context in place before the cmdlets load.
     NestedModules        = @('UpgradeOps.Loader.dll')
     CmdletsToExport      = @(
+        'Get-DeploymentBackup'
         'Get-UpgradeDeployment'
         'Get-UpgradeReleaseNote'
+        'New-DeploymentBackup'
+        'Restore-DeploymentBackup'
+        'Test-DeploymentBackup'
         'Test-UpgradePath'
     )
     FunctionsToExport    = @()

@@ -94,7 +94,7 @@ public static class ComposeDiscovery
         };
     }
 
-    private static async Task<IList<ContainerListResponse>> ListProjectContainersAsync(DockerEngine engine, string projectName, CancellationToken ct)
+    internal static async Task<IList<ContainerListResponse>> ListProjectContainersAsync(DockerEngine engine, string projectName, CancellationToken ct)
     {
         var all = await engine.Client.Containers.ListContainersAsync(new ContainersListParameters
         {

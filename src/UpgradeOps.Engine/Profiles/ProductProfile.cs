@@ -99,6 +99,8 @@ public sealed class DataStoreDefinition
     /// <summary>Environment variable in the container that holds the database user / password.</summary>
     public string? UserVariable { get; set; }
     public string? PasswordVariable { get; set; }
+    /// <summary>PostgreSQL: the port the server listens on inside its container (default 5432).</summary>
+    public int Port { get; set; } = 5432;
     public string? Volume { get; set; }
     public string? Path { get; set; }
     /// <summary>The backup must be taken with the API stopped, not only the workers.</summary>

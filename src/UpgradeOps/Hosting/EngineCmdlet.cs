@@ -57,6 +57,20 @@ public abstract class EngineCmdlet : PSCmdlet
             ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(nameOrPath)
             : nameOrPath;
 
+    /// <summary>
+    /// ShouldProcess with -Force: -WhatIf still only describes (and -Confirm still asks), but -Force alone
+    /// proceeds without a prompt, so unattended runbooks never stop on a question.
+    /// </summary>
+    protected bool ShouldChange(string target, string description, string action, bool force)
+    {
+        var bound = MyInvocation.BoundParameters;
+        var whatIf = bound.ContainsKey("WhatIf")
+            ? ((SwitchParameter)bound["WhatIf"]).IsPresent
+            : SessionState.PSVariable.GetValue("WhatIfPreference") is SwitchParameter { IsPresent: true } or true;
+        if (force && !whatIf && !bound.ContainsKey("Confirm")) return true;
+        return ShouldProcess(description, $"{action} {target}?\n{description}", action);
+    }
+
     /// <summary>Writes an engine error as a non-terminating ErrorRecord (per-input failures).</summary>
     protected void WriteEngineError(UpgradeOpsException exception) => WriteError(ErrorRecords.From(exception));
 

@@ -1,0 +1,221 @@
+using System.Diagnostics;
+using System.Formats.Tar;
+using Microsoft.Extensions.Logging;
+using UpgradeOps.Hosting;
+
+namespace UpgradeOps.Backups;
+
+/// <summary>What Test-DeploymentBackup asks.</summary>
+public sealed class BackupVerificationRequest
+{
+    public required string BackupPath { get; init; }
+    public byte[]? Passphrase { get; init; }
+    /// <summary>Restore each database dump into a scratch database and compare row counts.</summary>
+    public bool RestoreTest { get; init; }
+    /// <summary>The deployment whose database server reads the dumps (pg_restore runs in its container).</summary>
+    public Deployment? Deployment { get; init; }
+}
+
+/// <summary>
+/// Proves a backup: manifest schema and integrity, every component present, complete and matching its
+/// SHA-256, archives readable, each dump's table of contents readable by the target server's pg_restore,
+/// and — with RestoreTest — each dump restored into a scratch database whose row counts match those
+/// recorded at dump time (the scratch database is always dropped).
+/// </summary>
+public static class BackupVerifier
+{
+    public static async Task<BackupVerification> VerifyAsync(BackupVerificationRequest request, EngineContext context)
+    {
+        var ct = context.CancellationToken;
+        var log = context.CreateLogger(nameof(BackupVerifier));
+        var folder = Path.GetFullPath(request.BackupPath);
+        var verification = new BackupVerification { BackupId = Path.GetFileName(folder), Path = folder, RestoreTested = request.RestoreTest };
+        using var activity = context.StartActivity($"Verifying backup {verification.BackupId}");
+
+        var manifestCheck = Start("Manifest");
+        BackupManifest manifest;
+        try
+        {
+            manifest = BackupManifest.Read(folder);
+        }
+        catch (BackupFormatException ex)
+        {
+            verification.Checks.Add(manifestCheck.Fail(ex.ErrorId, ex.Message));
+            return verification;
+        }
+        verification.Backup = manifest.Backup;
+        verification.BackupId = manifest.Backup.Id;
+        verification.Checks.Add(manifestCheck.Pass($"schema {manifest.SchemaVersion}, {manifest.Backup.Components.Count} components, integrity hash matches"));
+
+        var canDecrypt = !manifest.Backup.Encrypted;
+        if (manifest.Backup.Encrypted)
+        {
+            var keyCheck = Start("EncryptionKey");
+            if (request.Passphrase is null)
+                verification.Checks.Add(keyCheck.Warn("The backup is encrypted and no -EncryptionKey was given: checksums are verified, contents are not decrypted."));
+            else if (BackupEncryption.KeyCheck(request.Passphrase, manifest.Encryption!.KeyCheckSalt) != manifest.Encryption.KeyCheck)
+                verification.Checks.Add(keyCheck.Fail("BackupWrongKey", "The encryption key is not the one this backup was made with. Give the key used for New-DeploymentBackup."));
+            else
+            {
+                verification.Checks.Add(keyCheck.Pass("The key matches."));
+                canDecrypt = true;
+            }
+        }
+
+        var intact = new List<BackupComponent>();
+        foreach (var component in manifest.Backup.Components)
+        {
+            activity.Report($"Checking {component.File}", -1);
+            var check = Start($"Component {component.Name} ({component.File})");
+            var path = Path.Combine(folder, component.File);
+            if (!File.Exists(path))
+            {
+                verification.Checks.Add(check.Fail("BackupComponentMissing", $"{component.File} is missing from the backup folder."));
+                continue;
+            }
+            var size = new FileInfo(path).Length;
+            if (size != component.SizeBytes)
+            {
+                verification.Checks.Add(size < component.SizeBytes
+                    ? check.Fail("BackupTruncated", $"{component.File} has {size:N0} of its {component.SizeBytes:N0} bytes: it was cut short.")
+                    : check.Fail("BackupCorrupted", $"{component.File} has {size:N0} bytes, {component.SizeBytes:N0} were written."));
+                continue;
+            }
+            var hash = await HashingStream.HashFileAsync(path, ct).ConfigureAwait(false);
+            if (hash != component.Sha256)
+            {
+                verification.Checks.Add(check.Fail("BackupChecksumMismatch", $"{component.File}'s SHA-256 is {hash}, the manifest recorded {component.Sha256}: the file was changed or damaged."));
+                continue;
+            }
+            verification.Checks.Add(check.Pass($"{component.SizeBytes:N0} bytes, SHA-256 matches"));
+            intact.Add(component);
+        }
+
+        if (!canDecrypt) return verification;
+
+        foreach (var component in intact.Where(c => c.Kind == BackupComponentKind.Volume))
+            verification.Checks.Add(await CheckArchiveAsync(folder, component, request.Passphrase, ct).ConfigureAwait(false));
+
+        var dumps = intact.Where(c => c.Kind == BackupComponentKind.PostgresDump).ToList();
+        if (dumps.Count == 0) return verification;
+        if (request.Deployment is null)
+        {
+            foreach (var dump in dumps)
+                verification.Checks.Add(Start($"Dump {dump.Name}").Skip("Give -Deployment to read the dump's table of contents with the target server's pg_restore."));
+            return verification;
+        }
+
+        using var source = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
+        foreach (var dump in dumps)
+        {
+            var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == dump.Name);
+            if (store is null)
+            {
+                verification.Checks.Add(Start($"Dump {dump.Name}").Skip($"The profile of '{request.Deployment.Name}' has no data store '{dump.Name}'."));
+                continue;
+            }
+            var target = PostgresTarget.From(source.Engine, store, await source.RunningContainerAsync(store, ct).ConfigureAwait(false));
+            verification.Checks.Add(await CheckDumpAsync(folder, dump, target, request.Passphrase, ct).ConfigureAwait(false));
+            if (request.RestoreTest)
+            {
+                activity.Report($"Restoring {dump.Name} into a scratch database", -1);
+                verification.Checks.Add(await RestoreTestAsync(folder, dump, target, request.Passphrase, log, ct).ConfigureAwait(false));
+            }
+        }
+        return verification;
+    }
+
+    /// <summary>Opens a component file for reading its content, decrypting it when the backup is encrypted.</summary>
+    internal static Stream OpenContent(string folder, BackupComponent component, byte[]? passphrase)
+    {
+        var file = BackupFiles.OpenRead(Path.Combine(folder, component.File));
+        return passphrase is null ? file : BackupEncryption.Decrypt(file, passphrase);
+    }
+
+    private static async Task<CheckResult> CheckArchiveAsync(string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct)
+    {
+        var check = Start($"Archive {component.Name}");
+        try
+        {
+            await using var content = OpenContent(folder, component, passphrase);
+            var reader = new TarReader(content);
+            var entries = 0;
+            while (await reader.GetNextEntryAsync(copyData: false, ct).ConfigureAwait(false) is not null) entries++;
+            return check.Pass($"{entries} entries");
+        }
+        catch (Exception ex) when (ex is InvalidDataException or BackupFormatException or EndOfStreamException or FormatException)
+        {
+            return check.Fail(ex is BackupFormatException f ? f.ErrorId : "BackupArchiveUnreadable", $"{component.File} is not a readable archive: {ex.Message}");
+        }
+    }
+
+    private static async Task<CheckResult> CheckDumpAsync(string folder, BackupComponent dump, PostgresTarget target, byte[]? passphrase, CancellationToken ct)
+    {
+        var check = Start($"Dump {dump.Name}");
+        var serverMajor = await target.ServerMajorVersionAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await using var content = OpenContent(folder, dump, passphrase);
+            var toc = await target.ListAsync(content, ct).ConfigureAwait(false);
+            var entries = toc.Split('\n').Count(l => l.Length > 0 && !l.StartsWith(';'));
+            if (dump.DumpMajorVersion > serverMajor)
+                return check.Warn($"The dump was made by pg_dump {dump.DumpMajorVersion}, newer than the target server ({serverMajor}): that server's pg_restore cannot read it. Restore onto PostgreSQL {dump.DumpMajorVersion} or later.");
+            return check.Pass($"pg_restore --list read {entries} entries (server {serverMajor}, dump made by pg_dump {dump.DumpMajorVersion})");
+        }
+        catch (BackupFormatException ex)
+        {
+            return check.Fail(ex.ErrorId, ex.Message);
+        }
+        catch (UpgradeOpsException ex)
+        {
+            return check.Fail("BackupDumpUnreadable", ex.Message);
+        }
+    }
+
+    private static async Task<CheckResult> RestoreTestAsync(string folder, BackupComponent dump, PostgresTarget target, byte[]? passphrase, ILogger log, CancellationToken ct)
+    {
+        var check = Start($"RestoreTest {dump.Name}");
+        var scratch = $"upgradeops_verify_{Guid.NewGuid():N}"[..34];
+        try
+        {
+            await target.CreateDatabaseAsync(scratch, ct).ConfigureAwait(false);
+            await using (var content = OpenContent(folder, dump, passphrase))
+                await target.RestoreAsync(content, scratch, ct).ConfigureAwait(false);
+            var counts = await target.RowCountsAsync(scratch, ct).ConfigureAwait(false);
+            var expected = dump.RowCounts ?? new Dictionary<string, long>();
+            var differences = expected.Where(e => !counts.TryGetValue(e.Key, out var n) || n != e.Value)
+                .Select(e => $"{e.Key}: {e.Value} recorded, {(counts.TryGetValue(e.Key, out var n) ? n : 0)} restored").ToList();
+            return differences.Count == 0
+                ? check.Pass($"restored into a scratch database: {counts.Count} tables, {counts.Values.Sum():N0} rows, all counts equal to those at dump time")
+                : check.Fail("BackupRestoreTestFailed", "Row counts differ after the restore: " + string.Join("; ", differences));
+        }
+        catch (Exception ex) when (ex is UpgradeOpsException or BackupFormatException)
+        {
+            return check.Fail(ex is BackupFormatException f ? f.ErrorId : "BackupRestoreTestFailed", $"The dump did not restore into a scratch database: {ex.Message}");
+        }
+        finally
+        {
+            try
+            {
+                await target.DropDatabaseAsync(scratch, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (UpgradeOpsException ex)
+            {
+                log.LogWarning("The scratch database {Database} could not be dropped: {Message}. Drop it by hand.", scratch, ex.Message);
+            }
+        }
+    }
+
+    private static CheckTimer Start(string name) => new(name);
+
+    private sealed class CheckTimer(string name)
+    {
+        private readonly Stopwatch _watch = Stopwatch.StartNew();
+        private CheckResult Result(CheckStatus status, string detail, string? errorId = null) =>
+            new() { Name = name, Status = status, Detail = detail, ErrorId = errorId, Duration = _watch.Elapsed };
+        public CheckResult Pass(string detail) => Result(CheckStatus.Passed, detail);
+        public CheckResult Warn(string detail) => Result(CheckStatus.Warning, detail);
+        public CheckResult Skip(string detail) => Result(CheckStatus.Skipped, detail);
+        public CheckResult Fail(string errorId, string detail) => Result(CheckStatus.Failed, detail, errorId);
+    }
+}

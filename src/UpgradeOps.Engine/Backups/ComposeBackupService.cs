@@ -1,0 +1,276 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using UpgradeOps.Compose;
+using UpgradeOps.Hosting;
+using UpgradeOps.Profiles;
+
+namespace UpgradeOps.Backups;
+
+/// <summary>What New-DeploymentBackup asks.</summary>
+public sealed class BackupRequest
+{
+    public required Deployment Deployment { get; init; }
+    /// <summary>The folder that receives the backup's own folder.</summary>
+    public required string Path { get; init; }
+    /// <summary>UTF-8 bytes of the encryption passphrase, or null for no encryption. Zeroed by the caller.</summary>
+    public byte[]? Passphrase { get; init; }
+    /// <summary>Only these components (data store names, or "config"); empty means all.</summary>
+    public IReadOnlyList<string> Components { get; init; } = Array.Empty<string>();
+}
+
+/// <summary>One component a backup would capture, for -WhatIf.</summary>
+public sealed record PlannedComponent(string Name, BackupComponentKind Kind, string Source, string File);
+
+/// <summary>
+/// Backs up a Compose deployment through the Engine API only: pg_dump runs inside the database container
+/// and streams into the backup file; volumes come through the archive API; configuration files are copied.
+/// Writers are paused for the duration and always resumed. The backup is written into a hidden folder and
+/// renamed into place with its manifest only when every component is complete.
+/// </summary>
+public static class ComposeBackupService
+{
+    public const string ConfigComponent = "config";
+
+    public static async Task<IReadOnlyList<PlannedComponent>> PlanAsync(BackupRequest request, EngineContext context)
+    {
+        using var source = await ComposeBackupSource.OpenAsync(request.Deployment, context.CancellationToken).ConfigureAwait(false);
+        return Plan(source, request);
+    }
+
+    private static List<PlannedComponent> Plan(ComposeBackupSource source, BackupRequest request)
+    {
+        var suffix = request.Passphrase is null ? "" : ".enc";
+        var planned = new List<PlannedComponent>();
+        foreach (var store in source.Profile.DataStores)
+        {
+            switch (store.Kind)
+            {
+                case DataStoreKind.Postgres:
+                    planned.Add(new(store.Name, BackupComponentKind.PostgresDump, $"database '{store.Database}' in service {source.ComposeName(store.Service!)}", $"{store.Name}.dump{suffix}"));
+                    break;
+                case DataStoreKind.Volume:
+                    planned.Add(new(store.Name, BackupComponentKind.Volume, $"volume {source.Deployment.Name}_{store.Volume}", $"{store.Name}.tar{suffix}"));
+                    break;
+                case DataStoreKind.Neo4j:
+                    throw new UpgradeOpsException("BackupMethodNotSupported", ErrorKind.NotImplemented, store.Name,
+                        $"Data store '{store.Name}' is Neo4j, whose backup (neo4j-admin database dump) UpgradeOps does not run on Compose yet. Back it up by hand, then pass -Component with the other components.");
+            }
+        }
+        planned.Add(new(ConfigComponent, BackupComponentKind.ConfigFile, source.File.Path, $"config/{System.IO.Path.GetFileName(source.File.Path)}{suffix}"));
+        if (File.Exists(source.File.EnvFilePath))
+            planned.Add(new(ConfigComponent, BackupComponentKind.ConfigFile, source.File.EnvFilePath, $"config/.env{suffix}"));
+
+        if (request.Components.Count == 0) return planned;
+        var unknown = request.Components.Where(c => planned.All(p => !p.Name.Equals(c, StringComparison.OrdinalIgnoreCase))).ToList();
+        if (unknown.Count > 0)
+            throw new UpgradeOpsException("UnknownBackupComponent", ErrorKind.InvalidArgument, string.Join(", ", unknown),
+                $"Unknown component(s) {string.Join(", ", unknown)}. This deployment has: {string.Join(", ", planned.Select(p => p.Name).Distinct())}.");
+        return planned.Where(p => request.Components.Contains(p.Name, StringComparer.OrdinalIgnoreCase)).ToList();
+    }
+
+    public static async Task<DeploymentBackup> BackupAsync(BackupRequest request, EngineContext context)
+    {
+        var ct = context.CancellationToken;
+        var log = context.CreateLogger(nameof(ComposeBackupService));
+        var watch = Stopwatch.StartNew();
+        using var source = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
+        var planned = Plan(source, request);
+
+        var created = DateTimeOffset.UtcNow;
+        var id = $"{source.Deployment.Name}-{created:yyyyMMdd-HHmmss}-{source.Deployment.Version ?? "unknown"}";
+        var root = System.IO.Path.GetFullPath(request.Path);
+        var final = System.IO.Path.Combine(root, id);
+        var partial = System.IO.Path.Combine(root, $".{id}.partial");
+        try
+        {
+            Directory.CreateDirectory(root);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new UpgradeOpsException("BackupPathNotWritable", ErrorKind.PermissionDenied, request.Path,
+                $"The backup folder '{root}' cannot be created: {ex.Message} Give a folder you can write to.", ex);
+        }
+        if (Directory.Exists(final))
+            throw new UpgradeOpsException("BackupExists", ErrorKind.ResourceBusy, final, $"A backup '{final}' already exists. Wait a second and try again.");
+
+        var backup = new DeploymentBackup
+        {
+            Id = id,
+            Path = final,
+            CreatedAt = created,
+            DeploymentName = source.Deployment.Name,
+            Version = source.Deployment.Version,
+            Platform = DeploymentPlatform.Compose,
+            Profile = source.Deployment.Profile,
+            Location = source.File.Path,
+            Encrypted = request.Passphrase is not null,
+        };
+        BackupEncryptionInfo? encryption = null;
+        if (request.Passphrase is not null)
+        {
+            var salt = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+            encryption = new BackupEncryptionInfo { KeyCheckSalt = salt, KeyCheck = BackupEncryption.KeyCheck(request.Passphrase, salt) };
+        }
+
+        using var activity = context.StartActivity($"Backing up {source.Deployment.Name}");
+        var paused = new List<string>();
+        try
+        {
+            BackupFiles.CreatePrivateDirectory(partial);
+            BackupFiles.CreatePrivateDirectory(System.IO.Path.Combine(partial, "config"));
+            RecordImages(source, backup);
+
+            // Writers stop writing for the duration, so the database and the volumes agree with each other.
+            foreach (var writer in source.Writers())
+            {
+                activity.Report($"Pausing {writer.Names.FirstOrDefault()?.TrimStart('/')}", 5);
+                await source.Engine.Client.Containers.PauseContainerAsync(writer.ID, ct).ConfigureAwait(false);
+                paused.Add(writer.ID);
+            }
+
+            for (var i = 0; i < planned.Count; i++)
+            {
+                var component = planned[i];
+                activity.Report($"{component.Name}: {component.Source}", 10 + 80 * i / planned.Count);
+                log.LogDebug("Capturing {Component} from {Source}", component.Name, component.Source);
+                backup.Components.Add(await CaptureAsync(source, component, partial, request.Passphrase, context, activity, backup, ct).ConfigureAwait(false));
+            }
+        }
+        catch
+        {
+            TryDelete(partial, log);
+            throw;
+        }
+        finally
+        {
+            // Always resume writers, also after a failure or Ctrl+C (so not with the cancelled token).
+            foreach (var containerId in paused)
+            {
+                try
+                {
+                    await source.Engine.Client.Containers.UnpauseContainerAsync(containerId, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    log.LogWarning("Could not resume container {Container}: {Message}. Resume it with 'docker unpause {Container}'.", containerId, ex.Message, containerId);
+                }
+            }
+        }
+
+        try
+        {
+            backup.ToolVersions["UpgradeOps"] = typeof(ComposeBackupService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+            backup.ToolVersions["DockerEngine"] = (await source.Engine.Client.System.GetVersionAsync(ct).ConfigureAwait(false)).Version;
+            backup.Duration = watch.Elapsed;
+            var manifest = new BackupManifest { Backup = backup, Encryption = encryption };
+            await File.WriteAllTextAsync(System.IO.Path.Combine(partial, BackupManifest.FileName), manifest.ToJson(), ct).ConfigureAwait(false);
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(System.IO.Path.Combine(partial, BackupManifest.FileName), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            Directory.Move(partial, final);
+        }
+        catch
+        {
+            TryDelete(partial, log);
+            throw;
+        }
+        activity.Complete();
+        log.LogInformation("Backup {Id}: {Count} components, {Bytes} bytes in {Seconds:N1} s", id, backup.Components.Count, backup.SizeBytes, watch.Elapsed.TotalSeconds);
+        return backup;
+    }
+
+    private static async Task<BackupComponent> CaptureAsync(ComposeBackupSource source, PlannedComponent planned, string folder,
+        byte[]? passphrase, EngineContext context, ProgressActivity activity, DeploymentBackup backup, CancellationToken ct)
+    {
+        var component = new BackupComponent { Name = planned.Name, Kind = planned.Kind, File = planned.File, Sha256 = "", Source = planned.Source };
+        var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == planned.Name);
+        PostgresTarget? postgres = null;
+        if (planned.Kind == BackupComponentKind.PostgresDump)
+        {
+            postgres = PostgresTarget.From(source.Engine, store!, await source.RunningContainerAsync(store!, ct).ConfigureAwait(false));
+            component.ServerMajorVersion = await postgres.ServerMajorVersionAsync(ct).ConfigureAwait(false);
+            component.DumpMajorVersion = await postgres.DumpMajorVersionAsync(ct).ConfigureAwait(false);
+            backup.ToolVersions["pg_dump"] = component.DumpMajorVersion.ToString()!;
+            component.RowCounts = await postgres.RowCountsAsync(postgres.Database, ct).ConfigureAwait(false);
+        }
+
+        var path = System.IO.Path.Combine(folder, planned.File);
+        try
+        {
+            await using var file = BackupFiles.CreatePrivateFile(path);
+            await using var hashing = new HashingStream(file);
+            await using (var target = passphrase is null ? (Stream)new NonClosingStream(hashing) : BackupEncryption.Encrypt(hashing, passphrase))
+            {
+                switch (planned.Kind)
+                {
+                    case BackupComponentKind.PostgresDump:
+                        await postgres!.DumpAsync(target, ct).ConfigureAwait(false);
+                        break;
+                    case BackupComponentKind.Volume:
+                        var volume = await source.VolumeAsync(store!, ct).ConfigureAwait(false);
+                        component.Source = $"volume {volume.VolumeName} ({volume.MountPath})";
+                        var archive = await source.Engine.Client.Containers.GetArchiveFromContainerAsync(volume.ContainerId,
+                            new Docker.DotNet.Models.ContainerPathStatParameters { Path = volume.MountPath }, false, ct).ConfigureAwait(false);
+                        await using (archive.Stream) await archive.Stream.CopyToAsync(target, ct).ConfigureAwait(false);
+                        break;
+                    case BackupComponentKind.ConfigFile:
+                        await using (var input = BackupFiles.OpenRead(planned.Source)) await input.CopyToAsync(target, ct).ConfigureAwait(false);
+                        break;
+                }
+            }
+            await hashing.FlushAsync(ct).ConfigureAwait(false);
+            component.SizeBytes = hashing.BytesWritten;
+            component.Sha256 = hashing.HashHex();
+        }
+        catch (IOException ex) when (ex is not EndOfStreamException)
+        {
+            throw new UpgradeOpsException("BackupWriteFailed", ErrorKind.PermissionDenied, path,
+                $"Writing {path} failed: {ex.Message} Check the free space and permissions of the backup folder; the partial backup was removed.", ex);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new UpgradeOpsException("BackupWriteFailed", ErrorKind.PermissionDenied, path,
+                $"Writing {path} was refused: {ex.Message} Give a backup folder you can write to; the partial backup was removed.", ex);
+        }
+        activity.Report($"{planned.Name}: {component.SizeBytes:N0} bytes", -1);
+        return component;
+    }
+
+    /// <summary>Which image id each image reference had, so a rollback can return to exactly these images.</summary>
+    private static void RecordImages(ComposeBackupSource source, DeploymentBackup backup)
+    {
+        foreach (var container in source.Containers)
+            backup.ImageDigests.TryAdd(container.Image, container.ImageID);
+    }
+
+    private static void TryDelete(string folder, ILogger log)
+    {
+        try
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception ex)
+        {
+            log.LogWarning("The partial backup {Folder} could not be removed: {Message}. Remove it by hand.", folder, ex.Message);
+        }
+    }
+
+    /// <summary>Lets a component writer dispose its target without closing the hashing stream under it.</summary>
+    private sealed class NonClosingStream(Stream inner) : Stream
+    {
+        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+        public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.WriteAsync(buffer, offset, count, cancellationToken);
+        public override void Flush() => inner.Flush();
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}

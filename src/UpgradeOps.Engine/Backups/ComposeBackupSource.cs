@@ -1,0 +1,94 @@
+using Docker.DotNet.Models;
+using UpgradeOps.Compose;
+using UpgradeOps.Profiles;
+
+namespace UpgradeOps.Backups;
+
+/// <summary>
+/// What a Compose deployment offers a backup or a restore: its profile, compose file, the Docker Engine,
+/// its containers, and the container that holds each data store.
+/// </summary>
+internal sealed class ComposeBackupSource : IDisposable
+{
+    private ComposeBackupSource(Deployment deployment, ProductProfile profile, ComposeFile file, DockerEngine engine,
+        IList<ContainerListResponse> containers)
+    {
+        Deployment = deployment;
+        Profile = profile;
+        File = file;
+        Engine = engine;
+        Containers = containers;
+    }
+
+    public Deployment Deployment { get; }
+    public ProductProfile Profile { get; }
+    public ComposeFile File { get; }
+    public DockerEngine Engine { get; }
+    public IList<ContainerListResponse> Containers { get; private set; }
+
+    public static async Task<ComposeBackupSource> OpenAsync(Deployment deployment, CancellationToken ct)
+    {
+        if (deployment.Platform != DeploymentPlatform.Compose || deployment.Location is null)
+            throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, deployment.Name,
+                $"Deployment '{deployment.Name}' is not a Compose deployment with a known compose file. Get it again with Get-UpgradeDeployment -ComposeFile.");
+        var profile = ProfileLoader.Load(deployment.Profile);
+        var file = ComposeFile.Load(deployment.Location);
+        var engine = await DockerEngine.ConnectAsync(deployment.Endpoint, ct).ConfigureAwait(false);
+        var containers = await ComposeDiscovery.ListProjectContainersAsync(engine, deployment.Name, ct).ConfigureAwait(false);
+        return new ComposeBackupSource(deployment, profile, file, engine, containers);
+    }
+
+    public async Task RefreshAsync(CancellationToken ct) =>
+        Containers = await ComposeDiscovery.ListProjectContainersAsync(Engine, Deployment.Name, ct).ConfigureAwait(false);
+
+    public IEnumerable<ContainerListResponse> ContainersOf(string service) =>
+        Containers.Where(c => c.Labels.TryGetValue(ComposeDiscovery.ServiceLabel, out var s) && s == ComposeName(service));
+
+    public string ComposeName(string service) =>
+        Profile.Services.FirstOrDefault(s => s.Name == service)?.ComposeService ?? service;
+
+    /// <summary>The running container of a data store's service, inspected.</summary>
+    public async Task<ContainerInspectResponse> RunningContainerAsync(DataStoreDefinition store, CancellationToken ct)
+    {
+        var container = ContainersOf(store.Service!).FirstOrDefault(c => c.State == "running")
+            ?? throw new UpgradeOpsException("DataStoreNotRunning", ErrorKind.ResourceUnavailable, store.Name,
+                $"Data store '{store.Name}' needs its service '{ComposeName(store.Service!)}' running, and no container of it is. Start it ('docker compose up -d {ComposeName(store.Service!)}') and try again.");
+        return await Engine.Client.Containers.InspectContainerAsync(container.ID, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The Docker volume behind a compose volume name, and a container (running or not) that mounts it.</summary>
+    public async Task<(string VolumeName, string ContainerId, string MountPath, string Image)> VolumeAsync(DataStoreDefinition store, CancellationToken ct)
+    {
+        var volumes = await Engine.Client.Volumes.ListAsync(new VolumesListParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>>
+            {
+                ["label"] = new Dictionary<string, bool>
+                {
+                    [$"{ComposeDiscovery.ProjectLabel}={Deployment.Name}"] = true,
+                    [$"com.docker.compose.volume={store.Volume}"] = true,
+                },
+            },
+        }, ct).ConfigureAwait(false);
+        var volumeName = volumes.Volumes?.FirstOrDefault()?.Name ?? $"{Deployment.Name}_{store.Volume}";
+
+        foreach (var container in Containers.OrderByDescending(c => c.State == "running"))
+        {
+            var mount = container.Mounts?.FirstOrDefault(m => m.Type == "volume" && m.Name == volumeName);
+            if (mount is not null) return (volumeName, container.ID, mount.Destination, container.Image);
+        }
+        throw new UpgradeOpsException("BackupVolumeNotFound", ErrorKind.ObjectNotFound, store.Name,
+            $"No container of project '{Deployment.Name}' mounts volume '{volumeName}' (data store '{store.Name}'). Check the profile's volume name against the compose file's volumes.");
+    }
+
+    /// <summary>Containers that write data: workers always, the API too when a data store must be backed up offline.</summary>
+    public IReadOnlyList<ContainerListResponse> Writers()
+    {
+        var roles = new HashSet<ServiceRole> { ServiceRole.Worker };
+        if (Profile.DataStores.Any(s => s.Offline)) roles.Add(ServiceRole.Api);
+        var services = Profile.Services.Where(s => roles.Contains(s.Role)).Select(s => s.ComposeService ?? s.Name).ToHashSet();
+        return Containers.Where(c => c.State == "running" && c.Labels.TryGetValue(ComposeDiscovery.ServiceLabel, out var s) && services.Contains(s)).ToList();
+    }
+
+    public void Dispose() => Engine.Dispose();
+}

@@ -1,0 +1,207 @@
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
+using UpgradeOps.Compose;
+using UpgradeOps.Hosting;
+using UpgradeOps.Profiles;
+
+namespace UpgradeOps.Backups;
+
+/// <summary>What Restore-DeploymentBackup asks.</summary>
+public sealed class RestoreRequest
+{
+    public required string BackupPath { get; init; }
+    public required Deployment Deployment { get; init; }
+    public byte[]? Passphrase { get; init; }
+    /// <summary>Restore a backup that fails verification, or was taken at another version.</summary>
+    public bool Force { get; init; }
+    public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromMinutes(3);
+}
+
+/// <summary>What a restore would do, for -WhatIf.</summary>
+public sealed record RestorePlan(IReadOnlyList<string> StopContainers, IReadOnlyList<string> Actions);
+
+/// <summary>
+/// Restores a backup onto a Compose deployment: verifies it first, stops the application containers,
+/// recreates each database from its dump, replaces each volume's content with its archive, puts the
+/// configuration files back, starts the containers again (always, also after a failure) and waits until
+/// they are healthy.
+/// </summary>
+public static class ComposeRestoreService
+{
+    private const string RestoreMount = "/upgradeops-restore";
+
+    public static async Task<RestorePlan> PlanAsync(RestoreRequest request, EngineContext context)
+    {
+        var backup = BackupCatalog.Open(request.BackupPath);
+        using var source = await ComposeBackupSource.OpenAsync(request.Deployment, context.CancellationToken).ConfigureAwait(false);
+        return Plan(source, backup);
+    }
+
+    private static RestorePlan Plan(ComposeBackupSource source, DeploymentBackup backup)
+    {
+        var databaseServices = DatabaseServices(source);
+        var stop = source.Containers.Where(c => c.State == "running" && !databaseServices.Contains(c.Labels[ComposeDiscovery.ServiceLabel]))
+            .Select(c => c.Names.First().TrimStart('/')).Order().ToList();
+        var actions = backup.Components.Select(c => c.Kind switch
+        {
+            BackupComponentKind.PostgresDump => $"Drop and recreate database for '{c.Name}', then pg_restore {c.File} into it",
+            BackupComponentKind.Volume => $"Replace the content of volume '{c.Name}' with {c.File}",
+            BackupComponentKind.ConfigFile => $"Put {c.File} back at {c.Source}",
+            _ => $"Restore {c.Name} from {c.File}",
+        }).ToList();
+        return new RestorePlan(stop, actions);
+    }
+
+    private static HashSet<string> DatabaseServices(ComposeBackupSource source) =>
+        source.Profile.DataStores.Where(s => s.Kind == DataStoreKind.Postgres).Select(s => source.ComposeName(s.Service!)).ToHashSet();
+
+    public static async Task<DeploymentBackup> RestoreAsync(RestoreRequest request, EngineContext context)
+    {
+        var ct = context.CancellationToken;
+        var log = context.CreateLogger(nameof(ComposeRestoreService));
+        using var activity = context.StartActivity($"Restoring {Path.GetFileName(request.BackupPath)} onto {request.Deployment.Name}");
+
+        activity.Report("Verifying the backup", 5);
+        var verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest
+        {
+            BackupPath = request.BackupPath, Passphrase = request.Passphrase, Deployment = request.Deployment,
+        }, context).ConfigureAwait(false);
+        if (verification.Checks.Any(c => c.ErrorId == "BackupWrongKey") || (request.Passphrase is null && verification.Backup?.Encrypted == true))
+            throw new UpgradeOpsException("BackupWrongKey", ErrorKind.SecurityError, request.BackupPath,
+                "The backup is encrypted and the right -EncryptionKey was not given: nothing was restored.");
+        if (!verification.Passed && !request.Force)
+        {
+            var failed = verification.Checks.First(c => c.Status == CheckStatus.Failed);
+            throw new UpgradeOpsException(failed.ErrorId ?? "BackupVerificationFailed", ErrorKind.InvalidData, request.BackupPath,
+                $"The backup failed verification ({failed.Name}: {failed.Detail}). Nothing was restored. Use another backup, or -Force to restore it anyway.");
+        }
+        var backup = verification.Backup ?? BackupCatalog.Open(request.BackupPath);
+        if (backup.Version != request.Deployment.Version && !request.Force)
+            throw new UpgradeOpsException("BackupVersionMismatch", ErrorKind.InvalidOperation, request.BackupPath,
+                $"The backup was taken at version {backup.Version} and the deployment runs {request.Deployment.Version}: restoring data under other images " +
+                "would leave the services unable to start. Use Invoke-Rollback, which also returns the containers to the backup's images, or -Force.");
+
+        using var source = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
+        var databaseServices = DatabaseServices(source);
+        var stopped = new List<ContainerListResponse>();
+        try
+        {
+            // Application containers stop; the database containers keep running so pg_restore can run in them.
+            foreach (var container in source.Containers.Where(c => c.State == "running" && !databaseServices.Contains(c.Labels[ComposeDiscovery.ServiceLabel])))
+            {
+                activity.Report($"Stopping {container.Names.First().TrimStart('/')}", 15);
+                await source.Engine.Client.Containers.StopContainerAsync(container.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 30 }, ct).ConfigureAwait(false);
+                stopped.Add(container);
+            }
+
+            var folder = Path.GetFullPath(request.BackupPath);
+            foreach (var component in backup.Components)
+            {
+                activity.Report($"Restoring {component.Name} from {component.File}", 30 + 50 * backup.Components.IndexOf(component) / backup.Components.Count);
+                log.LogDebug("Restoring {Component} ({Kind})", component.Name, component.Kind);
+                await RestoreComponentAsync(source, folder, component, request.Passphrase, ct).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            // Bring the application back whatever happened (not with the cancelled token).
+            foreach (var container in stopped.AsEnumerable().Reverse())
+            {
+                try
+                {
+                    await source.Engine.Client.Containers.StartContainerAsync(container.ID, new ContainerStartParameters(), CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    log.LogWarning("Could not start {Container} again: {Message}. Start it with 'docker start {Container}'.", container.Names.First(), ex.Message, container.Names.First());
+                }
+            }
+        }
+
+        activity.Report("Waiting for the services to be healthy", 90);
+        await ComposeHealth.WaitHealthyAsync(source.Engine, source.Deployment.Name, request.HealthTimeout, ct).ConfigureAwait(false);
+        activity.Complete();
+        return backup;
+    }
+
+    private static async Task RestoreComponentAsync(ComposeBackupSource source, string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct)
+    {
+        var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == component.Name);
+        switch (component.Kind)
+        {
+            case BackupComponentKind.PostgresDump:
+                var target = PostgresTarget.From(source.Engine, store!, await source.RunningContainerAsync(store!, ct).ConfigureAwait(false));
+                await target.DropDatabaseAsync(target.Database, ct).ConfigureAwait(false);
+                await target.CreateDatabaseAsync(target.Database, ct).ConfigureAwait(false);
+                await using (var dump = BackupVerifier.OpenContent(folder, component, passphrase))
+                    await target.RestoreAsync(dump, target.Database, ct).ConfigureAwait(false);
+                break;
+            case BackupComponentKind.Volume:
+                await RestoreVolumeAsync(source, store!, folder, component, passphrase, ct).ConfigureAwait(false);
+                break;
+            case BackupComponentKind.ConfigFile:
+                await RestoreFileAsync(folder, component, passphrase, ct).ConfigureAwait(false);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Empties the volume and extracts the archive into it, through a short-lived container of the same image
+    /// that mounts only that volume and has no network.
+    /// </summary>
+    private static async Task RestoreVolumeAsync(ComposeBackupSource source, DataStoreDefinition store, string folder, BackupComponent component,
+        byte[]? passphrase, CancellationToken ct)
+    {
+        var volume = await source.VolumeAsync(store, ct).ConfigureAwait(false);
+        var leaf = Path.GetFileName(volume.MountPath.TrimEnd('/'));
+        var mountPath = $"{RestoreMount}/{leaf}";
+        var helper = await source.Engine.Client.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = volume.Image,
+            Name = $"{source.Deployment.Name}-upgradeops-restore-{Guid.NewGuid():N}",
+            Entrypoint = new List<string> { "sleep" },
+            Cmd = new List<string> { "3600" },
+            Labels = new Dictionary<string, string> { ["org.upgradeops.purpose"] = "volume-restore" },
+            HostConfig = new HostConfig
+            {
+                NetworkMode = "none",
+                Mounts = new List<Mount> { new() { Type = "volume", Source = volume.VolumeName, Target = mountPath } },
+            },
+        }, ct).ConfigureAwait(false);
+        try
+        {
+            await source.Engine.Client.Containers.StartContainerAsync(helper.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);
+            var wipe = await DockerExec.RunAsync(source.Engine.Client, helper.ID, new[] { "find", mountPath, "-mindepth", "1", "-delete" }, ct).ConfigureAwait(false);
+            if (wipe.ExitCode != 0)
+                throw new UpgradeOpsException("VolumeRestoreFailed", ErrorKind.InvalidOperation, component.Name,
+                    $"Emptying volume {volume.VolumeName} failed: {wipe.StandardError.Trim()}");
+            await using var archive = BackupVerifier.OpenContent(folder, component, passphrase);
+            await source.Engine.Client.Containers.ExtractArchiveToContainerAsync(helper.ID,
+                new CopyToContainerParameters { Path = RestoreMount }, archive, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            await source.Engine.Client.Containers.RemoveContainerAsync(helper.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None)
+                .ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Writes the file beside its target, then renames it over the target: never a half-written file.</summary>
+    private static async Task RestoreFileAsync(string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct)
+    {
+        var target = component.Source!;
+        var temporary = target + $".upgradeops-{Guid.NewGuid():N}";
+        try
+        {
+            await using (var content = BackupVerifier.OpenContent(folder, component, passphrase))
+            await using (var output = File.Create(temporary))
+                await content.CopyToAsync(output, ct).ConfigureAwait(false);
+            if (!OperatingSystem.IsWindows() && File.Exists(target)) File.SetUnixFileMode(temporary, File.GetUnixFileMode(target));
+            File.Move(temporary, target, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+}

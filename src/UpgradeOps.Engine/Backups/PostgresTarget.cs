@@ -1,0 +1,157 @@
+using System.Text.RegularExpressions;
+using Docker.DotNet.Models;
+using Npgsql;
+using UpgradeOps.Compose;
+using UpgradeOps.Profiles;
+
+namespace UpgradeOps.Backups;
+
+/// <summary>
+/// A PostgreSQL database inside a container. pg_dump, pg_restore and psql run inside that container
+/// through the exec API (nothing is installed or staged locally); row counts are read through Npgsql when
+/// the server is reachable from here, else through psql in the container.
+/// </summary>
+internal sealed partial class PostgresTarget
+{
+    private readonly DockerEngine _engine;
+    private readonly string _password;
+
+    private PostgresTarget(DockerEngine engine, string containerId, string user, string password, string database, int port, string? npgsqlHost, int? npgsqlPort)
+    {
+        _engine = engine;
+        ContainerId = containerId;
+        User = user;
+        _password = password;
+        Database = database;
+        Port = port;
+        NpgsqlHost = npgsqlHost;
+        NpgsqlPort = npgsqlPort;
+    }
+
+    public string ContainerId { get; }
+    public string User { get; }
+    public string Database { get; }
+    public int Port { get; }
+    private string? NpgsqlHost { get; }
+    private int? NpgsqlPort { get; }
+
+    /// <summary>Builds the target from the database container's own configuration (user and password from its environment).</summary>
+    public static PostgresTarget From(DockerEngine engine, DataStoreDefinition store, ContainerInspectResponse container)
+    {
+        var env = (container.Config.Env ?? new List<string>())
+            .Select(e => e.Split('=', 2)).Where(p => p.Length == 2).GroupBy(p => p[0]).ToDictionary(g => g.Key, g => g.Last()[1]);
+        var user = store.UserVariable is not null && env.TryGetValue(store.UserVariable, out var u) ? u : "postgres";
+        var password = store.PasswordVariable is not null && env.TryGetValue(store.PasswordVariable, out var p) ? p : "";
+
+        // Npgsql reaches the server from here through host networking or a published port.
+        string? host = null;
+        int? port = null;
+        if (container.HostConfig?.NetworkMode == "host")
+        {
+            host = "127.0.0.1";
+            port = store.Port;
+        }
+        else if (container.NetworkSettings?.Ports is { } ports && ports.TryGetValue($"{store.Port}/tcp", out var bindings) && bindings?.FirstOrDefault() is { } binding)
+        {
+            host = string.IsNullOrEmpty(binding.HostIP) || binding.HostIP is "0.0.0.0" or "::" ? "127.0.0.1" : binding.HostIP;
+            port = int.Parse(binding.HostPort);
+        }
+        return new PostgresTarget(engine, container.ID, user, password, store.Database!, store.Port, host, port);
+    }
+
+    private IReadOnlyList<string> Environment => new[] { $"PGPASSWORD={_password}" };
+
+    private string[] Connection(string database) => new[] { "-h", "127.0.0.1", "-p", Port.ToString(), "-U", User, "-d", database };
+
+    public async Task<ExecResult> ExecAsync(IEnumerable<string> command, CancellationToken ct, Stream? stdout = null, Stream? stdin = null) =>
+        await DockerExec.RunAsync(_engine.Client, ContainerId, command.ToList(), ct, stdout, stdin, Environment).ConfigureAwait(false);
+
+    public async Task<string> PsqlAsync(string database, string sql, CancellationToken ct)
+    {
+        var result = await ExecAsync(new[] { "psql", "-X", "-v", "ON_ERROR_STOP=1", "-tA" }.Concat(Connection(database)).Concat(new[] { "-c", sql }), ct)
+            .ConfigureAwait(false);
+        if (result.ExitCode != 0) throw Failure("psql", result);
+        return result.StandardOutputText.Trim();
+    }
+
+    public async Task<int> ServerMajorVersionAsync(CancellationToken ct) =>
+        int.Parse(await PsqlAsync(Database, "SHOW server_version_num", ct).ConfigureAwait(false)) / 10000;
+
+    public async Task<int> DumpMajorVersionAsync(CancellationToken ct)
+    {
+        var result = await ExecAsync(new[] { "pg_dump", "--version" }, ct).ConfigureAwait(false);
+        var match = VersionPattern().Match(result.StandardOutputText);
+        return match.Success ? int.Parse(match.Groups[1].Value) : 0;
+    }
+
+    /// <summary>pg_dump -Fc streamed from the container into <paramref name="output"/>.</summary>
+    public async Task DumpAsync(Stream output, CancellationToken ct)
+    {
+        var result = await ExecAsync(new[] { "pg_dump", "-Fc" }.Concat(Connection(Database)), ct, output).ConfigureAwait(false);
+        if (result.ExitCode != 0) throw Failure("pg_dump", result);
+    }
+
+    /// <summary>pg_restore --list of a dump fed on standard input: proves the archive's table of contents reads.</summary>
+    public async Task<string> ListAsync(Stream dump, CancellationToken ct)
+    {
+        var output = new MemoryStream();
+        var result = await ExecAsync(new[] { "pg_restore", "--list" }, ct, output, dump).ConfigureAwait(false);
+        if (result.ExitCode != 0) throw Failure("pg_restore --list", result);
+        return System.Text.Encoding.UTF8.GetString(output.ToArray());
+    }
+
+    public async Task RestoreAsync(Stream dump, string database, CancellationToken ct)
+    {
+        var result = await ExecAsync(new[] { "pg_restore", "--no-owner", "--exit-on-error" }.Concat(Connection(database)), ct, stdin: dump)
+            .ConfigureAwait(false);
+        if (result.ExitCode != 0) throw Failure("pg_restore", result);
+    }
+
+    public Task CreateDatabaseAsync(string database, CancellationToken ct) =>
+        PsqlAsync("postgres", $"CREATE DATABASE \"{database}\" OWNER \"{User}\"", ct);
+
+    public Task DropDatabaseAsync(string database, CancellationToken ct) =>
+        PsqlAsync("postgres", $"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)", ct);
+
+    private const string RowCountQuery =
+        "SELECT table_schema || '.' || table_name, " +
+        "(xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text::bigint " +
+        "FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1";
+
+    /// <summary>The exact row count of every table of <paramref name="database"/>.</summary>
+    public async Task<Dictionary<string, long>> RowCountsAsync(string database, CancellationToken ct)
+    {
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (NpgsqlHost is not null)
+        {
+            var builder = new NpgsqlConnectionStringBuilder
+            {
+                Host = NpgsqlHost, Port = NpgsqlPort!.Value, Username = User, Password = _password, Database = database,
+                Timeout = 10, Pooling = false,
+            };
+            await using var connection = new NpgsqlConnection(builder.ConnectionString);
+            await connection.OpenAsync(ct).ConfigureAwait(false);
+            await using var command = new NpgsqlCommand(RowCountQuery, connection);
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false)) counts[reader.GetString(0)] = reader.GetInt64(1);
+            return counts;
+        }
+
+        foreach (var line in (await PsqlAsync(database, RowCountQuery, ct).ConfigureAwait(false)).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = line.Split('|');
+            counts[parts[0]] = long.Parse(parts[1]);
+        }
+        return counts;
+    }
+
+    private UpgradeOpsException Failure(string tool, ExecResult result) =>
+        new("DatabaseCommandFailed", ErrorKind.InvalidOperation, Database,
+            $"{tool} in the database container failed with exit code {result.ExitCode}: {Redact(result.StandardError.Trim())} " +
+            "Check that the database is running and that the profile names the right database, user and password variables.");
+
+    private string Redact(string text) => _password.Length == 0 ? text : text.Replace(_password, "***");
+
+    [GeneratedRegex(@"\(PostgreSQL\)\s+(\d+)")]
+    private static partial Regex VersionPattern();
+}

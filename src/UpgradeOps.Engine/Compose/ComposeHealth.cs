@@ -1,0 +1,32 @@
+using Docker.DotNet.Models;
+
+namespace UpgradeOps.Compose;
+
+/// <summary>Waits until a Compose project's containers run and pass their healthchecks.</summary>
+public static class ComposeHealth
+{
+    public static async Task WaitHealthyAsync(DockerEngine engine, string projectName, TimeSpan timeout, CancellationToken ct,
+        IReadOnlyCollection<string>? containerIds = null)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        List<string> unhealthy;
+        do
+        {
+            unhealthy = new List<string>();
+            var containers = await ComposeDiscovery.ListProjectContainersAsync(engine, projectName, ct).ConfigureAwait(false);
+            foreach (var container in containers.Where(c => containerIds is null || containerIds.Contains(c.ID)))
+            {
+                var inspect = await engine.Client.Containers.InspectContainerAsync(container.ID, ct).ConfigureAwait(false);
+                var health = inspect.State.Health?.Status;
+                if (!inspect.State.Running || health is "starting" or "unhealthy")
+                    unhealthy.Add($"{inspect.Name.TrimStart('/')} ({(inspect.State.Running ? health : inspect.State.Status)})");
+            }
+            if (unhealthy.Count == 0) return;
+            await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+        } while (DateTime.UtcNow < deadline);
+
+        throw new UpgradeOpsException("ServicesUnhealthy", ErrorKind.OperationTimeout, projectName,
+            $"After {timeout.TotalSeconds:N0} s these containers are not healthy: {string.Join(", ", unhealthy)}. " +
+            "Look at their logs ('docker logs NAME') or run Get-UpgradeDiagnostic.");
+    }
+}

@@ -1,0 +1,79 @@
+using System.Text;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+
+namespace UpgradeOps.Compose;
+
+/// <summary>What a command run inside a container returned.</summary>
+public sealed record ExecResult(long ExitCode, string StandardError, string StandardOutputText);
+
+/// <summary>
+/// Runs a command inside a running container through the Engine's exec API — no docker CLI, no local
+/// binaries — streaming standard output to a caller's stream (a backup file) and, optionally, a caller's
+/// stream to standard input (a restore).
+/// </summary>
+public static class DockerExec
+{
+    private const int StderrLimit = 64 * 1024;
+
+    /// <param name="standardOutput">Where stdout goes; null keeps up to 1 MiB of it as text in the result.</param>
+    /// <param name="environment">KEY=VALUE pairs for the command only (e.g. PGPASSWORD); never logged.</param>
+    public static async Task<ExecResult> RunAsync(DockerClient client, string containerId, IReadOnlyList<string> command,
+        CancellationToken cancellationToken, Stream? standardOutput = null, Stream? standardInput = null,
+        IReadOnlyList<string>? environment = null, string? user = null)
+    {
+        var created = await client.Exec.CreateContainerExecAsync(containerId, new ContainerExecCreateParameters
+        {
+            Cmd = command.ToList(),
+            AttachStdout = true,
+            AttachStderr = true,
+            AttachStdin = standardInput is not null,
+            Env = environment?.ToList(),
+            User = user,
+        }, cancellationToken).ConfigureAwait(false);
+
+        using var stream = await client.Exec.StartContainerExecAsync(created.ID, new ContainerExecStartParameters(), cancellationToken)
+            .ConfigureAwait(false);
+
+        var feeding = standardInput is null ? Task.CompletedTask : FeedAsync(stream, standardInput, cancellationToken);
+        var captured = standardOutput is null ? new MemoryStream() : null;
+        var target = standardOutput ?? captured!;
+        var stderr = new StringBuilder();
+        var buffer = new byte[81920];
+        while (true)
+        {
+            var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken).ConfigureAwait(false);
+            if (read.EOF) break;
+            if (read.Target == MultiplexedStream.TargetStream.StandardError)
+            {
+                if (stderr.Length < StderrLimit) stderr.Append(Encoding.UTF8.GetString(buffer, 0, read.Count));
+            }
+            else if (captured is null || captured.Length < 1 << 20)
+            {
+                await target.WriteAsync(buffer.AsMemory(0, read.Count), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        await feeding.ConfigureAwait(false);
+
+        // The exit code is known once the Engine has reaped the process, a moment after the stream ends.
+        ContainerExecInspectResponse inspect;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        do
+        {
+            inspect = await client.Exec.InspectContainerExecAsync(created.ID, cancellationToken).ConfigureAwait(false);
+            if (!inspect.Running) break;
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        } while (DateTime.UtcNow < deadline);
+
+        return new ExecResult(inspect.ExitCode ?? -1, stderr.ToString(), captured is null ? "" : Encoding.UTF8.GetString(captured.ToArray()));
+    }
+
+    private static async Task FeedAsync(MultiplexedStream stream, Stream input, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[81920];
+        int read;
+        while ((read = await input.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            await stream.WriteAsync(buffer, 0, read, cancellationToken).ConfigureAwait(false);
+        stream.CloseWrite();
+    }
+}

@@ -1,0 +1,104 @@
+using System.Management.Automation;
+using System.Security;
+using UpgradeOps.Backups;
+using UpgradeOps.Commands.Hosting;
+
+namespace UpgradeOps.Commands;
+
+/// <summary>
+/// <para type="synopsis">Restores a backup onto a deployment: databases, volumes and configuration.</para>
+/// <para type="description">Restore-DeploymentBackup first verifies the backup (Test-DeploymentBackup without -RestoreTest) and
+/// refuses one that fails, with the failing check's ErrorId, unless -Force is given. It also refuses a backup taken at another
+/// version than the deployment runs, because the data would not match the running images: use Invoke-Rollback for that, which
+/// returns the containers to the backup's images too.</para>
+/// <para type="description">It then stops the application containers (the database containers keep running), drops and
+/// recreates each database and restores its dump with pg_restore inside the database container, replaces each volume's content
+/// with its archive, puts the compose file and .env back, starts the containers again — always, also after a failure — and
+/// waits until every container is healthy.</para>
+/// <para type="description">This replaces the deployment's current data: everything written since the backup is lost. The
+/// command asks for confirmation (ConfirmImpact High); -Force skips the question, -WhatIf shows the containers that would stop
+/// and what would be restored.</para>
+/// </summary>
+/// <example>
+/// <code>$b | Restore-DeploymentBackup -Deployment $d</code>
+/// <para>Restores the backup onto the deployment after asking for confirmation.</para>
+/// </example>
+/// <example>
+/// <code>Restore-DeploymentBackup -Path /backups/infrahub-20261126-101500-1.7.5 -Deployment $d -EncryptionKey $key -Force</code>
+/// <para>Restores an encrypted backup without a prompt, as an unattended runbook would.</para>
+/// </example>
+/// <example>
+/// <code>$b | Restore-DeploymentBackup -Deployment $d -WhatIf</code>
+/// <para>Shows which containers would stop and what would be restored, and changes nothing.</para>
+/// </example>
+/// <returns>The UpgradeOps.DeploymentBackup that was restored.</returns>
+/// <seealso cref="TestDeploymentBackupCommand"/>
+/// <seealso cref="NewDeploymentBackupCommand"/>
+[Cmdlet(VerbsData.Restore, "DeploymentBackup", DefaultParameterSetName = BackupSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(DeploymentBackup))]
+public sealed class RestoreDeploymentBackupCommand : EngineCmdlet
+{
+    private const string BackupSet = "Backup";
+    private const string PathSet = "Path";
+
+    /// <summary>
+    /// <para type="description">The backup to restore, from New-DeploymentBackup or Get-DeploymentBackup.</para>
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = BackupSet, ValueFromPipeline = true)]
+    public DeploymentBackup? Backup { get; set; }
+
+    /// <summary>
+    /// <para type="description">The backup folder (the one holding manifest.json).</para>
+    /// </summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet)]
+    public string Path { get; set; } = "";
+
+    /// <summary>
+    /// <para type="description">The deployment to restore onto, from Get-UpgradeDeployment.</para>
+    /// </summary>
+    [Parameter(Mandatory = true)]
+    public Deployment? Deployment { get; set; }
+
+    /// <summary>
+    /// <para type="description">The passphrase the backup was encrypted with.</para>
+    /// </summary>
+    [Parameter]
+    public SecureString? EncryptionKey { get; set; }
+
+    /// <summary>
+    /// <para type="description">Do not ask for confirmation, and restore even a backup that fails verification or was taken at another version.</para>
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var passphrase = SecureStrings.ToUtf8(EncryptionKey);
+        try
+        {
+            var request = new RestoreRequest
+            {
+                BackupPath = Backup?.Path ?? SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path),
+                Deployment = Deployment!,
+                Passphrase = passphrase,
+                Force = Force,
+            };
+            var plan = RunEngine(context => ComposeRestoreService.PlanAsync(request, context));
+            var description = $"Restore backup {request.BackupPath} onto deployment '{Deployment!.Name}' (data written since the backup is lost):" +
+                              $"\n  stop: {(plan.StopContainers.Count == 0 ? "nothing" : string.Join(", ", plan.StopContainers))}" +
+                              string.Concat(plan.Actions.Select(a => $"\n  {a}")) +
+                              "\n  start the stopped containers and wait until they are healthy";
+            if (!ShouldChange(Deployment.Name, description, "Restore", Force)) return;
+
+            WriteObject(RunEngine(context => ComposeRestoreService.RestoreAsync(request, context)));
+        }
+        catch (UpgradeOpsException ex)
+        {
+            WriteEngineError(ex);
+        }
+        finally
+        {
+            if (passphrase is not null) Array.Clear(passphrase);
+        }
+    }
+}
