@@ -130,7 +130,18 @@ internal sealed partial class PostgresTarget
                 Timeout = 10, Pooling = false,
             };
             await using var connection = new NpgsqlConnection(builder.ConnectionString);
-            await connection.OpenAsync(ct).ConfigureAwait(false);
+            try
+            {
+                await connection.OpenAsync(ct).ConfigureAwait(false);
+            }
+            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification)
+            {
+                throw AuthenticationFailed(ex.MessageText, ex);
+            }
+            catch (NpgsqlException ex) when (ex is not PostgresException)
+            {
+                throw Unreachable($"{NpgsqlHost}:{NpgsqlPort}", ex.Message, ex);
+            }
             await using var command = new NpgsqlCommand(RowCountQuery, connection);
             await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
             while (await reader.ReadAsync(ct).ConfigureAwait(false)) counts[reader.GetString(0)] = reader.GetInt64(1);
@@ -145,10 +156,27 @@ internal sealed partial class PostgresTarget
         return counts;
     }
 
-    private UpgradeOpsException Failure(string tool, ExecResult result) =>
-        new("DatabaseCommandFailed", ErrorKind.InvalidOperation, Database,
-            $"{tool} in the database container failed with exit code {result.ExitCode}: {Redact(result.StandardError.Trim())} " +
+    private UpgradeOpsException Failure(string tool, ExecResult result)
+    {
+        var error = Redact(result.StandardError.Trim());
+        if (error.Contains("password authentication failed", StringComparison.OrdinalIgnoreCase) ||
+            error.Contains("no password supplied", StringComparison.OrdinalIgnoreCase))
+            return AuthenticationFailed(error);
+        if (error.Contains("could not connect", StringComparison.OrdinalIgnoreCase) || error.Contains("Connection refused", StringComparison.OrdinalIgnoreCase))
+            return Unreachable($"127.0.0.1:{Port} in its container", error);
+        return new("DatabaseCommandFailed", ErrorKind.InvalidOperation, Database,
+            $"{tool} in the database container failed with exit code {result.ExitCode}: {error} " +
             "Check that the database is running and that the profile names the right database, user and password variables.");
+    }
+
+    private UpgradeOpsException AuthenticationFailed(string detail, Exception? inner = null) =>
+        new("DatabaseAuthenticationFailed", ErrorKind.SecurityError, Database,
+            $"PostgreSQL refused user '{User}' for database '{Database}': {Redact(detail)} The user and password come from the database container's " +
+            "environment variables that the profile names (userVariable, passwordVariable): check those names and values.", inner);
+
+    private UpgradeOpsException Unreachable(string where, string detail, Exception? inner = null) =>
+        new("DatabaseUnreachable", ErrorKind.ConnectionError, Database,
+            $"PostgreSQL did not answer at {where}: {Redact(detail)} Check that the database container is running and healthy, and the profile's port.", inner);
 
     private string Redact(string text) => _password.Length == 0 ? text : text.Replace(_password, "***");
 

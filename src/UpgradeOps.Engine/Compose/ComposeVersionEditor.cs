@@ -1,0 +1,81 @@
+using System.Text.RegularExpressions;
+using UpgradeOps.Hosting;
+using UpgradeOps.Profiles;
+
+namespace UpgradeOps.Compose;
+
+/// <summary>A planned change to one text file: its whole old and new content and the diff between them.</summary>
+public sealed record FileEdit(string Path, string Before, string After, bool ByteOrderMark = false)
+{
+    /// <summary>Reads a file's text and whether it starts with a UTF-8 byte order mark, to write it back the same way.</summary>
+    public static (string Text, bool ByteOrderMark) Read(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var bom = bytes.Length >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF;
+        return (new System.Text.UTF8Encoding(false).GetString(bytes, bom ? 3 : 0, bytes.Length - (bom ? 3 : 0)), bom);
+    }
+
+    public string Diff => TextDiff.Unified(Path, Before, After);
+
+    /// <summary>Writes the new content beside the file and renames it over the file: never half-written.</summary>
+    public void Apply()
+    {
+        var temporary = Path + $".upgradeops-{Guid.NewGuid():N}";
+        try
+        {
+            File.WriteAllText(temporary, After, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: ByteOrderMark));
+            if (!OperatingSystem.IsWindows() && File.Exists(Path)) File.SetUnixFileMode(temporary, File.GetUnixFileMode(Path));
+            File.Move(temporary, Path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+}
+
+/// <summary>
+/// Makes the compose file and .env name a new version, changing only the version text — every other byte
+/// (comments, anchors, ordering, quoting, line ends) stays as it was, so the files remain the source of truth.
+/// Where the version lives decides what is edited: a VERSION=... line in .env, else the default of every
+/// ${VERSION:-x} reference in the compose file, else the literal tag of the product services' images.
+/// </summary>
+public static partial class ComposeVersionEditor
+{
+    public static IReadOnlyList<FileEdit> PlanVersionChange(ComposeFile file, ProductProfile profile, string newVersion)
+    {
+        var variable = profile.Version.EnvironmentVariable;
+        if (variable is not null && File.Exists(file.EnvFilePath))
+        {
+            var (envText, envBom) = FileEdit.Read(file.EnvFilePath);
+            var envLine = new Regex($@"^(?<lead>[ \t]*(?:export[ \t]+)?{Regex.Escape(variable)}[ \t]*=[ \t]*)(?<quote>[""']?)(?<value>[^""'\r\n#]*?)\k<quote>(?<tail>[ \t]*(?:#[^\r\n]*)?)$",
+                RegexOptions.Multiline);
+            if (envLine.IsMatch(envText))
+                return new[] { new FileEdit(file.EnvFilePath, envText, envLine.Replace(envText, m => $"{m.Groups["lead"].Value}{m.Groups["quote"].Value}{newVersion}{m.Groups["quote"].Value}{m.Groups["tail"].Value}", 1), envBom) };
+        }
+
+        var (composeText, composeBom) = FileEdit.Read(file.Path);
+        if (variable is not null)
+        {
+            var reference = new Regex($@"\$\{{{Regex.Escape(variable)}(?<op>:?-)(?<value>[^}}]*)\}}");
+            if (reference.IsMatch(composeText))
+                return new[] { new FileEdit(file.Path, composeText, reference.Replace(composeText, m => $"${{{variable}{m.Groups["op"].Value}{newVersion}}}"), composeBom) };
+        }
+
+        // No variable: the version is the literal tag of the product images.
+        var images = profile.Services.Where(s => s.ProductImage)
+            .Select(s => file.Services.GetValueOrDefault(s.ComposeService ?? s.Name)?.RawImage)
+            .Where(i => i is not null && ImageReference.Tag(i) is not null).Distinct().ToList();
+        if (images.Count > 0)
+        {
+            var edited = composeText;
+            foreach (var image in images)
+                edited = edited.Replace(image!, ImageReference.WithTag(image!, newVersion), StringComparison.Ordinal);
+            return new[] { new FileEdit(file.Path, composeText, edited, composeBom) };
+        }
+
+        throw new UpgradeOpsException("VersionLocationNotFound", ErrorKind.InvalidData, file.Path,
+            $"Neither {file.EnvFilePath} nor {file.Path} says where the version lives (no {variable ?? "version variable"}=… line, no ${{{variable}:-…}} reference, no tagged product image). " +
+            "Set version.environmentVariable or the product services in the profile to match the deployment.");
+    }
+}
