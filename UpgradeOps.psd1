@@ -15,7 +15,10 @@
     CmdletsToExport      = @(
         'Get-DeploymentBackup'
         'Get-UpgradeDeployment'
+        'Get-UpgradeHistory'
         'Get-UpgradeReleaseNote'
+        'Invoke-Rollback'
+        'Invoke-Upgrade'
         'New-DeploymentBackup'
         'Restore-DeploymentBackup'
         'Test-DeploymentBackup'

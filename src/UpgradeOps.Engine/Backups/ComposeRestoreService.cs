@@ -124,7 +124,7 @@ public static class ComposeRestoreService
         return backup;
     }
 
-    private static async Task RestoreComponentAsync(ComposeBackupSource source, string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct)
+    internal static async Task RestoreComponentAsync(ComposeBackupSource source, string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct)
     {
         var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == component.Name);
         switch (component.Kind)

@@ -5,8 +5,11 @@ using UpgradeOps.Profiles;
 namespace UpgradeOps.Compose;
 
 /// <summary>A planned change to one text file: its whole old and new content and the diff between them.</summary>
-public sealed record FileEdit(string Path, string Before, string After, bool ByteOrderMark = false)
+public sealed partial record FileEdit(string Path, string Before, string After, bool ByteOrderMark = false)
 {
+    /// <summary>For .env files: the variables whose values may be shown (the version); every other value is masked in <see cref="Diff"/>.</summary>
+    public IReadOnlyCollection<string>? ShownVariables { get; init; }
+
     /// <summary>Reads a file's text and whether it starts with a UTF-8 byte order mark, to write it back the same way.</summary>
     public static (string Text, bool ByteOrderMark) Read(string path)
     {
@@ -15,7 +18,17 @@ public sealed record FileEdit(string Path, string Before, string After, bool Byt
         return (new System.Text.UTF8Encoding(false).GetString(bytes, bom ? 3 : 0, bytes.Length - (bom ? 3 : 0)), bom);
     }
 
-    public string Diff => TextDiff.Unified(Path, Before, After);
+    /// <summary>The unified diff, with .env secrets masked: safe to print, log and journal.</summary>
+    public string Diff => ShownVariables is null ? TextDiff.Unified(Path, Before, After) : MaskEnvValues(TextDiff.Unified(Path, Before, After), ShownVariables);
+
+    private static string MaskEnvValues(string diff, IReadOnlyCollection<string> shown) =>
+        EnvAssignment().Replace(diff, m => shown.Contains(m.Groups["key"].Value) || m.Groups["value"].Length == 0
+            ? m.Value
+            : $"{m.Groups["lead"].Value}{m.Groups["key"].Value}{m.Groups["eq"].Value}***");
+
+    [GeneratedRegex(@"^(?<lead>[ +\-][ \t]*(?:export[ \t]+)?)(?<key>[A-Za-z_][A-Za-z0-9_]*)(?<eq>[ \t]*=[ \t]*)(?<value>.*)$", RegexOptions.Multiline)]
+    private static partial Regex EnvAssignment();
+
 
     /// <summary>Writes the new content beside the file and renames it over the file: never half-written.</summary>
     public void Apply()
@@ -51,7 +64,7 @@ public static partial class ComposeVersionEditor
             var envLine = new Regex($@"^(?<lead>[ \t]*(?:export[ \t]+)?{Regex.Escape(variable)}[ \t]*=[ \t]*)(?<quote>[""']?)(?<value>[^""'\r\n#]*?)\k<quote>(?<tail>[ \t]*(?:#[^\r\n]*)?)$",
                 RegexOptions.Multiline);
             if (envLine.IsMatch(envText))
-                return new[] { new FileEdit(file.EnvFilePath, envText, envLine.Replace(envText, m => $"{m.Groups["lead"].Value}{m.Groups["quote"].Value}{newVersion}{m.Groups["quote"].Value}{m.Groups["tail"].Value}", 1), envBom) };
+                return new[] { new FileEdit(file.EnvFilePath, envText, envLine.Replace(envText, m => $"{m.Groups["lead"].Value}{m.Groups["quote"].Value}{newVersion}{m.Groups["quote"].Value}{m.Groups["tail"].Value}", 1), envBom) { ShownVariables = new[] { variable } } };
         }
 
         var (composeText, composeBom) = FileEdit.Read(file.Path);

@@ -131,6 +131,8 @@ public sealed class ConfigurationRule
     public string? RequiresVariable { get; set; }
     public string? RequiresValuesKey { get; set; }
     public string? DefaultValue { get; set; }
+    /// <summary>When no default is given: generate a random secret value (written to .env, never shown).</summary>
+    public bool Generate { get; set; }
     /// <summary>Helm: an older key whose value moves to the new key.</summary>
     public string? MovedFrom { get; set; }
 }

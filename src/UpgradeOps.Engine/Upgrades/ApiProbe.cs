@@ -1,0 +1,71 @@
+using System.Diagnostics;
+
+namespace UpgradeOps.Upgrades;
+
+/// <summary>
+/// Measures API downtime: requests the API every 20 ms on a background task and adds up the time between the
+/// first failed probe of an outage and the next successful one.
+/// </summary>
+internal sealed class ApiProbe : IAsyncDisposable
+{
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(1) };
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private TimeSpan _down;
+    private long _failures;
+
+    public ApiProbe(Uri url, TimeSpan interval) => _loop = Task.Run(() => LoopAsync(url, interval));
+
+    public TimeSpan Downtime => _down;
+    public long FailedProbes => Interlocked.Read(ref _failures);
+
+    private async Task LoopAsync(Uri url, TimeSpan interval)
+    {
+        var clock = Stopwatch.StartNew();
+        TimeSpan? outageStart = null;
+        while (!_stop.IsCancellationRequested)
+        {
+            var at = clock.Elapsed;
+            bool ok;
+            try
+            {
+                using var response = await _http.GetAsync(url, _stop.Token).ConfigureAwait(false);
+                ok = response.IsSuccessStatusCode;
+            }
+            catch (Exception) when (!_stop.IsCancellationRequested)
+            {
+                ok = false;
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            if (!ok)
+            {
+                Interlocked.Increment(ref _failures);
+                outageStart ??= at;
+            }
+            else if (outageStart is not null)
+            {
+                _down += clock.Elapsed - outageStart.Value;
+                outageStart = null;
+            }
+            var wait = interval - (clock.Elapsed - at);
+            if (wait > TimeSpan.Zero)
+            {
+                try { await Task.Delay(wait, _stop.Token).ConfigureAwait(false); }
+                catch (OperationCanceledException) { break; }
+            }
+        }
+        if (outageStart is not null) _down += clock.Elapsed - outageStart.Value;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        await _loop.ConfigureAwait(false);
+        _http.Dispose();
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,263 @@
+using System.Diagnostics;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
+using UpgradeOps.Backups;
+using UpgradeOps.Compose;
+using UpgradeOps.Hosting;
+using UpgradeOps.Journal;
+
+namespace UpgradeOps.Upgrades;
+
+/// <summary>What Invoke-Rollback asks.</summary>
+public sealed class RollbackRequest
+{
+    public required Deployment Deployment { get; init; }
+    /// <summary>The upgrade to undo (its journal); null: the latest upgrade of the deployment.</summary>
+    public string? UpgradeId { get; init; }
+    /// <summary>Roll back to this backup when no journal names one.</summary>
+    public string? BackupPath { get; init; }
+    public byte[]? Passphrase { get; init; }
+    public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromMinutes(3);
+}
+
+/// <summary>
+/// Undoes an upgrade on Compose, data included: stops the product containers, restores the databases,
+/// volumes and compose files from the backup taken before the upgrade, puts every product container back
+/// on the exact image id it ran before (recorded in the journal, or in the backup's manifest), and waits
+/// for health. Works from the journal of a finished, failed or interrupted (even killed) upgrade.
+/// </summary>
+public static class ComposeRollbackService
+{
+    public static async Task<UpgradeResult> RollBackAsync(RollbackRequest request, EngineContext context)
+    {
+        var ct = context.CancellationToken;
+        using var target = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
+        var journals = UpgradeJournal.List(target.File.Path).Where(j => j.Result.Operation == "Upgrade").ToList();
+        UpgradeJournal journal;
+        if (request.UpgradeId is not null)
+        {
+            journal = journals.FirstOrDefault(j => j.Result.Id == request.UpgradeId)
+                ?? throw new UpgradeOpsException("UpgradeNotFound", ErrorKind.ObjectNotFound, request.UpgradeId,
+                    $"No upgrade '{request.UpgradeId}' is recorded for '{target.Deployment.Name}'. Get-UpgradeHistory lists them.");
+        }
+        else if (request.BackupPath is not null)
+        {
+            journal = JournalFromBackup(target, request.BackupPath);
+        }
+        else
+        {
+            journal = journals.FirstOrDefault(j => j.Result.Status != UpgradeStatus.RolledBack)
+                ?? throw new UpgradeOpsException("NothingToRollBack", ErrorKind.ObjectNotFound, target.File.Path,
+                    $"No upgrade of '{target.Deployment.Name}' is recorded to roll back. Give -Backup to return to a backup.");
+        }
+        if (request.BackupPath is not null)
+        {
+            journal.Result.BackupPath = request.BackupPath;
+        }
+        using var upgradeLock = UpgradeLock.Acquire(target.File.Path, journal.Result.Id + "-rollback", force: true);
+        return await RollBackAsync(journal, target, request.Passphrase, request.HealthTimeout, context).ConfigureAwait(false);
+    }
+
+    /// <summary>Rolls the journal's upgrade back; the caller holds the deployment's lock.</summary>
+    internal static async Task<UpgradeResult> RollBackAsync(UpgradeJournal upgrade, ComposeBackupSource target, byte[]? passphrase, TimeSpan healthTimeout, EngineContext context)
+    {
+        var ct = context.CancellationToken;
+        var log = context.CreateLogger(nameof(ComposeRollbackService));
+        var client = target.Engine.Client;
+        if (upgrade.Result.BackupPath is null)
+            throw new UpgradeOpsException("RollbackNeedsBackup", ErrorKind.InvalidOperation, upgrade.Result.Id,
+                $"Upgrade {upgrade.Result.Id} ran with -SkipBackup, so its data cannot be restored. Give Invoke-Rollback -Backup with a backup taken at {upgrade.Result.From}.");
+        var backup = BackupCatalog.Open(upgrade.Result.BackupPath);
+
+        var started = DateTimeOffset.UtcNow;
+        var rollback = new UpgradeJournal
+        {
+            Path = Path.Combine(UpgradeJournal.JournalFolder(target.File.Path), $"{target.Deployment.Name}-{started:yyyyMMdd-HHmmss}-rollback-to-{backup.Version}.json"),
+            ComposeFile = target.File.Path, Profile = target.Deployment.Profile, DockerEndpoint = target.Deployment.Endpoint,
+            PreviousContainers = upgrade.PreviousContainers,
+            Result = new UpgradeResult
+            {
+                Id = $"{target.Deployment.Name}-{started:yyyyMMdd-HHmmss}-rollback-to-{backup.Version}", Operation = "Rollback",
+                DeploymentName = target.Deployment.Name, From = target.Deployment.Version ?? upgrade.Result.To, To = backup.Version ?? upgrade.Result.From,
+                Strategy = upgrade.Result.Strategy, Started = started, BackupId = backup.Id, BackupPath = backup.Path,
+            },
+        };
+        rollback.Result.JournalPath = rollback.Path;
+        var result = rollback.Result;
+        var clock = Stopwatch.StartNew();
+        using var activity = context.StartActivity($"Rolling {target.Deployment.Name} back to {result.To}");
+
+        async Task Step(string name, int percent, Func<Task<string?>> action)
+        {
+            activity.Report(name, percent);
+            var record = new UpgradeStepResult { Name = name, Status = StepStatus.Running, Started = DateTimeOffset.UtcNow };
+            result.Steps.Add(record);
+            rollback.Current = name;
+            rollback.Save();
+            var watch = Stopwatch.StartNew();
+            try
+            {
+                record.Detail = await action().ConfigureAwait(false);
+                record.Status = StepStatus.Succeeded;
+            }
+            catch (Exception ex)
+            {
+                record.Status = StepStatus.Failed;
+                record.Detail = ex.Message;
+                throw;
+            }
+            finally
+            {
+                record.Duration = watch.Elapsed;
+                rollback.Save();
+            }
+        }
+
+        try
+        {
+            await Step("stop product containers", 5, async () =>
+            {
+                await ComposeUpgradeService.RepairInterruptedReplacementsAsync(client, target, ct).ConfigureAwait(false);
+                await RemoveOneOffsAsync(target, ct).ConfigureAwait(false);
+                var stopped = new List<string>();
+                foreach (var container in ComposeUpgradeService.ProductContainers(target).Where(c => c.State is "running" or "restarting"))
+                {
+                    await client.Containers.StopContainerAsync(container.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 30 }, ct).ConfigureAwait(false);
+                    stopped.Add(container.Names.First().TrimStart('/'));
+                }
+                return stopped.Count == 0 ? "nothing running" : string.Join(", ", stopped);
+            }).ConfigureAwait(false);
+
+            foreach (var component in backup.Components)
+            {
+                await Step($"restore {component.Name}", 20 + 50 * backup.Components.IndexOf(component) / Math.Max(1, backup.Components.Count), async () =>
+                {
+                    await ComposeRestoreService.RestoreComponentAsync(target, backup.Path, component, passphrase, ct).ConfigureAwait(false);
+                    return $"{component.Kind} from {component.File}";
+                }).ConfigureAwait(false);
+            }
+
+            await Step("previous images", 75, () => ReturnToPreviousImagesAsync(client, target, upgrade, ct)).ConfigureAwait(false);
+
+            await Step("wait healthy", 90, async () =>
+            {
+                await ComposeHealth.WaitHealthyAsync(target.Engine, target.Deployment.Name, healthTimeout, ct).ConfigureAwait(false);
+                return "every container healthy";
+            }).ConfigureAwait(false);
+
+            result.Status = UpgradeStatus.Succeeded;
+            upgrade.Result.Status = UpgradeStatus.RolledBack;
+            upgrade.Result.RolledBackBy = result.Id;
+            upgrade.Current = null;
+            upgrade.Save();
+            log.LogInformation("Rolled back to {Version} from backup {Backup}", result.To, backup.Id);
+        }
+        catch (Exception ex) when (ex is UpgradeOpsException or DockerApiException or IOException or OperationCanceledException)
+        {
+            result.Status = ex is OperationCanceledException ? UpgradeStatus.Interrupted : UpgradeStatus.Failed;
+            result.Error = ex.Message;
+            result.ErrorId = ex is UpgradeOpsException u ? u.ErrorId : "RollbackFailed";
+            throw new UpgradeOpsException(result.ErrorId, ErrorKind.InvalidOperation, result.Id,
+                $"The rollback stopped at '{rollback.Current}': {ex.Message} Its journal is {rollback.Path}; fix the cause and run Invoke-Rollback again.", ex);
+        }
+        finally
+        {
+            result.Duration = clock.Elapsed;
+            rollback.Current = null;
+            rollback.Save();
+        }
+        activity.Complete();
+        return result;
+    }
+
+    /// <summary>Puts each product container back on the image id it had before the upgrade, without the variables the upgrade added.</summary>
+    private static async Task<string?> ReturnToPreviousImagesAsync(DockerClient client, ComposeBackupSource target, UpgradeJournal upgrade, CancellationToken ct)
+    {
+        await target.RefreshAsync(ct).ConfigureAwait(false);
+        var removeAdded = upgrade.AddedVariables.ToDictionary(v => v, _ => (string?)null);
+        var changed = new List<string>();
+        var ids = new List<string>();
+        foreach (var previous in upgrade.PreviousContainers)
+        {
+            var current = target.Containers.FirstOrDefault(c => c.Names.First().TrimStart('/') == previous.Name);
+            if (current is null)
+                throw new UpgradeOpsException("ContainerMissing", ErrorKind.ObjectNotFound, previous.Name,
+                    $"Container {previous.Name} no longer exists, so it cannot be put back on {previous.Image}. Recreate it with 'docker compose up -d' after the rollback.");
+            if (current.ImageID != previous.ImageId)
+            {
+                await EnsureTagAsync(client, previous, ct).ConfigureAwait(false);
+                var replaced = await ContainerRecreator.ReplaceAsync(client, current.ID, previous.Image, TimeSpan.FromSeconds(30), ct, removeAdded).ConfigureAwait(false);
+                await ContainerRecreator.RemovePreviousAsync(client, replaced).ConfigureAwait(false);
+                changed.Add(previous.Name);
+                ids.Add(replaced.NewId);
+            }
+            else
+            {
+                await client.Containers.StartContainerAsync(current.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);
+                ids.Add(current.ID);
+            }
+        }
+        return changed.Count == 0 ? "containers were still on their previous images" : $"recreated on previous images: {string.Join(", ", changed)}";
+    }
+
+    /// <summary>The image reference must point at the recorded image id again (a registry may have moved the tag).</summary>
+    private static async Task EnsureTagAsync(DockerClient client, PreviousContainer previous, CancellationToken ct)
+    {
+        try
+        {
+            var image = await client.Images.InspectImageAsync(previous.Image, ct).ConfigureAwait(false);
+            if (image.ID == previous.ImageId) return;
+        }
+        catch (DockerImageNotFoundException)
+        {
+        }
+        try
+        {
+            await client.Images.TagImageAsync(previous.ImageId, new ImageTagParameters
+            {
+                RepositoryName = ImageReference.Repository(previous.Image), Tag = ImageReference.Tag(previous.Image),
+            }, ct).ConfigureAwait(false);
+        }
+        catch (DockerApiException ex)
+        {
+            throw new UpgradeOpsException("PreviousImageMissing", ErrorKind.ObjectNotFound, previous.ImageId,
+                $"The image {previous.Image} ({previous.ImageId}) that {previous.Name} ran before is no longer on this engine: {ex.Message} Pull it again, then run Invoke-Rollback.", ex);
+        }
+    }
+
+    private static async Task RemoveOneOffsAsync(ComposeBackupSource target, CancellationToken ct)
+    {
+        var all = await target.Engine.Client.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [$"{target.Deployment.Name}-upgradeops-migrate-"] = true } },
+        }, ct).ConfigureAwait(false);
+        foreach (var container in all)
+            await target.Engine.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Without an upgrade journal: the backup says the version and the image ids to return to.</summary>
+    private static UpgradeJournal JournalFromBackup(ComposeBackupSource target, string backupPath)
+    {
+        var backup = BackupCatalog.Open(backupPath);
+        var journal = new UpgradeJournal
+        {
+            Result = new UpgradeResult
+            {
+                Id = $"backup-{backup.Id}", DeploymentName = target.Deployment.Name, From = backup.Version ?? "", To = target.Deployment.Version ?? "",
+                BackupPath = backup.Path, BackupId = backup.Id,
+            },
+        };
+        foreach (var container in ComposeUpgradeService.ProductContainers(target))
+        {
+            var previousImage = backup.Version is null ? container.Image : ImageReference.WithTag(container.Image, backup.Version);
+            if (!backup.ImageDigests.TryGetValue(previousImage, out var id)) continue;
+            journal.PreviousContainers.Add(new PreviousContainer
+            {
+                Name = container.Names.First().TrimStart('/'), Service = container.Labels[ComposeDiscovery.ServiceLabel], Image = previousImage, ImageId = id,
+            });
+        }
+        return journal;
+    }
+}

@@ -1,0 +1,102 @@
+using System.Management.Automation;
+using System.Security;
+using UpgradeOps.Commands.Hosting;
+using UpgradeOps.Upgrades;
+
+namespace UpgradeOps.Commands;
+
+/// <summary>
+/// <para type="synopsis">Rolls a Compose deployment back from an upgrade, data included.</para>
+/// <para type="description">Invoke-Rollback undoes an upgrade recorded in the deployment's journal — finished, failed or
+/// interrupted (even a killed session): it stops the product containers, restores the databases, volumes, compose file and .env
+/// from the backup taken before the upgrade, puts every product container back on the exact image id it ran before (recorded in
+/// the journal), removes what the upgrade added to the containers' environment, and waits until every container is healthy.
+/// With -Backup and no journal, it returns to that backup: its version and image ids come from the backup's manifest.</para>
+/// <para type="description">Everything written since the backup is lost. The command asks for confirmation (ConfirmImpact High);
+/// -Force skips the question. The result is an UpgradeOps.UpgradeResult whose Operation is Rollback; the upgrade it undid is
+/// marked RolledBack in the history.</para>
+/// </summary>
+/// <example>
+/// <code>$result = $path | Invoke-Upgrade -Backup $b
+/// $result | Invoke-Rollback -Deployment $d -Force</code>
+/// <para>Rolls back the upgrade just made, without a prompt.</para>
+/// </example>
+/// <example>
+/// <code>Invoke-Rollback -Deployment $d</code>
+/// <para>Rolls back the latest upgrade recorded for the deployment (for example one interrupted at 2 a.m.).</para>
+/// </example>
+/// <example>
+/// <code>Invoke-Rollback -Deployment $d -Backup (Get-DeploymentBackup -Path /backups | Select-Object -First 1) -Force</code>
+/// <para>Returns the deployment to the newest backup, images included, when no journal is left.</para>
+/// </example>
+/// <returns>An UpgradeOps.UpgradeResult with Operation Rollback: Steps, Duration, From, To, BackupId, JournalPath, Status.</returns>
+/// <seealso cref="InvokeUpgradeCommand"/>
+/// <seealso cref="GetUpgradeHistoryCommand"/>
+[Cmdlet(VerbsLifecycle.Invoke, "Rollback", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(UpgradeResult))]
+public sealed class InvokeRollbackCommand : EngineCmdlet
+{
+    /// <summary>
+    /// <para type="description">The deployment to roll back, from Get-UpgradeDeployment.</para>
+    /// </summary>
+    [Parameter(Mandatory = true)]
+    public Deployment? Deployment { get; set; }
+
+    /// <summary>
+    /// <para type="description">The upgrade to undo (an UpgradeResult's Id, from Invoke-Upgrade or Get-UpgradeHistory). Default: the latest one not yet rolled back.</para>
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("Id")]
+    public string? UpgradeId { get; set; }
+
+    /// <summary>
+    /// <para type="description">Return to this backup (when no journal names one, or to pick another backup).</para>
+    /// </summary>
+    [Parameter]
+    public DeploymentBackup? Backup { get; set; }
+
+    /// <summary>
+    /// <para type="description">The passphrase of an encrypted backup.</para>
+    /// </summary>
+    [Parameter]
+    public SecureString? EncryptionKey { get; set; }
+
+    /// <summary>
+    /// <para type="description">How long the containers may take to become healthy after the rollback.</para>
+    /// <para type="default">00:03:00</para>
+    /// </summary>
+    [Parameter]
+    public TimeSpan HealthTimeout { get; set; } = TimeSpan.FromMinutes(3);
+
+    /// <summary>
+    /// <para type="description">Do not ask for confirmation.</para>
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var passphrase = SecureStrings.ToUtf8(EncryptionKey);
+        try
+        {
+            var description = $"Roll deployment '{Deployment!.Name}' back " +
+                              (UpgradeId is not null ? $"from upgrade {UpgradeId}" : Backup is not null ? $"to backup {Backup.Id}" : "from its latest upgrade") +
+                              ": stop the product containers, restore databases, volumes, compose file and .env from the backup (data written since is lost), " +
+                              "recreate the containers on their previous images, wait until healthy.";
+            if (!ShouldChange(Deployment.Name, description, "Roll back", Force)) return;
+            var request = new RollbackRequest
+            {
+                Deployment = Deployment, UpgradeId = UpgradeId, BackupPath = Backup?.Path, Passphrase = passphrase, HealthTimeout = HealthTimeout,
+            };
+            WriteObject(RunEngine(context => ComposeRollbackService.RollBackAsync(request, context)));
+        }
+        catch (UpgradeOpsException ex)
+        {
+            WriteEngineError(ex);
+        }
+        finally
+        {
+            if (passphrase is not null) Array.Clear(passphrase);
+        }
+    }
+}

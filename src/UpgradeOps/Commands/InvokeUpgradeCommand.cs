@@ -1,0 +1,230 @@
+using System.Collections;
+using System.Management.Automation;
+using System.Security;
+using UpgradeOps.Commands.Hosting;
+using UpgradeOps.Upgrades;
+using UpgradeOps.Versioning;
+
+namespace UpgradeOps.Commands;
+
+/// <summary>
+/// <para type="synopsis">Upgrades a Compose deployment along a checked path, hop by hop, with its migrations, and never leaves it half-done.</para>
+/// <para type="description">Invoke-Upgrade takes an upgrade path from Test-UpgradePath (or -Deployment and -To) and, for each hop:
+/// pulls the new images first (if that fails nothing has been stopped), applies the profile's configuration migrations to .env
+/// (for example a value a new major version requires, generated or given with -ConfigurationValue; the diff is shown with
+/// secrets masked), stops the workers (background tasks pause) and the API, runs the migration command in a one-off container
+/// of the new image (its log streams to progress and Verbose, -MigrationTimeout is enforced, its output is kept in the result),
+/// recreates every product container from its own configuration with only the image changed (ports, networks and aliases,
+/// mounts, environment, labels, healthcheck, restart policy, user and command carry over), waits until they are healthy, and
+/// finally edits the compose file or .env so they name the new version, changing no other byte.</para>
+/// <para type="description">-Strategy Rolling replaces the API containers one at a time, each healthy before the next, so the
+/// load balancer always has a healthy backend; it is refused unless the profile marks the hop's migrations safe for old and
+/// new servers side by side.</para>
+/// <para type="description">Safety: an unsupported path is refused; without -SkipBackup a verified backup of the deployment at the
+/// starting version is required (-Backup). A journal is written before each step beside the compose file (.upgradeops/journal)
+/// with the backup, the previous image ids and file hashes; a lock lets only one upgrade run per deployment (ErrorId
+/// UpgradeInProgress; a lock left by a dead process is StaleUpgradeLock). -Resume continues an interrupted upgrade from its
+/// journal. When a step fails the previous containers are started again so the old version serves; with -RollbackOnFailure the
+/// data is restored from the backup too (Invoke-Rollback does the same later).</para>
+/// <para type="description">The result is an UpgradeOps.UpgradeResult with per-step timings, the API downtime measured by probing
+/// the API every 20 ms, the migration output and the backup used. A failed upgrade also writes an error with its ErrorId
+/// (MigrationFailed, MigrationTimedOut, ServicesUnhealthy, RegistryUnreachable, ConfigurationValueRequired, ...).</para>
+/// </summary>
+/// <example>
+/// <code>$d = Get-UpgradeDeployment -ComposeFile /srv/app/docker-compose.yml
+/// $b = $d | New-DeploymentBackup -Path /backups
+/// $d | Test-UpgradePath -To 1.8.0 | Invoke-Upgrade -Backup $b -RollbackOnFailure</code>
+/// <para>Upgrades the deployment through every hop the path lists, restoring the backup if any hop fails.</para>
+/// </example>
+/// <example>
+/// <code>$d | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Backup $b -WhatIf</code>
+/// <para>Prints the plan: images to pull, configuration changes, the migration command, the containers to recreate, the diff
+/// of the compose file or .env, and the estimated downtime. Changes nothing.</para>
+/// </example>
+/// <example>
+/// <code>Invoke-Upgrade -Deployment $d -To 1.7.6 -Backup $b -Strategy Rolling -Force</code>
+/// <para>Upgrades one API server at a time behind the load balancer, without a confirmation prompt.</para>
+/// </example>
+/// <example>
+/// <code>Invoke-Upgrade -Deployment $d -Resume -Force</code>
+/// <para>Continues the upgrade that was interrupted (a killed session, a reboot) from the step its journal records.</para>
+/// </example>
+/// <returns>An UpgradeOps.UpgradeResult: Id, From, To, Strategy, Status (Succeeded, Failed, RolledBack, Interrupted), Steps, Downtime, Duration, BackupId, MigrationOutput, JournalPath, ErrorId, Error.</returns>
+/// <seealso cref="TestUpgradePathCommand"/>
+/// <seealso cref="InvokeRollbackCommand"/>
+[Cmdlet(VerbsLifecycle.Invoke, "Upgrade", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(UpgradeResult))]
+public sealed class InvokeUpgradeCommand : EngineCmdlet
+{
+    private const string PathSet = "Path";
+    private const string VersionSet = "Version";
+    private const string ResumeSet = "Resume";
+
+    /// <summary>
+    /// <para type="description">The checked path from Test-UpgradePath; it carries the deployment.</para>
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = PathSet, ValueFromPipeline = true)]
+    public UpgradePath? UpgradePath { get; set; }
+
+    /// <summary>
+    /// <para type="description">The deployment to upgrade, from Get-UpgradeDeployment (with -To, or with -Resume).</para>
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = VersionSet)]
+    [Parameter(Mandatory = true, ParameterSetName = ResumeSet)]
+    public Deployment? Deployment { get; set; }
+
+    /// <summary>
+    /// <para type="description">The version to upgrade to; the path is checked as Test-UpgradePath would.</para>
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = VersionSet)]
+    public string To { get; set; } = "";
+
+    /// <summary>
+    /// <para type="description">Released versions to plan hops through (with -To), as for Test-UpgradePath.</para>
+    /// </summary>
+    [Parameter(ParameterSetName = VersionSet)]
+    public string[] AvailableVersion { get; set; } = Array.Empty<string>();
+
+    /// <summary>
+    /// <para type="description">The verified backup of the deployment at the starting version, from New-DeploymentBackup.</para>
+    /// </summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = VersionSet)]
+    public DeploymentBackup? Backup { get; set; }
+
+    /// <summary>
+    /// <para type="description">Upgrade without a backup. The upgrade then cannot be rolled back with its data.</para>
+    /// </summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = VersionSet)]
+    public SwitchParameter SkipBackup { get; set; }
+
+    /// <summary>
+    /// <para type="description">Standard (stop, migrate, recreate) or Rolling (one API container at a time; only for hops the profile marks safe).</para>
+    /// <para type="default">Standard</para>
+    /// </summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = VersionSet)]
+    [ValidateSet("Standard", "Rolling")]
+    public string Strategy { get; set; } = "Standard";
+
+    /// <summary>
+    /// <para type="description">When a migration fails, a health wait times out or a step fails, restore the backup's data and the previous images automatically.</para>
+    /// </summary>
+    [Parameter]
+    public SwitchParameter RollbackOnFailure { get; set; }
+
+    /// <summary>
+    /// <para type="description">How long one migration may run before it is stopped and the upgrade fails.</para>
+    /// <para type="default">00:30:00</para>
+    /// </summary>
+    [Parameter]
+    public TimeSpan MigrationTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// <para type="description">How long recreated containers may take to become healthy.</para>
+    /// <para type="default">00:03:00</para>
+    /// </summary>
+    [Parameter]
+    public TimeSpan HealthTimeout { get; set; } = TimeSpan.FromMinutes(3);
+
+    /// <summary>
+    /// <para type="description">Values for configuration rules, such as @{ APP_SIGNING_KEY = '...' }; written to .env, never shown.</para>
+    /// </summary>
+    [Parameter(ParameterSetName = PathSet)]
+    [Parameter(ParameterSetName = VersionSet)]
+    public Hashtable? ConfigurationValue { get; set; }
+
+    /// <summary>
+    /// <para type="description">Continue the interrupted upgrade recorded in the deployment's journal.</para>
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = ResumeSet)]
+    public SwitchParameter Resume { get; set; }
+
+    /// <summary>
+    /// <para type="description">The passphrase of an encrypted backup (to verify it and, on rollback, restore it).</para>
+    /// </summary>
+    [Parameter]
+    public SecureString? EncryptionKey { get; set; }
+
+    /// <summary>
+    /// <para type="description">Do not ask for confirmation, and take over a lock left by a dead process.</para>
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var passphrase = SecureStrings.ToUtf8(EncryptionKey);
+        try
+        {
+            var deployment = Deployment ?? UpgradePath?.Deployment
+                ?? throw new UpgradeOpsException("DeploymentRequired", ErrorKind.InvalidArgument, UpgradePath,
+                    "The upgrade path does not carry a deployment: make it with Get-UpgradeDeployment ... | Test-UpgradePath, or use -Deployment and -To.");
+            var path = UpgradePath ?? (Resume ? null : UpgradePathService.Test(new UpgradePathRequest
+            {
+                From = deployment.Version ?? "", To = To, Profile = deployment.Profile, AvailableVersions = AvailableVersion, Deployment = deployment,
+            }));
+            var request = new UpgradeRequest
+            {
+                Deployment = deployment,
+                Path = path ?? new UpgradePath { From = deployment.Version ?? "", To = deployment.Version ?? "", IsSupported = true, Reason = "resume" },
+                BackupPath = Backup?.Path,
+                SkipBackup = SkipBackup,
+                Strategy = Enum.Parse<UpgradeStrategy>(Strategy),
+                RollbackOnFailure = RollbackOnFailure,
+                MigrationTimeout = MigrationTimeout,
+                HealthTimeout = HealthTimeout,
+                Force = Force,
+                ConfigurationValues = ConfigurationValue?.Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value?.ToString() ?? ""),
+                Passphrase = passphrase,
+            };
+
+            if (Resume)
+            {
+                if (!ShouldChange(deployment.Name, $"Resume the interrupted upgrade of '{deployment.Name}' from its journal.", "Resume upgrade", Force)) return;
+                Emit(RunEngine(context => ComposeUpgradeService.ResumeAsync(request, context)));
+                return;
+            }
+
+            var plan = RunEngine(context => ComposeUpgradeService.PlanAsync(request, context));
+            if (!ShouldChange(deployment.Name, Describe(deployment, request, plan), "Upgrade", Force)) return;
+            Emit(RunEngine(context => ComposeUpgradeService.UpgradeAsync(request, context)));
+        }
+        catch (UpgradeOpsException ex)
+        {
+            WriteEngineError(ex);
+        }
+        finally
+        {
+            if (passphrase is not null) Array.Clear(passphrase);
+        }
+    }
+
+    private void Emit(UpgradeResult result)
+    {
+        WriteObject(result);
+        if (result.Status is UpgradeStatus.Failed or UpgradeStatus.RolledBack or UpgradeStatus.Interrupted)
+            WriteEngineError(new UpgradeOpsException(result.ErrorId ?? "UpgradeFailed", ErrorKind.InvalidOperation, result,
+                $"Upgrade {result.From} → {result.To} {result.Status}: {result.Error} " +
+                (result.Status == UpgradeStatus.RolledBack ? "The backup was restored and the previous version serves again." : "Journal: " + result.JournalPath)));
+    }
+
+    private static string Describe(Deployment deployment, UpgradeRequest request, IReadOnlyList<PlannedHop> plan)
+    {
+        var text = new System.Text.StringBuilder();
+        text.Append($"Upgrade '{deployment.Name}' {request.Path.From} → {request.Path.To} ({request.Path.Route}), strategy {request.Strategy}, ");
+        text.Append($"estimated downtime {request.Path.EstimatedDowntime}; backup: {(request.SkipBackup ? "none (-SkipBackup)" : request.BackupPath ?? "none given")}.");
+        foreach (var hop in plan)
+        {
+            text.Append($"\n  Hop {hop.From} → {hop.To}:");
+            text.Append($"\n    pull: {string.Join(", ", hop.ImagesToPull)}");
+            foreach (var change in hop.ConfigurationChanges) text.Append($"\n    configuration: {change.RuleId}: {change.Setting} {change.Action}");
+            if (hop.MigrationCommand is not null) text.Append($"\n    migrate: {hop.MigrationCommand} (one-off container of the new image)");
+            text.Append($"\n    recreate: {string.Join(", ", hop.ContainersToRecreate)}");
+            foreach (var diff in hop.FileDiffs.Where(d => d.Length > 0))
+                text.Append("\n    ").Append(diff.TrimEnd('\n').Replace("\n", "\n    "));
+        }
+        return text.ToString();
+    }
+}
