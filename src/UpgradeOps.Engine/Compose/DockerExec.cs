@@ -53,6 +53,9 @@ public static class DockerExec
                 await target.WriteAsync(buffer.AsMemory(0, read.Count), cancellationToken).ConfigureAwait(false);
             }
         }
+        // The command's output ended: it is done with its input too. A write still blocked on a full pipe would wait for
+        // the Engine's own timeout, so the connection is closed under it.
+        if (!feeding.IsCompleted) stream.Dispose();
         await feeding.ConfigureAwait(false);
 
         // The exit code is known once the Engine has reaped the process, a moment after the stream ends.
@@ -72,8 +75,17 @@ public static class DockerExec
     {
         var buffer = new byte[81920];
         int read;
-        while ((read = await input.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-            await stream.WriteAsync(buffer, 0, read, cancellationToken).ConfigureAwait(false);
-        stream.CloseWrite();
+        try
+        {
+            while ((read = await input.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                await stream.WriteAsync(buffer, 0, read, cancellationToken).ConfigureAwait(false);
+            stream.CloseWrite();
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // The command stopped reading (pg_restore --list reads only the table of contents); its exit code tells whether
+            // that was an error. Half-close anyway so the Engine ends the output stream at once.
+            try { stream.CloseWrite(); } catch (Exception inner) when (inner is IOException or ObjectDisposedException) { }
+        }
     }
 }
