@@ -10,14 +10,19 @@
                closes with one line 'N passed, N failed'
       Package  Build, then out/UpgradeOps-<version>.zip (Azure Automation: UpgradeOps/ at the zip root) and a .nupkg
       Demo     Build, then run the offline planning example
+      Sandbox  install and start what the sandbox needs (Docker Engine, registry), build its images, and bring
+               up the sandbox deployment at -Version (default 1.7.5), seeded with data
+      SandboxDown  stop the sandbox deployment and remove its volumes
       Clean    remove build output
 .EXAMPLE
     dotnet tool restore; dotnet pwsh ./build.ps1 -Task Test
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Package', 'Demo', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Package', 'Demo', 'Sandbox', 'SandboxDown', 'Clean')]
     [string[]] $Task = @('Build'),
+    # Sandbox task: the version of the sandbox application to deploy.
+    [string] $Version = '1.7.5',
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
     # Pester tag filter for quick local runs (e.g. -PesterTag Help); CI runs everything.
@@ -30,7 +35,8 @@ $Root = $PSScriptRoot
 $OutDir = Join-Path $Root 'out'
 $ModuleOut = Join-Path $OutDir 'UpgradeOps'
 $Manifest = Import-PowerShellDataFile (Join-Path $Root 'UpgradeOps.psd1')
-$Version = $Manifest.ModuleVersion
+$SandboxVersion = $Version
+$ModuleVersion = $Manifest.ModuleVersion
 # Child processes run the same PowerShell as this one (under `dotnet pwsh` the process itself is dotnet).
 $PwshPath = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
 
@@ -53,16 +59,16 @@ function Get-ToolPackagePath {
 function Get-ChangelogSection {
     # The release notes of this version (or Unreleased) for the manifest's PSData.
     $changelog = Get-Content -Raw (Join-Path $Root 'CHANGELOG.md')
-    $match = [regex]::Match($changelog, "(?ms)^## \[(?:$([regex]::Escape($Version))|Unreleased)\][^\n]*\n(.*?)(?=^## \[|\z)")
+    $match = [regex]::Match($changelog, "(?ms)^## \[(?:$([regex]::Escape($ModuleVersion))|Unreleased)\][^\n]*\n(.*?)(?=^## \[|\z)")
     if ($match.Success) { $match.Groups[1].Value.Trim() } else { "See CHANGELOG.md" }
 }
 
 function Invoke-Build {
-    Write-Host "Building UpgradeOps $Version ($Configuration)" -ForegroundColor Cyan
+    Write-Host "Building UpgradeOps $ModuleVersion ($Configuration)" -ForegroundColor Cyan
     if (Test-Path $ModuleOut) { Remove-Item $ModuleOut -Recurse -Force }
     $null = New-Item -ItemType Directory -Force -Path $ModuleOut, (Join-Path $ModuleOut 'Dependencies'), (Join-Path $ModuleOut 'en-US')
 
-    $common = @('-c', $Configuration, "-p:Version=$Version", '--nologo', '-v', 'quiet')
+    $common = @('-c', $Configuration, "-p:Version=$ModuleVersion", '--nologo', '-v', 'quiet')
     Invoke-Native dotnet (@('publish', (Join-Path $Root 'src/UpgradeOps.Engine'), '-o', (Join-Path $ModuleOut 'Dependencies')) + $common)
     Invoke-Native dotnet (@('build', (Join-Path $Root 'src/UpgradeOps')) + $common)
     Invoke-Native dotnet (@('build', (Join-Path $Root 'src/UpgradeOps.Loader')) + $common)
@@ -124,10 +130,35 @@ function Invoke-PesterTests {
     }
 }
 
+function Initialize-Sandbox {
+    # The sandbox is a real deployment on a real Docker Engine: install and start what it needs, build its images.
+    Import-Module (Join-Path $Root 'tests/Sandbox/Sandbox.psm1') -Force
+    Initialize-SandboxHost | Out-Host
+    Build-SandboxImage | Out-Host
+}
+
+function Invoke-Sandbox {
+    Invoke-Build
+    Initialize-Sandbox
+    Start-Sandbox -Version $SandboxVersion -Seed | Format-List | Out-Host
+}
+
+function Invoke-SandboxDown {
+    Import-Module (Join-Path $Root 'tests/Sandbox/Sandbox.psm1') -Force
+    Stop-Sandbox -RemoveVolumes | Out-Host
+}
+
 function Invoke-Test {
     Invoke-Build
+    Initialize-Sandbox
     $xunit = Invoke-XunitTests
-    $pester = Invoke-PesterTests
+    try {
+        $pester = Invoke-PesterTests
+    }
+    finally {
+        # The tests share one sandbox deployment; it goes when they are done (the engine and registry stay).
+        Stop-Sandbox -RemoveVolumes -RemoveFolder -ErrorAction Continue | Out-Null
+    }
     $passed = $xunit.Passed + $pester.Passed
     $failed = $xunit.Failed + $pester.Failed
     $skipped = $xunit.Skipped + $pester.Skipped
@@ -140,7 +171,7 @@ function Invoke-Test {
 
 function Invoke-Package {
     Invoke-Build
-    $zip = Join-Path $OutDir "UpgradeOps-$Version.zip"
+    $zip = Join-Path $OutDir "UpgradeOps-$ModuleVersion.zip"
     if (Test-Path $zip) { Remove-Item $zip }
     # Azure Automation wants the module folder, named like the .psd1, at the zip root, with no version folder.
     Compress-Archive -Path $ModuleOut -DestinationPath $zip
@@ -171,6 +202,8 @@ try {
             'Test' { Invoke-Test }
             'Package' { Invoke-Package }
             'Demo' { Invoke-Demo }
+            'Sandbox' { Invoke-Sandbox }
+            'SandboxDown' { Invoke-SandboxDown }
             'Clean' { Invoke-Clean }
         }
     }

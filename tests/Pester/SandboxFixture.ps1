@@ -1,0 +1,36 @@
+# Shared by the Pester files that need the sandbox: one deployment for the whole run, started at the
+# version a file asks for (and restarted only when the version differs or it is not healthy).
+Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/Sandbox.psm1') -Force
+
+function Use-TestSandbox {
+    param([Parameter(Mandatory)][string] $Version)
+    $current = try { Get-Sandbox } catch { $null }
+    if ($current -and $current.Healthy -and $current.Seeded -and $current.Version -eq $Version) { return $current }
+    Start-Sandbox -Version $Version -Seed -Force
+}
+
+function Get-SandboxContainerName {
+    # Compose v1 names containers project_service_1; find them by compose's labels rather than by name.
+    param([Parameter(Mandatory)] $Sandbox, [Parameter(Mandatory)][string] $Service)
+    docker ps --filter "label=com.docker.compose.project=$($Sandbox.ProjectName)" --filter "label=com.docker.compose.service=$Service" --format '{{.Names}}' |
+        Sort-Object | Select-Object -First 1
+}
+
+function Get-SandboxDataFingerprint {
+    # What a restore or a rollback must bring back: artifact rows and checksums, the files in the artifact
+    # storage volume, table row counts, and the synced repository commit.
+    param([Parameter(Mandatory)] $Sandbox)
+    $artifacts = (Invoke-SandboxGraphQL 'query { Artifacts { name checksum status } }').data.Artifacts
+    $server = Get-SandboxContainerName $Sandbox server-a
+    $files = docker exec $server sh -c 'cd /opt/sandbox/storage && find . -type f -exec sha256sum {} + | sort -k2'
+    $database = Get-SandboxContainerName $Sandbox database
+    $counts = docker exec $database psql -h 127.0.0.1 -p 55432 -U $Sandbox.DatabaseUser -d $Sandbox.DatabaseName -tAc `
+        "select relname || '=' || n_live_tup from pg_stat_user_tables order by relname"
+    [pscustomobject]@{
+        ArtifactRows      = @($artifacts).Count
+        ArtifactChecksums = (@($artifacts) | Sort-Object name | ForEach-Object { "$($_.name)=$($_.checksum)" }) -join ';'
+        StorageFiles      = ($files -join "`n")
+        Repositories      = ((Invoke-SandboxGraphQL 'query { Repositories { name commit } }').data.Repositories | ForEach-Object { "$($_.name)=$($_.commit)" }) -join ';'
+        TableRows         = ($counts -join ';')
+    }
+}
