@@ -24,7 +24,7 @@ function Get-SandboxDataFingerprint {
     $server = Get-SandboxContainerName $Sandbox server-a
     $files = docker exec $server sh -c 'cd /opt/sandbox/storage && find . -type f -exec sha256sum {} + | sort -k2'
     $database = Get-SandboxContainerName $Sandbox database
-    $counts = docker exec $database psql -h 127.0.0.1 -p 55432 -U $Sandbox.DatabaseUser -d $Sandbox.DatabaseName -tAc `
+    $counts = docker exec $database psql -h /run/postgresql -p 55432 -U $Sandbox.DatabaseUser -d $Sandbox.DatabaseName -tAc `
         "select relname || '=' || n_live_tup from pg_stat_user_tables order by relname"
     [pscustomobject]@{
         ArtifactRows      = @($artifacts).Count
@@ -33,4 +33,15 @@ function Get-SandboxDataFingerprint {
         Repositories      = ((Invoke-SandboxGraphQL 'query { Repositories { name commit } }').data.Repositories | ForEach-Object { "$($_.name)=$($_.commit)" }) -join ';'
         TableRows         = ($counts -join ';')
     }
+}
+
+function Invoke-WhatIf {
+    # -WhatIf writes to the host, not to a stream: run the command in a fresh pwsh and read what it printed.
+    # $d there is the sandbox deployment, read again with the sandbox profile.
+    param([Parameter(Mandatory)][string] $Command)
+    $sandbox = Get-Sandbox
+    $profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
+    $script = "Import-Module '$env:UPGRADEOPS_MODULE'; `$d = Get-UpgradeDeployment -ComposeFile '$($sandbox.ComposeFile)' -Profile '$profilePath' -WarningAction SilentlyContinue; $Command"
+    $pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+    (& $pwsh -NoProfile -NonInteractive -Command $script 2>&1) -join "`n"
 }
