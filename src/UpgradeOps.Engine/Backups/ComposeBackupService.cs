@@ -192,8 +192,9 @@ public static class ComposeBackupService
             component.ServerMajorVersion = await postgres.ServerMajorVersionAsync(ct).ConfigureAwait(false);
             component.DumpMajorVersion = await postgres.DumpMajorVersionAsync(ct).ConfigureAwait(false);
             backup.ToolVersions["pg_dump"] = component.DumpMajorVersion.ToString()!;
-            component.RowCounts = await postgres.RowCountsAsync(postgres.Database, ct).ConfigureAwait(false);
         }
+        // Row counts are taken while the dump runs: the writers are paused, so both see the same data.
+        var counting = postgres is null ? Task.FromResult<Dictionary<string, long>?>(null) : CountAsync(postgres, ct);
 
         var path = System.IO.Path.Combine(folder, planned.File);
         try
@@ -222,6 +223,7 @@ public static class ComposeBackupService
             await hashing.FlushAsync(ct).ConfigureAwait(false);
             component.SizeBytes = hashing.BytesWritten;
             component.Sha256 = hashing.HashHex();
+            component.RowCounts = await counting.ConfigureAwait(false);
         }
         catch (IOException ex) when (ex is not EndOfStreamException)
         {
@@ -236,6 +238,9 @@ public static class ComposeBackupService
         activity.Report($"{planned.Name}: {component.SizeBytes:N0} bytes", -1);
         return component;
     }
+
+    private static async Task<Dictionary<string, long>?> CountAsync(PostgresTarget postgres, CancellationToken ct) =>
+        await postgres.RowCountsAsync(postgres.Database, ct).ConfigureAwait(false);
 
     /// <summary>Which image id each image reference had, so a rollback can return to exactly these images.</summary>
     private static void RecordImages(ComposeBackupSource source, DeploymentBackup backup)

@@ -39,9 +39,7 @@ public static class ComposeRestoreService
 
     private static RestorePlan Plan(ComposeBackupSource source, DeploymentBackup backup)
     {
-        var databaseServices = DatabaseServices(source);
-        var stop = source.Containers.Where(c => c.State == "running" && !databaseServices.Contains(c.Labels[ComposeDiscovery.ServiceLabel]))
-            .Select(c => c.Names.First().TrimStart('/')).Order().ToList();
+        var stop = ApplicationContainers(source).Select(c => c.Names.First().TrimStart('/')).Order().ToList();
         var actions = backup.Components.Select(c => c.Kind switch
         {
             BackupComponentKind.PostgresDump => $"Drop and recreate database for '{c.Name}', then pg_restore {c.File} into it",
@@ -52,8 +50,18 @@ public static class ComposeRestoreService
         return new RestorePlan(stop, actions);
     }
 
-    private static HashSet<string> DatabaseServices(ComposeBackupSource source) =>
-        source.Profile.DataStores.Where(s => s.Kind == DataStoreKind.Postgres).Select(s => source.ComposeName(s.Service!)).ToHashSet();
+    /// <summary>
+    /// The running containers that use the data: the product's own services and the load balancer in front of
+    /// them. Databases keep running (pg_restore runs in them); caches and queues hold nothing to restore.
+    /// </summary>
+    private static List<ContainerListResponse> ApplicationContainers(ComposeBackupSource source)
+    {
+        var roles = new HashSet<ServiceRole> { ServiceRole.Api, ServiceRole.Worker, ServiceRole.LoadBalancer, ServiceRole.TaskManager };
+        var services = source.Profile.Services.Where(s => s.ProductImage || roles.Contains(s.Role)).Select(s => s.ComposeService ?? s.Name)
+            .Except(source.Profile.DataStores.Where(d => d.Service is not null).Select(d => source.ComposeName(d.Service!)))
+            .ToHashSet();
+        return source.Containers.Where(c => c.State == "running" && services.Contains(c.Labels[ComposeDiscovery.ServiceLabel])).ToList();
+    }
 
     public static async Task<DeploymentBackup> RestoreAsync(RestoreRequest request, EngineContext context)
     {
@@ -82,17 +90,13 @@ public static class ComposeRestoreService
                 "would leave the services unable to start. Use Invoke-Rollback, which also returns the containers to the backup's images, or -Force.");
 
         using var source = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
-        var databaseServices = DatabaseServices(source);
-        var stopped = new List<ContainerListResponse>();
+        var stopped = ApplicationContainers(source);
         try
         {
-            // Application containers stop; the database containers keep running so pg_restore can run in them.
-            foreach (var container in source.Containers.Where(c => c.State == "running" && !databaseServices.Contains(c.Labels[ComposeDiscovery.ServiceLabel])))
-            {
-                activity.Report($"Stopping {container.Names.First().TrimStart('/')}", 15);
-                await source.Engine.Client.Containers.StopContainerAsync(container.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 30 }, ct).ConfigureAwait(false);
-                stopped.Add(container);
-            }
+            // The application stops (all at once); the database containers keep running so pg_restore can run in them.
+            activity.Report($"Stopping {string.Join(", ", stopped.Select(c => c.Names.First().TrimStart('/')))}", 15);
+            await Task.WhenAll(stopped.Select(c => source.Engine.Client.Containers.StopContainerAsync(c.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 30 }, ct)))
+                .ConfigureAwait(false);
 
             var folder = Path.GetFullPath(request.BackupPath);
             foreach (var component in backup.Components)
@@ -105,7 +109,7 @@ public static class ComposeRestoreService
         finally
         {
             // Bring the application back whatever happened (not with the cancelled token).
-            foreach (var container in stopped.AsEnumerable().Reverse())
+            await Task.WhenAll(stopped.Select(async container =>
             {
                 try
                 {
@@ -115,7 +119,7 @@ public static class ComposeRestoreService
                 {
                     log.LogWarning("Could not start {Container} again: {Message}. Start it with 'docker start {Container}'.", container.Names.First(), ex.Message, container.Names.First());
                 }
-            }
+            })).ConfigureAwait(false);
         }
 
         activity.Report("Waiting for the services to be healthy", 90);

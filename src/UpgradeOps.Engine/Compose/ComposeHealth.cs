@@ -22,7 +22,7 @@ public static class ComposeHealth
                     unhealthy.Add($"{inspect.Name.TrimStart('/')} ({(inspect.State.Running ? health : inspect.State.Status)})");
             }
             if (unhealthy.Count == 0) return;
-            await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(250), ct).ConfigureAwait(false);
         } while (DateTime.UtcNow < deadline);
 
         throw new UpgradeOpsException("ServicesUnhealthy", ErrorKind.OperationTimeout, projectName,

@@ -39,7 +39,7 @@ public static class DockerExec
         var captured = standardOutput is null ? new MemoryStream() : null;
         var target = standardOutput ?? captured!;
         var stderr = new StringBuilder();
-        var buffer = new byte[81920];
+        var buffer = new byte[1 << 20];
         while (true)
         {
             var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken).ConfigureAwait(false);

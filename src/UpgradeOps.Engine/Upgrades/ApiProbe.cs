@@ -63,6 +63,7 @@ internal sealed class ApiProbe : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_stop.IsCancellationRequested) return;
         _stop.Cancel();
         await _loop.ConfigureAwait(false);
         _http.Dispose();

@@ -175,7 +175,9 @@ public static class ComposeRollbackService
     private static async Task<string?> ReturnToPreviousImagesAsync(DockerClient client, ComposeBackupSource target, UpgradeJournal upgrade, CancellationToken ct)
     {
         await target.RefreshAsync(ct).ConfigureAwait(false);
-        var removeAdded = upgrade.AddedVariables.ToDictionary(v => v, _ => (string?)null);
+        // Variables the upgrade added go back to what the restored .env says (compose gives an unset one as empty).
+        var restoredEnv = EnvFile.Read(target.File.EnvFilePath);
+        var removeAdded = upgrade.AddedVariables.ToDictionary(v => v, v => (string?)(restoredEnv.GetValueOrDefault(v) ?? ""));
         var changed = new List<string>();
         var ids = new List<string>();
         foreach (var previous in upgrade.PreviousContainers)

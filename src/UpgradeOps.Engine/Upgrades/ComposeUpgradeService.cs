@@ -142,9 +142,15 @@ public static partial class ComposeUpgradeService
         var result = journal.Result;
         result.Deployment = request.Deployment;
         result.Status = UpgradeStatus.InProgress;
+        // A step that was running when the previous session died did not finish.
+        foreach (var interrupted in result.Steps.Where(s => s.Status == StepStatus.Running))
+        {
+            interrupted.Status = StepStatus.Failed;
+            interrupted.Detail = "interrupted: the session running it ended";
+        }
         var clock = Stopwatch.StartNew();
         using var activity = context.StartActivity($"Upgrading {target.Deployment.Name} {result.From} → {result.To}");
-        await using var probe = target.Deployment.ApiEndpoint is { } endpoint && target.Profile.Api.Info is { } info
+        var probe = target.Deployment.ApiEndpoint is { } endpoint && target.Profile.Api.Info is { } info
             ? new ApiProbe(new Uri(new Uri(endpoint), info), TimeSpan.FromMilliseconds(20))
             : null;
         try
@@ -428,7 +434,8 @@ public static partial class ComposeUpgradeService
                     await client.Containers.StartContainerAsync(container.ID, new ContainerStartParameters(), none).ConfigureAwait(false);
             }
             await ComposeHealth.WaitHealthyAsync(target.Engine, target.Deployment.Name, healthTimeout, none).ConfigureAwait(false);
-            log.LogWarning("The previous version serves again. If the migration changed data, restore it with Invoke-Rollback -Upgrade {Id}.", journal.Result.Id);
+            if (journal.Completed.Any(c => c.EndsWith(":stop API", StringComparison.Ordinal) || c.EndsWith(":migrate", StringComparison.Ordinal)) || journal.Current?.EndsWith(":migrate", StringComparison.Ordinal) == true)
+                log.LogWarning("The previous version serves again. If the migration changed data, restore it with Invoke-Rollback -UpgradeId {Id}.", journal.Result.Id);
         }
         catch (Exception ex) when (ex is UpgradeOpsException or DockerApiException)
         {
@@ -440,8 +447,11 @@ public static partial class ComposeUpgradeService
     {
         using var activity = context.StartActivity($"Pulling {image}");
         var layers = new Dictionary<string, (long Current, long Total)>();
+        string? streamError = null;
         var progress = new Progress<JSONMessage>(message =>
         {
+            // Errors after the pull started arrive in the message stream, not as an HTTP status.
+            if (message.Error?.Message is { Length: > 0 } error) streamError = error;
             if (message.ID is null || message.Progress is null) return;
             lock (layers)
             {
@@ -460,6 +470,9 @@ public static partial class ComposeUpgradeService
             throw new UpgradeOpsException(ex.StatusCode == System.Net.HttpStatusCode.NotFound ? "ImageNotFound" : "RegistryUnreachable", ErrorKind.ResourceUnavailable, image,
                 $"Pulling {image} failed ({ex.StatusCode}): {FirstLine(ex.ResponseBody)} Nothing was stopped. Check the registry and the tag, then run Invoke-Upgrade again.", ex);
         }
+        if (streamError is not null)
+            throw new UpgradeOpsException(streamError.Contains("not found", StringComparison.OrdinalIgnoreCase) || streamError.Contains("unknown", StringComparison.OrdinalIgnoreCase) ? "ImageNotFound" : "RegistryUnreachable",
+                ErrorKind.ResourceUnavailable, image, $"Pulling {image} failed: {FirstLine(streamError)} Nothing was stopped. Check the registry and the tag, then run Invoke-Upgrade again.");
         activity.Complete();
     }
 

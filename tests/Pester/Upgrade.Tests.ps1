@@ -1,0 +1,172 @@
+# Invoke-Upgrade and Invoke-Rollback on the sandbox: 1.6.4 → 1.8.0 in two hops, 1.8.0 → 2.0.0 with its
+# configuration migration, back to 1.8.0 with the data, and the faults around them.
+BeforeAll {
+    Import-Module $env:UPGRADEOPS_MODULE -Force
+    . (Join-Path $PSScriptRoot 'SandboxFixture.ps1')
+    $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
+    $script:sandbox = Use-TestSandbox -Version 1.6.4
+    $script:backups = Join-Path $TestDrive 'backups'
+
+    function Get-Deployment { Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $profilePath -WarningAction SilentlyContinue }
+    # The first error a command stops with (Invoke-Upgrade writes its result object before a failed upgrade's error).
+    function Get-ErrorFrom([scriptblock] $Action) { try { & $Action | Out-Null; $null } catch { $_ } }
+    function Get-ComparableInspect([string] $Name) {
+        # What must survive a recreation: everything but the image, ids, timestamps and runtime state.
+        $i = (docker inspect $Name | ConvertFrom-Json)[0]
+        [pscustomobject]@{
+            Name       = $i.Name
+            Env        = ($i.Config.Env | Sort-Object) -join "`n"
+            Cmd        = $i.Config.Cmd -join ' '
+            Entrypoint = $i.Config.Entrypoint -join ' '
+            User       = $i.Config.User
+            WorkingDir = $i.Config.WorkingDir
+            Labels     = ($i.Config.Labels.PSObject.Properties | Where-Object { $_.Name -notlike 'org.opencontainers.image.*' -and $_.Name -notlike 'upgradeops.sandbox.*' } | ForEach-Object { "$($_.Name)=$($_.Value)" } | Sort-Object) -join "`n"
+            Health     = $i.Config.Healthcheck | ConvertTo-Json -Compress
+            HostConfig = $i.HostConfig | ConvertTo-Json -Depth 5 -Compress
+            Mounts     = ($i.Mounts | ForEach-Object { "$($_.Type):$($_.Name):$($_.Destination):$($_.RW)" } | Sort-Object) -join "`n"
+        }
+    }
+}
+
+Describe 'Invoke-Upgrade (Standard)' -Tag 'Sandbox', 'Upgrade' {
+    It 'refuses without a backup and names the command that makes one' {
+        $err = Get-ErrorFrom { Get-Deployment | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'BackupRequired,*'
+        $err.Exception.Message | Should -Match 'New-DeploymentBackup'
+    }
+
+    It 'refuses an unsupported path' {
+        $d = Get-Deployment
+        $err = Get-ErrorFrom { Invoke-Upgrade -Deployment $d -To 1.6.3 -SkipBackup -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'UpgradePathNotSupported,*'
+    }
+
+    It 'prints the exact plan with -WhatIf and changes nothing' {
+        $d = Get-Deployment
+        $envBefore = Get-Content -Raw (Join-Path $sandbox.Path '.env')
+        $output = Invoke-WhatIf "`$d | Test-UpgradePath -To 1.8.0 | Invoke-Upgrade -SkipBackup -WhatIf"
+        $output | Should -Match '1\.6\.4 → 1\.7\.6 → 1\.8\.0'
+        $output | Should -Match 'pull: 127\.0\.0\.1:5000/upgradeops/sandbox:1\.7\.6'
+        $output | Should -Match 'migrate: sandbox upgrade'
+        $output | Should -Match 'recreate: .*server-a'
+        $output | Should -Match '\+VERSION=1\.7\.6'
+        $output | Should -Match 'estimated downtime'
+        Get-Content -Raw (Join-Path $sandbox.Path '.env') | Should -Be $envBefore
+        (Get-Deployment).Version | Should -Be '1.6.4'
+    }
+
+    It 'upgrades 1.6.4 → 1.8.0 in two hops through 1.7.6, keeping the data and every container setting' {
+        $d = Get-Deployment
+        $before = Get-SandboxDataFingerprint $sandbox
+        $serverName = Get-SandboxContainerName $sandbox server-a
+        $inspectBefore = Get-ComparableInspect $serverName
+        $envBefore = Get-Content -Raw (Join-Path $sandbox.Path '.env')
+        $script:backup164 = $d | New-DeploymentBackup -Path $backups -Force
+
+        $result = $d | Test-UpgradePath -To 1.8.0 | Invoke-Upgrade -Backup $backup164 -Force
+        $result.PSObject.TypeNames[0] | Should -Be 'UpgradeOps.UpgradeResult'
+        $result.Status | Should -Be 'Succeeded' -Because (($result.Steps | Format-Table -AutoSize | Out-String) + $result.Error)
+        $result.BackupId | Should -Be $backup164.Id
+        $result.MigrationOutput.Count | Should -Be 2
+        ($result.MigrationOutput -join "`n") | Should -Match 'migrating artifacts'
+        $result.Downtime.TotalSeconds | Should -BeGreaterThan 0
+        ($result.Steps | Where-Object Name -like '*migrate').Count | Should -Be 2
+
+        $after = Get-Deployment
+        $after.Version | Should -Be '1.8.0'
+        $after.ConfiguredVersion | Should -Be '1.8.0'
+        $after.Healthy | Should -BeTrue
+        (Get-SandboxDataFingerprint $sandbox).ArtifactRows | Should -Be $before.ArtifactRows
+
+        # Only the version changed in .env; everything in the container's configuration but the image survived.
+        (Get-Content -Raw (Join-Path $sandbox.Path '.env')) | Should -Be ($envBefore -replace '(?m)^VERSION=1\.6\.4', 'VERSION=1.8.0')
+        $inspectAfter = Get-ComparableInspect $serverName
+        foreach ($property in $inspectBefore.PSObject.Properties.Name) {
+            $inspectAfter.$property | Should -Be $inspectBefore.$property -Because "$property must survive the recreation"
+        }
+        docker ps -a --format '{{.Names}}' | Should -Not -Match 'upgradeops-previous|upgradeops-migrate'
+    }
+
+    It 'upgrades 1.8.0 → 2.0.0, generating the configuration value 2.0.0 requires' {
+        $d = Get-Deployment
+        $script:backup180 = $d | New-DeploymentBackup -Path $backups -Force
+        $script:before180 = Get-SandboxDataFingerprint $sandbox
+        $result = $d | Test-UpgradePath -To 2.0.0 | Invoke-Upgrade -Backup $backup180 -Force
+        $result.Status | Should -Be 'Succeeded' -Because $result.Error
+        ($result.Steps | Where-Object Name -like '*configuration').Detail | Should -Match 'APP_SIGNING_KEY: Added'
+        (Get-Content (Join-Path $sandbox.Path '.env')) -match '^APP_SIGNING_KEY=.{16,}' | Should -Not -BeNullOrEmpty
+        (Get-Deployment).Version | Should -Be '2.0.0'
+        (Invoke-SandboxGraphQL 'query { InfrahubInfo { version } }').data.InfrahubInfo.version | Should -Be '2.0.0'
+        $key = (Get-Content (Join-Path $sandbox.Path '.env') | Where-Object { $_ -like 'APP_SIGNING_KEY=*' }) -replace '^APP_SIGNING_KEY=', ''
+        ($result | ConvertTo-Json -Depth 6) | Should -Not -Match ([regex]::Escape($key))
+        Get-Content -Raw $result.JournalPath | Should -Not -Match ([regex]::Escape($key))
+    }
+
+    It 'rolls back from 2.0.0 to 1.8.0 with the data' {
+        $d = Get-Deployment
+        $upgrade = $d | Get-UpgradeHistory | Where-Object { $_.To -eq '2.0.0' -and $_.Operation -eq 'Upgrade' } | Select-Object -First 1
+        $rollback = $upgrade | Invoke-Rollback -Deployment $d -Force
+        $rollback.Status | Should -Be 'Succeeded' -Because ($rollback.Steps | Format-Table -AutoSize | Out-String)
+        $rollback.Operation | Should -Be 'Rollback'
+        $after = Get-Deployment
+        $after.Version | Should -Be '1.8.0'
+        $after.ConfiguredVersion | Should -Be '1.8.0'
+        $after.Healthy | Should -BeTrue
+        $data = Get-SandboxDataFingerprint $sandbox
+        $data.ArtifactRows | Should -Be $before180.ArtifactRows
+        $data.ArtifactChecksums | Should -Be $before180.ArtifactChecksums
+        $data.StorageFiles | Should -Be $before180.StorageFiles
+        ($d | Get-UpgradeHistory | Where-Object Id -eq $upgrade.Id).Status | Should -Be 'RolledBack'
+    }
+}
+
+Describe 'Invoke-Upgrade faults' -Tag 'Sandbox', 'Upgrade' {
+    It 'returns to the previous version with its data when the broken 1.7.7 fails with -RollbackOnFailure' {
+        $script:sandbox = Use-TestSandbox -Version 1.7.6
+        $d = Get-Deployment
+        $before = Get-SandboxDataFingerprint $sandbox
+        $b = $d | New-DeploymentBackup -Path $backups -Force
+        $result = Invoke-Upgrade -Deployment $d -To 1.7.7 -AvailableVersion 1.7.7 -Backup $b -RollbackOnFailure -Force -ErrorVariable upgradeErrors -ErrorAction SilentlyContinue
+        $result.Status | Should -Be 'RolledBack'
+        $result.ErrorId | Should -Be 'MigrationFailed'
+        $upgradeErrors[0].FullyQualifiedErrorId | Should -BeLike 'MigrationFailed,*'
+        $after = Get-Deployment
+        $after.Version | Should -Be '1.7.6'
+        $after.Healthy | Should -BeTrue
+        (Get-SandboxDataFingerprint $sandbox).ArtifactChecksums | Should -Be $before.ArtifactChecksums
+    }
+
+    It 'stops nothing and says so when the registry is unreachable during the pull' {
+        $d = Get-Deployment
+        $running = (docker ps -q | Measure-Object).Count
+        Stop-SandboxHost | Out-Null
+        try {
+            $err = Get-ErrorFrom { Invoke-Upgrade -Deployment $d -To 1.8.0 -SkipBackup -Force -ErrorAction Stop }
+            $err.FullyQualifiedErrorId | Should -BeLike 'RegistryUnreachable,*'
+            $err.Exception.Message | Should -Match 'Nothing was stopped'
+            (docker ps -q | Measure-Object).Count | Should -Be $running
+            (Get-Deployment).Version | Should -Be '1.7.6'
+        }
+        finally {
+            Initialize-SandboxHost | Out-Null
+        }
+    }
+
+    It 'lets exactly one of two concurrent upgrades proceed' {
+        $d = Get-Deployment
+        $b = $d | New-DeploymentBackup -Path $backups -Force
+        $script = {
+            param($module, $compose, $profilePath, $backupPath)
+            Import-Module $module
+            $d = Get-UpgradeDeployment -ComposeFile $compose -Profile $profilePath -WarningAction SilentlyContinue
+            $b = Get-DeploymentBackup -Path $backupPath
+            try { (Invoke-Upgrade -Deployment $d -To 1.8.0 -Backup $b -Force -ErrorAction Stop).Status } catch { $_.FullyQualifiedErrorId }
+        }
+        $jobs = 1..2 | ForEach-Object { Start-ThreadJob -ScriptBlock $script -ArgumentList $env:UPGRADEOPS_MODULE, $sandbox.ComposeFile, $profilePath, $b.Path }
+        $outcomes = $jobs | Wait-Job | Receive-Job
+        $jobs | Remove-Job
+        @($outcomes | Where-Object { $_ -eq 'Succeeded' }).Count | Should -Be 1 -Because ($outcomes -join '; ')
+        @($outcomes | Where-Object { $_ -like 'UpgradeInProgress*' }).Count | Should -Be 1 -Because ($outcomes -join '; ')
+        (Get-Deployment).Version | Should -Be '1.8.0'
+    }
+}
