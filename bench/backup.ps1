@@ -1,0 +1,71 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+    Backup and restore of the sandbox database against raw pg_dump / pg_restore, side by side in one run.
+.DESCRIPTION
+    Brings up the sandbox with a database of at least -MinimumGigabytes, then, interleaved -Runs times:
+      - raw:        docker exec DB pg_dump -Fc > file                        (the baseline the issue names)
+      - UpgradeOps: New-DeploymentBackup -Component database                 (exec API, streamed, hashed, manifest, paused writers)
+      - raw:        drop/create the database, docker exec -i DB pg_restore < file
+      - UpgradeOps: Restore-DeploymentBackup of that backup                  (verification, stop/start, wait for health)
+    and prints the medians and the ratios. Goal: both ratios at most 1.10.
+.EXAMPLE
+    dotnet pwsh ./bench/backup.ps1 -Runs 3
+#>
+param(
+    [int] $Runs = 3,
+    [double] $MinimumGigabytes = 1.0,
+    [long] $SeedRows = 9500000,
+    [string] $ModulePath = (Join-Path $PSScriptRoot '../out/UpgradeOps/UpgradeOps.psd1')
+)
+$ErrorActionPreference = 'Stop'
+$root = Split-Path $PSScriptRoot
+Import-Module (Resolve-Path $ModulePath).Path -Force
+Import-Module (Join-Path $root 'tests/Sandbox/Sandbox.psm1') -Force
+$profilePath = Join-Path $root 'tests/Sandbox/profile.yml'
+$work = Join-Path $root 'out/bench/backup'
+Remove-Item -Recurse -Force $work -ErrorAction SilentlyContinue
+$null = New-Item -ItemType Directory -Force $work
+
+Initialize-SandboxHost | Out-Null
+Build-SandboxImage | Out-Null
+$sandbox = Start-Sandbox -Version 1.7.5 -Seed -SeedRows $SeedRows -Force
+$db = $sandbox.ServiceContainers['database'][0]
+$psql = @('exec', $db, 'psql', '-h', '/run/postgresql', '-p', '55432', '-U', $sandbox.DatabaseUser, '-d', 'postgres', '-tAc')
+$bytes = [long](docker @psql "select pg_database_size('$($sandbox.DatabaseName)')")
+Write-Host ("Database {0}: {1:N2} GB ({2:N0} bulk rows)" -f $sandbox.DatabaseName, ($bytes / 1GB), $SeedRows)
+if ($bytes / 1GB -lt $MinimumGigabytes) { throw "The database is smaller than $MinimumGigabytes GB: raise -SeedRows." }
+
+$d = Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $profilePath -WarningAction SilentlyContinue
+function Measure-Seconds([scriptblock] $Action) { $w = [Diagnostics.Stopwatch]::StartNew(); & $Action | Out-Null; $w.Elapsed.TotalSeconds }
+function Get-Median([double[]] $Values) { ($Values | Sort-Object)[[int][math]::Floor($Values.Count / 2)] }
+
+$times = @{ RawDump = @(); Backup = @(); RawRestore = @(); Restore = @() }
+for ($i = 1; $i -le $Runs; $i++) {
+    $rawFile = Join-Path $work "raw-$i.dump"
+    $times.RawDump += Measure-Seconds {
+        & bash -c "docker exec $db pg_dump -Fc -h /run/postgresql -p 55432 -U $($sandbox.DatabaseUser) -d $($sandbox.DatabaseName) > '$rawFile'"
+        if ($LASTEXITCODE -ne 0) { throw 'raw pg_dump failed' }
+    }
+    $backup = $null
+    $times.Backup += Measure-Seconds { $script:backup = $d | New-DeploymentBackup -Path $work -Component database -Force }
+    $times.RawRestore += Measure-Seconds {
+        docker @psql "DROP DATABASE IF EXISTS bench_raw WITH (FORCE)" | Out-Null
+        docker @psql "CREATE DATABASE bench_raw" | Out-Null
+        & bash -c "docker exec -i $db pg_restore --no-owner -h /run/postgresql -p 55432 -U $($sandbox.DatabaseUser) -d bench_raw < '$rawFile'"
+        if ($LASTEXITCODE -ne 0) { throw 'raw pg_restore failed' }
+    }
+    docker @psql "DROP DATABASE IF EXISTS bench_raw WITH (FORCE)" | Out-Null
+    $times.Restore += Measure-Seconds { $script:backup | Restore-DeploymentBackup -Deployment $d -Force }
+    Write-Host ("run {0}: raw pg_dump {1:N1} s, New-DeploymentBackup {2:N1} s, raw pg_restore {3:N1} s, Restore-DeploymentBackup {4:N1} s" -f $i,
+        $times.RawDump[-1], $times.Backup[-1], $times.RawRestore[-1], $times.Restore[-1])
+    Remove-Item -Force $rawFile
+    Remove-Item -Recurse -Force $script:backup.Path
+}
+
+$rawDump = Get-Median $times.RawDump; $backup = Get-Median $times.Backup
+$rawRestore = Get-Median $times.RawRestore; $restore = Get-Median $times.Restore
+Write-Host ''
+Write-Host ("Backup:  New-DeploymentBackup {0:N1} s / raw pg_dump {1:N1} s = {2:N2} (goal <= 1.10)" -f $backup, $rawDump, ($backup / $rawDump))
+Write-Host ("Restore: Restore-DeploymentBackup {0:N1} s / raw pg_restore {1:N1} s = {2:N2} (goal <= 1.10)" -f $restore, $rawRestore, ($restore / $rawRestore))
+Stop-Sandbox -RemoveVolumes | Out-Null
