@@ -120,6 +120,35 @@ Describe 'Invoke-Upgrade (Standard)' -Tag 'Sandbox', 'Upgrade' {
     }
 }
 
+Describe 'Invoke-Upgrade (Rolling)' -Tag 'Sandbox', 'Upgrade' {
+    It 'refuses a rolling upgrade through a hop the profile does not mark safe' {
+        $d = Get-Deployment
+        $err = Get-ErrorFrom { Invoke-Upgrade -Deployment $d -To 2.0.0 -SkipBackup -Strategy Rolling -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'RollingNotSafe,*'
+        $err.Exception.Message | Should -Match 'Standard'
+    }
+
+    It 'replaces one API server at a time so the load balancer always answers' {
+        $script:sandbox = Use-TestSandbox -Version 1.7.5
+        . (Join-Path $env:UPGRADEOPS_ROOT 'bench/Probe.ps1')
+        $d = Get-Deployment
+        $b = $d | New-DeploymentBackup -Path $backups -Force
+        $probe = Start-ApiProbe -IntervalMs 20
+        try {
+            $result = $d | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Backup $b -Strategy Rolling -Force
+        }
+        finally {
+            $measured = Stop-ApiProbe $probe
+        }
+        $result.Status | Should -Be 'Succeeded' -Because $result.Error
+        $result.Strategy | Should -Be 'Rolling'
+        $result.Steps.Name | Should -Not -Contain 'stop API'
+        $measured.Requests | Should -BeGreaterThan 100
+        $measured.Failures | Should -Be 0 -Because $measured.Errors
+        (Get-Deployment).Version | Should -Be '1.7.6'
+    }
+}
+
 Describe 'Invoke-Upgrade faults' -Tag 'Sandbox', 'Upgrade' {
     It 'returns to the previous version with its data when the broken 1.7.7 fails with -RollbackOnFailure' {
         $script:sandbox = Use-TestSandbox -Version 1.7.6

@@ -174,6 +174,27 @@ public static class ComposeRollbackService
     /// <summary>Puts each product container back on the image id it had before the upgrade, without the variables the upgrade added.</summary>
     private static async Task<string?> ReturnToPreviousImagesAsync(DockerClient client, ComposeBackupSource target, UpgradeJournal upgrade, CancellationToken ct)
     {
+        // Containers an interrupted upgrade already replaced may still have their original waiting aside: that
+        // original is exactly what to return to, so it takes its name back and the replacement goes.
+        await target.RefreshAsync(ct).ConfigureAwait(false);
+        foreach (var aside in await ComposeUpgradeService.PreviousContainersAsync(target.Engine, target.Deployment.Name, ct).ConfigureAwait(false))
+        {
+            var asideName = aside.Names.First().TrimStart('/');
+            var original = asideName[..^ContainerRecreator.PreviousSuffix.Length];
+            var recorded = upgrade.PreviousContainers.FirstOrDefault(p => p.Name == original);
+            var replacement = target.Containers.FirstOrDefault(c => c.Names.First().TrimStart('/') == original);
+            if (recorded is not null && aside.ImageID == recorded.ImageId)
+            {
+                if (replacement is not null)
+                    await client.Containers.RemoveContainerAsync(replacement.ID, new ContainerRemoveParameters { Force = true }, ct).ConfigureAwait(false);
+                await client.Containers.RenameContainerAsync(aside.ID, new ContainerRenameParameters { NewName = original }, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                await client.Containers.RemoveContainerAsync(aside.ID, new ContainerRemoveParameters { Force = true }, ct).ConfigureAwait(false);
+            }
+        }
+
         await target.RefreshAsync(ct).ConfigureAwait(false);
         // Variables the upgrade added go back to what the restored .env says (compose gives an unset one as empty).
         var restoredEnv = EnvFile.Read(target.File.EnvFilePath);

@@ -218,6 +218,7 @@ public static partial class ComposeUpgradeService
             var record = new UpgradeStepResult { Name = prefix + name, Status = StepStatus.Running, Started = DateTimeOffset.UtcNow };
             journal.Result.Steps.Add(record);
             journal.Save();
+            await PauseForCrashTestAsync(key + name, log, ct).ConfigureAwait(false);
             var watch = Stopwatch.StartNew();
             record.Detail = await action().ConfigureAwait(false);
             record.Duration = watch.Elapsed;
@@ -280,6 +281,17 @@ public static partial class ComposeUpgradeService
                 await client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, ct).ConfigureAwait(false);
             return $"{previous.Count} previous containers removed";
         }).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Crash tests kill the process at exact step boundaries: with UPGRADEOPS_PAUSE_AT_STEP=hop1:migrate the upgrade
+    /// stops right after writing that step into its journal, as a crash there would leave it, and waits to be killed.
+    /// </summary>
+    private static async Task PauseForCrashTestAsync(string stepKey, ILogger log, CancellationToken ct)
+    {
+        if (Environment.GetEnvironmentVariable("UPGRADEOPS_PAUSE_AT_STEP") != stepKey) return;
+        log.LogWarning("UPGRADEOPS_PAUSE_AT_STEP: paused before {Step} until the process is stopped", stepKey);
+        await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
     }
 
     private static void CheckPath(UpgradeRequest request)
