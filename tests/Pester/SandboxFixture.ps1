@@ -1,11 +1,10 @@
-# Shared by the Pester files that need the sandbox: one deployment for the whole run, started at the
-# version a file asks for (and restarted only when the version differs or it is not healthy).
+# Shared by the Pester files that need the sandbox (one deployment at a time: its ports are fixed).
 Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/Sandbox.psm1') -Force
 
 function Use-TestSandbox {
+    # Each test file starts from a fresh, seeded deployment at the version it asks for (about 12 s): files
+    # change versions, data and .env, and a reused deployment would make their order matter.
     param([Parameter(Mandatory)][string] $Version)
-    $current = try { Get-Sandbox } catch { $null }
-    if ($current -and $current.Healthy -and $current.Seeded -and $current.Version -eq $Version) { return $current }
     Start-Sandbox -Version $Version -Seed -Force
 }
 

@@ -76,8 +76,7 @@ public sealed class InvokeRollbackCommand : EngineCmdlet
 
     protected override void ProcessRecord()
     {
-        var passphrase = SecureStrings.ToUtf8(EncryptionKey);
-        try
+        WithPassphrase(EncryptionKey, passphrase =>
         {
             var description = $"Roll deployment '{Deployment!.Name}' back " +
                               (UpgradeId is not null ? $"from upgrade {UpgradeId}" : Backup is not null ? $"to backup {Backup.Id}" : "from its latest upgrade") +
@@ -89,14 +88,6 @@ public sealed class InvokeRollbackCommand : EngineCmdlet
                 Deployment = Deployment, UpgradeId = UpgradeId, BackupPath = Backup?.Path, Passphrase = passphrase, HealthTimeout = HealthTimeout,
             };
             WriteObject(RunEngine(context => ComposeRollbackService.RollBackAsync(request, context)));
-        }
-        catch (UpgradeOpsException ex)
-        {
-            WriteEngineError(ex);
-        }
-        finally
-        {
-            if (passphrase is not null) Array.Clear(passphrase);
-        }
+        });
     }
 }

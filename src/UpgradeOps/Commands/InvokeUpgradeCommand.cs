@@ -155,8 +155,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
 
     protected override void ProcessRecord()
     {
-        var passphrase = SecureStrings.ToUtf8(EncryptionKey);
-        try
+        WithPassphrase(EncryptionKey, passphrase =>
         {
             var deployment = Deployment ?? UpgradePath?.Deployment
                 ?? throw new UpgradeOpsException("DeploymentRequired", ErrorKind.InvalidArgument, UpgradePath,
@@ -190,15 +189,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
             var plan = RunEngine(context => ComposeUpgradeService.PlanAsync(request, context));
             if (!ShouldChange(deployment.Name, Describe(deployment, request, plan), "Upgrade", Force)) return;
             Emit(RunEngine(context => ComposeUpgradeService.UpgradeAsync(request, context)));
-        }
-        catch (UpgradeOpsException ex)
-        {
-            WriteEngineError(ex);
-        }
-        finally
-        {
-            if (passphrase is not null) Array.Clear(passphrase);
-        }
+        });
     }
 
     private void Emit(UpgradeResult result)

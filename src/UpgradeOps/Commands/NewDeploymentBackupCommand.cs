@@ -73,8 +73,7 @@ public sealed class NewDeploymentBackupCommand : EngineCmdlet
 
     protected override void ProcessRecord()
     {
-        var passphrase = SecureStrings.ToUtf8(EncryptionKey);
-        try
+        WithPassphrase(EncryptionKey, passphrase =>
         {
             var request = new BackupRequest
             {
@@ -90,14 +89,6 @@ public sealed class NewDeploymentBackupCommand : EngineCmdlet
             if (!ShouldChange(Deployment.Name, description, "Back up", Force)) return;
 
             WriteObject(RunEngine(context => ComposeBackupService.BackupAsync(request, context)));
-        }
-        catch (UpgradeOpsException ex)
-        {
-            WriteEngineError(ex);
-        }
-        finally
-        {
-            if (passphrase is not null) Array.Clear(passphrase);
-        }
+        });
     }
 }

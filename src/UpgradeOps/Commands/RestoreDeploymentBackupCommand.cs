@@ -73,8 +73,7 @@ public sealed class RestoreDeploymentBackupCommand : EngineCmdlet
 
     protected override void ProcessRecord()
     {
-        var passphrase = SecureStrings.ToUtf8(EncryptionKey);
-        try
+        WithPassphrase(EncryptionKey, passphrase =>
         {
             var request = new RestoreRequest
             {
@@ -91,14 +90,6 @@ public sealed class RestoreDeploymentBackupCommand : EngineCmdlet
             if (!ShouldChange(Deployment.Name, description, "Restore", Force)) return;
 
             WriteObject(RunEngine(context => ComposeRestoreService.RestoreAsync(request, context)));
-        }
-        catch (UpgradeOpsException ex)
-        {
-            WriteEngineError(ex);
-        }
-        finally
-        {
-            if (passphrase is not null) Array.Clear(passphrase);
-        }
+        });
     }
 }

@@ -75,8 +75,7 @@ public sealed class TestDeploymentBackupCommand : EngineCmdlet
             ThrowEngineError(new UpgradeOpsException("DeploymentRequired", ErrorKind.InvalidArgument, null,
                 "-RestoreTest restores into a scratch database on the deployment's own server: give -Deployment (from Get-UpgradeDeployment)."));
         }
-        var passphrase = SecureStrings.ToUtf8(EncryptionKey);
-        try
+        WithPassphrase(EncryptionKey, passphrase =>
         {
             var request = new BackupVerificationRequest
             {
@@ -88,14 +87,6 @@ public sealed class TestDeploymentBackupCommand : EngineCmdlet
             var verification = RunEngine(context => BackupVerifier.VerifyAsync(request, context));
             foreach (var warning in verification.Checks.Where(c => c.Status == CheckStatus.Warning)) WriteWarning($"{warning.Name}: {warning.Detail}");
             WriteObject(verification);
-        }
-        catch (UpgradeOpsException ex)
-        {
-            WriteEngineError(ex);
-        }
-        finally
-        {
-            if (passphrase is not null) Array.Clear(passphrase);
-        }
+        });
     }
 }

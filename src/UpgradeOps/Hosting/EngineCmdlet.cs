@@ -71,6 +71,27 @@ public abstract class EngineCmdlet : PSCmdlet
         return ShouldProcess(description, $"{action} {target}?\n{description}", action);
     }
 
+    /// <summary>
+    /// Runs <paramref name="action"/> with an encryption passphrase as UTF-8 bytes (null without one), reports engine
+    /// errors as ErrorRecords, and zeroes the bytes afterwards whatever happened.
+    /// </summary>
+    protected void WithPassphrase(System.Security.SecureString? key, Action<byte[]?> action)
+    {
+        var passphrase = SecureStrings.ToUtf8(key);
+        try
+        {
+            action(passphrase);
+        }
+        catch (UpgradeOpsException ex)
+        {
+            WriteEngineError(ex);
+        }
+        finally
+        {
+            if (passphrase is not null) Array.Clear(passphrase);
+        }
+    }
+
     /// <summary>Writes an engine error as a non-terminating ErrorRecord (per-input failures).</summary>
     protected void WriteEngineError(UpgradeOpsException exception) => WriteError(ErrorRecords.From(exception));
 
