@@ -168,7 +168,10 @@ Describe 'Invoke-Upgrade faults' -Tag 'Sandbox', 'Upgrade' {
     It 'stops nothing and says so when the registry is unreachable during the pull' {
         $d = Get-Deployment
         $running = (docker ps -q | Measure-Object).Count
-        Stop-SandboxHost | Out-Null
+        if (-not (Stop-SandboxHost).Stopped) {
+            Set-ItResult -Skipped -Because 'the registry on 127.0.0.1:5000 was not started by this checkout, so the test cannot stop it'
+            return
+        }
         try {
             $err = Get-ErrorFrom { Invoke-Upgrade -Deployment $d -To 1.8.0 -SkipBackup -Force -ErrorAction Stop }
             $err.FullyQualifiedErrorId | Should -BeLike 'RegistryUnreachable,*'
