@@ -65,7 +65,12 @@ function Invoke-SbxNative {
         throw "The program '$FilePath' is not installed or not on PATH: run Initialize-SandboxHost first."
     }
     finally {
-        foreach ($key in $saved.Keys) { [Environment]::SetEnvironmentVariable($key, $saved[$key]) }
+        # A variable that was not set is removed again: PowerShell passes $null to a [string] parameter as '', and
+        # an empty VERSION left behind would override every later .env (compose's ${VERSION:-default} then applies).
+        foreach ($key in $saved.Keys) {
+            if ($null -eq $saved[$key]) { Remove-Item -LiteralPath "env:$key" -ErrorAction SilentlyContinue }
+            else { [Environment]::SetEnvironmentVariable($key, $saved[$key]) }
+        }
     }
     if ($code -ne 0 -and -not $AllowFailure) {
         $tail = ($lines | Select-Object -Last 40) -join "`n"

@@ -5,7 +5,7 @@ using UpgradeOps.Versioning;
 
 namespace UpgradeOps.Compose;
 
-/// <summary>One configuration migration a profile rule asks for (what Convert-UpgradeConfiguration returns).</summary>
+/// <summary>One configuration migration a profile rule asks for, as Invoke-Upgrade applies and reports it.</summary>
 public sealed class ConfigurationChange
 {
     public required string RuleId { get; set; }

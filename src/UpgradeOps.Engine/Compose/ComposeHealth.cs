@@ -27,6 +27,6 @@ public static class ComposeHealth
 
         throw new UpgradeOpsException("ServicesUnhealthy", ErrorKind.OperationTimeout, projectName,
             $"After {timeout.TotalSeconds:N0} s these containers are not healthy: {string.Join(", ", unhealthy)}. " +
-            "Look at their logs ('docker logs NAME') or run Get-UpgradeDiagnostic.");
+            "Look at their logs ('docker logs NAME'); Invoke-Rollback returns to the backup taken before the upgrade.");
     }
 }

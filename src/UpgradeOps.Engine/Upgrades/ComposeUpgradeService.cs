@@ -243,7 +243,7 @@ public static partial class ComposeUpgradeService
             if (missing.Count > 0)
                 throw new UpgradeOpsException("ConfigurationValueRequired", ErrorKind.InvalidData, target.File.EnvFilePath,
                     $"{to} requires {string.Join(", ", missing.Select(m => m.Setting))} ({string.Join(" ", missing.Select(m => m.Description))}). " +
-                    $"Nothing was stopped. Set it with Convert-UpgradeConfiguration -Set @{{ {missing[0].Setting} = '...' }} or Invoke-Upgrade -ConfigurationValue, then run again.");
+                    $"Nothing was stopped. Give it with Invoke-Upgrade -ConfigurationValue @{{ {missing[0].Setting} = '...' }} (it is written to .env and never shown), or add it to .env, then run again.");
             edit?.Apply();
             journal.AddedVariables.AddRange(changes.Where(c => c.Action == "Added").Select(c => c.Setting).Except(journal.AddedVariables));
             return Task.FromResult<string?>(changes.Count == 0 ? "no configuration rule applies" : string.Join("; ", changes.Select(c => $"{c.Setting}: {c.Action}")));
@@ -562,7 +562,7 @@ public static partial class ComposeUpgradeService
             if (exit.StatusCode != 0)
                 throw new UpgradeOpsException("MigrationFailed", ErrorKind.InvalidOperation, string.Join(' ', migration.Command),
                     $"The migration to {ImageReference.Tag(image)} failed with exit code {exit.StatusCode}: {LastLines(output, 5)} " +
-                    "Run Get-UpgradeDiagnostic for the full output, and Invoke-Rollback to return to the backup.");
+                    "The full output is in the result's MigrationOutput; Invoke-Rollback returns to the backup.");
             activity.Complete();
             return output.ToString();
         }
