@@ -42,6 +42,14 @@ public abstract class EngineCmdlet : PSCmdlet
         {
             throw new PipelineStoppedException();
         }
+        catch (Exception ex) when (ex is not UpgradeOpsException and not PipelineStoppedException and not OperationCanceledException)
+        {
+            // Whatever the engine did not foresee (a Docker API or I/O failure) still reaches the user as an
+            // ErrorRecord with a stable ErrorId and the original message.
+            throw new UpgradeOpsException("EngineFailure", ErrorKind.InvalidOperation, MyInvocation.MyCommand.Name,
+                $"{MyInvocation.MyCommand.Name} failed: {ex.GetType().Name}: {ex.Message} Run it again with -Verbose to see " +
+                "where it stopped; for an upgrade, Get-UpgradeHistory shows what its journal recorded.", ex);
+        }
     }
 
     protected void RunEngine(Func<EngineContext, Task> work) =>
