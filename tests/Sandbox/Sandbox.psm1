@@ -137,6 +137,13 @@ function Test-SbxPort([int] $Port) {
     finally { $client.Dispose() }
 }
 
+function Test-SbxAlive([int] $ProcessId) {
+    # Alive and not a zombie. (The cmdline can read empty for an instant while the process execs, so the
+    # start-up loops must not judge by it.)
+    $stat = Get-Content -Raw -LiteralPath "/proc/$ProcessId/stat" -ErrorAction SilentlyContinue
+    return [bool]($stat -and ($stat -replace '^.*\) ', '') -notmatch '^Z')
+}
+
 function Start-SbxDetached {
     # Starts a long-running program in its own session (it survives this PowerShell); returns its pid.
     param([string] $LogFile, [string[]] $Command)
@@ -342,7 +349,7 @@ function Initialize-SandboxHost {
         Set-Content -Path (Join-Path $script:HostDir 'dockerd.pid') -Value $enginePid
         $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
         while (-not ($engineVersion = Get-SbxEngineVersion)) {
-            if (-not (Test-SbxProcess $enginePid 'dockerd')) {
+            if (-not (Test-SbxAlive $enginePid)) {
                 throw "dockerd exited while starting; the end of ${log}:`n$((Get-Content $log -Tail 30) -join "`n")"
             }
             if ([DateTime]::UtcNow -gt $deadline) { throw "dockerd (pid $enginePid) did not answer within $TimeoutSeconds s; see $log" }
@@ -371,7 +378,7 @@ function Initialize-SandboxHost {
         Set-Content -Path (Join-Path $script:HostDir 'registry.pid') -Value $registryPid
         $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
         while ((Test-SbxRegistry) -ne 200) {
-            if (-not (Test-SbxProcess $registryPid 'docker-registry')) {
+            if (-not (Test-SbxAlive $registryPid)) {
                 throw "docker-registry exited while starting; the end of ${log}:`n$((Get-Content $log -Tail 30) -join "`n")"
             }
             if ([DateTime]::UtcNow -gt $deadline) { throw "docker-registry (pid $registryPid) did not answer within $TimeoutSeconds s; see $log" }
