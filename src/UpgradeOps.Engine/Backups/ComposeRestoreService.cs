@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
 using UpgradeOps.Compose;
@@ -70,9 +71,10 @@ public static class ComposeRestoreService
         using var activity = context.StartActivity($"Restoring {Path.GetFileName(request.BackupPath)} onto {request.Deployment.Name}");
 
         activity.Report("Verifying the backup", 5);
+        // Dumps are hashed while they stream into their staging databases, not read twice.
         var verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest
         {
-            BackupPath = request.BackupPath, Passphrase = request.Passphrase, Deployment = request.Deployment,
+            BackupPath = request.BackupPath, Passphrase = request.Passphrase, Deployment = request.Deployment, DumpsCheckedWhileRestoring = true,
         }, context).ConfigureAwait(false);
         if (verification.Checks.Any(c => c.ErrorId == "BackupWrongKey") || (request.Passphrase is null && verification.Backup?.Encrypted == true))
             throw new UpgradeOpsException("BackupWrongKey", ErrorKind.SecurityError, request.BackupPath,
@@ -90,24 +92,53 @@ public static class ComposeRestoreService
                 "would leave the services unable to start. Use Invoke-Rollback, which also returns the containers to the backup's images, or -Force.");
 
         using var source = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
+        var folder = Path.GetFullPath(request.BackupPath);
         var stopped = ApplicationContainers(source);
+        var staged = new List<StagedDatabase>();
+        // The application stops (all at once) while the dumps restore into staging databases beside the live ones;
+        // the database containers keep running so pg_restore can run in them.
+        activity.Report($"Stopping {string.Join(", ", stopped.Select(c => c.Names.First().TrimStart('/')))}", 15);
+        var stopping = Task.WhenAll(stopped.Select(c => source.Engine.Client.Containers.StopContainerAsync(c.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 30 }, ct)));
+        Exception? failure = null;
         try
         {
-            // The application stops (all at once); the database containers keep running so pg_restore can run in them.
-            activity.Report($"Stopping {string.Join(", ", stopped.Select(c => c.Names.First().TrimStart('/')))}", 15);
-            await Task.WhenAll(stopped.Select(c => source.Engine.Client.Containers.StopContainerAsync(c.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 30 }, ct)))
-                .ConfigureAwait(false);
-
-            var folder = Path.GetFullPath(request.BackupPath);
-            foreach (var component in backup.Components)
+            foreach (var dump in backup.Components.Where(c => c.Kind == BackupComponentKind.PostgresDump))
             {
-                activity.Report($"Restoring {component.Name} from {component.File}", 30 + 50 * backup.Components.IndexOf(component) / backup.Components.Count);
+                activity.Report($"Restoring {dump.Name} from {dump.File} into a staging database", 30);
+                log.LogDebug("Restoring {Component} into a staging database", dump.Name);
+                staged.Add(await StageDatabaseAsync(source, folder, dump, request.Passphrase, ct).ConfigureAwait(false));
+            }
+            await stopping.ConfigureAwait(false);
+
+            // Only now, with every dump restored and its checksum proven, are the live databases replaced.
+            foreach (var database in staged)
+            {
+                activity.Report($"Replacing database {database.Target.Database} with the restored copy", 75);
+                database.ReplacedName = await database.Target.ReplaceDatabaseAsync(database.Target.Database, database.Name, ct).ConfigureAwait(false);
+                database.Replaced = true;
+            }
+            foreach (var component in backup.Components.Where(c => c.Kind != BackupComponentKind.PostgresDump))
+            {
+                activity.Report($"Restoring {component.Name} from {component.File}", 80);
                 log.LogDebug("Restoring {Component} ({Kind})", component.Name, component.Kind);
                 await RestoreComponentAsync(source, folder, component, request.Passphrase, ct).ConfigureAwait(false);
             }
         }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
         finally
         {
+            foreach (var database in staged.Where(d => !d.Replaced)) await database.DropAsync(log).ConfigureAwait(false);
+            try
+            {
+                await stopping.ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                log.LogWarning("Stopping the application did not complete: {Message}", ex.Message);
+            }
             // Bring the application back whatever happened (not with the cancelled token).
             await Task.WhenAll(stopped.Select(async container =>
             {
@@ -122,8 +153,29 @@ public static class ComposeRestoreService
             })).ConfigureAwait(false);
         }
 
+        if (failure is not null)
+        {
+            // A refused or failed restore still hands back a serving deployment (its data untouched when a dump failed).
+            if (failure is not OperationCanceledException)
+            {
+                try
+                {
+                    await ComposeHealth.WaitHealthyAsync(source.Engine, source.Deployment.Name, request.HealthTimeout, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (UpgradeOpsException ex)
+                {
+                    log.LogWarning("After the failed restore the services are not healthy: {Message}", ex.Message);
+                }
+            }
+            ExceptionDispatchInfo.Throw(failure);
+        }
+
         activity.Report("Waiting for the services to be healthy", 90);
+        // The replaced databases go while the services start: the application never needs them again.
+        var dropping = Task.WhenAll(staged.Where(d => d.ReplacedName is not null)
+            .Select(d => new StagedDatabase(d.Target, d.ReplacedName!).DropAsync(log)));
         await ComposeHealth.WaitHealthyAsync(source.Engine, source.Deployment.Name, request.HealthTimeout, ct).ConfigureAwait(false);
+        await dropping.ConfigureAwait(false);
         activity.Complete();
         return backup;
     }
@@ -134,11 +186,9 @@ public static class ComposeRestoreService
         switch (component.Kind)
         {
             case BackupComponentKind.PostgresDump:
-                var target = PostgresTarget.From(source.Engine, store!, await source.RunningContainerAsync(store!, ct).ConfigureAwait(false));
-                await target.DropDatabaseAsync(target.Database, ct).ConfigureAwait(false);
-                await target.CreateDatabaseAsync(target.Database, ct).ConfigureAwait(false);
-                await using (var dump = BackupVerifier.OpenContent(folder, component, passphrase))
-                    await target.RestoreAsync(dump, target.Database, ct).ConfigureAwait(false);
+                var staged = await StageDatabaseAsync(source, folder, component, passphrase, ct).ConfigureAwait(false);
+                if (await staged.Target.ReplaceDatabaseAsync(staged.Target.Database, staged.Name, ct).ConfigureAwait(false) is { } replaced)
+                    await new StagedDatabase(staged.Target, replaced).DropAsync(null).ConfigureAwait(false);
                 break;
             case BackupComponentKind.Volume:
                 await RestoreVolumeAsync(source, store!, folder, component, passphrase, ct).ConfigureAwait(false);
@@ -146,6 +196,72 @@ public static class ComposeRestoreService
             case BackupComponentKind.ConfigFile:
                 await RestoreFileAsync(folder, component, passphrase, ct).ConfigureAwait(false);
                 break;
+        }
+    }
+
+    /// <summary>
+    /// Restores a dump into a new database beside the live one, hashing the file as it streams; a dump whose checksum
+    /// differs from the manifest's is dropped again and the live database was never touched.
+    /// </summary>
+    private static async Task<StagedDatabase> StageDatabaseAsync(ComposeBackupSource source, string folder, BackupComponent component, byte[]? passphrase,
+        CancellationToken ct)
+    {
+        var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == component.Name)
+            ?? throw new UpgradeOpsException("BackupComponentUnknown", ErrorKind.InvalidData, component.Name,
+                $"The deployment's profile has no data store '{component.Name}' to restore {component.File} into. Use the profile the backup was made with (-Profile).");
+        var target = PostgresTarget.From(source.Engine, store, await source.RunningContainerAsync(store, ct).ConfigureAwait(false));
+        var staged = new StagedDatabase(target, $"upgradeops_restore_{Guid.NewGuid():N}"[..35]);
+        try
+        {
+            await target.CreateDatabaseAsync(staged.Name, ct).ConfigureAwait(false);
+            await using var file = BackupFiles.OpenRead(Path.Combine(folder, component.File));
+            await using var hashing = new HashingStream(file);
+            Exception? restoreFailure = null;
+            try
+            {
+                // Disposing the decryption stream must not dispose the hashing stream under it, whose hash is read below.
+                await using var decrypted = passphrase is null ? null : BackupEncryption.Decrypt(hashing, passphrase);
+                await target.RestoreAsync(decrypted ?? hashing, staged.Name, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is UpgradeOpsException or BackupFormatException)
+            {
+                restoreFailure = ex;
+            }
+            // A damaged file usually makes pg_restore fail too: the checksum names the real cause.
+            hashing.ReadToEnd();
+            if (hashing.HashHex() != component.Sha256)
+                throw new UpgradeOpsException("BackupChecksumMismatch", ErrorKind.InvalidData, folder,
+                    $"{component.File}'s SHA-256 is {hashing.HashHex()}, the manifest recorded {component.Sha256}: the file was changed or damaged. " +
+                    "The live database was not touched; restore another backup.", restoreFailure);
+            if (restoreFailure is not null) ExceptionDispatchInfo.Throw(restoreFailure);
+            return staged;
+        }
+        catch
+        {
+            await staged.DropAsync(null).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>A dump restored into a database of its own, waiting to replace the live one.</summary>
+    private sealed class StagedDatabase(PostgresTarget target, string name)
+    {
+        public PostgresTarget Target { get; } = target;
+        public string Name { get; } = name;
+        public bool Replaced { get; set; }
+        /// <summary>The name the live database was given when this one took its place.</summary>
+        public string? ReplacedName { get; set; }
+
+        public async Task DropAsync(ILogger? log)
+        {
+            try
+            {
+                await Target.DropDatabaseAsync(Name, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (UpgradeOpsException ex)
+            {
+                log?.LogWarning("The staging database {Database} could not be dropped: {Message}. Drop it by hand.", Name, ex.Message);
+            }
         }
     }
 

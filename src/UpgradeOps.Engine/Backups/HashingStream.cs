@@ -2,12 +2,18 @@ using System.Security.Cryptography;
 
 namespace UpgradeOps.Backups;
 
-/// <summary>Writes through to a file while computing its SHA-256 and size, so nothing is read twice.</summary>
+/// <summary>
+/// Passes bytes through to or from another stream while computing their SHA-256 and count, so nothing is read
+/// twice: a backup hashes what it writes, a restore hashes what it feeds to pg_restore.
+/// </summary>
 internal sealed class HashingStream(Stream inner) : Stream
 {
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
     public long BytesWritten { get; private set; }
+
+    /// <summary>Bytes read through this stream so far.</summary>
+    public long BytesRead => BytesWritten;
 
     public string HashHex() => Convert.ToHexString(_hash.GetCurrentHash()).ToLowerInvariant();
 
@@ -39,12 +45,39 @@ internal sealed class HashingStream(Stream inner) : Stream
         base.Dispose(disposing);
     }
 
-    public override bool CanRead => false;
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        var read = inner.Read(buffer);
+        _hash.AppendData(buffer[..read]);
+        BytesWritten += read;
+        return read;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        _hash.AppendData(buffer.Span[..read]);
+        BytesWritten += read;
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    /// <summary>Reads what the consumer left unread, so the hash covers the whole content.</summary>
+    public void ReadToEnd()
+    {
+        var buffer = new byte[1 << 16];
+        while (Read(buffer, 0, buffer.Length) > 0) { }
+    }
+
+    public override bool CanRead => inner.CanRead;
     public override bool CanSeek => false;
-    public override bool CanWrite => true;
+    public override bool CanWrite => inner.CanWrite;
     public override long Length => BytesWritten;
     public override long Position { get => BytesWritten; set => throw new NotSupportedException(); }
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
 

@@ -113,6 +113,38 @@ internal sealed partial class PostgresTarget
     public Task DropDatabaseAsync(string database, CancellationToken ct) =>
         PsqlAsync("postgres", $"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)", ct);
 
+    public async Task<bool> DatabaseExistsAsync(string database, CancellationToken ct) =>
+        await PsqlAsync("postgres", $"SELECT count(*) FROM pg_database WHERE datname = '{database.Replace("'", "''")}'", ct).ConfigureAwait(false) == "1";
+
+    /// <summary>
+    /// Puts <paramref name="staged"/> in the place of <paramref name="database"/> in one transaction (the renames are
+    /// both done or neither), after closing the connections still open to it. Returns the name the replaced database
+    /// now has (null when there was none), for the caller to drop once the application is back.
+    /// </summary>
+    public async Task<string?> ReplaceDatabaseAsync(string database, string staged, CancellationToken ct)
+    {
+        var replaced = $"upgradeops_replaced_{Guid.NewGuid():N}"[..36];
+        var exists = await DatabaseExistsAsync(database, ct).ConfigureAwait(false);
+        var sql = exists
+            ? $"SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid(); " +
+              $"ALTER DATABASE \"{database}\" RENAME TO \"{replaced}\"; ALTER DATABASE \"{staged}\" RENAME TO \"{database}\";"
+            : $"ALTER DATABASE \"{staged}\" RENAME TO \"{database}\";";
+        // A client that reconnects between the terminate and the rename makes the rename fail: terminate again and retry.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await PsqlAsync("postgres", sql, ct).ConfigureAwait(false);
+                break;
+            }
+            catch (UpgradeOpsException ex) when (attempt < 5 && ex.Message.Contains("being accessed by other users", StringComparison.Ordinal))
+            {
+                await Task.Delay(200, ct).ConfigureAwait(false);
+            }
+        }
+        return exists ? replaced : null;
+    }
+
     private const string RowCountQuery =
         "SELECT table_schema || '.' || table_name, " +
         "(xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text::bigint " +

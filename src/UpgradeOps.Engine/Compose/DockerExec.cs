@@ -32,31 +32,14 @@ public static class DockerExec
             User = user,
         }, cancellationToken).ConfigureAwait(false);
 
-        using var stream = await client.Exec.StartContainerExecAsync(created.ID, new ContainerExecStartParameters(), cancellationToken)
-            .ConfigureAwait(false);
-
-        var feeding = standardInput is null ? Task.CompletedTask : FeedAsync(stream, standardInput, cancellationToken);
-        var captured = standardOutput is null ? new MemoryStream() : null;
-        var target = standardOutput ?? captured!;
         var stderr = new StringBuilder();
-        var buffer = new byte[1 << 20];
-        while (true)
-        {
-            var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken).ConfigureAwait(false);
-            if (read.EOF) break;
-            if (read.Target == MultiplexedStream.TargetStream.StandardError)
-            {
-                if (stderr.Length < StderrLimit) stderr.Append(Encoding.UTF8.GetString(buffer, 0, read.Count));
-            }
-            else if (captured is null || captured.Length < 1 << 20)
-            {
-                await target.WriteAsync(buffer.AsMemory(0, read.Count), cancellationToken).ConfigureAwait(false);
-            }
-        }
-        // The command's output ended: it is done with its input too. A write still blocked on a full pipe would wait for
-        // the Engine's own timeout, so the connection is closed under it.
-        if (!feeding.IsCompleted) stream.Dispose();
-        await feeding.ConfigureAwait(false);
+        var captured = standardOutput is null ? new MemoryStream() : null;
+        var output = standardOutput ?? captured!;
+        if (client.Options.Endpoint.Scheme == "unix")
+            await Task.Factory.StartNew(() => UnixSocketExec.Attach(client.Options.Endpoint.LocalPath, created.ID, output, captured is not null, standardInput, stderr, cancellationToken),
+                cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+        else
+            await AttachThroughClientAsync(client, created.ID, output, captured is not null, standardInput, stderr, cancellationToken).ConfigureAwait(false);
 
         // The exit code is known once the Engine has reaped the process, a moment after the stream ends.
         ContainerExecInspectResponse inspect;
@@ -69,6 +52,35 @@ public static class DockerExec
         } while (DateTime.UtcNow < deadline);
 
         return new ExecResult(inspect.ExitCode ?? -1, stderr.ToString(), captured is null ? "" : Encoding.UTF8.GetString(captured.ToArray()));
+    }
+
+    private static async Task AttachThroughClientAsync(DockerClient client, string execId, Stream target, bool capped, Stream? standardInput,
+        StringBuilder stderr, CancellationToken cancellationToken)
+    {
+        using var stream = await client.Exec.StartContainerExecAsync(execId, new ContainerExecStartParameters(), cancellationToken)
+            .ConfigureAwait(false);
+        var feeding = standardInput is null ? Task.CompletedTask : FeedAsync(stream, standardInput, cancellationToken);
+        var buffer = new byte[1 << 20];
+        while (true)
+        {
+            var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken).ConfigureAwait(false);
+            if (read.EOF) break;
+            if (read.Target == MultiplexedStream.TargetStream.StandardError)
+                AppendError(stderr, buffer.AsSpan(0, read.Count));
+            else if (!capped || target.Length < CapturedLimit)
+                await target.WriteAsync(buffer.AsMemory(0, read.Count), cancellationToken).ConfigureAwait(false);
+        }
+        // The command's output ended: it is done with its input too. A write still blocked on a full pipe would wait for
+        // the Engine's own timeout, so the connection is closed under it.
+        if (!feeding.IsCompleted) stream.Dispose();
+        await feeding.ConfigureAwait(false);
+    }
+
+    internal const int CapturedLimit = 1 << 20;
+
+    internal static void AppendError(StringBuilder stderr, ReadOnlySpan<byte> bytes)
+    {
+        if (stderr.Length < StderrLimit) stderr.Append(Encoding.UTF8.GetString(bytes));
     }
 
     private static async Task FeedAsync(MultiplexedStream stream, Stream input, CancellationToken cancellationToken)
