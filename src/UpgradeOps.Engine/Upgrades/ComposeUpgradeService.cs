@@ -521,7 +521,7 @@ public static partial class ComposeUpgradeService
         using var activity = context.StartActivity($"Migrating to {ImageReference.Tag(image)}: {string.Join(' ', migration.Command)}", parent);
         var created = await client.Containers.CreateContainerAsync(parameters, ct).ConfigureAwait(false);
         var output = new StringBuilder();
-        var secrets = EnvFile.Read(target.File.EnvFilePath).Values.Where(v => v.Length >= 6).ToList();
+        var secrets = SecretRedactor.FromEnvFile(target.File.EnvFilePath);
         try
         {
             await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);
@@ -541,7 +541,7 @@ public static partial class ComposeUpgradeService
                     int newline;
                     while ((newline = pending.ToString().IndexOf('\n')) >= 0)
                     {
-                        var line = Redact(pending.ToString(0, newline).TrimEnd('\r'), secrets);
+                        var line = secrets.Redact(pending.ToString(0, newline).TrimEnd('\r'));
                         pending.Remove(0, newline + 1);
                         output.AppendLine(line);
                         log.LogDebug("migration: {Line}", line);
@@ -549,7 +549,7 @@ public static partial class ComposeUpgradeService
                         activity.Report(line.Length > 100 ? line[..100] : line, percent.Success ? int.Parse(percent.Groups[1].Value) : -1);
                     }
                 }
-                if (pending.Length > 0) output.AppendLine(Redact(pending.ToString(), secrets));
+                if (pending.Length > 0) output.AppendLine(secrets.Redact(pending.ToString()));
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
@@ -571,9 +571,6 @@ public static partial class ComposeUpgradeService
             await client.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None).ConfigureAwait(false);
         }
     }
-
-    internal static string Redact(string text, IEnumerable<string> secrets) =>
-        secrets.Aggregate(text, (current, secret) => current.Replace(secret, "***", StringComparison.Ordinal));
 
     private static string LastLines(StringBuilder output, int count) =>
         string.Join(" | ", output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(count).Select(l => l.Trim()));
