@@ -22,7 +22,9 @@
         'New-DeploymentBackup'
         'Restore-DeploymentBackup'
         'Test-DeploymentBackup'
+        'Test-PostUpgrade'
         'Test-UpgradePath'
+        'Test-UpgradeReadiness'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

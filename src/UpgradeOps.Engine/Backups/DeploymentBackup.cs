@@ -59,6 +59,8 @@ public sealed class CheckResult
     public string? Detail { get; set; }
     /// <summary>The stable id of the problem when the check failed (e.g. BackupChecksumMismatch).</summary>
     public string? ErrorId { get; set; }
+    /// <summary>What to do about a failed or warning check.</summary>
+    public string? Remedy { get; set; }
     public TimeSpan Duration { get; set; }
 
     public override string ToString() => $"{Name}: {Status}";

@@ -20,6 +20,8 @@ public sealed class ProductProfile
     public EstimateTable Estimates { get; set; } = new();
     public List<string> Impacts { get; set; } = new();
     public ApiDefinition Api { get; set; } = new();
+    /// <summary>What Test-PostUpgrade and Test-UpgradeReadiness ask of the product beyond its API definition.</summary>
+    public ValidationDefinition Validation { get; set; } = new();
     public List<DataStoreDefinition> DataStores { get; set; } = new();
     public MigrationDefinition Migration { get; set; } = new();
     public List<ConfigurationRule> ConfigurationRules { get; set; } = new();
@@ -85,6 +87,74 @@ public sealed class ApiDefinition
     /// <summary>The service and container port that serve the API.</summary>
     public string? Service { get; set; }
     public int? Port { get; set; }
+}
+
+/// <summary>
+/// The product's own post-upgrade checks: GraphQL smoke queries, an asynchronous operation to run end to end
+/// (artifact generation, repository sync), log patterns and the requests whose latency is compared with a baseline.
+/// Queries may use {name} and {location} placeholders, filled from the listed items.
+/// </summary>
+public sealed class ValidationDefinition
+{
+    /// <summary>How long one check may take before it fails (checks run in parallel).</summary>
+    public int CheckTimeoutSeconds { get; set; } = 60;
+    public List<GraphQLCheckDefinition> GraphQL { get; set; } = new();
+    public AsyncOperationDefinition? ArtifactGeneration { get; set; }
+    public AsyncOperationDefinition? GitSync { get; set; }
+    /// <summary>Regular expressions of log lines that count as errors.</summary>
+    public List<string> LogErrorPatterns { get; set; } = new() { @"\bERROR\b", @"\bCRITICAL\b", @"Traceback \(most recent call last\)" };
+    /// <summary>Lines that match an error pattern but are known to be harmless.</summary>
+    public List<string> LogIgnorePatterns { get; set; } = new();
+    public PerformanceDefinition Performance { get; set; } = new();
+    /// <summary>A GraphQL query whose numbers (at RunningTasksPaths) count background tasks still running.</summary>
+    public string? RunningTasksQuery { get; set; }
+    public List<string> RunningTasksPaths { get; set; } = new();
+}
+
+/// <summary>A GraphQL smoke query: it must answer without errors and with data at DataPath.</summary>
+public sealed class GraphQLCheckDefinition
+{
+    public string Name { get; set; } = "";
+    public string Query { get; set; } = "";
+    public string? DataPath { get; set; }
+}
+
+/// <summary>
+/// An operation the product completes in the background: Request starts it, StatusQuery is polled until the value at
+/// StatusPath is ReadyStatus (or FailedStatus). With ListQuery, the operation runs for each item at ListPath.
+/// </summary>
+public sealed class AsyncOperationDefinition
+{
+    public string? ListQuery { get; set; }
+    public string? ListPath { get; set; }
+    public string Request { get; set; } = "";
+    public string StatusQuery { get; set; } = "";
+    public string StatusPath { get; set; } = "";
+    public string ReadyStatus { get; set; } = "ready";
+    public string? FailedStatus { get; set; }
+    /// <summary>Where the result's proof is: an artifact's checksum, a repository's commit.</summary>
+    public string? ResultPath { get; set; }
+    public string? ErrorPath { get; set; }
+    /// <summary>A command run in a container of Service whose output starts with the result expected (e.g. git ls-remote).</summary>
+    public List<string> ExpectedResultCommand { get; set; } = new();
+    public string? Service { get; set; }
+}
+
+/// <summary>Requests timed before and after an upgrade; Warning when p95 grows beyond WarningRatio (and MinimumDifferenceMs).</summary>
+public sealed class PerformanceDefinition
+{
+    public List<PerformanceRequestDefinition> Requests { get; set; } = new();
+    public int Samples { get; set; } = 20;
+    public double WarningRatio { get; set; } = 1.5;
+    public double MinimumDifferenceMs { get; set; } = 25;
+}
+
+/// <summary>A GET of Path on the API, or a GraphQL Query.</summary>
+public sealed class PerformanceRequestDefinition
+{
+    public string Name { get; set; } = "";
+    public string? Path { get; set; }
+    public string? Query { get; set; }
 }
 
 public enum DataStoreKind { Postgres, Neo4j, Volume, ConfigFile }

@@ -150,6 +150,19 @@ public static partial class ComposeUpgradeService
         }
         var clock = Stopwatch.StartNew();
         using var activity = context.StartActivity($"Upgrading {target.Deployment.Name} {result.From} → {result.To}");
+        // The latency before anything stops is what Test-PostUpgrade compares with (not on a resume: the API may be down).
+        if (result.Baseline is null && journal.Completed.Count == 0 && target.Profile.Validation.Performance.Requests.Count > 0)
+        {
+            activity.Report("Measuring the API latency before the upgrade", 1);
+            try
+            {
+                result.Baseline = await Validation.PostUpgradeValidator.CaptureBaselineAsync(target.Deployment, null, context).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is UpgradeOpsException or HttpRequestException)
+            {
+                log.LogWarning("The latency baseline could not be measured ({Message}); Test-PostUpgrade will have none to compare with.", ex.Message);
+            }
+        }
         var probe = target.Deployment.ApiEndpoint is { } endpoint && target.Profile.Api.Info is { } info
             ? new ApiProbe(new Uri(new Uri(endpoint), info), TimeSpan.FromMilliseconds(20))
             : null;

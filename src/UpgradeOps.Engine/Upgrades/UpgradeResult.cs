@@ -36,6 +36,8 @@ public sealed class UpgradeResult
     public List<UpgradeStepResult> Steps { get; set; } = new();
     /// <summary>How long the API did not answer, measured by probing it during the upgrade.</summary>
     public TimeSpan Downtime { get; set; }
+    /// <summary>The API's latencies measured just before the upgrade stopped anything: Test-PostUpgrade compares with them.</summary>
+    public PerformanceBaseline? Baseline { get; set; }
     public TimeSpan Duration { get; set; }
     public DateTimeOffset Started { get; set; }
     public string? BackupId { get; set; }

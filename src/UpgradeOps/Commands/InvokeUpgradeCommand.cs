@@ -2,6 +2,7 @@ using System.Collections;
 using System.Management.Automation;
 using System.Security;
 using UpgradeOps.Commands.Hosting;
+using UpgradeOps.Validation;
 using UpgradeOps.Upgrades;
 using UpgradeOps.Versioning;
 
@@ -148,6 +149,18 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     public SecureString? EncryptionKey { get; set; }
 
     /// <summary>
+    /// <para type="description">Run Test-UpgradeReadiness first (with -Backup and -AcknowledgeBreakingChange) and refuse to start when an item fails (ErrorId NotReady).</para>
+    /// </summary>
+    [Parameter]
+    public SwitchParameter RequireReadiness { get; set; }
+
+    /// <summary>
+    /// <para type="description">With -RequireReadiness: the breaking changes between the versions have been read.</para>
+    /// </summary>
+    [Parameter]
+    public SwitchParameter AcknowledgeBreakingChange { get; set; }
+
+    /// <summary>
     /// <para type="description">Do not ask for confirmation, and take over a lock left by a dead process.</para>
     /// </summary>
     [Parameter]
@@ -184,6 +197,22 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
                 if (!ShouldChange(deployment.Name, $"Resume the interrupted upgrade of '{deployment.Name}' from its journal.", "Resume upgrade", Force)) return;
                 Emit(RunEngine(context => ComposeUpgradeService.ResumeAsync(request, context)));
                 return;
+            }
+
+            if (RequireReadiness)
+            {
+                var readiness = RunEngine(context => UpgradeReadinessChecker.CheckAsync(new ReadinessRequest
+                {
+                    Deployment = deployment, To = request.Path.To, Profile = deployment.Profile, AvailableVersions = AvailableVersion,
+                    Backup = Backup, AcknowledgeBreakingChange = AcknowledgeBreakingChange,
+                }, context));
+                if (!readiness.Ready)
+                {
+                    var failed = readiness.Checks.Where(c => c.Status == CheckStatus.Failed).ToList();
+                    throw new UpgradeOpsException("NotReady", ErrorKind.InvalidOperation, readiness,
+                        $"Not ready to upgrade {deployment.Name} to {request.Path.To}: " +
+                        string.Join(" ", failed.Select(c => $"{c.Name}: {c.Detail} {c.Remedy}")) + " Nothing was changed.");
+                }
             }
 
             var plan = RunEngine(context => ComposeUpgradeService.PlanAsync(request, context));

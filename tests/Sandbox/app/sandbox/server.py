@@ -63,6 +63,7 @@ class Handler(BaseHTTPRequestHandler):
         self._status, self._graphql_errors, note = 0, False, ""
         url = urlsplit(self.path)
         try:
+            injected_delay()
             if method == "POST":
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length > 0 else b""
@@ -174,6 +175,15 @@ class App:
         except psycopg2.Error:
             pass
         return "\n".join(lines) + "\n"
+
+
+def injected_delay():
+    """Test knob: the milliseconds written to /tmp/sandbox-delay-ms slow every request (a slowed-down server)."""
+    try:
+        with open("/tmp/sandbox-delay-ms", encoding="utf-8") as handle:
+            time.sleep(float(handle.read().strip() or 0) / 1000)
+    except (OSError, ValueError):
+        pass
 
 
 def serve(cfg=None):

@@ -81,6 +81,9 @@ class Worker:
 
     # ---- jobs ----
     def do_artifact(self, name):
+        # Test knob: /tmp/sandbox-break-artifacts makes artifact generation fail (a broken generator).
+        if os.path.exists("/tmp/sandbox-break-artifacts"):
+            return "artifact %s: the generator failed (injected fault)" % name
         with self.conn.cursor() as cur:
             cur.execute("SELECT definition FROM artifacts WHERE name = %s FOR UPDATE", (name,))
             row = cur.fetchone()

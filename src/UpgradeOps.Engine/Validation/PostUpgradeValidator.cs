@@ -1,0 +1,398 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
+using UpgradeOps.Backups;
+using UpgradeOps.Compose;
+using UpgradeOps.Hosting;
+using UpgradeOps.Profiles;
+
+namespace UpgradeOps.Validation;
+
+/// <summary>What Test-PostUpgrade asks.</summary>
+public sealed class ValidationRequest
+{
+    public required Deployment Deployment { get; init; }
+    /// <summary>The version the API must report; the deployment's configured version when null.</summary>
+    public string? ExpectedVersion { get; init; }
+    /// <summary>Latencies from before the upgrade, for the Performance check.</summary>
+    public PerformanceBaseline? Baseline { get; init; }
+    /// <summary>Only these checks (names of <see cref="PostUpgradeValidator.CheckNames"/>); empty means all.</summary>
+    public IReadOnlyList<string> Checks { get; init; } = Array.Empty<string>();
+    /// <summary>Logs are scanned from this moment; when null, from the start of the newest product container.</summary>
+    public DateTimeOffset? Since { get; init; }
+    /// <summary>Overrides the API endpoint found from the profile (e.g. through a port-forward).</summary>
+    public string? ApiEndpoint { get; init; }
+    /// <summary>Overrides the profile's per-check timeout.</summary>
+    public TimeSpan? CheckTimeout { get; init; }
+}
+
+/// <summary>
+/// Proves an upgrade: the API reports the expected version, every service runs healthy with its replicas, the
+/// product's GraphQL smoke queries answer, an artifact regenerates, repositories sync to the remote's commit, the
+/// logs since the upgrade hold no error lines, and latencies stay near the baseline. Checks run in parallel, each
+/// with its own timeout, and one failing never hides another.
+/// </summary>
+public static class PostUpgradeValidator
+{
+    public static readonly IReadOnlyList<string> CheckNames =
+        new[] { "ApiVersion", "ServiceHealth", "GraphQL", "ArtifactGeneration", "GitSync", "Logs", "Performance" };
+
+    public static async Task<ValidationReport> ValidateAsync(ValidationRequest request, EngineContext context)
+    {
+        var ct = context.CancellationToken;
+        var log = context.CreateLogger(nameof(PostUpgradeValidator));
+        var watch = Stopwatch.StartNew();
+        var unknown = request.Checks.Where(c => !CheckNames.Contains(c, StringComparer.OrdinalIgnoreCase)).ToList();
+        if (unknown.Count > 0)
+            throw new UpgradeOpsException("UnknownCheck", ErrorKind.InvalidArgument, string.Join(", ", unknown),
+                $"Unknown check(s) {string.Join(", ", unknown)}. The checks are: {string.Join(", ", CheckNames)}.");
+
+        // Described afresh: the object in the pipeline may date from before the upgrade.
+        var deployment = await ComposeDiscovery.DiscoverAsync(new ComposeDiscoveryRequest
+        {
+            ComposeFile = request.Deployment.Location, Profile = request.Deployment.Profile, DockerHost = request.Deployment.Endpoint,
+        }, context).ConfigureAwait(false);
+        using var source = await ComposeBackupSource.OpenAsync(deployment, ct).ConfigureAwait(false);
+        var api = ProductApi.For(request.ApiEndpoint is null ? deployment : new Deployment
+        {
+            Name = deployment.Name, Platform = deployment.Platform, Profile = deployment.Profile, ApiEndpoint = request.ApiEndpoint,
+        }, source.Profile);
+        var expected = request.ExpectedVersion ?? deployment.ConfiguredVersion ?? deployment.Version;
+        var report = new ValidationReport { DeploymentName = deployment.Name, ExpectedVersion = expected, CheckedAt = DateTimeOffset.UtcNow };
+        var timeout = request.CheckTimeout ?? TimeSpan.FromSeconds(source.Profile.Validation.CheckTimeoutSeconds);
+        var validation = source.Profile.Validation;
+
+        var checks = new List<(string Name, Func<CancellationToken, Task<CheckResult>> Run)>
+        {
+            ("ApiVersion", t => ApiVersionAsync(api, expected, t)),
+            ("ServiceHealth", _ => Task.FromResult(ServiceHealth(deployment))),
+            ("GraphQL", t => GraphQLAsync(api, validation, t)),
+            ("ArtifactGeneration", t => AsyncOperationAsync("ArtifactGeneration", api, source, validation.ArtifactGeneration, t)),
+            ("GitSync", t => AsyncOperationAsync("GitSync", api, source, validation.GitSync, t)),
+            ("Logs", t => LogsAsync(source, validation, request.Since, t)),
+            ("Performance", async t =>
+            {
+                var (result, measured) = await PerformanceAsync(api, source, request.Baseline, t).ConfigureAwait(false);
+                report.Performance = measured;
+                return result;
+            }),
+        };
+        var selected = checks.Where(c => request.Checks.Count == 0 || request.Checks.Contains(c.Name, StringComparer.OrdinalIgnoreCase)).ToList();
+
+        using var activity = context.StartActivity($"Validating {deployment.Name}");
+        var done = 0;
+        var results = await Task.WhenAll(selected.Select(async check =>
+        {
+            var result = await RunCheckAsync(check.Name, check.Run, timeout, log, ct).ConfigureAwait(false);
+            activity.Report($"{check.Name}: {result.Status}", 100 * Interlocked.Increment(ref done) / selected.Count);
+            return result;
+        })).ConfigureAwait(false);
+        report.Checks.AddRange(results);
+        report.Duration = watch.Elapsed;
+        activity.Complete();
+        return report;
+    }
+
+    /// <summary>Times the profile's requests now: the baseline a later Test-PostUpgrade compares with.</summary>
+    public static async Task<PerformanceBaseline> CaptureBaselineAsync(Deployment deployment, string? apiEndpoint, EngineContext context)
+    {
+        using var source = await ComposeBackupSource.OpenAsync(deployment, context.CancellationToken).ConfigureAwait(false);
+        var api = ProductApi.For(apiEndpoint is null ? deployment : new Deployment
+        {
+            Name = deployment.Name, Platform = deployment.Platform, Profile = deployment.Profile, ApiEndpoint = apiEndpoint,
+        }, source.Profile);
+        using var activity = context.StartActivity($"Measuring the API latency of {deployment.Name}");
+        return await MeasureAsync(api, source, context.CancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<CheckResult> RunCheckAsync(string name, Func<CancellationToken, Task<CheckResult>> run, TimeSpan timeout, ILogger log,
+        CancellationToken ct)
+    {
+        var watch = Stopwatch.StartNew();
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(timeout);
+        CheckResult result;
+        try
+        {
+            // Off the caller's thread at once, so a check that blocks before its first await cannot hold up the others.
+            result = await Task.Run(() => run(limit.Token), limit.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            result = Failed(name, "CheckTimedOut", $"did not finish within {timeout.TotalSeconds:N0} s.",
+                "Look at the service's logs (Get-UpgradeDiagnostic); raise the profile's validation.checkTimeoutSeconds if the product is only slow.");
+        }
+        catch (UpgradeOpsException ex)
+        {
+            result = Failed(name, ex.ErrorId, ex.Message, null);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or Docker.DotNet.DockerApiException or System.Text.Json.JsonException)
+        {
+            result = Failed(name, "CheckError", $"{ex.GetType().Name}: {ex.Message}", "Check that the API endpoint answers (Get-UpgradeDeployment shows it).");
+        }
+        result.Duration = watch.Elapsed;
+        log.LogDebug("{Check}: {Status} in {Ms:N0} ms — {Detail}", name, result.Status, watch.Elapsed.TotalMilliseconds, result.Detail);
+        return result;
+    }
+
+    private static CheckResult Passed(string name, string detail) => new() { Name = name, Status = CheckStatus.Passed, Detail = detail };
+    private static CheckResult Skipped(string name, string detail) => new() { Name = name, Status = CheckStatus.Skipped, Detail = detail };
+    private static CheckResult Warning(string name, string detail, string? remedy) =>
+        new() { Name = name, Status = CheckStatus.Warning, Detail = detail, Remedy = remedy };
+    private static CheckResult Failed(string name, string errorId, string detail, string? remedy) =>
+        new() { Name = name, Status = CheckStatus.Failed, Detail = detail, ErrorId = errorId, Remedy = remedy };
+
+    private static string Normalize(string? version) => (version ?? "").Trim().TrimStart('v', 'V');
+
+    private static async Task<CheckResult> ApiVersionAsync(ProductApi api, string? expected, CancellationToken ct)
+    {
+        const string name = "ApiVersion";
+        var seen = new List<string>();
+        if (api.Definition.Info is { } infoPath)
+        {
+            var info = await api.GetAsync(infoPath, ct).ConfigureAwait(false);
+            seen.Add($"{infoPath} says {ProductApi.Text(info.Json, "version") ?? $"nothing ({string.Join(", ", info.Errors)})"}");
+            if (Normalize(ProductApi.Text(info.Json, "version")) != Normalize(expected))
+                return Failed(name, "ApiVersionMismatch", $"{string.Join("; ", seen)}; expected {expected}.",
+                    "The servers still run another image: look at Get-UpgradeHistory and Get-UpgradeDiagnostic; Invoke-Upgrade -Resume finishes an interrupted upgrade.");
+        }
+        if (api.Definition.VersionQuery is { } query)
+        {
+            var answer = await api.GraphQLAsync(query, ct).ConfigureAwait(false);
+            var version = ProductApi.Text(answer.Json, api.Definition.VersionQueryPath);
+            seen.Add($"GraphQL says {version ?? $"nothing ({string.Join(", ", answer.Errors)})"}");
+            if (Normalize(version) != Normalize(expected))
+                return Failed(name, "ApiVersionMismatch", $"{string.Join("; ", seen)}; expected {expected}.",
+                    "The servers still run another image: look at Get-UpgradeHistory and Get-UpgradeDiagnostic.");
+        }
+        return seen.Count == 0
+            ? Skipped(name, "The profile declares neither api.info nor api.versionQuery.")
+            : Passed(name, $"{string.Join("; ", seen)} (expected {expected})");
+    }
+
+    private static CheckResult ServiceHealth(Deployment fresh)
+    {
+        const string name = "ServiceHealth";
+        var problems = new List<string>();
+        foreach (var service in fresh.Services.Where(s => s.ExpectedReplicas > 0 || s.Containers.Count > 0))
+        {
+            var running = service.Containers.Count(c => c.IsHealthy);
+            if (running >= service.ExpectedReplicas && service.Containers.All(c => c.IsHealthy)) continue;
+            var bad = service.Containers.Where(c => !c.IsHealthy)
+                .Select(c => $"{c.Name} {c.State}{(c.Health is { } h && h != "healthy" ? $" ({h})" : "")}{(c.State == "exited" ? $" exit code {c.ExitCode}" : "")}");
+            problems.Add($"{service.Name}: {running} of {service.ExpectedReplicas} healthy{(bad.Any() ? " — " + string.Join(", ", bad) : "")}");
+        }
+        var containers = fresh.Services.Sum(s => s.Containers.Count);
+        return problems.Count == 0
+            ? Passed(name, $"{fresh.Services.Count} services, {containers} containers running and healthy")
+            : Failed(name, "ServiceUnhealthy", string.Join("; ", problems),
+                "Start what stopped ('docker compose up -d'), and read its log with Get-UpgradeDiagnostic.");
+    }
+
+    private static async Task<CheckResult> GraphQLAsync(ProductApi api, ValidationDefinition validation, CancellationToken ct)
+    {
+        const string name = "GraphQL";
+        if (validation.GraphQL.Count == 0) return Skipped(name, "The profile declares no GraphQL smoke queries (validation.graphQL).");
+        var answers = await Task.WhenAll(validation.GraphQL.Select(async q => (Query: q, Answer: await api.GraphQLAsync(q.Query, ct).ConfigureAwait(false))))
+            .ConfigureAwait(false);
+        var failures = answers.Where(a => a.Answer.Errors.Count > 0 || ProductApi.Select(a.Answer.Json, a.Query.DataPath ?? "data") is null)
+            .Select(a => $"{a.Query.Name}: {(a.Answer.Errors.Count > 0 ? string.Join("; ", a.Answer.Errors) : $"no data at {a.Query.DataPath ?? "data"}")}")
+            .ToList();
+        return failures.Count == 0
+            ? Passed(name, $"{answers.Length} queries answered with data ({string.Join(", ", answers.Select(a => $"{a.Query.Name} {a.Answer.Elapsed.TotalMilliseconds:N0} ms"))})")
+            : Failed(name, "GraphQLQueryFailed", string.Join("; ", failures),
+                "A failing query usually means a schema migration did not finish: look at the migration output (Get-UpgradeHistory) and the server logs.");
+    }
+
+    /// <summary>Starts the operation for each listed item and polls until it is ready, failed, or the check times out.</summary>
+    private static async Task<CheckResult> AsyncOperationAsync(string name, ProductApi api, ComposeBackupSource source, AsyncOperationDefinition? operation,
+        CancellationToken ct)
+    {
+        if (operation is null) return Skipped(name, $"The profile declares no {name} operation (validation.{char.ToLowerInvariant(name[0])}{name[1..]}).");
+
+        var items = new List<Dictionary<string, string>>();
+        if (operation.ListQuery is { } listQuery)
+        {
+            var list = await api.GraphQLAsync(listQuery, ct).ConfigureAwait(false);
+            if (list.Errors.Count > 0)
+                return Failed(name, $"{name}Failed", $"listing failed: {string.Join("; ", list.Errors)}", null);
+            if (ProductApi.Select(list.Json, operation.ListPath) is JsonArray array)
+                items.AddRange(array.OfType<JsonObject>().Select(o => o.Where(p => p.Value is JsonValue)
+                    .ToDictionary(p => p.Key, p => p.Value!.ToString())));
+            if (items.Count == 0) return Skipped(name, "The deployment has nothing to run it on (the list query returned no items).");
+        }
+        else items.Add(new Dictionary<string, string>());
+
+        var outcomes = await Task.WhenAll(items.Select(item => RunOperationAsync(api, source, operation, item, ct))).ConfigureAwait(false);
+        var failed = outcomes.Where(o => !o.Ok).ToList();
+        return failed.Count == 0
+            ? Passed(name, string.Join("; ", outcomes.Select(o => o.Detail)))
+            : Failed(name, $"{name}Failed", string.Join("; ", failed.Select(o => o.Detail)),
+                name == "GitSync"
+                    ? "Check that the repository's remote is reachable from the worker containers and that the credentials still work."
+                    : "Look at the workers' logs (Get-UpgradeDiagnostic): the generator fails after the upgrade.");
+    }
+
+    private static async Task<(bool Ok, string Detail)> RunOperationAsync(ProductApi api, ComposeBackupSource source, AsyncOperationDefinition operation,
+        Dictionary<string, string> item, CancellationToken ct)
+    {
+        string Fill(string text) => item.Aggregate(text, (current, pair) => current.Replace("{" + pair.Key + "}", pair.Value, StringComparison.Ordinal));
+        var label = item.TryGetValue("name", out var itemName) ? itemName : "operation";
+
+        string? expected = null;
+        if (operation.ExpectedResultCommand.Count > 0 && operation.Service is { } service)
+        {
+            var container = source.ContainersOf(service).FirstOrDefault(c => c.State == "running")
+                ?? throw new UpgradeOpsException("ServiceNotRunning", ErrorKind.ObjectNotFound, service,
+                    $"No running container of service '{service}' to run {operation.ExpectedResultCommand[0]} in. Start it first.");
+            var run = await DockerExec.RunAsync(source.Engine.Client, container.ID, operation.ExpectedResultCommand.Select(Fill).ToList(), ct).ConfigureAwait(false);
+            if (run.ExitCode != 0)
+                return (false, $"{label}: the remote did not answer ({FirstLine(run.StandardError)})");
+            expected = run.StandardOutputText.Split((char[])[' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        }
+
+        var started = await api.GraphQLAsync(Fill(operation.Request), ct).ConfigureAwait(false);
+        if (started.Errors.Count > 0) return (false, $"{label}: the request failed ({string.Join("; ", started.Errors)})");
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            var status = await api.GraphQLAsync(Fill(operation.StatusQuery), ct).ConfigureAwait(false);
+            var state = ProductApi.Text(status.Json, operation.StatusPath);
+            if (state == operation.ReadyStatus)
+            {
+                var result = ProductApi.Text(status.Json, operation.ResultPath);
+                if (operation.ResultPath is not null && string.IsNullOrEmpty(result))
+                    return (false, $"{label}: {state} but without a result at {operation.ResultPath}");
+                if (expected is not null && result != expected)
+                    return (false, $"{label}: {state} at {Short(result)}, but the remote is at {Short(expected)}");
+                return (true, $"{label}: {state} in {watch.Elapsed.TotalSeconds:N1} s{(result is null ? "" : $" ({Short(result)})")}");
+            }
+            if (state is not null && state == operation.FailedStatus)
+                return (false, $"{label}: {state}{(ProductApi.Text(status.Json, operation.ErrorPath) is { Length: > 0 } error ? $" — {error}" : "")}");
+            await Task.Delay(250, ct).ConfigureAwait(false);
+        }
+    }
+
+    private static string Short(string? value) => value is { Length: > 12 } ? value[..12] : value ?? "";
+
+    private static string FirstLine(string text) => text.Trim().Split('\n')[0];
+
+    private static async Task<CheckResult> LogsAsync(ComposeBackupSource source, ValidationDefinition validation, DateTimeOffset? since, CancellationToken ct)
+    {
+        const string name = "Logs";
+        var errors = validation.LogErrorPatterns.Select(p => new Regex(p, RegexOptions.CultureInvariant)).ToList();
+        var ignored = validation.LogIgnorePatterns.Select(p => new Regex(p, RegexOptions.CultureInvariant)).ToList();
+        var redactor = SecretRedactor.FromEnvFile(source.File.EnvFilePath);
+        await source.RefreshAsync(ct).ConfigureAwait(false);
+        var inspected = await Task.WhenAll(source.Containers.Select(c => source.Engine.Client.Containers.InspectContainerAsync(c.ID, ct))).ConfigureAwait(false);
+
+        // "Since the upgrade": the caller's moment, else the start of the newest product container (the current version).
+        var productServices = source.Profile.Services.Where(s => s.ProductImage).Select(s => source.ComposeName(s.Name)).ToHashSet();
+        var from = since ?? inspected
+            .Where(i => i.Config.Labels.TryGetValue(ComposeDiscovery.ServiceLabel, out var s) && productServices.Contains(s))
+            .Select(i => DateTimeOffset.TryParse(i.State.StartedAt, out var at) ? at : DateTimeOffset.MinValue)
+            .DefaultIfEmpty(DateTimeOffset.UtcNow.AddHours(-1)).Max().AddSeconds(-5);
+
+        var found = new List<(string Container, int Count, List<string> Samples)>();
+        var scanned = 0;
+        foreach (var container in inspected)
+        {
+            var text = await ReadLogsAsync(source.Engine, container.ID, from, ct).ConfigureAwait(false);
+            var matches = text.Split('\n').Where(l => errors.Any(r => r.IsMatch(l)) && !ignored.Any(r => r.IsMatch(l))).ToList();
+            scanned += text.Count(ch => ch == '\n');
+            if (matches.Count > 0)
+                found.Add((container.Name.TrimStart('/'), matches.Count, matches.Take(3).Select(l => redactor.Redact(l.Trim())).ToList()));
+        }
+        if (found.Count == 0)
+            return Passed(name, $"{scanned:N0} lines of {inspected.Length} containers since {from:u}: no error lines");
+        return Failed(name, "ErrorsInLogs",
+            string.Join("; ", found.Select(f => $"{f.Container}: {f.Count} error line(s), first: {string.Join(" | ", f.Samples)}")) + $" (since {from:u})",
+            "Read the full lines with Get-UpgradeDiagnostic; if they are known and harmless, add them to the profile's validation.logIgnorePatterns.");
+    }
+
+    internal static async Task<string> ReadLogsAsync(DockerEngine engine, string containerId, DateTimeOffset since, CancellationToken ct)
+    {
+        using var stream = await engine.Client.Containers.GetContainerLogsAsync(containerId, new ContainerLogsParameters
+        {
+            ShowStdout = true, ShowStderr = true, Since = since.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        }, ct).ConfigureAwait(false);
+        var (stdout, stderr) = await stream.ReadOutputToEndAsync(ct).ConfigureAwait(false);
+        return stdout + (stderr.Length > 0 && !stdout.EndsWith('\n') && stdout.Length > 0 ? "\n" : "") + stderr;
+    }
+
+    private static async Task<(CheckResult Result, PerformanceBaseline? Measured)> PerformanceAsync(ProductApi api, ComposeBackupSource source,
+        PerformanceBaseline? baseline, CancellationToken ct)
+    {
+        const string name = "Performance";
+        var definition = source.Profile.Validation.Performance;
+        if (definition.Requests.Count == 0) return (Skipped(name, "The profile declares no requests to time (validation.performance.requests)."), null);
+        var measured = await MeasureAsync(api, source, ct).ConfigureAwait(false);
+        var now = string.Join(", ", measured.Requests.Select(r => $"{r.Name} p50 {r.P50Milliseconds:N1} ms, p95 {r.P95Milliseconds:N1} ms"));
+        var failing = measured.Requests.Where(r => r.Failures > 0).ToList();
+        if (failing.Count > 0)
+            return (Failed(name, "RequestsFailed", $"{string.Join(", ", failing.Select(r => $"{r.Name}: {r.Failures} of {r.Samples} failed"))}; {now}",
+                "Look at the server logs (Get-UpgradeDiagnostic)."), measured);
+        if (baseline is null)
+            return (Passed(name, $"{now} (no baseline to compare with: give -Baseline, or the UpgradeResult of Invoke-Upgrade)"), measured);
+
+        var slower = new List<string>();
+        foreach (var request in measured.Requests)
+        {
+            var before = baseline.Requests.FirstOrDefault(r => r.Name == request.Name);
+            if (before is null) continue;
+            if (request.P95Milliseconds > before.P95Milliseconds * definition.WarningRatio &&
+                request.P95Milliseconds - before.P95Milliseconds > definition.MinimumDifferenceMs)
+                slower.Add($"{request.Name} p95 {request.P95Milliseconds:N1} ms against {before.P95Milliseconds:N1} ms before ({request.P95Milliseconds / Math.Max(before.P95Milliseconds, 0.001):N1}x)");
+        }
+        return slower.Count == 0
+            ? (Passed(name, $"{now}; within {definition.WarningRatio:N1}x of the baseline taken {baseline.CapturedAt:u}"), measured)
+            : (Warning(name, string.Join("; ", slower) + $" (threshold {definition.WarningRatio:N1}x)",
+                "Compare again after the caches warm up; if it stays slow, look at the release notes for known performance changes and at the database."), measured);
+    }
+
+    private static async Task<PerformanceBaseline> MeasureAsync(ProductApi api, ComposeBackupSource source, CancellationToken ct)
+    {
+        var definition = source.Profile.Validation.Performance;
+        var baseline = new PerformanceBaseline
+        {
+            DeploymentName = source.Deployment.Name, Version = source.Deployment.Version, CapturedAt = DateTimeOffset.UtcNow,
+        };
+        foreach (var request in definition.Requests)
+        {
+            var times = new List<double>();
+            var failures = 0;
+            // One warm-up request, not counted: the first one pays for connection set-up.
+            for (var i = 0; i <= definition.Samples; i++)
+            {
+                ApiAnswer answer;
+                try
+                {
+                    answer = request.Query is { } query ? await api.GraphQLAsync(query, ct).ConfigureAwait(false)
+                        : await api.GetAsync(request.Path ?? "/", ct).ConfigureAwait(false);
+                }
+                catch (HttpRequestException)
+                {
+                    if (i > 0) failures++;
+                    continue;
+                }
+                if (i == 0) continue;
+                if (answer.Errors.Count > 0) failures++;
+                times.Add(answer.Elapsed.TotalMilliseconds);
+            }
+            times.Sort();
+            baseline.Requests.Add(new RequestLatency
+            {
+                Name = request.Name, Samples = definition.Samples, Failures = failures,
+                P50Milliseconds = Percentile(times, 0.50), P95Milliseconds = Percentile(times, 0.95),
+            });
+        }
+        return baseline;
+    }
+
+    /// <summary>Nearest-rank percentile of sorted values.</summary>
+    internal static double Percentile(IReadOnlyList<double> sorted, double fraction) =>
+        sorted.Count == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(fraction * sorted.Count) - 1, 0, sorted.Count - 1)];
+}

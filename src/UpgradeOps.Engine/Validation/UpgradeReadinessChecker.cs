@@ -1,0 +1,227 @@
+using System.Diagnostics;
+using UpgradeOps.Backups;
+using UpgradeOps.Compose;
+using UpgradeOps.Hosting;
+using UpgradeOps.ReleaseNotes;
+using UpgradeOps.Versioning;
+
+namespace UpgradeOps.Validation;
+
+/// <summary>What Test-UpgradeReadiness asks.</summary>
+public sealed class ReadinessRequest
+{
+    public required Deployment Deployment { get; init; }
+    public required string To { get; init; }
+    /// <summary>The profile, resolved to a name or a file path.</summary>
+    public required string Profile { get; init; }
+    public IReadOnlyList<string> AvailableVersions { get; init; } = Array.Empty<string>();
+    public ReleaseNoteDocument? ReleaseNotes { get; init; }
+    public bool AcknowledgeBreakingChange { get; init; }
+    /// <summary>The backup the upgrade will rely on; else the newest one of the deployment in BackupPath.</summary>
+    public DeploymentBackup? Backup { get; init; }
+    public string? BackupPath { get; init; }
+    public TimeSpan MaximumBackupAge { get; init; } = TimeSpan.FromHours(24);
+    public DateTimeOffset? WindowStart { get; init; }
+    public DateTimeOffset? WindowEnd { get; init; }
+}
+
+/// <summary>
+/// The pre-upgrade checklist as objects: release notes reviewed, a recent verified backup, a supported path, a
+/// maintenance window long enough for the estimate, disk space, a healthy deployment, configuration the target
+/// needs, no background tasks running, a rehearsal done.
+/// </summary>
+public static class UpgradeReadinessChecker
+{
+    public static async Task<ReadinessReport> CheckAsync(ReadinessRequest request, EngineContext context)
+    {
+        var ct = context.CancellationToken;
+        var deployment = await ComposeDiscovery.DiscoverAsync(new ComposeDiscoveryRequest
+        {
+            ComposeFile = request.Deployment.Location, Profile = request.Deployment.Profile, DockerHost = request.Deployment.Endpoint,
+        }, context).ConfigureAwait(false);
+        using var source = await ComposeBackupSource.OpenAsync(deployment, ct).ConfigureAwait(false);
+        var report = new ReadinessReport { DeploymentName = deployment.Name, From = deployment.Version, To = request.To };
+        using var activity = context.StartActivity($"Checking readiness of {deployment.Name} for {request.To}");
+
+        // Path and release notes.
+        var watch = Stopwatch.StartNew();
+        UpgradePath? path = null;
+        try
+        {
+            path = UpgradePathService.Test(new UpgradePathRequest
+            {
+                From = deployment.Version ?? deployment.ConfiguredVersion ?? "0.0.0", To = request.To, Profile = request.Profile,
+                AvailableVersions = request.AvailableVersions, ReleaseNotes = request.ReleaseNotes, Deployment = deployment,
+                DatabaseSizeBytes = deployment.DatabaseSizeBytes,
+            }, context);
+            report.Path = path;
+            report.Checks.Add(path.IsSupported
+                ? Result("UpgradePath", CheckStatus.Passed, $"{path.Route}, estimated {path.EstimatedDowntime} of downtime", null, watch)
+                : Result("UpgradePath", CheckStatus.Failed, path.Reason, "Follow the route Test-UpgradePath gives; to go back to an older version restore its backup.", watch));
+        }
+        catch (UpgradeOpsException ex)
+        {
+            report.Checks.Add(Result("UpgradePath", CheckStatus.Failed, ex.Message, "Check the versions with Test-UpgradePath.", watch, ex.ErrorId));
+        }
+        report.Checks.Add(ReleaseNotesCheck(request, path));
+
+        activity.Report("Backup", 30);
+        report.Checks.Add(await BackupCheckAsync(request, deployment, context).ConfigureAwait(false));
+        report.Checks.Add(WindowCheck(request, path));
+        report.Checks.Add(await DiskSpaceCheckAsync(request, deployment, source, ct).ConfigureAwait(false));
+
+        watch.Restart();
+        report.Checks.Add(deployment.Healthy
+            ? Result("DeploymentHealthy", CheckStatus.Passed, $"{deployment.Services.Count} services healthy", null, watch)
+            : Result("DeploymentHealthy", CheckStatus.Failed,
+                "Not healthy now: " + string.Join(", ", deployment.Services.Where(s => !s.Healthy).Select(s => $"{s.Name} ({s.Replicas} of {s.ExpectedReplicas})")),
+                "Bring the deployment back to health before upgrading (Get-UpgradeDiagnostic shows why it is not).", watch));
+
+        report.Checks.Add(ConfigurationCheck(source, deployment, request.To));
+        activity.Report("Background tasks", 80);
+        report.Checks.Add(await BackgroundTasksCheckAsync(source, deployment, ct).ConfigureAwait(false));
+        report.Checks.Add(new CheckResult
+        {
+            Name = "Rehearsal", Status = CheckStatus.Warning,
+            Detail = "No rehearsal of this upgrade on a non-production copy is on record.",
+            Remedy = "Rehearse it first on a copy restored from the backup (a disposable deployment of the same version).",
+        });
+        activity.Complete();
+        return report;
+    }
+
+    private static CheckResult Result(string name, CheckStatus status, string detail, string? remedy, Stopwatch watch, string? errorId = null) =>
+        new() { Name = name, Status = status, Detail = detail, Remedy = remedy, Duration = watch.Elapsed, ErrorId = status == CheckStatus.Failed ? errorId ?? $"{name}NotReady" : null };
+
+    private static CheckResult ReleaseNotesCheck(ReadinessRequest request, UpgradePath? path)
+    {
+        var watch = Stopwatch.StartNew();
+        if (request.ReleaseNotes is null)
+            return Result("ReleaseNotes", CheckStatus.Warning, "No release notes were given, so nothing was reviewed here.",
+                "Read them: Get-UpgradeReleaseNote -Path CHANGELOG.md -From <current> -To <target>, and give -ReleaseNotePath.", watch);
+        var breaking = (path?.ReleaseNotes ?? Array.Empty<ReleaseNote>()).Where(n => n.Category == ReleaseNoteCategory.BreakingChange).ToList();
+        if (breaking.Count == 0)
+            return Result("ReleaseNotes", CheckStatus.Passed, $"{path?.ReleaseNotes.Count ?? 0} notes between the versions, no breaking change", null, watch);
+        var titles = string.Join("; ", breaking.Take(5).Select(n => $"{n.Version}: {n.Title}")) + (breaking.Count > 5 ? $"; and {breaking.Count - 5} more" : "");
+        return request.AcknowledgeBreakingChange
+            ? Result("ReleaseNotes", CheckStatus.Passed, $"{breaking.Count} breaking change(s), acknowledged: {titles}", null, watch)
+            : Result("ReleaseNotes", CheckStatus.Failed, $"{breaking.Count} breaking change(s) not acknowledged: {titles}",
+                "Read them (Get-UpgradeReleaseNote ... -Category BreakingChange), then run again with -AcknowledgeBreakingChange.", watch, "BreakingChangeNotAcknowledged");
+    }
+
+    private static async Task<CheckResult> BackupCheckAsync(ReadinessRequest request, Deployment deployment, EngineContext context)
+    {
+        var watch = Stopwatch.StartNew();
+        var backup = request.Backup;
+        if (backup is null && request.BackupPath is not null && Directory.Exists(request.BackupPath))
+            backup = BackupCatalog.List(request.BackupPath, deployment.Name, context).FirstOrDefault();
+        const string remedy = "Take one: $d | New-DeploymentBackup -Path <folder>, then Test-DeploymentBackup -RestoreTest.";
+        if (backup is null)
+            return Result("Backup", CheckStatus.Failed, request.BackupPath is null ? "No backup was given (-Backup or -BackupPath)." : $"No backup of {deployment.Name} in {request.BackupPath}.",
+                remedy, watch, "BackupMissing");
+        if (backup.Version != deployment.Version)
+            return Result("Backup", CheckStatus.Failed, $"The newest backup ({backup.Id}) was taken at {backup.Version}; the deployment runs {deployment.Version}.", remedy, watch, "BackupVersionMismatch");
+        var verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest { BackupPath = backup.Path }, context).ConfigureAwait(false);
+        if (!verification.Passed)
+            return Result("Backup", CheckStatus.Failed, $"{backup.Id} fails verification: {verification.Checks.First(c => c.Status == CheckStatus.Failed).Detail}",
+                remedy, watch, verification.FailureErrorId ?? "BackupVerificationFailed");
+        var age = DateTimeOffset.UtcNow - backup.CreatedAt;
+        return age > request.MaximumBackupAge
+            ? Result("Backup", CheckStatus.Warning, $"{backup.Id} is verified but {age.TotalHours:N0} h old: data written since would be lost by a rollback.", remedy, watch)
+            : Result("Backup", CheckStatus.Passed, $"{backup.Id}, {age.TotalMinutes:N0} min old, verified", null, watch);
+    }
+
+    private static CheckResult WindowCheck(ReadinessRequest request, UpgradePath? path)
+    {
+        var watch = Stopwatch.StartNew();
+        var estimate = path?.EstimatedDowntime ?? default;
+        if (request.WindowStart is null || request.WindowEnd is null)
+            return Result("MaintenanceWindow", CheckStatus.Warning, $"No maintenance window was given; the estimate is {estimate}.",
+                "Give -Window <start>,<end> to check that it is long enough.", watch);
+        var length = request.WindowEnd.Value - request.WindowStart.Value;
+        if (request.WindowEnd.Value < DateTimeOffset.Now)
+            return Result("MaintenanceWindow", CheckStatus.Failed, $"The window ended at {request.WindowEnd.Value:g}.", "Plan a window in the future.", watch, "WindowInThePast");
+        if (length.TotalMinutes < estimate.Min)
+            return Result("MaintenanceWindow", CheckStatus.Failed, $"The window is {length.TotalMinutes:N0} min; the upgrade takes {estimate}.",
+                $"Plan at least {estimate.Max} min, or upgrade one hop per window.", watch, "WindowTooShort");
+        if (length.TotalMinutes < estimate.Max)
+            return Result("MaintenanceWindow", CheckStatus.Warning, $"The window is {length.TotalMinutes:N0} min; the upgrade takes {estimate}, a rollback would not fit.",
+                $"Plan {estimate.Max} min or more.", watch);
+        return Result("MaintenanceWindow", CheckStatus.Passed, $"{length.TotalMinutes:N0} min from {request.WindowStart.Value:g}, estimate {estimate}", null, watch);
+    }
+
+    private static async Task<CheckResult> DiskSpaceCheckAsync(ReadinessRequest request, Deployment deployment, ComposeBackupSource source, CancellationToken ct)
+    {
+        var watch = Stopwatch.StartNew();
+        var problems = new List<string>();
+        var facts = new List<string>();
+        var backupFolder = request.BackupPath ?? (request.Backup is { } b ? Path.GetDirectoryName(b.Path) : null);
+        if (backupFolder is not null && Directory.Exists(backupFolder))
+        {
+            var free = new DriveInfo(Path.GetFullPath(backupFolder)).AvailableFreeSpace;
+            var need = deployment.DatabaseSizeBytes ?? 0;
+            facts.Add($"{free / 1e9:N1} GB free for backups");
+            if (free < need) problems.Add($"the backup folder has {free / 1e9:N1} GB free, the database is {need / 1e9:N1} GB");
+        }
+        var info = await source.Engine.Client.System.GetSystemInfoAsync(ct).ConfigureAwait(false);
+        if (info.DockerRootDir is { } root && Directory.Exists(root))
+        {
+            var free = new DriveInfo(root).AvailableFreeSpace;
+            var image = source.Containers.FirstOrDefault(c => source.Profile.Services.Any(s => s.ProductImage && source.ComposeName(s.Name) == c.Labels[ComposeDiscovery.ServiceLabel]));
+            long need = 0;
+            if (image is not null) need = (await source.Engine.Client.Images.InspectImageAsync(image.ImageID, ct).ConfigureAwait(false)).Size;
+            facts.Add($"{free / 1e9:N1} GB free for images");
+            if (free < need * 2) problems.Add($"the Docker root {root} has {free / 1e9:N1} GB free; a new product image takes about {need / 1e9:N1} GB");
+        }
+        if (facts.Count == 0)
+            return Result("DiskSpace", CheckStatus.Skipped, "Neither the backup folder nor the Docker root is visible from here.", null, watch);
+        return problems.Count == 0
+            ? Result("DiskSpace", CheckStatus.Passed, string.Join(", ", facts), null, watch)
+            : Result("DiskSpace", CheckStatus.Failed, string.Join("; ", problems), "Free space (docker image prune; old backups) before the upgrade.", watch, "DiskSpaceLow");
+    }
+
+    private static CheckResult ConfigurationCheck(ComposeBackupSource source, Deployment deployment, string to)
+    {
+        var watch = Stopwatch.StartNew();
+        var env = File.Exists(source.File.EnvFilePath) ? EnvFile.Read(source.File.EnvFilePath) : new Dictionary<string, string>().AsReadOnly();
+        ProductVersion? from = deployment.Version is { } v && ProductVersion.TryParse(v, out var f) ? f : null;
+        var target = ProductVersion.TryParse(to, out var t) ? t : null;
+        var missing = new List<string>();
+        var generated = new List<string>();
+        foreach (var rule in source.Profile.ConfigurationRules)
+        {
+            if (rule.RequiresVariable is not { } variable || rule.AppVersion is null || !ProductVersion.TryParse(rule.AppVersion, out var since)) continue;
+            if (target is null || target.CompareTo(since) < 0 || (from is not null && from.CompareTo(since) >= 0)) continue;
+            if (env.ContainsKey(variable)) continue;
+            (rule.Generate ? generated : missing).Add($"{variable} ({rule.Description})");
+        }
+        if (missing.Count > 0)
+            return Result("Configuration", CheckStatus.Failed, $"{to} needs: {string.Join("; ", missing)}",
+                "Give the value: Invoke-Upgrade -ConfigurationValue @{NAME='value'}, or set it in .env.", watch, "ConfigurationValueMissing");
+        return Result("Configuration", CheckStatus.Passed,
+            generated.Count > 0 ? $"the upgrade will generate {string.Join("; ", generated)}" : $"nothing {to} needs is missing", null, watch);
+    }
+
+    private static async Task<CheckResult> BackgroundTasksCheckAsync(ComposeBackupSource source, Deployment deployment, CancellationToken ct)
+    {
+        var watch = Stopwatch.StartNew();
+        var validation = source.Profile.Validation;
+        if (validation.RunningTasksQuery is null)
+            return Result("BackgroundTasks", CheckStatus.Skipped, "The profile declares no query for running tasks (validation.runningTasksQuery).", null, watch);
+        try
+        {
+            var answer = await ProductApi.For(deployment, source.Profile).GraphQLAsync(validation.RunningTasksQuery, ct).ConfigureAwait(false);
+            if (answer.Errors.Count > 0)
+                return Result("BackgroundTasks", CheckStatus.Warning, $"The query failed: {string.Join("; ", answer.Errors)}", "Check the tasks in the product's UI.", watch);
+            var running = validation.RunningTasksPaths.Sum(p => long.TryParse(ProductApi.Text(answer.Json, p), out var n) ? n : 0);
+            return running == 0
+                ? Result("BackgroundTasks", CheckStatus.Passed, "no background task pending or running", null, watch)
+                : Result("BackgroundTasks", CheckStatus.Warning, $"{running} background task(s) pending or running: the upgrade would interrupt them.",
+                    "Wait until they finish, or accept that they are retried after the upgrade.", watch);
+        }
+        catch (HttpRequestException ex)
+        {
+            return Result("BackgroundTasks", CheckStatus.Warning, $"The API did not answer: {ex.Message}", "Check the tasks in the product's UI.", watch);
+        }
+    }
+}

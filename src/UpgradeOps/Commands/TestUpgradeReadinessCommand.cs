@@ -1,0 +1,129 @@
+using System.Management.Automation;
+using UpgradeOps.Commands.Hosting;
+using UpgradeOps.Hosting;
+using UpgradeOps.ReleaseNotes;
+using UpgradeOps.Validation;
+
+namespace UpgradeOps.Commands;
+
+/// <summary>
+/// <para type="synopsis">The guide's pre-upgrade checklist as objects: each item Passed, Warning or Failed, with its remedy.</para>
+/// <para type="description">Test-UpgradeReadiness checks, before a maintenance window, what the upgrade guide asks an admin to check by
+/// hand: the upgrade path is supported (UpgradePath); the breaking changes between the versions were read
+/// (ReleaseNotes: Failed until -AcknowledgeBreakingChange is given, Warning when no release notes are given); a backup
+/// at the current version exists, verifies and is recent (Backup, from -Backup or the newest in -BackupPath); the
+/// maintenance window (-Window) is long enough for the estimate (MaintenanceWindow); there is disk space for the backup
+/// and the new images (DiskSpace); the deployment is healthy now (DeploymentHealthy); the configuration the target
+/// version needs is there or will be generated (Configuration, from the profile's rules); no background task is running
+/// (BackgroundTasks, from the profile's query); and a rehearsal was done (Rehearsal: a Warning until one is recorded).</para>
+/// <para type="description">It changes nothing. Ready is true when no item failed; Invoke-Upgrade -RequireReadiness runs the same checks and
+/// refuses to start when one fails.</para>
+/// </summary>
+/// <example>
+/// <code>$d | Test-UpgradeReadiness -To 1.8.0 -BackupPath /backups -Window '2026-12-01 22:00','2026-12-01 23:00'</code>
+/// <para>Checks the checklist for tonight's window, using the newest backup in /backups.</para>
+/// </example>
+/// <example>
+/// <code>$r = $d | Test-UpgradeReadiness -To 2.0.0 -Backup $b -ReleaseNotePath ./CHANGELOG.md
+/// $r.Checks | Where-Object Status -ne Passed | Format-Table Name, Status, Detail, Remedy -Wrap</code>
+/// <para>Lists what is not ready yet, and what to do about it.</para>
+/// </example>
+/// <returns>An UpgradeOps.ReadinessReport: DeploymentName, From, To, Ready, Checks (Name, Status, Detail, Remedy, ErrorId), Path.</returns>
+/// <seealso cref="TestUpgradePathCommand"/>
+/// <seealso cref="TestPostUpgradeCommand"/>
+/// <seealso cref="InvokeUpgradeCommand"/>
+[Cmdlet(VerbsDiagnostic.Test, "UpgradeReadiness")]
+[OutputType(typeof(ReadinessReport))]
+public sealed class TestUpgradeReadinessCommand : EngineCmdlet
+{
+    private ReleaseNoteDocument? _releaseNotes;
+
+    /// <summary>
+    /// <para type="description">The deployment to upgrade, from Get-UpgradeDeployment.</para>
+    /// </summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    public Deployment? Deployment { get; set; }
+
+    /// <summary>
+    /// <para type="description">The version to upgrade to.</para>
+    /// </summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    public string To { get; set; } = "";
+
+    /// <summary>
+    /// <para type="description">The backup the upgrade will rely on, from New-DeploymentBackup or Get-DeploymentBackup.</para>
+    /// </summary>
+    [Parameter]
+    public DeploymentBackup? Backup { get; set; }
+
+    /// <summary>
+    /// <para type="description">A backup folder: the newest backup of this deployment in it is checked, and its free space.</para>
+    /// </summary>
+    [Parameter]
+    public string? BackupPath { get; set; }
+
+    /// <summary>
+    /// <para type="description">The maintenance window: start and end.</para>
+    /// </summary>
+    [Parameter]
+    [ValidateCount(2, 2)]
+    public DateTimeOffset[]? Window { get; set; }
+
+    /// <summary>
+    /// <para type="description">The release notes (a CHANGELOG.md or a release JSON file) to look for breaking changes in.</para>
+    /// </summary>
+    [Parameter]
+    public string? ReleaseNotePath { get; set; }
+
+    /// <summary>
+    /// <para type="description">The breaking changes between the versions have been read and are accepted.</para>
+    /// </summary>
+    [Parameter]
+    public SwitchParameter AcknowledgeBreakingChange { get; set; }
+
+    /// <summary>
+    /// <para type="description">Versions that exist besides the profile's catalog (e.g. a release the catalog does not list yet).</para>
+    /// </summary>
+    [Parameter]
+    public string[] AvailableVersion { get; set; } = Array.Empty<string>();
+
+    /// <summary>
+    /// <para type="description">How old the backup may be before it is a Warning.</para>
+    /// <para type="default">1.00:00:00 (24 hours)</para>
+    /// </summary>
+    [Parameter]
+    public TimeSpan MaximumBackupAge { get; set; } = TimeSpan.FromHours(24);
+
+    protected override void BeginProcessing()
+    {
+        if (ReleaseNotePath is null) return;
+        var source = SessionState.Path.GetUnresolvedProviderPathFromPSPath(ReleaseNotePath);
+        try
+        {
+            _releaseNotes = RunEngine(context => ReleaseNoteSource.LoadAsync(source, ReleaseNoteFormat.Auto, EngineHttp.Client, context.CancellationToken));
+        }
+        catch (UpgradeOpsException ex)
+        {
+            ThrowEngineError(ex);
+        }
+    }
+
+    protected override void ProcessRecord()
+    {
+        var request = new ReadinessRequest
+        {
+            Deployment = Deployment!,
+            To = To,
+            Profile = ResolveProfile(Deployment!.Profile),
+            AvailableVersions = AvailableVersion,
+            ReleaseNotes = _releaseNotes,
+            AcknowledgeBreakingChange = AcknowledgeBreakingChange,
+            Backup = Backup,
+            BackupPath = BackupPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(BackupPath),
+            MaximumBackupAge = MaximumBackupAge,
+            WindowStart = Window?[0],
+            WindowEnd = Window?[1],
+        };
+        WriteObject(RunEngine(context => UpgradeReadinessChecker.CheckAsync(request, context)));
+    }
+}
