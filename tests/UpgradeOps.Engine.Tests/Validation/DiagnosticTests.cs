@@ -260,6 +260,56 @@ public class DiagnosticTests
         Assert.Null(DiagnosticAnalyzer.Timestamp("INFO x"));
     }
 
+    [Fact]
+    public void The_journal_read_is_the_upgrade_a_successful_rollback_undid_or_the_one_asked_for()
+    {
+        var folder = Directory.CreateTempSubdirectory("diag-journal-").FullName;
+        try
+        {
+            var compose = Path.Combine(folder, "docker-compose.yml");
+            var journals = UpgradeOps.Journal.UpgradeJournal.JournalFolder(compose);
+            UpgradeOps.Journal.UpgradeJournal Save(string id, string operation, UpgradeStatus status, int minute, Action<UpgradeResult>? edit = null)
+            {
+                var journal = new UpgradeOps.Journal.UpgradeJournal
+                {
+                    Path = Path.Combine(journals, id + ".json"), ComposeFile = compose,
+                    Result = new UpgradeResult { Id = id, DeploymentName = "proj", From = "1.7.6", To = "1.7.7", Operation = operation, Status = status,
+                        Started = DateTimeOffset.Parse("2026-01-01T10:00:00Z").AddMinutes(minute) },
+                };
+                edit?.Invoke(journal.Result);
+                journal.Save();
+                return journal;
+            }
+            Save("up", "Upgrade", UpgradeStatus.RolledBack, 0, r =>
+            {
+                r.RolledBackBy = "rb";
+                r.ErrorId = "MigrationFailed";
+                r.Error = $"failed: {Secret}";
+                r.MigrationOutput.Add($"ERROR migration 1.7.7 failed {Secret}");
+                r.Steps.Add(new UpgradeStepResult { Name = "migrate", Status = StepStatus.Failed });
+            });
+            Save("rb", "Rollback", UpgradeStatus.Succeeded, 1);
+
+            var picked = ComposeDiagnosticCollector.PickJournal(compose, null, "proj")!;
+            Assert.Equal("up", picked.Result.Id);
+            var report = Report();
+            ComposeDiagnosticCollector.ReadJournal(report, picked, Redactor);
+            Assert.Equal("migrate", report.FailedStep);
+            Assert.Equal("MigrationFailed", report.ErrorId);
+            Assert.DoesNotContain(Secret, report.Error);
+            Assert.DoesNotContain(Secret, report.MigrationOutput[0]);
+            Assert.DoesNotContain(Secret, report.JournalText);
+
+            Assert.Equal("rb", ComposeDiagnosticCollector.PickJournal(compose, "rb", "proj")!.Result.Id);
+            Assert.Equal("UpgradeNotFound", Assert.Throws<UpgradeOpsException>(() => ComposeDiagnosticCollector.PickJournal(compose, "nope", "proj")).ErrorId);
+            Assert.Null(ComposeDiagnosticCollector.PickJournal(Path.Combine(folder, "other", "docker-compose.yml"), null, "proj"));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     private static string RepoRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
