@@ -15,6 +15,7 @@
     CmdletsToExport      = @(
         'Get-DeploymentBackup'
         'Get-UpgradeDeployment'
+        'Get-UpgradeDiagnostic'
         'Get-UpgradeHistory'
         'Get-UpgradeReleaseNote'
         'Invoke-Rollback'

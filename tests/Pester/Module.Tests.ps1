@@ -81,7 +81,12 @@ Describe '<Name>' -Tag 'Module' -ForEach $cmdlets {
         }
     }
 
-    It 'does not prompt: read-only cmdlets do not support ShouldProcess' -Skip:($Command.Verb -notin 'Get', 'Test') {
+    # A Get cmdlet that writes a file when asked (-OutFile) is not read-only then: -WhatIf must cover the write.
+    It 'does not prompt: read-only cmdlets do not support ShouldProcess' -Skip:($Command.Verb -notin 'Get', 'Test' -or $Command.Parameters.ContainsKey('OutFile')) {
         $Command.Parameters.Keys | Should -Not -Contain 'WhatIf'
+    }
+
+    It 'supports -WhatIf for the file it writes with -OutFile' -Skip:(-not $Command.Parameters.ContainsKey('OutFile')) {
+        $Command.Parameters.Keys | Should -Contain 'WhatIf'
     }
 }

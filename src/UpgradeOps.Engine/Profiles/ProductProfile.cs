@@ -25,6 +25,8 @@ public sealed class ProductProfile
     public List<DataStoreDefinition> DataStores { get; set; } = new();
     public MigrationDefinition Migration { get; set; } = new();
     public List<ConfigurationRule> ConfigurationRules { get; set; } = new();
+    /// <summary>Known log and error patterns Get-UpgradeDiagnostic turns into guidance (optional).</summary>
+    public DiagnosticsDefinition Diagnostics { get; set; } = new();
 
     public override string ToString() => Name;
 }
@@ -205,4 +207,29 @@ public sealed class ConfigurationRule
     public bool Generate { get; set; }
     /// <summary>Helm: an older key whose value moves to the new key.</summary>
     public string? MovedFrom { get; set; }
+}
+
+/// <summary>The profile's troubleshooting knowledge: patterns Get-UpgradeDiagnostic matches, each with guidance.</summary>
+public sealed class DiagnosticsDefinition
+{
+    public List<DiagnosticPattern> Patterns { get; set; } = new();
+}
+
+/// <summary>
+/// A known problem: a regular expression (case-insensitive) matched line by line against the containers' logs,
+/// the migration output or the failed step's error, and the guidance shown when it matches.
+/// </summary>
+public sealed class DiagnosticPattern
+{
+    public string Id { get; set; } = "";
+    public string Pattern { get; set; } = "";
+    /// <summary>logs, migration or error; null: all three.</summary>
+    public string? AppliesTo { get; set; }
+    public FindingSeverity Severity { get; set; } = FindingSeverity.Error;
+    public string Guidance { get; set; } = "";
+
+    /// <summary>The places a pattern can look in.</summary>
+    public static readonly IReadOnlyList<string> Targets = ["logs", "migration", "error"];
+
+    public bool Covers(string target) => AppliesTo is null || string.Equals(AppliesTo, target, StringComparison.OrdinalIgnoreCase);
 }

@@ -68,6 +68,31 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
             if (rule.RequiresVariable is null && rule.RequiresValuesKey is null)
                 Fail(rule, $"configuration rule '{rule.Id}' needs 'requiresVariable' (Compose) or 'requiresValuesKey' (Helm).");
         }
+
+        ValidateDiagnostics(profile.Diagnostics);
+    }
+
+    private void ValidateDiagnostics(DiagnosticsDefinition diagnostics)
+    {
+        var ids = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var pattern in diagnostics.Patterns)
+        {
+            if (string.IsNullOrWhiteSpace(pattern.Id)) Fail(pattern, "every diagnostics pattern needs an 'id'.");
+            if (!ids.Add(pattern.Id)) Fail(pattern, $"diagnostics pattern '{pattern.Id}' is declared twice.");
+            if (string.IsNullOrWhiteSpace(pattern.Guidance)) Fail(pattern, $"diagnostics pattern '{pattern.Id}' needs 'guidance' (what to do when it matches).");
+            if (pattern.AppliesTo is not null && !DiagnosticPattern.Targets.Contains(pattern.AppliesTo, StringComparer.OrdinalIgnoreCase))
+                Fail(pattern, $"diagnostics pattern '{pattern.Id}': appliesTo '{pattern.AppliesTo}' must be one of {string.Join(", ", DiagnosticPattern.Targets)} (or left out for all three).");
+            if (string.IsNullOrWhiteSpace(pattern.Pattern))
+                Fail(pattern, $"diagnostics pattern '{pattern.Id}' needs a 'pattern' (a regular expression).");
+            try
+            {
+                _ = new System.Text.RegularExpressions.Regex(pattern.Pattern, System.Text.RegularExpressions.RegexOptions.None, TimeSpan.FromSeconds(1));
+            }
+            catch (ArgumentException ex)
+            {
+                Fail(pattern, $"diagnostics pattern '{pattern.Id}': '{pattern.Pattern}' is not a valid regular expression ({ex.Message}).");
+            }
+        }
     }
 
     private void CheckRange(object owner, List<int> range, string key)

@@ -271,7 +271,17 @@ public static partial class ComposeUpgradeService
 
         await Step("migrate", 4, async () =>
         {
-            var output = await MigrateAsync(target, newImages, environment, request.MigrationTimeout, hop, context, activity, log).ConfigureAwait(false);
+            string output;
+            try
+            {
+                output = await MigrateAsync(target, newImages, environment, request.MigrationTimeout, hop, context, activity, log).ConfigureAwait(false);
+            }
+            catch (UpgradeOpsException ex) when (ex.Data[MigrationOutputKey] is string failedOutput)
+            {
+                // A failed migration's output is what troubleshooting needs most (Get-UpgradeDiagnostic reads it from the journal).
+                journal.Result.MigrationOutput.Add($"{from} → {to} (failed):\n{failedOutput}");
+                throw;
+            }
             journal.Result.MigrationOutput.Add($"{from} → {to}:\n{output}");
             return $"{target.Profile.Migration.Command.FirstOrDefault()} finished";
         }).ConfigureAwait(false);
@@ -569,13 +579,15 @@ public static partial class ComposeUpgradeService
                 await client.Containers.KillContainerAsync(created.ID, new ContainerKillParameters(), CancellationToken.None).ConfigureAwait(false);
                 throw new UpgradeOpsException("MigrationTimedOut", ErrorKind.OperationTimeout, string.Join(' ', migration.Command),
                     $"The migration to {ImageReference.Tag(image)} did not finish within {timeout}; it was stopped. Last output: {LastLines(output, 5)} " +
-                    "Give a longer -MigrationTimeout if it was making progress, or roll back with Invoke-Rollback.");
+                    "Give a longer -MigrationTimeout if it was making progress, or roll back with Invoke-Rollback.")
+                { Data = { [MigrationOutputKey] = output.ToString() } };
             }
             var exit = await client.Containers.WaitContainerAsync(created.ID, CancellationToken.None).ConfigureAwait(false);
             if (exit.StatusCode != 0)
                 throw new UpgradeOpsException("MigrationFailed", ErrorKind.InvalidOperation, string.Join(' ', migration.Command),
                     $"The migration to {ImageReference.Tag(image)} failed with exit code {exit.StatusCode}: {LastLines(output, 5)} " +
-                    "The full output is in the result's MigrationOutput; Invoke-Rollback returns to the backup.");
+                    "The full output is in the result's MigrationOutput; Invoke-Rollback returns to the backup.")
+                { Data = { [MigrationOutputKey] = output.ToString() } };
             activity.Complete();
             return output.ToString();
         }
@@ -584,6 +596,9 @@ public static partial class ComposeUpgradeService
             await client.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Exception data key: the (redacted) output of a migration that failed.</summary>
+    private const string MigrationOutputKey = "UpgradeOps.MigrationOutput";
 
     private static string LastLines(StringBuilder output, int count) =>
         string.Join(" | ", output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(count).Select(l => l.Trim()));

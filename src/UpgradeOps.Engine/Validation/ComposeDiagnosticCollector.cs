@@ -1,0 +1,191 @@
+using System.Globalization;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
+using UpgradeOps.Backups;
+using UpgradeOps.Compose;
+using UpgradeOps.Hosting;
+using UpgradeOps.Journal;
+
+namespace UpgradeOps.Validation;
+
+/// <summary>What Get-UpgradeDiagnostic asks.</summary>
+public sealed class DiagnosticRequest
+{
+    /// <summary>The deployment; when null, it is read again from the journal's compose file, profile and Docker endpoint.</summary>
+    public Deployment? Deployment { get; init; }
+    /// <summary>The upgrade or rollback to read (its Id); null: the newest.</summary>
+    public string? UpgradeId { get; init; }
+    /// <summary>The journal file to read, instead of looking it up by id.</summary>
+    public string? JournalPath { get; init; }
+    /// <summary>How many log lines per container.</summary>
+    public int Tail { get; init; } = 50;
+    /// <summary>Only log lines written at or after this time.</summary>
+    public DateTimeOffset? Since { get; init; }
+}
+
+/// <summary>
+/// Collects what troubleshooting a Compose deployment needs, read-only, through the Engine API: every container's
+/// state, health, exit code, restart count and last log lines; what the newest (or the given) upgrade journal
+/// recorded about a failure; and the findings <see cref="DiagnosticAnalyzer"/> makes of them. Every text is
+/// redacted with the values of the deployment's .env.
+/// </summary>
+public static class ComposeDiagnosticCollector
+{
+    public static async Task<DiagnosticReport> CollectAsync(DiagnosticRequest request, EngineContext context)
+    {
+        var ct = context.CancellationToken;
+        var log = context.CreateLogger(nameof(ComposeDiagnosticCollector));
+        if (request.Tail < 1)
+            throw new UpgradeOpsException("InvalidTail", ErrorKind.InvalidArgument, request.Tail, "-Tail must be 1 or more log lines.");
+
+        var givenJournal = request.JournalPath is not null ? UpgradeJournal.Load(request.JournalPath) : null;
+        var deployment = request.Deployment ?? await DeploymentFromJournalAsync(givenJournal, context).ConfigureAwait(false);
+        using var activity = context.StartActivity($"Collecting diagnostics of {deployment.Name}");
+        activity.Report("Connecting to the Docker Engine", 5);
+        using var target = await ComposeBackupSource.OpenAsync(deployment, ct).ConfigureAwait(false);
+        var envPath = target.File.EnvFilePath;
+        var environment = File.Exists(envPath) ? EnvFile.Read(envPath) : new Dictionary<string, string>().AsReadOnly();
+        var redactor = new SecretRedactor(environment);
+
+        var report = new DiagnosticReport
+        {
+            DeploymentName = deployment.Name, CollectedAt = DateTimeOffset.UtcNow,
+            Version = deployment.Version ?? deployment.ConfiguredVersion, Redactor = redactor,
+        };
+
+        var containers = target.Containers
+            .OrderBy(c => ServiceOf(c), StringComparer.Ordinal)
+            .ThenBy(c => c.Names.FirstOrDefault(), StringComparer.Ordinal).ToList();
+        for (var i = 0; i < containers.Count; i++)
+        {
+            var name = containers[i].Names.First().TrimStart('/');
+            activity.Report($"Reading {name}", 10 + 70 * i / Math.Max(1, containers.Count));
+            report.Services.Add(await DescribeAsync(target.Engine.Client, containers[i], name, request, redactor, ct).ConfigureAwait(false));
+        }
+
+        activity.Report("Reading the upgrade journal", 85);
+        var journal = givenJournal ?? PickJournal(target.File.Path, request.UpgradeId, deployment.Name);
+        if (journal is not null) ReadJournal(report, journal, redactor);
+        log.LogDebug("Diagnostics of {Deployment}: {Containers} containers, journal {Journal}", deployment.Name, report.Services.Count, journal?.Path ?? "(none)");
+
+        var target_ = journal?.Result.Operation == "Upgrade" ? journal.Result.To : null;
+        report.Findings.AddRange(DiagnosticAnalyzer.Analyze(report, target.Profile, environment, redactor,
+            deployment.ConfiguredVersion ?? deployment.Version, target_, envPath));
+        activity.Complete();
+        return report;
+    }
+
+    private static async Task<ServiceDiagnostic> DescribeAsync(DockerClient client, ContainerListResponse container, string name, DiagnosticRequest request,
+        SecretRedactor redactor, CancellationToken ct)
+    {
+        var inspect = await client.Containers.InspectContainerAsync(container.ID, ct).ConfigureAwait(false);
+        var state = inspect.State;
+        var running = state?.Running == true || state?.Restarting == true || state?.Paused == true;
+        var diagnostic = new ServiceDiagnostic
+        {
+            Service = ServiceOf(container),
+            Container = name,
+            Image = inspect.Config?.Image ?? container.Image,
+            State = state?.Status ?? container.State,
+            // A stopped container keeps the health of its last run: only a running one has a health worth showing.
+            Health = state?.Running == true && state.Health?.Status is { Length: > 0 } health && health != "none" ? health : null,
+            ExitCode = running ? null : state?.ExitCode,
+            RestartCount = inspect.RestartCount,
+            OomKilled = state?.OOMKilled == true,
+            StartedAt = ParseTime(state?.StartedAt),
+            FinishedAt = running ? null : ParseTime(state?.FinishedAt),
+        };
+        diagnostic.LogTail = await LogTailAsync(client, container.ID, request, redactor, ct).ConfigureAwait(false);
+        return diagnostic;
+    }
+
+    /// <summary>The last lines of stdout and stderr, each with Docker's timestamp, merged in time order and redacted.</summary>
+    internal static async Task<List<string>> LogTailAsync(DockerClient client, string containerId, DiagnosticRequest request, SecretRedactor redactor, CancellationToken ct)
+    {
+        var parameters = new ContainerLogsParameters
+        {
+            ShowStdout = true, ShowStderr = true, Timestamps = true, Follow = false,
+            Tail = request.Tail.ToString(CultureInfo.InvariantCulture),
+            Since = request.Since?.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture),
+        };
+        string stdout, stderr;
+        try
+        {
+            using var stream = await client.Containers.GetContainerLogsAsync(containerId, parameters, ct).ConfigureAwait(false);
+            (stdout, stderr) = await stream.ReadOutputToEndAsync(ct).ConfigureAwait(false);
+        }
+        catch (DockerApiException ex)
+        {
+            // A log driver that cannot be read (journald, syslog, ...) is a fact to show, not a failure of the whole report.
+            return [redactor.Redact($"(logs unavailable: {ex.Message.Trim()})")];
+        }
+        var lines = SplitLines(stdout).Concat(SplitLines(stderr))
+            .Select((line, index) => (line, index, at: DiagnosticAnalyzer.Timestamp(line) ?? DateTimeOffset.MinValue))
+            .OrderBy(l => l.at).ThenBy(l => l.index)
+            .Select(l => redactor.Redact(l.line)).ToList();
+        return lines.Count > request.Tail ? lines.GetRange(lines.Count - request.Tail, request.Tail) : lines;
+    }
+
+    private static IEnumerable<string> SplitLines(string text) =>
+        text.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0);
+
+    /// <summary>
+    /// The journal that explains the deployment's state: the one asked for, else the newest. A rollback that
+    /// succeeded says less than the upgrade it undid, so then that upgrade is read.
+    /// </summary>
+    internal static UpgradeJournal? PickJournal(string composeFile, string? upgradeId, string deploymentName)
+    {
+        var journals = UpgradeJournal.List(composeFile);
+        if (upgradeId is not null)
+            return journals.FirstOrDefault(j => j.Result.Id == upgradeId)
+                ?? throw new UpgradeOpsException("UpgradeNotFound", ErrorKind.ObjectNotFound, upgradeId,
+                    $"No upgrade or rollback '{upgradeId}' is recorded for '{deploymentName}'. Get-UpgradeHistory lists them.");
+        var newest = journals.FirstOrDefault();
+        if (newest is { Result.Operation: "Rollback", Result.Status: UpgradeStatus.Succeeded })
+            return journals.FirstOrDefault(j => j.Result.RolledBackBy == newest.Result.Id) ?? newest;
+        return newest;
+    }
+
+    internal static void ReadJournal(DiagnosticReport report, UpgradeJournal journal, SecretRedactor redactor)
+    {
+        var result = journal.Result;
+        report.UpgradeId = result.Id;
+        report.Operation = result.Operation;
+        report.UpgradeStatus = result.Status;
+        report.JournalPath = journal.Path;
+        var failed = result.Steps.LastOrDefault(s => s.Status == StepStatus.Failed);
+        report.FailedStep = failed?.Name ?? (result.Status is UpgradeStatus.InProgress or UpgradeStatus.Interrupted ? journal.Current : null);
+        report.Error = result.Error is null ? null : redactor.Redact(result.Error);
+        report.ErrorId = result.ErrorId;
+        report.MigrationOutput = result.MigrationOutput.Select(redactor.Redact).ToList();
+        try
+        {
+            report.JournalText = File.Exists(journal.Path) ? redactor.Redact(File.ReadAllText(journal.Path)) : null;
+        }
+        catch (IOException)
+        {
+            report.JournalText = null;
+        }
+    }
+
+    private static async Task<Deployment> DeploymentFromJournalAsync(UpgradeJournal? journal, EngineContext context)
+    {
+        if (journal?.ComposeFile is null)
+            throw new UpgradeOpsException("DeploymentRequired", ErrorKind.InvalidArgument, journal?.Path,
+                "Get-UpgradeDiagnostic needs the deployment: give -Deployment (from Get-UpgradeDeployment), or an upgrade result whose journal names its compose file.");
+        return await ComposeDiscovery.DiscoverAsync(new ComposeDiscoveryRequest
+        {
+            ComposeFile = journal.ComposeFile, Profile = journal.Profile ?? "infrahub", DockerHost = journal.DockerEndpoint,
+        }, context).ConfigureAwait(false);
+    }
+
+    private static string ServiceOf(ContainerListResponse container) =>
+        container.Labels.TryGetValue(ComposeDiscovery.ServiceLabel, out var service) ? service : "";
+
+    private static DateTimeOffset? ParseTime(string? text)
+    {
+        if (string.IsNullOrEmpty(text) || text.StartsWith("0001-01-01", StringComparison.Ordinal)) return null;
+        return DiagnosticAnalyzer.Timestamp(text + " ");
+    }
+}
