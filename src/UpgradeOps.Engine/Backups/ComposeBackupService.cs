@@ -122,7 +122,9 @@ public static class ComposeBackupService
             BackupFiles.CreatePrivateDirectory(System.IO.Path.Combine(partial, "config"));
             RecordImages(source, backup);
 
-            // Writers stop writing for the duration, so the database and the volumes agree with each other.
+            // pg_dump alone is consistent (one snapshot, shared with the row counts). Writers stop writing only when the
+            // database and the volumes must agree with each other, or when the counts cannot share pg_dump's snapshot.
+            if (await NeedsPausedWritersAsync(source, planned, ct).ConfigureAwait(false))
             foreach (var writer in source.Writers())
             {
                 activity.Report($"Pausing {writer.Names.FirstOrDefault()?.TrimStart('/')}", 5);
@@ -156,6 +158,20 @@ public static class ComposeBackupService
                 {
                     log.LogWarning("Could not resume container {Container}: {Message}. Resume it with 'docker unpause {Container}'.", containerId, ex.Message, containerId);
                 }
+            }
+        }
+        // A healthcheck that ran while a writer was paused failed, and the Engine calls it unhealthy until its next one
+        // passes: the backup is done when the writers are healthy again, as they were.
+        if (paused.Count > 0)
+        {
+            activity.Report("Waiting for the resumed writers to be healthy", 95);
+            try
+            {
+                await ComposeHealth.WaitHealthyAsync(source.Engine, source.Deployment.Name, TimeSpan.FromMinutes(2), ct, paused).ConfigureAwait(false);
+            }
+            catch (UpgradeOpsException ex)
+            {
+                log.LogWarning("After the backup the resumed writers are not healthy: {Message}", ex.Message);
             }
         }
 
@@ -193,8 +209,10 @@ public static class ComposeBackupService
             component.DumpMajorVersion = await postgres.DumpMajorVersionAsync(ct).ConfigureAwait(false);
             backup.ToolVersions["pg_dump"] = component.DumpMajorVersion.ToString()!;
         }
-        // Row counts are taken while the dump runs: the writers are paused, so both see the same data.
-        var counting = postgres is null ? Task.FromResult<Dictionary<string, long>?>(null) : CountAsync(postgres, ct);
+        // Row counts are taken while the dump runs, in the snapshot pg_dump dumps (else with the writers paused).
+        await using var snapshot = postgres is { CanShareSnapshot: true } ? await postgres.ExportSnapshotAsync(ct).ConfigureAwait(false) : null;
+        var counting = postgres is null ? Task.FromResult<Dictionary<string, long>?>(null)
+            : snapshot is not null ? CountAsync(snapshot.RowCountsAsync(ct)) : CountAsync(postgres.RowCountsAsync(postgres.Database, ct));
 
         var path = System.IO.Path.Combine(folder, planned.File);
         try
@@ -206,7 +224,7 @@ public static class ComposeBackupService
                 switch (planned.Kind)
                 {
                     case BackupComponentKind.PostgresDump:
-                        await postgres!.DumpAsync(target, ct).ConfigureAwait(false);
+                        await postgres!.DumpAsync(target, ct, snapshot?.Id).ConfigureAwait(false);
                         break;
                     case BackupComponentKind.Volume:
                         var volume = await source.VolumeAsync(store!, ct).ConfigureAwait(false);
@@ -239,8 +257,18 @@ public static class ComposeBackupService
         return component;
     }
 
-    private static async Task<Dictionary<string, long>?> CountAsync(PostgresTarget postgres, CancellationToken ct) =>
-        await postgres.RowCountsAsync(postgres.Database, ct).ConfigureAwait(false);
+    private static async Task<Dictionary<string, long>?> CountAsync(Task<Dictionary<string, long>> counting) => await counting.ConfigureAwait(false);
+
+    private static async Task<bool> NeedsPausedWritersAsync(ComposeBackupSource source, IReadOnlyList<PlannedComponent> planned, CancellationToken ct)
+    {
+        if (planned.Count(p => p.Kind is BackupComponentKind.PostgresDump or BackupComponentKind.Volume) > 1) return true;
+        foreach (var component in planned.Where(p => p.Kind == BackupComponentKind.PostgresDump))
+        {
+            var store = source.Profile.DataStores.First(s => s.Name == component.Name);
+            if (!PostgresTarget.From(source.Engine, store, await source.RunningContainerAsync(store, ct).ConfigureAwait(false)).CanShareSnapshot) return true;
+        }
+        return false;
+    }
 
     /// <summary>Which image id each image reference had, so a rollback can return to exactly these images.</summary>
     private static void RecordImages(ComposeBackupSource source, DeploymentBackup backup)

@@ -84,10 +84,12 @@ internal sealed partial class PostgresTarget
         return match.Success ? int.Parse(match.Groups[1].Value) : 0;
     }
 
-    /// <summary>pg_dump -Fc streamed from the container into <paramref name="output"/>.</summary>
-    public async Task DumpAsync(Stream output, CancellationToken ct)
+    /// <summary>pg_dump -Fc streamed from the container into <paramref name="output"/>, in an exported snapshot when one is given.</summary>
+    public async Task DumpAsync(Stream output, CancellationToken ct, string? snapshot = null)
     {
-        var result = await ExecAsync(new[] { "pg_dump", "-Fc" }.Concat(Connection(Database)), ct, output).ConfigureAwait(false);
+        var arguments = new List<string> { "pg_dump", "-Fc" };
+        if (snapshot is not null) arguments.Add($"--snapshot={snapshot}");
+        var result = await ExecAsync(arguments.Concat(Connection(Database)), ct, output).ConfigureAwait(false);
         if (result.ExitCode != 0) throw Failure("pg_dump", result);
     }
 
@@ -150,34 +152,87 @@ internal sealed partial class PostgresTarget
         "(xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', table_schema, table_name), false, true, '')))[1]::text::bigint " +
         "FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1";
 
+    /// <summary>Whether the server is reachable through Npgsql from here (it is needed to share a snapshot with pg_dump).</summary>
+    public bool CanShareSnapshot => NpgsqlHost is not null;
+
+    private async Task<NpgsqlConnection> OpenAsync(string database, CancellationToken ct)
+    {
+        var builder = new NpgsqlConnectionStringBuilder
+        {
+            Host = NpgsqlHost, Port = NpgsqlPort!.Value, Username = User, Password = _password, Database = database,
+            Timeout = 10, Pooling = false,
+        };
+        var connection = new NpgsqlConnection(builder.ConnectionString);
+        try
+        {
+            await connection.OpenAsync(ct).ConfigureAwait(false);
+            return connection;
+        }
+        catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw AuthenticationFailed(ex.MessageText, ex);
+        }
+        catch (NpgsqlException ex) when (ex is not PostgresException)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw Unreachable($"{NpgsqlHost}:{NpgsqlPort}", ex.Message, ex);
+        }
+    }
+
+    /// <summary>
+    /// Opens a repeatable-read transaction and exports its snapshot: pg_dump --snapshot dumps exactly what this
+    /// transaction's row counts see, so the counts match the dump while the application keeps writing.
+    /// </summary>
+    public async Task<SharedSnapshot> ExportSnapshotAsync(CancellationToken ct)
+    {
+        var connection = await OpenAsync(Database, ct).ConfigureAwait(false);
+        try
+        {
+            var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct).ConfigureAwait(false);
+            await using var command = new NpgsqlCommand("SELECT pg_export_snapshot()", connection, transaction);
+            var id = (string)(await command.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+            return new SharedSnapshot(connection, transaction, id);
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>An open transaction whose snapshot pg_dump imports; disposing it ends the transaction.</summary>
+    public sealed class SharedSnapshot(NpgsqlConnection connection, NpgsqlTransaction transaction, string id) : IAsyncDisposable
+    {
+        public string Id { get; } = id;
+
+        public async Task<Dictionary<string, long>> RowCountsAsync(CancellationToken ct) =>
+            await ReadCountsAsync(new NpgsqlCommand(RowCountQuery, connection, transaction), ct).ConfigureAwait(false);
+
+        public async ValueTask DisposeAsync()
+        {
+            await transaction.DisposeAsync().ConfigureAwait(false);
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<Dictionary<string, long>> ReadCountsAsync(NpgsqlCommand command, CancellationToken ct)
+    {
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using (command)
+        await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
+            while (await reader.ReadAsync(ct).ConfigureAwait(false)) counts[reader.GetString(0)] = reader.GetInt64(1);
+        return counts;
+    }
+
     /// <summary>The exact row count of every table of <paramref name="database"/>.</summary>
     public async Task<Dictionary<string, long>> RowCountsAsync(string database, CancellationToken ct)
     {
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         if (NpgsqlHost is not null)
         {
-            var builder = new NpgsqlConnectionStringBuilder
-            {
-                Host = NpgsqlHost, Port = NpgsqlPort!.Value, Username = User, Password = _password, Database = database,
-                Timeout = 10, Pooling = false,
-            };
-            await using var connection = new NpgsqlConnection(builder.ConnectionString);
-            try
-            {
-                await connection.OpenAsync(ct).ConfigureAwait(false);
-            }
-            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification)
-            {
-                throw AuthenticationFailed(ex.MessageText, ex);
-            }
-            catch (NpgsqlException ex) when (ex is not PostgresException)
-            {
-                throw Unreachable($"{NpgsqlHost}:{NpgsqlPort}", ex.Message, ex);
-            }
-            await using var command = new NpgsqlCommand(RowCountQuery, connection);
-            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            while (await reader.ReadAsync(ct).ConfigureAwait(false)) counts[reader.GetString(0)] = reader.GetInt64(1);
-            return counts;
+            await using var connection = await OpenAsync(database, ct).ConfigureAwait(false);
+            return await ReadCountsAsync(new NpgsqlCommand(RowCountQuery, connection), ct).ConfigureAwait(false);
         }
 
         foreach (var line in (await PsqlAsync(database, RowCountQuery, ct).ConfigureAwait(false)).Split('\n', StringSplitOptions.RemoveEmptyEntries))

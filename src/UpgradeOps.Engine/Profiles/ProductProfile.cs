@@ -127,6 +127,8 @@ public sealed class GraphQLCheckDefinition
 /// </summary>
 public sealed class AsyncOperationDefinition
 {
+    /// <summary>The one item to run it on (the {name} placeholder) when there is no ListQuery.</summary>
+    public string? Name { get; set; }
     public string? ListQuery { get; set; }
     public string? ListPath { get; set; }
     public string Request { get; set; } = "";

@@ -224,7 +224,7 @@ public static class PostUpgradeValidator
                     .ToDictionary(p => p.Key, p => p.Value!.ToString())));
             if (items.Count == 0) return Skipped(name, "The deployment has nothing to run it on (the list query returned no items).");
         }
-        else items.Add(new Dictionary<string, string>());
+        else items.Add(operation.Name is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["name"] = operation.Name });
 
         var outcomes = await Task.WhenAll(items.Select(item => RunOperationAsync(api, source, operation, item, ct))).ConfigureAwait(false);
         var failed = outcomes.Where(o => !o.Ok).ToList();
@@ -240,7 +240,7 @@ public static class PostUpgradeValidator
         Dictionary<string, string> item, CancellationToken ct)
     {
         string Fill(string text) => item.Aggregate(text, (current, pair) => current.Replace("{" + pair.Key + "}", pair.Value, StringComparison.Ordinal));
-        var label = item.TryGetValue("name", out var itemName) ? itemName : "operation";
+        var label = item.TryGetValue("name", out var itemName) ? itemName : "the operation";
 
         string? expected = null;
         if (operation.ExpectedResultCommand.Count > 0 && operation.Service is { } service)

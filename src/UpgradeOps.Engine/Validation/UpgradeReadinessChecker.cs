@@ -74,7 +74,8 @@ public static class UpgradeReadinessChecker
         report.Checks.Add(deployment.Healthy
             ? Result("DeploymentHealthy", CheckStatus.Passed, $"{deployment.Services.Count} services healthy", null, watch)
             : Result("DeploymentHealthy", CheckStatus.Failed,
-                "Not healthy now: " + string.Join(", ", deployment.Services.Where(s => !s.Healthy).Select(s => $"{s.Name} ({s.Replicas} of {s.ExpectedReplicas})")),
+                "Not healthy now: " + string.Join(", ", deployment.Services.Where(s => !s.Healthy).Select(s => $"{s.Name} ({s.Replicas} of {s.ExpectedReplicas} running" +
+                    string.Concat(s.Containers.Where(c => !c.IsHealthy).Select(c => $"; {c.Name} {c.State}{(c.Health is { } h ? $"/{h}" : "")}")) + ")")),
                 "Bring the deployment back to health before upgrading (Get-UpgradeDiagnostic shows why it is not).", watch));
 
         report.Checks.Add(ConfigurationCheck(source, deployment, request.To));
