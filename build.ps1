@@ -9,7 +9,7 @@
       Test     Build, then xunit (engine) and Pester (the built module as users see it);
                closes with one line 'N passed, N failed'
       Package  Build, then out/UpgradeOps-<version>.zip (Azure Automation: UpgradeOps/ at the zip root) and a .nupkg
-      Demo     Build, then run the offline planning example
+      Demo     Build, start the sandbox, run the whole upgrade runbook on it (examples/Demo-Runbook.ps1), remove it
       Sandbox  install and start what the sandbox needs (Docker Engine, registry), build its images, and bring
                up the sandbox deployment at -Version (default 1.7.5), seeded with data
       SandboxDown  stop the sandbox deployment and remove its volumes
@@ -183,8 +183,10 @@ function Invoke-Package {
 }
 
 function Invoke-Demo {
+    # The whole runbook on the sandbox, as a user types it; the sandbox is removed at the end.
     Invoke-Build
-    & $PwshPath -NoProfile -File (Join-Path $Root 'examples/Plan-Upgrade.ps1') -ModulePath (Join-Path $ModuleOut 'UpgradeOps.psd1')
+    Initialize-Sandbox
+    & $PwshPath -NoProfile -File (Join-Path $Root 'examples/Demo-Runbook.ps1') -ModulePath (Join-Path $ModuleOut 'UpgradeOps.psd1')
     if ($LASTEXITCODE -ne 0) { throw "The demo failed with exit code $LASTEXITCODE" }
 }
 
