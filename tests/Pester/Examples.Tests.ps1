@@ -104,3 +104,21 @@ Describe 'Offline examples run' -Tag 'Examples' {
         $LASTEXITCODE | Should -Be 2
     }
 }
+
+Describe 'Profile reference' -Tag 'Examples' {
+    It 'its minimal profile loads and plans an upgrade' {
+        $doc = Get-Content -Raw (Join-Path $env:UPGRADEOPS_ROOT 'docs/profile-reference.md')
+        $yaml = [regex]::Match($doc, '(?s)```yaml\r?\n(.*?)```').Groups[1].Value
+        $file = Join-Path $TestDrive 'acme-shop.yml'
+        Set-Content -Path $file -Value $yaml
+        (Test-UpgradePath -From 2.3.1 -To 2.5.0 -Profile $file -ErrorAction Stop).Route | Should -Be '2.3.1 → 2.4.2 → 2.5.0'
+    }
+
+    It 'documents every top-level key of the profile' {
+        $doc = Get-Content -Raw (Join-Path $env:UPGRADEOPS_ROOT 'docs/profile-reference.md')
+        foreach ($key in 'schemaVersion', 'name', 'services', 'version', 'versionPolicy', 'catalog', 'estimates', 'impacts', 'api',
+            'validation', 'dataStores', 'migration', 'configurationRules', 'diagnostics') {
+            $doc | Should -Match "\| ``$key`` \|"
+        }
+    }
+}
