@@ -3,6 +3,7 @@ using UpgradeOps.Commands.Hosting;
 using UpgradeOps.Hosting;
 using UpgradeOps.ReleaseNotes;
 using UpgradeOps.Versioning;
+using UpgradeOps.Commands.Completion;
 
 namespace UpgradeOps.Commands;
 
@@ -65,12 +66,14 @@ public sealed class GetUpgradeReleaseNoteCommand : EngineCmdlet
     /// </summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("Version")]
+    [ArgumentCompleter(typeof(VersionCompleter))]
     public string? From { get; set; }
 
     /// <summary>
     /// <para type="description">The version to upgrade to: its notes are listed (inclusive bound). Omit it to list up to the newest version in the notes.</para>
     /// </summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(VersionCompleter))]
     public string? To { get; set; }
 
     /// <summary>

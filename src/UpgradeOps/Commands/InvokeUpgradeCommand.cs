@@ -5,6 +5,7 @@ using UpgradeOps.Commands.Hosting;
 using UpgradeOps.Validation;
 using UpgradeOps.Upgrades;
 using UpgradeOps.Versioning;
+using UpgradeOps.Commands.Completion;
 
 namespace UpgradeOps.Commands;
 
@@ -78,12 +79,14 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     /// <para type="description">The version to upgrade to; the path is checked as Test-UpgradePath would.</para>
     /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = VersionSet)]
+    [ArgumentCompleter(typeof(VersionCompleter))]
     public string To { get; set; } = "";
 
     /// <summary>
     /// <para type="description">Released versions to plan hops through (with -To), as for Test-UpgradePath.</para>
     /// </summary>
     [Parameter(ParameterSetName = VersionSet)]
+    [ArgumentCompleter(typeof(VersionCompleter))]
     public string[] AvailableVersion { get; set; } = Array.Empty<string>();
 
     /// <summary>

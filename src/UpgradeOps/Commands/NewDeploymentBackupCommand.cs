@@ -2,6 +2,7 @@ using System.Management.Automation;
 using System.Security;
 using UpgradeOps.Backups;
 using UpgradeOps.Commands.Hosting;
+using UpgradeOps.Commands.Completion;
 
 namespace UpgradeOps.Commands;
 
@@ -63,6 +64,7 @@ public sealed class NewDeploymentBackupCommand : EngineCmdlet
     /// <para type="description">Only these components: data store names from the profile (such as database) or config. Default: all.</para>
     /// </summary>
     [Parameter]
+    [ArgumentCompleter(typeof(ComponentCompleter))]
     public string[] Component { get; set; } = Array.Empty<string>();
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Management.Automation;
 using System.Security;
 using UpgradeOps.Backups;
 using UpgradeOps.Commands.Hosting;
+using UpgradeOps.Commands.Completion;
 
 namespace UpgradeOps.Commands;
 
@@ -48,6 +49,7 @@ public sealed class TestDeploymentBackupCommand : EngineCmdlet
     /// <para type="description">The backup folder (the one holding manifest.json).</para>
     /// </summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(BackupPathCompleter))]
     public string Path { get; set; } = "";
 
     /// <summary>

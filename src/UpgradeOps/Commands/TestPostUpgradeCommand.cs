@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using UpgradeOps.Commands.Hosting;
 using UpgradeOps.Validation;
+using UpgradeOps.Commands.Completion;
 
 namespace UpgradeOps.Commands;
 
@@ -68,6 +69,7 @@ public sealed class TestPostUpgradeCommand : EngineCmdlet
     /// </summary>
     [Parameter(ParameterSetName = DeploymentSet)]
     [Parameter(ParameterSetName = ResultSet)]
+    [ArgumentCompleter(typeof(VersionCompleter))]
     public string? ExpectedVersion { get; set; }
 
     /// <summary>

@@ -3,6 +3,7 @@ using UpgradeOps.Commands.Hosting;
 using UpgradeOps.ReleaseNotes;
 using UpgradeOps.Hosting;
 using UpgradeOps.Versioning;
+using UpgradeOps.Commands.Completion;
 
 namespace UpgradeOps.Commands;
 
@@ -51,6 +52,7 @@ public sealed class TestUpgradePathCommand : EngineCmdlet
     /// </summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = VersionsSet, ValueFromPipelineByPropertyName = true)]
     [Alias("Version", "CurrentVersion")]
+    [ArgumentCompleter(typeof(VersionCompleter))]
     public string From { get; set; } = "";
 
     /// <summary>
@@ -58,6 +60,7 @@ public sealed class TestUpgradePathCommand : EngineCmdlet
     /// </summary>
     [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
     [Alias("TargetVersion")]
+    [ArgumentCompleter(typeof(VersionCompleter))]
     public string To { get; set; } = "";
 
     /// <summary>
@@ -77,6 +80,7 @@ public sealed class TestUpgradePathCommand : EngineCmdlet
     /// <para type="description">Released versions of the product, added to the profile's catalog and to the release notes, to find the latest patch of each minor version.</para>
     /// </summary>
     [Parameter]
+    [ArgumentCompleter(typeof(VersionCompleter))]
     public string[] AvailableVersion { get; set; } = Array.Empty<string>();
 
     /// <summary>

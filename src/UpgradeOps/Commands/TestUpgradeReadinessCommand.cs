@@ -3,6 +3,7 @@ using UpgradeOps.Commands.Hosting;
 using UpgradeOps.Hosting;
 using UpgradeOps.ReleaseNotes;
 using UpgradeOps.Validation;
+using UpgradeOps.Commands.Completion;
 
 namespace UpgradeOps.Commands;
 
@@ -48,6 +49,7 @@ public sealed class TestUpgradeReadinessCommand : EngineCmdlet
     /// <para type="description">The version to upgrade to.</para>
     /// </summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(VersionCompleter))]
     public string To { get; set; } = "";
 
     /// <summary>
@@ -85,6 +87,7 @@ public sealed class TestUpgradeReadinessCommand : EngineCmdlet
     /// <para type="description">Versions that exist besides the profile's catalog (e.g. a release the catalog does not list yet).</para>
     /// </summary>
     [Parameter]
+    [ArgumentCompleter(typeof(VersionCompleter))]
     public string[] AvailableVersion { get; set; } = Array.Empty<string>();
 
     /// <summary>
