@@ -150,6 +150,8 @@ function Invoke-SandboxDown {
 
 function Invoke-Test {
     Invoke-Build
+    # The package test checks the zip; made here so no test rebuilds the module it has loaded.
+    New-Package
     Initialize-Sandbox
     $xunit = Invoke-XunitTests
     try {
@@ -171,6 +173,10 @@ function Invoke-Test {
 
 function Invoke-Package {
     Invoke-Build
+    New-Package
+}
+
+function New-Package {
     $zip = Join-Path $OutDir "UpgradeOps-$ModuleVersion.zip"
     if (Test-Path $zip) { Remove-Item $zip }
     # Azure Automation wants the module folder, named like the .psd1, at the zip root, with no version folder.
