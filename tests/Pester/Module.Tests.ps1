@@ -81,12 +81,16 @@ Describe '<Name>' -Tag 'Module' -ForEach $cmdlets {
         }
     }
 
-    # A Get cmdlet that writes a file when asked (-OutFile) is not read-only then: -WhatIf must cover the write.
-    It 'does not prompt: read-only cmdlets do not support ShouldProcess' -Skip:($Command.Verb -notin 'Get', 'Test' -or $Command.Parameters.ContainsKey('OutFile')) {
-        $Command.Parameters.Keys | Should -Not -Contain 'WhatIf'
-    }
-
-    It 'supports -WhatIf for the file it writes with -OutFile' -Skip:(-not $Command.Parameters.ContainsKey('OutFile')) {
-        $Command.Parameters.Keys | Should -Contain 'WhatIf'
+    # Read-only cmdlets never prompt; anything that changes state (or writes a file with -OutFile) supports -WhatIf,
+    # -Confirm and -Force.
+    It 'supports ShouldProcess exactly when it changes state' {
+        $changesState = $Command.Verb -notin 'Get', 'Test' -or $Command.Parameters.ContainsKey('OutFile')
+        if ($changesState) {
+            $Command.Parameters.Keys | Should -Contain 'WhatIf'
+            $Command.Parameters.Keys | Should -Contain 'Force'
+        }
+        else {
+            $Command.Parameters.Keys | Should -Not -Contain 'WhatIf'
+        }
     }
 }
