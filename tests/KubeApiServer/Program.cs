@@ -88,8 +88,14 @@ namespace KubeApiServer
                     await context.Response.WriteAsync("ok");
                     return;
                 case "/openapi/v3":
-                    // An empty OpenAPI v3 index: no schema to validate against (see README, "Kubernetes test server").
+                    // An empty OpenAPI v3 index, so client-go falls back to v2 ...
                     await WriteJsonAsync(context, 200, new JsonObject { ["paths"] = new JsonObject() });
+                    return;
+                case "/openapi/v2":
+                    // ... and an empty v2 document (an empty protobuf message is a valid openapi_v2.Document): kubectl's
+                    // schema validation skips kinds it has no schema for, so helm validates nothing and needs no flag.
+                    context.Response.StatusCode = 200;
+                    context.Response.ContentType = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
                     return;
             }
             // /api/v1/... or /apis/{group}/{version}/...
