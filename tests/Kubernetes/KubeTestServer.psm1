@@ -163,4 +163,27 @@ function Invoke-TestHelm {
     [pscustomobject]@{ ExitCode = $helm.ExitCode; Output = $out.Result; Error = $err.Result }
 }
 
-Export-ModuleMember -Function Get-Helm, Start-KubeTestServer, Stop-KubeTestServer, Invoke-TestHelm
+
+function Set-KubeTestReleaseStatus {
+    <# .SYNOPSIS Sets a Helm release Secret's status (its label and the embedded info.status), as a killed helm client
+       leaves it (e.g. pending-upgrade). Talks JSON to the test server directly. #>
+    param([Parameter(Mandatory)] $Server, [Parameter(Mandatory)][string] $Namespace, [Parameter(Mandatory)][string] $Secret,
+        [Parameter(Mandatory)][string] $Status)
+    $uri = "$($Server.Url)/api/v1/namespaces/$Namespace/secrets/$Secret"
+    $object = Invoke-RestMethod -Uri $uri
+    # data.release: base64 (the API's) of base64 (helm's) of gzip of the release JSON.
+    $gzip = [Convert]::FromBase64String([Text.Encoding]::ASCII.GetString([Convert]::FromBase64String($object.data.release)))
+    $reader = [IO.StreamReader]::new([IO.Compression.GZipStream]::new([IO.MemoryStream]::new($gzip), [IO.Compression.CompressionMode]::Decompress))
+    $release = $reader.ReadToEnd() | ConvertFrom-Json -AsHashtable
+    $reader.Dispose()
+    $release.info.status = $Status
+    $buffer = [IO.MemoryStream]::new()
+    $zip = [IO.Compression.GZipStream]::new($buffer, [IO.Compression.CompressionLevel]::Fastest, $true)
+    $bytes = [Text.Encoding]::UTF8.GetBytes(($release | ConvertTo-Json -Depth 50 -Compress))
+    $zip.Write($bytes, 0, $bytes.Length); $zip.Dispose()
+    $object.data.release = [Convert]::ToBase64String([Text.Encoding]::ASCII.GetBytes([Convert]::ToBase64String($buffer.ToArray())))
+    $object.metadata.labels.status = $Status
+    $null = Invoke-RestMethod -Uri $uri -Method Put -ContentType 'application/json' -Body ($object | ConvertTo-Json -Depth 20)
+}
+
+Export-ModuleMember -Function Get-Helm, Start-KubeTestServer, Stop-KubeTestServer, Invoke-TestHelm, Set-KubeTestReleaseStatus

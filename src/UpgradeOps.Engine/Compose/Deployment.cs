@@ -15,6 +15,10 @@ public sealed class Deployment
     /// <summary>The version the running product containers report through their images.</summary>
     public string? RunningVersion { get; set; }
     public string? ChartVersion { get; set; }
+    /// <summary>Helm: the chart's name, the release's revision and its status (deployed, failed, pending-upgrade, ...).</summary>
+    public string? ChartName { get; set; }
+    public int? Revision { get; set; }
+    public string? ReleaseStatus { get; set; }
     public IReadOnlyList<DeploymentService> Services { get; set; } = Array.Empty<DeploymentService>();
     public string? ApiEndpoint { get; set; }
     /// <summary>The compose file, or namespace/release.</summary>

@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using UpgradeOps.Commands.Hosting;
 using UpgradeOps.Compose;
+using UpgradeOps.Kubernetes;
 
 namespace UpgradeOps.Commands;
 
@@ -17,6 +18,11 @@ namespace UpgradeOps.Commands;
 /// <para type="description">The Docker Engine is found through -DockerHost, else the DOCKER_HOST environment variable, else the
 /// current docker context. The command only reads; it works with Docker Engine 20.10 (API 1.41) and later and starts no
 /// process.</para>
+/// <para type="description">With -Namespace and -Release it describes a Helm release instead, natively from the release Secrets
+/// (sh.helm.release.v1.NAME.vN: no helm binary needed): chart name and version, app version, revision and status, and the
+/// Deployments and StatefulSets helm manages for it, mapped to roles through the profile's kubernetesWorkload names, with
+/// their replicas and readiness. The cluster is found through -Kubeconfig, else KUBECONFIG and ~/.kube/config (with
+/// -KubeContext), else the in-cluster service account. Verified here against a test API server only, not a real cluster.</para>
 /// </summary>
 /// <example>
 /// <code>$d = Get-UpgradeDeployment -ComposeFile /srv/infrahub/docker-compose.yml
@@ -29,10 +35,15 @@ namespace UpgradeOps.Commands;
 /// file is located through the containers' labels.</para>
 /// </example>
 /// <example>
+/// <code>Get-UpgradeDeployment -Namespace infrahub -Release infrahub -KubeContext prod</code>
+/// <para>Describes a Helm release from its release Secrets: chart, app version, revision and status (a release stuck in
+/// pending-upgrade or pending-rollback is a warning), and its Deployments and StatefulSets mapped to roles with their replicas.</para>
+/// </example>
+/// <example>
 /// <code>Get-UpgradeDeployment -ComposeFile ./docker-compose.yml | Test-UpgradePath -To 1.7.6</code>
 /// <para>Checks the upgrade path from the version the deployment runs now.</para>
 /// </example>
-/// <returns>An UpgradeOps.Deployment: Name, Platform, Profile, Version, ConfiguredVersion, RunningVersion, Services (Name, Role, Image, Version, Replicas, ExpectedReplicas, Healthy, Containers), ApiEndpoint, Location, Endpoint, Healthy, Warnings.</returns>
+/// <returns>An UpgradeOps.Deployment: Name, Platform, Profile, Version, ConfiguredVersion, RunningVersion, ChartName, ChartVersion, Revision, ReleaseStatus, Services (Name, Role, Image, Version, Replicas, ExpectedReplicas, Healthy, Containers), ApiEndpoint, Location, Endpoint, Healthy, Warnings.</returns>
 /// <seealso cref="TestUpgradePathCommand"/>
 [Cmdlet(VerbsCommon.Get, "UpgradeDeployment", DefaultParameterSetName = ComposeFileSet)]
 [OutputType(typeof(Deployment))]
@@ -40,6 +51,7 @@ public sealed class GetUpgradeDeploymentCommand : EngineCmdlet
 {
     private const string ComposeFileSet = "ComposeFile";
     private const string ProjectNameSet = "ProjectName";
+    private const string HelmSet = "Helm";
 
     /// <summary>
     /// <para type="description">The deployment's compose file (docker-compose.yml). The .env file beside it is read too. Binds from the FullName of piped files.</para>
@@ -55,6 +67,30 @@ public sealed class GetUpgradeDeploymentCommand : EngineCmdlet
     public string ProjectName { get; set; } = "";
 
     /// <summary>
+    /// <para type="description">The Kubernetes namespace of the Helm release.</para>
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = HelmSet, ValueFromPipelineByPropertyName = true)]
+    public string Namespace { get; set; } = "";
+
+    /// <summary>
+    /// <para type="description">The Helm release name. The release is read from its release Secrets (no helm binary needed).</para>
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = HelmSet, ValueFromPipelineByPropertyName = true)]
+    public string Release { get; set; } = "";
+
+    /// <summary>
+    /// <para type="description">The kubeconfig context to use. Default: the kubeconfig's current context.</para>
+    /// </summary>
+    [Parameter(ParameterSetName = HelmSet)]
+    public string? KubeContext { get; set; }
+
+    /// <summary>
+    /// <para type="description">The kubeconfig file. Default: KUBECONFIG, then ~/.kube/config, then the in-cluster service account.</para>
+    /// </summary>
+    [Parameter(ParameterSetName = HelmSet)]
+    public string? Kubeconfig { get; set; }
+
+    /// <summary>
     /// <para type="description">The product profile: a built-in name (infrahub) or the path of a profile YAML file.</para>
     /// <para type="default">infrahub</para>
     /// </summary>
@@ -64,11 +100,31 @@ public sealed class GetUpgradeDeploymentCommand : EngineCmdlet
     /// <summary>
     /// <para type="description">The Docker Engine endpoint, such as unix:///var/run/docker.sock or tcp://127.0.0.1:2375. Default: DOCKER_HOST, else the current docker context.</para>
     /// </summary>
-    [Parameter]
+    [Parameter(ParameterSetName = ComposeFileSet)]
+    [Parameter(ParameterSetName = ProjectNameSet)]
     public string? DockerHost { get; set; }
 
     protected override void ProcessRecord()
     {
+        if (ParameterSetName == HelmSet)
+        {
+            var helm = new KubernetesDiscoveryRequest
+            {
+                Namespace = Namespace, Release = Release, KubeContext = KubeContext, Profile = ResolveProfile(Profile),
+                Kubeconfig = Kubeconfig is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Kubeconfig),
+            };
+            try
+            {
+                var release = RunEngine(context => KubernetesDiscovery.DiscoverAsync(helm, context));
+                foreach (var warning in release.Warnings) WriteWarning(warning);
+                WriteObject(release);
+            }
+            catch (UpgradeOpsException ex)
+            {
+                WriteEngineError(ex);
+            }
+            return;
+        }
         var request = new ComposeDiscoveryRequest
         {
             ComposeFile = ParameterSetName == ComposeFileSet ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(ComposeFile) : null,

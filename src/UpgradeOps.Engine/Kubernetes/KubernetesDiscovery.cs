@@ -1,0 +1,149 @@
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+using UpgradeOps.Compose;
+using UpgradeOps.Hosting;
+using UpgradeOps.Profiles;
+
+namespace UpgradeOps.Kubernetes;
+
+/// <summary>What Get-UpgradeDeployment -Namespace -Release asks.</summary>
+public sealed class KubernetesDiscoveryRequest
+{
+    public required string Namespace { get; init; }
+    public required string Release { get; init; }
+    public string? KubeContext { get; init; }
+    /// <summary>A kubeconfig file; default KUBECONFIG, then ~/.kube/config, then the in-cluster service account.</summary>
+    public string? Kubeconfig { get; init; }
+    public string Profile { get; init; } = "infrahub";
+}
+
+/// <summary>
+/// Describes a Helm release natively: the release from its newest release Secret (chart, app version, revision,
+/// status), and its workloads (Deployments and StatefulSets helm manages for it) mapped to the profile's roles.
+/// </summary>
+public static class KubernetesDiscovery
+{
+    private const string ReleaseNameAnnotation = "meta.helm.sh/release-name";
+    private const string InstanceLabel = "app.kubernetes.io/instance";
+    private const string ComponentLabel = "app.kubernetes.io/component";
+
+    public static IKubernetes Connect(string? kubeconfig, string? context)
+    {
+        try
+        {
+            KubernetesClientConfiguration config;
+            if (kubeconfig is not null)
+                config = KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig, context);
+            else if (context is not null)
+                config = KubernetesClientConfiguration.BuildConfigFromConfigFile(Environment.GetEnvironmentVariable("KUBECONFIG")?.Split(Path.PathSeparator)[0], context);
+            else
+                config = KubernetesClientConfiguration.BuildDefaultConfig();
+            return new k8s.Kubernetes(config);
+        }
+        catch (Exception ex) when (ex is k8s.Exceptions.KubeConfigException or FileNotFoundException or IOException)
+        {
+            throw new UpgradeOpsException("KubeconfigInvalid", ErrorKind.InvalidArgument, kubeconfig ?? context,
+                $"The Kubernetes configuration could not be read: {ex.Message} Give -Kubeconfig (or set KUBECONFIG) and, if needed, -KubeContext.", ex);
+        }
+    }
+
+    public static async Task<Deployment> DiscoverAsync(KubernetesDiscoveryRequest request, EngineContext context)
+    {
+        var ct = context.CancellationToken;
+        var log = context.CreateLogger(nameof(KubernetesDiscovery));
+        var profile = ProfileLoader.Load(request.Profile);
+        using var progress = context.StartActivity($"Reading Helm release {request.Namespace}/{request.Release}");
+        using var client = Connect(request.Kubeconfig, request.KubeContext);
+
+        progress.Report("Reading the release Secrets", 20);
+        HelmRelease? release;
+        try
+        {
+            release = await HelmReleaseReader.GetLatestAsync(client, request.Namespace, request.Release, ct).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw Unreachable(client, ex);
+        }
+        catch (HttpOperationException ex)
+        {
+            throw new UpgradeOpsException("KubernetesRequestFailed", ErrorKind.PermissionDenied, $"{request.Namespace}/{request.Release}",
+                $"The Kubernetes API refused to list Secrets in '{request.Namespace}' ({(int)ex.Response.StatusCode}): the release is stored in them. " +
+                "Use an identity that may list Secrets there.", ex);
+        }
+        if (release is null)
+            throw new UpgradeOpsException("HelmReleaseNotFound", ErrorKind.ObjectNotFound, $"{request.Namespace}/{request.Release}",
+                $"No Helm release '{request.Release}' in namespace '{request.Namespace}' on {client.BaseUri}. Check the names with 'helm list -A'.");
+        log.LogDebug("Release {Release} revision {Revision}: {Status}", release.Name, release.Revision, release.Status);
+
+        progress.Report("Listing the workloads", 60);
+        var deployments = (await client.AppsV1.ListNamespacedDeploymentAsync(request.Namespace, cancellationToken: ct).ConfigureAwait(false)).Items
+            .Where(d => BelongsTo(d.Metadata, request.Release))
+            .Select(d => new Workload(d.Metadata, d.Spec?.Replicas ?? 1, d.Status?.ReadyReplicas ?? 0, d.Spec?.Template?.Spec?.Containers));
+        var statefulSets = (await client.AppsV1.ListNamespacedStatefulSetAsync(request.Namespace, cancellationToken: ct).ConfigureAwait(false)).Items
+            .Where(s => BelongsTo(s.Metadata, request.Release))
+            .Select(s => new Workload(s.Metadata, s.Spec?.Replicas ?? 1, s.Status?.ReadyReplicas ?? 0, s.Spec?.Template?.Spec?.Containers));
+
+        var services = deployments.Concat(statefulSets).OrderBy(w => w.Metadata.Name).Select(w => Describe(w, profile, request.Release)).ToList();
+        var productVersions = services.Where(s => profile.Services.Any(p => p.ProductImage && p.Role == s.Role) && s.Version is not null)
+            .Select(s => s.Version!).Distinct().ToList();
+        var warnings = new List<string>();
+        if (release.IsPending)
+            warnings.Add($"Release {release.Name} is {release.Status} (revision {release.Revision}): a helm operation did not finish, and helm refuses the next " +
+                          "upgrade until it is repaired. Invoke-Upgrade -Force repairs it; by hand: 'helm rollback " +
+                          $"{release.Name} {Math.Max(1, release.Revision - 1)} -n {release.Namespace}'.");
+        if (productVersions.Count > 1)
+            warnings.Add($"The product workloads run different versions: {string.Join(", ", productVersions)}.");
+
+        progress.Complete();
+        return new Deployment
+        {
+            Name = release.Name,
+            Platform = DeploymentPlatform.Kubernetes,
+            Profile = request.Profile,
+            Version = release.AppVersion,
+            ConfiguredVersion = release.AppVersion,
+            RunningVersion = productVersions.Count == 1 ? productVersions[0] : null,
+            ChartVersion = release.ChartVersion,
+            ChartName = release.ChartName,
+            Revision = release.Revision,
+            ReleaseStatus = release.Status,
+            Services = services,
+            Location = $"{request.Namespace}/{request.Release}",
+            Endpoint = client.BaseUri.ToString(),
+            Warnings = warnings,
+        };
+    }
+
+    private sealed record Workload(V1ObjectMeta Metadata, int Replicas, int Ready, IList<V1Container>? Containers);
+
+    private static bool BelongsTo(V1ObjectMeta metadata, string release) =>
+        (metadata.Annotations?.TryGetValue(ReleaseNameAnnotation, out var name) == true && name == release) ||
+        (metadata.Labels?.TryGetValue(InstanceLabel, out var instance) == true && instance == release);
+
+    /// <summary>A workload's role: the profile service whose kubernetesWorkload is its name, its name without the release prefix, or its component label.</summary>
+    private static DeploymentService Describe(Workload workload, ProductProfile profile, string release)
+    {
+        var name = workload.Metadata.Name;
+        var shortName = name.StartsWith(release + "-", StringComparison.Ordinal) ? name[(release.Length + 1)..] : name;
+        var component = workload.Metadata.Labels?.TryGetValue(ComponentLabel, out var c) == true ? c : null;
+        var definition = profile.Services.FirstOrDefault(s => s.KubernetesWorkload is { } w && (w == name || w == shortName || w == component));
+        var image = workload.Containers?.FirstOrDefault()?.Image;
+        return new DeploymentService
+        {
+            Name = name,
+            Role = definition?.Role ?? ServiceRole.Other,
+            Image = image,
+            Version = image is null ? null : ImageReference.Version(image),
+            Replicas = workload.Ready,
+            ExpectedReplicas = workload.Replicas,
+            Healthy = workload.Ready >= workload.Replicas,
+        };
+    }
+
+    private static UpgradeOpsException Unreachable(IKubernetes client, Exception ex) =>
+        new("KubernetesUnreachable", ErrorKind.ConnectionError, client.BaseUri.ToString(),
+            $"No Kubernetes API answered at {client.BaseUri} ({ex.Message}). Check -Kubeconfig / -KubeContext and that the cluster is reachable from here.", ex);
+}

@@ -1,0 +1,59 @@
+# Get-UpgradeDeployment on a Helm release: the sandbox chart installed by the real helm v4 into the test API server
+# (tests/KubeApiServer). Verified against that test server only, never a real cluster.
+BeforeAll {
+    Import-Module $env:UPGRADEOPS_MODULE -Force
+    Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Kubernetes/KubeTestServer.psm1') -Force
+    $script:chart = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/chart'
+    $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
+    $script:server = Start-KubeTestServer
+    $install = Invoke-TestHelm $server install sbx $chart -n sandbox --create-namespace --wait --timeout 30s
+    if ($install.ExitCode -ne 0) { throw "helm install failed: $($install.Error)" }
+    function Get-Release { Get-UpgradeDeployment -Namespace sandbox -Release sbx -Kubeconfig $server.KubeconfigPath -Profile $profilePath }
+}
+AfterAll { if ($script:server) { $script:server | Stop-KubeTestServer } }
+
+Describe 'Get-UpgradeDeployment -Namespace -Release' -Tag 'Kubernetes', 'Helm' {
+    It 'describes the release from its Secrets and its workloads by role' {
+        $d = Get-Release
+        $d.Platform | Should -Be 'Kubernetes'
+        $d.Name | Should -Be 'sbx'
+        $d.Version | Should -Be '1.7.5'
+        $d.ChartName | Should -Be 'upgradeops-sandbox'
+        $d.Revision | Should -Be 1
+        $d.ReleaseStatus | Should -Be 'deployed'
+        $d.Location | Should -Be 'sandbox/sbx'
+        $server = $d.Services | Where-Object Name -eq 'sbx-sandbox-server'
+        $server.Role | Should -Be 'Api'
+        $server.ExpectedReplicas | Should -Be 2
+        $server.Version | Should -Be '1.7.5'
+        ($d.Services | Where-Object Name -eq 'sbx-sandbox-worker').Role | Should -Be 'Worker'
+        ($d.Services | Where-Object Name -eq 'sbx-sandbox-database').Role | Should -Be 'Database'
+        $d.Healthy | Should -BeTrue
+        $d.Warnings | Should -BeNullOrEmpty
+    }
+
+    It 'follows a helm upgrade to the new revision' {
+        $upgrade = Invoke-TestHelm $server upgrade sbx $chart -n sandbox --set image.tag=1.7.6 --wait --timeout 30s
+        $upgrade.ExitCode | Should -Be 0 -Because $upgrade.Error
+        $d = Get-Release
+        $d.Revision | Should -Be 2
+        $d.RunningVersion | Should -Be '1.7.6'
+    }
+
+    It 'reports a release left in pending-upgrade, with the repair' {
+        $status = Invoke-TestHelm $server status sbx -n sandbox -o json
+        $secret = "sh.helm.release.v1.sbx.v$(($status.Output | ConvertFrom-Json).version)"
+        # What a killed helm client leaves behind: the newest revision still says pending-upgrade.
+        Set-KubeTestReleaseStatus -Server $server -Namespace sandbox -Secret $secret -Status 'pending-upgrade'
+        $d = Get-UpgradeDeployment -Namespace sandbox -Release sbx -Kubeconfig $server.KubeconfigPath -Profile $profilePath -WarningVariable warnings -WarningAction SilentlyContinue
+        $d.ReleaseStatus | Should -Be 'pending-upgrade'
+        $warnings | Should -Match 'pending-upgrade.*helm rollback sbx'
+    }
+
+    It 'says clearly when the release does not exist' {
+        $err = { Get-UpgradeDeployment -Namespace sandbox -Release nope -Kubeconfig $server.KubeconfigPath -Profile $profilePath -ErrorAction Stop } |
+            Should -Throw -PassThru
+        $err.FullyQualifiedErrorId | Should -BeLike 'HelmReleaseNotFound,*'
+        $err.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+    }
+}
