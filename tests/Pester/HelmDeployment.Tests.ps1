@@ -57,3 +57,61 @@ Describe 'Get-UpgradeDeployment -Namespace -Release' -Tag 'Kubernetes', 'Helm' {
         $err.CategoryInfo.Category | Should -Be 'ObjectNotFound'
     }
 }
+
+Describe 'Invoke-Upgrade and Invoke-Rollback on a Helm release' -Tag 'Kubernetes', 'Helm' {
+    BeforeAll {
+        # Journals of Helm releases live in the user's data folder: a folder of this test's own.
+        $script:savedDataHome = $env:XDG_DATA_HOME
+        $env:XDG_DATA_HOME = Join-Path $TestDrive 'data'
+        $script:helm = Get-Helm
+        $install = Invoke-TestHelm $server install up $chart -n upgrade --create-namespace --wait --timeout 30s
+        if ($install.ExitCode -ne 0) { throw "helm install failed: $($install.Error)" }
+        function Get-Up { Get-UpgradeDeployment -Namespace upgrade -Release up -Kubeconfig $server.KubeconfigPath -Profile $profilePath -WarningAction SilentlyContinue }
+        function Get-ErrorFrom([scriptblock] $Action) { try { & $Action | Out-Null; $null } catch { $_ } }
+    }
+    AfterAll { $env:XDG_DATA_HOME = $script:savedDataHome }
+
+    It 'refuses without -SkipBackup, saying what to do' {
+        $err = Get-ErrorFrom { Get-Up | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -HelmPath $helm -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'BackupNotSupportedOnHelm,*'
+        $err.Exception.Message | Should -Match '-SkipBackup'
+    }
+
+    It 'upgrades 1.7.5 to 1.7.6 with helm upgrade, journalled' {
+        $result = Get-Up | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -SkipBackup -HelmPath $helm -Force
+        $result.Status | Should -Be 'Succeeded' -Because $result.Error
+        $result.Strategy | Should -Be 'Helm'
+        $result.Steps.Name | Should -Contain 'helm upgrade'
+        $result.JournalPath | Should -Exist
+        $d = Get-Up
+        $d.Version | Should -Be '1.7.6'
+        $d.Revision | Should -Be 2
+        ($d.Services | Where-Object Role -eq 'Api').Version | Should -Be '1.7.6'
+    }
+
+    It 'rolls back to the revision recorded before the upgrade' {
+        $rollback = Invoke-Rollback -Deployment (Get-Up) -HelmPath $helm -Force
+        $rollback.Operation | Should -Be 'Rollback'
+        $rollback.Status | Should -Be 'Succeeded'
+        $d = Get-Up
+        $d.Version | Should -Be '1.7.5'
+        $d.Revision | Should -Be 3
+        (Get-Up | Get-UpgradeHistory | Where-Object Operation -eq 'Upgrade')[0].Status | Should -Be 'RolledBack'
+    }
+
+    It 'refuses a release left in pending-upgrade with the exact repair, and repairs it with -Force' {
+        Set-KubeTestReleaseStatus -Server $server -Namespace upgrade -Secret 'sh.helm.release.v1.up.v3' -Status 'pending-upgrade'
+        $d = Get-Up
+        $d.ReleaseStatus | Should -Be 'pending-upgrade'
+        $err = Get-ErrorFrom { $d | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -SkipBackup -HelmPath $helm -Confirm:$false -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'HelmReleasePending,*'
+        $err.Exception.Message | Should -Match 'helm rollback up 2 -n upgrade'
+
+        $result = $d | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -SkipBackup -HelmPath $helm -Force
+        $result.Status | Should -Be 'Succeeded' -Because $result.Error
+        $result.Steps.Name | Should -Contain 'repair pending release'
+        $after = Get-Up
+        $after.ReleaseStatus | Should -Be 'deployed'
+        $after.Version | Should -Be '1.7.6'
+    }
+}

@@ -19,6 +19,9 @@ public sealed class Deployment
     public string? ChartName { get; set; }
     public int? Revision { get; set; }
     public string? ReleaseStatus { get; set; }
+    /// <summary>Helm: how the cluster was reached (the kubeconfig file and context given to Get-UpgradeDeployment, if any).</summary>
+    public string? Kubeconfig { get; set; }
+    public string? KubeContext { get; set; }
     public IReadOnlyList<DeploymentService> Services { get; set; } = Array.Empty<DeploymentService>();
     public string? ApiEndpoint { get; set; }
     /// <summary>The compose file, or namespace/release.</summary>

@@ -36,6 +36,8 @@ public sealed class UpgradeJournal
     public Dictionary<string, string> PreviousFileHashes { get; set; } = new();
     /// <summary>Variables a configuration migration added (names only; values live in .env, never here).</summary>
     public List<string> AddedVariables { get; set; } = new();
+    /// <summary>Helm: the release revision the upgrade started from, which Invoke-Rollback returns to.</summary>
+    public int? PreviousRevision { get; set; }
 
     [JsonIgnore]
     public string Path { get; set; } = "";

@@ -21,6 +21,17 @@ public sealed record HelmRelease(
     string? Description,
     string SecretName)
 {
+    /// <summary>The values the user gave (helm's "config"), e.g. image.tag; never shown (they may hold secrets).</summary>
+    public JsonObject? Values { get; init; }
+
+    /// <summary>A user-given value at a dotted key (image.tag), or null.</summary>
+    public string? Value(string dottedKey)
+    {
+        JsonNode? node = Values;
+        foreach (var part in dottedKey.Split('.')) node = node is JsonObject o ? o[part] : null;
+        return node is JsonValue v ? v.ToString() : null;
+    }
+
     /// <summary>A pending-* status: helm refuses the next upgrade ("another operation ... is in progress").</summary>
     public bool IsPending => Status.StartsWith("pending-", StringComparison.Ordinal);
 }
@@ -69,7 +80,10 @@ public static class HelmReleaseReader
             AppVersion: (string?)chart?["appVersion"],
             LastDeployed: DateTimeOffset.TryParse((string?)info?["last_deployed"], out var deployed) ? deployed : null,
             Description: (string?)info?["description"],
-            SecretName: secret.Metadata?.Name ?? "");
+            SecretName: secret.Metadata?.Name ?? "")
+        {
+            Values = json["config"] as JsonObject,
+        };
     }
 
     /// <summary>The Secret's "release" value (already base64-decoded once by the Kubernetes API) to helm's release JSON.</summary>

@@ -97,14 +97,16 @@ public static class KubernetesDiscovery
         if (productVersions.Count > 1)
             warnings.Add($"The product workloads run different versions: {string.Join(", ", productVersions)}.");
 
+        // Where the profile says the version is a value (image.tag), the values win over the chart's appVersion.
+        var configured = (profile.Version.HelmValuesKey is { } key ? release.Value(key) : null) ?? release.AppVersion;
         progress.Complete();
         return new Deployment
         {
             Name = release.Name,
             Platform = DeploymentPlatform.Kubernetes,
             Profile = request.Profile,
-            Version = release.AppVersion,
-            ConfiguredVersion = release.AppVersion,
+            Version = configured,
+            ConfiguredVersion = configured,
             RunningVersion = productVersions.Count == 1 ? productVersions[0] : null,
             ChartVersion = release.ChartVersion,
             ChartName = release.ChartName,
@@ -113,6 +115,8 @@ public static class KubernetesDiscovery
             Services = services,
             Location = $"{request.Namespace}/{request.Release}",
             Endpoint = client.BaseUri.ToString(),
+            Kubeconfig = request.Kubeconfig,
+            KubeContext = request.KubeContext,
             Warnings = warnings,
         };
     }

@@ -69,6 +69,12 @@ public sealed class InvokeRollbackCommand : EngineCmdlet
     public TimeSpan HealthTimeout { get; set; } = TimeSpan.FromMinutes(3);
 
     /// <summary>
+    /// <para type="description">Helm: the helm binary. Default: helm on PATH.</para>
+    /// </summary>
+    [Parameter]
+    public string? HelmPath { get; set; }
+
+    /// <summary>
     /// <para type="description">Do not ask for confirmation.</para>
     /// </summary>
     [Parameter]
@@ -82,6 +88,15 @@ public sealed class InvokeRollbackCommand : EngineCmdlet
                               (UpgradeId is not null ? $"from upgrade {UpgradeId}" : Backup is not null ? $"to backup {Backup.Id}" : "from its latest upgrade") +
                               ": stop the product containers, restore databases, volumes, compose file and .env from the backup (data written since is lost), " +
                               "recreate the containers on their previous images, wait until healthy.";
+            if (Deployment.Platform == DeploymentPlatform.Kubernetes)
+            {
+                if (!ShouldChange(Deployment.Name, $"Roll Helm release {Deployment.Location} back with 'helm rollback' to the revision recorded before " +
+                        (UpgradeId is not null ? $"upgrade {UpgradeId}" : "its latest upgrade") + " (its data is not restored: Kubernetes backups are not implemented yet).",
+                        "Roll back", Force)) return;
+                var helmPath = HelmPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(HelmPath);
+                WriteObject(RunEngine(context => Kubernetes.HelmUpgradeService.RollBackAsync(Deployment, UpgradeId, helmPath, HealthTimeout, context)));
+                return;
+            }
             if (!ShouldChange(Deployment.Name, description, "Roll back", Force)) return;
             var request = new RollbackRequest
             {

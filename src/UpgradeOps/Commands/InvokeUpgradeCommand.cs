@@ -2,6 +2,7 @@ using System.Collections;
 using System.Management.Automation;
 using System.Security;
 using UpgradeOps.Commands.Hosting;
+using UpgradeOps.Kubernetes;
 using UpgradeOps.Validation;
 using UpgradeOps.Upgrades;
 using UpgradeOps.Versioning;
@@ -152,6 +153,30 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     public SecureString? EncryptionKey { get; set; }
 
     /// <summary>
+    /// <para type="description">Helm: the chart to upgrade the release with — a local folder, a .tgz, or repo/chart (then 'helm repo update' runs first).</para>
+    /// </summary>
+    [Parameter]
+    public string? Chart { get; set; }
+
+    /// <summary>
+    /// <para type="description">Helm: the chart version (helm upgrade --version).</para>
+    /// </summary>
+    [Parameter]
+    public string? ChartVersion { get; set; }
+
+    /// <summary>
+    /// <para type="description">Helm: values files passed to helm upgrade (-f), in order.</para>
+    /// </summary>
+    [Parameter]
+    public string[] ValuesFile { get; set; } = Array.Empty<string>();
+
+    /// <summary>
+    /// <para type="description">Helm: the helm binary. Default: helm on PATH.</para>
+    /// </summary>
+    [Parameter]
+    public string? HelmPath { get; set; }
+
+    /// <summary>
     /// <para type="description">Run Test-UpgradeReadiness first (with -Backup and -AcknowledgeBreakingChange) and refuse to start when an item fails (ErrorId NotReady).</para>
     /// </summary>
     [Parameter]
@@ -195,6 +220,12 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
                 Passphrase = passphrase,
             };
 
+            if (deployment.Platform == DeploymentPlatform.Kubernetes)
+            {
+                UpgradeHelmRelease(deployment, request.Path);
+                return;
+            }
+
             if (Resume)
             {
                 if (!ShouldChange(deployment.Name, $"Resume the interrupted upgrade of '{deployment.Name}' from its journal.", "Resume upgrade", Force)) return;
@@ -222,6 +253,46 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
             if (!ShouldChange(deployment.Name, Describe(deployment, request, plan), "Upgrade", Force)) return;
             Emit(RunEngine(context => ComposeUpgradeService.UpgradeAsync(request, context)));
         });
+    }
+
+    /// <summary>A Helm release: helm upgrade hop by hop (journal, pending repair with -Force); no data backup yet.</summary>
+    private void UpgradeHelmRelease(Deployment deployment, UpgradePath path)
+    {
+        if (Resume || RequireReadiness || Strategy == "Rolling")
+            throw new UpgradeOpsException("NotSupportedOnHelm", ErrorKind.NotImplemented, deployment,
+                "-Resume, -RequireReadiness and -Strategy Rolling are not available for Helm releases yet. Run Invoke-Upgrade again without them.");
+        if (!SkipBackup)
+            throw new UpgradeOpsException("BackupNotSupportedOnHelm", ErrorKind.NotImplemented, deployment,
+                "UpgradeOps cannot back up a Helm release's data yet. Back up its database yourself (pg_dump in the database pod), then pass -SkipBackup.");
+        if (Chart is null)
+            throw new UpgradeOpsException("ChartRequired", ErrorKind.InvalidArgument, deployment,
+                "A Helm release is upgraded with its chart: give -Chart (a folder, a .tgz, or repo/chart) and, for a repository chart, -ChartVersion.");
+        if (!path.IsSupported)
+            throw new UpgradeOpsException("UpgradePathNotSupported", ErrorKind.InvalidOperation, path, path.Reason);
+        var options = new HelmUpgradeOptions
+        {
+            Chart = Directory.Exists(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Chart)) || File.Exists(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Chart))
+                ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(Chart) : Chart,
+            ChartVersion = ChartVersion,
+            ValuesFiles = ValuesFile.Select(f => SessionState.Path.GetUnresolvedProviderPathFromPSPath(f)).ToList(),
+            HelmPath = HelmPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(HelmPath),
+        };
+        var profile = Profiles.ProfileLoader.Load(deployment.Profile);
+        var commands = path.Steps.Select(step => "helm " + string.Join(' ', HelmUpgradeService.UpgradeArguments(deployment, profile, step.To, options, HealthTimeout)));
+        var description = $"Upgrade Helm release {deployment.Location} {path.Route}: {string.Join("; then ", commands)}" +
+                          (deployment.ReleaseStatus?.StartsWith("pending-") == true ? $"; first repair its {deployment.ReleaseStatus} state with helm rollback (-Force)" : "") +
+                          ". No backup is taken (-SkipBackup).";
+        if (!ShouldChange(deployment.Name, description, "Upgrade", Force)) return;
+        foreach (var step in path.Steps)
+        {
+            var request = new HelmUpgradeRequest
+            {
+                Deployment = deployment, From = step.From, To = step.To, Force = Force, RollbackOnFailure = RollbackOnFailure, HealthTimeout = HealthTimeout,
+            };
+            var result = RunEngine(context => HelmUpgradeService.UpgradeAsync(request, options, context));
+            Emit(result);
+            if (result.Status != UpgradeStatus.Succeeded) return;
+        }
     }
 
     private void Emit(UpgradeResult result)

@@ -1,0 +1,240 @@
+using Microsoft.Extensions.Logging;
+using UpgradeOps.Hosting;
+using UpgradeOps.Journal;
+using UpgradeOps.Profiles;
+
+namespace UpgradeOps.Kubernetes;
+
+/// <summary>What Invoke-Upgrade needs beyond the common request for a Helm release.</summary>
+public sealed class HelmUpgradeOptions
+{
+    /// <summary>The chart: a local path, a packaged .tgz, or repo/chart (then "helm repo update" runs first).</summary>
+    public required string Chart { get; init; }
+    /// <summary>Chart version (--version); null keeps helm's choice (the newest, or the local chart's own).</summary>
+    public string? ChartVersion { get; init; }
+    public IReadOnlyList<string> ValuesFiles { get; init; } = Array.Empty<string>();
+    public string? HelmPath { get; init; }
+}
+
+/// <summary>
+/// Upgrades a Helm release: refuses (or, with Force, repairs) a release left pending by a killed helm, runs
+/// "helm upgrade --wait" with the version set where the profile says (version.helmValuesKey), and records the
+/// revision to return to in a journal like Compose's. Rollback is "helm rollback" to that revision. Backups of
+/// Kubernetes data are not implemented yet: the caller must pass -SkipBackup, and says so.
+/// </summary>
+public static class HelmUpgradeService
+{
+    /// <summary>Where a release's journal and lock live (no compose folder to keep them beside): the user's local data folder.</summary>
+    public static string StateAnchor(string ns, string release) =>
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
+            "UpgradeOps", "helm", ns, release, "release");
+
+    private static (string Namespace, string Release) Split(Deployment deployment) =>
+        deployment.Platform == DeploymentPlatform.Kubernetes && deployment.Location?.Split('/', 2) is [{ Length: > 0 } ns, { Length: > 0 } release]
+            ? (ns, release)
+            : throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, deployment.Name,
+                $"'{deployment.Name}' is not a Helm release read with Get-UpgradeDeployment -Namespace -Release.");
+
+    /// <summary>The helm arguments the upgrade would run, for -WhatIf.</summary>
+    public static IReadOnlyList<string> UpgradeArguments(Deployment deployment, ProductProfile profile, string to, HelmUpgradeOptions options, TimeSpan timeout)
+    {
+        var (ns, release) = Split(deployment);
+        var arguments = new List<string> { "upgrade", release, options.Chart, "-n", ns, "--wait", "--timeout", $"{(int)timeout.TotalSeconds}s", "--reset-then-reuse-values" };
+        if (options.ChartVersion is not null) arguments.AddRange(new[] { "--version", options.ChartVersion });
+        foreach (var file in options.ValuesFiles) arguments.AddRange(new[] { "-f", file });
+        if (profile.Version.HelmValuesKey is { } key) arguments.AddRange(new[] { "--set", $"{key}={to}" });
+        return arguments;
+    }
+
+    public static async Task<UpgradeResult> UpgradeAsync(HelmUpgradeRequest request, HelmUpgradeOptions options, EngineContext context)
+    {
+        var ct = context.CancellationToken;
+        var log = context.CreateLogger(nameof(HelmUpgradeService));
+        var deployment = request.Deployment;
+        var (ns, releaseName) = Split(deployment);
+        var profile = ProfileLoader.Load(deployment.Profile);
+        var helm = HelmCli.Locate(options.HelmPath, deployment.Kubeconfig, deployment.KubeContext);
+        var redactor = new SecretRedactor(Array.Empty<KeyValuePair<string, string>>());
+        using var client = KubernetesDiscovery.Connect(deployment.Kubeconfig, deployment.KubeContext);
+        using var activity = context.StartActivity($"Upgrading Helm release {ns}/{releaseName} to {request.To}");
+
+        var revisions = await HelmReleaseReader.ListAsync(client, ns, releaseName, ct).ConfigureAwait(false);
+        var latest = revisions.LastOrDefault()
+            ?? throw new UpgradeOpsException("HelmReleaseNotFound", ErrorKind.ObjectNotFound, deployment.Location, $"No Helm release {deployment.Location}.");
+        // The revision to return to: the newest one that was deployed (a pending one never finished).
+        var previous = revisions.LastOrDefault(r => r.Status is "deployed" or "superseded") ?? latest;
+        if (latest.IsPending && !request.Force)
+            throw new UpgradeOpsException("HelmReleasePending", ErrorKind.ResourceBusy, deployment.Location,
+                $"Release {releaseName} is {latest.Status} at revision {latest.Revision}: a helm operation did not finish (a killed client leaves this), " +
+                $"and helm refuses to upgrade it. Repair it with 'helm rollback {releaseName} {previous.Revision} -n {ns}', or run Invoke-Upgrade again with -Force, which does that first.");
+        var anchor = StateAnchor(ns, releaseName);
+        var started = DateTimeOffset.UtcNow;
+        var id = $"{releaseName}-{started:yyyyMMdd-HHmmss}-upgrade-{request.From}-to-{request.To}";
+        using var upgradeLock = UpgradeLock.Acquire(anchor, id, request.Force);
+        var journal = new UpgradeJournal
+        {
+            Path = Path.Combine(UpgradeJournal.JournalFolder(anchor), id + ".json"),
+            Profile = deployment.Profile,
+            Hops = new List<string> { $"{request.From}→{request.To}" },
+            Result = new UpgradeResult
+            {
+                Id = id, DeploymentName = deployment.Name, From = request.From, To = request.To, Strategy = UpgradeStrategy.Helm, Started = started,
+                Deployment = deployment,
+            },
+        };
+        journal.Result.JournalPath = journal.Path;
+        var result = journal.Result;
+
+        async Task<UpgradeStepResult> StepAsync(string name, Func<Task<string?>> action)
+        {
+            var step = new UpgradeStepResult { Name = name, Status = StepStatus.Running, Started = DateTimeOffset.UtcNow };
+            result.Steps.Add(step);
+            journal.Current = name;
+            journal.Save();
+            activity.Report(name, 100 * result.Steps.Count / 4);
+            try
+            {
+                step.Detail = await action().ConfigureAwait(false);
+                step.Status = StepStatus.Succeeded;
+                journal.Completed.Add(name);
+                return step;
+            }
+            catch
+            {
+                step.Status = StepStatus.Failed;
+                throw;
+            }
+            finally
+            {
+                step.Duration = DateTimeOffset.UtcNow - step.Started!.Value;
+                journal.Save();
+            }
+        }
+
+        try
+        {
+            journal.PreviousRevision = previous.Revision;
+            if (latest.IsPending)
+            {
+                await StepAsync("repair pending release", async () =>
+                {
+                    var repair = await helm.RunAsync(new[] { "rollback", releaseName, previous.Revision.ToString(), "-n", ns, "--wait" }, redactor, ct).ConfigureAwait(false);
+                    if (repair.ExitCode != 0)
+                        throw new UpgradeOpsException("HelmRepairFailed", ErrorKind.InvalidOperation, deployment.Location,
+                            $"helm rollback {releaseName} {previous.Revision} failed: {repair.Error} Look at 'helm history {releaseName} -n {ns}'.");
+                    return $"{latest.Status} revision {latest.Revision} rolled back to revision {previous.Revision}";
+                }).ConfigureAwait(false);
+            }
+
+            if (options.Chart.Contains('/') && !Directory.Exists(options.Chart) && !File.Exists(options.Chart))
+                await StepAsync("repo update", async () =>
+                {
+                    var update = await helm.RunAsync(new[] { "repo", "update" }, redactor, ct).ConfigureAwait(false);
+                    return update.ExitCode == 0 ? "repositories updated" : $"helm repo update failed ({update.Error}); using the cached index";
+                }).ConfigureAwait(false);
+
+            await StepAsync("helm upgrade", async () =>
+            {
+                var run = await helm.RunAsync(UpgradeArguments(deployment, profile, request.To, options, request.HealthTimeout), redactor, ct).ConfigureAwait(false);
+                result.MigrationOutput.Add(run.Output);
+                if (run.ExitCode != 0)
+                    throw new UpgradeOpsException("HelmUpgradeFailed", ErrorKind.InvalidOperation, deployment.Location,
+                        $"helm upgrade failed after {run.Duration.TotalSeconds:N0} s: {run.Error} " +
+                        "Get-UpgradeDiagnostic and 'helm history' show what ran; Invoke-Rollback returns to the previous revision.");
+                return $"done in {run.Duration.TotalSeconds:N1} s";
+            }).ConfigureAwait(false);
+
+            await StepAsync("verify release", async () =>
+            {
+                var now = await HelmReleaseReader.GetLatestAsync(client, ns, releaseName, ct).ConfigureAwait(false);
+                if (now is null || now.Status != "deployed")
+                    throw new UpgradeOpsException("HelmUpgradeFailed", ErrorKind.InvalidOperation, deployment.Location,
+                        $"After helm upgrade the release is {now?.Status ?? "gone"}. Invoke-Rollback returns to revision {previous.Revision}.");
+                return $"revision {now.Revision} deployed (chart {now.ChartName} {now.ChartVersion}, app {now.AppVersion})";
+            }).ConfigureAwait(false);
+            result.Status = UpgradeStatus.Succeeded;
+            journal.Current = null;
+        }
+        catch (Exception ex) when (ex is UpgradeOpsException or OperationCanceledException)
+        {
+            result.Status = ex is OperationCanceledException ? UpgradeStatus.Interrupted : UpgradeStatus.Failed;
+            result.ErrorId = ex is UpgradeOpsException u ? u.ErrorId : "UpgradeInterrupted";
+            result.Error = ex.Message;
+            log.LogWarning("Upgrade {Id} {Status}: {Message}", id, result.Status, ex.Message);
+            if (request.RollbackOnFailure && ex is not OperationCanceledException && journal.PreviousRevision is { } back &&
+                result.Steps.Any(s => s.Name == "helm upgrade"))
+            {
+                var rollback = await helm.RunAsync(new[] { "rollback", releaseName, back.ToString(), "-n", ns, "--wait" }, redactor, CancellationToken.None).ConfigureAwait(false);
+                if (rollback.ExitCode == 0)
+                {
+                    result.Status = UpgradeStatus.RolledBack;
+                    result.RolledBackBy = "RollbackOnFailure";
+                }
+                else log.LogWarning("helm rollback to revision {Revision} failed: {Error}", back, rollback.Error);
+            }
+        }
+        finally
+        {
+            result.Duration = DateTimeOffset.UtcNow - started;
+            journal.Save();
+        }
+        if (result.Status == UpgradeStatus.Succeeded) activity.Complete();
+        return result;
+    }
+
+    /// <summary>helm rollback to the revision the upgrade's journal recorded. Data is not restored (no Kubernetes backups yet).</summary>
+    public static async Task<UpgradeResult> RollBackAsync(Deployment deployment, string? upgradeId, string? helmPath, TimeSpan timeout, EngineContext context)
+    {
+        var ct = context.CancellationToken;
+        var log = context.CreateLogger(nameof(HelmUpgradeService));
+        var (ns, releaseName) = Split(deployment);
+        var anchor = StateAnchor(ns, releaseName);
+        var journals = UpgradeJournal.List(anchor).Where(j => j.Result.Operation == "Upgrade").ToList();
+        var journal = (upgradeId is null ? journals.FirstOrDefault(j => j.Result.Status != UpgradeStatus.RolledBack) : journals.FirstOrDefault(j => j.Result.Id == upgradeId))
+            ?? throw new UpgradeOpsException(upgradeId is null ? "NothingToRollBack" : "UpgradeNotFound", ErrorKind.ObjectNotFound, upgradeId ?? deployment.Location,
+                $"No upgrade of '{deployment.Name}' is recorded to roll back{(upgradeId is null ? "" : $" with id {upgradeId}")}. Get-UpgradeHistory lists them; 'helm rollback' returns to any revision.");
+        var revision = journal.PreviousRevision
+            ?? throw new UpgradeOpsException("JournalIncomplete", ErrorKind.InvalidData, journal.Path, "The upgrade's journal records no revision to return to. Use 'helm history' and 'helm rollback'.");
+        var helm = HelmCli.Locate(helmPath, deployment.Kubeconfig, deployment.KubeContext);
+        using var upgradeLock = UpgradeLock.Acquire(anchor, journal.Result.Id + "-rollback", force: true);
+        using var activity = context.StartActivity($"Rolling back {ns}/{releaseName} to revision {revision}");
+        var started = DateTimeOffset.UtcNow;
+        var result = new UpgradeResult
+        {
+            Id = $"{journal.Result.Id}-rollback", DeploymentName = deployment.Name, From = journal.Result.To, To = journal.Result.From,
+            Strategy = UpgradeStrategy.Helm, Operation = "Rollback", Started = started, Deployment = deployment,
+        };
+        var step = new UpgradeStepResult { Name = "helm rollback", Status = StepStatus.Running, Started = started };
+        result.Steps.Add(step);
+        var run = await helm.RunAsync(new[] { "rollback", releaseName, revision.ToString(), "-n", ns, "--wait", "--timeout", $"{(int)timeout.TotalSeconds}s" },
+            new SecretRedactor(Array.Empty<KeyValuePair<string, string>>()), ct).ConfigureAwait(false);
+        step.Duration = run.Duration;
+        if (run.ExitCode != 0)
+        {
+            step.Status = StepStatus.Failed;
+            throw new UpgradeOpsException("HelmRollbackFailed", ErrorKind.InvalidOperation, deployment.Location,
+                $"helm rollback {releaseName} {revision} failed: {run.Error} Look at 'helm history {releaseName} -n {ns}'.");
+        }
+        step.Status = StepStatus.Succeeded;
+        step.Detail = $"back on revision {revision}'s chart and values (data not restored: Kubernetes backups are not implemented yet)";
+        log.LogWarning("The data of {Release} was not restored: backups of Kubernetes releases are not implemented yet.", releaseName);
+        result.Status = UpgradeStatus.Succeeded;
+        result.Duration = DateTimeOffset.UtcNow - started;
+        journal.Result.Status = UpgradeStatus.RolledBack;
+        journal.Result.RolledBackBy = result.Id;
+        journal.Save();
+        activity.Complete();
+        return result;
+    }
+}
+
+/// <summary>The common part of an upgrade request a Helm upgrade uses.</summary>
+public sealed class HelmUpgradeRequest
+{
+    public required Deployment Deployment { get; init; }
+    public required string From { get; init; }
+    public required string To { get; init; }
+    public bool Force { get; init; }
+    public bool RollbackOnFailure { get; init; }
+    public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromMinutes(5);
+}
