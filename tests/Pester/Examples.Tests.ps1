@@ -7,6 +7,8 @@ BeforeDiscovery {
 
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
+    # The demo runbook starts and removes the sandbox with its module's functions: their parameters are checked too.
+    Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/Sandbox.psm1') -Force
     $script:exampleRoot = Join-Path $env:UPGRADEOPS_ROOT 'examples'
     $script:changelog = Join-Path $env:UPGRADEOPS_ROOT 'tests/Pester/Fixtures/CHANGELOG.md'
     $script:pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
