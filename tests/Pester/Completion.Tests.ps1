@@ -128,6 +128,33 @@ Describe 'Component completion' -Tag 'Completion' {
     }
 }
 
+Describe 'Service name completion' -Tag 'Completion' {
+    It 'completes Get-UpgradeDiagnostic -Service with the services of the bound deployment' {
+        $null = Test-UpgradePath -From 1.0.0 -To 1.0.1   # makes sure the engine is loaded
+        $engine = ([System.Runtime.Loader.AssemblyLoadContext]::All | Where-Object Name -eq 'UpgradeOps.Engine').Assemblies |
+            Where-Object { $_.GetName().Name -eq 'UpgradeOps.Engine' }
+        $global:completionDeployment = [Activator]::CreateInstance($engine.GetType('UpgradeOps.Deployment'))
+        $global:completionDeployment.Name = 'sbx'
+        $services = foreach ($name in 'worker', 'server-a', 'server-b', 'database') {
+            $service = [Activator]::CreateInstance($engine.GetType('UpgradeOps.DeploymentService'))
+            $service.Name = $name
+            $service
+        }
+        $list = [Array]::CreateInstance($engine.GetType('UpgradeOps.DeploymentService'), $services.Count)
+        for ($i = 0; $i -lt $services.Count; $i++) { $list[$i] = $services[$i] }
+        $global:completionDeployment.Services = $list
+        try {
+            Get-CompletionText 'Get-UpgradeDiagnostic -Deployment $global:completionDeployment -Service ' | Should -Be @('database', 'server-a', 'server-b', 'worker')
+            Get-CompletionText 'Get-UpgradeDiagnostic -Deployment $global:completionDeployment -Service ser' | Should -Be @('server-a', 'server-b')
+        }
+        finally { Remove-Variable -Scope Global completionDeployment }
+    }
+
+    It 'completes nothing, and does not throw, without a bound deployment' {
+        Get-CompletionText 'Get-UpgradeDiagnostic -Service ' | Should -BeNullOrEmpty
+    }
+}
+
 Describe 'Completion cost' -Tag 'Completion' {
     It 'does not load Docker, Kubernetes or Npgsql while completing' {
         $script = "Import-Module '$env:UPGRADEOPS_MODULE'; " +

@@ -33,6 +33,16 @@ BeforeAll {
 }
 
 Describe 'Get-UpgradeDiagnostic' -Tag 'Sandbox', 'Diagnostic' {
+    It 'limits the report to the services asked for, and names the services when one does not exist' {
+        $d = Get-Deployment
+        $report = Get-UpgradeDiagnostic -Deployment $d -Service worker -Tail 5
+        @($report.Services).Count | Should -Be 2
+        $report.Services.Service | Sort-Object -Unique | Should -Be 'worker'
+        $err = Get-ErrorFrom { Get-UpgradeDiagnostic -Deployment $d -Service nosuch -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'UnknownService,*'
+        $err.Exception.Message | Should -Match 'server-a'
+    }
+
     It 'lists every container with its log lines and finds nothing wrong on a healthy deployment' {
         $d = Get-Deployment
         $d.Healthy | Should -BeTrue

@@ -22,6 +22,8 @@ public sealed class DiagnosticRequest
     public int Tail { get; init; } = 50;
     /// <summary>Only log lines written at or after this time.</summary>
     public DateTimeOffset? Since { get; init; }
+    /// <summary>Only these compose services; empty means all.</summary>
+    public IReadOnlyList<string> Services { get; init; } = Array.Empty<string>();
 }
 
 /// <summary>
@@ -54,7 +56,13 @@ public static class ComposeDiagnosticCollector
             Version = deployment.Version ?? deployment.ConfiguredVersion, Redactor = redactor,
         };
 
+        var unknown = request.Services.Where(s => target.Containers.All(c => !string.Equals(ServiceOf(c), s, StringComparison.OrdinalIgnoreCase))).ToList();
+        if (unknown.Count > 0)
+            throw new UpgradeOpsException("UnknownService", ErrorKind.ObjectNotFound, string.Join(", ", unknown),
+                $"'{deployment.Name}' has no container of service {string.Join(", ", unknown)}. Its services: " +
+                string.Join(", ", target.Containers.Select(ServiceOf).Distinct().Order()) + ".");
         var containers = target.Containers
+            .Where(c => request.Services.Count == 0 || request.Services.Contains(ServiceOf(c), StringComparer.OrdinalIgnoreCase))
             .OrderBy(c => ServiceOf(c), StringComparer.Ordinal)
             .ThenBy(c => c.Names.FirstOrDefault(), StringComparer.Ordinal).ToList();
         for (var i = 0; i < containers.Count; i++)

@@ -33,6 +33,10 @@ namespace UpgradeOps.Commands;
 /// <para>After a failed upgrade: the failed step, the error, the migration output and the containers' logs, with a redacted bundle for a support ticket.</para>
 /// </example>
 /// <example>
+/// <code>Get-UpgradeDiagnostic -Deployment $d -Service worker, server-a -Tail 20</code>
+/// <para>Only the workers and the first API server, with their last 20 log lines (service names complete with Tab from $d).</para>
+/// </example>
+/// <example>
 /// <code>$d | Get-UpgradeDiagnostic -Tail 200 -Since (Get-Date).AddMinutes(-30) | Select-Object -ExpandProperty Services | Where-Object State -ne 'running'</code>
 /// <para>Lists the containers that are not running, with up to 200 log lines each from the last half hour.</para>
 /// </example>
@@ -92,6 +96,13 @@ public sealed class GetUpgradeDiagnosticCommand : EngineCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>
+    /// <para type="description">Only these services (compose service names, as in the deployment's Services). Default: every service.</para>
+    /// </summary>
+    [Parameter]
+    [ArgumentCompleter(typeof(Completion.ServiceNameCompleter))]
+    public string[] Service { get; set; } = Array.Empty<string>();
+
     protected override void ProcessRecord()
     {
         try
@@ -104,10 +115,11 @@ public sealed class GetUpgradeDiagnosticCommand : EngineCmdlet
                 UpgradeId = Result is null ? UpgradeId : null,
                 JournalPath = Result?.JournalPath,
                 Tail = Tail,
+                Services = Service,
                 Since = Since is { } since ? new DateTimeOffset(since.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(since, DateTimeKind.Local) : since) : null,
             };
             if (Result is not null && request.JournalPath is null)
-                request = new DiagnosticRequest { Deployment = request.Deployment, UpgradeId = Result.Id, Tail = request.Tail, Since = request.Since };
+                request = new DiagnosticRequest { Deployment = request.Deployment, UpgradeId = Result.Id, Tail = request.Tail, Since = request.Since, Services = Service };
             if (request.Deployment is null && request.JournalPath is null)
                 ThrowEngineError(new UpgradeOpsException("DeploymentRequired", ErrorKind.InvalidArgument, Result,
                     "This result names no journal to find its deployment from. Give -Deployment (from Get-UpgradeDeployment)."));
