@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Formats.Tar;
 using Microsoft.Extensions.Logging;
 using UpgradeOps.Hosting;
@@ -216,16 +215,5 @@ public static class BackupVerifier
         }
     }
 
-    private static CheckTimer Start(string name) => new(name);
-
-    private sealed class CheckTimer(string name)
-    {
-        private readonly Stopwatch _watch = Stopwatch.StartNew();
-        private CheckResult Result(CheckStatus status, string detail, string? errorId = null) =>
-            new() { Name = name, Status = status, Detail = detail, ErrorId = errorId, Duration = _watch.Elapsed };
-        public CheckResult Pass(string detail) => Result(CheckStatus.Passed, detail);
-        public CheckResult Warn(string detail) => Result(CheckStatus.Warning, detail);
-        public CheckResult Skip(string detail) => Result(CheckStatus.Skipped, detail);
-        public CheckResult Fail(string errorId, string detail) => Result(CheckStatus.Failed, detail, errorId);
-    }
+    private static CheckTimer Start(string name) => CheckTimer.Start(name);
 }

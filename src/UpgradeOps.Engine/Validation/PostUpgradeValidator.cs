@@ -112,6 +112,7 @@ public static class PostUpgradeValidator
         CancellationToken ct)
     {
         var watch = Stopwatch.StartNew();
+        var check = CheckTimer.Start(name);
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(timeout);
         CheckResult result;
@@ -122,41 +123,34 @@ public static class PostUpgradeValidator
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            result = Failed(name, "CheckTimedOut", $"did not finish within {timeout.TotalSeconds:N0} s.",
+            result = check.Fail("CheckTimedOut", $"did not finish within {timeout.TotalSeconds:N0} s.",
                 "Look at the service's logs (Get-UpgradeDiagnostic); raise the profile's validation.checkTimeoutSeconds if the product is only slow.");
         }
         catch (UpgradeOpsException ex)
         {
-            result = Failed(name, ex.ErrorId, ex.Message, null);
+            result = check.Fail(ex.ErrorId, ex.Message);
         }
         catch (Exception ex) when (ex is HttpRequestException or Docker.DotNet.DockerApiException or System.Text.Json.JsonException)
         {
-            result = Failed(name, "CheckError", $"{ex.GetType().Name}: {ex.Message}", "Check that the API endpoint answers (Get-UpgradeDeployment shows it).");
+            result = check.Fail("CheckError", $"{ex.GetType().Name}: {ex.Message}", "Check that the API endpoint answers (Get-UpgradeDeployment shows it).");
         }
         result.Duration = watch.Elapsed;
         log.LogDebug("{Check}: {Status} in {Ms:N0} ms — {Detail}", name, result.Status, watch.Elapsed.TotalMilliseconds, result.Detail);
         return result;
     }
 
-    private static CheckResult Passed(string name, string detail) => new() { Name = name, Status = CheckStatus.Passed, Detail = detail };
-    private static CheckResult Skipped(string name, string detail) => new() { Name = name, Status = CheckStatus.Skipped, Detail = detail };
-    private static CheckResult Warning(string name, string detail, string? remedy) =>
-        new() { Name = name, Status = CheckStatus.Warning, Detail = detail, Remedy = remedy };
-    private static CheckResult Failed(string name, string errorId, string detail, string? remedy) =>
-        new() { Name = name, Status = CheckStatus.Failed, Detail = detail, ErrorId = errorId, Remedy = remedy };
-
     private static string Normalize(string? version) => (version ?? "").Trim().TrimStart('v', 'V');
 
     private static async Task<CheckResult> ApiVersionAsync(ProductApi api, string? expected, CancellationToken ct)
     {
-        const string name = "ApiVersion";
+        var check = CheckTimer.Start("ApiVersion");
         var seen = new List<string>();
         if (api.Definition.Info is { } infoPath)
         {
             var info = await api.GetAsync(infoPath, ct).ConfigureAwait(false);
             seen.Add($"{infoPath} says {ProductApi.Text(info.Json, "version") ?? $"nothing ({string.Join(", ", info.Errors)})"}");
             if (Normalize(ProductApi.Text(info.Json, "version")) != Normalize(expected))
-                return Failed(name, "ApiVersionMismatch", $"{string.Join("; ", seen)}; expected {expected}.",
+                return check.Fail("ApiVersionMismatch", $"{string.Join("; ", seen)}; expected {expected}.",
                     "The servers still run another image: look at Get-UpgradeHistory and Get-UpgradeDiagnostic; Invoke-Upgrade -Resume finishes an interrupted upgrade.");
         }
         if (api.Definition.VersionQuery is { } query)
@@ -165,17 +159,17 @@ public static class PostUpgradeValidator
             var version = ProductApi.Text(answer.Json, api.Definition.VersionQueryPath);
             seen.Add($"GraphQL says {version ?? $"nothing ({string.Join(", ", answer.Errors)})"}");
             if (Normalize(version) != Normalize(expected))
-                return Failed(name, "ApiVersionMismatch", $"{string.Join("; ", seen)}; expected {expected}.",
+                return check.Fail("ApiVersionMismatch", $"{string.Join("; ", seen)}; expected {expected}.",
                     "The servers still run another image: look at Get-UpgradeHistory and Get-UpgradeDiagnostic.");
         }
         return seen.Count == 0
-            ? Skipped(name, "The profile declares neither api.info nor api.versionQuery.")
-            : Passed(name, $"{string.Join("; ", seen)} (expected {expected})");
+            ? check.Skip("The profile declares neither api.info nor api.versionQuery.")
+            : check.Pass($"{string.Join("; ", seen)} (expected {expected})");
     }
 
     private static CheckResult ServiceHealth(Deployment fresh)
     {
-        const string name = "ServiceHealth";
+        var check = CheckTimer.Start("ServiceHealth");
         var problems = new List<string>();
         foreach (var service in fresh.Services.Where(s => s.ExpectedReplicas > 0 || s.Containers.Count > 0))
         {
@@ -187,23 +181,23 @@ public static class PostUpgradeValidator
         }
         var containers = fresh.Services.Sum(s => s.Containers.Count);
         return problems.Count == 0
-            ? Passed(name, $"{fresh.Services.Count} services, {containers} containers running and healthy")
-            : Failed(name, "ServiceUnhealthy", string.Join("; ", problems),
+            ? check.Pass($"{fresh.Services.Count} services, {containers} containers running and healthy")
+            : check.Fail("ServiceUnhealthy", string.Join("; ", problems),
                 "Start what stopped ('docker compose up -d'), and read its log with Get-UpgradeDiagnostic.");
     }
 
     private static async Task<CheckResult> GraphQLAsync(ProductApi api, ValidationDefinition validation, CancellationToken ct)
     {
-        const string name = "GraphQL";
-        if (validation.GraphQL.Count == 0) return Skipped(name, "The profile declares no GraphQL smoke queries (validation.graphQL).");
+        var check = CheckTimer.Start("GraphQL");
+        if (validation.GraphQL.Count == 0) return check.Skip("The profile declares no GraphQL smoke queries (validation.graphQL).");
         var answers = await Task.WhenAll(validation.GraphQL.Select(async q => (Query: q, Answer: await api.GraphQLAsync(q.Query, ct).ConfigureAwait(false))))
             .ConfigureAwait(false);
         var failures = answers.Where(a => a.Answer.Errors.Count > 0 || ProductApi.Select(a.Answer.Json, a.Query.DataPath ?? "data") is null)
             .Select(a => $"{a.Query.Name}: {(a.Answer.Errors.Count > 0 ? string.Join("; ", a.Answer.Errors) : $"no data at {a.Query.DataPath ?? "data"}")}")
             .ToList();
         return failures.Count == 0
-            ? Passed(name, $"{answers.Length} queries answered with data ({string.Join(", ", answers.Select(a => $"{a.Query.Name} {a.Answer.Elapsed.TotalMilliseconds:N0} ms"))})")
-            : Failed(name, "GraphQLQueryFailed", string.Join("; ", failures),
+            ? check.Pass($"{answers.Length} queries answered with data ({string.Join(", ", answers.Select(a => $"{a.Query.Name} {a.Answer.Elapsed.TotalMilliseconds:N0} ms"))})")
+            : check.Fail("GraphQLQueryFailed", string.Join("; ", failures),
                 "A failing query usually means a schema migration did not finish: look at the migration output (Get-UpgradeHistory) and the server logs.");
     }
 
@@ -211,26 +205,27 @@ public static class PostUpgradeValidator
     private static async Task<CheckResult> AsyncOperationAsync(string name, ProductApi api, ComposeBackupSource source, AsyncOperationDefinition? operation,
         CancellationToken ct)
     {
-        if (operation is null) return Skipped(name, $"The profile declares no {name} operation (validation.{char.ToLowerInvariant(name[0])}{name[1..]}).");
+        var check = CheckTimer.Start(name);
+        if (operation is null) return check.Skip($"The profile declares no {name} operation (validation.{char.ToLowerInvariant(name[0])}{name[1..]}).");
 
         var items = new List<Dictionary<string, string>>();
         if (operation.ListQuery is { } listQuery)
         {
             var list = await api.GraphQLAsync(listQuery, ct).ConfigureAwait(false);
             if (list.Errors.Count > 0)
-                return Failed(name, $"{name}Failed", $"listing failed: {string.Join("; ", list.Errors)}", null);
+                return check.Fail($"{name}Failed", $"listing failed: {string.Join("; ", list.Errors)}");
             if (ProductApi.Select(list.Json, operation.ListPath) is JsonArray array)
                 items.AddRange(array.OfType<JsonObject>().Select(o => o.Where(p => p.Value is JsonValue)
                     .ToDictionary(p => p.Key, p => p.Value!.ToString())));
-            if (items.Count == 0) return Skipped(name, "The deployment has nothing to run it on (the list query returned no items).");
+            if (items.Count == 0) return check.Skip("The deployment has nothing to run it on (the list query returned no items).");
         }
         else items.Add(operation.Name is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["name"] = operation.Name });
 
         var outcomes = await Task.WhenAll(items.Select(item => RunOperationAsync(api, source, operation, item, ct))).ConfigureAwait(false);
         var failed = outcomes.Where(o => !o.Ok).ToList();
         return failed.Count == 0
-            ? Passed(name, string.Join("; ", outcomes.Select(o => o.Detail)))
-            : Failed(name, $"{name}Failed", string.Join("; ", failed.Select(o => o.Detail)),
+            ? check.Pass(string.Join("; ", outcomes.Select(o => o.Detail)))
+            : check.Fail($"{name}Failed", string.Join("; ", failed.Select(o => o.Detail)),
                 name == "GitSync"
                     ? "Check that the repository's remote is reachable from the worker containers and that the credentials still work."
                     : "Look at the workers' logs (Get-UpgradeDiagnostic): the generator fails after the upgrade.");
@@ -282,7 +277,7 @@ public static class PostUpgradeValidator
 
     private static async Task<CheckResult> LogsAsync(ComposeBackupSource source, ValidationDefinition validation, DateTimeOffset? since, CancellationToken ct)
     {
-        const string name = "Logs";
+        var check = CheckTimer.Start("Logs");
         var errors = validation.LogErrorPatterns.Select(p => new Regex(p, RegexOptions.CultureInvariant)).ToList();
         var ignored = validation.LogIgnorePatterns.Select(p => new Regex(p, RegexOptions.CultureInvariant)).ToList();
         var redactor = SecretRedactor.FromEnvFile(source.File.EnvFilePath);
@@ -307,8 +302,8 @@ public static class PostUpgradeValidator
                 found.Add((container.Name.TrimStart('/'), matches.Count, matches.Take(3).Select(l => redactor.Redact(l.Trim())).ToList()));
         }
         if (found.Count == 0)
-            return Passed(name, $"{scanned:N0} lines of {inspected.Length} containers since {from:u}: no error lines");
-        return Failed(name, "ErrorsInLogs",
+            return check.Pass($"{scanned:N0} lines of {inspected.Length} containers since {from:u}: no error lines");
+        return check.Fail("ErrorsInLogs",
             string.Join("; ", found.Select(f => $"{f.Container}: {f.Count} error line(s), first: {string.Join(" | ", f.Samples)}")) + $" (since {from:u})",
             "Read the full lines with Get-UpgradeDiagnostic; if they are known and harmless, add them to the profile's validation.logIgnorePatterns.");
     }
@@ -326,17 +321,17 @@ public static class PostUpgradeValidator
     private static async Task<(CheckResult Result, PerformanceBaseline? Measured)> PerformanceAsync(ProductApi api, ComposeBackupSource source,
         PerformanceBaseline? baseline, CancellationToken ct)
     {
-        const string name = "Performance";
+        var check = CheckTimer.Start("Performance");
         var definition = source.Profile.Validation.Performance;
-        if (definition.Requests.Count == 0) return (Skipped(name, "The profile declares no requests to time (validation.performance.requests)."), null);
+        if (definition.Requests.Count == 0) return (check.Skip("The profile declares no requests to time (validation.performance.requests)."), null);
         var measured = await MeasureAsync(api, source, ct).ConfigureAwait(false);
         var now = string.Join(", ", measured.Requests.Select(r => $"{r.Name} p50 {r.P50Milliseconds:N1} ms, p95 {r.P95Milliseconds:N1} ms"));
         var failing = measured.Requests.Where(r => r.Failures > 0).ToList();
         if (failing.Count > 0)
-            return (Failed(name, "RequestsFailed", $"{string.Join(", ", failing.Select(r => $"{r.Name}: {r.Failures} of {r.Samples} failed"))}; {now}",
+            return (check.Fail("RequestsFailed", $"{string.Join(", ", failing.Select(r => $"{r.Name}: {r.Failures} of {r.Samples} failed"))}; {now}",
                 "Look at the server logs (Get-UpgradeDiagnostic)."), measured);
         if (baseline is null)
-            return (Passed(name, $"{now} (no baseline to compare with: give -Baseline, or the UpgradeResult of Invoke-Upgrade)"), measured);
+            return (check.Pass($"{now} (no baseline to compare with: give -Baseline, or the UpgradeResult of Invoke-Upgrade)"), measured);
 
         var slower = new List<string>();
         foreach (var request in measured.Requests)
@@ -348,8 +343,8 @@ public static class PostUpgradeValidator
                 slower.Add($"{request.Name} p95 {request.P95Milliseconds:N1} ms against {before.P95Milliseconds:N1} ms before ({request.P95Milliseconds / Math.Max(before.P95Milliseconds, 0.001):N1}x)");
         }
         return slower.Count == 0
-            ? (Passed(name, $"{now}; within {definition.WarningRatio:N1}x of the baseline taken {baseline.CapturedAt:u}"), measured)
-            : (Warning(name, string.Join("; ", slower) + $" (threshold {definition.WarningRatio:N1}x)",
+            ? (check.Pass($"{now}; within {definition.WarningRatio:N1}x of the baseline taken {baseline.CapturedAt:u}"), measured)
+            : (check.Warn(string.Join("; ", slower) + $" (threshold {definition.WarningRatio:N1}x)",
                 "Compare again after the caches warm up; if it stays slow, look at the release notes for known performance changes and at the database."), measured);
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using UpgradeOps.Backups;
 using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
@@ -44,7 +43,7 @@ public static class UpgradeReadinessChecker
         using var activity = context.StartActivity($"Checking readiness of {deployment.Name} for {request.To}");
 
         // Path and release notes.
-        var watch = Stopwatch.StartNew();
+        var pathCheck = CheckTimer.Start("UpgradePath");
         UpgradePath? path = null;
         try
         {
@@ -56,12 +55,12 @@ public static class UpgradeReadinessChecker
             }, context);
             report.Path = path;
             report.Checks.Add(path.IsSupported
-                ? Result("UpgradePath", CheckStatus.Passed, $"{path.Route}, estimated {path.EstimatedDowntime} of downtime", null, watch)
-                : Result("UpgradePath", CheckStatus.Failed, path.Reason, "Follow the route Test-UpgradePath gives; to go back to an older version restore its backup.", watch));
+                ? pathCheck.Pass($"{path.Route}, estimated {path.EstimatedDowntime} of downtime")
+                : pathCheck.Fail("UpgradePathNotReady", path.Reason, "Follow the route Test-UpgradePath gives; to go back to an older version restore its backup."));
         }
         catch (UpgradeOpsException ex)
         {
-            report.Checks.Add(Result("UpgradePath", CheckStatus.Failed, ex.Message, "Check the versions with Test-UpgradePath.", watch, ex.ErrorId));
+            report.Checks.Add(pathCheck.Fail(ex.ErrorId, ex.Message, "Check the versions with Test-UpgradePath."));
         }
         report.Checks.Add(ReleaseNotesCheck(request, path));
 
@@ -70,13 +69,13 @@ public static class UpgradeReadinessChecker
         report.Checks.Add(WindowCheck(request, path));
         report.Checks.Add(await DiskSpaceCheckAsync(request, deployment, source, ct).ConfigureAwait(false));
 
-        watch.Restart();
+        var health = CheckTimer.Start("DeploymentHealthy");
         report.Checks.Add(deployment.Healthy
-            ? Result("DeploymentHealthy", CheckStatus.Passed, $"{deployment.Services.Count} services healthy", null, watch)
-            : Result("DeploymentHealthy", CheckStatus.Failed,
+            ? health.Pass($"{deployment.Services.Count} services healthy")
+            : health.Fail("DeploymentHealthyNotReady",
                 "Not healthy now: " + string.Join(", ", deployment.Services.Where(s => !s.Healthy).Select(s => $"{s.Name} ({s.Replicas} of {s.ExpectedReplicas} running" +
                     string.Concat(s.Containers.Where(c => !c.IsHealthy).Select(c => $"; {c.Name} {c.State}{(c.Health is { } h ? $"/{h}" : "")}")) + ")")),
-                "Bring the deployment back to health before upgrading (Get-UpgradeDiagnostic shows why it is not).", watch));
+                "Bring the deployment back to health before upgrading (Get-UpgradeDiagnostic shows why it is not)."));
 
         report.Checks.Add(ConfigurationCheck(source, deployment, request.To));
         activity.Report("Background tasks", 80);
@@ -91,69 +90,66 @@ public static class UpgradeReadinessChecker
         return report;
     }
 
-    private static CheckResult Result(string name, CheckStatus status, string detail, string? remedy, Stopwatch watch, string? errorId = null) =>
-        new() { Name = name, Status = status, Detail = detail, Remedy = remedy, Duration = watch.Elapsed, ErrorId = status == CheckStatus.Failed ? errorId ?? $"{name}NotReady" : null };
-
     private static CheckResult ReleaseNotesCheck(ReadinessRequest request, UpgradePath? path)
     {
-        var watch = Stopwatch.StartNew();
+        var check = CheckTimer.Start("ReleaseNotes");
         if (request.ReleaseNotes is null)
-            return Result("ReleaseNotes", CheckStatus.Warning, "No release notes were given, so nothing was reviewed here.",
-                "Read them: Get-UpgradeReleaseNote -Path CHANGELOG.md -From <current> -To <target>, and give -ReleaseNotePath.", watch);
+            return check.Finish(CheckStatus.Warning, "No release notes were given, so nothing was reviewed here.",
+                "Read them: Get-UpgradeReleaseNote -Path CHANGELOG.md -From <current> -To <target>, and give -ReleaseNotePath.");
         var breaking = (path?.ReleaseNotes ?? Array.Empty<ReleaseNote>()).Where(n => n.Category == ReleaseNoteCategory.BreakingChange).ToList();
         if (breaking.Count == 0)
-            return Result("ReleaseNotes", CheckStatus.Passed, $"{path?.ReleaseNotes.Count ?? 0} notes between the versions, no breaking change", null, watch);
+            return check.Finish(CheckStatus.Passed, $"{path?.ReleaseNotes.Count ?? 0} notes between the versions, no breaking change");
         var titles = string.Join("; ", breaking.Take(5).Select(n => $"{n.Version}: {n.Title}")) + (breaking.Count > 5 ? $"; and {breaking.Count - 5} more" : "");
         return request.AcknowledgeBreakingChange
-            ? Result("ReleaseNotes", CheckStatus.Passed, $"{breaking.Count} breaking change(s), acknowledged: {titles}", null, watch)
-            : Result("ReleaseNotes", CheckStatus.Failed, $"{breaking.Count} breaking change(s) not acknowledged: {titles}",
-                "Read them (Get-UpgradeReleaseNote ... -Category BreakingChange), then run again with -AcknowledgeBreakingChange.", watch, "BreakingChangeNotAcknowledged");
+            ? check.Finish(CheckStatus.Passed, $"{breaking.Count} breaking change(s), acknowledged: {titles}")
+            : check.Finish(CheckStatus.Failed, $"{breaking.Count} breaking change(s) not acknowledged: {titles}",
+                "Read them (Get-UpgradeReleaseNote ... -Category BreakingChange), then run again with -AcknowledgeBreakingChange.", "BreakingChangeNotAcknowledged");
     }
 
     private static async Task<CheckResult> BackupCheckAsync(ReadinessRequest request, Deployment deployment, EngineContext context)
     {
-        var watch = Stopwatch.StartNew();
+        var check = CheckTimer.Start("Backup");
         var backup = request.Backup;
         if (backup is null && request.BackupPath is not null && Directory.Exists(request.BackupPath))
             backup = BackupCatalog.List(request.BackupPath, deployment.Name, context).FirstOrDefault();
         const string remedy = "Take one: $d | New-DeploymentBackup -Path <folder>, then Test-DeploymentBackup -RestoreTest.";
         if (backup is null)
-            return Result("Backup", CheckStatus.Failed, request.BackupPath is null ? "No backup was given (-Backup or -BackupPath)." : $"No backup of {deployment.Name} in {request.BackupPath}.",
-                remedy, watch, "BackupMissing");
+            return check.Finish(CheckStatus.Failed, request.BackupPath is null ? "No backup was given (-Backup or -BackupPath)." : $"No backup of {deployment.Name} in {request.BackupPath}.",
+                remedy, "BackupMissing");
         if (backup.Version != deployment.Version)
-            return Result("Backup", CheckStatus.Failed, $"The newest backup ({backup.Id}) was taken at {backup.Version}; the deployment runs {deployment.Version}.", remedy, watch, "BackupVersionMismatch");
+            return check.Finish(CheckStatus.Failed, $"The newest backup ({backup.Id}) was taken at {backup.Version}; the deployment runs {deployment.Version}.", remedy, "BackupVersionMismatch");
         var verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest { BackupPath = backup.Path }, context).ConfigureAwait(false);
         if (!verification.Passed)
-            return Result("Backup", CheckStatus.Failed, $"{backup.Id} fails verification: {verification.Checks.First(c => c.Status == CheckStatus.Failed).Detail}",
-                remedy, watch, verification.FailureErrorId ?? "BackupVerificationFailed");
+            return check.Finish(CheckStatus.Failed, $"{backup.Id} fails verification: {verification.Checks.First(c => c.Status == CheckStatus.Failed).Detail}",
+                remedy, verification.FailureErrorId ?? "BackupVerificationFailed");
         var age = DateTimeOffset.UtcNow - backup.CreatedAt;
         return age > request.MaximumBackupAge
-            ? Result("Backup", CheckStatus.Warning, $"{backup.Id} is verified but {age.TotalHours:N0} h old: data written since would be lost by a rollback.", remedy, watch)
-            : Result("Backup", CheckStatus.Passed, $"{backup.Id}, {age.TotalMinutes:N0} min old, verified", null, watch);
+            ? check.Finish(CheckStatus.Warning, $"{backup.Id} is verified but {age.TotalHours:N0} h old: data written since would be lost by a rollback.", remedy)
+            : check.Finish(CheckStatus.Passed, $"{backup.Id}, {age.TotalMinutes:N0} min old, verified");
     }
 
     private static CheckResult WindowCheck(ReadinessRequest request, UpgradePath? path)
     {
-        var watch = Stopwatch.StartNew();
+        var check = CheckTimer.Start("MaintenanceWindow");
         var estimate = path?.EstimatedDowntime ?? default;
         if (request.WindowStart is null || request.WindowEnd is null)
-            return Result("MaintenanceWindow", CheckStatus.Warning, $"No maintenance window was given; the estimate is {estimate}.",
-                "Give -Window <start>,<end> to check that it is long enough.", watch);
+            return check.Finish(CheckStatus.Warning, $"No maintenance window was given; the estimate is {estimate}.",
+                "Give -Window <start>,<end> to check that it is long enough.");
         var length = request.WindowEnd.Value - request.WindowStart.Value;
         if (request.WindowEnd.Value < DateTimeOffset.Now)
-            return Result("MaintenanceWindow", CheckStatus.Failed, $"The window ended at {request.WindowEnd.Value:g}.", "Plan a window in the future.", watch, "WindowInThePast");
+            return check.Finish(CheckStatus.Failed, $"The window ended at {request.WindowEnd.Value:g}.", "Plan a window in the future.", "WindowInThePast");
         if (length.TotalMinutes < estimate.Min)
-            return Result("MaintenanceWindow", CheckStatus.Failed, $"The window is {length.TotalMinutes:N0} min; the upgrade takes {estimate}.",
-                $"Plan at least {estimate.Max} min, or upgrade one hop per window.", watch, "WindowTooShort");
+            return check.Finish(CheckStatus.Failed, $"The window is {length.TotalMinutes:N0} min; the upgrade takes {estimate}.",
+                $"Plan at least {estimate.Max} min, or upgrade one hop per window.", "WindowTooShort");
         if (length.TotalMinutes < estimate.Max)
-            return Result("MaintenanceWindow", CheckStatus.Warning, $"The window is {length.TotalMinutes:N0} min; the upgrade takes {estimate}, a rollback would not fit.",
-                $"Plan {estimate.Max} min or more.", watch);
-        return Result("MaintenanceWindow", CheckStatus.Passed, $"{length.TotalMinutes:N0} min from {request.WindowStart.Value:g}, estimate {estimate}", null, watch);
+            return check.Finish(CheckStatus.Warning, $"The window is {length.TotalMinutes:N0} min; the upgrade takes {estimate}, a rollback would not fit.",
+                $"Plan {estimate.Max} min or more.");
+        return check.Finish(CheckStatus.Passed, $"{length.TotalMinutes:N0} min from {request.WindowStart.Value:g}, estimate {estimate}");
     }
 
     private static async Task<CheckResult> DiskSpaceCheckAsync(ReadinessRequest request, Deployment deployment, ComposeBackupSource source, CancellationToken ct)
     {
-        var watch = Stopwatch.StartNew();
+        var check = CheckTimer.Start("DiskSpace");
         var problems = new List<string>();
         var facts = new List<string>();
         var backupFolder = request.BackupPath ?? (request.Backup is { } b ? Path.GetDirectoryName(b.Path) : null);
@@ -175,15 +171,15 @@ public static class UpgradeReadinessChecker
             if (free < need * 2) problems.Add($"the Docker root {root} has {free / 1e9:N1} GB free; a new product image takes about {need / 1e9:N1} GB");
         }
         if (facts.Count == 0)
-            return Result("DiskSpace", CheckStatus.Skipped, "Neither the backup folder nor the Docker root is visible from here.", null, watch);
+            return check.Finish(CheckStatus.Skipped, "Neither the backup folder nor the Docker root is visible from here.");
         return problems.Count == 0
-            ? Result("DiskSpace", CheckStatus.Passed, string.Join(", ", facts), null, watch)
-            : Result("DiskSpace", CheckStatus.Failed, string.Join("; ", problems), "Free space (docker image prune; old backups) before the upgrade.", watch, "DiskSpaceLow");
+            ? check.Finish(CheckStatus.Passed, string.Join(", ", facts))
+            : check.Finish(CheckStatus.Failed, string.Join("; ", problems), "Free space (docker image prune; old backups) before the upgrade.", "DiskSpaceLow");
     }
 
     private static CheckResult ConfigurationCheck(ComposeBackupSource source, Deployment deployment, string to)
     {
-        var watch = Stopwatch.StartNew();
+        var check = CheckTimer.Start("Configuration");
         var env = File.Exists(source.File.EnvFilePath) ? EnvFile.Read(source.File.EnvFilePath) : new Dictionary<string, string>().AsReadOnly();
         ProductVersion? from = deployment.Version is { } v && ProductVersion.TryParse(v, out var f) ? f : null;
         var target = ProductVersion.TryParse(to, out var t) ? t : null;
@@ -197,32 +193,32 @@ public static class UpgradeReadinessChecker
             (rule.Generate ? generated : missing).Add($"{variable} ({rule.Description})");
         }
         if (missing.Count > 0)
-            return Result("Configuration", CheckStatus.Failed, $"{to} needs: {string.Join("; ", missing)}",
-                "Give the value: Invoke-Upgrade -ConfigurationValue @{NAME='value'}, or set it in .env.", watch, "ConfigurationValueMissing");
-        return Result("Configuration", CheckStatus.Passed,
-            generated.Count > 0 ? $"the upgrade will generate {string.Join("; ", generated)}" : $"nothing {to} needs is missing", null, watch);
+            return check.Finish(CheckStatus.Failed, $"{to} needs: {string.Join("; ", missing)}",
+                "Give the value: Invoke-Upgrade -ConfigurationValue @{NAME='value'}, or set it in .env.", "ConfigurationValueMissing");
+        return check.Pass(
+            generated.Count > 0 ? $"the upgrade will generate {string.Join("; ", generated)}" : $"nothing {to} needs is missing");
     }
 
     private static async Task<CheckResult> BackgroundTasksCheckAsync(ComposeBackupSource source, Deployment deployment, CancellationToken ct)
     {
-        var watch = Stopwatch.StartNew();
+        var check = CheckTimer.Start("BackgroundTasks");
         var validation = source.Profile.Validation;
         if (validation.RunningTasksQuery is null)
-            return Result("BackgroundTasks", CheckStatus.Skipped, "The profile declares no query for running tasks (validation.runningTasksQuery).", null, watch);
+            return check.Finish(CheckStatus.Skipped, "The profile declares no query for running tasks (validation.runningTasksQuery).");
         try
         {
             var answer = await ProductApi.For(deployment, source.Profile).GraphQLAsync(validation.RunningTasksQuery, ct).ConfigureAwait(false);
             if (answer.Errors.Count > 0)
-                return Result("BackgroundTasks", CheckStatus.Warning, $"The query failed: {string.Join("; ", answer.Errors)}", "Check the tasks in the product's UI.", watch);
+                return check.Finish(CheckStatus.Warning, $"The query failed: {string.Join("; ", answer.Errors)}", "Check the tasks in the product's UI.");
             var running = validation.RunningTasksPaths.Sum(p => long.TryParse(ProductApi.Text(answer.Json, p), out var n) ? n : 0);
             return running == 0
-                ? Result("BackgroundTasks", CheckStatus.Passed, "no background task pending or running", null, watch)
-                : Result("BackgroundTasks", CheckStatus.Warning, $"{running} background task(s) pending or running: the upgrade would interrupt them.",
-                    "Wait until they finish, or accept that they are retried after the upgrade.", watch);
+                ? check.Finish(CheckStatus.Passed, "no background task pending or running")
+                : check.Finish(CheckStatus.Warning, $"{running} background task(s) pending or running: the upgrade would interrupt them.",
+                    "Wait until they finish, or accept that they are retried after the upgrade.");
         }
         catch (HttpRequestException ex)
         {
-            return Result("BackgroundTasks", CheckStatus.Warning, $"The API did not answer: {ex.Message}", "Check the tasks in the product's UI.", watch);
+            return check.Finish(CheckStatus.Warning, $"The API did not answer: {ex.Message}", "Check the tasks in the product's UI.");
         }
     }
 }
