@@ -43,7 +43,17 @@ public sealed class HelmCli(string path, string? kubeconfig, string? kubeContext
             start.ArgumentList.Add(kubeContext);
         }
         var watch = Stopwatch.StartNew();
-        using var process = Process.Start(start) ?? throw NotFound(Path);
+        Process? started;
+        try
+        {
+            started = Process.Start(start);
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new UpgradeOpsException("HelmNotRunnable", ErrorKind.PermissionDenied, Path,
+                $"'{Path}' could not be started ({ex.Message}). Check that it is an executable helm binary for this machine, or give another with -HelmPath.", ex);
+        }
+        using var process = started ?? throw NotFound(Path);
         var output = process.StandardOutput.ReadToEndAsync(ct);
         var error = process.StandardError.ReadToEndAsync(ct);
         try

@@ -24,6 +24,17 @@ public sealed record HelmRelease(
     /// <summary>The values the user gave (helm's "config"), e.g. image.tag; never shown (they may hold secrets).</summary>
     public JsonObject? Values { get; init; }
 
+    /// <summary>Every user-given leaf value with its dotted key (database.password → ...), for masking helm's output.</summary>
+    public IEnumerable<KeyValuePair<string, string>> FlatValues() => Flatten(Values, "");
+
+    private static IEnumerable<KeyValuePair<string, string>> Flatten(JsonNode? node, string prefix) => node switch
+    {
+        JsonObject o => o.SelectMany(p => Flatten(p.Value, prefix.Length == 0 ? p.Key : $"{prefix}.{p.Key}")),
+        JsonArray a => a.SelectMany((item, i) => Flatten(item, $"{prefix}.{i}")),
+        JsonValue v => new[] { KeyValuePair.Create(prefix, v.ToString()) },
+        _ => Array.Empty<KeyValuePair<string, string>>(),
+    };
+
     /// <summary>A user-given value at a dotted key (image.tag), or null.</summary>
     public string? Value(string dottedKey)
     {

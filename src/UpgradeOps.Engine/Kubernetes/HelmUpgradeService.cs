@@ -54,13 +54,15 @@ public static class HelmUpgradeService
         var (ns, releaseName) = Split(deployment);
         var profile = ProfileLoader.Load(deployment.Profile);
         var helm = HelmCli.Locate(options.HelmPath, deployment.Kubeconfig, deployment.KubeContext);
-        var redactor = new SecretRedactor(Array.Empty<KeyValuePair<string, string>>());
         using var client = KubernetesDiscovery.Connect(deployment.Kubeconfig, deployment.KubeContext);
         using var activity = context.StartActivity($"Upgrading Helm release {ns}/{releaseName} to {request.To}");
 
         var revisions = await HelmReleaseReader.ListAsync(client, ns, releaseName, ct).ConfigureAwait(false);
         var latest = revisions.LastOrDefault()
-            ?? throw new UpgradeOpsException("HelmReleaseNotFound", ErrorKind.ObjectNotFound, deployment.Location, $"No Helm release {deployment.Location}.");
+            ?? throw new UpgradeOpsException("HelmReleaseNotFound", ErrorKind.ObjectNotFound, deployment.Location,
+                $"No Helm release {deployment.Location}. Check the names with 'helm list -A' and read it again with Get-UpgradeDeployment.");
+        // helm prints values back (NOTES, errors): the release's values and the values files given are masked in what it says.
+        var redactor = new SecretRedactor(latest.FlatValues().Concat(options.ValuesFiles.SelectMany(HelmValuesFile.Flatten)));
         // The revision to return to: the newest one that was deployed (a pending one never finished).
         var previous = revisions.LastOrDefault(r => r.Status is "deployed" or "superseded") ?? latest;
         if (latest.IsPending && !request.Force)
@@ -196,6 +198,9 @@ public static class HelmUpgradeService
         var revision = journal.PreviousRevision
             ?? throw new UpgradeOpsException("JournalIncomplete", ErrorKind.InvalidData, journal.Path, "The upgrade's journal records no revision to return to. Use 'helm history' and 'helm rollback'.");
         var helm = HelmCli.Locate(helmPath, deployment.Kubeconfig, deployment.KubeContext);
+        using var client = KubernetesDiscovery.Connect(deployment.Kubeconfig, deployment.KubeContext);
+        var redactor = new SecretRedactor((await HelmReleaseReader.GetLatestAsync(client, ns, releaseName, ct).ConfigureAwait(false))?.FlatValues()
+            ?? Array.Empty<KeyValuePair<string, string>>());
         using var upgradeLock = UpgradeLock.Acquire(anchor, journal.Result.Id + "-rollback", force: true);
         using var activity = context.StartActivity($"Rolling back {ns}/{releaseName} to revision {revision}");
         var started = DateTimeOffset.UtcNow;
@@ -207,7 +212,7 @@ public static class HelmUpgradeService
         var step = new UpgradeStepResult { Name = "helm rollback", Status = StepStatus.Running, Started = started };
         result.Steps.Add(step);
         var run = await helm.RunAsync(new[] { "rollback", releaseName, revision.ToString(), "-n", ns, "--wait", "--timeout", $"{(int)timeout.TotalSeconds}s" },
-            new SecretRedactor(Array.Empty<KeyValuePair<string, string>>()), ct).ConfigureAwait(false);
+            redactor, ct).ConfigureAwait(false);
         step.Duration = run.Duration;
         if (run.ExitCode != 0)
         {
