@@ -204,14 +204,7 @@ public static class BackupVerifier
         }
         finally
         {
-            try
-            {
-                await target.DropDatabaseAsync(scratch, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (UpgradeOpsException ex)
-            {
-                log.LogWarning("The scratch database {Database} could not be dropped: {Message}. Drop it by hand.", scratch, ex.Message);
-            }
+            await target.TryDropDatabaseAsync(scratch, log).ConfigureAwait(false);
         }
     }
 

@@ -211,8 +211,8 @@ public static class ComposeBackupService
         }
         // Row counts are taken while the dump runs, in the snapshot pg_dump dumps (else with the writers paused).
         await using var snapshot = postgres is { CanShareSnapshot: true } ? await postgres.ExportSnapshotAsync(ct).ConfigureAwait(false) : null;
-        var counting = postgres is null ? Task.FromResult<Dictionary<string, long>?>(null)
-            : snapshot is not null ? CountAsync(snapshot.RowCountsAsync(ct)) : CountAsync(postgres.RowCountsAsync(postgres.Database, ct));
+        var counting = postgres is null ? null
+            : snapshot is not null ? snapshot.RowCountsAsync(ct) : postgres.RowCountsAsync(postgres.Database, ct);
 
         var path = System.IO.Path.Combine(folder, planned.File);
         try
@@ -241,7 +241,7 @@ public static class ComposeBackupService
             await hashing.FlushAsync(ct).ConfigureAwait(false);
             component.SizeBytes = hashing.BytesWritten;
             component.Sha256 = hashing.HashHex();
-            component.RowCounts = await counting.ConfigureAwait(false);
+            component.RowCounts = counting is null ? null : await counting.ConfigureAwait(false);
         }
         catch (IOException ex) when (ex is not EndOfStreamException)
         {
@@ -256,8 +256,6 @@ public static class ComposeBackupService
         activity.Report($"{planned.Name}: {component.SizeBytes:N0} bytes", -1);
         return component;
     }
-
-    private static async Task<Dictionary<string, long>?> CountAsync(Task<Dictionary<string, long>> counting) => await counting.ConfigureAwait(false);
 
     private static async Task<bool> NeedsPausedWritersAsync(ComposeBackupSource source, IReadOnlyList<PlannedComponent> planned, CancellationToken ct)
     {

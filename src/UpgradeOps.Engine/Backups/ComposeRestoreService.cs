@@ -130,7 +130,7 @@ public static class ComposeRestoreService
         }
         finally
         {
-            foreach (var database in staged.Where(d => !d.Replaced)) await database.DropAsync(log).ConfigureAwait(false);
+            foreach (var database in staged.Where(d => !d.Replaced)) await database.Target.TryDropDatabaseAsync(database.Name, log).ConfigureAwait(false);
             try
             {
                 await stopping.ConfigureAwait(false);
@@ -173,7 +173,7 @@ public static class ComposeRestoreService
         activity.Report("Waiting for the services to be healthy", 90);
         // The replaced databases go while the services start: the application never needs them again.
         var dropping = Task.WhenAll(staged.Where(d => d.ReplacedName is not null)
-            .Select(d => new StagedDatabase(d.Target, d.ReplacedName!).DropAsync(log)));
+            .Select(d => d.Target.TryDropDatabaseAsync(d.ReplacedName!, log)));
         await ComposeHealth.WaitHealthyAsync(source.Engine, source.Deployment.Name, request.HealthTimeout, ct).ConfigureAwait(false);
         await dropping.ConfigureAwait(false);
         activity.Complete();
@@ -188,7 +188,7 @@ public static class ComposeRestoreService
             case BackupComponentKind.PostgresDump:
                 var staged = await StageDatabaseAsync(source, folder, component, passphrase, ct).ConfigureAwait(false);
                 if (await staged.Target.ReplaceDatabaseAsync(staged.Target.Database, staged.Name, ct).ConfigureAwait(false) is { } replaced)
-                    await new StagedDatabase(staged.Target, replaced).DropAsync(null).ConfigureAwait(false);
+                    await staged.Target.TryDropDatabaseAsync(replaced, null).ConfigureAwait(false);
                 break;
             case BackupComponentKind.Volume:
                 await RestoreVolumeAsync(source, store!, folder, component, passphrase, ct).ConfigureAwait(false);
@@ -238,7 +238,7 @@ public static class ComposeRestoreService
         }
         catch
         {
-            await staged.DropAsync(null).ConfigureAwait(false);
+            await staged.Target.TryDropDatabaseAsync(staged.Name, null).ConfigureAwait(false);
             throw;
         }
     }
@@ -251,18 +251,6 @@ public static class ComposeRestoreService
         public bool Replaced { get; set; }
         /// <summary>The name the live database was given when this one took its place.</summary>
         public string? ReplacedName { get; set; }
-
-        public async Task DropAsync(ILogger? log)
-        {
-            try
-            {
-                await Target.DropDatabaseAsync(Name, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (UpgradeOpsException ex)
-            {
-                log?.LogWarning("The staging database {Database} could not be dropped: {Message}. Drop it by hand.", Name, ex.Message);
-            }
-        }
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using UpgradeOps.Compose;
 using UpgradeOps.Profiles;
@@ -114,6 +115,19 @@ internal sealed partial class PostgresTarget
 
     public Task DropDatabaseAsync(string database, CancellationToken ct) =>
         PsqlAsync("postgres", $"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)", ct);
+
+    /// <summary>Drops a database of UpgradeOps's own (scratch, staging, replaced) on the way out: a failure is a warning, never the error.</summary>
+    public async Task TryDropDatabaseAsync(string database, ILogger? log)
+    {
+        try
+        {
+            await DropDatabaseAsync(database, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (UpgradeOpsException ex)
+        {
+            log?.LogWarning("The database {Database} could not be dropped: {Message}. Drop it by hand.", database, ex.Message);
+        }
+    }
 
     public async Task<bool> DatabaseExistsAsync(string database, CancellationToken ct) =>
         await PsqlAsync("postgres", $"SELECT count(*) FROM pg_database WHERE datname = '{database.Replace("'", "''")}'", ct).ConfigureAwait(false) == "1";
