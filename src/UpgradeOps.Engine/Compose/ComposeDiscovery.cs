@@ -12,6 +12,12 @@ public sealed class ComposeDiscoveryRequest
     public string? ProjectName { get; init; }
     public string Profile { get; init; } = "infrahub";
     public string? DockerHost { get; init; }
+
+    /// <summary>Describes a deployment afresh: the object in a pipeline may date from before an upgrade.</summary>
+    public static ComposeDiscoveryRequest Again(Deployment deployment) => new()
+    {
+        ComposeFile = deployment.Location, Profile = deployment.Profile, DockerHost = deployment.Endpoint,
+    };
 }
 
 /// <summary>

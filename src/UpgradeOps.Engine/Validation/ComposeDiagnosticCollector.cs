@@ -1,4 +1,3 @@
-using System.Globalization;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
@@ -111,17 +110,10 @@ public static class ComposeDiagnosticCollector
     /// <summary>The last lines of stdout and stderr, each with Docker's timestamp, merged in time order and redacted.</summary>
     internal static async Task<List<string>> LogTailAsync(DockerClient client, string containerId, DiagnosticRequest request, SecretRedactor redactor, CancellationToken ct)
     {
-        var parameters = new ContainerLogsParameters
-        {
-            ShowStdout = true, ShowStderr = true, Timestamps = true, Follow = false,
-            Tail = request.Tail.ToString(CultureInfo.InvariantCulture),
-            Since = request.Since?.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture),
-        };
         string stdout, stderr;
         try
         {
-            using var stream = await client.Containers.GetContainerLogsAsync(containerId, parameters, ct).ConfigureAwait(false);
-            (stdout, stderr) = await stream.ReadOutputToEndAsync(ct).ConfigureAwait(false);
+            (stdout, stderr) = await ContainerLogs.ReadAsync(client, containerId, request.Since, request.Tail, timestamps: true, ct).ConfigureAwait(false);
         }
         catch (DockerApiException ex)
         {

@@ -1,8 +1,6 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
 using UpgradeOps.Backups;
 using UpgradeOps.Compose;
@@ -51,15 +49,9 @@ public static class PostUpgradeValidator
                 $"Unknown check(s) {string.Join(", ", unknown)}. The checks are: {string.Join(", ", CheckNames)}.");
 
         // Described afresh: the object in the pipeline may date from before the upgrade.
-        var deployment = await ComposeDiscovery.DiscoverAsync(new ComposeDiscoveryRequest
-        {
-            ComposeFile = request.Deployment.Location, Profile = request.Deployment.Profile, DockerHost = request.Deployment.Endpoint,
-        }, context).ConfigureAwait(false);
+        var deployment = await ComposeDiscovery.DiscoverAsync(ComposeDiscoveryRequest.Again(request.Deployment), context).ConfigureAwait(false);
         using var source = await ComposeBackupSource.OpenAsync(deployment, ct).ConfigureAwait(false);
-        var api = ProductApi.For(request.ApiEndpoint is null ? deployment : new Deployment
-        {
-            Name = deployment.Name, Platform = deployment.Platform, Profile = deployment.Profile, ApiEndpoint = request.ApiEndpoint,
-        }, source.Profile);
+        var api = ProductApi.For(deployment, source.Profile, request.ApiEndpoint);
         var expected = request.ExpectedVersion ?? deployment.ConfiguredVersion ?? deployment.Version;
         var report = new ValidationReport { DeploymentName = deployment.Name, ExpectedVersion = expected, CheckedAt = DateTimeOffset.UtcNow };
         var timeout = request.CheckTimeout ?? TimeSpan.FromSeconds(source.Profile.Validation.CheckTimeoutSeconds);
@@ -100,10 +92,7 @@ public static class PostUpgradeValidator
     public static async Task<PerformanceBaseline> CaptureBaselineAsync(Deployment deployment, string? apiEndpoint, EngineContext context)
     {
         using var source = await ComposeBackupSource.OpenAsync(deployment, context.CancellationToken).ConfigureAwait(false);
-        var api = ProductApi.For(apiEndpoint is null ? deployment : new Deployment
-        {
-            Name = deployment.Name, Platform = deployment.Platform, Profile = deployment.Profile, ApiEndpoint = apiEndpoint,
-        }, source.Profile);
+        var api = ProductApi.For(deployment, source.Profile, apiEndpoint);
         using var activity = context.StartActivity($"Measuring the API latency of {deployment.Name}");
         return await MeasureAsync(api, source, context.CancellationToken).ConfigureAwait(false);
     }
@@ -310,11 +299,7 @@ public static class PostUpgradeValidator
 
     internal static async Task<string> ReadLogsAsync(DockerEngine engine, string containerId, DateTimeOffset since, CancellationToken ct)
     {
-        using var stream = await engine.Client.Containers.GetContainerLogsAsync(containerId, new ContainerLogsParameters
-        {
-            ShowStdout = true, ShowStderr = true, Since = since.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
-        }, ct).ConfigureAwait(false);
-        var (stdout, stderr) = await stream.ReadOutputToEndAsync(ct).ConfigureAwait(false);
+        var (stdout, stderr) = await ContainerLogs.ReadAsync(engine.Client, containerId, since, tail: null, timestamps: false, ct).ConfigureAwait(false);
         return stdout + (stderr.Length > 0 && !stdout.EndsWith('\n') && stdout.Length > 0 ? "\n" : "") + stderr;
     }
 

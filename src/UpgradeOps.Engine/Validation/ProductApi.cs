@@ -15,8 +15,9 @@ internal sealed class ProductApi(Uri endpoint, ApiDefinition definition)
     public Uri Endpoint { get; } = endpoint;
     public ApiDefinition Definition { get; } = definition;
 
-    public static ProductApi For(Deployment deployment, ProductProfile profile) =>
-        deployment.ApiEndpoint is { } endpoint
+    /// <param name="apiEndpoint">Overrides the endpoint found from the profile (e.g. a port-forward).</param>
+    public static ProductApi For(Deployment deployment, ProductProfile profile, string? apiEndpoint = null) =>
+        (apiEndpoint ?? deployment.ApiEndpoint) is { } endpoint
             ? new ProductApi(new Uri(endpoint.TrimEnd('/') + "/"), profile.Api)
             : throw new UpgradeOpsException("ApiEndpointUnknown", ErrorKind.ObjectNotFound, deployment.Name,
                 $"No API endpoint is known for '{deployment.Name}': its profile names no API service and port, or that service publishes none. " +

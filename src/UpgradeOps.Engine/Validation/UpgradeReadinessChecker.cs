@@ -34,10 +34,7 @@ public static class UpgradeReadinessChecker
     public static async Task<ReadinessReport> CheckAsync(ReadinessRequest request, EngineContext context)
     {
         var ct = context.CancellationToken;
-        var deployment = await ComposeDiscovery.DiscoverAsync(new ComposeDiscoveryRequest
-        {
-            ComposeFile = request.Deployment.Location, Profile = request.Deployment.Profile, DockerHost = request.Deployment.Endpoint,
-        }, context).ConfigureAwait(false);
+        var deployment = await ComposeDiscovery.DiscoverAsync(ComposeDiscoveryRequest.Again(request.Deployment), context).ConfigureAwait(false);
         using var source = await ComposeBackupSource.OpenAsync(deployment, ct).ConfigureAwait(false);
         var report = new ReadinessReport { DeploymentName = deployment.Name, From = deployment.Version, To = request.To };
         using var activity = context.StartActivity($"Checking readiness of {deployment.Name} for {request.To}");
