@@ -18,17 +18,8 @@ public sealed class BackupPathCompleter : IArgumentCompleter
     private const int MaximumFolders = 200;
 
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
-        CommandAst commandAst, IDictionary fakeBoundParameters)
-    {
-        try
-        {
-            return Complete(wordToComplete ?? "", fakeBoundParameters);
-        }
-        catch (Exception)
-        {
-            return Array.Empty<CompletionResult>();
-        }
-    }
+        CommandAst commandAst, IDictionary fakeBoundParameters) =>
+        CompletionSupport.Safely(() => Complete(wordToComplete ?? "", fakeBoundParameters));
 
     private static IEnumerable<CompletionResult> Complete(string word, IDictionary? bound)
     {

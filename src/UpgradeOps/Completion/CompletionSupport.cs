@@ -134,6 +134,27 @@ internal static class CompletionSupport
             ReleaseNoteParser.Parse(File.ReadAllText(path), ReleaseNoteFormat.Auto, path).Versions.Select(v => v.ToString()).ToList());
     }
 
+    /// <summary>Runs a completer: completion must never throw, so anything that fails completes nothing.</summary>
+    public static IEnumerable<CompletionResult> Safely(Func<IEnumerable<CompletionResult>> complete)
+    {
+        try
+        {
+            return complete().ToList();
+        }
+        catch (Exception)
+        {
+            return Array.Empty<CompletionResult>();
+        }
+    }
+
+    /// <summary>The candidates whose name starts with what is typed, quoted where needed, in the given order.</summary>
+    public static IEnumerable<CompletionResult> Matching(string? wordToComplete, IEnumerable<(string Name, string ToolTip)> candidates)
+    {
+        var typed = Unquote(wordToComplete ?? "");
+        return candidates.Where(c => c.Name.Length > 0 && c.Name.StartsWith(typed, StringComparison.OrdinalIgnoreCase))
+            .Select(c => Result(Quote(c.Name), c.Name, c.ToolTip));
+    }
+
     public static CompletionResult Result(string completion, string listItem, string toolTip) =>
         new(completion, listItem, CompletionResultType.ParameterValue, string.IsNullOrEmpty(toolTip) ? listItem : toolTip);
 }

@@ -11,22 +11,12 @@ namespace UpgradeOps.Commands.Completion;
 public sealed class ComponentCompleter : IArgumentCompleter
 {
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
-        CommandAst commandAst, IDictionary fakeBoundParameters)
-    {
-        try
+        CommandAst commandAst, IDictionary fakeBoundParameters) =>
+        CompletionSupport.Safely(() =>
         {
             var profile = CompletionSupport.ProfileOf(fakeBoundParameters);
-            var typed = CompletionSupport.Unquote(wordToComplete ?? "");
-            return CompletionSupport.DataStoreNames(CompletionSupport.ResolveProfile(profile))
+            return CompletionSupport.Matching(wordToComplete, CompletionSupport.DataStoreNames(CompletionSupport.ResolveProfile(profile))
                 .Select(name => (Name: name, ToolTip: $"data store '{name}' of profile {profile}"))
-                .Append((Name: "config", ToolTip: "the compose file and .env"))
-                .Where(c => c.Name.StartsWith(typed, StringComparison.OrdinalIgnoreCase))
-                .Select(c => CompletionSupport.Result(CompletionSupport.Quote(c.Name), c.Name, c.ToolTip))
-                .ToList();
-        }
-        catch (Exception)
-        {
-            return Array.Empty<CompletionResult>();
-        }
-    }
+                .Append((Name: "config", ToolTip: "the compose file and .env")));
+        });
 }

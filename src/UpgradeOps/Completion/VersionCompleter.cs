@@ -15,18 +15,8 @@ namespace UpgradeOps.Commands.Completion;
 public sealed class VersionCompleter : IArgumentCompleter
 {
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
-        CommandAst commandAst, IDictionary fakeBoundParameters)
-    {
-        try
-        {
-            return Complete(commandName, parameterName, wordToComplete ?? "", fakeBoundParameters);
-        }
-        catch (Exception)
-        {
-            // completion must never throw: a broken profile or changelog simply completes nothing
-            return Array.Empty<CompletionResult>();
-        }
-    }
+        CommandAst commandAst, IDictionary fakeBoundParameters) =>
+        CompletionSupport.Safely(() => Complete(commandName, parameterName, wordToComplete ?? "", fakeBoundParameters));
 
     private static IEnumerable<CompletionResult> Complete(string commandName, string parameterName, string word, IDictionary? bound)
     {
