@@ -1,6 +1,7 @@
 // An in-memory Kubernetes API server for tests: what the real helm v4 and KubernetesClient need to install,
 // upgrade (--wait), roll back, list history and uninstall a chart, and to read and patch helm's release Secrets.
-// Plain HTTP on 127.0.0.1. Usage: KubeApiServer [--port N] (0 = any free port) [--log]
+// Plain HTTP on 127.0.0.1. Usage: KubeApiServer [--port N] (0 = any free port) [--kubeconfig PATH] [--log]
+// With --kubeconfig it writes a kubeconfig for itself there before it says it is listening.
 // It prints "Listening on http://127.0.0.1:PORT" once it accepts connections, and stops on SIGTERM / Ctrl+C.
 // Verified against helm v4 and KubernetesClient only, never compared with a real cluster's behaviour.
 using System.Text;
@@ -12,9 +13,11 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 
 int port = 0;
 bool log = false;
+string? kubeconfig = null;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--port" && i + 1 < args.Length) port = int.Parse(args[++i]);
+    else if (args[i] == "--kubeconfig" && i + 1 < args.Length) kubeconfig = args[++i];
     else if (args[i] == "--log") log = true;
 }
 
@@ -25,8 +28,28 @@ var app = builder.Build();
 var api = new Api(new Store(), log);
 app.Run(api.HandleAsync);
 await app.StartAsync();
-var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-Console.WriteLine($"Listening on {address.Replace("[::1]", "127.0.0.1")}");
+var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("[::1]", "127.0.0.1");
+if (kubeconfig is not null)
+    File.WriteAllText(kubeconfig, $"""
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: upgradeops-test
+          cluster:
+            server: {address}
+        contexts:
+        - name: upgradeops-test
+          context:
+            cluster: upgradeops-test
+            user: upgradeops-test
+            namespace: default
+        current-context: upgradeops-test
+        users:
+        - name: upgradeops-test
+          user:
+            token: not-checked
+        """);
+Console.WriteLine($"Listening on {address}");
 Console.Out.Flush();
 await app.WaitForShutdownAsync();
 

@@ -85,7 +85,9 @@ function Start-KubeTestServer {
     }
     $null = New-Item -ItemType Directory -Force -Path $Folder
     $start = [Diagnostics.ProcessStartInfo]::new('dotnet')
-    foreach ($a in @($dll, '--port', '0')) { $start.ArgumentList.Add($a) }
+    # The server writes the kubeconfig for itself (tests/KubeApiServer/Program.cs).
+    $kubeconfig = Join-Path $Folder 'kubeconfig'
+    foreach ($a in @($dll, '--port', '0', '--kubeconfig', $kubeconfig)) { $start.ArgumentList.Add($a) }
     $start.RedirectStandardOutput = $true
     $start.UseShellExecute = $false
     $process = [Diagnostics.Process]::Start($start)
@@ -95,26 +97,6 @@ function Start-KubeTestServer {
         throw "the test API server did not start: $($read.Result)"
     }
     $url = $Matches[1]
-    $kubeconfig = Join-Path $Folder 'kubeconfig'
-    Set-Content -Path $kubeconfig -Value @"
-apiVersion: v1
-kind: Config
-clusters:
-- name: upgradeops-test
-  cluster:
-    server: $url
-contexts:
-- name: upgradeops-test
-  context:
-    cluster: upgradeops-test
-    user: upgradeops-test
-    namespace: default
-current-context: upgradeops-test
-users:
-- name: upgradeops-test
-  user:
-    token: not-checked
-"@
     [pscustomobject]@{
         PSTypeName     = 'UpgradeOps.KubeTestServer'
         Url            = $url

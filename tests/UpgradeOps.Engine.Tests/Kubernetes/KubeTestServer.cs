@@ -38,7 +38,9 @@ public sealed class KubeTestServer : IDisposable
             .Where(File.Exists).OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault()
             ?? throw new InvalidOperationException("tests/KubeApiServer is not built (dotnet build tests/UpgradeOps.Engine.Tests builds it)");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { server, "--port", "0" }) start.ArgumentList.Add(a);
+        // The server writes the kubeconfig for itself (tests/KubeApiServer/Program.cs).
+        KubeconfigPath = Path.Combine(Folder, "kubeconfig");
+        foreach (var a in new[] { server, "--port", "0", "--kubeconfig", KubeconfigPath }) start.ArgumentList.Add(a);
         _process = Process.Start(start)!;
         _process.ErrorDataReceived += (_, _) => { };
         _process.BeginErrorReadLine();
@@ -46,26 +48,6 @@ public sealed class KubeTestServer : IDisposable
         if (line is null || !line.StartsWith("Listening on ", StringComparison.Ordinal))
             throw new InvalidOperationException($"the test API server did not start: {line}");
         Url = line["Listening on ".Length..].Trim();
-        KubeconfigPath = Path.Combine(Folder, "kubeconfig");
-        File.WriteAllText(KubeconfigPath, $"""
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - name: upgradeops-test
-              cluster:
-                server: {Url}
-            contexts:
-            - name: upgradeops-test
-              context:
-                cluster: upgradeops-test
-                user: upgradeops-test
-                namespace: default
-            current-context: upgradeops-test
-            users:
-            - name: upgradeops-test
-              user:
-                token: not-checked
-            """);
     }
 
     /// <summary>A KubernetesClient built from the kubeconfig file, as a user's would be.</summary>
