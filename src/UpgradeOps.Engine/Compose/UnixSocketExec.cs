@@ -76,14 +76,15 @@ internal static class UnixSocketExec
     private static void ReadResponseHead(Stream input, string execId)
     {
         var head = new StringBuilder();
-        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+        while (!(head.Length >= 4 && head[^4] == '\r' && head[^3] == '\n' && head[^2] == '\r' && head[^1] == '\n'))
         {
             var b = input.ReadByte();
             if (b < 0) throw new IOException("The Docker Engine closed the connection before answering the exec start.");
             head.Append((char)b);
             if (head.Length > 16 * 1024) throw new IOException("The Docker Engine's answer to the exec start has no end of headers.");
         }
-        var statusLine = head.ToString()[..head.ToString().IndexOf('\r')];
+        var text = head.ToString();
+        var statusLine = text[..text.IndexOf('\r')];
         var parts = statusLine.Split(' ', 3);
         if (parts.Length >= 2 && parts[1] is "101" or "200") return;
         var reader = new StreamReader(input, Encoding.UTF8);

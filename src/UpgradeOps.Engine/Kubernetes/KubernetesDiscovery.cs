@@ -58,31 +58,20 @@ public static class KubernetesDiscovery
         using var client = Connect(request.Kubeconfig, request.KubeContext);
 
         progress.Report("Reading the release Secrets", 20);
-        HelmRelease? release;
-        try
-        {
-            release = await HelmReleaseReader.GetLatestAsync(client, request.Namespace, request.Release, ct).ConfigureAwait(false);
-        }
-        catch (HttpRequestException ex)
-        {
-            throw Unreachable(client, ex);
-        }
-        catch (HttpOperationException ex)
-        {
-            throw new UpgradeOpsException("KubernetesRequestFailed", ErrorKind.PermissionDenied, $"{request.Namespace}/{request.Release}",
-                $"The Kubernetes API refused to list Secrets in '{request.Namespace}' ({(int)ex.Response.StatusCode}): the release is stored in them. " +
-                "Use an identity that may list Secrets there.", ex);
-        }
+        var release = await ReadAsync(client, request, "Secrets (the release is stored in them)",
+            () => HelmReleaseReader.GetLatestAsync(client, request.Namespace, request.Release, ct)).ConfigureAwait(false);
         if (release is null)
             throw new UpgradeOpsException("HelmReleaseNotFound", ErrorKind.ObjectNotFound, $"{request.Namespace}/{request.Release}",
                 $"No Helm release '{request.Release}' in namespace '{request.Namespace}' on {client.BaseUri}. Check the names with 'helm list -A'.");
         log.LogDebug("Release {Release} revision {Revision}: {Status}", release.Name, release.Revision, release.Status);
 
         progress.Report("Listing the workloads", 60);
-        var deployments = (await client.AppsV1.ListNamespacedDeploymentAsync(request.Namespace, cancellationToken: ct).ConfigureAwait(false)).Items
+        var deployments = (await ReadAsync(client, request, "Deployments",
+                () => client.AppsV1.ListNamespacedDeploymentAsync(request.Namespace, cancellationToken: ct)).ConfigureAwait(false)).Items
             .Where(d => BelongsTo(d.Metadata, request.Release))
             .Select(d => new Workload(d.Metadata, d.Spec?.Replicas ?? 1, d.Status?.ReadyReplicas ?? 0, d.Spec?.Template?.Spec?.Containers));
-        var statefulSets = (await client.AppsV1.ListNamespacedStatefulSetAsync(request.Namespace, cancellationToken: ct).ConfigureAwait(false)).Items
+        var statefulSets = (await ReadAsync(client, request, "StatefulSets",
+                () => client.AppsV1.ListNamespacedStatefulSetAsync(request.Namespace, cancellationToken: ct)).ConfigureAwait(false)).Items
             .Where(s => BelongsTo(s.Metadata, request.Release))
             .Select(s => new Workload(s.Metadata, s.Spec?.Replicas ?? 1, s.Status?.ReadyReplicas ?? 0, s.Spec?.Template?.Spec?.Containers));
 
@@ -145,6 +134,25 @@ public static class KubernetesDiscovery
             ExpectedReplicas = workload.Replicas,
             Healthy = workload.Ready >= workload.Replicas,
         };
+    }
+
+    /// <summary>One read of the API, its failures turned into errors that say what to do.</summary>
+    private static async Task<T> ReadAsync<T>(IKubernetes client, KubernetesDiscoveryRequest request, string what, Func<Task<T>> read)
+    {
+        try
+        {
+            return await read().ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw Unreachable(client, ex);
+        }
+        catch (HttpOperationException ex)
+        {
+            throw new UpgradeOpsException("KubernetesRequestFailed", ErrorKind.PermissionDenied, $"{request.Namespace}/{request.Release}",
+                $"The Kubernetes API refused to list {what} in '{request.Namespace}' ({(int)ex.Response.StatusCode}). " +
+                "Use an identity that may list them there.", ex);
+        }
     }
 
     private static UpgradeOpsException Unreachable(IKubernetes client, Exception ex) =>

@@ -269,10 +269,11 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
                 "A Helm release is upgraded with its chart: give -Chart (a folder, a .tgz, or repo/chart) and, for a repository chart, -ChartVersion.");
         if (!path.IsSupported)
             throw new UpgradeOpsException("UpgradePathNotSupported", ErrorKind.InvalidOperation, path, path.Reason);
+        // A local chart is passed to helm as a full path; anything else (repo/chart, oci://...) as given.
+        var localChart = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Chart);
         var options = new HelmUpgradeOptions
         {
-            Chart = Directory.Exists(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Chart)) || File.Exists(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Chart))
-                ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(Chart) : Chart,
+            Chart = Directory.Exists(localChart) || File.Exists(localChart) ? localChart : Chart,
             ChartVersion = ChartVersion,
             ValuesFiles = ValuesFile.Select(f => SessionState.Path.GetUnresolvedProviderPathFromPSPath(f)).ToList(),
             HelmPath = HelmPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(HelmPath),
