@@ -19,6 +19,7 @@
         'Get-UpgradeHistory'
         'Get-UpgradeReleaseNote'
         'Invoke-Rollback'
+        'Invoke-UpgradeRehearsal'
         'Invoke-Upgrade'
         'New-DeploymentBackup'
         'Restore-DeploymentBackup'

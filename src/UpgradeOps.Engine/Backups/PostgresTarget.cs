@@ -47,17 +47,19 @@ internal sealed partial class PostgresTarget
         // Npgsql reaches the server from here through host networking or a published port.
         string? host = null;
         int? port = null;
+        // On the host network a rehearsal copy's server listens on its own port (recorded in a label).
+        var serverPort = container.HostConfig?.NetworkMode == "host" ? Rehearsals.RehearsalLabels.MapPort(container.Config.Labels, store.Port) : store.Port;
         if (container.HostConfig?.NetworkMode == "host")
         {
             host = "127.0.0.1";
-            port = store.Port;
+            port = serverPort;
         }
         else if (container.NetworkSettings?.Ports is { } ports && ports.TryGetValue($"{store.Port}/tcp", out var bindings) && bindings?.FirstOrDefault() is { } binding)
         {
             host = string.IsNullOrEmpty(binding.HostIP) || binding.HostIP is "0.0.0.0" or "::" ? "127.0.0.1" : binding.HostIP;
             port = int.Parse(binding.HostPort);
         }
-        return new PostgresTarget(engine, container.ID, user, password, store.Database!, store.Port, host, port);
+        return new PostgresTarget(engine, container.ID, user, password, store.Database!, serverPort, host, port);
     }
 
     private IReadOnlyList<string> Environment => new[] { $"PGPASSWORD={_password}" };

@@ -33,6 +33,13 @@ public sealed class Deployment
     /// <summary>True when every service has its expected containers running and healthy.</summary>
     public bool Healthy => Services.Count > 0 && Services.All(s => s.Healthy);
     public IReadOnlyList<string> Warnings { get; set; } = Array.Empty<string>();
+    /// <summary>A rehearsal copy's ports: the profile's port → the port the copy listens on instead (empty for anything else).</summary>
+    public IReadOnlyDictionary<int, int> PortMap { get; set; } = new Dictionary<int, int>();
+    /// <summary>True for a disposable copy made by Invoke-UpgradeRehearsal.</summary>
+    public bool IsRehearsalCopy => PortMap.Count > 0;
+
+    /// <summary>The port this deployment really uses for one the profile names.</summary>
+    public int MapPort(int profilePort) => PortMap.TryGetValue(profilePort, out var mapped) ? mapped : profilePort;
 
     public override string ToString() => $"{Name} {Version} ({Platform})";
 }

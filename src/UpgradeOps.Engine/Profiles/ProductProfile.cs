@@ -27,8 +27,22 @@ public sealed class ProductProfile
     public List<ConfigurationRule> ConfigurationRules { get; set; } = new();
     /// <summary>Known log and error patterns Get-UpgradeDiagnostic turns into guidance (optional).</summary>
     public DiagnosticsDefinition Diagnostics { get; set; } = new();
+    /// <summary>How Invoke-UpgradeRehearsal makes a disposable copy of a deployment (optional).</summary>
+    public RehearsalDefinition Rehearsal { get; set; } = new();
 
     public override string ToString() => Name;
+}
+
+public sealed class RehearsalDefinition
+{
+    /// <summary>
+    /// Ports the deployment listens on that a copy must not share (host networking): each gets a free one, replaced wherever
+    /// it appears in the copy's environment, command and healthcheck. Published host ports, the API port and data-store ports
+    /// are added without being listed.
+    /// </summary>
+    public List<int> Ports { get; set; } = new();
+    /// <summary>The measured window is multiplied by this to plan the real one (the real machine and day differ).</summary>
+    public double WindowSafetyFactor { get; set; } = 1.5;
 }
 
 public enum ServiceRole { Api, Worker, Database, Cache, Queue, TaskManager, LoadBalancer, Other }

@@ -70,6 +70,10 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
         }
 
         ValidateDiagnostics(profile.Diagnostics);
+        foreach (var port in profile.Rehearsal.Ports.Where(p => p is < 1 or > 65535))
+            Fail(profile.Rehearsal, $"rehearsal.ports: {port} is not a TCP port (1-65535).");
+        if (profile.Rehearsal.WindowSafetyFactor < 1)
+            Fail(profile.Rehearsal, $"rehearsal.windowSafetyFactor {profile.Rehearsal.WindowSafetyFactor} must be at least 1: a rehearsal on a copy does not make the real window shorter.");
     }
 
     private void ValidateDiagnostics(DiagnosticsDefinition diagnostics)

@@ -1,0 +1,384 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
+using UpgradeOps.Backups;
+using UpgradeOps.Compose;
+using UpgradeOps.Profiles;
+
+namespace UpgradeOps.Rehearsals;
+
+/// <summary>
+/// A disposable copy of a Compose deployment: the production containers' own configuration (read, never changed) under
+/// another project name, with fresh volumes, its own ports, and the backup's compose file and .env in a folder of its
+/// own. Everything it creates carries the rehearsal labels, so whatever a crash leaves behind is found and removed.
+/// </summary>
+internal sealed class RehearsalCopy
+{
+    private const string ComposeProjectLabel = "com.docker.compose.project";
+    private const string ComposeVolumeLabel = "com.docker.compose.volume";
+    private const string WorkingDirLabel = "com.docker.compose.project.working_dir";
+    private const string ConfigFilesLabel = "com.docker.compose.project.config_files";
+
+    private RehearsalCopy(string id, string projectName, string folder, string composeFile, IReadOnlyDictionary<int, int> portMap)
+    {
+        Id = id;
+        ProjectName = projectName;
+        Folder = folder;
+        ComposeFile = composeFile;
+        PortMap = portMap;
+    }
+
+    public string Id { get; }
+    public string ProjectName { get; }
+    public string Folder { get; }
+    public string ComposeFile { get; }
+    public IReadOnlyDictionary<int, int> PortMap { get; }
+
+    /// <summary>Where copies live unless the caller says otherwise (the user's data folder).</summary>
+    public static string DefaultRoot =>
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "UpgradeOps", "rehearsals");
+
+    /// <summary>This process, as the copies it owns record it: a later run removes copies whose owner is gone.</summary>
+    internal static string CurrentOwner
+    {
+        get
+        {
+            using var self = Process.GetCurrentProcess();
+            return $"{self.Id}:{self.StartTime.ToUniversalTime().Ticks}";
+        }
+    }
+
+    /// <summary>
+    /// Creates the copy's folder, volumes and containers (not started), checking first that its names and ports are free.
+    /// Nothing of production is changed: its containers are only inspected.
+    /// </summary>
+    public static async Task<RehearsalCopy> CreateAsync(DockerEngine engine, ComposeBackupSource production, DeploymentBackup backup, string backupFolder,
+        byte[]? passphrase, string root, string id, ILogger log, CancellationToken ct)
+    {
+        var client = engine.Client;
+        var projectName = Compose.ComposeFile.NormalizeProjectName($"{production.Deployment.Name}-rehearsal-{id[^6..]}");
+        var containers = new List<ContainerInspectResponse>();
+        foreach (var listed in production.Containers.Where(IsProjectContainer))
+            containers.Add(await client.Containers.InspectContainerAsync(listed.ID, ct).ConfigureAwait(false));
+        if (containers.Count == 0)
+            throw new UpgradeOpsException("RehearsalSourceNotRunning", ErrorKind.ObjectNotFound, production.Deployment.Name,
+                $"No containers of '{production.Deployment.Name}' exist to copy. A rehearsal copies the deployment's containers on the same Docker Engine: run it where the deployment runs.");
+        foreach (var container in containers)
+        {
+            var mode = container.HostConfig?.NetworkMode;
+            if (mode is not ("host" or "none"))
+                throw new UpgradeOpsException("RehearsalNetworkNotSupported", ErrorKind.NotImplemented, container.Name.TrimStart('/'),
+                    $"{container.Name.TrimStart('/')} uses Docker network '{mode}'. UpgradeOps copies only deployments on the host network for now; " +
+                    "rehearse by hand on another machine (restore the backup there with Restore-DeploymentBackup, then Invoke-Upgrade).");
+            foreach (var mount in container.Mounts ?? new List<MountPoint>())
+                if (mount.Type == "bind" && mount.RW)
+                    throw new UpgradeOpsException("RehearsalWritableBindMount", ErrorKind.NotImplemented, mount.Source,
+                        $"{container.Name.TrimStart('/')} writes to the host folder {mount.Source}: a copy would write to production's files. " +
+                        "Mount it read-only, or use a named volume, to rehearse this deployment.");
+        }
+
+        var names = containers.ToDictionary(c => c.ID, c => CopyName(c.Name.TrimStart('/'), production.Deployment.Name, projectName));
+        var existing = await client.Containers.ListContainersAsync(new ContainersListParameters { All = true }, ct).ConfigureAwait(false);
+        var taken = existing.SelectMany(c => c.Names.Select(n => n.TrimStart('/'))).Intersect(names.Values).ToList();
+        if (taken.Count > 0)
+            throw new UpgradeOpsException("RehearsalNameInUse", ErrorKind.ResourceUnavailable, taken[0],
+                $"Containers named {string.Join(", ", taken)} already exist. Remove them ('docker rm -f NAME') or run the rehearsal again: its name changes every time.");
+
+        var portMap = ChoosePorts(PortsToMove(production.Profile, containers));
+        var folder = Path.Combine(root, projectName);
+        if (Directory.Exists(folder))
+            throw new UpgradeOpsException("RehearsalFolderInUse", ErrorKind.ResourceUnavailable, folder,
+                $"The folder {folder} already exists. Remove it, or run the rehearsal again: its name changes every time.");
+        var copy = new RehearsalCopy(id, projectName, folder, Path.Combine(folder, Path.GetFileName(production.File.Path)), portMap);
+        log.LogInformation("Rehearsal copy {Project}: ports {Ports}, folder {Folder}", projectName, RehearsalLabels.Format(portMap), folder);
+
+        BackupFiles.CreatePrivateDirectory(folder);
+        await copy.WriteConfigurationAsync(production, backup, backupFolder, passphrase, log, ct).ConfigureAwait(false);
+        var labels = new Dictionary<string, string>
+        {
+            [RehearsalLabels.Id] = id, [RehearsalLabels.Source] = production.Deployment.Name, [RehearsalLabels.Owner] = CurrentOwner,
+            [RehearsalLabels.Ports] = RehearsalLabels.Format(portMap),
+        };
+
+        var volumes = new Dictionary<string, string>();
+        foreach (var volume in containers.SelectMany(c => c.Mounts ?? new List<MountPoint>()).Where(m => m.Type == "volume" && IsNamed(m.Name)).Select(m => m.Name).Distinct())
+        {
+            var shortName = volume.StartsWith(production.Deployment.Name + "_", StringComparison.Ordinal) ? volume[(production.Deployment.Name.Length + 1)..] : volume;
+            var copyVolume = $"{projectName}_{shortName}";
+            volumes[volume] = copyVolume;
+            await client.Volumes.CreateAsync(new VolumesCreateParameters
+            {
+                Name = copyVolume,
+                Labels = new Dictionary<string, string>(labels) { [ComposeProjectLabel] = projectName, [ComposeVolumeLabel] = shortName },
+            }, ct).ConfigureAwait(false);
+        }
+
+        foreach (var container in containers)
+        {
+            var parameters = await ContainerRecreator.BuildAsync(client, container, ImageAtVersion(production, container, backup.Version), ct).ConfigureAwait(false);
+            copy.Adapt(parameters, container, names[container.ID], volumes, labels);
+            await client.Containers.CreateContainerAsync(parameters, ct).ConfigureAwait(false);
+        }
+        return copy;
+    }
+
+    /// <summary>Removes the copy's containers, volumes and folder; returns what could not be removed (with the command that removes it).</summary>
+    public Task<IReadOnlyList<string>> RemoveAsync(DockerEngine engine, ILogger log) => RemoveAsync(engine, Id, Folder, log);
+
+    private static async Task<IReadOnlyList<string>> RemoveAsync(DockerEngine engine, string id, string? folder, ILogger log)
+    {
+        var left = new List<string>();
+        var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{RehearsalLabels.Id}={id}"] = true } };
+        // Never with the caller's token: a teardown must finish after Ctrl+C.
+        var none = CancellationToken.None;
+        foreach (var container in await engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }, none).ConfigureAwait(false))
+        {
+            try
+            {
+                await engine.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, none).ConfigureAwait(false);
+            }
+            catch (DockerApiException ex)
+            {
+                left.Add($"docker rm -f {container.Names.First().TrimStart('/')}  # {ex.StatusCode}");
+            }
+        }
+        var volumes = await engine.Client.Volumes.ListAsync(new VolumesListParameters { Filters = filter }, none).ConfigureAwait(false);
+        foreach (var volume in volumes.Volumes ?? new List<VolumeResponse>())
+        {
+            try
+            {
+                await engine.Client.Volumes.RemoveAsync(volume.Name, force: true, none).ConfigureAwait(false);
+            }
+            catch (DockerApiException ex)
+            {
+                left.Add($"docker volume rm {volume.Name}  # {ex.StatusCode}");
+            }
+        }
+        if (folder is not null && Directory.Exists(folder))
+        {
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                left.Add($"rm -r '{folder}'  # {ex.Message}");
+            }
+        }
+        foreach (var item in left) log.LogWarning("Rehearsal copy {Id}: could not remove: {Item}", id, item);
+        return left;
+    }
+
+    /// <summary>
+    /// Removes copies whose owning process is gone (a crash, a killed session); copies of a rehearsal that still runs
+    /// are left alone. Returns the rehearsal ids removed.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> RemoveAbandonedAsync(DockerEngine engine, string root, ILogger log, CancellationToken ct)
+    {
+        var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [RehearsalLabels.Id] = true } };
+        var containers = await engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }, ct).ConfigureAwait(false);
+        var volumes = (await engine.Client.Volumes.ListAsync(new VolumesListParameters { Filters = filter }, ct).ConfigureAwait(false)).Volumes ?? new List<VolumeResponse>();
+        var labelled = containers.Select(c => (Labels: c.Labels, Folder: Label(c.Labels, WorkingDirLabel)))
+            .Concat(volumes.Select(v => (Labels: v.Labels ?? new Dictionary<string, string>(), Folder: (string?)null)));
+        var owners = labelled.GroupBy(x => Label(x.Labels, RehearsalLabels.Id)!)
+            .Select(g => (Id: g.Key, Owner: g.Select(x => Label(x.Labels, RehearsalLabels.Owner)).FirstOrDefault(o => o is not null),
+                Folder: g.Select(x => x.Folder).FirstOrDefault(f => f is not null)))
+            .ToList();
+        var removed = new List<string>();
+        foreach (var (id, owner, folder) in owners)
+        {
+            if (owner is not null && OwnerAlive(owner)) continue;
+            // Only a folder under the rehearsal root is ever deleted, whatever a label says.
+            var safeFolder = folder is not null && Path.GetFullPath(folder).StartsWith(Path.GetFullPath(root) + Path.DirectorySeparatorChar, StringComparison.Ordinal) ? folder : null;
+            log.LogWarning("Removing rehearsal copy {Id} left behind by a rehearsal that did not finish (process {Owner} is gone)", id, owner);
+            await RemoveAsync(engine, id, safeFolder, log).ConfigureAwait(false);
+            removed.Add(id);
+        }
+        return removed;
+    }
+
+    private static string? Label(IDictionary<string, string>? labels, string key) =>
+        labels is not null && labels.TryGetValue(key, out var value) ? value : null;
+
+    internal static bool OwnerAlive(string owner)
+    {
+        var parts = owner.Split(':');
+        if (parts.Length != 2 || !int.TryParse(parts[0], out var pid) || !long.TryParse(parts[1], out var ticks)) return false;
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return process.StartTime.ToUniversalTime().Ticks == ticks;
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Compose names containers PROJECT-SERVICE-N (or PROJECT_SERVICE_N): the copy's get its project in front.</summary>
+    internal static string CopyName(string name, string sourceProject, string copyProject) =>
+        name.StartsWith(sourceProject, StringComparison.Ordinal) ? copyProject + name[sourceProject.Length..] : $"{copyProject}-{name}";
+
+    /// <summary>The ports a copy must not share: the profile's own list, its API and data-store ports, and published host ports.</summary>
+    internal static IReadOnlyCollection<int> PortsToMove(ProductProfile profile, IEnumerable<ContainerInspectResponse> containers)
+    {
+        var ports = new HashSet<int>(profile.Rehearsal.Ports);
+        if (profile.Api.Port is { } api) ports.Add(api);
+        foreach (var store in profile.DataStores.Where(s => s.Port > 0)) ports.Add(store.Port);
+        foreach (var container in containers)
+            foreach (var binding in container.HostConfig?.PortBindings?.Values.SelectMany(b => b ?? new List<PortBinding>()) ?? Enumerable.Empty<PortBinding>())
+                if (int.TryParse(binding.HostPort, out var hostPort) && hostPort > 0) ports.Add(hostPort);
+        return ports;
+    }
+
+    /// <summary>
+    /// The same offset for every port (58000 → 59000, 55432 → 56432) so the copy's ports read like production's, the first
+    /// offset whose ports are all free on 127.0.0.1 and clear of the ports being moved.
+    /// </summary>
+    internal static IReadOnlyDictionary<int, int> ChoosePorts(IReadOnlyCollection<int> ports, Func<int, bool>? isFree = null)
+    {
+        isFree ??= PortIsFree;
+        if (ports.Count == 0) return new Dictionary<int, int>();
+        for (var offset = 1000; offset < 64000; offset += 1000)
+        {
+            var candidate = ports.ToDictionary(p => p, p => (p + offset - 1024) % (65535 - 1024) + 1024);
+            if (candidate.Values.Any(ports.Contains) || candidate.Values.Distinct().Count() != candidate.Count) continue;
+            if (candidate.Values.All(isFree)) return candidate;
+        }
+        throw new UpgradeOpsException("RehearsalNoFreePorts", ErrorKind.ResourceUnavailable, string.Join(", ", ports),
+            $"No free set of ports was found for a copy of ports {string.Join(", ", ports)}. Remove earlier copies (they are labelled {RehearsalLabels.Id}) or free some ports.");
+    }
+
+    private static bool PortIsFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            listener.Stop();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Replaces each moved port where it stands alone (":58000", "-p 55432", "58001"), never inside a longer word or number.</summary>
+    internal static string MapPorts(string text, IReadOnlyDictionary<int, int> map)
+    {
+        if (map.Count == 0 || string.IsNullOrEmpty(text)) return text;
+        return Regex.Replace(text, @"(?<![\w.])(\d{2,5})(?![\w])", m =>
+            int.TryParse(m.Value, out var port) && map.TryGetValue(port, out var mapped) ? mapped.ToString() : m.Value);
+    }
+
+    private static List<string>? MapPorts(IList<string>? values, IReadOnlyDictionary<int, int> map) =>
+        values?.Select(v => MapPorts(v, map)).ToList();
+
+    private static bool IsProjectContainer(ContainerListResponse container) =>
+        !(container.Labels.TryGetValue("com.docker.compose.oneoff", out var oneOff) && oneOff == "True") &&
+        !container.Names.Any(n => n.EndsWith(ContainerRecreator.PreviousSuffix, StringComparison.Ordinal));
+
+    /// <summary>Anonymous volumes are 64 hex characters: the copy's containers get fresh ones from Docker.</summary>
+    private static bool IsNamed(string? volume) => volume is not null && !Regex.IsMatch(volume, "^[0-9a-f]{64}$");
+
+    /// <summary>Product images at the backup's version: the copy starts where the backup was taken, whatever production runs now.</summary>
+    private static string ImageAtVersion(ComposeBackupSource production, ContainerInspectResponse container, string? version)
+    {
+        var service = Label(container.Config.Labels, "com.docker.compose.service");
+        var product = production.Profile.Services.Any(s => s.ProductImage && production.ComposeName(s.Name) == service);
+        return product && version is not null ? ImageReference.WithTag(container.Config.Image, version) : container.Config.Image;
+    }
+
+    /// <summary>The production container's parameters turned into the copy's: name, labels, ports, volumes, no restart policy.</summary>
+    private void Adapt(CreateContainerParameters parameters, ContainerInspectResponse source, string name, IReadOnlyDictionary<string, string> volumes,
+        IReadOnlyDictionary<string, string> rehearsalLabels)
+    {
+        var config = source.Config;
+        parameters.Name = name;
+        // Everything explicit (the image's defaults included), so each port in it can be moved.
+        parameters.Env = MapPorts(config.Env, PortMap);
+        parameters.Cmd = MapPorts(config.Cmd, PortMap);
+        parameters.Entrypoint = MapPorts(config.Entrypoint, PortMap);
+        if (config.Healthcheck is { } health)
+            parameters.Healthcheck = new HealthcheckConfig
+            {
+                Test = MapPorts(health.Test, PortMap), Interval = health.Interval, Timeout = health.Timeout, Retries = health.Retries, StartPeriod = health.StartPeriod,
+            };
+        var labels = new Dictionary<string, string>(config.Labels ?? new Dictionary<string, string>());
+        foreach (var (key, value) in rehearsalLabels) labels[key] = value;
+        labels[ComposeProjectLabel] = ProjectName;
+        labels[WorkingDirLabel] = Folder;
+        labels[ConfigFilesLabel] = ComposeFile;
+        labels.Remove("com.docker.compose.project.environment_file");
+        parameters.Labels = labels;
+
+        var host = source.HostConfig;
+        host.RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No };
+        host.Binds = host.Binds?.Select(bind =>
+        {
+            var parts = bind.Split(':');
+            return volumes.TryGetValue(parts[0], out var copyVolume) ? string.Join(':', new[] { copyVolume }.Concat(parts.Skip(1))) : bind;
+        }).ToList();
+        host.Mounts = host.Mounts?.Select(mount =>
+        {
+            if (mount.Type == "volume" && mount.Source is not null && volumes.TryGetValue(mount.Source, out var copyVolume)) mount.Source = copyVolume;
+            return mount;
+        }).ToList();
+        // Volumes the container mounts without naming them in HostConfig (compose v1 passes them as binds, others as mounts).
+        var named = (host.Binds ?? new List<string>()).Select(b => b.Split(':')[0]).Concat((host.Mounts ?? new List<Mount>()).Select(m => m.Source)).ToHashSet();
+        foreach (var mount in source.Mounts?.Where(m => m.Type == "volume" && m.Name is not null && volumes.ContainsKey(m.Name)) ?? Enumerable.Empty<MountPoint>())
+        {
+            if (named.Contains(volumes[mount.Name]) || named.Contains(mount.Name)) continue;
+            host.Mounts ??= new List<Mount>();
+            host.Mounts.Add(new Mount { Type = "volume", Source = volumes[mount.Name], Target = mount.Destination, ReadOnly = !mount.RW });
+        }
+        if (host.PortBindings is not null)
+            host.PortBindings = host.PortBindings.ToDictionary(p => p.Key, p => (IList<PortBinding>)(p.Value ?? new List<PortBinding>())
+                .Select(b => new PortBinding { HostIP = b.HostIP, HostPort = MapPorts(b.HostPort ?? "", PortMap) }).ToList());
+        parameters.HostConfig = host;
+    }
+
+    /// <summary>
+    /// The backup's compose file and .env (what production ran when the backup was taken), named for the copy. A backup
+    /// without its configuration falls back on production's files as they are now, with a warning.
+    /// </summary>
+    private async Task WriteConfigurationAsync(ComposeBackupSource production, DeploymentBackup backup, string backupFolder, byte[]? passphrase, ILogger log,
+        CancellationToken ct)
+    {
+        var files = backup.Components.Where(c => c.Kind == BackupComponentKind.ConfigFile && c.Source is not null).ToList();
+        var composeComponent = files.FirstOrDefault(c => Path.GetFileName(c.Source!) == Path.GetFileName(production.File.Path));
+        var envComponent = files.FirstOrDefault(c => Path.GetFileName(c.Source!) == ".env");
+        if (composeComponent is null)
+            log.LogWarning("Backup {Backup} holds no compose file: the copy uses production's current {File}.", backup.Id, production.File.Path);
+
+        async Task<string> ReadAsync(BackupComponent? component, string fallback)
+        {
+            if (component is null) return File.Exists(fallback) ? await File.ReadAllTextAsync(fallback, ct).ConfigureAwait(false) : "";
+            await using var content = BackupVerifier.OpenContent(backupFolder, component, passphrase);
+            using var reader = new StreamReader(content);
+            return await reader.ReadToEndAsync(ct).ConfigureAwait(false);
+        }
+
+        var compose = await ReadAsync(composeComponent, production.File.Path).ConfigureAwait(false);
+        // A top-level 'name:' would give the copy production's project name.
+        compose = Regex.Replace(compose, @"(?m)^name:.*$", $"name: {ProjectName}");
+        var env = await ReadAsync(envComponent, production.File.EnvFilePath).ConfigureAwait(false);
+        env = Regex.Replace(env, @"(?m)^COMPOSE_PROJECT_NAME=.*\n?", "");
+        if (env.Length > 0 && !env.EndsWith('\n')) env += "\n";
+        env += $"COMPOSE_PROJECT_NAME={ProjectName}\n";
+        await WritePrivateAsync(ComposeFile, compose, ct).ConfigureAwait(false);
+        await WritePrivateAsync(Path.Combine(Folder, ".env"), env, ct).ConfigureAwait(false);
+    }
+
+    private static async Task WritePrivateAsync(string path, string text, CancellationToken ct)
+    {
+        await using var file = BackupFiles.CreatePrivateFile(path);
+        await using var writer = new StreamWriter(file);
+        await writer.WriteAsync(text.AsMemory(), ct).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,301 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
+using UpgradeOps.Backups;
+using UpgradeOps.Compose;
+using UpgradeOps.Hosting;
+using UpgradeOps.Upgrades;
+using UpgradeOps.Validation;
+using UpgradeOps.Versioning;
+
+namespace UpgradeOps.Rehearsals;
+
+public sealed class RehearsalRequest
+{
+    /// <summary>The production backup the copy is restored from.</summary>
+    public required string BackupPath { get; init; }
+    public required string To { get; init; }
+    /// <summary>The production deployment; found again from the backup's compose file and profile when null.</summary>
+    public Deployment? Deployment { get; init; }
+    public IReadOnlyList<string> AvailableVersions { get; init; } = Array.Empty<string>();
+    public UpgradeStrategy Strategy { get; init; } = UpgradeStrategy.Standard;
+    public IReadOnlyDictionary<string, string>? ConfigurationValues { get; init; }
+    public byte[]? Passphrase { get; init; }
+    public TimeSpan MigrationTimeout { get; init; } = TimeSpan.FromMinutes(30);
+    public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromMinutes(3);
+    /// <summary>Leave the copy running for a look around; the report says how to remove it.</summary>
+    public bool Keep { get; init; }
+    /// <summary>Rehearse with a backup that fails verification.</summary>
+    public bool Force { get; init; }
+    /// <summary>Where copies' folders go; the user's data folder by default.</summary>
+    public string? Root { get; init; }
+}
+
+/// <summary>What a rehearsal will do, for -WhatIf and the confirmation prompt.</summary>
+public sealed record RehearsalPlan(string DeploymentName, string From, string To, string Route, string BackupId, string CopyRoot);
+
+/// <summary>
+/// The guide's last advice as one operation: a disposable copy of the deployment restored from the production backup,
+/// upgraded along the same path with the same settings Invoke-Upgrade uses, validated as Test-PostUpgrade would, timed,
+/// and removed. Production is only read (its containers inspected, its backup opened).
+/// </summary>
+public static class RehearsalService
+{
+    private static readonly Regex WarningLine = new(@"\bWARN(ING)?\b", RegexOptions.CultureInvariant);
+
+    public static async Task<RehearsalPlan> PlanAsync(RehearsalRequest request, EngineContext context)
+    {
+        var (backup, production, path) = await PrepareAsync(request, verify: false, context).ConfigureAwait(false);
+        return new RehearsalPlan(production.Name, path.From, path.To, path.Route, backup.Id, request.Root ?? RehearsalCopy.DefaultRoot);
+    }
+
+    public static async Task<RehearsalReport> RunAsync(RehearsalRequest request, EngineContext context)
+    {
+        var ct = context.CancellationToken;
+        var log = context.CreateLogger(nameof(RehearsalService));
+        var clock = Stopwatch.StartNew();
+        var (backup, production, path) = await PrepareAsync(request, verify: true, context).ConfigureAwait(false);
+        var root = request.Root ?? RehearsalCopy.DefaultRoot;
+        var id = $"{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
+        using var activity = context.StartActivity($"Rehearsing {production.Name} {path.Route} on a copy");
+
+        using var source = await ComposeBackupSource.OpenAsync(production, ct).ConfigureAwait(false);
+        var profile = source.Profile;
+        var engine = source.Engine;
+        activity.Report("Removing copies left by rehearsals that did not finish", 2);
+        var abandoned = await RehearsalCopy.RemoveAbandonedAsync(engine, root, log, ct).ConfigureAwait(false);
+
+        var report = new RehearsalReport
+        {
+            Id = id, DeploymentName = production.Name, CopyName = "", From = path.From, To = path.To, Route = path.Route, Strategy = request.Strategy,
+            BackupId = backup.Id, BackupPath = backup.Path, Started = DateTimeOffset.UtcNow, Backup = backup.Duration,
+        };
+        if (abandoned.Count > 0) report.Warnings.Add($"Removed {abandoned.Count} copy(ies) left by rehearsals that did not finish: {string.Join(", ", abandoned)}.");
+
+        RehearsalCopy? copy = null;
+        try
+        {
+            activity.Report("Creating the copy: folder, volumes and containers", 5);
+            var restoreClock = Stopwatch.StartNew();
+            copy = await RehearsalCopy.CreateAsync(engine, source, backup, backup.Path, request.Passphrase, root, id, log, ct).ConfigureAwait(false);
+            report.CopyName = copy.ProjectName;
+            report.CopyLocation = copy.ComposeFile;
+            await StartAndRestoreAsync(copy, production, backup, request, context, activity, log).ConfigureAwait(false);
+            report.Restore = restoreClock.Elapsed;
+            log.LogInformation("Copy {Copy} serves {Version} with the backup's data after {Seconds:N1} s", copy.ProjectName, backup.Version, report.Restore.TotalSeconds);
+
+            activity.Report($"Upgrading the copy {path.Route}", 40);
+            var copyDeployment = await DescribeCopyAsync(copy, production, context).ConfigureAwait(false);
+            var upgradeStarted = DateTimeOffset.UtcNow;
+            var upgrade = await ComposeUpgradeService.UpgradeAsync(new UpgradeRequest
+            {
+                Deployment = copyDeployment, Path = path, SkipBackup = true, Strategy = request.Strategy, MigrationTimeout = request.MigrationTimeout,
+                HealthTimeout = request.HealthTimeout, ConfigurationValues = request.ConfigurationValues, Force = true,
+            }, context).ConfigureAwait(false);
+            report.Upgrade = upgrade;
+            report.Downtime = upgrade.Downtime;
+            report.Hops = Hops(path, upgrade);
+            if (upgrade.Status != UpgradeStatus.Succeeded)
+                report.Errors.Add($"The upgrade of the copy {upgrade.Status} at {upgrade.Steps.LastOrDefault(s => s.Status == StepStatus.Failed)?.Name ?? "a step"}: " +
+                                  $"{upgrade.Error} ({upgrade.ErrorId}). The real upgrade would fail the same way: fix this first.");
+
+            if (upgrade.Status == UpgradeStatus.Succeeded)
+            {
+                activity.Report("Validating the upgraded copy", 80);
+                var upgraded = await DescribeCopyAsync(copy, production, context).ConfigureAwait(false);
+                report.Validation = await PostUpgradeValidator.ValidateAsync(new ValidationRequest
+                {
+                    Deployment = upgraded, ExpectedVersion = path.To, Baseline = upgrade.Baseline, Since = upgradeStarted,
+                }, context).ConfigureAwait(false);
+                foreach (var check in report.Validation.Checks.Where(c => c.Status == CheckStatus.Failed))
+                    report.Errors.Add($"Validation {check.Name} failed on the upgraded copy: {check.Detail}");
+                foreach (var check in report.Validation.Checks.Where(c => c.Status == CheckStatus.Warning))
+                    report.Warnings.Add($"Validation {check.Name}: {check.Detail}");
+            }
+
+            activity.Report("Reading the copy's logs", 90);
+            await ReadLogsAsync(engine, copy, profile, report.Started, report, ct).ConfigureAwait(false);
+            report.Status = report.Errors.Count == 0 ? RehearsalStatus.Passed : RehearsalStatus.Failed;
+            Estimate(report, profile, upgrade, report.Validation);
+        }
+        catch (OperationCanceledException)
+        {
+            report.Status = RehearsalStatus.Interrupted;
+            report.Errors.Add("The rehearsal was interrupted; its copy is removed.");
+            throw;
+        }
+        catch (Exception ex) when (ex is UpgradeOpsException or DockerApiException or IOException or HttpRequestException)
+        {
+            report.Status = RehearsalStatus.Failed;
+            report.Errors.Add(ex is UpgradeOpsException u ? $"{u.Message} ({u.ErrorId})" : ex.Message);
+        }
+        finally
+        {
+            report.Duration = clock.Elapsed;
+            if (copy is not null)
+            {
+                if (request.Keep)
+                {
+                    report.Kept = true;
+                    report.Warnings.Add($"The copy {copy.ProjectName} was kept (-Keep) at {copy.Folder}; it serves on ports {RehearsalLabels.Format(copy.PortMap)}. " +
+                                        $"Remove it with: docker rm -f $(docker ps -aq --filter label={RehearsalLabels.Id}={copy.Id}); " +
+                                        $"docker volume rm $(docker volume ls -q --filter label={RehearsalLabels.Id}={copy.Id}); rm -r '{copy.Folder}'");
+                }
+                else
+                {
+                    activity.Report("Removing the copy", 97);
+                    var left = await copy.RemoveAsync(engine, log).ConfigureAwait(false);
+                    if (left.Count > 0) report.Warnings.Add("Parts of the copy could not be removed: " + string.Join("; ", left));
+                    report.CopyLocation = null;
+                }
+            }
+        }
+        activity.Complete();
+        return report;
+    }
+
+    /// <summary>The backup (verified when it matters), the production deployment as it is now, and the path from the backup's version.</summary>
+    private static async Task<(DeploymentBackup Backup, Deployment Production, UpgradePath Path)> PrepareAsync(RehearsalRequest request, bool verify, EngineContext context)
+    {
+        DeploymentBackup backup;
+        if (verify)
+        {
+            var verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest { BackupPath = request.BackupPath, Passphrase = request.Passphrase }, context)
+                .ConfigureAwait(false);
+            if (!verification.Passed && !request.Force)
+            {
+                var failed = verification.Checks.First(c => c.Status == CheckStatus.Failed);
+                throw new UpgradeOpsException(failed.ErrorId ?? "BackupVerificationFailed", ErrorKind.InvalidData, request.BackupPath,
+                    $"The backup failed verification ({failed.Name}: {failed.Detail}): a rehearsal from it proves nothing. Take a new backup, or -Force.");
+            }
+            backup = verification.Backup ?? BackupCatalog.Open(request.BackupPath);
+        }
+        else
+        {
+            backup = BackupCatalog.Open(request.BackupPath);
+        }
+        if (backup.Platform != DeploymentPlatform.Compose)
+            throw new UpgradeOpsException("RehearsalNotSupportedOnHelm", ErrorKind.NotImplemented, backup.Id,
+                "Rehearsals copy Compose deployments only for now. Rehearse a Helm release by installing the chart into another namespace and restoring the backup there.");
+        if (backup.Version is null)
+            throw new UpgradeOpsException("BackupVersionUnknown", ErrorKind.InvalidData, backup.Id,
+                "The backup does not record the version it was taken at, so the copy cannot start at it. Take a new backup with New-DeploymentBackup.");
+        if (!backup.Components.Any(c => c.Kind == BackupComponentKind.PostgresDump))
+            throw new UpgradeOpsException("RehearsalBackupWithoutData", ErrorKind.InvalidData, backup.Id,
+                "The backup holds no database dump: a copy restored from it would be empty. Take a backup with the database (New-DeploymentBackup without -Component).");
+
+        var production = request.Deployment is { } given
+            ? await ComposeDiscovery.DiscoverAsync(ComposeDiscoveryRequest.Again(given), context).ConfigureAwait(false)
+            : backup.Location is { } location
+                ? await ComposeDiscovery.DiscoverAsync(new ComposeDiscoveryRequest { ComposeFile = location, Profile = backup.Profile ?? "infrahub" }, context).ConfigureAwait(false)
+                : throw new UpgradeOpsException("DeploymentRequired", ErrorKind.InvalidArgument, backup.Id,
+                    "The backup does not say where its deployment's compose file is: give the deployment with -Deployment.");
+        if (production.Name != backup.DeploymentName)
+            throw new UpgradeOpsException("BackupOfAnotherDeployment", ErrorKind.InvalidArgument, backup.Id,
+                $"The backup is of '{backup.DeploymentName}', the deployment given is '{production.Name}'. Give that deployment's backup.");
+        if (production.IsRehearsalCopy)
+            throw new UpgradeOpsException("RehearsalOfACopy", ErrorKind.InvalidArgument, production.Name,
+                $"'{production.Name}' is itself a rehearsal copy. Rehearse from the production deployment's backup.");
+
+        var path = UpgradePathService.Test(new UpgradePathRequest
+        {
+            From = backup.Version, To = request.To, Profile = production.Profile, AvailableVersions = request.AvailableVersions, Deployment = production,
+        });
+        if (!path.IsSupported)
+            throw new UpgradeOpsException("UpgradePathNotSupported", ErrorKind.InvalidOperation, path, $"{path.Reason} Nothing was created.");
+        return (backup, production, path);
+    }
+
+    /// <summary>
+    /// Data stores first; the backup's databases and volumes restored into them; then the application, until every
+    /// container is healthy. The copy's own compose file and .env stay as written (the backup's configuration files are
+    /// not restored: they would overwrite production's).
+    /// </summary>
+    private static async Task StartAndRestoreAsync(RehearsalCopy copy, Deployment production, DeploymentBackup backup, RehearsalRequest request, EngineContext context,
+        ProgressActivity activity, ILogger log)
+    {
+        var ct = context.CancellationToken;
+        var deployment = await DescribeCopyAsync(copy, production, context).ConfigureAwait(false);
+        using var target = await ComposeBackupSource.OpenAsync(deployment, ct).ConfigureAwait(false);
+        var client = target.Engine.Client;
+        var dataServices = target.Profile.DataStores.Where(s => s.Service is not null).Select(s => target.ComposeName(s.Service!))
+            .Concat(target.Profile.Services.Where(s => s.Role is Profiles.ServiceRole.Database or Profiles.ServiceRole.Cache or Profiles.ServiceRole.Queue)
+                .Select(s => s.ComposeService ?? s.Name))
+            .ToHashSet();
+        var first = target.Containers.Where(c => dataServices.Contains(c.Labels[ComposeDiscovery.ServiceLabel])).ToList();
+        activity.Report($"Starting the copy's data stores: {string.Join(", ", first.Select(c => c.Names.First().TrimStart('/')))}", 10);
+        foreach (var container in first) await client.Containers.StartContainerAsync(container.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);
+        await ComposeHealth.WaitHealthyAsync(target.Engine, copy.ProjectName, request.HealthTimeout, ct, first.Select(c => c.ID).ToList()).ConfigureAwait(false);
+
+        await target.RefreshAsync(ct).ConfigureAwait(false);
+        foreach (var component in backup.Components.Where(c => c.Kind is BackupComponentKind.PostgresDump or BackupComponentKind.Volume))
+        {
+            activity.Report($"Restoring {component.Name} into the copy", 20);
+            log.LogDebug("Restoring {Component} into copy {Copy}", component.Name, copy.ProjectName);
+            await ComposeRestoreService.RestoreComponentAsync(target, backup.Path, component, request.Passphrase, ct).ConfigureAwait(false);
+        }
+
+        var rest = target.Containers.Where(c => !dataServices.Contains(c.Labels[ComposeDiscovery.ServiceLabel])).ToList();
+        activity.Report("Starting the copy's application", 30);
+        foreach (var container in rest) await client.Containers.StartContainerAsync(container.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);
+        await ComposeHealth.WaitHealthyAsync(target.Engine, copy.ProjectName, request.HealthTimeout, ct).ConfigureAwait(false);
+    }
+
+    private static Task<Deployment> DescribeCopyAsync(RehearsalCopy copy, Deployment production, EngineContext context) =>
+        ComposeDiscovery.DiscoverAsync(new ComposeDiscoveryRequest { ComposeFile = copy.ComposeFile, Profile = production.Profile, DockerHost = production.Endpoint }, context);
+
+    /// <summary>Each hop's time from the upgrade's steps (named "FROM→TO step" when there are several hops).</summary>
+    internal static List<RehearsalHop> Hops(UpgradePath path, UpgradeResult upgrade)
+    {
+        var hops = new List<RehearsalHop>();
+        foreach (var step in path.Steps)
+        {
+            var prefix = path.Steps.Count > 1 ? $"{step.From}→{step.To} " : "";
+            var steps = upgrade.Steps.Where(s => prefix.Length == 0 || s.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+            TimeSpan Of(params string[] names) => steps.Where(s => names.Contains(s.Name[prefix.Length..])).Aggregate(TimeSpan.Zero, (sum, s) => sum + s.Duration);
+            hops.Add(new RehearsalHop
+            {
+                From = step.From, To = step.To,
+                Duration = steps.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.Duration),
+                Migration = Of("migrate"),
+                ApiUnavailable = upgrade.Strategy == UpgradeStrategy.Rolling ? TimeSpan.Zero : Of("stop API", "migrate", "recreate API"),
+                Status = steps.Count == 0 ? StepStatus.Pending
+                    : steps.Any(s => s.Status == StepStatus.Failed) ? StepStatus.Failed
+                    : steps.All(s => s.Status == StepStatus.Succeeded) ? StepStatus.Succeeded : StepStatus.Running,
+            });
+        }
+        return hops;
+    }
+
+    /// <summary>The window to plan: the backup production needs first, the upgrade as measured, validation; times the profile's safety factor.</summary>
+    internal static void Estimate(RehearsalReport report, Profiles.ProductProfile profile, UpgradeResult upgrade, ValidationReport? validation)
+    {
+        var measured = report.Backup + upgrade.Duration + (validation?.Duration ?? TimeSpan.Zero);
+        var factor = profile.Rehearsal.WindowSafetyFactor <= 0 ? 1.5 : profile.Rehearsal.WindowSafetyFactor;
+        report.EstimatedWindow = TimeSpan.FromMinutes(Math.Ceiling(measured.TotalMinutes * factor));
+        report.EstimateBasis = $"backup {report.Backup.TotalSeconds:N1} s (its manifest) + upgrade {upgrade.Duration.TotalSeconds:N1} s + validation " +
+                               $"{(validation?.Duration ?? TimeSpan.Zero).TotalSeconds:N1} s, measured on a copy with production's data, × {factor:0.##}, rounded up to whole minutes";
+    }
+
+    /// <summary>Error and warning lines the copy's containers logged during the rehearsal, secrets masked.</summary>
+    private static async Task ReadLogsAsync(DockerEngine engine, RehearsalCopy copy, Profiles.ProductProfile profile, DateTimeOffset since, RehearsalReport report,
+        CancellationToken ct)
+    {
+        var errors = profile.Validation.LogErrorPatterns.Select(p => new Regex(p, RegexOptions.CultureInvariant)).ToList();
+        var ignored = profile.Validation.LogIgnorePatterns.Select(p => new Regex(p, RegexOptions.CultureInvariant)).ToList();
+        var redactor = SecretRedactor.FromEnvFile(Path.Combine(copy.Folder, ".env"));
+        var containers = await ComposeDiscovery.ListProjectContainersAsync(engine, copy.ProjectName, ct).ConfigureAwait(false);
+        foreach (var container in containers)
+        {
+            var name = container.Names.First().TrimStart('/');
+            var text = await PostUpgradeValidator.ReadLogsAsync(engine, container.ID, since, ct).ConfigureAwait(false);
+            foreach (var line in text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !ignored.Any(r => r.IsMatch(l))))
+            {
+                if (errors.Any(r => r.IsMatch(line))) report.LogErrors.Add($"{name}: {redactor.Redact(line)}");
+                else if (WarningLine.IsMatch(line)) report.LogWarnings.Add($"{name}: {redactor.Redact(line)}");
+            }
+        }
+    }
+}

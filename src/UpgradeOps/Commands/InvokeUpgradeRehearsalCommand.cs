@@ -1,0 +1,168 @@
+using System.Collections;
+using System.Management.Automation;
+using System.Security;
+using UpgradeOps.Commands.Completion;
+using UpgradeOps.Commands.Hosting;
+using UpgradeOps.Rehearsals;
+
+namespace UpgradeOps.Commands;
+
+/// <summary>
+/// <para type="synopsis">Rehearses an upgrade on a disposable copy of the deployment restored from its production backup, and reports what it measured.</para>
+/// <para type="description">Invoke-UpgradeRehearsal does what the upgrade guide advises before a production upgrade, so nobody skips it:
+/// it verifies the backup, makes a copy of the deployment on the same Docker Engine — the production containers' own configuration under
+/// its own project name, with fresh volumes, its own ports (the same offset for every port, checked free first) and the backup's compose
+/// file and .env in a folder of its own, at the backup's version — restores the backup's databases and volumes into it, runs the whole
+/// upgrade path with the settings Invoke-Upgrade uses (-Strategy, -ConfigurationValue, timeouts), validates the result as Test-PostUpgrade
+/// does, reads the copy's logs, and removes the copy (unless -Keep).</para>
+/// <para type="description">Production is only read: its containers are inspected, never stopped, changed or recreated, and its files
+/// are not written. Everything the copy creates is labelled io.upgradeops.rehearsal.id; a rehearsal killed half-way leaves a copy whose
+/// owning process is gone, and the next rehearsal removes it (a copy of a rehearsal still running is left alone).</para>
+/// <para type="description">The result is an UpgradeOps.RehearsalReport: each hop's measured duration, migration time and API
+/// outage, the downtime probed during the upgrade, the time to create and restore the copy, the validation report, error and warning
+/// lines from the logs (secrets masked), and the maintenance window to plan — backup, upgrade and validation as measured, times the
+/// profile's rehearsal.windowSafetyFactor. Give it to Test-UpgradeReadiness and Test-UpgradePath (-Rehearsal), and to
+/// Export-UpgradeReport for the change ticket. Copies are made for Compose deployments on the host network.</para>
+/// </summary>
+/// <example>
+/// <code>$b = $d | New-DeploymentBackup -Path /backups
+/// $r = $b | Invoke-UpgradeRehearsal -To 1.8.0
+/// $r.Hops; $r.Validation.Checks; $r.EstimatedWindow</code>
+/// <para>Rehearses the upgrade to 1.8.0 on a copy restored from the fresh backup, then shows each hop's timings, the validation and the window to plan.</para>
+/// </example>
+/// <example>
+/// <code>Invoke-UpgradeRehearsal -Path /backups/sandbox-20261127-010000 -To 2.0.0 -ConfigurationValue @{ APP_SIGNING_KEY = $key } -Keep -Force</code>
+/// <para>Rehearses a major upgrade that needs a new configuration value, without a prompt, and keeps the copy running to look at (the report says how to remove it).</para>
+/// </example>
+/// <example>
+/// <code>$b | Invoke-UpgradeRehearsal -To 1.7.6 -WhatIf</code>
+/// <para>Says which copy would be made from which backup and which path it would be upgraded along. Creates nothing.</para>
+/// </example>
+/// <returns>An UpgradeOps.RehearsalReport: Id, DeploymentName, CopyName, From, To, Route, Status, Hops, Downtime, Restore, Validation, LogErrors, LogWarnings, Errors, Warnings, EstimatedWindow, EstimateBasis.</returns>
+/// <seealso cref="InvokeUpgradeCommand"/>
+/// <seealso cref="TestPostUpgradeCommand"/>
+[Cmdlet(VerbsLifecycle.Invoke, "UpgradeRehearsal", DefaultParameterSetName = BackupSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(RehearsalReport))]
+public sealed class InvokeUpgradeRehearsalCommand : EngineCmdlet
+{
+    private const string BackupSet = "Backup";
+    private const string PathSet = "Path";
+
+    /// <summary>
+    /// <para type="description">The production backup to restore into the copy, from New-DeploymentBackup or Get-DeploymentBackup.</para>
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = BackupSet, ValueFromPipeline = true)]
+    public DeploymentBackup? Backup { get; set; }
+
+    /// <summary>
+    /// <para type="description">The backup folder (the one holding manifest.json), instead of -Backup.</para>
+    /// </summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet)]
+    [ArgumentCompleter(typeof(BackupPathCompleter))]
+    public string Path { get; set; } = "";
+
+    /// <summary>
+    /// <para type="description">The version to rehearse the upgrade to; the path from the backup's version is checked as Test-UpgradePath would.</para>
+    /// </summary>
+    [Parameter(Mandatory = true)]
+    [ArgumentCompleter(typeof(VersionCompleter))]
+    public string To { get; set; } = "";
+
+    /// <summary>
+    /// <para type="description">The production deployment, from Get-UpgradeDeployment. Default: found again from the compose file and profile the backup records.</para>
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public Deployment? Deployment { get; set; }
+
+    /// <summary>
+    /// <para type="description">Released versions to plan hops through, as for Test-UpgradePath.</para>
+    /// </summary>
+    [Parameter]
+    [ArgumentCompleter(typeof(VersionCompleter))]
+    public string[] AvailableVersion { get; set; } = Array.Empty<string>();
+
+    /// <summary>
+    /// <para type="description">Standard or Rolling, as Invoke-Upgrade will be run.</para>
+    /// <para type="default">Standard</para>
+    /// </summary>
+    [Parameter]
+    [ValidateSet("Standard", "Rolling")]
+    public string Strategy { get; set; } = "Standard";
+
+    /// <summary>
+    /// <para type="description">Values for configuration rules, as Invoke-Upgrade -ConfigurationValue; written to the copy's .env only, never shown.</para>
+    /// </summary>
+    [Parameter]
+    public Hashtable? ConfigurationValue { get; set; }
+
+    /// <summary>
+    /// <para type="description">The passphrase the backup was encrypted with.</para>
+    /// </summary>
+    [Parameter]
+    public SecureString? EncryptionKey { get; set; }
+
+    /// <summary>
+    /// <para type="description">How long one migration may run on the copy.</para>
+    /// <para type="default">00:30:00</para>
+    /// </summary>
+    [Parameter]
+    public TimeSpan MigrationTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// <para type="description">How long the copy's containers may take to become healthy (after the restore, and after each hop).</para>
+    /// <para type="default">00:03:00</para>
+    /// </summary>
+    [Parameter]
+    public TimeSpan HealthTimeout { get; set; } = TimeSpan.FromMinutes(3);
+
+    /// <summary>
+    /// <para type="description">Leave the copy running after the rehearsal; the report's warnings say how to remove it.</para>
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Keep { get; set; }
+
+    /// <summary>
+    /// <para type="description">The folder copies are made in. Default: UpgradeOps/rehearsals in the user's data folder.</para>
+    /// </summary>
+    [Parameter]
+    public string? WorkingDirectory { get; set; }
+
+    /// <summary>
+    /// <para type="description">Do not ask for confirmation, and rehearse even from a backup that fails verification.</para>
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        WithPassphrase(EncryptionKey, passphrase =>
+        {
+            var request = new RehearsalRequest
+            {
+                BackupPath = Backup?.Path ?? SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path),
+                To = To,
+                Deployment = Deployment,
+                AvailableVersions = AvailableVersion,
+                Strategy = Enum.Parse<UpgradeStrategy>(Strategy),
+                ConfigurationValues = ConfigurationValue?.Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value?.ToString() ?? ""),
+                Passphrase = passphrase,
+                MigrationTimeout = MigrationTimeout,
+                HealthTimeout = HealthTimeout,
+                Keep = Keep,
+                Force = Force,
+                Root = WorkingDirectory is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(WorkingDirectory),
+            };
+            var plan = RunEngine(context => RehearsalService.PlanAsync(request, context));
+            var description = $"Rehearse {plan.Route} of '{plan.DeploymentName}' on a disposable copy: create its containers, volumes and a folder under {plan.CopyRoot}, " +
+                              $"restore backup {plan.BackupId} into it, upgrade it ({Strategy}), validate it, then " +
+                              (Keep ? "keep it running (-Keep)." : "remove it.") + $" '{plan.DeploymentName}' itself is not changed.";
+            if (!ShouldChange(plan.DeploymentName, description, "Rehearse upgrade", Force)) return;
+
+            var report = RunEngine(context => RehearsalService.RunAsync(request, context));
+            WriteObject(report);
+            if (report.Status != RehearsalStatus.Passed)
+                WriteEngineError(new UpgradeOpsException("RehearsalFailed", ErrorKind.InvalidOperation, report,
+                    $"The rehearsal of {report.Route} {report.Status}: {string.Join(" ", report.Errors)} Fix this before upgrading production; the report has the details."));
+        });
+    }
+}
