@@ -1,0 +1,128 @@
+# Invoke-UpgradeRehearsal on the sandbox: a disposable copy restored from the sandbox's backup is upgraded
+# 1.6.4 -> 1.8.0 and validated while the sandbox itself keeps serving, unchanged.
+BeforeAll {
+    Import-Module $env:UPGRADEOPS_MODULE -Force
+    . (Join-Path $PSScriptRoot 'SandboxFixture.ps1')
+    $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
+    $script:sandbox = Use-TestSandbox -Version 1.6.4
+    $script:copies = Join-Path $TestDrive 'rehearsals'
+    function Get-Deployment { Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $profilePath -WarningAction SilentlyContinue }
+    function Get-ErrorFrom([scriptblock] $Action) { try { & $Action | Out-Null; $null } catch { $_ } }
+    function Get-CopyContainer { @(docker ps -a --filter label=io.upgradeops.rehearsal.id --format '{{.Names}}') | Where-Object { $_ } }
+    function Get-CopyVolume { @(docker volume ls -q --filter label=io.upgradeops.rehearsal.id) | Where-Object { $_ } }
+    function Get-ProductionState {
+        # What "production is never touched" means: the same containers (ids, started at), data and files.
+        $ids = docker ps -a --filter "label=com.docker.compose.project=$($sandbox.ProjectName)" --format '{{.ID}}' | Sort-Object
+        [pscustomobject]@{
+            Containers = (docker inspect --format '{{.Id}} {{.Name}} {{.State.StartedAt}} {{.Config.Image}}' $ids | Sort-Object) -join "`n"
+            Data       = Get-SandboxDataFingerprint $sandbox
+            Files      = (Get-ChildItem -File -Force (Split-Path $sandbox.ComposeFile) | Get-FileHash | ForEach-Object { "$($_.Path)=$($_.Hash)" }) -join "`n"
+        }
+    }
+    $script:backup = Get-Deployment | New-DeploymentBackup -Path (Join-Path $TestDrive 'backups') -Force
+    $script:before = Get-ProductionState
+}
+AfterAll {
+    # Whatever a failed test left: copies are recognised by their label.
+    $left = Get-CopyContainer
+    if ($left) { docker rm -f $left | Out-Null }
+    $volumes = Get-CopyVolume
+    if ($volumes) { docker volume rm -f $volumes | Out-Null }
+}
+
+Describe 'Invoke-UpgradeRehearsal' -Tag 'Sandbox', 'Rehearsal' {
+    It '-WhatIf says what it would do and creates nothing' {
+        $out = Invoke-WhatIf "Get-DeploymentBackup -Path '$(Split-Path $backup.Path)' | Invoke-UpgradeRehearsal -To 1.8.0 -WhatIf"
+        $out | Should -Match 'What if: .*Rehearse 1\.6\.4 → 1\.7\.6 → 1\.8\.0 .*disposable copy'
+        $out | Should -Match "restore backup $([regex]::Escape($backup.Id))"
+        Get-CopyContainer | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a path that is not supported before creating anything' {
+        $err = Get-ErrorFrom { $backup | Invoke-UpgradeRehearsal -To 1.5.0 -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'UpgradePathNotSupported,*'
+        Get-CopyContainer | Should -BeNullOrEmpty
+    }
+
+    It 'keeps a copy with -Keep: it serves the new version on ports of its own' {
+        # Run in another process, which then exits: the kept copy's owner is gone, as after a crash.
+        $script:kept = Join-Path $TestDrive 'kept.json'
+        $pwsh = Join-Path $PSHOME 'pwsh'
+        $command = "Import-Module '$env:UPGRADEOPS_MODULE'; `$r = Get-DeploymentBackup -Path '$(Split-Path $backup.Path)' | " +
+                   "Invoke-UpgradeRehearsal -To 1.7.6 -Keep -Force -WorkingDirectory '$copies'; " +
+                   "`$r | Select-Object Status, CopyName, CopyLocation, Kept, Warnings | ConvertTo-Json | Set-Content '$kept'"
+        & $pwsh -NoProfile -NonInteractive -Command $command | Out-Null
+        $report = Get-Content -Raw $kept | ConvertFrom-Json
+        $report.Status | Should -Be 'Passed' -Because ($report.Warnings -join '; ')
+        $report.Kept | Should -BeTrue
+        $report.Warnings -join ' ' | Should -Match 'docker rm -f'
+        $copy = Get-UpgradeDeployment -ComposeFile $report.CopyLocation -Profile $profilePath -WarningAction SilentlyContinue
+        $copy.Name | Should -Be $report.CopyName
+        $copy.Version | Should -Be '1.7.6'
+        $copy.IsRehearsalCopy | Should -BeTrue
+        $copy.ApiEndpoint | Should -Not -Be 'http://127.0.0.1:58000'
+        (Invoke-RestMethod "$($copy.ApiEndpoint)/api/info").version | Should -Be '1.7.6'
+        (Invoke-RestMethod 'http://127.0.0.1:58000/api/info').version | Should -Be '1.6.4'
+    }
+
+    It 'rehearses 1.6.4 -> 1.8.0 with measured durations and a passed validation, while the sandbox keeps serving unchanged' {
+        # The sandbox's API is probed all along: a rehearsal must not cost production a single request.
+        $probe = Start-ThreadJob {
+            $failed = 0; $ok = 0
+            while (-not (Test-Path $using:TestDrive/stop-probe)) {
+                try { Invoke-RestMethod 'http://127.0.0.1:58000/api/info' -TimeoutSec 2 | Out-Null; $ok++ } catch { $failed++ }
+                Start-Sleep -Milliseconds 100
+            }
+            [pscustomobject]@{ Ok = $ok; Failed = $failed }
+        }
+        try {
+            $report = $backup | Invoke-UpgradeRehearsal -To 1.8.0 -Force -WorkingDirectory $copies
+        }
+        finally {
+            New-Item -ItemType File "$TestDrive/stop-probe" | Out-Null
+            $served = $probe | Wait-Job | Receive-Job
+            $probe | Remove-Job
+        }
+        $report.Status | Should -Be 'Passed' -Because ($report.Errors -join '; ')
+        $report.Route | Should -Be '1.6.4 → 1.7.6 → 1.8.0'
+        $report.Hops.Count | Should -Be 2
+        foreach ($hop in $report.Hops) {
+            $hop.Status | Should -Be 'Succeeded'
+            $hop.Duration | Should -BeGreaterThan ([timespan]::Zero)
+            $hop.Migration | Should -BeGreaterThan ([timespan]::Zero)
+            $hop.ApiUnavailable | Should -BeGreaterThan ([timespan]::Zero)
+        }
+        $report.Downtime | Should -BeGreaterThan ([timespan]::Zero)
+        $report.Restore | Should -BeGreaterThan ([timespan]::Zero)
+        $report.Validation.Passed | Should -BeTrue
+        ($report.Validation.Checks | Where-Object Name -eq ApiVersion).Detail | Should -Match '1\.8\.0'
+        $report.EstimatedWindow | Should -BeGreaterThan ([timespan]::Zero)
+        $report.EstimateBasis | Should -Match 'measured on a copy'
+        # The copy left by the -Keep run above had no living owner: this run removed it first.
+        ($report.Warnings -join ' ') | Should -Match 'Removed 1 copy'
+        Get-CopyContainer | Should -BeNullOrEmpty
+        Get-CopyVolume | Should -BeNullOrEmpty
+        @(Get-ChildItem $copies -ErrorAction SilentlyContinue).Count | Should -Be 0
+
+        $served.Failed | Should -Be 0
+        $served.Ok | Should -BeGreaterThan 10
+        $after = Get-ProductionState
+        $after.Containers | Should -Be $before.Containers
+        $after.Data.TableRows | Should -Be $before.Data.TableRows
+        $after.Data.ArtifactChecksums | Should -Be $before.Data.ArtifactChecksums
+        $after.Data.StorageFiles | Should -Be $before.Data.StorageFiles
+        $after.Files | Should -Be $before.Files
+        (Get-Deployment).Version | Should -Be '1.6.4'
+        $script:report = $report
+    }
+
+    It 'fails with the upgrade''s own error when the target version cannot be upgraded to, and still removes the copy' {
+        # 1.7.7 is the withdrawn build whose migration fails.
+        $report = $backup | Invoke-UpgradeRehearsal -To 1.7.7 -AvailableVersion 1.7.7 -Force -WorkingDirectory $copies -ErrorVariable failure -ErrorAction SilentlyContinue
+        $report.Status | Should -Be 'Failed'
+        ($report.Errors -join ' ') | Should -Match 'MigrationFailed'
+        $failure[0].FullyQualifiedErrorId | Should -BeLike 'RehearsalFailed,*'
+        Get-CopyContainer | Should -BeNullOrEmpty
+        (Get-Deployment).Version | Should -Be '1.6.4'
+    }
+}
