@@ -4,26 +4,6 @@ using UpgradeOps.Versioning;
 
 namespace UpgradeOps.Compose;
 
-/// <summary>One configuration migration a profile rule asks for, as Invoke-Upgrade applies and reports it.</summary>
-public sealed class ConfigurationChange
-{
-    public required string RuleId { get; set; }
-    public required string Description { get; set; }
-    /// <summary>The variable (Compose) or values key (Helm) the rule requires.</summary>
-    public required string Setting { get; set; }
-    public required string File { get; set; }
-    /// <summary>Added, Moved (Helm: from an older key), AlreadySet, or Missing (no value known: give one).</summary>
-    public required string Action { get; set; }
-    /// <summary>Helm: the older key whose value moved to <see cref="Setting"/> (movedFrom).</summary>
-    public string? MovedFrom { get; set; }
-    /// <summary>The change as a diff, with secret values masked.</summary>
-    public string? Diff { get; set; }
-    /// <summary>Whether the file was written (false with -WhatIf, or when nothing changed).</summary>
-    public bool Applied { get; set; }
-
-    public override string ToString() => $"{RuleId}: {Setting} {Action}";
-}
-
 /// <summary>
 /// Configuration migrations of a Compose deployment: the profile's rules for the versions a hop crosses
 /// (e.g. "2.0.0 requires APP_SIGNING_KEY") become edits of the .env file — a value from the rule, or a

@@ -42,7 +42,7 @@ public static class ConfigurationRules
     }
 
     /// <summary>The error that stops an upgrade (or a conversion) before anything changes when a rule has no value.</summary>
-    public static UpgradeOpsException MissingValues(IReadOnlyList<Compose.ConfigurationChange> missing, string to, string file, string how) =>
+    public static UpgradeOpsException MissingValues(IReadOnlyList<ConfigurationChange> missing, string to, string file, string how) =>
         new("ConfigurationValueRequired", ErrorKind.InvalidData, file,
             $"{to} requires {string.Join(", ", missing.Select(m => m.Setting))} ({string.Join(" ", missing.Select(m => m.Description))}). " +
             $"Nothing was changed. Give it with -ConfigurationValue @{{ '{missing[0].Setting}' = '...' }} (it is written to {how} and never shown), or set it in {file}, then run again.");
