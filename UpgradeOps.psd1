@@ -13,6 +13,7 @@
     # Imported first: puts the engine's isolated load context in place before the cmdlets load.
     NestedModules        = @('UpgradeOps.Loader.dll')
     CmdletsToExport      = @(
+        'Convert-UpgradeConfiguration'
         'Get-DeploymentBackup'
         'Get-UpgradeDeployment'
         'Get-UpgradeDiagnostic'

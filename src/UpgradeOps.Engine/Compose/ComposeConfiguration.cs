@@ -1,25 +1,8 @@
-using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using UpgradeOps.Profiles;
 using UpgradeOps.Versioning;
 
 namespace UpgradeOps.Compose;
-
-/// <summary>One configuration migration a profile rule asks for, as Invoke-Upgrade applies and reports it.</summary>
-public sealed class ConfigurationChange
-{
-    public required string RuleId { get; set; }
-    public required string Description { get; set; }
-    /// <summary>The variable (Compose) or values key (Helm) the rule requires.</summary>
-    public required string Setting { get; set; }
-    public required string File { get; set; }
-    /// <summary>Added, AlreadySet, or Missing (no value known: give one).</summary>
-    public required string Action { get; set; }
-    /// <summary>The change as a diff, with secret values masked.</summary>
-    public string? Diff { get; set; }
-
-    public override string ToString() => $"{RuleId}: {Setting} {Action}";
-}
 
 /// <summary>
 /// Configuration migrations of a Compose deployment: the profile's rules for the versions a hop crosses
@@ -29,8 +12,7 @@ public sealed class ConfigurationChange
 public static partial class ComposeConfiguration
 {
     public static IReadOnlyList<ConfigurationRule> Applicable(ProductProfile profile, ProductVersion from, ProductVersion to) =>
-        profile.ConfigurationRules.Where(r => r.AppVersion is not null && r.RequiresVariable is not null &&
-                                              ProductVersion.Parse(r.AppVersion) > from && ProductVersion.Parse(r.AppVersion) <= to).ToList();
+        ConfigurationRules.Applicable(profile, DeploymentPlatform.Compose, from, to);
 
     /// <summary>The .env edit and the changes for a hop; Missing changes have no value and block the upgrade.</summary>
     public static (FileEdit? Edit, IReadOnlyList<ConfigurationChange> Changes) Plan(ComposeFile file, ProductProfile profile, ProductVersion from, ProductVersion to,
@@ -48,9 +30,9 @@ public static partial class ComposeConfiguration
             var name = rule.RequiresVariable!;
             var change = new ConfigurationChange { RuleId = rule.Id, Description = rule.Description, Setting = name, File = file.EnvFilePath, Action = "AlreadySet" };
             changes.Add(change);
-            if (current.TryGetValue(name, out var existing) && existing.Length > 0 && givenValues?.ContainsKey(name) != true) continue;
-
-            var value = givenValues?.GetValueOrDefault(name) ?? rule.DefaultValue ?? (rule.Generate ? Convert.ToHexString(RandomNumberGenerator.GetBytes(32)).ToLowerInvariant() : null);
+            var decision = ConfigurationRules.Decide(rule, name, current.TryGetValue(name, out var existing) && existing.Length > 0, givenValues);
+            if (decision is null) continue;
+            var value = decision.Value;
             if (value is null)
             {
                 change.Action = "Missing";

@@ -18,8 +18,16 @@ public sealed partial record FileEdit(string Path, string Before, string After, 
         return (new System.Text.UTF8Encoding(false).GetString(bytes, bom ? 3 : 0, bytes.Length - (bom ? 3 : 0)), bom);
     }
 
-    /// <summary>The unified diff, with .env secrets masked: safe to print, log and journal.</summary>
-    public string Diff => ShownVariables is null ? TextDiff.Unified(Path, Before, After) : MaskEnvValues(TextDiff.Unified(Path, Before, After), ShownVariables);
+    /// <summary>For YAML values files: values never to show (given or generated); keys with secret names are masked too.</summary>
+    public IReadOnlyCollection<string>? SecretValues { get; init; }
+
+    /// <summary>The unified diff, with .env (or values file) secrets masked: safe to print, log and journal.</summary>
+    public string Diff => (ShownVariables, SecretValues) switch
+    {
+        ({ } shown, _) => MaskEnvValues(TextDiff.Unified(Path, Before, After), shown),
+        (_, { } secrets) => Kubernetes.YamlValuesEditor.MaskDiff(TextDiff.Unified(Path, Before, After), secrets),
+        _ => TextDiff.Unified(Path, Before, After),
+    };
 
     private static string MaskEnvValues(string diff, IReadOnlyCollection<string> shown) =>
         EnvAssignment().Replace(diff, m => shown.Contains(m.Groups["key"].Value) || m.Groups["value"].Length == 0

@@ -28,6 +28,9 @@ public sealed partial class SecretRedactor
 
     public int Count => _secrets.Length;
 
+    /// <summary>Whether a variable's or key's name says its value is secret (PASSWORD, TOKEN, SIGNING_KEY, ...).</summary>
+    public static bool IsSecretName(string name) => SecretName().IsMatch(name);
+
     public string Redact(string text)
     {
         foreach (var secret in _secrets) text = text.Replace(secret, Mask, StringComparison.Ordinal);

@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Logging;
+using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
 using UpgradeOps.Journal;
 using UpgradeOps.Profiles;
+using UpgradeOps.Versioning;
 
 namespace UpgradeOps.Kubernetes;
 
@@ -35,15 +37,41 @@ public static class HelmUpgradeService
             : throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, deployment.Name,
                 $"'{deployment.Name}' is not a Helm release read with Get-UpgradeDeployment -Namespace -Release.");
 
-    /// <summary>The helm arguments the upgrade would run, for -WhatIf.</summary>
-    public static IReadOnlyList<string> UpgradeArguments(Deployment deployment, ProductProfile profile, string to, HelmUpgradeOptions options, TimeSpan timeout)
+    /// <summary>The helm arguments the upgrade would run, for -WhatIf; <paramref name="ruleValuesFile"/> is the file of values the rules added when no -ValuesFile was given.</summary>
+    public static IReadOnlyList<string> UpgradeArguments(Deployment deployment, ProductProfile profile, string to, HelmUpgradeOptions options, TimeSpan timeout,
+        string? ruleValuesFile = null)
     {
         var (ns, release) = Split(deployment);
         var arguments = new List<string> { "upgrade", release, options.Chart, "-n", ns, "--wait", "--timeout", $"{(int)timeout.TotalSeconds}s", "--reset-then-reuse-values" };
         if (options.ChartVersion is not null) arguments.AddRange(new[] { "--version", options.ChartVersion });
-        foreach (var file in options.ValuesFiles) arguments.AddRange(new[] { "-f", file });
+        foreach (var file in options.ValuesFiles.Append(ruleValuesFile).OfType<string>().Distinct()) arguments.AddRange(new[] { "-f", file });
         if (profile.Version.HelmValuesKey is { } key) arguments.AddRange(new[] { "--set", $"{key}={to}" });
         return arguments;
+    }
+
+    /// <summary>
+    /// The values migration of a hop: the profile's Helm rules applied to the last -ValuesFile (or, with none, to a values
+    /// file of the release's own in its state folder, passed with -f and kept by helm in the release). A key counts as set
+    /// when an earlier values file or the release's values (reused by helm upgrade) set it.
+    /// </summary>
+    public static (FileEdit? Edit, IReadOnlyList<ConfigurationChange> Changes) PlanConfiguration(Deployment deployment, ProductProfile profile, HelmRelease? release,
+        string from, string to, HelmUpgradeOptions options, IReadOnlyDictionary<string, string>? givenValues)
+    {
+        var (ns, releaseName) = Split(deployment);
+        var file = options.ValuesFiles.LastOrDefault() ?? Path.Combine(UpgradeJournal.StateFolder(StateAnchor(ns, releaseName)), "rule-values.yaml");
+        var lookup = HelmConfiguration.ValuesLookup(options.ValuesFiles.SkipLast(1), key => release?.Value(key));
+        return HelmConfiguration.Plan(file, profile, ProductVersion.Parse(from), ProductVersion.Parse(to),
+            release?.ChartVersion ?? deployment.ChartVersion, options.ChartVersion ?? HelmConfiguration.LocalChartVersion(options.Chart), givenValues, lookup);
+    }
+
+    /// <summary><see cref="PlanConfiguration"/> against the release's current values, read from the cluster (for -WhatIf).</summary>
+    public static async Task<(FileEdit? Edit, IReadOnlyList<ConfigurationChange> Changes)> PlanConfigurationAsync(HelmUpgradeRequest request, HelmUpgradeOptions options,
+        EngineContext context)
+    {
+        var (ns, releaseName) = Split(request.Deployment);
+        using var client = KubernetesDiscovery.Connect(request.Deployment.Kubeconfig, request.Deployment.KubeContext);
+        var latest = await HelmReleaseReader.GetLatestAsync(client, ns, releaseName, context.CancellationToken).ConfigureAwait(false);
+        return PlanConfiguration(request.Deployment, ProfileLoader.Load(request.Deployment.Profile), latest, request.From, request.To, options, request.ConfigurationValues);
     }
 
     public static async Task<UpgradeResult> UpgradeAsync(HelmUpgradeRequest request, HelmUpgradeOptions options, EngineContext context)
@@ -61,8 +89,14 @@ public static class HelmUpgradeService
         var latest = revisions.LastOrDefault()
             ?? throw new UpgradeOpsException("HelmReleaseNotFound", ErrorKind.ObjectNotFound, deployment.Location,
                 $"No Helm release {deployment.Location}. Check the names with 'helm list -A' and read it again with Get-UpgradeDeployment.");
-        // helm prints values back (NOTES, errors): the release's values and the values files given are masked in what it says.
-        var redactor = new SecretRedactor(latest.FlatValues().Concat(options.ValuesFiles.SelectMany(HelmValuesFile.Flatten)));
+        // The values migration is planned first: a rule without a value stops the upgrade before anything changes.
+        var (configuration, changes) = PlanConfiguration(deployment, profile, latest, request.From, request.To, options, request.ConfigurationValues);
+        if (changes.Where(c => c.Action == "Missing").ToList() is { Count: > 0 } missing)
+            throw ConfigurationRules.MissingValues(missing, request.To, missing[0].File, "the values file");
+        var ruleValuesFile = configuration is not null && !options.ValuesFiles.Contains(configuration.Path) ? configuration.Path : null;
+        // helm prints values back (NOTES, errors): the release's values, the values files given and the values the rules add are masked in what it says.
+        var redactor = new SecretRedactor(latest.FlatValues().Concat(options.ValuesFiles.SelectMany(HelmValuesFile.Flatten))
+            .Concat((configuration?.SecretValues ?? Array.Empty<string>()).Select(v => KeyValuePair.Create("SECRET", v))));
         // The revision to return to: the newest one that was deployed (a pending one never finished).
         var previous = revisions.LastOrDefault(r => r.Status is "deployed" or "superseded") ?? latest;
         if (latest.IsPending && !request.Force)
@@ -93,7 +127,7 @@ public static class HelmUpgradeService
             result.Steps.Add(step);
             journal.Current = name;
             journal.Save();
-            activity.Report(name, 100 * result.Steps.Count / 4);
+            activity.Report(name, Math.Min(100, 100 * result.Steps.Count / 5));
             try
             {
                 step.Detail = await action().ConfigureAwait(false);
@@ -135,9 +169,18 @@ public static class HelmUpgradeService
                     return update.ExitCode == 0 ? "repositories updated" : $"helm repo update failed ({update.Error}); using the cached index";
                 }).ConfigureAwait(false);
 
+            if (changes.Count > 0)
+                await StepAsync("configuration", () =>
+                {
+                    configuration?.Apply();
+                    journal.AddedVariables.AddRange(changes.Where(c => c.Action is "Added" or "Moved").Select(c => c.Setting).Except(journal.AddedVariables));
+                    return Task.FromResult<string?>($"{configuration?.Path ?? "values"}: " +
+                        string.Join("; ", changes.Select(c => $"{c.Setting}: {c.Action}{(c.MovedFrom is null ? "" : $" from {c.MovedFrom}")}")));
+                }).ConfigureAwait(false);
+
             await StepAsync("helm upgrade", async () =>
             {
-                var run = await helm.RunAsync(UpgradeArguments(deployment, profile, request.To, options, request.HealthTimeout), redactor, ct).ConfigureAwait(false);
+                var run = await helm.RunAsync(UpgradeArguments(deployment, profile, request.To, options, request.HealthTimeout, ruleValuesFile), redactor, ct).ConfigureAwait(false);
                 result.MigrationOutput.Add(run.Output);
                 if (run.ExitCode != 0)
                     throw new UpgradeOpsException("HelmUpgradeFailed", ErrorKind.InvalidOperation, deployment.Location,
@@ -242,4 +285,6 @@ public sealed class HelmUpgradeRequest
     public bool Force { get; init; }
     public bool RollbackOnFailure { get; init; }
     public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromMinutes(5);
+    /// <summary>Values for configuration rules (-ConfigurationValue), by values key; written to the values file, never shown.</summary>
+    public IReadOnlyDictionary<string, string>? ConfigurationValues { get; init; }
 }

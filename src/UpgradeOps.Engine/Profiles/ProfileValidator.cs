@@ -67,6 +67,11 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
                 Fail(rule, $"configuration rule '{rule.Id}': chartVersion '{rule.ChartVersion}' is not a semantic version.");
             if (rule.RequiresVariable is null && rule.RequiresValuesKey is null)
                 Fail(rule, $"configuration rule '{rule.Id}' needs 'requiresVariable' (Compose) or 'requiresValuesKey' (Helm).");
+            foreach (var key in new[] { rule.RequiresValuesKey, rule.MovedFrom }.OfType<string>())
+                if (key.Split('.').Any(part => part.Trim().Length == 0))
+                    Fail(rule, $"configuration rule '{rule.Id}': '{key}' is not a dotted values key (such as cache.host).");
+            if (rule.MovedFrom is not null && rule.RequiresValuesKey is null)
+                Fail(rule, $"configuration rule '{rule.Id}': 'movedFrom' needs 'requiresValuesKey' (the key the value moves to).");
         }
 
         ValidateDiagnostics(profile.Diagnostics);

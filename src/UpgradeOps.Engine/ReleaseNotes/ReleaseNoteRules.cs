@@ -17,7 +17,7 @@ internal static class ReleaseNoteRules
     /// <summary>When several categories apply, the one an admin must not miss wins.</summary>
     private static readonly ReleaseNoteCategory[] Precedence =
     [
-        BreakingChange, Security, DatabaseMigration, ConfigurationChange, Deprecation, KnownIssue, Feature, Fix, Other,
+        BreakingChange, Security, DatabaseMigration, ReleaseNoteCategory.ConfigurationChange, Deprecation, KnownIssue, Feature, Fix, Other,
     ];
 
     /// <summary>
@@ -33,7 +33,7 @@ internal static class ReleaseNoteRules
         (Rule(@"\bupgrade (notes?|instructions?)\b|\baction required\b"), BreakingChange),
         (Rule(@"\bsecurity\b"), Security),
         (Rule(@"\bmigrations?\b"), DatabaseMigration),
-        (Rule(@"\bconfig(uration)?\b"), ConfigurationChange),
+        (Rule(@"\bconfig(uration)?\b"), ReleaseNoteCategory.ConfigurationChange),
         (Rule(@"\bdeprecat"), Deprecation),
         (Rule(@"\bknown (issues?|limitations?)\b"), KnownIssue),
         (Rule(@"\bremov(ed|als?)\b"), BreakingChange),
@@ -54,7 +54,7 @@ internal static class ReleaseNoteRules
             + @"|\bmigrat(e|es|ed|ing|ion) (of )?(the |your |existing )?(data|database|schema)\b"
             + @"|\brun (the )?migrations?\b|\bmigrations? (will |must |needs? to )?(be )?(run|applied)\b"
             + @"|\binfrahub (db )?upgrade\b")), // Infrahub's own migration command, named in its upgrade guide
-        (ConfigurationChange, Rule(@"\benvironment variables?\b|\benv vars?\b|\bconfig\b|\bvalues\.ya?ml\b"
+        (ReleaseNoteCategory.ConfigurationChange, Rule(@"\benvironment variables?\b|\benv vars?\b|\bconfig\b|\bvalues\.ya?ml\b"
             + @"|\bconfiguration (settings?|options?|files?|keys?|parameters?|values?|changes?)\b"
             + @"|\b(new )?required (settings?|options?|variables?)\b")),
         (Deprecation, Rule(@"\bdeprecat(e|ed|es|ion|ing)\b|\bwill be removed\b")),

@@ -11,7 +11,7 @@ using UpgradeOps.Commands.Completion;
 namespace UpgradeOps.Commands;
 
 /// <summary>
-/// <para type="synopsis">Upgrades a Compose deployment along a checked path, hop by hop, with its migrations, and never leaves it half-done.</para>
+/// <para type="synopsis">Upgrades a Compose deployment or a Helm release along a checked path, hop by hop, with its migrations, and never leaves it half-done.</para>
 /// <para type="description">Invoke-Upgrade takes an upgrade path from Test-UpgradePath (or -Deployment and -To) and, for each hop:
 /// pulls the new images first (if that fails nothing has been stopped), applies the profile's configuration migrations to .env
 /// (for example a value a new major version requires, generated or given with -ConfigurationValue; the diff is shown with
@@ -29,6 +29,12 @@ namespace UpgradeOps.Commands;
 /// UpgradeInProgress; a lock left by a dead process is StaleUpgradeLock). -Resume continues an interrupted upgrade from its
 /// journal. When a step fails the previous containers are started again so the old version serves; with -RollbackOnFailure the
 /// data is restored from the backup too (Invoke-Rollback does the same later).</para>
+/// <para type="description">A Helm release (from Get-UpgradeDeployment -Namespace -Release) is upgraded with helm upgrade
+/// (-Chart, -ChartVersion, -ValuesFile). Before it, the profile's Helm configuration rules are applied to the last -ValuesFile,
+/// as Convert-UpgradeConfiguration does (a required key added, a renamed key moved, comments and layout kept), in a journalled
+/// 'configuration' step; without -ValuesFile the values are written to a file in the release's state folder and passed with -f.
+/// -WhatIf shows the helm command and the masked diff. A required value with no default stops it before anything changes
+/// (ConfigurationValueRequired): give it with -ConfigurationValue @{ 'dotted.key' = '...' }.</para>
 /// <para type="description">The result is an UpgradeOps.UpgradeResult with per-step timings, the API downtime measured by probing
 /// the API every 20 ms, the migration output and the backup used. A failed upgrade also writes an error with its ErrorId
 /// (MigrationFailed, MigrationTimedOut, ServicesUnhealthy, RegistryUnreachable, ConfigurationValueRequired, ...).</para>
@@ -134,7 +140,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     public TimeSpan HealthTimeout { get; set; } = TimeSpan.FromMinutes(3);
 
     /// <summary>
-    /// <para type="description">Values for configuration rules, such as @{ APP_SIGNING_KEY = '...' }; written to .env, never shown.</para>
+    /// <para type="description">Values for configuration rules, such as @{ APP_SIGNING_KEY = '...' } (Compose, written to .env) or @{ 'auth.signingKey' = '...' } (Helm, written to the values file); never shown.</para>
     /// </summary>
     [Parameter(ParameterSetName = PathSet)]
     [Parameter(ParameterSetName = VersionSet)]
@@ -165,7 +171,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     public string? ChartVersion { get; set; }
 
     /// <summary>
-    /// <para type="description">Helm: values files passed to helm upgrade (-f), in order.</para>
+    /// <para type="description">Helm: values files passed to helm upgrade (-f), in order. The profile's configuration rules edit the last one.</para>
     /// </summary>
     [Parameter]
     public string[] ValuesFile { get; set; } = Array.Empty<string>();
@@ -216,7 +222,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
                 MigrationTimeout = MigrationTimeout,
                 HealthTimeout = HealthTimeout,
                 Force = Force,
-                ConfigurationValues = ConfigurationValue?.Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value?.ToString() ?? ""),
+                ConfigurationValues = ConfigurationValues(ConfigurationValue),
                 Passphrase = passphrase,
             };
 
@@ -279,16 +285,26 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
             HelmPath = HelmPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(HelmPath),
         };
         var profile = Profiles.ProfileLoader.Load(deployment.Profile);
-        var commands = path.Steps.Select(step => "helm " + string.Join(' ', HelmUpgradeService.UpgradeArguments(deployment, profile, step.To, options, HealthTimeout)));
+        var given = ConfigurationValues(ConfigurationValue);
+        // The values migration of the whole path, planned before anything changes: a rule without a value stops here.
+        var (configuration, changes) = RunEngine(context => HelmUpgradeService.PlanConfigurationAsync(
+            new HelmUpgradeRequest { Deployment = deployment, From = path.From, To = path.To, ConfigurationValues = given }, options, context));
+        if (changes.Where(c => c.Action == "Missing").ToList() is { Count: > 0 } missing)
+            throw Profiles.ConfigurationRules.MissingValues(missing, path.To, missing[0].File, "the values file");
+        var ruleValuesFile = configuration is not null && !options.ValuesFiles.Contains(configuration.Path) ? configuration.Path : null;
+        var commands = path.Steps.Select(step => "helm " + string.Join(' ', HelmUpgradeService.UpgradeArguments(deployment, profile, step.To, options, HealthTimeout, ruleValuesFile)));
         var description = $"Upgrade Helm release {deployment.Location} {path.Route}: {string.Join("; then ", commands)}" +
                           (deployment.ReleaseStatus?.StartsWith("pending-") == true ? $"; first repair its {deployment.ReleaseStatus} state with helm rollback (-Force)" : "") +
-                          ". No backup is taken (-SkipBackup).";
+                          ". No backup is taken (-SkipBackup)." +
+                          string.Concat(changes.Select(c => $"\n  configuration: {c.RuleId}: {c.Setting} {c.Action}{(c.MovedFrom is null ? "" : $" from {c.MovedFrom}")}")) +
+                          (configuration is null ? "" : "\n  " + configuration.Diff.TrimEnd('\n').Replace("\n", "\n  "));
         if (!ShouldChange(deployment.Name, description, "Upgrade", Force)) return;
         foreach (var step in path.Steps)
         {
             var request = new HelmUpgradeRequest
             {
                 Deployment = deployment, From = step.From, To = step.To, Force = Force, RollbackOnFailure = RollbackOnFailure, HealthTimeout = HealthTimeout,
+                ConfigurationValues = given,
             };
             var result = RunEngine(context => HelmUpgradeService.UpgradeAsync(request, options, context));
             Emit(result);

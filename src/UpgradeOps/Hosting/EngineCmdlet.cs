@@ -59,6 +59,10 @@ public abstract class EngineCmdlet : PSCmdlet
             return true;
         });
 
+    /// <summary>-ConfigurationValue as the engine takes it: setting name → value as text.</summary>
+    protected static Dictionary<string, string>? ConfigurationValues(System.Collections.Hashtable? values) =>
+        values?.Cast<System.Collections.DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value?.ToString() ?? "");
+
     /// <summary>A built-in profile name stays as it is; a path is resolved against PowerShell's current location.</summary>
     protected string ResolveProfile(string nameOrPath) =>
         nameOrPath.IndexOfAny(['/', '\\']) >= 0 || nameOrPath.EndsWith(".yml", StringComparison.OrdinalIgnoreCase) || nameOrPath.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase)

@@ -91,6 +91,8 @@ public class ProfileLoaderTests
     [InlineData("name: x\nservices:\n  - name: web\ndataStores:\n  - name: db\n    kind: Postgres\n    service: web\n", "needs a 'database'")]
     [InlineData("name: x\nservices:\n  - name: web\ndataStores:\n  - name: db\n    kind: Postgres\n    service: nope\n    database: d\n", "not declared")]
     [InlineData("name: x\nservices:\n  - name: web\nconfigurationRules:\n  - id: r\n    requiresVariable: X\n", "appVersion")]
+    [InlineData("name: x\nservices:\n  - name: web\nconfigurationRules:\n  - id: r\n    appVersion: 1.0.0\n    requiresValuesKey: cache..host\n", "dotted values key")]
+    [InlineData("name: x\nservices:\n  - name: web\nconfigurationRules:\n  - id: r\n    appVersion: 1.0.0\n    requiresVariable: X\n    movedFrom: a.b\n", "movedFrom")]
     [InlineData("schemaVersion: 2\nname: x\nservices:\n  - name: web\n", "schemaVersion 2")]
     public void Validation_says_what_is_wrong(string yaml, string expected)
     {

@@ -1,0 +1,85 @@
+using UpgradeOps.Compose;
+using UpgradeOps.Profiles;
+using UpgradeOps.Versioning;
+
+namespace UpgradeOps.Kubernetes;
+
+/// <summary>
+/// Configuration migrations of a Helm release: the profile's Helm rules (requiresValuesKey, movedFrom) for the app and
+/// chart versions a hop crosses become text edits of the user's values file (<see cref="YamlValuesEditor"/>): a key
+/// added with the rule's default, a given or generated value, or an older key moved to its new place. The diff masks
+/// given and generated values and keys with secret names.
+/// </summary>
+public static class HelmConfiguration
+{
+    /// <summary>
+    /// The values-file edit and the changes for a hop. <paramref name="isSetElsewhere"/> says whether a key is set where
+    /// helm also reads it (other values files, the release's values reused by helm upgrade); Missing changes block.
+    /// </summary>
+    public static (FileEdit? Edit, IReadOnlyList<ConfigurationChange> Changes) Plan(string valuesFile, ProductProfile profile,
+        ProductVersion from, ProductVersion to, string? fromChart, string? toChart,
+        IReadOnlyDictionary<string, string>? givenValues = null, Func<string, string?>? isSetElsewhere = null)
+    {
+        var rules = ConfigurationRules.Applicable(profile, DeploymentPlatform.Kubernetes, from, to, fromChart, toChart);
+        var changes = new List<ConfigurationChange>();
+        if (rules.Count == 0) return (null, changes);
+
+        var (text, bom) = File.Exists(valuesFile) ? FileEdit.Read(valuesFile) : ("", false);
+        var edited = text;
+        var secrets = new List<string>();
+        foreach (var rule in rules)
+        {
+            var key = rule.RequiresValuesKey!;
+            var change = new ConfigurationChange { RuleId = rule.Id, Description = rule.Description, Setting = key, File = valuesFile, Action = "AlreadySet" };
+            changes.Add(change);
+            var alreadySet = YamlValuesEditor.IsSet(edited, key) || isSetElsewhere?.Invoke(key) is { Length: > 0 };
+            if (!alreadySet && givenValues?.ContainsKey(key) != true && rule.MovedFrom is { } old)
+            {
+                if (YamlValuesEditor.IsSet(edited, old))
+                {
+                    edited = YamlValuesEditor.Move(edited, old, key);
+                    (change.Action, change.MovedFrom) = ("Moved", old);
+                    continue;
+                }
+                // Set only where this file cannot move it from (the release's values): its value is copied.
+                if (isSetElsewhere?.Invoke(old) is { Length: > 0 } elsewhere)
+                {
+                    edited = YamlValuesEditor.Set(edited, key, elsewhere, quote: true);
+                    secrets.Add(elsewhere);
+                    (change.Action, change.MovedFrom) = ("Moved", old);
+                    continue;
+                }
+            }
+            var decision = ConfigurationRules.Decide(rule, key, alreadySet, givenValues);
+            if (decision is null) continue;
+            if (decision.Value is null)
+            {
+                change.Action = "Missing";
+                continue;
+            }
+            if (decision.Secret) secrets.Add(decision.Value);
+            edited = YamlValuesEditor.Set(edited, key, decision.Value, quote: decision.Secret);
+            change.Action = "Added";
+        }
+
+        if (edited == text) return (null, changes);
+        var edit = new FileEdit(valuesFile, text, edited, bom) { SecretValues = secrets };
+        foreach (var change in changes.Where(c => c.Action is "Added" or "Moved")) change.Diff = edit.Diff;
+        return (edit, changes);
+    }
+
+    /// <summary>The version of a local chart (its Chart.yaml), or null for a packaged or repository chart.</summary>
+    public static string? LocalChartVersion(string chart)
+    {
+        var file = Path.Combine(chart, "Chart.yaml");
+        return Directory.Exists(chart) && File.Exists(file) ? YamlValuesEditor.GetScalar(File.ReadAllText(file), "version") : null;
+    }
+
+    /// <summary>A function that says whether any of the values files sets a key (its value), for keys set outside the edited file.</summary>
+    public static Func<string, string?> ValuesLookup(IEnumerable<string> valuesFiles, Func<string, string?>? fallback = null)
+    {
+        var texts = valuesFiles.Where(File.Exists).Select(File.ReadAllText).ToList();
+        return key => texts.Select(t => YamlValuesEditor.IsSet(t, key) ? YamlValuesEditor.GetScalar(t, key) ?? "(set)" : null).LastOrDefault(v => v is not null)
+                      ?? fallback?.Invoke(key);
+    }
+}
