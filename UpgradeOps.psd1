@@ -13,6 +13,7 @@
     # Imported first: puts the engine's isolated load context in place before the cmdlets load.
     NestedModules        = @('UpgradeOps.Loader.dll')
     CmdletsToExport      = @(
+        'Export-UpgradeReport'
         'Get-DeploymentBackup'
         'Get-UpgradeDeployment'
         'Get-UpgradeDiagnostic'

@@ -38,6 +38,40 @@ public static class UpgradeReportWriter
 
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
+    public const string UnsupportedInputErrorId = "UnsupportedReportInput";
+
+    /// <summary>
+    /// A request for what was piped in: a rehearsal report or an upgrade result, anything else refused with what to give
+    /// instead. The impacts come from <paramref name="profile"/>, else the profile the upgrade's deployment was described
+    /// with, else the built-in infrahub profile.
+    /// </summary>
+    public static UpgradeReportRequest RequestFor(object? input, string? profile, ValidationReport? validation, ReleaseNoteDocument? releaseNotes,
+        DateTimeOffset? maintenanceStart)
+    {
+        var (rehearsal, upgrade) = input switch
+        {
+            RehearsalReport r => (r, (UpgradeResult?)null),
+            UpgradeResult u => ((RehearsalReport?)null, u),
+            _ => throw new UpgradeOpsException(UnsupportedInputErrorId, ErrorKind.InvalidArgument, input,
+                "A report can be written of a rehearsal (UpgradeOps.RehearsalReport, from Invoke-UpgradeRehearsal) or of an upgrade " +
+                "(UpgradeOps.UpgradeResult, from Invoke-Upgrade, Invoke-Rollback or Get-UpgradeHistory), not of " +
+                $"{(input is null ? "nothing" : $"a {input.GetType().FullName}")}. Pipe one of those into Export-UpgradeReport."),
+        };
+        profile ??= (upgrade ?? rehearsal?.Upgrade)?.Deployment?.Profile ?? "infrahub";
+        return new UpgradeReportRequest
+        {
+            Rehearsal = rehearsal, Upgrade = upgrade, Validation = validation, ReleaseNotes = releaseNotes, MaintenanceStart = maintenanceStart,
+            Impacts = Profiles.ProfileLoader.Load(profile).Impacts, Redactor = RedactorFor(rehearsal, upgrade),
+        };
+    }
+
+    /// <summary>"rehearsal ID (infrahub 1.5.2 → 1.7.6)": what a -WhatIf line names.</summary>
+    public static string Describe(UpgradeReportRequest request)
+    {
+        var s = Subject.Of(request);
+        return $"{s.Kind.ToLowerInvariant()} {s.Id} ({s.DeploymentName} {s.From} → {s.To})";
+    }
+
     /// <summary>The change-ticket report.</summary>
     public static string Report(UpgradeReportRequest request)
     {
