@@ -21,6 +21,41 @@ BeforeAll {
     }
 }
 
+Describe 'Planning with a rehearsal' -Tag 'Report' {
+    BeforeAll {
+        $type = (Get-Command Test-UpgradePath).Parameters['Rehearsal'].ParameterType
+        $script:rehearsal = [Activator]::CreateInstance($type)
+        $rehearsal.Id = 'rehearsal-1'
+        $rehearsal.DeploymentName = 'infrahub'
+        $rehearsal.CopyName = 'infrahub-rehearsal'
+        $rehearsal.From = '1.7.0'
+        $rehearsal.To = '1.7.6'
+        $rehearsal.Status = 'Passed'
+        $rehearsal.Started = [DateTimeOffset]::UtcNow.AddDays(-1)
+        $rehearsal.EstimatedWindow = [TimeSpan]::FromMinutes(17.2)
+        $rehearsal.Downtime = [TimeSpan]::FromSeconds(9)
+    }
+
+    It 'carries the measured window on the path and shows it in the default view' {
+        $path = Test-UpgradePath -From 1.7.0 -To 1.7.6 -Rehearsal $rehearsal
+        $path.MeasuredWindow | Should -Be ([TimeSpan]::FromMinutes(17.2))
+        $path.RehearsalId | Should -Be 'rehearsal-1'
+        $path.Reason | Should -Match 'Measured by rehearsal rehearsal-1'
+        ($path | Format-Table | Out-String -Width 300) | Should -Match '5–10 min; measured 18 min'
+        ($rehearsal | Format-Table | Out-String) | Should -Match 'rehearsal-1\s+1\.7\.0\s+1\.7\.6\s+Passed\s+9\.0 s\s+18 min'
+    }
+
+    It 'writes a report of a rehearsal' {
+        $folder = Join-Path ([IO.Path]::GetTempPath()) "report-$([guid]::NewGuid().ToString('N'))"
+        $null = New-Item -ItemType Directory $folder
+        try {
+            $file = $rehearsal | Export-UpgradeReport -Path (Join-Path $folder 'r.md')
+            Get-Content $file.FullName -Raw | Should -Match '# Rehearsal report: infrahub 1\.7\.0 → 1\.7\.6'
+        }
+        finally { Remove-Item $folder -Recurse -Force }
+    }
+}
+
 Describe 'Export-UpgradeReport' -Tag 'Report' {
     BeforeEach {
         $folder = Join-Path ([IO.Path]::GetTempPath()) "report-$([guid]::NewGuid().ToString('N'))"
