@@ -121,19 +121,7 @@ public sealed class TestUpgradePathCommand : EngineCmdlet
     [Parameter]
     public RehearsalReport? Rehearsal { get; set; }
 
-    protected override void BeginProcessing()
-    {
-        var source = ReleaseNotePath is not null ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(ReleaseNotePath) : ReleaseNoteUri?.AbsoluteUri;
-        if (source is null) return;
-        try
-        {
-            _releaseNotes = RunEngine(context => ReleaseNoteSource.LoadAsync(source, ReleaseNoteFormat.Auto, EngineHttp.Client, context.CancellationToken));
-        }
-        catch (UpgradeOpsException ex)
-        {
-            ThrowEngineError(ex);
-        }
-    }
+    protected override void BeginProcessing() => _releaseNotes = LoadReleaseNotes(ReleaseNotePath, ReleaseNoteUri);
 
     protected override void ProcessRecord()
     {

@@ -111,19 +111,7 @@ public sealed class TestUpgradeReadinessCommand : EngineCmdlet
     [Parameter]
     public RehearsalReport? Rehearsal { get; set; }
 
-    protected override void BeginProcessing()
-    {
-        if (ReleaseNotePath is null) return;
-        var source = SessionState.Path.GetUnresolvedProviderPathFromPSPath(ReleaseNotePath);
-        try
-        {
-            _releaseNotes = RunEngine(context => ReleaseNoteSource.LoadAsync(source, ReleaseNoteFormat.Auto, EngineHttp.Client, context.CancellationToken));
-        }
-        catch (UpgradeOpsException ex)
-        {
-            ThrowEngineError(ex);
-        }
-    }
+    protected override void BeginProcessing() => _releaseNotes = LoadReleaseNotes(ReleaseNotePath);
 
     protected override void ProcessRecord()
     {
