@@ -14,6 +14,7 @@
     NestedModules        = @('UpgradeOps.Loader.dll')
     CmdletsToExport      = @(
         'Convert-UpgradeConfiguration'
+        'Export-UpgradeReport'
         'Get-DeploymentBackup'
         'Get-UpgradeDeployment'
         'Get-UpgradeDiagnostic'

@@ -50,7 +50,7 @@ Describe 'Invoke-UpgradeRehearsal' -Tag 'Sandbox', 'Rehearsal' {
         $pwsh = Join-Path $PSHOME 'pwsh'
         $command = "Import-Module '$env:UPGRADEOPS_MODULE'; `$r = Get-DeploymentBackup -Path '$(Split-Path $backup.Path)' | " +
                    "Invoke-UpgradeRehearsal -To 1.7.6 -Keep -Force -WorkingDirectory '$copies'; " +
-                   "`$r | Select-Object Status, CopyName, CopyLocation, Kept, Warnings | ConvertTo-Json | Set-Content '$kept'"
+                   "`$r | Select-Object @{ n = 'Status'; e = { [string]`$_.Status } }, CopyName, CopyLocation, Kept, Warnings | ConvertTo-Json | Set-Content '$kept'"
         & $pwsh -NoProfile -NonInteractive -Command $command | Out-Null
         $report = Get-Content -Raw $kept | ConvertFrom-Json
         $report.Status | Should -Be 'Passed' -Because ($report.Warnings -join '; ')
@@ -116,9 +116,30 @@ Describe 'Invoke-UpgradeRehearsal' -Tag 'Sandbox', 'Rehearsal' {
         $script:report = $report
     }
 
+    It 'feeds Test-UpgradeReadiness, Test-UpgradePath and Export-UpgradeReport' {
+        $report | Should -Not -BeNullOrEmpty
+        $readiness = Get-Deployment | Test-UpgradeReadiness -To 1.8.0 -Backup $backup -Rehearsal $report
+        ($readiness.Checks | Where-Object Name -eq Rehearsal).Status | Should -Be 'Passed'
+        $path = Get-Deployment | Test-UpgradePath -To 1.8.0 -Rehearsal $report
+        $path.RehearsalId | Should -Be $report.Id
+        $path.MeasuredWindow | Should -Be $report.EstimatedWindow
+        $files = $report | Export-UpgradeReport -Path (Join-Path $TestDrive 'change.md') -NoticePath (Join-Path $TestDrive 'notice.md') `
+            -MaintenanceStart '2026-12-01T22:00:00Z' -Profile $profilePath
+        $files.Count | Should -Be 2
+        $markdown = Get-Content -Raw (Join-Path $TestDrive 'change.md')
+        $markdown | Should -Match '1\.6\.4 → 1\.7\.6 → 1\.8\.0'
+        $markdown | Should -Match 'Invoke-Rollback|Restore-DeploymentBackup'
+        $markdown | Should -Match 'ArtifactGeneration'
+        $notice = Get-Content -Raw (Join-Path $TestDrive 'notice.md')
+        $notice | Should -Match 'API unavailable'
+        # No secret of the sandbox's .env reaches either file.
+        $secrets = Get-Content (Join-Path (Split-Path $sandbox.ComposeFile) '.env') | Where-Object { $_ -match '(PASSWORD|SECRET|KEY)=(.+)' } | ForEach-Object { $Matches[2] }
+        foreach ($secret in $secrets) { $markdown + $notice | Should -Not -Match ([regex]::Escape($secret)) }
+    }
+
     It 'fails with the upgrade''s own error when the target version cannot be upgraded to, and still removes the copy' {
         # 1.7.7 is the withdrawn build whose migration fails.
-        $report = $backup | Invoke-UpgradeRehearsal -To 1.7.7 -AvailableVersion 1.7.7 -Force -WorkingDirectory $copies -ErrorVariable failure -ErrorAction SilentlyContinue
+        $report = $backup | Invoke-UpgradeRehearsal -To 1.7.7 -AvailableVersion 1.7.7 -HealthTimeout 00:00:40 -Force -WorkingDirectory $copies -ErrorVariable failure -ErrorAction SilentlyContinue
         $report.Status | Should -Be 'Failed'
         ($report.Errors -join ' ') | Should -Match 'MigrationFailed'
         $failure[0].FullyQualifiedErrorId | Should -BeLike 'RehearsalFailed,*'

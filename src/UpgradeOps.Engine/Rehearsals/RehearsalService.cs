@@ -96,7 +96,7 @@ public static class RehearsalService
             }, context).ConfigureAwait(false);
             report.Upgrade = upgrade;
             report.Downtime = upgrade.Downtime;
-            report.Hops = Hops(path, upgrade);
+            report.Hops = UpgradeHops.Of(upgrade);
             if (upgrade.Status != UpgradeStatus.Succeeded)
                 report.Errors.Add($"The upgrade of the copy {upgrade.Status} at {upgrade.Steps.LastOrDefault(s => s.Status == StepStatus.Failed)?.Name ?? "a step"}: " +
                                   $"{upgrade.Error} ({upgrade.ErrorId}). The real upgrade would fail the same way: fix this first.");
@@ -245,29 +245,6 @@ public static class RehearsalService
 
     private static Task<Deployment> DescribeCopyAsync(RehearsalCopy copy, Deployment production, EngineContext context) =>
         ComposeDiscovery.DiscoverAsync(new ComposeDiscoveryRequest { ComposeFile = copy.ComposeFile, Profile = production.Profile, DockerHost = production.Endpoint }, context);
-
-    /// <summary>Each hop's time from the upgrade's steps (named "FROM→TO step" when there are several hops).</summary>
-    internal static List<RehearsalHop> Hops(UpgradePath path, UpgradeResult upgrade)
-    {
-        var hops = new List<RehearsalHop>();
-        foreach (var step in path.Steps)
-        {
-            var prefix = path.Steps.Count > 1 ? $"{step.From}→{step.To} " : "";
-            var steps = upgrade.Steps.Where(s => prefix.Length == 0 || s.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
-            TimeSpan Of(params string[] names) => steps.Where(s => names.Contains(s.Name[prefix.Length..])).Aggregate(TimeSpan.Zero, (sum, s) => sum + s.Duration);
-            hops.Add(new RehearsalHop
-            {
-                From = step.From, To = step.To,
-                Duration = steps.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.Duration),
-                Migration = Of("migrate"),
-                ApiUnavailable = upgrade.Strategy == UpgradeStrategy.Rolling ? TimeSpan.Zero : Of("stop API", "migrate", "recreate API"),
-                Status = steps.Count == 0 ? StepStatus.Pending
-                    : steps.Any(s => s.Status == StepStatus.Failed) ? StepStatus.Failed
-                    : steps.All(s => s.Status == StepStatus.Succeeded) ? StepStatus.Succeeded : StepStatus.Running,
-            });
-        }
-        return hops;
-    }
 
     /// <summary>The window to plan: the backup production needs first, the upgrade as measured, validation; times the profile's safety factor.</summary>
     internal static void Estimate(RehearsalReport report, Profiles.ProductProfile profile, UpgradeResult upgrade, ValidationReport? validation)

@@ -1,6 +1,7 @@
 using UpgradeOps.Backups;
 using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
+using UpgradeOps.Rehearsals;
 using UpgradeOps.ReleaseNotes;
 using UpgradeOps.Versioning;
 
@@ -22,6 +23,9 @@ public sealed class ReadinessRequest
     public TimeSpan MaximumBackupAge { get; init; } = TimeSpan.FromHours(24);
     public DateTimeOffset? WindowStart { get; init; }
     public DateTimeOffset? WindowEnd { get; init; }
+    /// <summary>The rehearsal of this upgrade (Invoke-UpgradeRehearsal): the "tested in non-production" item, and measured timings for the path.</summary>
+    public RehearsalReport? Rehearsal { get; init; }
+    public TimeSpan MaximumRehearsalAge { get; init; } = RehearsalCoverage.DefaultMaximumAge;
 }
 
 /// <summary>
@@ -48,11 +52,13 @@ public static class UpgradeReadinessChecker
             {
                 From = deployment.Version ?? deployment.ConfiguredVersion ?? "0.0.0", To = request.To, Profile = request.Profile,
                 AvailableVersions = request.AvailableVersions, ReleaseNotes = request.ReleaseNotes, Deployment = deployment,
-                DatabaseSizeBytes = deployment.DatabaseSizeBytes,
+                DatabaseSizeBytes = deployment.DatabaseSizeBytes, Rehearsal = request.Rehearsal,
             }, context);
             report.Path = path;
             report.Checks.Add(path.IsSupported
-                ? pathCheck.Pass($"{path.Route}, estimated {path.EstimatedDowntime} of downtime")
+                ? pathCheck.Pass(path.MeasuredWindow is { } window
+                    ? $"{path.Route}, a window of {Math.Ceiling(window.TotalMinutes)} min measured by rehearsal {path.RehearsalId}"
+                    : $"{path.Route}, estimated {path.EstimatedDowntime} of downtime")
                 : pathCheck.Fail("UpgradePathNotReady", path.Reason, "Follow the route Test-UpgradePath gives; to go back to an older version restore its backup."));
         }
         catch (UpgradeOpsException ex)
@@ -77,12 +83,7 @@ public static class UpgradeReadinessChecker
         report.Checks.Add(ConfigurationCheck(source, deployment, request.To));
         activity.Report("Background tasks", 80);
         report.Checks.Add(await BackgroundTasksCheckAsync(source, deployment, ct).ConfigureAwait(false));
-        report.Checks.Add(new CheckResult
-        {
-            Name = "Rehearsal", Status = CheckStatus.Warning,
-            Detail = "No rehearsal of this upgrade on a non-production copy is on record.",
-            Remedy = "Rehearse it first on a copy restored from the backup (a disposable deployment of the same version).",
-        });
+        report.Checks.Add(RehearsalCoverage.Check(request.Rehearsal, deployment.Version, request.To, DateTimeOffset.UtcNow, request.MaximumRehearsalAge));
         activity.Complete();
         return report;
     }
@@ -128,7 +129,10 @@ public static class UpgradeReadinessChecker
     private static CheckResult WindowCheck(ReadinessRequest request, UpgradePath? path)
     {
         var check = CheckTimer.Start("MaintenanceWindow");
-        var estimate = path?.EstimatedDowntime ?? default;
+        // A rehearsal of this very path measured the window: plan with that rather than the profile's estimate.
+        var estimate = path?.MeasuredWindow is { } measured
+            ? new MinuteRange((int)Math.Ceiling(measured.TotalMinutes), (int)Math.Ceiling(measured.TotalMinutes))
+            : path?.EstimatedDowntime ?? default;
         if (request.WindowStart is null || request.WindowEnd is null)
             return check.Finish(CheckStatus.Warning, $"No maintenance window was given; the estimate is {estimate}.",
                 "Give -Window <start>,<end> to check that it is long enough.");

@@ -20,6 +20,10 @@ public sealed class UpgradeStep
     public MinuteRange EstimatedMinutes { get; init; }
     public string? MigrationNotes { get; init; }
     public IReadOnlyList<ReleaseNote> ReleaseNotes { get; init; } = Array.Empty<ReleaseNote>();
+    /// <summary>How long this hop took when a rehearsal ran it on a copy (null without a rehearsal of this hop).</summary>
+    public TimeSpan? MeasuredDuration { get; init; }
+    /// <summary>How long the API was unavailable during this hop in the rehearsal.</summary>
+    public TimeSpan? MeasuredApiUnavailable { get; init; }
 
     public override string ToString() => $"{From} → {To} ({Kind})";
 }
@@ -39,9 +43,17 @@ public sealed class UpgradePath
     public string? Profile { get; init; }
     /// <summary>The deployment the path was planned for, when it came from one (carried down the pipeline).</summary>
     public Deployment? Deployment { get; init; }
+    /// <summary>The window a passed rehearsal of this very path measured (backup, upgrade, validation, with the safety factor); null without one.</summary>
+    public TimeSpan? MeasuredWindow { get; init; }
+    /// <summary>The API downtime that rehearsal measured.</summary>
+    public TimeSpan? MeasuredDowntime { get; init; }
+    /// <summary>The rehearsal whose measurements the path carries.</summary>
+    public string? RehearsalId { get; init; }
 
     /// <summary>The hops as text: "1.5.2 → 1.6.3 → 1.7.6".</summary>
     public string Route => Steps.Count == 0 ? From : string.Join(" → ", new[] { Steps[0].From }.Concat(Steps.Select(s => s.To)));
 
-    public override string ToString() => IsSupported ? $"{Route} ({EstimatedDowntime})" : $"{From} → {To}: not supported";
+    public override string ToString() => !IsSupported ? $"{From} → {To}: not supported"
+        : MeasuredWindow is { } window ? $"{Route} ({EstimatedDowntime}; measured {Math.Ceiling(window.TotalMinutes)} min by rehearsal {RehearsalId})"
+        : $"{Route} ({EstimatedDowntime})";
 }

@@ -1,4 +1,5 @@
 using UpgradeOps.Profiles;
+using UpgradeOps.Rehearsals;
 using UpgradeOps.ReleaseNotes;
 
 namespace UpgradeOps.Versioning;
@@ -12,6 +13,8 @@ public sealed class UpgradePlanOptions
     public bool AllowPrerelease { get; init; }
     public long? DatabaseSizeBytes { get; init; }
     public Deployment? Deployment { get; init; }
+    /// <summary>A rehearsal whose measured timings replace the estimates where it ran the same versions.</summary>
+    public RehearsalReport? Rehearsal { get; init; }
 }
 
 /// <summary>
@@ -127,6 +130,7 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
         var extra = options.DatabaseSizeBytes is { } bytes
             ? (int)Math.Ceiling(bytes / (double)(1L << 30) * profile.Estimates.MinutesPerGigabyte)
             : 0;
+        var measured = RehearsalCoverage.Hop(options.Rehearsal, from.ToString(), to.ToString());
         return new UpgradeStep
         {
             From = from.ToString(),
@@ -136,6 +140,8 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
             EstimatedMinutes = new MinuteRange(range[0] + extra, range[1] + extra),
             MigrationNotes = kind == UpgradeKind.Major ? profile.Migration.MajorNotes : null,
             ReleaseNotes = options.ReleaseNotes?.Between(from, to) ?? Array.Empty<ReleaseNote>(),
+            MeasuredDuration = measured?.Duration,
+            MeasuredApiUnavailable = measured?.ApiUnavailable,
         };
     }
 
@@ -154,18 +160,32 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
     }
 
     private UpgradePath Build(ProductVersion from, ProductVersion to, IReadOnlyList<UpgradeStep> steps, string reason,
-        UpgradePlanOptions options, IReadOnlyList<string> warnings) => new()
+        UpgradePlanOptions options, IReadOnlyList<string> warnings)
     {
-        From = from.ToString(),
-        To = to.ToString(),
-        IsSupported = true,
-        Reason = reason,
-        Steps = steps,
-        EstimatedDowntime = steps.Aggregate(new MinuteRange(0, 0), (sum, s) => sum + s.EstimatedMinutes),
-        Impacts = steps.Count == 0 ? Array.Empty<string>() : profile.Impacts,
-        ReleaseNotes = options.ReleaseNotes?.Between(from, to) ?? Array.Empty<ReleaseNote>(),
-        Warnings = warnings,
-        Profile = profile.Name,
-        Deployment = options.Deployment,
-    };
+        var estimate = steps.Aggregate(new MinuteRange(0, 0), (sum, s) => sum + s.EstimatedMinutes);
+        var rehearsal = options.Rehearsal;
+        var notUsed = rehearsal is null || steps.Count == 0 ? null
+            : RehearsalCoverage.NotUsedBecause(rehearsal, from.ToString(), to.ToString(), steps.Select(s => (s.From, s.To)));
+        var measured = rehearsal is not null && steps.Count > 0 && notUsed is null ? rehearsal : null;
+        if (measured is not null)
+            reason += $" Measured by rehearsal {measured.Id} on {measured.Started:yyyy-MM-dd}: a window of {Math.Ceiling(measured.EstimatedWindow.TotalMinutes)} min " +
+                      $"with {measured.Downtime.TotalSeconds:N0} s of API downtime (the estimate without it: {estimate}).";
+        return new UpgradePath
+        {
+            From = from.ToString(),
+            To = to.ToString(),
+            IsSupported = true,
+            Reason = reason,
+            Steps = steps,
+            EstimatedDowntime = estimate,
+            Impacts = steps.Count == 0 ? Array.Empty<string>() : profile.Impacts,
+            ReleaseNotes = options.ReleaseNotes?.Between(from, to) ?? Array.Empty<ReleaseNote>(),
+            Warnings = notUsed is null ? warnings : warnings.Append(notUsed).ToList(),
+            Profile = profile.Name,
+            Deployment = options.Deployment,
+            MeasuredWindow = measured?.EstimatedWindow,
+            MeasuredDowntime = measured?.Downtime,
+            RehearsalId = measured?.Id,
+        };
+    }
 }

@@ -16,6 +16,8 @@ public sealed class UpgradePathRequest
     public bool AllowPrerelease { get; init; }
     public Deployment? Deployment { get; init; }
     public long? DatabaseSizeBytes { get; init; }
+    /// <summary>A rehearsal whose measured timings the path carries where it ran the same versions.</summary>
+    public RehearsalReport? Rehearsal { get; init; }
 }
 
 /// <summary>Checks an upgrade path: parses the versions, loads the profile, gathers the known releases, plans.</summary>
@@ -41,6 +43,7 @@ public static class UpgradePathService
             AllowPrerelease = request.AllowPrerelease,
             DatabaseSizeBytes = request.DatabaseSizeBytes ?? request.Deployment?.DatabaseSizeBytes,
             Deployment = request.Deployment,
+            Rehearsal = request.Rehearsal,
         });
     }
 }

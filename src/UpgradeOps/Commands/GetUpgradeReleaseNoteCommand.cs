@@ -82,18 +82,8 @@ public sealed class GetUpgradeReleaseNoteCommand : EngineCmdlet
     [Parameter]
     public ReleaseNoteCategory[] Category { get; set; } = Array.Empty<ReleaseNoteCategory>();
 
-    protected override void BeginProcessing()
-    {
-        var source = ParameterSetName == UriSet ? Uri!.AbsoluteUri : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
-        try
-        {
-            _document = RunEngine(context => ReleaseNoteSource.LoadAsync(source, Format, EngineHttp.Client, context.CancellationToken));
-        }
-        catch (UpgradeOpsException ex)
-        {
-            ThrowEngineError(ex);
-        }
-    }
+    protected override void BeginProcessing() =>
+        _document = ParameterSetName == UriSet ? LoadReleaseNotes(null, Uri, Format) : LoadReleaseNotes(Path, format: Format);
 
     protected override void ProcessRecord()
     {

@@ -144,7 +144,7 @@ public sealed class InvokeUpgradeRehearsalCommand : EngineCmdlet
                 Deployment = Deployment,
                 AvailableVersions = AvailableVersion,
                 Strategy = Enum.Parse<UpgradeStrategy>(Strategy),
-                ConfigurationValues = ConfigurationValue?.Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value?.ToString() ?? ""),
+                ConfigurationValues = ConfigurationValues(ConfigurationValue),
                 Passphrase = passphrase,
                 MigrationTimeout = MigrationTimeout,
                 HealthTimeout = HealthTimeout,

@@ -19,6 +19,9 @@ namespace UpgradeOps.Commands;
 /// merely unsupported: check its IsSupported property in scripts. Each step has its kind and a time estimate
 /// (patch 5-10 minutes, minor 10-30, major 30-60 for the built-in Infrahub profile, more when the database size is
 /// known); EstimatedDowntime adds them up and Impacts lists what users lose during the window.</para>
+/// <para type="description">With -Rehearsal (a report from Invoke-UpgradeRehearsal that passed for the same versions), the path carries the
+/// measured figures besides the estimates: MeasuredWindow, MeasuredDowntime, RehearsalId, and MeasuredDuration on each hop the
+/// rehearsal ran; the Reason says the window was measured and by which rehearsal.</para>
 /// <para type="description">Known releases come from the profile's catalog, from -AvailableVersion and from release
 /// notes (-ReleaseNotePath or -ReleaseNoteUri); when release notes are given, each step carries the notes of the
 /// versions it crosses. The command reads only; it changes nothing and uses the network only for -ReleaseNoteUri.</para>
@@ -36,7 +39,11 @@ namespace UpgradeOps.Commands;
 /// $d | Test-UpgradePath -To 2.0.0 -ReleaseNotePath ./CHANGELOG.md | Format-List *</code>
 /// <para>Plans the path for a running deployment, with the release notes of each hop attached.</para>
 /// </example>
-/// <returns>One UpgradeOps.UpgradePath per input: IsSupported, Reason, Steps (From, To, Kind, RequiresMigration, EstimatedMinutes, ReleaseNotes), EstimatedDowntime, Impacts.</returns>
+/// <example>
+/// <code>$d | Test-UpgradePath -To 1.7.6 -Rehearsal $rehearsal | Select-Object Route, EstimatedDowntime, MeasuredWindow, MeasuredDowntime, RehearsalId</code>
+/// <para>Plans the path with the window and downtime that the rehearsal measured on a copy, next to the profile's estimate.</para>
+/// </example>
+/// <returns>One UpgradeOps.UpgradePath per input: IsSupported, Reason, Steps (From, To, Kind, RequiresMigration, EstimatedMinutes, MeasuredDuration, ReleaseNotes), EstimatedDowntime, MeasuredWindow, MeasuredDowntime, RehearsalId, Impacts.</returns>
 /// <seealso cref="GetUpgradeReleaseNoteCommand"/>
 /// <seealso href="about_UpgradeOps">about_UpgradeOps</seealso>
 [Cmdlet(VerbsDiagnostic.Test, "UpgradePath", DefaultParameterSetName = DeploymentSet)]
@@ -108,19 +115,13 @@ public sealed class TestUpgradePathCommand : EngineCmdlet
     [ValidateRange(0, long.MaxValue)]
     public long? DatabaseSize { get; set; }
 
-    protected override void BeginProcessing()
-    {
-        var source = ReleaseNotePath is not null ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(ReleaseNotePath) : ReleaseNoteUri?.AbsoluteUri;
-        if (source is null) return;
-        try
-        {
-            _releaseNotes = RunEngine(context => ReleaseNoteSource.LoadAsync(source, ReleaseNoteFormat.Auto, EngineHttp.Client, context.CancellationToken));
-        }
-        catch (UpgradeOpsException ex)
-        {
-            ThrowEngineError(ex);
-        }
-    }
+    /// <summary>
+    /// <para type="description">A rehearsal of this upgrade, from Invoke-UpgradeRehearsal. When it passed and went from the same version to the same target, the path carries what it measured: MeasuredWindow, MeasuredDowntime and RehearsalId, and each hop its MeasuredDuration; the Reason says the figure was measured. A rehearsal of other versions gives only the hops it ran, and a warning.</para>
+    /// </summary>
+    [Parameter]
+    public RehearsalReport? Rehearsal { get; set; }
+
+    protected override void BeginProcessing() => _releaseNotes = LoadReleaseNotes(ReleaseNotePath, ReleaseNoteUri);
 
     protected override void ProcessRecord()
     {
@@ -144,6 +145,7 @@ public sealed class TestUpgradePathCommand : EngineCmdlet
                 AllowPrerelease = AllowPrerelease,
                 Deployment = Deployment,
                 DatabaseSizeBytes = DatabaseSize,
+                Rehearsal = Rehearsal,
             }, context)));
             foreach (var warning in path.Warnings) WriteWarning(warning);
             WriteObject(path);

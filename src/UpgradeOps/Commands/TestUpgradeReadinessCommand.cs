@@ -16,7 +16,10 @@ namespace UpgradeOps.Commands;
 /// maintenance window (-Window) is long enough for the estimate (MaintenanceWindow); there is disk space for the backup
 /// and the new images (DiskSpace); the deployment is healthy now (DeploymentHealthy); the configuration the target
 /// version needs is there or will be generated (Configuration, from the profile's rules); no background task is running
-/// (BackgroundTasks, from the profile's query); and a rehearsal was done (Rehearsal: a Warning until one is recorded).</para>
+/// (BackgroundTasks, from the profile's query); and the upgrade was tested in non-production (Rehearsal: Passed when -Rehearsal
+/// is a passed rehearsal from the current version to the target, at most 30 days old; Failed when that rehearsal failed; a Warning
+/// without one, or for other versions, or when older). A rehearsal of this path also replaces the profile's estimate with the window
+/// it measured, for the MaintenanceWindow item.</para>
 /// <para type="description">It changes nothing. Ready is true when no item failed; Invoke-Upgrade -RequireReadiness runs the same checks and
 /// refuses to start when one fails.</para>
 /// </summary>
@@ -28,6 +31,11 @@ namespace UpgradeOps.Commands;
 /// <code>$r = $d | Test-UpgradeReadiness -To 2.0.0 -Backup $b -ReleaseNotePath ./CHANGELOG.md
 /// $r.Checks | Where-Object Status -ne Passed | Format-Table Name, Status, Detail, Remedy -Wrap</code>
 /// <para>Lists what is not ready yet, and what to do about it.</para>
+/// </example>
+/// <example>
+/// <code>$rehearsal = $b | Invoke-UpgradeRehearsal -To 1.8.0
+/// $d | Test-UpgradeReadiness -To 1.8.0 -Backup $b -Rehearsal $rehearsal -Window '2026-12-01 22:00','2026-12-01 23:00'</code>
+/// <para>The Rehearsal item passes with the rehearsal on record, and the window is checked against the window it measured.</para>
 /// </example>
 /// <returns>An UpgradeOps.ReadinessReport: DeploymentName, From, To, Ready, Checks (Name, Status, Detail, Remedy, ErrorId), Path.</returns>
 /// <seealso cref="TestUpgradePathCommand"/>
@@ -97,19 +105,13 @@ public sealed class TestUpgradeReadinessCommand : EngineCmdlet
     [Parameter]
     public TimeSpan MaximumBackupAge { get; set; } = TimeSpan.FromHours(24);
 
-    protected override void BeginProcessing()
-    {
-        if (ReleaseNotePath is null) return;
-        var source = SessionState.Path.GetUnresolvedProviderPathFromPSPath(ReleaseNotePath);
-        try
-        {
-            _releaseNotes = RunEngine(context => ReleaseNoteSource.LoadAsync(source, ReleaseNoteFormat.Auto, EngineHttp.Client, context.CancellationToken));
-        }
-        catch (UpgradeOpsException ex)
-        {
-            ThrowEngineError(ex);
-        }
-    }
+    /// <summary>
+    /// <para type="description">The rehearsal of this upgrade, from Invoke-UpgradeRehearsal: the Rehearsal item passes when it passed from the deployment's current version to -To within the last 30 days, and its measured window is used for the MaintenanceWindow item.</para>
+    /// </summary>
+    [Parameter]
+    public RehearsalReport? Rehearsal { get; set; }
+
+    protected override void BeginProcessing() => _releaseNotes = LoadReleaseNotes(ReleaseNotePath);
 
     protected override void ProcessRecord()
     {
@@ -126,6 +128,7 @@ public sealed class TestUpgradeReadinessCommand : EngineCmdlet
             MaximumBackupAge = MaximumBackupAge,
             WindowStart = Window?[0],
             WindowEnd = Window?[1],
+            Rehearsal = Rehearsal,
         };
         WriteObject(RunEngine(context => UpgradeReadinessChecker.CheckAsync(request, context)));
     }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Management.Automation;
 using UpgradeOps.Hosting;
+using UpgradeOps.ReleaseNotes;
 
 namespace UpgradeOps.Commands.Hosting;
 
@@ -62,6 +63,25 @@ public abstract class EngineCmdlet : PSCmdlet
     /// <summary>-ConfigurationValue as the engine takes it: setting name → value as text.</summary>
     protected static Dictionary<string, string>? ConfigurationValues(System.Collections.Hashtable? values) =>
         values?.Cast<System.Collections.DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value?.ToString() ?? "");
+
+    /// <summary>
+    /// Reads release notes from a file (resolved against PowerShell's current location) or else a URL; null when neither
+    /// is given. Notes that cannot be read stop the cmdlet with the engine's error.
+    /// </summary>
+    protected ReleaseNoteDocument? LoadReleaseNotes(string? path, Uri? uri = null, ReleaseNoteFormat format = ReleaseNoteFormat.Auto)
+    {
+        var source = path is not null ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(path) : uri?.AbsoluteUri;
+        if (source is null) return null;
+        try
+        {
+            return RunEngine(context => ReleaseNoteSource.LoadAsync(source, format, EngineHttp.Client, context.CancellationToken));
+        }
+        catch (UpgradeOpsException ex)
+        {
+            ThrowEngineError(ex);
+            return null;
+        }
+    }
 
     /// <summary>A built-in profile name stays as it is; a path is resolved against PowerShell's current location.</summary>
     protected string ResolveProfile(string nameOrPath) =>
