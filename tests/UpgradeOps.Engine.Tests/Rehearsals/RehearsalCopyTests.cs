@@ -1,0 +1,100 @@
+using UpgradeOps.Profiles;
+using UpgradeOps.Rehearsals;
+using Xunit;
+
+namespace UpgradeOps.Engine.Tests.Rehearsals;
+
+public class RehearsalCopyTests
+{
+    private static readonly IReadOnlyDictionary<int, int> Map = new Dictionary<int, int> { [58000] = 59000, [55432] = 56432 };
+
+    [Theory]
+    [InlineData("APP_DB_PORT=55432", "APP_DB_PORT=56432")]
+    [InlineData("http://127.0.0.1:58000/nginx-health", "http://127.0.0.1:59000/nginx-health")]
+    [InlineData("pg_isready -q -h 127.0.0.1 -p 55432 -U \"$POSTGRES_USER\"", "pg_isready -q -h 127.0.0.1 -p 56432 -U \"$POSTGRES_USER\"")]
+    [InlineData("58000", "59000")]
+    // Never inside a longer number, a word, a version or a secret.
+    [InlineData("580001", "580001")]
+    [InlineData("POSTGRES_PASSWORD=ab55432cd", "POSTGRES_PASSWORD=ab55432cd")]
+    [InlineData("VERSION=1.55432", "VERSION=1.55432")]
+    [InlineData("APP_PORT=58001", "APP_PORT=58001")]
+    public void Moves_a_port_only_where_it_stands_alone(string text, string expected) =>
+        Assert.Equal(expected, RehearsalCopy.MapPorts(text, Map));
+
+    [Fact]
+    public void Moves_every_port_by_one_offset_to_the_first_free_set()
+    {
+        var busy = new HashSet<int> { 59001 };
+        var chosen = RehearsalCopy.ChoosePorts(new[] { 58000, 58001, 55432 }, port => !busy.Contains(port));
+        Assert.Equal(new Dictionary<int, int> { [58000] = 60000, [58001] = 60001, [55432] = 57432 }, chosen);
+    }
+
+    [Fact]
+    public void Never_moves_a_port_onto_another_port_being_moved()
+    {
+        // +1000 would put 58000 on 59000, which is itself moved.
+        var chosen = RehearsalCopy.ChoosePorts(new[] { 58000, 59000 }, _ => true);
+        Assert.DoesNotContain(chosen.Values, v => v is 58000 or 59000);
+        Assert.Equal(chosen[58000] - 58000, chosen[59000] - 59000);
+    }
+
+    [Fact]
+    public void Says_what_to_do_when_no_ports_are_free()
+    {
+        var error = Assert.Throws<UpgradeOpsException>(() => RehearsalCopy.ChoosePorts(new[] { 58000 }, _ => false));
+        Assert.Equal("RehearsalNoFreePorts", error.ErrorId);
+        Assert.Contains(RehearsalLabels.Id, error.Message);
+    }
+
+    [Theory]
+    [InlineData("upgradeops-sandbox_server-a_1", "upgradeops-sandbox-rehearsal-abc123_server-a_1")]
+    [InlineData("upgradeops-sandbox-worker-2", "upgradeops-sandbox-rehearsal-abc123-worker-2")]
+    [InlineData("hand-made", "upgradeops-sandbox-rehearsal-abc123-hand-made")]
+    public void Names_containers_after_the_copy(string name, string expected) =>
+        Assert.Equal(expected, RehearsalCopy.CopyName(name, "upgradeops-sandbox", "upgradeops-sandbox-rehearsal-abc123"));
+
+    [Fact]
+    public void Moves_the_profile_ports_the_api_and_data_store_ports()
+    {
+        var profile = new ProductProfile
+        {
+            Rehearsal = new RehearsalDefinition { Ports = { 58001 } },
+            Api = new ApiDefinition { Port = 58000 },
+            DataStores = { new DataStoreDefinition { Name = "database", Port = 55432 } },
+        };
+        Assert.Equal(new[] { 55432, 58000, 58001 }, RehearsalCopy.PortsToMove(profile, Array.Empty<Docker.DotNet.Models.ContainerInspectResponse>()).Order());
+    }
+
+    [Fact]
+    public void Port_map_labels_round_trip_and_ignore_what_is_not_a_copy()
+    {
+        var labels = new Dictionary<string, string> { [RehearsalLabels.Ports] = RehearsalLabels.Format(Map) };
+        Assert.Equal("55432=56432,58000=59000", labels[RehearsalLabels.Ports]);
+        Assert.Equal(Map, RehearsalLabels.PortMap(labels));
+        Assert.Equal(56432, RehearsalLabels.MapPort(labels, 55432));
+        Assert.Equal(6379, RehearsalLabels.MapPort(labels, 6379));
+        Assert.Empty(RehearsalLabels.PortMap(new Dictionary<string, string>()));
+        Assert.Empty(RehearsalLabels.PortMap(null));
+    }
+
+    [Fact]
+    public void A_copy_belongs_to_a_living_process_only_while_that_process_runs()
+    {
+        Assert.True(RehearsalCopy.OwnerAlive(RehearsalCopy.CurrentOwner));
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        // Same pid, another start time: the pid was reused by an unrelated process.
+        Assert.False(RehearsalCopy.OwnerAlive($"{self.Id}:1"));
+        Assert.False(RehearsalCopy.OwnerAlive("not-an-owner"));
+    }
+
+    [Fact]
+    public void The_window_is_the_measured_work_times_the_safety_factor_in_whole_minutes()
+    {
+        var report = new RehearsalReport { Id = "r", DeploymentName = "d", CopyName = "c", From = "1.6.4", To = "1.8.0", Backup = TimeSpan.FromSeconds(30) };
+        var upgrade = new UpgradeResult { Id = "u", DeploymentName = "c", From = "1.6.4", To = "1.8.0", Duration = TimeSpan.FromSeconds(70) };
+        var validation = new ValidationReport { DeploymentName = "c", Duration = TimeSpan.FromSeconds(20) };
+        RehearsalService.Estimate(report, new ProductProfile { Rehearsal = new RehearsalDefinition { WindowSafetyFactor = 1.5 } }, upgrade, validation);
+        Assert.Equal(TimeSpan.FromMinutes(3), report.EstimatedWindow); // 120 s × 1.5 = 3 min
+        Assert.Contains("× 1.5", report.EstimateBasis);
+    }
+}
