@@ -110,7 +110,7 @@ Describe 'Offline examples run' -Tag 'Examples' {
 Describe 'Profile reference' -Tag 'Examples' {
     It 'its minimal profile loads and plans an upgrade' {
         $doc = Get-Content -Raw (Join-Path $env:UPGRADEOPS_ROOT 'docs/profile-reference.md')
-        $yaml = [regex]::Match($doc, '(?s)```yaml\r?\n(.*?)```').Groups[1].Value
+        $yaml = [regex]::Match($doc, '(?s)## A minimal profile.*?```yaml\r?\n(.*?)```').Groups[1].Value
         $file = Join-Path $TestDrive 'acme-shop.yml'
         Set-Content -Path $file -Value $yaml
         (Test-UpgradePath -From 2.3.1 -To 2.5.0 -Profile $file -ErrorAction Stop).Route | Should -Be '2.3.1 → 2.4.2 → 2.5.0'
