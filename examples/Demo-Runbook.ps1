@@ -3,8 +3,8 @@
 .SYNOPSIS
     The whole upgrade runbook on the sandbox, as an admin types it (build.ps1 -Task Demo runs this).
 .DESCRIPTION
-    Starts the sandbox deployment at 1.7.5, then: plans the path, checks readiness, backs up and proves the backup
-    restores, upgrades to 1.7.6, validates the upgrade, tries the withdrawn 1.7.7 whose migration fails (rolled back
+    Starts the sandbox deployment at 1.7.5, then: plans the path, backs up and proves the backup restores, rehearses
+    the upgrade on a disposable copy, checks readiness, writes the change report and the users' notice, upgrades to 1.7.6, validates the upgrade, tries the withdrawn 1.7.7 whose migration fails (rolled back
     automatically), validates again, and lists the history. Every object is printed with its default view.
     The sandbox is removed at the end unless -Keep is given.
 .EXAMPLE
@@ -46,10 +46,22 @@ try {
     Show '$b | Test-DeploymentBackup -Deployment $d -RestoreTest'
     $b | Test-DeploymentBackup -Deployment $d -RestoreTest | Out-Host
 
+    Step 'Rehearse the upgrade on a disposable copy restored from the backup (the sandbox keeps serving)'
+    Show '$rehearsal = $b | Invoke-UpgradeRehearsal -To 1.7.6 -Force'
+    $rehearsal = $b | Invoke-UpgradeRehearsal -To 1.7.6 -Force
+    $rehearsal | Out-Host
+    $rehearsal.Hops | Out-Host
+    if (-not $rehearsal.Passed) { throw "The rehearsal $($rehearsal.Status): $($rehearsal.Errors -join ' ')" }
+
     Step 'The pre-upgrade checklist'
     $start = [DateTimeOffset]::Now.AddMinutes(5)
-    Show '$d | Test-UpgradeReadiness -To 1.7.6 -Backup $b -Window $start, $start.AddHours(1)'
-    $d | Test-UpgradeReadiness -To 1.7.6 -Backup $b -Window $start, $start.AddHours(1) | Out-Host
+    Show '$d | Test-UpgradeReadiness -To 1.7.6 -Backup $b -Rehearsal $rehearsal -Window $start, $start.AddHours(1)'
+    $d | Test-UpgradeReadiness -To 1.7.6 -Backup $b -Rehearsal $rehearsal -Window $start, $start.AddHours(1) | Out-Host
+    $reports = Join-Path $root 'out/demo'
+    Show "`$rehearsal | Export-UpgradeReport -Path $reports/change.md -NoticePath $reports/notice.md -MaintenanceStart `$start -Force"
+    $rehearsal | Export-UpgradeReport -Path (Join-Path $reports 'change.md') -NoticePath (Join-Path $reports 'notice.md') -MaintenanceStart $start `
+        -Profile $profilePath -Force | Out-Host
+    Get-Content (Join-Path $reports 'notice.md') | Out-Host
 
     Step 'Upgrade, then prove it'
     Show '$d | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Backup $b -RollbackOnFailure -Force | Test-PostUpgrade'

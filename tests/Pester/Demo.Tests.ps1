@@ -9,12 +9,13 @@ Describe 'The demo' -Tag 'Sandbox', 'Demo' {
         $output = & $pwsh -NoProfile -File $demo -ModulePath $env:UPGRADEOPS_MODULE 2>&1 | Out-String
         $LASTEXITCODE | Should -Be 0 -Because $output
         foreach ($step in 'Test-UpgradePath', 'Test-UpgradeReadiness', 'New-DeploymentBackup', 'Test-DeploymentBackup -Deployment $d -RestoreTest',
-            'Invoke-Upgrade', 'Test-PostUpgrade', 'Get-UpgradeHistory') {
+            'Invoke-UpgradeRehearsal', 'Export-UpgradeReport', 'Invoke-Upgrade', 'Test-PostUpgrade', 'Get-UpgradeHistory') {
             $output | Should -Match ([regex]::Escape($step))
         }
         $output | Should -Match 'RolledBack'
         $output | Should -Match 'MigrationFailed'
         $output | Should -Match 'The sandbox was removed'
         @(docker ps -q --filter 'label=com.docker.compose.project=upgradeops-sandbox').Count | Should -Be 0
+        @(docker ps -aq --filter 'label=io.upgradeops.rehearsal.id').Count | Should -Be 0
     }
 }
