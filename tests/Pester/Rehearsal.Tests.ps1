@@ -50,10 +50,10 @@ Describe 'Invoke-UpgradeRehearsal' -Tag 'Sandbox', 'Rehearsal' {
         $pwsh = Join-Path $PSHOME 'pwsh'
         $command = "Import-Module '$env:UPGRADEOPS_MODULE'; `$r = Get-DeploymentBackup -Path '$(Split-Path $backup.Path)' | " +
                    "Invoke-UpgradeRehearsal -To 1.7.6 -Keep -Force -WorkingDirectory '$copies'; " +
-                   "`$r | Select-Object @{ n = 'Status'; e = { [string]`$_.Status } }, CopyName, CopyLocation, Kept, Warnings | ConvertTo-Json | Set-Content '$kept'"
+                   "`$r | Select-Object @{ n = 'Status'; e = { [string]`$_.Status } }, CopyName, CopyLocation, Kept, Warnings, Errors | ConvertTo-Json | Set-Content '$kept'"
         & $pwsh -NoProfile -NonInteractive -Command $command | Out-Null
         $report = Get-Content -Raw $kept | ConvertFrom-Json
-        $report.Status | Should -Be 'Passed' -Because ($report.Warnings -join '; ')
+        $report.Status | Should -Be 'Passed' -Because (@($report.Errors) + @($report.Warnings) -join '; ')
         $report.Kept | Should -BeTrue
         $report.Warnings -join ' ' | Should -Match 'docker rm -f'
         $copy = Get-UpgradeDeployment -ComposeFile $report.CopyLocation -Profile $profilePath -WarningAction SilentlyContinue
@@ -63,6 +63,30 @@ Describe 'Invoke-UpgradeRehearsal' -Tag 'Sandbox', 'Rehearsal' {
         $copy.ApiEndpoint | Should -Not -Be 'http://127.0.0.1:58000'
         (Invoke-RestMethod "$($copy.ApiEndpoint)/api/info").version | Should -Be '1.7.6'
         (Invoke-RestMethod 'http://127.0.0.1:58000/api/info').version | Should -Be '1.6.4'
+    }
+
+    It 'leaves a copy behind when its process is killed (SIGKILL) half-way' {
+        $kept = @(docker ps -a --filter label=io.upgradeops.rehearsal.id --format '{{.Label "io.upgradeops.rehearsal.id"}}' | Sort-Object -Unique)
+        $pwsh = Join-Path $PSHOME 'pwsh'
+        $command = "Import-Module '$env:UPGRADEOPS_MODULE'; Get-DeploymentBackup -Path '$(Split-Path $backup.Path)' | " +
+                   "Invoke-UpgradeRehearsal -To 1.7.6 -Force -WorkingDirectory '$copies'"
+        $process = Start-Process -FilePath $pwsh -ArgumentList '-NoProfile', '-NonInteractive', '-Command', $command -PassThru `
+            -RedirectStandardOutput (Join-Path $TestDrive 'killed.log') -RedirectStandardError (Join-Path $TestDrive 'killed.err')
+        # Killed once its copy's application runs (the restore is done), in the middle of the rehearsal.
+        $deadline = (Get-Date).AddSeconds(90)
+        do {
+            Start-Sleep -Milliseconds 250
+            $running = @(@(docker ps --filter label=io.upgradeops.rehearsal.id --filter label=com.docker.compose.service=server-a --format '{{.Label "io.upgradeops.rehearsal.id"}}') |
+                Where-Object { $_ -and $_ -notin $kept })
+        } until ($running.Count -gt 0 -or (Get-Date) -gt $deadline -or $process.HasExited)
+        $process.HasExited | Should -BeFalse -Because (Get-Content -Raw (Join-Path $TestDrive 'killed.err') -ErrorAction SilentlyContinue)
+        $running | Should -Not -BeNullOrEmpty
+        Stop-Process -Id $process.Id -Force
+        $process.WaitForExit()
+        @(docker ps -aq --filter "label=io.upgradeops.rehearsal.id=$($running[0])").Count | Should -BeGreaterThan 0
+        # (The killed run had itself removed the copy kept above: its owner had exited.)
+        @(docker ps -aq --filter label=io.upgradeops.rehearsal.id | Where-Object { $_ }).Count | Should -BeGreaterThan 0
+        $script:killedId = $running[0]
     }
 
     It 'rehearses 1.6.4 -> 1.8.0 with measured durations and a passed validation, while the sandbox keeps serving unchanged' {
@@ -98,8 +122,9 @@ Describe 'Invoke-UpgradeRehearsal' -Tag 'Sandbox', 'Rehearsal' {
         ($report.Validation.Checks | Where-Object Name -eq ApiVersion).Detail | Should -Match '1\.8\.0'
         $report.EstimatedWindow | Should -BeGreaterThan ([timespan]::Zero)
         $report.EstimateBasis | Should -Match 'measured on a copy'
-        # The copy left by the -Keep run above had no living owner: this run removed it first.
-        ($report.Warnings -join ' ') | Should -Match 'Removed 1 copy'
+        # The copy left by the killed run above has no living owner: this run removed it first.
+        ($report.Warnings -join ' ') | Should -Match "Removed 1 copy.*$killedId"
+        @(docker ps -aq --filter "label=io.upgradeops.rehearsal.id=$killedId").Count | Should -Be 0
         Get-CopyContainer | Should -BeNullOrEmpty
         Get-CopyVolume | Should -BeNullOrEmpty
         @(Get-ChildItem $copies -ErrorAction SilentlyContinue).Count | Should -Be 0
@@ -139,11 +164,31 @@ Describe 'Invoke-UpgradeRehearsal' -Tag 'Sandbox', 'Rehearsal' {
 
     It 'fails with the upgrade''s own error when the target version cannot be upgraded to, and still removes the copy' {
         # 1.7.7 is the withdrawn build whose migration fails.
-        $report = $backup | Invoke-UpgradeRehearsal -To 1.7.7 -AvailableVersion 1.7.7 -HealthTimeout 00:00:40 -Force -WorkingDirectory $copies -ErrorVariable failure -ErrorAction SilentlyContinue
+        $report = $backup | Invoke-UpgradeRehearsal -To 1.7.7 -AvailableVersion 1.7.7 -Force -WorkingDirectory $copies -ErrorVariable failure -ErrorAction SilentlyContinue
         $report.Status | Should -Be 'Failed'
         ($report.Errors -join ' ') | Should -Match 'MigrationFailed'
         $failure[0].FullyQualifiedErrorId | Should -BeLike 'RehearsalFailed,*'
         Get-CopyContainer | Should -BeNullOrEmpty
+        (Get-Deployment).Version | Should -Be '1.6.4'
+    }
+
+    It 'removes its copy when it is stopped like Ctrl+C' {
+        $module = $env:UPGRADEOPS_MODULE
+        $backupFolder = Split-Path $backup.Path
+        $job = Start-ThreadJob {
+            Import-Module $using:module
+            Get-DeploymentBackup -Path $using:backupFolder | Invoke-UpgradeRehearsal -To 1.7.6 -Force -WorkingDirectory $using:copies
+        }
+        $deadline = (Get-Date).AddSeconds(90)
+        do { Start-Sleep -Milliseconds 250 } until (@(Get-CopyContainer).Count -gt 0 -or (Get-Date) -gt $deadline)
+        Get-CopyContainer | Should -Not -BeNullOrEmpty
+        Start-Sleep -Seconds 2
+        $job | Stop-Job
+        $job | Remove-Job -Force
+        $deadline = (Get-Date).AddSeconds(60)
+        while (((Get-CopyContainer) -or (Get-CopyVolume)) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 500 }
+        Get-CopyContainer | Should -BeNullOrEmpty
+        Get-CopyVolume | Should -BeNullOrEmpty
         (Get-Deployment).Version | Should -Be '1.6.4'
     }
 }

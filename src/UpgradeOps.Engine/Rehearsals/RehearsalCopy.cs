@@ -88,6 +88,14 @@ internal sealed class RehearsalCopy
             throw new UpgradeOpsException("RehearsalNameInUse", ErrorKind.ResourceUnavailable, taken[0],
                 $"Containers named {string.Join(", ", taken)} already exist. Remove them ('docker rm -f NAME') or run the rehearsal again: its name changes every time.");
 
+        var sourceVolumes = containers.SelectMany(c => c.Mounts ?? new List<MountPoint>()).Where(m => m.Type == "volume" && IsNamed(m.Name)).Select(m => m.Name).Distinct().ToList();
+        var volumeNames = sourceVolumes.ToDictionary(v => v, v => $"{projectName}_{ShortVolumeName(v, production.Deployment.Name)}");
+        var existingVolumes = (await client.Volumes.ListAsync(ct).ConfigureAwait(false)).Volumes?.Select(v => v.Name).ToHashSet() ?? new HashSet<string>();
+        var takenVolumes = volumeNames.Values.Where(existingVolumes.Contains).ToList();
+        if (takenVolumes.Count > 0)
+            throw new UpgradeOpsException("RehearsalVolumeInUse", ErrorKind.ResourceUnavailable, takenVolumes[0],
+                $"Volumes named {string.Join(", ", takenVolumes)} already exist: a copy must start empty. Remove them ('docker volume rm NAME') or run the rehearsal again: its name changes every time.");
+
         var portMap = ChoosePorts(PortsToMove(production.Profile, containers));
         var folder = Path.Combine(root, projectName);
         if (Directory.Exists(folder))
@@ -104,23 +112,19 @@ internal sealed class RehearsalCopy
             [RehearsalLabels.Ports] = RehearsalLabels.Format(portMap),
         };
 
-        var volumes = new Dictionary<string, string>();
-        foreach (var volume in containers.SelectMany(c => c.Mounts ?? new List<MountPoint>()).Where(m => m.Type == "volume" && IsNamed(m.Name)).Select(m => m.Name).Distinct())
+        foreach (var (volume, copyVolume) in volumeNames)
         {
-            var shortName = volume.StartsWith(production.Deployment.Name + "_", StringComparison.Ordinal) ? volume[(production.Deployment.Name.Length + 1)..] : volume;
-            var copyVolume = $"{projectName}_{shortName}";
-            volumes[volume] = copyVolume;
             await client.Volumes.CreateAsync(new VolumesCreateParameters
             {
                 Name = copyVolume,
-                Labels = new Dictionary<string, string>(labels) { [ComposeProjectLabel] = projectName, [ComposeVolumeLabel] = shortName },
+                Labels = new Dictionary<string, string>(labels) { [ComposeProjectLabel] = projectName, [ComposeVolumeLabel] = ShortVolumeName(volume, production.Deployment.Name) },
             }, ct).ConfigureAwait(false);
         }
 
         foreach (var container in containers)
         {
             var parameters = await ContainerRecreator.BuildAsync(client, container, ImageAtVersion(production, container, backup.Version), ct).ConfigureAwait(false);
-            copy.Adapt(parameters, container, names[container.ID], volumes, labels);
+            copy.Adapt(parameters, container, names[container.ID], volumeNames, labels);
             await client.Containers.CreateContainerAsync(parameters, ct).ConfigureAwait(false);
         }
         return copy;
@@ -282,6 +286,10 @@ internal sealed class RehearsalCopy
     private static bool IsProjectContainer(ContainerListResponse container) =>
         !(container.Labels.TryGetValue("com.docker.compose.oneoff", out var oneOff) && oneOff == "True") &&
         !container.Names.Any(n => n.EndsWith(ContainerRecreator.PreviousSuffix, StringComparison.Ordinal));
+
+    /// <summary>Compose names volumes PROJECT_VOLUME; the copy's are COPY_VOLUME (an external volume keeps its whole name after COPY_).</summary>
+    private static string ShortVolumeName(string volume, string project) =>
+        volume.StartsWith(project + "_", StringComparison.Ordinal) ? volume[(project.Length + 1)..] : volume;
 
     /// <summary>Anonymous volumes are 64 hex characters: the copy's containers get fresh ones from Docker.</summary>
     private static bool IsNamed(string? volume) => volume is not null && !Regex.IsMatch(volume, "^[0-9a-f]{64}$");

@@ -93,6 +93,7 @@ public static class RehearsalService
             {
                 Deployment = copyDeployment, Path = path, SkipBackup = true, Strategy = request.Strategy, MigrationTimeout = request.MigrationTimeout,
                 HealthTimeout = request.HealthTimeout, ConfigurationValues = request.ConfigurationValues, Force = true,
+                ServePreviousOnFailure = false,
             }, context).ConfigureAwait(false);
             report.Upgrade = upgrade;
             report.Downtime = upgrade.Downtime;

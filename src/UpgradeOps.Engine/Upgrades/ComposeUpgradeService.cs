@@ -29,6 +29,8 @@ public sealed class UpgradeRequest
     /// <summary>Configuration values given by the admin (name → value) for configuration rules.</summary>
     public IReadOnlyDictionary<string, string>? ConfigurationValues { get; init; }
     public byte[]? Passphrase { get; init; }
+    /// <summary>After a failed step, start the previous containers again (a rehearsal's disposable copy skips this: it is removed).</summary>
+    public bool ServePreviousOnFailure { get; init; } = true;
 }
 
 /// <summary>What one hop would do, for -WhatIf.</summary>
@@ -194,7 +196,7 @@ public static partial class ComposeUpgradeService
                     new EngineContext(context.Sink, CancellationToken.None)).ConfigureAwait(false);
                 result.Status = UpgradeStatus.RolledBack;
             }
-            else
+            else if (request.ServePreviousOnFailure)
             {
                 await BackToServingAsync(journal, target, request.HealthTimeout, log).ConfigureAwait(false);
             }
