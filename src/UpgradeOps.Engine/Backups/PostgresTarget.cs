@@ -8,19 +8,18 @@ using UpgradeOps.Profiles;
 namespace UpgradeOps.Backups;
 
 /// <summary>
-/// A PostgreSQL database inside a container. pg_dump, pg_restore and psql run inside that container
-/// through the exec API (nothing is installed or staged locally); row counts are read through Npgsql when
-/// the server is reachable from here, else through psql in the container.
+/// A PostgreSQL database inside a container or a pod. pg_dump, pg_restore and psql run inside it through an exec API
+/// (Docker's, or the Kubernetes API server's: <see cref="IContainerExec"/>), so nothing is installed or staged locally;
+/// row counts are read through Npgsql when the server is reachable from here, else through psql inside it.
 /// </summary>
 internal sealed partial class PostgresTarget
 {
-    private readonly DockerEngine _engine;
+    private readonly IContainerExec _exec;
     private readonly string _password;
 
-    private PostgresTarget(DockerEngine engine, string containerId, string user, string password, string database, int port, string? npgsqlHost, int? npgsqlPort)
+    internal PostgresTarget(IContainerExec exec, string user, string password, string database, int port, string? npgsqlHost, int? npgsqlPort)
     {
-        _engine = engine;
-        ContainerId = containerId;
+        _exec = exec;
         User = user;
         _password = password;
         Database = database;
@@ -29,7 +28,6 @@ internal sealed partial class PostgresTarget
         NpgsqlPort = npgsqlPort;
     }
 
-    public string ContainerId { get; }
     public string User { get; }
     public string Database { get; }
     public int Port { get; }
@@ -57,15 +55,14 @@ internal sealed partial class PostgresTarget
             host = string.IsNullOrEmpty(binding.HostIP) || binding.HostIP is "0.0.0.0" or "::" ? "127.0.0.1" : binding.HostIP;
             port = int.Parse(binding.HostPort);
         }
-        return new PostgresTarget(engine, container.ID, user, password, store.Database!, store.Port, host, port);
+        return new PostgresTarget(new DockerContainerExec(engine.Client, container.ID, new[] { $"PGPASSWORD={password}" }),
+            user, password, store.Database!, store.Port, host, port);
     }
-
-    private IReadOnlyList<string> Environment => new[] { $"PGPASSWORD={_password}" };
 
     private string[] Connection(string database) => new[] { "-h", "127.0.0.1", "-p", Port.ToString(), "-U", User, "-d", database };
 
     public async Task<ExecResult> ExecAsync(IEnumerable<string> command, CancellationToken ct, Stream? stdout = null, Stream? stdin = null) =>
-        await DockerExec.RunAsync(_engine.Client, ContainerId, command.ToList(), ct, stdout, stdin, Environment).ConfigureAwait(false);
+        await _exec.RunAsync(command.ToList(), ct, stdout, stdin).ConfigureAwait(false);
 
     public async Task<string> PsqlAsync(string database, string sql, CancellationToken ct)
     {
@@ -264,9 +261,9 @@ internal sealed partial class PostgresTarget
             error.Contains("no password supplied", StringComparison.OrdinalIgnoreCase))
             return AuthenticationFailed(error);
         if (error.Contains("could not connect", StringComparison.OrdinalIgnoreCase) || error.Contains("Connection refused", StringComparison.OrdinalIgnoreCase))
-            return Unreachable($"127.0.0.1:{Port} in its container", error);
+            return Unreachable($"127.0.0.1:{Port} in {_exec.Description}", error);
         return new("DatabaseCommandFailed", ErrorKind.InvalidOperation, Database,
-            $"{tool} in the database container failed with exit code {result.ExitCode}: {error} " +
+            $"{tool} in {_exec.Description} failed with exit code {result.ExitCode}: {error} " +
             "Check that the database is running and that the profile names the right database, user and password variables.");
     }
 
