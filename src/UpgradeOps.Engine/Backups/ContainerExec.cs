@@ -25,3 +25,20 @@ internal sealed class DockerContainerExec(DockerClient client, string containerI
     public Task<ExecResult> RunAsync(IReadOnlyList<string> command, CancellationToken ct, Stream? standardOutput = null, Stream? standardInput = null) =>
         DockerExec.RunAsync(client, containerId, command, ct, standardOutput, standardInput, environment);
 }
+
+/// <summary>Where a deployment's data stores live (its containers, or its release's pods): what verification and restores need.</summary>
+internal interface IDataStoreHost : IDisposable
+{
+    Profiles.ProductProfile Profile { get; }
+
+    /// <summary>The PostgreSQL of a data store, where its tools run.</summary>
+    Task<PostgresTarget> PostgresAsync(Profiles.DataStoreDefinition store, CancellationToken ct);
+}
+
+internal static class DataStoreHost
+{
+    public static async Task<IDataStoreHost> OpenAsync(Deployment deployment, CancellationToken ct) =>
+        deployment.Platform == DeploymentPlatform.Kubernetes
+            ? Kubernetes.KubernetesBackupSource.Open(deployment)
+            : await ComposeBackupSource.OpenAsync(deployment, ct).ConfigureAwait(false);
+}

@@ -34,6 +34,9 @@ public sealed partial class SecretRedactor
         return text;
     }
 
+    /// <summary>Whether a variable or key name says its value is secret (PASSWORD, SECRET, TOKEN, KEY, ...).</summary>
+    public static bool IsSecretName(string name) => SecretName().IsMatch(name);
+
     [GeneratedRegex("PASS|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH", RegexOptions.IgnoreCase)]
     private static partial Regex SecretName();
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json.Nodes;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -12,7 +13,7 @@ namespace UpgradeOps.Kubernetes;
 /// profile's services, the ready pod of each data store (where pg_dump runs through the exec API) and the
 /// release's stored values and manifest.
 /// </summary>
-internal sealed class KubernetesBackupSource : IDisposable
+internal sealed class KubernetesBackupSource : IDataStoreHost
 {
     private KubernetesBackupSource(Deployment deployment, ProductProfile profile, IKubernetes client, string ns, string release)
     {
@@ -53,6 +54,17 @@ internal sealed class KubernetesBackupSource : IDisposable
                 KubernetesDiscovery.ServiceOf(s.Metadata, Profile, Release)));
         return (IReadOnlyList<Workload>)deployments.Concat(statefulSets).OrderBy(w => w.Name, StringComparer.Ordinal).ToList();
     }).ConfigureAwait(false);
+
+    /// <summary>The newest revision of the release as helm stores it (values in "config", the rendered "manifest").</summary>
+    public async Task<JsonObject> ReleaseJsonAsync(CancellationToken ct)
+    {
+        var secrets = await CallAsync("read the release Secrets", () => HelmReleaseReader.ListSecretsAsync(Client, Namespace, Release, ct)).ConfigureAwait(false);
+        var latest = secrets.Select(s => (Secret: s, Release: HelmReleaseReader.FromSecret(s))).OrderBy(r => r.Release.Revision).LastOrDefault();
+        if (latest.Secret is null)
+            throw new UpgradeOpsException("HelmReleaseNotFound", ErrorKind.ObjectNotFound, $"{Namespace}/{Release}",
+                $"No Helm release '{Release}' in namespace '{Namespace}'. Check the names with 'helm list -A'.");
+        return HelmReleaseReader.DecodeReleaseJson(latest.Secret.Data["release"]);
+    }
 
     /// <summary>The workload of a data store's service and its running, ready pod.</summary>
     public async Task<(Workload Workload, V1Pod Pod)> DataStorePodAsync(DataStoreDefinition store, CancellationToken ct)
