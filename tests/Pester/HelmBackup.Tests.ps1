@@ -153,3 +153,58 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
         @(Get-ChildItem -Force $backups | Where-Object Name -like '.*partial') | Should -BeNullOrEmpty
     }
 }
+
+Describe 'Invoke-Upgrade -Backup and Invoke-Rollback on a Helm release, data included' -Tag 'Kubernetes', 'Helm' {
+    BeforeAll {
+        $script:before = Get-Hb
+        $script:b2 = $before | New-DeploymentBackup -Path $backups -WarningAction SilentlyContinue
+        $script:counts = ($b2.Components | Where-Object Kind -eq 'PostgresDump').RowCounts
+    }
+
+    It 'upgrades 1.7.5 to 1.7.6 with the backup verified and journalled' {
+        $result = $before | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -Backup $b2 -HelmPath $helm -Force
+        $result.Status | Should -Be 'Succeeded' -Because $result.Error
+        $result.BackupId | Should -Be $b2.Id
+        (Get-Content -Raw $result.JournalPath | ConvertFrom-Json).Result.BackupPath | Should -Be $b2.Path
+        $d = Get-Hb
+        $d.Version | Should -Be '1.7.6'
+        $script:upgradedRevision = $d.Revision
+        $upgradedRevision | Should -Be ($before.Revision + 1)
+    }
+
+    It '-WhatIf on the rollback names the backup and the helm rollback, and changes nothing' {
+        $out = Invoke-WhatIf "Invoke-Rollback -Deployment `$d -WhatIf"
+        $out | Should -Match ([regex]::Escape("verify backup $($b2.Path)"))
+        $out | Should -Match "'helm rollback hb $($before.Revision) -n hb --wait'"
+        (Get-Hb).Revision | Should -Be $upgradedRevision
+    }
+
+    It 'rolls back to the previous revision with the data of the backup' {
+        $null = Invoke-Sql 'DELETE FROM items WHERE id <= 10; INSERT INTO items VALUES (2000, ''written on 1.7.6'');'
+        $rollback = Invoke-Rollback -Deployment (Get-Hb) -HelmPath $helm -Force
+        $rollback.Operation | Should -Be 'Rollback'
+        $rollback.Status | Should -Be 'Succeeded'
+        $rollback.BackupId | Should -Be $b2.Id
+        $rollback.Steps.Name | Should -Be @('restore data', 'helm rollback')
+        $d = Get-Hb
+        $d.Version | Should -Be '1.7.5'
+        $d.Revision | Should -Be ($upgradedRevision + 1)
+        $d.Healthy | Should -BeTrue
+        ($d.Services | Where-Object Name -eq 'hb-sandbox-server').Version | Should -Be '1.7.5'
+        Invoke-Sql 'SELECT count(*), min(id), max(id) FROM items' | Should -Be "$($counts['public.items'])|1|100"
+        (Get-Hb | Get-UpgradeHistory | Where-Object Operation -eq 'Upgrade')[0].Status | Should -Be 'RolledBack'
+    }
+
+    It 'refuses a rollback whose backup is damaged, before changing anything' {
+        $result = Get-Hb | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -Backup $b2 -HelmPath $helm -Force
+        $result.Status | Should -Be 'Succeeded' -Because $result.Error
+        $revision = (Get-Hb).Revision
+        $dump = Join-Path $b2.Path 'database.dump'
+        $bytes = [IO.File]::ReadAllBytes($dump); $bytes[100] = $bytes[100] -bxor 0xff; [IO.File]::WriteAllBytes($dump, $bytes)
+        $err = Get-ErrorFrom { Invoke-Rollback -Deployment (Get-Hb) -HelmPath $helm -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'BackupNotVerified,*'
+        $err.CategoryInfo.Category | Should -Be 'InvalidData'
+        $err.Exception.Message | Should -Match 'Nothing was rolled back'
+        (Get-Hb).Revision | Should -Be $revision
+    }
+}

@@ -51,8 +51,9 @@ public static class HelmRestoreService
     }
 
     /// <summary>The data part of a restore (also the data part of a Helm rollback): workloads down, databases restored, workloads up and ready.</summary>
+    /// <param name="whileStopped">Runs once the databases are replaced and before the workloads scale back (a rollback's helm rollback).</param>
     internal static async Task RestoreDataAsync(KubernetesBackupSource source, DeploymentBackup backup, byte[]? passphrase, TimeSpan healthTimeout,
-        EngineContext context, ProgressActivity activity)
+        EngineContext context, ProgressActivity activity, Func<Task>? whileStopped = null)
     {
         var ct = context.CancellationToken;
         var log = context.CreateLogger(nameof(HelmRestoreService));
@@ -81,6 +82,7 @@ public static class HelmRestoreService
                 database.ReplacedName = await database.Target.ReplaceDatabaseAsync(database.Target.Database, database.Name, ct).ConfigureAwait(false);
                 database.Replaced = true;
             }
+            if (whileStopped is not null) await whileStopped().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
