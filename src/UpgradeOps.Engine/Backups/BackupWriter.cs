@@ -100,7 +100,7 @@ internal sealed class BackupWriter
         }
     }
 
-    /// <summary>Writes the manifest and renames the folder into place.</summary>
+    /// <summary>Writes the manifest and renames the folder into place (a failure removes the partial folder).</summary>
     public async Task CompleteAsync(TimeSpan duration, CancellationToken ct)
     {
         try
@@ -112,6 +112,7 @@ internal sealed class BackupWriter
             await File.WriteAllTextAsync(manifestPath, manifest.ToJson(), ct).ConfigureAwait(false);
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(manifestPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
             Directory.Move(_partial, Backup.Path);
+            _log.LogInformation("Backup {Id}: {Count} components, {Bytes} bytes in {Seconds:N1} s", Backup.Id, Backup.Components.Count, Backup.SizeBytes, duration.TotalSeconds);
         }
         catch
         {

@@ -113,7 +113,6 @@ public static class HelmBackupService
         }
         await writer.CompleteAsync(watch.Elapsed, ct).ConfigureAwait(false);
         activity.Complete();
-        log.LogInformation("Backup {Id}: {Count} components, {Bytes} bytes in {Seconds:N1} s", backup.Id, backup.Components.Count, backup.SizeBytes, watch.Elapsed.TotalSeconds);
         return backup;
     }
 }
