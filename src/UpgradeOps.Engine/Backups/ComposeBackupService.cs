@@ -188,7 +188,7 @@ public static class ComposeBackupService
 
     /// <summary>
     /// pg_dump -Fc of one database into its component file, with the server and pg_dump versions and the row count of
-    /// every table: taken in pg_dump's own snapshot when the server is reachable from here, else through psql beside it.
+    /// every table, counted in the very snapshot pg_dump dumps (through Npgsql from here, or a psql session beside the server).
     /// </summary>
     internal static async Task<BackupComponent> CapturePostgresAsync(PostgresTarget postgres, BackupComponent component, BackupWriter writer,
         ProgressActivity activity, DeploymentBackup backup, CancellationToken ct)
@@ -196,10 +196,10 @@ public static class ComposeBackupService
         component.ServerMajorVersion = await postgres.ServerMajorVersionAsync(ct).ConfigureAwait(false);
         component.DumpMajorVersion = await postgres.DumpMajorVersionAsync(ct).ConfigureAwait(false);
         backup.ToolVersions["pg_dump"] = component.DumpMajorVersion.ToString()!;
-        // Row counts are taken while the dump runs, in the snapshot pg_dump dumps (else with the writers paused).
-        await using var snapshot = postgres.CanShareSnapshot ? await postgres.ExportSnapshotAsync(ct).ConfigureAwait(false) : null;
-        var counting = snapshot is not null ? snapshot.RowCountsAsync(ct) : postgres.RowCountsAsync(postgres.Database, ct);
-        await writer.WriteAsync(component, target => postgres.DumpAsync(target, ct, snapshot?.Id), ct).ConfigureAwait(false);
+        // Row counts are taken while the dump runs, in the snapshot pg_dump dumps: they match the dump while the application writes.
+        await using var snapshot = await postgres.ShareSnapshotAsync(ct).ConfigureAwait(false);
+        var counting = snapshot.RowCountsAsync(ct);
+        await writer.WriteAsync(component, target => postgres.DumpAsync(target, ct, snapshot.Id), ct).ConfigureAwait(false);
         component.RowCounts = await counting.ConfigureAwait(false);
         activity.Report($"{component.Name}: {component.SizeBytes:N0} bytes", -1);
         return component;
