@@ -1,6 +1,9 @@
 // An in-memory Kubernetes API server for tests: what the real helm v4 and KubernetesClient need to install,
 // upgrade (--wait), roll back, list history and uninstall a chart, and to read and patch helm's release Secrets.
 // Plain HTTP on 127.0.0.1. Usage: KubeApiServer [--port N] (0 = any free port) [--kubeconfig PATH] [--log]
+//   [--docker-workload NAMESPACE/WORKLOAD=CONTAINER ...] [--docker-socket PATH (default /var/run/docker.sock)]
+// Deployments and StatefulSets get pods; exec and logs of a pod whose workload is named with --docker-workload are
+// forwarded to that Docker container (DockerForward.cs).
 // With --kubeconfig it writes a kubeconfig for itself there before it says it is listening.
 // It prints "Listening on http://127.0.0.1:PORT" once it accepts connections, and stops on SIGTERM / Ctrl+C.
 // Verified against helm v4 and KubernetesClient only, never compared with a real cluster's behaviour.
@@ -14,18 +17,24 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 int port = 0;
 bool log = false;
 string? kubeconfig = null;
+var dockerWorkloads = new Dictionary<string, string>(StringComparer.Ordinal);
+var dockerSocket = "/var/run/docker.sock";
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--port" && i + 1 < args.Length) port = int.Parse(args[++i]);
     else if (args[i] == "--kubeconfig" && i + 1 < args.Length) kubeconfig = args[++i];
     else if (args[i] == "--log") log = true;
+    else if (args[i] == "--docker-socket" && i + 1 < args.Length) dockerSocket = args[++i];
+    else if (args[i] == "--docker-workload" && i + 1 < args.Length && args[++i].Split('=', 2) is [var workload, var container])
+        dockerWorkloads[workload] = container;
 }
 
 var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.ClearProviders();
 builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port));
 var app = builder.Build();
-var api = new Api(new Store(), log);
+var api = new Api(new Store(), log, new DockerForward(dockerSocket, dockerWorkloads));
+app.UseWebSockets();
 app.Run(api.HandleAsync);
 await app.StartAsync();
 var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("[::1]", "127.0.0.1");
@@ -55,7 +64,7 @@ await app.WaitForShutdownAsync();
 
 namespace KubeApiServer
 {
-    public sealed class Api(Store store, bool log)
+    public sealed class Api(Store store, bool log, DockerForward docker)
     {
         private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
 
@@ -160,6 +169,14 @@ namespace KubeApiServer
                 throw new ApiException(404, "NotFound", "the server could not find the requested resource");
             string? name = tail.Length >= 2 ? tail[1] : null;
             string? subresource = tail.Length >= 3 ? tail[2] : null;
+            if (type == Pods.Type && name is not null && subresource is "exec" or "log")
+            {
+                var pod = store.Get(type, ns, name);
+                var container = docker.ContainerFor(ns!, pod);
+                if (subresource == "exec") await docker.ExecAsync(context, container);
+                else await docker.LogsAsync(context, container);
+                return;
+            }
             if (subresource is not null && subresource != "status")
                 throw new ApiException(404, "NotFound", $"subresource {subresource} is not served by this test server");
 

@@ -104,6 +104,8 @@ public sealed class Store
             deleted["metadata"]!["resourceVersion"] = (++_resourceVersion).ToString();
             deleted["metadata"]!["deletionTimestamp"] = Now();
             Publish(new WatchEvent(_resourceVersion, "DELETED", type.Key, deleted));
+            // Garbage collection of the pods it owned.
+            if (Pods.IsWorkload(type) && ns is not null) SyncPods(type, ns, null, (string?)obj["metadata"]?["uid"]);
             return (JsonObject)deleted.DeepClone();
         }
     }
@@ -123,7 +125,33 @@ public sealed class Store
         obj["metadata"]!["resourceVersion"] = (++_resourceVersion).ToString();
         _objects[Key(type, ns, name)] = obj;
         Publish(new WatchEvent(_resourceVersion, eventType, type.Key, (JsonObject)obj.DeepClone()));
+        if (Pods.IsWorkload(type) && ns is not null) SyncPods(type, ns, obj);
         return (JsonObject)obj.DeepClone();
+    }
+
+    /// <summary>What the workload controllers do: the pods of a workload follow its replicas and its pod template.</summary>
+    private void SyncPods(ResourceType type, string ns, JsonObject? workload, string? deletedUid = null)
+    {
+        var uid = deletedUid ?? (string?)workload?["metadata"]?["uid"];
+        var desired = workload is null ? new Dictionary<string, JsonObject>() : Pods.Desired(type, ns, workload);
+        var prefix = $"{Pods.Type.Key}/{ns}/";
+        var owned = _objects.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal) && Pods.OwnerUid(p.Value) == uid).ToList();
+        foreach (var (key, pod) in owned)
+        {
+            var podName = (string)pod["metadata"]!["name"]!;
+            if (desired.TryGetValue(podName, out var wanted) && Pods.TemplateHash(wanted) == Pods.TemplateHash(pod)) { desired.Remove(podName); continue; }
+            _objects.Remove(key);
+            var deleted = (JsonObject)pod.DeepClone();
+            deleted["metadata"]!["resourceVersion"] = (++_resourceVersion).ToString();
+            Publish(new WatchEvent(_resourceVersion, "DELETED", Pods.Type.Key, deleted));
+        }
+        foreach (var (podName, pod) in desired)
+        {
+            Normalize(Pods.Type, ns, pod, previous: null);
+            pod["metadata"]!["resourceVersion"] = (++_resourceVersion).ToString();
+            _objects[Key(Pods.Type, ns, podName)] = pod;
+            Publish(new WatchEvent(_resourceVersion, "ADDED", Pods.Type.Key, (JsonObject)pod.DeepClone()));
+        }
     }
 
     private void Publish(WatchEvent e)

@@ -69,12 +69,16 @@ function Start-KubeTestServer {
     <#
     .SYNOPSIS
         Starts the in-memory Kubernetes API server (tests/KubeApiServer) on a free port and writes a kubeconfig for it.
+    .PARAMETER DockerWorkload
+        Pods of these workloads forward exec and logs to a Docker container: @{ 'NAMESPACE/WORKLOAD' = 'CONTAINER' }
+        (the server option --docker-workload).
     .OUTPUTS
         An object with Url, Port, Process (stop it with Stop-KubeTestServer), KubeconfigPath, Folder and Environment
         (KUBECONFIG and HELM_*_HOME for helm, all inside Folder).
     #>
     [CmdletBinding()]
-    param([string] $Folder = (Join-Path ([IO.Path]::GetTempPath()) "kube-test-$([guid]::NewGuid().ToString('n'))"))
+    param([string] $Folder = (Join-Path ([IO.Path]::GetTempPath()) "kube-test-$([guid]::NewGuid().ToString('n'))"),
+        [hashtable] $DockerWorkload = @{})
     $project = Join-Path $script:Root 'tests/KubeApiServer'
     $dll = Join-Path $project 'bin/Release/net10.0/KubeApiServer.dll'
     $newest = Get-ChildItem $project -Recurse -Include *.cs, *.csproj | Where-Object FullName -NotMatch '[\\/](bin|obj)[\\/]' |
@@ -88,6 +92,7 @@ function Start-KubeTestServer {
     # The server writes the kubeconfig for itself (tests/KubeApiServer/Program.cs).
     $kubeconfig = Join-Path $Folder 'kubeconfig'
     foreach ($a in @($dll, '--port', '0', '--kubeconfig', $kubeconfig)) { $start.ArgumentList.Add($a) }
+    foreach ($w in $DockerWorkload.GetEnumerator()) { $start.ArgumentList.Add('--docker-workload'); $start.ArgumentList.Add("$($w.Key)=$($w.Value)") }
     $start.RedirectStandardOutput = $true
     $start.UseShellExecute = $false
     $process = [Diagnostics.Process]::Start($start)

@@ -71,10 +71,10 @@ Describe 'Invoke-Upgrade and Invoke-Rollback on a Helm release' -Tag 'Kubernetes
     }
     AfterAll { $env:XDG_DATA_HOME = $script:savedDataHome }
 
-    It 'refuses without -SkipBackup, saying what to do' {
+    It 'refuses without -Backup or -SkipBackup, saying what to do' {
         $err = Get-ErrorFrom { Get-Up | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -HelmPath $helm -Force -ErrorAction Stop }
-        $err.FullyQualifiedErrorId | Should -BeLike 'BackupNotSupportedOnHelm,*'
-        $err.Exception.Message | Should -Match '-SkipBackup'
+        $err.FullyQualifiedErrorId | Should -BeLike 'BackupRequired,*'
+        $err.Exception.Message | Should -Match 'New-DeploymentBackup.*-SkipBackup'
     }
 
     It 'upgrades 1.7.5 to 1.7.6 with helm upgrade, journalled' {

@@ -114,7 +114,7 @@ public static class BackupVerifier
             return verification;
         }
 
-        using var source = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
+        using var source = await DataStoreHost.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
         foreach (var dump in dumps)
         {
             var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == dump.Name);
@@ -123,7 +123,7 @@ public static class BackupVerifier
                 verification.Checks.Add(Start($"Dump {dump.Name}").Skip($"The profile of '{request.Deployment.Name}' has no data store '{dump.Name}'."));
                 continue;
             }
-            var target = PostgresTarget.From(source.Engine, store, await source.RunningContainerAsync(store, ct).ConfigureAwait(false));
+            var target = await source.PostgresAsync(store, ct).ConfigureAwait(false);
             verification.Checks.Add(await CheckDumpAsync(folder, dump, target, request.Passphrase, ct).ConfigureAwait(false));
             if (request.RestoreTest)
             {

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Reflection;
-using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
@@ -62,6 +60,12 @@ public static class ComposeBackupService
         if (File.Exists(source.File.EnvFilePath))
             planned.Add(new(ConfigComponent, BackupComponentKind.ConfigFile, source.File.EnvFilePath, $"config/.env{suffix}"));
 
+        return Select(planned, request);
+    }
+
+    /// <summary>The components -Component asks for (all when it is empty); an unknown name is an error listing the known ones.</summary>
+    internal static List<PlannedComponent> Select(List<PlannedComponent> planned, BackupRequest request)
+    {
         if (request.Components.Count == 0) return planned;
         var unknown = request.Components.Where(c => planned.All(p => !p.Name.Equals(c, StringComparison.OrdinalIgnoreCase))).ToList();
         if (unknown.Count > 0)
@@ -78,58 +82,23 @@ public static class ComposeBackupService
         using var source = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
         var planned = Plan(source, request);
 
-        var created = DateTimeOffset.UtcNow;
-        var id = $"{source.Deployment.Name}-{created:yyyyMMdd-HHmmss}-{source.Deployment.Version ?? "unknown"}";
-        var root = System.IO.Path.GetFullPath(request.Path);
-        var final = System.IO.Path.Combine(root, id);
-        var partial = System.IO.Path.Combine(root, $".{id}.partial");
-        try
-        {
-            Directory.CreateDirectory(root);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new UpgradeOpsException("BackupPathNotWritable", ErrorKind.PermissionDenied, request.Path,
-                $"The backup folder '{root}' cannot be created: {ex.Message} Give a folder you can write to.", ex);
-        }
-        if (Directory.Exists(final))
-            throw new UpgradeOpsException("BackupExists", ErrorKind.ResourceBusy, final, $"A backup '{final}' already exists. Wait a second and try again.");
-
-        var backup = new DeploymentBackup
-        {
-            Id = id,
-            Path = final,
-            CreatedAt = created,
-            DeploymentName = source.Deployment.Name,
-            Version = source.Deployment.Version,
-            Platform = DeploymentPlatform.Compose,
-            Profile = source.Deployment.Profile,
-            Location = source.File.Path,
-            Encrypted = request.Passphrase is not null,
-        };
-        BackupEncryptionInfo? encryption = null;
-        if (request.Passphrase is not null)
-        {
-            var salt = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
-            encryption = new BackupEncryptionInfo { KeyCheckSalt = salt, KeyCheck = BackupEncryption.KeyCheck(request.Passphrase, salt) };
-        }
+        var writer = BackupWriter.Create(request, source.Deployment, source.File.Path, log);
+        var backup = writer.Backup;
 
         using var activity = context.StartActivity($"Backing up {source.Deployment.Name}");
         var paused = new List<string>();
         try
         {
-            BackupFiles.CreatePrivateDirectory(partial);
-            BackupFiles.CreatePrivateDirectory(System.IO.Path.Combine(partial, "config"));
             RecordImages(source, backup);
 
             // pg_dump alone is consistent (one snapshot, shared with the row counts). Writers stop writing only when the
             // database and the volumes must agree with each other, or when the counts cannot share pg_dump's snapshot.
             if (await NeedsPausedWritersAsync(source, planned, ct).ConfigureAwait(false))
-            foreach (var writer in source.Writers())
+            foreach (var container in source.Writers())
             {
-                activity.Report($"Pausing {writer.Names.FirstOrDefault()?.TrimStart('/')}", 5);
-                await source.Engine.Client.Containers.PauseContainerAsync(writer.ID, ct).ConfigureAwait(false);
-                paused.Add(writer.ID);
+                activity.Report($"Pausing {container.Names.FirstOrDefault()?.TrimStart('/')}", 5);
+                await source.Engine.Client.Containers.PauseContainerAsync(container.ID, ct).ConfigureAwait(false);
+                paused.Add(container.ID);
             }
 
             for (var i = 0; i < planned.Count; i++)
@@ -137,12 +106,12 @@ public static class ComposeBackupService
                 var component = planned[i];
                 activity.Report($"{component.Name}: {component.Source}", 10 + 80 * i / planned.Count);
                 log.LogDebug("Capturing {Component} from {Source}", component.Name, component.Source);
-                backup.Components.Add(await CaptureAsync(source, component, partial, request.Passphrase, context, activity, backup, ct).ConfigureAwait(false));
+                backup.Components.Add(await CaptureAsync(source, component, writer, activity, backup, ct).ConfigureAwait(false));
             }
         }
         catch
         {
-            TryDelete(partial, log);
+            writer.Abort();
             throw;
         }
         finally
@@ -177,83 +146,62 @@ public static class ComposeBackupService
 
         try
         {
-            backup.ToolVersions["UpgradeOps"] = typeof(ComposeBackupService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
             backup.ToolVersions["DockerEngine"] = (await source.Engine.Client.System.GetVersionAsync(ct).ConfigureAwait(false)).Version;
-            backup.Duration = watch.Elapsed;
-            var manifest = new BackupManifest { Backup = backup, Encryption = encryption };
-            await File.WriteAllTextAsync(System.IO.Path.Combine(partial, BackupManifest.FileName), manifest.ToJson(), ct).ConfigureAwait(false);
-            if (!OperatingSystem.IsWindows())
-                File.SetUnixFileMode(System.IO.Path.Combine(partial, BackupManifest.FileName), UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            Directory.Move(partial, final);
         }
         catch
         {
-            TryDelete(partial, log);
+            writer.Abort();
             throw;
         }
+        await writer.CompleteAsync(watch.Elapsed, ct).ConfigureAwait(false);
         activity.Complete();
-        log.LogInformation("Backup {Id}: {Count} components, {Bytes} bytes in {Seconds:N1} s", id, backup.Components.Count, backup.SizeBytes, watch.Elapsed.TotalSeconds);
         return backup;
     }
 
-    private static async Task<BackupComponent> CaptureAsync(ComposeBackupSource source, PlannedComponent planned, string folder,
-        byte[]? passphrase, EngineContext context, ProgressActivity activity, DeploymentBackup backup, CancellationToken ct)
+    private static async Task<BackupComponent> CaptureAsync(ComposeBackupSource source, PlannedComponent planned, BackupWriter writer,
+        ProgressActivity activity, DeploymentBackup backup, CancellationToken ct)
     {
         var component = new BackupComponent { Name = planned.Name, Kind = planned.Kind, File = planned.File, Sha256 = "", Source = planned.Source };
         var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == planned.Name);
-        PostgresTarget? postgres = null;
         if (planned.Kind == BackupComponentKind.PostgresDump)
-        {
-            postgres = PostgresTarget.From(source.Engine, store!, await source.RunningContainerAsync(store!, ct).ConfigureAwait(false));
-            component.ServerMajorVersion = await postgres.ServerMajorVersionAsync(ct).ConfigureAwait(false);
-            component.DumpMajorVersion = await postgres.DumpMajorVersionAsync(ct).ConfigureAwait(false);
-            backup.ToolVersions["pg_dump"] = component.DumpMajorVersion.ToString()!;
-        }
-        // Row counts are taken while the dump runs, in the snapshot pg_dump dumps (else with the writers paused).
-        await using var snapshot = postgres is { CanShareSnapshot: true } ? await postgres.ExportSnapshotAsync(ct).ConfigureAwait(false) : null;
-        var counting = postgres is null ? null
-            : snapshot is not null ? snapshot.RowCountsAsync(ct) : postgres.RowCountsAsync(postgres.Database, ct);
+            return await CapturePostgresAsync(await source.PostgresAsync(store!, ct).ConfigureAwait(false), component, writer, activity, backup, ct).ConfigureAwait(false);
 
-        var path = System.IO.Path.Combine(folder, planned.File);
-        try
+        await writer.WriteAsync(component, async target =>
         {
-            await using var file = BackupFiles.CreatePrivateFile(path);
-            await using var hashing = new HashingStream(file);
-            await using (var target = passphrase is null ? (Stream)new NonClosingStream(hashing) : BackupEncryption.Encrypt(hashing, passphrase))
+            switch (planned.Kind)
             {
-                switch (planned.Kind)
-                {
-                    case BackupComponentKind.PostgresDump:
-                        await postgres!.DumpAsync(target, ct, snapshot?.Id).ConfigureAwait(false);
-                        break;
-                    case BackupComponentKind.Volume:
-                        var volume = await source.VolumeAsync(store!, ct).ConfigureAwait(false);
-                        component.Source = $"volume {volume.VolumeName} ({volume.MountPath})";
-                        var archive = await source.Engine.Client.Containers.GetArchiveFromContainerAsync(volume.ContainerId,
-                            new Docker.DotNet.Models.ContainerPathStatParameters { Path = volume.MountPath }, false, ct).ConfigureAwait(false);
-                        await using (archive.Stream) await archive.Stream.CopyToAsync(target, ct).ConfigureAwait(false);
-                        break;
-                    case BackupComponentKind.ConfigFile:
-                        await using (var input = BackupFiles.OpenRead(planned.Source)) await input.CopyToAsync(target, ct).ConfigureAwait(false);
-                        break;
-                }
+                case BackupComponentKind.Volume:
+                    var volume = await source.VolumeAsync(store!, ct).ConfigureAwait(false);
+                    component.Source = $"volume {volume.VolumeName} ({volume.MountPath})";
+                    var archive = await source.Engine.Client.Containers.GetArchiveFromContainerAsync(volume.ContainerId,
+                        new Docker.DotNet.Models.ContainerPathStatParameters { Path = volume.MountPath }, false, ct).ConfigureAwait(false);
+                    await using (archive.Stream) await archive.Stream.CopyToAsync(target, ct).ConfigureAwait(false);
+                    break;
+                case BackupComponentKind.ConfigFile:
+                    await using (var input = BackupFiles.OpenRead(planned.Source)) await input.CopyToAsync(target, ct).ConfigureAwait(false);
+                    break;
             }
-            await hashing.FlushAsync(ct).ConfigureAwait(false);
-            component.SizeBytes = hashing.BytesWritten;
-            component.Sha256 = hashing.HashHex();
-            component.RowCounts = counting is null ? null : await counting.ConfigureAwait(false);
-        }
-        catch (IOException ex) when (ex is not EndOfStreamException)
-        {
-            throw new UpgradeOpsException("BackupWriteFailed", ErrorKind.PermissionDenied, path,
-                $"Writing {path} failed: {ex.Message} Check the free space and permissions of the backup folder; the partial backup was removed.", ex);
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            throw new UpgradeOpsException("BackupWriteFailed", ErrorKind.PermissionDenied, path,
-                $"Writing {path} was refused: {ex.Message} Give a backup folder you can write to; the partial backup was removed.", ex);
-        }
+        }, ct).ConfigureAwait(false);
         activity.Report($"{planned.Name}: {component.SizeBytes:N0} bytes", -1);
+        return component;
+    }
+
+    /// <summary>
+    /// pg_dump -Fc of one database into its component file, with the server and pg_dump versions and the row count of
+    /// every table, counted in the very snapshot pg_dump dumps (through Npgsql from here, or a psql session beside the server).
+    /// </summary>
+    internal static async Task<BackupComponent> CapturePostgresAsync(PostgresTarget postgres, BackupComponent component, BackupWriter writer,
+        ProgressActivity activity, DeploymentBackup backup, CancellationToken ct)
+    {
+        component.ServerMajorVersion = await postgres.ServerMajorVersionAsync(ct).ConfigureAwait(false);
+        component.DumpMajorVersion = await postgres.DumpMajorVersionAsync(ct).ConfigureAwait(false);
+        backup.ToolVersions["pg_dump"] = component.DumpMajorVersion.ToString()!;
+        // Row counts are taken while the dump runs, in the snapshot pg_dump dumps: they match the dump while the application writes.
+        await using var snapshot = await postgres.ShareSnapshotAsync(ct).ConfigureAwait(false);
+        var counting = snapshot.RowCountsAsync(ct);
+        await writer.WriteAsync(component, target => postgres.DumpAsync(target, ct, snapshot.Id), ct).ConfigureAwait(false);
+        component.RowCounts = await counting.ConfigureAwait(false);
+        activity.Report($"{component.Name}: {component.SizeBytes:N0} bytes", -1);
         return component;
     }
 
@@ -263,7 +211,7 @@ public static class ComposeBackupService
         foreach (var component in planned.Where(p => p.Kind == BackupComponentKind.PostgresDump))
         {
             var store = source.Profile.DataStores.First(s => s.Name == component.Name);
-            if (!PostgresTarget.From(source.Engine, store, await source.RunningContainerAsync(store, ct).ConfigureAwait(false)).CanShareSnapshot) return true;
+            if (!(await source.PostgresAsync(store, ct).ConfigureAwait(false)).CanShareSnapshot) return true;
         }
         return false;
     }
@@ -273,35 +221,5 @@ public static class ComposeBackupService
     {
         foreach (var container in source.Containers)
             backup.ImageDigests.TryAdd(container.Image, container.ImageID);
-    }
-
-    private static void TryDelete(string folder, ILogger log)
-    {
-        try
-        {
-            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
-        }
-        catch (Exception ex)
-        {
-            log.LogWarning("The partial backup {Folder} could not be removed: {Message}. Remove it by hand.", folder, ex.Message);
-        }
-    }
-
-    /// <summary>Lets a component writer dispose its target without closing the hashing stream under it.</summary>
-    private sealed class NonClosingStream(Stream inner) : Stream
-    {
-        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
-        public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.WriteAsync(buffer, offset, count, cancellationToken);
-        public override void Flush() => inner.Flush();
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => inner.Length;
-        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

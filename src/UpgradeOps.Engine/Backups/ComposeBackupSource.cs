@@ -8,7 +8,7 @@ namespace UpgradeOps.Backups;
 /// What a Compose deployment offers a backup or a restore: its profile, compose file, the Docker Engine,
 /// its containers, and the container that holds each data store.
 /// </summary>
-internal sealed class ComposeBackupSource : IDisposable
+internal sealed class ComposeBackupSource : IDataStoreHost
 {
     private ComposeBackupSource(Deployment deployment, ProductProfile profile, ComposeFile file, DockerEngine engine,
         IList<ContainerListResponse> containers)
@@ -55,6 +55,10 @@ internal sealed class ComposeBackupSource : IDisposable
                 $"Data store '{store.Name}' needs its service '{ComposeName(store.Service!)}' running, and no container of it is. Start it ('docker compose up -d {ComposeName(store.Service!)}') and try again.");
         return await Engine.Client.Containers.InspectContainerAsync(container.ID, ct).ConfigureAwait(false);
     }
+
+    /// <summary>The PostgreSQL of a data store, in its running container.</summary>
+    public async Task<PostgresTarget> PostgresAsync(DataStoreDefinition store, CancellationToken ct) =>
+        PostgresTarget.From(Engine, store, await RunningContainerAsync(store, ct).ConfigureAwait(false));
 
     /// <summary>The Docker volume behind a compose volume name, and a container (running or not) that mounts it.</summary>
     public async Task<(string VolumeName, string ContainerId, string MountPath, string Image)> VolumeAsync(DataStoreDefinition store, CancellationToken ct)

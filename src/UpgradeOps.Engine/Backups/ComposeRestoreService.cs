@@ -71,25 +71,7 @@ public static class ComposeRestoreService
         using var activity = context.StartActivity($"Restoring {Path.GetFileName(request.BackupPath)} onto {request.Deployment.Name}");
 
         activity.Report("Verifying the backup", 5);
-        // Dumps are hashed while they stream into their staging databases, not read twice.
-        var verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest
-        {
-            BackupPath = request.BackupPath, Passphrase = request.Passphrase, Deployment = request.Deployment, DumpsCheckedWhileRestoring = true,
-        }, context).ConfigureAwait(false);
-        if (verification.Checks.Any(c => c.ErrorId == "BackupWrongKey") || (request.Passphrase is null && verification.Backup?.Encrypted == true))
-            throw new UpgradeOpsException("BackupWrongKey", ErrorKind.SecurityError, request.BackupPath,
-                "The backup is encrypted and the right -EncryptionKey was not given: nothing was restored.");
-        if (!verification.Passed && !request.Force)
-        {
-            var failed = verification.Checks.First(c => c.Status == CheckStatus.Failed);
-            throw new UpgradeOpsException(failed.ErrorId ?? "BackupVerificationFailed", ErrorKind.InvalidData, request.BackupPath,
-                $"The backup failed verification ({failed.Name}: {failed.Detail}). Nothing was restored. Use another backup, or -Force to restore it anyway.");
-        }
-        var backup = verification.Backup ?? BackupCatalog.Open(request.BackupPath);
-        if (backup.Version != request.Deployment.Version && !request.Force)
-            throw new UpgradeOpsException("BackupVersionMismatch", ErrorKind.InvalidOperation, request.BackupPath,
-                $"The backup was taken at version {backup.Version} and the deployment runs {request.Deployment.Version}: restoring data under other images " +
-                "would leave the services unable to start. Use Invoke-Rollback, which also returns the containers to the backup's images, or -Force.");
+        var backup = await VerifiedBackupAsync(request, context).ConfigureAwait(false);
 
         using var source = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
         var folder = Path.GetFullPath(request.BackupPath);
@@ -180,15 +162,42 @@ public static class ComposeRestoreService
         return backup;
     }
 
+    /// <summary>
+    /// The backup to restore, verified first (dumps are hashed while they stream into their staging databases, not read
+    /// twice): refused when it fails verification, is encrypted without the right key, or was taken at another version,
+    /// unless Force.
+    /// </summary>
+    internal static async Task<DeploymentBackup> VerifiedBackupAsync(RestoreRequest request, EngineContext context)
+    {
+        var verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest
+        {
+            BackupPath = request.BackupPath, Passphrase = request.Passphrase, Deployment = request.Deployment, DumpsCheckedWhileRestoring = true,
+        }, context).ConfigureAwait(false);
+        if (verification.Checks.Any(c => c.ErrorId == "BackupWrongKey") || (request.Passphrase is null && verification.Backup?.Encrypted == true))
+            throw new UpgradeOpsException("BackupWrongKey", ErrorKind.SecurityError, request.BackupPath,
+                "The backup is encrypted and the right -EncryptionKey was not given: nothing was restored.");
+        if (!verification.Passed && !request.Force)
+        {
+            var failed = verification.Checks.First(c => c.Status == CheckStatus.Failed);
+            throw new UpgradeOpsException(failed.ErrorId ?? "BackupVerificationFailed", ErrorKind.InvalidData, request.BackupPath,
+                $"The backup failed verification ({failed.Name}: {failed.Detail}). Nothing was restored. Use another backup, or -Force to restore it anyway.");
+        }
+        var backup = verification.Backup ?? BackupCatalog.Open(request.BackupPath);
+        if (backup.Version != request.Deployment.Version && !request.Force)
+            throw new UpgradeOpsException("BackupVersionMismatch", ErrorKind.InvalidOperation, request.BackupPath,
+                $"The backup was taken at version {backup.Version} and the deployment runs {request.Deployment.Version}: restoring data under other images " +
+                "would leave the services unable to start. Use Invoke-Rollback, which also returns the containers to the backup's images, or -Force.");
+
+        return backup;
+    }
+
     internal static async Task RestoreComponentAsync(ComposeBackupSource source, string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct)
     {
         var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == component.Name);
         switch (component.Kind)
         {
             case BackupComponentKind.PostgresDump:
-                var staged = await StageDatabaseAsync(source, folder, component, passphrase, ct).ConfigureAwait(false);
-                if (await staged.Target.ReplaceDatabaseAsync(staged.Target.Database, staged.Name, ct).ConfigureAwait(false) is { } replaced)
-                    await staged.Target.TryDropDatabaseAsync(replaced, null).ConfigureAwait(false);
+                await RestoreDatabaseAsync(source, folder, component, passphrase, ct).ConfigureAwait(false);
                 break;
             case BackupComponentKind.Volume:
                 await RestoreVolumeAsync(source, store!, folder, component, passphrase, ct).ConfigureAwait(false);
@@ -199,17 +208,25 @@ public static class ComposeRestoreService
         }
     }
 
+    /// <summary>One dump restored into a staging database, then put in the live one's place (the replaced one dropped).</summary>
+    internal static async Task RestoreDatabaseAsync(IDataStoreHost source, string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct)
+    {
+        var staged = await StageDatabaseAsync(source, folder, component, passphrase, ct).ConfigureAwait(false);
+        if (await staged.Target.ReplaceDatabaseAsync(staged.Target.Database, staged.Name, ct).ConfigureAwait(false) is { } replaced)
+            await staged.Target.TryDropDatabaseAsync(replaced, null).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// Restores a dump into a new database beside the live one, hashing the file as it streams; a dump whose checksum
     /// differs from the manifest's is dropped again and the live database was never touched.
     /// </summary>
-    private static async Task<StagedDatabase> StageDatabaseAsync(ComposeBackupSource source, string folder, BackupComponent component, byte[]? passphrase,
+    internal static async Task<StagedDatabase> StageDatabaseAsync(IDataStoreHost source, string folder, BackupComponent component, byte[]? passphrase,
         CancellationToken ct)
     {
         var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == component.Name)
             ?? throw new UpgradeOpsException("BackupComponentUnknown", ErrorKind.InvalidData, component.Name,
                 $"The deployment's profile has no data store '{component.Name}' to restore {component.File} into. Use the profile the backup was made with (-Profile).");
-        var target = PostgresTarget.From(source.Engine, store, await source.RunningContainerAsync(store, ct).ConfigureAwait(false));
+        var target = await source.PostgresAsync(store, ct).ConfigureAwait(false);
         var staged = new StagedDatabase(target, $"upgradeops_restore_{Guid.NewGuid():N}"[..35]);
         try
         {
@@ -244,7 +261,7 @@ public static class ComposeRestoreService
     }
 
     /// <summary>A dump restored into a database of its own, waiting to replace the live one.</summary>
-    private sealed class StagedDatabase(PostgresTarget target, string name)
+    internal sealed class StagedDatabase(PostgresTarget target, string name)
     {
         public PostgresTarget Target { get; } = target;
         public string Name { get; } = name;

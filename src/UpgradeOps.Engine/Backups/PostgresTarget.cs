@@ -8,19 +8,18 @@ using UpgradeOps.Profiles;
 namespace UpgradeOps.Backups;
 
 /// <summary>
-/// A PostgreSQL database inside a container. pg_dump, pg_restore and psql run inside that container
-/// through the exec API (nothing is installed or staged locally); row counts are read through Npgsql when
-/// the server is reachable from here, else through psql in the container.
+/// A PostgreSQL database inside a container or a pod. pg_dump, pg_restore and psql run inside it through an exec API
+/// (Docker's, or the Kubernetes API server's: <see cref="IContainerExec"/>), so nothing is installed or staged locally;
+/// row counts are read through Npgsql when the server is reachable from here, else through psql inside it.
 /// </summary>
 internal sealed partial class PostgresTarget
 {
-    private readonly DockerEngine _engine;
+    private readonly IContainerExec _exec;
     private readonly string _password;
 
-    private PostgresTarget(DockerEngine engine, string containerId, string user, string password, string database, int port, string? npgsqlHost, int? npgsqlPort)
+    internal PostgresTarget(IContainerExec exec, string user, string password, string database, int port, string? npgsqlHost, int? npgsqlPort)
     {
-        _engine = engine;
-        ContainerId = containerId;
+        _exec = exec;
         User = user;
         _password = password;
         Database = database;
@@ -29,7 +28,6 @@ internal sealed partial class PostgresTarget
         NpgsqlPort = npgsqlPort;
     }
 
-    public string ContainerId { get; }
     public string User { get; }
     public string Database { get; }
     public int Port { get; }
@@ -59,15 +57,14 @@ internal sealed partial class PostgresTarget
             host = string.IsNullOrEmpty(binding.HostIP) || binding.HostIP is "0.0.0.0" or "::" ? "127.0.0.1" : binding.HostIP;
             port = int.Parse(binding.HostPort);
         }
-        return new PostgresTarget(engine, container.ID, user, password, store.Database!, serverPort, host, port);
+        return new PostgresTarget(new DockerContainerExec(engine.Client, container.ID, new[] { $"PGPASSWORD={password}" }),
+            user, password, store.Database!, serverPort, host, port);
     }
-
-    private IReadOnlyList<string> Environment => new[] { $"PGPASSWORD={_password}" };
 
     private string[] Connection(string database) => new[] { "-h", "127.0.0.1", "-p", Port.ToString(), "-U", User, "-d", database };
 
     public async Task<ExecResult> ExecAsync(IEnumerable<string> command, CancellationToken ct, Stream? stdout = null, Stream? stdin = null) =>
-        await DockerExec.RunAsync(_engine.Client, ContainerId, command.ToList(), ct, stdout, stdin, Environment).ConfigureAwait(false);
+        await _exec.RunAsync(command.ToList(), ct, stdout, stdin).ConfigureAwait(false);
 
     public async Task<string> PsqlAsync(string database, string sql, CancellationToken ct)
     {
@@ -217,8 +214,170 @@ internal sealed partial class PostgresTarget
         }
     }
 
+    /// <summary>An open transaction whose snapshot pg_dump imports (--snapshot) and whose row counts match the dump; disposing it ends the transaction.</summary>
+    public interface ISharedSnapshot : IAsyncDisposable
+    {
+        string Id { get; }
+        Task<Dictionary<string, long>> RowCountsAsync(CancellationToken ct);
+    }
+
+    /// <summary>pg_dump's snapshot shared with the row counts: through Npgsql when the server is reachable from here, else through a psql session beside it.</summary>
+    public async Task<ISharedSnapshot> ShareSnapshotAsync(CancellationToken ct) =>
+        CanShareSnapshot ? await ExportSnapshotAsync(ct).ConfigureAwait(false) : await PsqlSnapshot.StartAsync(this, ct).ConfigureAwait(false);
+
+    /// <summary>
+    /// A snapshot held by psql inside the container or pod (for a server this machine cannot reach, such as a database pod):
+    /// one psql session reads its SQL from a pipe, opens a repeatable-read transaction, exports its snapshot, counts the rows
+    /// in it, and stays in that transaction until disposed (COMMIT, end of input). psql prints each result as it completes.
+    /// </summary>
+    private sealed class PsqlSnapshot : ISharedSnapshot
+    {
+        private const string PidMark = "upgradeops-pid:", SnapshotMark = "upgradeops-snapshot:", EndMark = "upgradeops-counts-end";
+        private readonly System.IO.Pipelines.Pipe _input = new();
+        private readonly LineCollector _output = new();
+        private Task<ExecResult> _session = Task.FromResult(new ExecResult(0, "", ""));
+        private PostgresTarget _target = null!;
+
+        public string Id { get; private set; } = "";
+
+        private int _backendPid;
+        private CancellationToken _ct;
+
+        public static async Task<PsqlSnapshot> StartAsync(PostgresTarget target, CancellationToken ct)
+        {
+            // Refused credentials or an absent server fail here at once, with their own ErrorIds.
+            await target.PsqlAsync(target.Database, "SELECT 1", ct).ConfigureAwait(false);
+            var snapshot = new PsqlSnapshot { _target = target, _ct = ct };
+            try
+            {
+                snapshot._session = target.ExecAsync(new[] { "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-tA" }.Concat(target.Connection(target.Database)), ct,
+                    snapshot._output, snapshot._input.Reader.AsStream());
+                var sql = $"SELECT '{PidMark}' || pg_backend_pid();\nBEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT '{SnapshotMark}' || pg_export_snapshot();\n" +
+                          $"{RowCountQuery};\nSELECT '{EndMark}';\n";
+                await snapshot._input.Writer.WriteAsync(System.Text.Encoding.UTF8.GetBytes(sql), ct).ConfigureAwait(false);
+                snapshot._backendPid = int.Parse((await snapshot.LineAsync(l => l.StartsWith(PidMark, StringComparison.Ordinal)).ConfigureAwait(false))[PidMark.Length..]);
+                snapshot.Id = (await snapshot.LineAsync(l => l.StartsWith(SnapshotMark, StringComparison.Ordinal)).ConfigureAwait(false))[SnapshotMark.Length..];
+                return snapshot;
+            }
+            catch
+            {
+                await snapshot.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        /// <summary>
+        /// The first output line that matches. The exec cannot end while its input is open, so a psql that died is noticed
+        /// by its backend being gone (or, before it said which it is, after a minute): then its input is closed and its error thrown.
+        /// </summary>
+        private async Task<string> LineAsync(Func<string, bool> match)
+        {
+            var waiting = _output.WaitForAsync(match);
+            var started = DateTime.UtcNow;
+            while (await Task.WhenAny(waiting, _session, Task.Delay(TimeSpan.FromSeconds(2), _ct)).ConfigureAwait(false) != waiting)
+            {
+                _ct.ThrowIfCancellationRequested();
+                var gone = _session.IsCompleted || (_backendPid == 0
+                    ? DateTime.UtcNow - started > TimeSpan.FromMinutes(1)
+                    : await _target.PsqlAsync("postgres", $"SELECT count(*) FROM pg_stat_activity WHERE pid = {_backendPid}", _ct).ConfigureAwait(false) == "0");
+                if (!gone) continue;
+                _input.Writer.Complete();
+                var result = await _session.ConfigureAwait(false);
+                throw _target.Failure("psql", result.ExitCode == 0 ? result with { ExitCode = -1, StandardError = "psql ended before it exported a snapshot. " + result.StandardError } : result);
+            }
+            return await waiting.ConfigureAwait(false);
+        }
+
+        public async Task<Dictionary<string, long>> RowCountsAsync(CancellationToken ct)
+        {
+            await LineAsync(l => l == EndMark).ConfigureAwait(false);
+            var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var line in _output.Lines.SkipWhile(l => !l.StartsWith(SnapshotMark, StringComparison.Ordinal)).Skip(1).TakeWhile(l => l != EndMark))
+                if (line.Split('|') is [var table, var count]) counts[table] = long.Parse(count);
+            return counts;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await _input.Writer.WriteAsync(System.Text.Encoding.UTF8.GetBytes("COMMIT;\n")).ConfigureAwait(false);
+                await _input.Writer.CompleteAsync().ConfigureAwait(false);
+            }
+            catch (InvalidOperationException) { }
+            try { await _session.WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false); }
+            catch (Exception ex) when (ex is TimeoutException or UpgradeOpsException or OperationCanceledException) { }
+        }
+    }
+
+    /// <summary>A write-only stream that splits what it receives into lines and tells a waiter when a line it wants arrives.</summary>
+    private sealed class LineCollector : Stream
+    {
+        private readonly object _gate = new();
+        private readonly List<string> _lines = new();
+        private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Found)> _waiters = new();
+        private readonly System.Text.StringBuilder _partial = new();
+
+        public IReadOnlyList<string> Lines { get { lock (_gate) return _lines.ToList(); } }
+
+        public Task<string> WaitForAsync(Func<string, bool> match)
+        {
+            lock (_gate)
+            {
+                if (_lines.FirstOrDefault(match) is { } line) return Task.FromResult(line);
+                var found = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _waiters.Add((match, found));
+                return found.Task;
+            }
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            lock (_gate)
+            {
+                _partial.Append(System.Text.Encoding.UTF8.GetString(buffer));
+                int newline;
+                while ((newline = _partial.ToString().IndexOf('\n')) >= 0)
+                {
+                    var line = _partial.ToString(0, newline).TrimEnd('\r');
+                    _partial.Remove(0, newline + 1);
+                    _lines.Add(line);
+                    foreach (var waiter in _waiters.Where(w => w.Match(line)).ToList())
+                    {
+                        _waiters.Remove(waiter);
+                        waiter.Found.TrySetResult(line);
+                    }
+                }
+            }
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        {
+            Write(buffer.AsSpan(offset, count));
+            return Task.CompletedTask;
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Write(buffer.Span);
+            return ValueTask.CompletedTask;
+        }
+
+        public override void Flush() { }
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => 0;
+        public override long Position { get => 0; set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+
     /// <summary>An open transaction whose snapshot pg_dump imports; disposing it ends the transaction.</summary>
-    public sealed class SharedSnapshot(NpgsqlConnection connection, NpgsqlTransaction transaction, string id) : IAsyncDisposable
+    public sealed class SharedSnapshot(NpgsqlConnection connection, NpgsqlTransaction transaction, string id) : ISharedSnapshot
     {
         public string Id { get; } = id;
 
@@ -259,16 +418,16 @@ internal sealed partial class PostgresTarget
         return counts;
     }
 
-    private UpgradeOpsException Failure(string tool, ExecResult result)
+    internal UpgradeOpsException Failure(string tool, ExecResult result)
     {
         var error = Redact(result.StandardError.Trim());
         if (error.Contains("password authentication failed", StringComparison.OrdinalIgnoreCase) ||
             error.Contains("no password supplied", StringComparison.OrdinalIgnoreCase))
             return AuthenticationFailed(error);
         if (error.Contains("could not connect", StringComparison.OrdinalIgnoreCase) || error.Contains("Connection refused", StringComparison.OrdinalIgnoreCase))
-            return Unreachable($"127.0.0.1:{Port} in its container", error);
+            return Unreachable($"127.0.0.1:{Port} in {_exec.Description}", error);
         return new("DatabaseCommandFailed", ErrorKind.InvalidOperation, Database,
-            $"{tool} in the database container failed with exit code {result.ExitCode}: {error} " +
+            $"{tool} in {_exec.Description} failed with exit code {result.ExitCode}: {error} " +
             "Check that the database is running and that the profile names the right database, user and password variables.");
     }
 

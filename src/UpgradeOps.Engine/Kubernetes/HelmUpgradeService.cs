@@ -1,3 +1,4 @@
+using UpgradeOps.Backups;
 using Microsoft.Extensions.Logging;
 using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
@@ -21,8 +22,8 @@ public sealed class HelmUpgradeOptions
 /// <summary>
 /// Upgrades a Helm release: refuses (or, with Force, repairs) a release left pending by a killed helm, runs
 /// "helm upgrade --wait" with the version set where the profile says (version.helmValuesKey), and records the
-/// revision to return to in a journal like Compose's. Rollback is "helm rollback" to that revision. Backups of
-/// Kubernetes data are not implemented yet: the caller must pass -SkipBackup, and says so.
+/// revision to return to and the backup taken before (New-DeploymentBackup on the release) in a journal like Compose's.
+/// Rollback is "helm rollback" to that revision plus the restore of that backup's data — the part helm alone never does.
 /// </summary>
 public static class HelmUpgradeService
 {
@@ -115,7 +116,7 @@ public static class HelmUpgradeService
             Result = new UpgradeResult
             {
                 Id = id, DeploymentName = deployment.Name, From = request.From, To = request.To, Strategy = UpgradeStrategy.Helm, Started = started,
-                Deployment = deployment,
+                Deployment = deployment, BackupId = request.BackupId, BackupPath = request.BackupPath,
             },
         };
         journal.Result.JournalPath = journal.Path;
@@ -227,21 +228,38 @@ public static class HelmUpgradeService
         return result;
     }
 
-    /// <summary>helm rollback to the revision the upgrade's journal recorded. Data is not restored (no Kubernetes backups yet).</summary>
-    public static async Task<UpgradeResult> RollBackAsync(Deployment deployment, string? upgradeId, string? helmPath, TimeSpan timeout, EngineContext context)
+    /// <summary>
+    /// Undoes an upgrade of a Helm release: the backup recorded in its journal (or given) is verified first; then the
+    /// application workloads scale to 0, the databases are restored from the backup, "helm rollback --wait" returns the
+    /// release to the revision recorded before the upgrade, and the workloads come back and must be ready. An upgrade that
+    /// ran with -SkipBackup is rolled back with helm only, and the result says the data was not restored.
+    /// </summary>
+    /// <summary>What a rollback would do, for -WhatIf: the upgrade's journal, the revision to return to, the backup whose data returns (or null).</summary>
+    public static (UpgradeJournal Journal, int Revision, string? BackupPath) PlanRollback(HelmRollbackRequest request)
     {
-        var ct = context.CancellationToken;
-        var log = context.CreateLogger(nameof(HelmUpgradeService));
+        var deployment = request.Deployment;
         var (ns, releaseName) = Split(deployment);
-        var anchor = StateAnchor(ns, releaseName);
-        var journals = UpgradeJournal.List(anchor).Where(j => j.Result.Operation == "Upgrade").ToList();
+        var journals = UpgradeJournal.List(StateAnchor(ns, releaseName)).Where(j => j.Result.Operation == "Upgrade").ToList();
+        var upgradeId = request.UpgradeId;
         var journal = (upgradeId is null ? journals.FirstOrDefault(j => j.Result.Status != UpgradeStatus.RolledBack) : journals.FirstOrDefault(j => j.Result.Id == upgradeId))
             ?? throw new UpgradeOpsException(upgradeId is null ? "NothingToRollBack" : "UpgradeNotFound", ErrorKind.ObjectNotFound, upgradeId ?? deployment.Location,
                 $"No upgrade of '{deployment.Name}' is recorded to roll back{(upgradeId is null ? "" : $" with id {upgradeId}")}. Get-UpgradeHistory lists them; 'helm rollback' returns to any revision.");
         var revision = journal.PreviousRevision
             ?? throw new UpgradeOpsException("JournalIncomplete", ErrorKind.InvalidData, journal.Path, "The upgrade's journal records no revision to return to. Use 'helm history' and 'helm rollback'.");
-        var helm = HelmCli.Locate(helmPath, deployment.Kubeconfig, deployment.KubeContext);
-        using var client = KubernetesDiscovery.Connect(deployment.Kubeconfig, deployment.KubeContext);
+        return (journal, revision, request.BackupPath ?? journal.Result.BackupPath);
+    }
+
+    public static async Task<UpgradeResult> RollBackAsync(HelmRollbackRequest request, EngineContext context)
+    {
+        var ct = context.CancellationToken;
+        var log = context.CreateLogger(nameof(HelmUpgradeService));
+        var deployment = request.Deployment;
+        var (ns, releaseName) = Split(deployment);
+        var anchor = StateAnchor(ns, releaseName);
+        var (journal, revision, backupPath) = PlanRollback(request);
+        var helm = HelmCli.Locate(request.HelmPath, deployment.Kubeconfig, deployment.KubeContext);
+        using var source = KubernetesBackupSource.Open(deployment);
+        var client = source.Client;
         var redactor = new SecretRedactor((await HelmReleaseReader.GetLatestAsync(client, ns, releaseName, ct).ConfigureAwait(false))?.FlatValues()
             ?? Array.Empty<KeyValuePair<string, string>>());
         using var upgradeLock = UpgradeLock.Acquire(anchor, journal.Result.Id + "-rollback", force: true);
@@ -252,20 +270,75 @@ public static class HelmUpgradeService
             Id = $"{journal.Result.Id}-rollback", DeploymentName = deployment.Name, From = journal.Result.To, To = journal.Result.From,
             Strategy = UpgradeStrategy.Helm, Operation = "Rollback", Started = started, Deployment = deployment,
         };
-        var step = new UpgradeStepResult { Name = "helm rollback", Status = StepStatus.Running, Started = started };
-        result.Steps.Add(step);
-        var run = await helm.RunAsync(new[] { "rollback", releaseName, revision.ToString(), "-n", ns, "--wait", "--timeout", $"{(int)timeout.TotalSeconds}s" },
-            redactor, ct).ConfigureAwait(false);
-        step.Duration = run.Duration;
-        if (run.ExitCode != 0)
+
+        // The backup is proven whole (dumps hashed too) before anything changes: a damaged one leaves the release as it is.
+        DeploymentBackup? backup = null;
+        if (backupPath is not null)
         {
-            step.Status = StepStatus.Failed;
-            throw new UpgradeOpsException("HelmRollbackFailed", ErrorKind.InvalidOperation, deployment.Location,
-                $"helm rollback {releaseName} {revision} failed: {run.Error} Look at 'helm history {releaseName} -n {ns}'.");
+            activity.Report("Verifying the backup", 5);
+            var verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest
+            {
+                BackupPath = backupPath, Passphrase = request.Passphrase, Deployment = deployment,
+            }, context).ConfigureAwait(false);
+            if (verification.Checks.Any(c => c.ErrorId == "BackupWrongKey") || (request.Passphrase is null && verification.Backup?.Encrypted == true))
+                throw new UpgradeOpsException("BackupWrongKey", ErrorKind.SecurityError, backupPath,
+                    "The backup is encrypted and the right -EncryptionKey was not given: nothing was rolled back.");
+            if (!verification.Passed)
+                throw new UpgradeOpsException("BackupNotVerified", ErrorKind.InvalidData, backupPath,
+                    $"The backup fails verification ({verification.FailureErrorId}: {verification.Checks.First(c => c.Status == CheckStatus.Failed).Detail}). " +
+                    "Nothing was rolled back. Give -Backup with another backup taken at " + journal.Result.From + ".");
+            backup = verification.Backup!;
+            result.BackupId = backup.Id;
+            result.BackupPath = backup.Path;
         }
-        step.Status = StepStatus.Succeeded;
-        step.Detail = $"back on revision {revision}'s chart and values (data not restored: Kubernetes backups are not implemented yet)";
-        log.LogWarning("The data of {Release} was not restored: backups of Kubernetes releases are not implemented yet.", releaseName);
+
+        async Task HelmRollbackAsync()
+        {
+            var step = new UpgradeStepResult { Name = "helm rollback", Status = StepStatus.Running, Started = DateTimeOffset.UtcNow };
+            result.Steps.Add(step);
+            activity.Report($"helm rollback {releaseName} {revision}", 60);
+            var run = await helm.RunAsync(new[] { "rollback", releaseName, revision.ToString(), "-n", ns, "--wait", "--timeout", $"{(int)request.HealthTimeout.TotalSeconds}s" },
+                redactor, ct).ConfigureAwait(false);
+            step.Duration = run.Duration;
+            if (run.ExitCode != 0)
+            {
+                step.Status = StepStatus.Failed;
+                throw new UpgradeOpsException("HelmRollbackFailed", ErrorKind.InvalidOperation, deployment.Location,
+                    $"helm rollback {releaseName} {revision} failed: {run.Error} " +
+                    (backup is null ? "" : "The data was already restored from the backup. ") + $"Look at 'helm history {releaseName} -n {ns}'.");
+            }
+            step.Status = StepStatus.Succeeded;
+            step.Detail = $"back on revision {revision}'s chart and values";
+        }
+
+        if (backup is null)
+        {
+            await HelmRollbackAsync().ConfigureAwait(false);
+            result.Steps[^1].Detail += " (data not restored: the upgrade ran with -SkipBackup; give -Backup to restore data too)";
+            log.LogWarning("The data of {Release} was not restored: upgrade {Id} recorded no backup. Give Invoke-Rollback -Backup to restore one.", releaseName, journal.Result.Id);
+        }
+        else
+        {
+            var restore = new UpgradeStepResult { Name = "restore data", Status = StepStatus.Running, Started = DateTimeOffset.UtcNow };
+            result.Steps.Add(restore);
+            try
+            {
+                // The application is down while its databases return to the backup and the release to its revision: no old
+                // or new version ever runs on the other's data.
+                await HelmRestoreService.RestoreDataAsync(source, backup, request.Passphrase, request.HealthTimeout, context, activity, HelmRollbackAsync).ConfigureAwait(false);
+                restore.Status = StepStatus.Succeeded;
+                restore.Detail = $"databases restored from backup {backup.Id}; workloads ready";
+            }
+            catch
+            {
+                restore.Status = StepStatus.Failed;
+                throw;
+            }
+            finally
+            {
+                restore.Duration = DateTimeOffset.UtcNow - restore.Started!.Value;
+            }
+        }
         result.Status = UpgradeStatus.Succeeded;
         result.Duration = DateTimeOffset.UtcNow - started;
         journal.Result.Status = UpgradeStatus.RolledBack;
@@ -274,6 +347,19 @@ public static class HelmUpgradeService
         activity.Complete();
         return result;
     }
+}
+
+/// <summary>What Invoke-Rollback asks of a Helm release.</summary>
+public sealed class HelmRollbackRequest
+{
+    public required Deployment Deployment { get; init; }
+    /// <summary>The upgrade to undo; null: the latest one not yet rolled back.</summary>
+    public string? UpgradeId { get; init; }
+    /// <summary>The backup whose data to restore; null: the one the upgrade's journal recorded.</summary>
+    public string? BackupPath { get; init; }
+    public byte[]? Passphrase { get; init; }
+    public string? HelmPath { get; init; }
+    public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>The common part of an upgrade request a Helm upgrade uses.</summary>
@@ -287,4 +373,7 @@ public sealed class HelmUpgradeRequest
     public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromMinutes(5);
     /// <summary>Values for configuration rules (-ConfigurationValue), by values key; written to the values file, never shown.</summary>
     public IReadOnlyDictionary<string, string>? ConfigurationValues { get; init; }
+    /// <summary>The verified backup taken before the upgrade, recorded in the journal for Invoke-Rollback.</summary>
+    public string? BackupId { get; init; }
+    public string? BackupPath { get; init; }
 }

@@ -112,7 +112,7 @@ public static class KubernetesDiscovery
 
     private sealed record Workload(V1ObjectMeta Metadata, int Replicas, int Ready, IList<V1Container>? Containers);
 
-    private static bool BelongsTo(V1ObjectMeta metadata, string release) =>
+    internal static bool BelongsTo(V1ObjectMeta metadata, string release) =>
         (metadata.Annotations?.TryGetValue(ReleaseNameAnnotation, out var name) == true && name == release) ||
         (metadata.Labels?.TryGetValue(InstanceLabel, out var instance) == true && instance == release);
 
@@ -120,9 +120,7 @@ public static class KubernetesDiscovery
     private static DeploymentService Describe(Workload workload, ProductProfile profile, string release)
     {
         var name = workload.Metadata.Name;
-        var shortName = name.StartsWith(release + "-", StringComparison.Ordinal) ? name[(release.Length + 1)..] : name;
-        var component = workload.Metadata.Labels?.TryGetValue(ComponentLabel, out var c) == true ? c : null;
-        var definition = profile.Services.FirstOrDefault(s => s.KubernetesWorkload is { } w && (w == name || w == shortName || w == component));
+        var definition = ServiceOf(workload.Metadata, profile, release);
         var image = workload.Containers?.FirstOrDefault()?.Image;
         return new DeploymentService
         {
@@ -134,6 +132,15 @@ public static class KubernetesDiscovery
             ExpectedReplicas = workload.Replicas,
             Healthy = workload.Ready >= workload.Replicas,
         };
+    }
+
+    /// <summary>The profile service a workload plays: its kubernetesWorkload is the workload's name, that name without the release prefix, or its component label.</summary>
+    internal static ServiceDefinition? ServiceOf(V1ObjectMeta metadata, ProductProfile profile, string release)
+    {
+        var name = metadata.Name;
+        var shortName = name.StartsWith(release + "-", StringComparison.Ordinal) ? name[(release.Length + 1)..] : name;
+        var component = metadata.Labels?.TryGetValue(ComponentLabel, out var c) == true ? c : null;
+        return profile.Services.FirstOrDefault(s => s.KubernetesWorkload is { } w && (w == name || w == shortName || w == component));
     }
 
     /// <summary>One read of the API, its failures turned into errors that say what to do.</summary>

@@ -345,13 +345,16 @@ public static partial class ComposeUpgradeService
                 "(migration.mixedVersionSafe), so a rolling upgrade could corrupt data. Use -Strategy Standard, which stops the API during the migration.");
     }
 
-    private static async Task<DeploymentBackup?> CheckBackupAsync(UpgradeRequest request, EngineContext context)
+    public static UpgradeOpsException BackupRequired(Deployment deployment) =>
+        new("BackupRequired", ErrorKind.InvalidOperation, deployment.Name,
+            $"No backup was given. Take and verify one first: $b = $d | New-DeploymentBackup -Path /backups; $b | Test-DeploymentBackup -Deployment $d; " +
+            "then Invoke-Upgrade -Backup $b (or -SkipBackup if you accept an upgrade that cannot be rolled back with its data).");
+
+    /// <summary>The verified backup an upgrade requires (null with SkipBackup): of this deployment, at the starting version.</summary>
+    public static async Task<DeploymentBackup?> CheckBackupAsync(UpgradeRequest request, EngineContext context)
     {
         if (request.SkipBackup) return null;
-        if (request.BackupPath is null)
-            throw new UpgradeOpsException("BackupRequired", ErrorKind.InvalidOperation, request.Deployment.Name,
-                $"No backup was given. Take and verify one first: $b = $d | New-DeploymentBackup -Path /backups; $b | Test-DeploymentBackup -Deployment $d; " +
-                "then Invoke-Upgrade -Backup $b (or -SkipBackup if you accept an upgrade that cannot be rolled back with its data).");
+        if (request.BackupPath is null) throw BackupRequired(request.Deployment);
         var verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest
         {
             BackupPath = request.BackupPath, Passphrase = request.Passphrase, Deployment = request.Deployment,

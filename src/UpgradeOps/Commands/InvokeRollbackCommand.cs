@@ -6,12 +6,16 @@ using UpgradeOps.Upgrades;
 namespace UpgradeOps.Commands;
 
 /// <summary>
-/// <para type="synopsis">Rolls a Compose deployment back from an upgrade, data included.</para>
+/// <para type="synopsis">Rolls a deployment (Compose or Helm) back from an upgrade, data included.</para>
 /// <para type="description">Invoke-Rollback undoes an upgrade recorded in the deployment's journal — finished, failed or
 /// interrupted (even a killed session): it stops the product containers, restores the databases, volumes, compose file and .env
 /// from the backup taken before the upgrade, puts every product container back on the exact image id it ran before (recorded in
 /// the journal), removes what the upgrade added to the containers' environment, and waits until every container is healthy.
 /// With -Backup and no journal, it returns to that backup: its version and image ids come from the backup's manifest.</para>
+/// <para type="description">On a Helm release it verifies the backup the upgrade's journal records (or -Backup), scales the
+/// application workloads to 0, restores the databases from the backup through exec in the database pod, runs
+/// 'helm rollback RELEASE REVISION --wait' to the revision recorded before the upgrade, scales the workloads back and waits until
+/// they are ready. An upgrade that ran with -SkipBackup is rolled back with helm only, and the result says so.</para>
 /// <para type="description">Everything written since the backup is lost. The command asks for confirmation (ConfirmImpact High);
 /// -Force skips the question. The result is an UpgradeOps.UpgradeResult whose Operation is Rollback; the upgrade it undid is
 /// marked RolledBack in the history.</para>
@@ -90,11 +94,21 @@ public sealed class InvokeRollbackCommand : EngineCmdlet
                               "recreate the containers on their previous images, wait until healthy.";
             if (Deployment.Platform == DeploymentPlatform.Kubernetes)
             {
-                if (!ShouldChange(Deployment.Name, $"Roll Helm release {Deployment.Location} back with 'helm rollback' to the revision recorded before " +
-                        (UpgradeId is not null ? $"upgrade {UpgradeId}" : "its latest upgrade") + " (its data is not restored: Kubernetes backups are not implemented yet).",
+                var helmRequest = new Kubernetes.HelmRollbackRequest
+                {
+                    Deployment = Deployment, UpgradeId = UpgradeId, BackupPath = Backup?.Path, Passphrase = passphrase, HealthTimeout = HealthTimeout,
+                    HelmPath = HelmPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(HelmPath),
+                };
+                var (journal, revision, backupPath) = Kubernetes.HelmUpgradeService.PlanRollback(helmRequest);
+                var (ns, release) = (Deployment.Location!.Split('/')[0], Deployment.Location.Split('/')[1]);
+                var helmCommand = $"helm rollback {release} {revision} -n {ns} --wait";
+                if (!ShouldChange(Deployment.Name, $"Roll Helm release {Deployment.Location} back from upgrade {journal.Result.Id} ({journal.Result.To} → {journal.Result.From}): " +
+                        (backupPath is null
+                            ? $"'{helmCommand}' only; the data is not restored (the upgrade recorded no backup: give -Backup to restore one)."
+                            : $"verify backup {backupPath}, scale the application workloads to 0, restore the databases from it (data written since is lost), " +
+                              $"'{helmCommand}', scale the workloads back and wait until they are ready."),
                         "Roll back", Force)) return;
-                var helmPath = HelmPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(HelmPath);
-                WriteObject(RunEngine(context => Kubernetes.HelmUpgradeService.RollBackAsync(Deployment, UpgradeId, helmPath, HealthTimeout, context)));
+                WriteObject(RunEngine(context => Kubernetes.HelmUpgradeService.RollBackAsync(helmRequest, context)));
                 return;
             }
             if (!ShouldChange(Deployment.Name, description, "Roll back", Force)) return;

@@ -228,7 +228,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
 
             if (deployment.Platform == DeploymentPlatform.Kubernetes)
             {
-                UpgradeHelmRelease(deployment, request.Path);
+                UpgradeHelmRelease(deployment, request);
                 return;
             }
 
@@ -261,15 +261,14 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
         });
     }
 
-    /// <summary>A Helm release: helm upgrade hop by hop (journal, pending repair with -Force); no data backup yet.</summary>
-    private void UpgradeHelmRelease(Deployment deployment, UpgradePath path)
+    /// <summary>A Helm release: the backup verified, then helm upgrade hop by hop (journal with the backup, pending repair with -Force).</summary>
+    private void UpgradeHelmRelease(Deployment deployment, UpgradeRequest upgrade)
     {
+        var path = upgrade.Path;
         if (Resume || RequireReadiness || Strategy == "Rolling")
             throw new UpgradeOpsException("NotSupportedOnHelm", ErrorKind.NotImplemented, deployment,
                 "-Resume, -RequireReadiness and -Strategy Rolling are not available for Helm releases yet. Run Invoke-Upgrade again without them.");
-        if (!SkipBackup)
-            throw new UpgradeOpsException("BackupNotSupportedOnHelm", ErrorKind.NotImplemented, deployment,
-                "UpgradeOps cannot back up a Helm release's data yet. Back up its database yourself (pg_dump in the database pod), then pass -SkipBackup.");
+        if (!SkipBackup && Backup is null) throw ComposeUpgradeService.BackupRequired(deployment);
         if (Chart is null)
             throw new UpgradeOpsException("ChartRequired", ErrorKind.InvalidArgument, deployment,
                 "A Helm release is upgraded with its chart: give -Chart (a folder, a .tgz, or repo/chart) and, for a repository chart, -ChartVersion.");
@@ -295,16 +294,19 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
         var commands = path.Steps.Select(step => "helm " + string.Join(' ', HelmUpgradeService.UpgradeArguments(deployment, profile, step.To, options, HealthTimeout, ruleValuesFile)));
         var description = $"Upgrade Helm release {deployment.Location} {path.Route}: {string.Join("; then ", commands)}" +
                           (deployment.ReleaseStatus?.StartsWith("pending-") == true ? $"; first repair its {deployment.ReleaseStatus} state with helm rollback (-Force)" : "") +
-                          ". No backup is taken (-SkipBackup)." +
+                          (SkipBackup ? ". No backup (-SkipBackup): Invoke-Rollback can return the release, not its data."
+                              : $". Backup {Backup!.Id} is verified first and recorded in the journal, for Invoke-Rollback to restore its data.") +
                           string.Concat(changes.Select(c => $"\n  configuration: {c.RuleId}: {c.Setting} {c.Action}{(c.MovedFrom is null ? "" : $" from {c.MovedFrom}")}")) +
                           (configuration is null ? "" : "\n  " + configuration.Diff.TrimEnd('\n').Replace("\n", "\n  "));
         if (!ShouldChange(deployment.Name, description, "Upgrade", Force)) return;
+        var backup = RunEngine(context => ComposeUpgradeService.CheckBackupAsync(upgrade, context));
         foreach (var step in path.Steps)
         {
             var request = new HelmUpgradeRequest
             {
                 Deployment = deployment, From = step.From, To = step.To, Force = Force, RollbackOnFailure = RollbackOnFailure, HealthTimeout = HealthTimeout,
                 ConfigurationValues = given,
+                BackupId = backup?.Id, BackupPath = backup?.Path,
             };
             var result = RunEngine(context => HelmUpgradeService.UpgradeAsync(request, options, context));
             Emit(result);

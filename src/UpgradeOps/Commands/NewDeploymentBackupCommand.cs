@@ -13,6 +13,12 @@ namespace UpgradeOps.Commands;
 /// staged in the container and no local pg_dump or docker CLI is used), each volume through the Engine's archive API, and the
 /// compose file and .env. Workers are paused while it runs (and the API too when the profile says a data store must be backed
 /// up offline) and are always resumed, also after a failure or Ctrl+C.</para>
+/// <para type="description">On a Helm release (Get-UpgradeDeployment -Namespace -Release) pg_dump runs in the database pod through the
+/// Kubernetes API's exec (no local binaries, no kubectl), with the user and password from the pod's environment (Secret keys read
+/// through the API; the password is handed to pg_dump from the pod's own variable and never crosses the API). The configuration
+/// component is the release's user-supplied values (config/values.json) and its rendered manifest (config/manifest.yaml), with
+/// values whose key says secret and every Secret's data redacted unless -EncryptionKey is given. Volume data stores are not backed
+/// up on Kubernetes yet (a warning says so).</para>
 /// <para type="description">The backup is one folder named DEPLOYMENT-DATE-TIME-VERSION under -Path, readable by its owner only,
 /// with a schema-versioned manifest.json: deployment, version, image ids, every component's size and SHA-256, the database
 /// server and pg_dump versions and the row count of every table at dump time. The folder appears only when it is complete; a
@@ -30,6 +36,11 @@ namespace UpgradeOps.Commands;
 /// <code>$key = Read-Host -AsSecureString -Prompt 'Backup passphrase'
 /// $d | New-DeploymentBackup -Path /backups -EncryptionKey $key -Component database</code>
 /// <para>Backs up only the database component, encrypted.</para>
+/// </example>
+/// <example>
+/// <code>$r = Get-UpgradeDeployment -Namespace infrahub -Release infrahub
+/// $r | New-DeploymentBackup -Path /backups -EncryptionKey $key</code>
+/// <para>Backs up a Helm release: the database through pod exec, and the release's values and manifest unredacted because encrypted.</para>
 /// </example>
 /// <example>
 /// <code>$d | New-DeploymentBackup -Path /backups -WhatIf</code>
@@ -84,13 +95,14 @@ public sealed class NewDeploymentBackupCommand : EngineCmdlet
                 Passphrase = passphrase,
                 Components = Component,
             };
-            var plan = RunEngine(context => ComposeBackupService.PlanAsync(request, context));
+            var helm = Deployment!.Platform == DeploymentPlatform.Kubernetes;
+            var plan = RunEngine(context => helm ? HelmBackupService.PlanAsync(request, context) : ComposeBackupService.PlanAsync(request, context));
             var description = $"Back up deployment '{Deployment!.Name}' ({Deployment.Version}) into {request.Path}" +
                               (passphrase is null ? "" : ", encrypted") + ":" +
                               string.Concat(plan.Select(p => $"\n  {p.Name} ({p.Kind}) from {p.Source} -> {p.File}"));
             if (!ShouldChange(Deployment.Name, description, "Back up", Force)) return;
 
-            WriteObject(RunEngine(context => ComposeBackupService.BackupAsync(request, context)));
+            WriteObject(RunEngine(context => helm ? HelmBackupService.BackupAsync(request, context) : ComposeBackupService.BackupAsync(request, context)));
         });
     }
 }

@@ -16,6 +16,10 @@ namespace UpgradeOps.Commands;
 /// recreates each database and restores its dump with pg_restore inside the database container, replaces each volume's content
 /// with its archive, puts the compose file and .env back, starts the containers again — always, also after a failure — and
 /// waits until every container is healthy.</para>
+/// <para type="description">On a Helm release it scales the application workloads (the profile's Api, Worker, TaskManager and
+/// LoadBalancer services) to 0, restores each dump into a staging database through exec in the database pod and only then puts
+/// it in place of the live one, scales the workloads back (always) and waits until they report ready. The release's values and
+/// manifest in the backup are not applied: Invoke-Rollback returns the release to its revision with helm rollback.</para>
 /// <para type="description">This replaces the deployment's current data: everything written since the backup is lost. The
 /// command asks for confirmation (ConfirmImpact High); -Force skips the question, -WhatIf shows the containers that would stop
 /// and what would be restored.</para>
@@ -84,14 +88,15 @@ public sealed class RestoreDeploymentBackupCommand : EngineCmdlet
                 Passphrase = passphrase,
                 Force = Force,
             };
-            var plan = RunEngine(context => ComposeRestoreService.PlanAsync(request, context));
+            var helm = Deployment!.Platform == DeploymentPlatform.Kubernetes;
+            var plan = RunEngine(context => helm ? HelmRestoreService.PlanAsync(request, context) : ComposeRestoreService.PlanAsync(request, context));
             var description = $"Restore backup {request.BackupPath} onto deployment '{Deployment!.Name}' (data written since the backup is lost):" +
-                              $"\n  stop: {(plan.StopContainers.Count == 0 ? "nothing" : string.Join(", ", plan.StopContainers))}" +
+                              $"\n  {(helm ? "scale down" : "stop")}: {(plan.StopContainers.Count == 0 ? "nothing" : string.Join(", ", plan.StopContainers))}" +
                               string.Concat(plan.Actions.Select(a => $"\n  {a}")) +
-                              "\n  start the stopped containers and wait until they are healthy";
+                              (helm ? "\n  scale the workloads back and wait until they are ready" : "\n  start the stopped containers and wait until they are healthy");
             if (!ShouldChange(Deployment.Name, description, "Restore", Force)) return;
 
-            WriteObject(RunEngine(context => ComposeRestoreService.RestoreAsync(request, context)));
+            WriteObject(RunEngine(context => helm ? HelmRestoreService.RestoreAsync(request, context) : ComposeRestoreService.RestoreAsync(request, context)));
         });
     }
 }

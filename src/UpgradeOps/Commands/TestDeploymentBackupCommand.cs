@@ -59,7 +59,7 @@ public sealed class TestDeploymentBackupCommand : EngineCmdlet
     public SwitchParameter RestoreTest { get; set; }
 
     /// <summary>
-    /// <para type="description">The deployment whose database server reads the dumps (pg_restore runs in its database container). Without it the dumps' contents are not read.</para>
+    /// <para type="description">The deployment whose database server reads the dumps (pg_restore runs in its database container, or in its database pod through the Kubernetes exec API for a Helm release). Without it the dumps' contents are not read.</para>
     /// </summary>
     [Parameter]
     public Deployment? Deployment { get; set; }

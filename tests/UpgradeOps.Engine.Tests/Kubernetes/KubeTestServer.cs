@@ -28,7 +28,8 @@ public sealed class KubeTestServer : IDisposable
         }
     }
 
-    public KubeTestServer(string helmPath)
+    /// <param name="serverArguments">More server options, e.g. --docker-workload NS/WORKLOAD=CONTAINER (pod exec forwarded to Docker).</param>
+    public KubeTestServer(string helmPath, params string[] serverArguments)
     {
         HelmPath = helmPath;
         Folder = Path.Combine(Path.GetTempPath(), $"kube-test-{Guid.NewGuid():N}");
@@ -40,7 +41,7 @@ public sealed class KubeTestServer : IDisposable
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         // The server writes the kubeconfig for itself (tests/KubeApiServer/Program.cs).
         KubeconfigPath = Path.Combine(Folder, "kubeconfig");
-        foreach (var a in new[] { server, "--port", "0", "--kubeconfig", KubeconfigPath }) start.ArgumentList.Add(a);
+        foreach (var a in new[] { server, "--port", "0", "--kubeconfig", KubeconfigPath }.Concat(serverArguments)) start.ArgumentList.Add(a);
         _process = Process.Start(start)!;
         _process.ErrorDataReceived += (_, _) => { };
         _process.BeginErrorReadLine();

@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using UpgradeOps.Hosting;
+using UpgradeOps.Kubernetes;
+using UpgradeOps.Profiles;
+using YamlDotNet.RepresentationModel;
+
+namespace UpgradeOps.Backups;
+
+/// <summary>
+/// Backs up a Helm release through the Kubernetes API only: pg_dump runs in the database pod through the exec API and
+/// streams into the backup file; the configuration is the release's user-supplied values and its rendered manifest,
+/// read from the release Secret (values whose key says secret, and every Secret's data, are redacted unless the backup
+/// is encrypted). Same folder, manifest.json and verification as a Compose backup.
+/// </summary>
+public static class HelmBackupService
+{
+    public const string ValuesFile = "config/values.json";
+    public const string ManifestFile = "config/manifest.yaml";
+
+    public static async Task<IReadOnlyList<PlannedComponent>> PlanAsync(BackupRequest request, EngineContext context)
+    {
+        using var source = KubernetesBackupSource.Open(request.Deployment);
+        return await PlanAsync(source, request, context.CreateLogger(nameof(HelmBackupService)), context.CancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<List<PlannedComponent>> PlanAsync(KubernetesBackupSource source, BackupRequest request, ILogger log, CancellationToken ct)
+    {
+        var suffix = request.Passphrase is null ? "" : ".enc";
+        var planned = new List<PlannedComponent>();
+        var workloads = await source.WorkloadsAsync(ct).ConfigureAwait(false);
+        var skipped = new List<string>();
+        foreach (var store in source.Profile.DataStores)
+        {
+            switch (store.Kind)
+            {
+                case DataStoreKind.Postgres:
+                    var workload = workloads.FirstOrDefault(w => w.Service?.Name == store.Service)?.Name ?? store.Service;
+                    planned.Add(new(store.Name, BackupComponentKind.PostgresDump, $"database '{store.Database}' in a pod of {source.Namespace}/{workload}", $"{store.Name}.dump{suffix}"));
+                    break;
+                case DataStoreKind.Volume:
+                    skipped.Add(store.Name);
+                    break;
+                case DataStoreKind.Neo4j:
+                    throw new UpgradeOpsException("BackupMethodNotSupported", ErrorKind.NotImplemented, store.Name,
+                        $"Data store '{store.Name}' is Neo4j, whose backup UpgradeOps does not run on Kubernetes yet. Back it up by hand, then pass -Component with the other components.");
+            }
+        }
+        var redacted = request.Passphrase is null ? ", secrets redacted" : "";
+        planned.Add(new(ComposeBackupService.ConfigComponent, BackupComponentKind.HelmRelease, $"values of release {source.Namespace}/{source.Release}{redacted}", ValuesFile + suffix));
+        planned.Add(new(ComposeBackupService.ConfigComponent, BackupComponentKind.KubernetesResources, $"manifest of release {source.Namespace}/{source.Release}{redacted}", ManifestFile + suffix));
+
+        var selected = ComposeBackupService.Select(planned, request);
+        var wanted = request.Components.Where(c => skipped.Contains(c, StringComparer.OrdinalIgnoreCase)).ToList();
+        if (wanted.Count > 0)
+            throw new UpgradeOpsException("BackupMethodNotSupported", ErrorKind.NotImplemented, string.Join(", ", wanted),
+                $"Volume data store(s) {string.Join(", ", wanted)} are not backed up on Kubernetes yet. Back them up by hand (tar in the pod that mounts them), then pass -Component with the other components.");
+        if (request.Components.Count == 0 && skipped.Count > 0)
+            log.LogWarning("Volume data store(s) {Stores} are not backed up on Kubernetes yet: back them up by hand (tar in the pod that mounts them).", string.Join(", ", skipped));
+        return selected;
+    }
+
+    public static async Task<DeploymentBackup> BackupAsync(BackupRequest request, EngineContext context)
+    {
+        var ct = context.CancellationToken;
+        var log = context.CreateLogger(nameof(HelmBackupService));
+        var watch = Stopwatch.StartNew();
+        using var source = KubernetesBackupSource.Open(request.Deployment);
+        var planned = await PlanAsync(source, request, log, ct).ConfigureAwait(false);
+        var release = await source.ReleaseJsonAsync(ct).ConfigureAwait(false);
+
+        var writer = BackupWriter.Create(request, source.Deployment, $"{source.Namespace}/{source.Release}", log);
+        var backup = writer.Backup;
+        using var activity = context.StartActivity($"Backing up Helm release {source.Namespace}/{source.Release}");
+        try
+        {
+            backup.ToolVersions["HelmChart"] = $"{release["chart"]?["metadata"]?["name"]} {release["chart"]?["metadata"]?["version"]}";
+            backup.ToolVersions["HelmRevision"] = release["version"]?.ToString() ?? "";
+            for (var i = 0; i < planned.Count; i++)
+            {
+                var p = planned[i];
+                activity.Report($"{p.Name}: {p.Source}", 10 + 80 * i / planned.Count);
+                log.LogDebug("Capturing {Component} from {Source}", p.Name, p.Source);
+                var component = new BackupComponent { Name = p.Name, Kind = p.Kind, File = p.File, Sha256 = "", Source = p.Source };
+                switch (p.Kind)
+                {
+                    case BackupComponentKind.PostgresDump:
+                        var store = source.Profile.DataStores.First(s => s.Name == p.Name);
+                        await ComposeBackupService.CapturePostgresAsync(await source.PostgresAsync(store, ct).ConfigureAwait(false), component, writer, activity, backup, ct)
+                            .ConfigureAwait(false);
+                        break;
+                    case BackupComponentKind.HelmRelease:
+                        var values = release["config"] as JsonObject ?? new JsonObject();
+                        var valuesText = (request.Passphrase is null ? HelmReleaseRedaction.RedactValues(values) : values).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+                        await writer.WriteAsync(component, target => target.WriteAsync(Encoding.UTF8.GetBytes(valuesText), ct).AsTask(), ct).ConfigureAwait(false);
+                        break;
+                    case BackupComponentKind.KubernetesResources:
+                        var manifest = (string?)release["manifest"] ?? "";
+                        if (request.Passphrase is null) manifest = HelmReleaseRedaction.RedactManifest(manifest, release["config"] as JsonObject);
+                        await writer.WriteAsync(component, target => target.WriteAsync(Encoding.UTF8.GetBytes(manifest), ct).AsTask(), ct).ConfigureAwait(false);
+                        break;
+                }
+                backup.Components.Add(component);
+            }
+        }
+        catch
+        {
+            writer.Abort();
+            throw;
+        }
+        await writer.CompleteAsync(watch.Elapsed, ct).ConfigureAwait(false);
+        activity.Complete();
+        return backup;
+    }
+}
+
+/// <summary>What of a release is secret, masked for a backup that is not encrypted.</summary>
+internal static class HelmReleaseRedaction
+{
+    /// <summary>The values with every leaf whose key says it is secret (password, token, key, ...) replaced by the mask.</summary>
+    public static JsonObject RedactValues(JsonObject values)
+    {
+        var copy = (JsonObject)values.DeepClone();
+        Redact(copy);
+        return copy;
+
+        static void Redact(JsonNode? node)
+        {
+            if (node is JsonObject o)
+                foreach (var key in o.Select(p => p.Key).ToList())
+                {
+                    if (o[key] is JsonValue && SecretRedactor.IsSecretName(key)) o[key] = SecretRedactor.Mask;
+                    else Redact(o[key]);
+                }
+            else if (node is JsonArray a)
+                foreach (var item in a) Redact(item);
+        }
+    }
+
+    /// <summary>The rendered manifest with every Secret's data and stringData masked, and secret values masked wherever else they appear.</summary>
+    public static string RedactManifest(string manifest, JsonObject? values)
+    {
+        var yaml = new YamlStream();
+        yaml.Load(new StringReader(manifest));
+        foreach (var document in yaml.Documents)
+        {
+            if (document.RootNode is not YamlMappingNode root) continue;
+            if (!root.Children.TryGetValue(new YamlScalarNode("kind"), out var kind) || kind.ToString() != "Secret") continue;
+            foreach (var field in new[] { "data", "stringData" })
+                if (root.Children.TryGetValue(new YamlScalarNode(field), out var data) && data is YamlMappingNode map)
+                    foreach (var key in map.Children.Keys.ToList()) map.Children[key] = new YamlScalarNode(SecretRedactor.Mask);
+        }
+        var writer = new StringWriter();
+        yaml.Save(writer, assignAnchors: false);
+        var secrets = values is null ? Array.Empty<KeyValuePair<string, string>>()
+            : new HelmRelease("", "", 0, "", "", "", null, null, null, "") { Values = values }.FlatValues().Where(v => SecretRedactor.IsSecretName(v.Key.Split('.')[^1]));
+        return new SecretRedactor(secrets).Redact(writer.ToString());
+    }
+}

@@ -1,0 +1,116 @@
+using System.Runtime.ExceptionServices;
+using Microsoft.Extensions.Logging;
+using UpgradeOps.Hosting;
+using UpgradeOps.Kubernetes;
+using UpgradeOps.Profiles;
+
+namespace UpgradeOps.Backups;
+
+/// <summary>
+/// Restores a backup's data onto a Helm release: verifies it first, scales the application workloads (the profile's
+/// Api, Worker, TaskManager and LoadBalancer services and the product images) to 0, restores each database into a
+/// staging database in its pod and only then puts it in the live one's place, scales the workloads back (always,
+/// also after a failure) and waits until they are ready. The release's values and manifest are not applied here:
+/// the release returns to its revision with helm rollback (Invoke-Rollback).
+/// </summary>
+public static class HelmRestoreService
+{
+    public static async Task<RestorePlan> PlanAsync(RestoreRequest request, EngineContext context)
+    {
+        var backup = BackupCatalog.Open(request.BackupPath);
+        using var source = KubernetesBackupSource.Open(request.Deployment);
+        var stop = (await ApplicationWorkloadsAsync(source, context.CancellationToken).ConfigureAwait(false))
+            .Select(w => $"{w.Kind} {source.Namespace}/{w.Name} ({w.Replicas} → 0 replicas)").ToList();
+        var actions = backup.Components.Select(c => c.Kind switch
+        {
+            BackupComponentKind.PostgresDump => $"Restore {c.File} into a staging database in the pod of '{c.Name}', then put it in place of the live database",
+            BackupComponentKind.HelmRelease or BackupComponentKind.KubernetesResources => $"Keep {c.File} for reference (helm rollback returns the release's values and objects)",
+            _ => $"Skip {c.Name} ({c.Kind}): not restored on Kubernetes",
+        }).ToList();
+        return new RestorePlan(stop, actions);
+    }
+
+    /// <summary>The workloads that use the data and run now.</summary>
+    private static async Task<List<KubernetesBackupSource.Workload>> ApplicationWorkloadsAsync(KubernetesBackupSource source, CancellationToken ct)
+    {
+        var roles = new HashSet<ServiceRole> { ServiceRole.Api, ServiceRole.Worker, ServiceRole.LoadBalancer, ServiceRole.TaskManager };
+        var dataServices = source.Profile.DataStores.Select(d => d.Service).Where(s => s is not null).ToHashSet();
+        return (await source.WorkloadsAsync(ct).ConfigureAwait(false))
+            .Where(w => w.Service is { } s && (s.ProductImage || roles.Contains(s.Role)) && !dataServices.Contains(s.Name) && w.Replicas > 0).ToList();
+    }
+
+    public static async Task<DeploymentBackup> RestoreAsync(RestoreRequest request, EngineContext context)
+    {
+        using var activity = context.StartActivity($"Restoring {Path.GetFileName(request.BackupPath)} onto {request.Deployment.Name}");
+        activity.Report("Verifying the backup", 5);
+        var backup = await ComposeRestoreService.VerifiedBackupAsync(request, context).ConfigureAwait(false);
+        using var source = KubernetesBackupSource.Open(request.Deployment);
+        await RestoreDataAsync(source, backup, request.Passphrase, request.HealthTimeout, context, activity).ConfigureAwait(false);
+        activity.Complete();
+        return backup;
+    }
+
+    /// <summary>The data part of a restore (also the data part of a Helm rollback): workloads down, databases restored, workloads up and ready.</summary>
+    /// <param name="whileStopped">Runs once the databases are replaced and before the workloads scale back (a rollback's helm rollback).</param>
+    internal static async Task RestoreDataAsync(KubernetesBackupSource source, DeploymentBackup backup, byte[]? passphrase, TimeSpan healthTimeout,
+        EngineContext context, ProgressActivity activity, Func<Task>? whileStopped = null)
+    {
+        var ct = context.CancellationToken;
+        var log = context.CreateLogger(nameof(HelmRestoreService));
+        var folder = Path.GetFullPath(backup.Path);
+        var stopped = await ApplicationWorkloadsAsync(source, ct).ConfigureAwait(false);
+        var staged = new List<ComposeRestoreService.StagedDatabase>();
+        Exception? failure = null;
+        var scaledDown = new List<KubernetesBackupSource.Workload>();
+        try
+        {
+            activity.Report($"Scaling {string.Join(", ", stopped.Select(w => w.Name))} to 0", 15);
+            foreach (var workload in stopped)
+            {
+                await source.ScaleAsync(workload, 0, ct).ConfigureAwait(false);
+                scaledDown.Add(workload);
+            }
+            foreach (var dump in backup.Components.Where(c => c.Kind == BackupComponentKind.PostgresDump))
+            {
+                activity.Report($"Restoring {dump.Name} from {dump.File} into a staging database", 30);
+                staged.Add(await ComposeRestoreService.StageDatabaseAsync(source, folder, dump, passphrase, ct).ConfigureAwait(false));
+            }
+            // Only now, with every dump restored and its checksum proven, are the live databases replaced.
+            foreach (var database in staged)
+            {
+                activity.Report($"Replacing database {database.Target.Database} with the restored copy", 75);
+                database.ReplacedName = await database.Target.ReplaceDatabaseAsync(database.Target.Database, database.Name, ct).ConfigureAwait(false);
+                database.Replaced = true;
+            }
+            if (whileStopped is not null) await whileStopped().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+        finally
+        {
+            foreach (var database in staged.Where(d => !d.Replaced)) await database.Target.TryDropDatabaseAsync(database.Name, log).ConfigureAwait(false);
+            // Scale back whatever happened (not with the cancelled token).
+            foreach (var workload in scaledDown)
+            {
+                try
+                {
+                    await source.ScaleAsync(workload, workload.Replicas, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (UpgradeOpsException ex)
+                {
+                    log.LogWarning("Could not scale {Kind} {Workload} back to {Replicas}: {Message}. Scale it with 'kubectl scale {Kind} {Workload} -n {Namespace} --replicas={Replicas}'.",
+                        workload.Kind, workload.Name, workload.Replicas, ex.Message, workload.Kind.ToLowerInvariant(), workload.Name, source.Namespace, workload.Replicas);
+                }
+            }
+        }
+        if (failure is not null) ExceptionDispatchInfo.Throw(failure);
+
+        activity.Report("Waiting for the workloads to be ready", 90);
+        await source.WaitReadyAsync(stopped, healthTimeout, ct).ConfigureAwait(false);
+        foreach (var database in staged.Where(d => d.ReplacedName is not null)) await database.Target.TryDropDatabaseAsync(database.ReplacedName!, log).ConfigureAwait(false);
+        foreach (var skipped in backup.Components.Where(c => c.Kind is BackupComponentKind.Volume or BackupComponentKind.Neo4jDump))
+            log.LogWarning("{Component} ({Kind}) is not restored on Kubernetes: restore it by hand.", skipped.Name, skipped.Kind);
+    }
+}

@@ -1,0 +1,226 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using UpgradeOps.Backups;
+using UpgradeOps.Profiles;
+
+namespace UpgradeOps.Kubernetes;
+
+/// <summary>
+/// What a Helm release offers a backup or a restore: its profile, the API client, its workloads mapped to the
+/// profile's services, the ready pod of each data store (where pg_dump runs through the exec API) and the
+/// release's stored values and manifest.
+/// </summary>
+internal sealed class KubernetesBackupSource : IDataStoreHost
+{
+    private KubernetesBackupSource(Deployment deployment, ProductProfile profile, IKubernetes client, string ns, string release)
+    {
+        Deployment = deployment;
+        Profile = profile;
+        Client = client;
+        Namespace = ns;
+        Release = release;
+    }
+
+    public Deployment Deployment { get; }
+    public ProductProfile Profile { get; }
+    public IKubernetes Client { get; }
+    public string Namespace { get; }
+    public string Release { get; }
+
+    public static KubernetesBackupSource Open(Deployment deployment)
+    {
+        if (deployment.Platform != DeploymentPlatform.Kubernetes || deployment.Location?.Split('/', 2) is not [{ Length: > 0 } ns, { Length: > 0 } release])
+            throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, deployment.Name,
+                $"'{deployment.Name}' is not a Helm release read with Get-UpgradeDeployment -Namespace -Release. Get it again that way.");
+        var profile = ProfileLoader.Load(deployment.Profile);
+        return new KubernetesBackupSource(deployment, profile, KubernetesDiscovery.Connect(deployment.Kubeconfig, deployment.KubeContext), ns, release);
+    }
+
+    /// <summary>A workload of the release (Deployment or StatefulSet) with the profile service it plays.</summary>
+    public sealed record Workload(string Kind, string Name, int Replicas, IDictionary<string, string> Selector, ServiceDefinition? Service);
+
+    public async Task<IReadOnlyList<Workload>> WorkloadsAsync(CancellationToken ct) => await CallAsync("list the workloads", async () =>
+    {
+        var deployments = (await Client.AppsV1.ListNamespacedDeploymentAsync(Namespace, cancellationToken: ct).ConfigureAwait(false)).Items
+            .Where(d => KubernetesDiscovery.BelongsTo(d.Metadata, Release))
+            .Select(d => new Workload("Deployment", d.Metadata.Name, d.Spec?.Replicas ?? 1, d.Spec?.Selector?.MatchLabels ?? new Dictionary<string, string>(),
+                KubernetesDiscovery.ServiceOf(d.Metadata, Profile, Release)));
+        var statefulSets = (await Client.AppsV1.ListNamespacedStatefulSetAsync(Namespace, cancellationToken: ct).ConfigureAwait(false)).Items
+            .Where(s => KubernetesDiscovery.BelongsTo(s.Metadata, Release))
+            .Select(s => new Workload("StatefulSet", s.Metadata.Name, s.Spec?.Replicas ?? 1, s.Spec?.Selector?.MatchLabels ?? new Dictionary<string, string>(),
+                KubernetesDiscovery.ServiceOf(s.Metadata, Profile, Release)));
+        return (IReadOnlyList<Workload>)deployments.Concat(statefulSets).OrderBy(w => w.Name, StringComparer.Ordinal).ToList();
+    }).ConfigureAwait(false);
+
+    /// <summary>The newest revision of the release as helm stores it (values in "config", the rendered "manifest").</summary>
+    public async Task<JsonObject> ReleaseJsonAsync(CancellationToken ct)
+    {
+        var secrets = await CallAsync("read the release Secrets", () => HelmReleaseReader.ListSecretsAsync(Client, Namespace, Release, ct)).ConfigureAwait(false);
+        var latest = secrets.Select(s => (Secret: s, Release: HelmReleaseReader.FromSecret(s))).OrderBy(r => r.Release.Revision).LastOrDefault();
+        if (latest.Secret is null)
+            throw new UpgradeOpsException("HelmReleaseNotFound", ErrorKind.ObjectNotFound, $"{Namespace}/{Release}",
+                $"No Helm release '{Release}' in namespace '{Namespace}'. Check the names with 'helm list -A'.");
+        return HelmReleaseReader.DecodeReleaseJson(latest.Secret.Data["release"]);
+    }
+
+    /// <summary>The workload of a data store's service and its running, ready pod.</summary>
+    public async Task<(Workload Workload, V1Pod Pod)> DataStorePodAsync(DataStoreDefinition store, CancellationToken ct)
+    {
+        var workload = (await WorkloadsAsync(ct).ConfigureAwait(false)).FirstOrDefault(w => w.Service?.Name == store.Service)
+            ?? throw new UpgradeOpsException("DataStoreNotFound", ErrorKind.ObjectNotFound, store.Name,
+                $"No workload of release {Namespace}/{Release} plays the profile's service '{store.Service}' (data store '{store.Name}'). " +
+                "Check the profile's kubernetesWorkload for it against the release's Deployments and StatefulSets.");
+        var selector = string.Join(",", workload.Selector.Select(p => $"{p.Key}={p.Value}"));
+        var pods = await CallAsync("list the pods", () => Client.CoreV1.ListNamespacedPodAsync(Namespace, labelSelector: selector, cancellationToken: ct)).ConfigureAwait(false);
+        var pod = pods.Items.Where(p => p.Metadata.DeletionTimestamp is null && p.Status?.Phase == "Running")
+                      .OrderByDescending(p => p.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true)
+                      .ThenBy(p => p.Metadata.Name, StringComparer.Ordinal).FirstOrDefault()
+            ?? throw new UpgradeOpsException("DataStoreNotRunning", ErrorKind.ResourceUnavailable, store.Name,
+                $"Data store '{store.Name}' needs a running pod of {workload.Kind} {Namespace}/{workload.Name}, and none runs. " +
+                $"Scale it up ('kubectl scale {workload.Kind.ToLowerInvariant()} {workload.Name} -n {Namespace} --replicas=1') and try again.");
+        return (workload, pod);
+    }
+
+    /// <summary>
+    /// The PostgreSQL of a data store: pg_dump and friends run in its pod; user, password and port come from the pod's
+    /// container environment (values, or Secret and ConfigMap keys read through the API). The password is handed to the
+    /// tools from the container's own variable, so it never crosses the API; its value is used only to mask it.
+    /// </summary>
+    public async Task<PostgresTarget> PostgresAsync(DataStoreDefinition store, CancellationToken ct)
+    {
+        var (_, pod) = await DataStorePodAsync(store, ct).ConfigureAwait(false);
+        var containers = pod.Spec?.Containers ?? new List<V1Container>();
+        var container = containers.FirstOrDefault(c => store.PasswordVariable is not null && PodEnvironment.Declares(c, store.PasswordVariable))
+            ?? containers.FirstOrDefault()
+            ?? throw new UpgradeOpsException("DataStoreNotRunning", ErrorKind.ResourceUnavailable, store.Name, $"Pod {Namespace}/{pod.Metadata.Name} has no container.");
+        var environment = new PodEnvironment(container, Lookup);
+        var user = (store.UserVariable is null ? null : await environment.ValueAsync(store.UserVariable, ct).ConfigureAwait(false)) ?? "postgres";
+        string password = "";
+        var fromVariables = new Dictionary<string, string>();
+        if (store.PasswordVariable is not null && PodEnvironment.Declares(container, store.PasswordVariable))
+        {
+            password = await environment.ValueAsync(store.PasswordVariable, ct).ConfigureAwait(false) ?? "";
+            fromVariables["PGPASSWORD"] = store.PasswordVariable;
+        }
+        var port = int.TryParse(await environment.ValueAsync("PGPORT", ct).ConfigureAwait(false), out var p) ? p
+            : container.Ports?.FirstOrDefault(c => c.Name is "postgres" or "postgresql")?.ContainerPort ?? store.Port;
+        var exec = new PodContainerExec(Client, Namespace, pod.Metadata.Name, container.Name, fromVariables);
+        return new PostgresTarget(exec, user, password, store.Database!, port, npgsqlHost: null, npgsqlPort: null);
+    }
+
+    /// <summary>One key of a Secret or ConfigMap, read through the API (null when it is not there).</summary>
+    private async Task<string?> Lookup(PodEnvironment.Source source, string name, string? key, CancellationToken ct)
+    {
+        try
+        {
+            if (source == PodEnvironment.Source.Secret)
+            {
+                var secret = await Client.CoreV1.ReadNamespacedSecretAsync(name, Namespace, cancellationToken: ct).ConfigureAwait(false);
+                return key is not null && secret.Data?.TryGetValue(key, out var bytes) == true ? Encoding.UTF8.GetString(bytes) : null;
+            }
+            var map = await Client.CoreV1.ReadNamespacedConfigMapAsync(name, Namespace, cancellationToken: ct).ConfigureAwait(false);
+            return key is not null && map.Data?.TryGetValue(key, out var value) == true ? value : null;
+        }
+        catch (HttpOperationException ex) when (ex.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+        catch (HttpOperationException ex)
+        {
+            throw new UpgradeOpsException("KubernetesRequestFailed", ErrorKind.PermissionDenied, $"{Namespace}/{name}",
+                $"The Kubernetes API refused to read {source} {Namespace}/{name} ({(int)ex.Response.StatusCode}), which holds the database credentials. " +
+                "Use an identity that may read it.", ex);
+        }
+    }
+
+    /// <summary>Sets a workload's replicas (merge patch of spec.replicas).</summary>
+    public Task ScaleAsync(Workload workload, int replicas, CancellationToken ct) => CallAsync($"scale {workload.Kind} {workload.Name}", async () =>
+    {
+        var patch = new V1Patch($"{{\"spec\":{{\"replicas\":{replicas}}}}}", V1Patch.PatchType.MergePatch);
+        if (workload.Kind == "StatefulSet")
+            await Client.AppsV1.PatchNamespacedStatefulSetAsync(patch, workload.Name, Namespace, cancellationToken: ct).ConfigureAwait(false);
+        else
+            await Client.AppsV1.PatchNamespacedDeploymentAsync(patch, workload.Name, Namespace, cancellationToken: ct).ConfigureAwait(false);
+        return true;
+    });
+
+    /// <summary>Waits until each workload reports as many ready replicas as it asks for.</summary>
+    public async Task WaitReadyAsync(IEnumerable<Workload> workloads, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = DateTimeOffset.UtcNow + timeout;
+        foreach (var workload in workloads)
+        {
+            while (true)
+            {
+                var (wanted, ready) = workload.Kind == "StatefulSet"
+                    ? await CallAsync("read a StatefulSet", async () => (await Client.AppsV1.ReadNamespacedStatefulSetAsync(workload.Name, Namespace, cancellationToken: ct).ConfigureAwait(false)) is var s
+                        ? (s.Spec?.Replicas ?? 1, s.Status?.ReadyReplicas ?? 0) : default).ConfigureAwait(false)
+                    : await CallAsync("read a Deployment", async () => (await Client.AppsV1.ReadNamespacedDeploymentAsync(workload.Name, Namespace, cancellationToken: ct).ConfigureAwait(false)) is var d
+                        ? (d.Spec?.Replicas ?? 1, d.Status?.ReadyReplicas ?? 0) : default).ConfigureAwait(false);
+                if (ready >= wanted) break;
+                if (DateTimeOffset.UtcNow > deadline)
+                    throw new UpgradeOpsException("ServicesNotHealthy", ErrorKind.OperationTimeout, $"{Namespace}/{workload.Name}",
+                        $"{workload.Kind} {Namespace}/{workload.Name} has {ready} of {wanted} replicas ready after {timeout.TotalSeconds:N0} s. " +
+                        $"Look at 'kubectl describe {workload.Kind.ToLowerInvariant()} {workload.Name} -n {Namespace}' and Get-UpgradeDiagnostic.");
+                await Task.Delay(500, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>One API call, its failures turned into errors that say what to do.</summary>
+    private async Task<T> CallAsync<T>(string what, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new UpgradeOpsException("KubernetesUnreachable", ErrorKind.ConnectionError, Client.BaseUri.ToString(),
+                $"No Kubernetes API answered at {Client.BaseUri} ({ex.Message}). Check -Kubeconfig / -KubeContext and that the cluster is reachable from here.", ex);
+        }
+        catch (HttpOperationException ex)
+        {
+            throw new UpgradeOpsException("KubernetesRequestFailed", ErrorKind.PermissionDenied, $"{Namespace}/{Release}",
+                $"The Kubernetes API refused to {what} in '{Namespace}' ({(int)ex.Response.StatusCode}). Use an identity that may do that there.", ex);
+        }
+    }
+
+    public void Dispose() => Client.Dispose();
+}
+
+/// <summary>
+/// The value of a container's environment variable as the kubelet would set it: a literal value, a Secret or
+/// ConfigMap key (valueFrom), or a key of an envFrom Secret/ConfigMap (with its prefix). Later definitions win, as in a pod.
+/// </summary>
+internal sealed class PodEnvironment(V1Container container, Func<PodEnvironment.Source, string, string?, CancellationToken, Task<string?>> lookup)
+{
+    public enum Source { Secret, ConfigMap }
+
+    public static bool Declares(V1Container container, string name) =>
+        container.Env?.Any(e => e.Name == name) == true || container.EnvFrom?.Count > 0;
+
+    public async Task<string?> ValueAsync(string name, CancellationToken ct)
+    {
+        var explicitly = container.Env?.LastOrDefault(e => e.Name == name);
+        if (explicitly is not null)
+        {
+            if (explicitly.ValueFrom?.SecretKeyRef is { } secretKey) return await lookup(Source.Secret, secretKey.Name, secretKey.Key, ct).ConfigureAwait(false);
+            if (explicitly.ValueFrom?.ConfigMapKeyRef is { } mapKey) return await lookup(Source.ConfigMap, mapKey.Name, mapKey.Key, ct).ConfigureAwait(false);
+            return explicitly.Value;
+        }
+        foreach (var from in (container.EnvFrom ?? new List<V1EnvFromSource>()).Reverse())
+        {
+            var prefix = from.Prefix ?? "";
+            if (!name.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            var key = name[prefix.Length..];
+            var value = from.SecretRef is { } s ? await lookup(Source.Secret, s.Name, key, ct).ConfigureAwait(false)
+                : from.ConfigMapRef is { } m ? await lookup(Source.ConfigMap, m.Name, key, ct).ConfigureAwait(false) : null;
+            if (value is not null) return value;
+        }
+        return null;
+    }
+}

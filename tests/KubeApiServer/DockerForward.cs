@@ -1,0 +1,207 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace KubeApiServer;
+
+/// <summary>
+/// Pod exec and logs forwarded to a Docker container through the Docker Engine API on its Unix socket (no docker CLI):
+/// which container backs which workload's pods is the server option --docker-workload NAMESPACE/WORKLOAD=CONTAINER.
+/// Exec speaks the WebSocket remote-command protocol as KubernetesClient and kubectl do: subprotocol v5.channel.k8s.io
+/// (preferred) or v4.channel.k8s.io; each binary message starts with its channel (0 stdin, 1 stdout, 2 stderr,
+/// 3 the status JSON with the exit code, v5 also 255 = close channel N, used to end stdin).
+/// </summary>
+public sealed class DockerForward(string socketPath, IReadOnlyDictionary<string, string> workloads)
+{
+    public const string V5 = "v5.channel.k8s.io";
+    public const string V4 = "v4.channel.k8s.io";
+
+    private readonly HttpClient _http = new(new SocketsHttpHandler
+    {
+        ConnectCallback = async (_, ct) =>
+        {
+            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
+            return new NetworkStream(socket, ownsSocket: true);
+        },
+    }) { BaseAddress = new Uri("http://docker") };
+
+    /// <summary>The Docker container behind a pod (by the workload that owns it), or an API error saying why there is none.</summary>
+    public string ContainerFor(string ns, JsonObject pod)
+    {
+        var owner = Pods.Owner(pod);
+        if (owner is not null && workloads.TryGetValue($"{ns}/{owner}", out var container)) return container;
+        throw new ApiException(400, "BadRequest",
+            $"pod {pod["metadata"]?["name"]} has no Docker container behind it on this test server (start it with --docker-workload {ns}/{owner ?? "WORKLOAD"}=CONTAINER)");
+    }
+
+    public async Task ExecAsync(HttpContext context, string container)
+    {
+        var query = context.Request.Query;
+        var command = query["command"].Where(c => c is not null).Select(c => c!).ToList();
+        if (command.Count == 0) throw new ApiException(400, "BadRequest", "you must specify at least 1 command");
+        if (!context.WebSockets.IsWebSocketRequest) throw new ApiException(400, "BadRequest", "Upgrade request required");
+        bool Flag(string name) => query[name] is var v && (v == "true" || v == "1");
+        var stdin = Flag("stdin");
+        var protocols = context.WebSockets.WebSocketRequestedProtocols;
+        var protocol = protocols.Contains(V5) ? V5 : protocols.Contains(V4) ? V4
+            : throw new ApiException(400, "BadRequest", $"unsupported subprotocols {string.Join(", ", protocols)}: this test server speaks {V5} and {V4}");
+
+        // Create the Docker exec before the upgrade, so a missing container is an HTTP error the client sees.
+        using var create = await _http.PostAsync($"/containers/{Uri.EscapeDataString(container)}/exec", Json(new JsonObject
+        {
+            ["AttachStdin"] = stdin, ["AttachStdout"] = true, ["AttachStderr"] = true, ["Tty"] = false,
+            ["Cmd"] = new JsonArray(command.Select(c => (JsonNode)c).ToArray()),
+        }));
+        var created = JsonNode.Parse(await create.Content.ReadAsStringAsync());
+        if (!create.IsSuccessStatusCode)
+            throw new ApiException(500, "InternalError", $"container {container} behind the pod: {(string?)created?["message"]}");
+        var execId = (string)created!["Id"]!;
+
+        using var socket = await StartAsync(execId);
+        using var ws = await context.WebSockets.AcceptWebSocketAsync(protocol);
+        var sendLock = new SemaphoreSlim(1, 1);
+        var input = Task.Run(() => PumpInputAsync(ws, socket, protocol == V5, context.RequestAborted));
+        await PumpOutputAsync(ws, socket, sendLock, context.RequestAborted);
+
+        var exit = await ExitCodeAsync(execId);
+        var status = exit == 0
+            ? new JsonObject { ["metadata"] = new JsonObject(), ["status"] = "Success" }
+            : new JsonObject
+            {
+                ["metadata"] = new JsonObject(), ["status"] = "Failure",
+                ["message"] = $"command terminated with non-zero exit code: error executing command [{string.Join(' ', command)}], exit code {exit}",
+                ["reason"] = "NonZeroExitCode",
+                ["details"] = new JsonObject { ["causes"] = new JsonArray(new JsonObject { ["reason"] = "ExitCode", ["message"] = exit.ToString() }) },
+            };
+        await SendAsync(ws, sendLock, 3, Encoding.UTF8.GetBytes(status.ToJsonString()), context.RequestAborted);
+        try
+        {
+            await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", context.RequestAborted);
+            await input.WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (Exception e) when (e is WebSocketException or TimeoutException or OperationCanceledException) { }
+    }
+
+    /// <summary>POST /exec/ID/start upgraded to a raw stream (as the docker CLI does).</summary>
+    private async Task<Socket> StartAsync(string execId)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath));
+        const string body = "{\"Detach\":false,\"Tty\":false}";
+        var request = $"POST /exec/{execId}/start HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n" +
+                      $"Content-Length: {body.Length}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n{body}";
+        await socket.SendAsync(Encoding.ASCII.GetBytes(request));
+        // The response head, byte by byte so nothing of the stream after it is consumed.
+        var head = new StringBuilder();
+        var one = new byte[1];
+        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+        {
+            if (await socket.ReceiveAsync(one) == 0) throw new IOException("Docker closed the exec start");
+            head.Append((char)one[0]);
+        }
+        var status = head.ToString().Split(' ', 3);
+        if (status.Length < 2 || status[1] is not ("101" or "200"))
+            throw new ApiException(500, "InternalError", $"docker exec start: {head.ToString().Split('\r')[0]}");
+        return socket;
+    }
+
+    private static async Task PumpOutputAsync(WebSocket ws, Socket socket, SemaphoreSlim sendLock, CancellationToken ct)
+    {
+        var header = new byte[8];
+        var buffer = new byte[64 * 1024];
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+        while (await ReadExactlyAsync(stream, header, ct))
+        {
+            var channel = header[0] == 2 ? (byte)2 : (byte)1;
+            var remaining = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(4));
+            while (remaining > 0)
+            {
+                var read = await stream.ReadAsync(buffer.AsMemory(0, Math.Min(remaining, buffer.Length)), ct);
+                if (read == 0) return;
+                remaining -= read;
+                await SendAsync(ws, sendLock, channel, buffer.AsMemory(0, read), ct);
+            }
+        }
+    }
+
+    private static async Task PumpInputAsync(WebSocket ws, Socket socket, bool v5, CancellationToken ct)
+    {
+        var buffer = new byte[64 * 1024];
+        var atStart = true;
+        byte channel = 0;
+        try
+        {
+            while (ws.State == WebSocketState.Open)
+            {
+                var result = await ws.ReceiveAsync(buffer, ct);
+                if (result.MessageType == WebSocketMessageType.Close) break;
+                var offset = 0;
+                if (atStart && result.Count > 0) { channel = buffer[0]; offset = 1; }
+                if (channel == 0 && result.Count > offset) await socket.SendAsync(buffer.AsMemory(offset, result.Count - offset), SocketFlags.None, ct);
+                else if (v5 && channel == 255 && result.Count > offset && buffer[offset] == 0) socket.Shutdown(SocketShutdown.Send);
+                atStart = result.EndOfMessage;
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or SocketException or ObjectDisposedException or OperationCanceledException) { }
+    }
+
+    private static async Task SendAsync(WebSocket ws, SemaphoreSlim sendLock, byte channel, ReadOnlyMemory<byte> payload, CancellationToken ct)
+    {
+        var message = new byte[payload.Length + 1];
+        message[0] = channel;
+        payload.CopyTo(message.AsMemory(1));
+        await sendLock.WaitAsync(ct);
+        try { await ws.SendAsync(message, WebSocketMessageType.Binary, true, ct); }
+        finally { sendLock.Release(); }
+    }
+
+    private static async Task<bool> ReadExactlyAsync(Stream stream, byte[] buffer, CancellationToken ct)
+    {
+        var got = 0;
+        while (got < buffer.Length)
+        {
+            var read = await stream.ReadAsync(buffer.AsMemory(got), ct);
+            if (read == 0) return false;
+            got += read;
+        }
+        return true;
+    }
+
+    private async Task<long> ExitCodeAsync(string execId)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            var inspect = JsonNode.Parse(await _http.GetStringAsync($"/exec/{execId}/json"))!;
+            if (inspect["Running"]?.GetValue<bool>() != true) return inspect["ExitCode"]?.GetValue<long>() ?? -1;
+            await Task.Delay(50);
+        }
+        return -1;
+    }
+
+    /// <summary>GET /pods/NAME/log: the container's docker logs (stdout and stderr), with tailLines and timestamps.</summary>
+    public async Task LogsAsync(HttpContext context, string container)
+    {
+        var query = context.Request.Query;
+        var tail = int.TryParse(query["tailLines"], out var n) ? n.ToString() : "all";
+        var timestamps = query["timestamps"] == "true" ? "1" : "0";
+        using var response = await _http.GetAsync($"/containers/{Uri.EscapeDataString(container)}/logs?stdout=1&stderr=1&tail={tail}&timestamps={timestamps}",
+            HttpCompletionOption.ResponseHeadersRead);
+        if (!response.IsSuccessStatusCode)
+            throw new ApiException(500, "InternalError", $"container {container} behind the pod: {await response.Content.ReadAsStringAsync()}");
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "text/plain";
+        await using var body = await response.Content.ReadAsStreamAsync();
+        var header = new byte[8];
+        while (await ReadExactlyAsync(body, header, context.RequestAborted))
+        {
+            var payload = new byte[BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(4))];
+            if (!await ReadExactlyAsync(body, payload, context.RequestAborted)) break;
+            await context.Response.Body.WriteAsync(payload, context.RequestAborted);
+        }
+    }
+
+    private static StringContent Json(JsonObject o) => new(o.ToJsonString(), Encoding.UTF8, "application/json");
+}
