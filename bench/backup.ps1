@@ -9,6 +9,9 @@
       - raw:        drop/create the database, docker exec -i DB pg_restore < file
       - UpgradeOps: Restore-DeploymentBackup of that backup                  (verification, stop/start, wait for health;
                     the time until its data is back is printed apart from the health wait)
+      - by hand:    what an admin types for the same restore: docker stop the application, drop/create the database,
+                    docker exec -i DB pg_restore < file, docker start the application, wait until docker says healthy
+                    (a second baseline: the issue's raw pg_restore does not stop or start anything)
     and prints the medians and the ratios. Goal: both ratios at most 1.10.
 .EXAMPLE
     dotnet pwsh ./bench/backup.ps1 -Runs 3
@@ -41,7 +44,15 @@ $d = Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $profilePa
 function Measure-Seconds([scriptblock] $Action) { $w = [Diagnostics.Stopwatch]::StartNew(); & $Action | Out-Null; $w.Elapsed.TotalSeconds }
 function Get-Median([double[]] $Values) { ($Values | Sort-Object)[[int][math]::Floor($Values.Count / 2)] }
 
-$times = @{ RawDump = @(); Backup = @(); RawRestore = @(); Restore = @(); DataBack = @() }
+$times = @{ RawDump = @(); Backup = @(); RawRestore = @(); Restore = @(); DataBack = @(); ByHand = @() }
+$app = @(docker ps --filter "label=com.docker.compose.project=$($sandbox.ProjectName)" --format '{{.Names}} {{.Label "com.docker.compose.service"}}' |
+    Where-Object { $_ -notmatch ' (database|cache)$' } | ForEach-Object { ($_ -split ' ')[0] })
+function Wait-DockerHealthy([string[]] $Names) {
+    do {
+        Start-Sleep -Milliseconds 250
+        $states = docker inspect --format '{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}' $Names
+    } while ($states | Where-Object { $_ -notmatch '^running/(healthy)?$' })
+}
 for ($i = 1; $i -le $Runs; $i++) {
     $rawFile = Join-Path $work "raw-$i.dump"
     $times.RawDump += Measure-Seconds {
@@ -57,6 +68,15 @@ for ($i = 1; $i -le $Runs; $i++) {
         if ($LASTEXITCODE -ne 0) { throw 'raw pg_restore failed' }
     }
     docker @psql "DROP DATABASE IF EXISTS bench_raw WITH (FORCE)" | Out-Null
+    $times.ByHand += Measure-Seconds {
+        docker stop $app | Out-Null
+        docker @psql "DROP DATABASE $($sandbox.DatabaseName) WITH (FORCE)" | Out-Null
+        docker @psql "CREATE DATABASE $($sandbox.DatabaseName)" | Out-Null
+        & bash -c "docker exec -i $db pg_restore --no-owner -h /run/postgresql -p 55432 -U $($sandbox.DatabaseUser) -d $($sandbox.DatabaseName) < '$rawFile'"
+        if ($LASTEXITCODE -ne 0) { throw 'pg_restore by hand failed' }
+        docker start $app | Out-Null
+        Wait-DockerHealthy $app
+    }
     # The restore's own progress says when the data is back and the wait for the services' health begins.
     $watch = [Diagnostics.Stopwatch]::StartNew()
     $script:dataBack = $null
@@ -67,8 +87,8 @@ for ($i = 1; $i -le $Runs; $i++) {
     }
     $times.Restore += $watch.Elapsed.TotalSeconds
     $times.DataBack += $script:dataBack
-    Write-Host ("run {0}: raw pg_dump {1:N1} s, New-DeploymentBackup {2:N1} s, raw pg_restore {3:N1} s, Restore-DeploymentBackup {4:N1} s (data back after {5:N1} s)" -f $i,
-        $times.RawDump[-1], $times.Backup[-1], $times.RawRestore[-1], $times.Restore[-1], $times.DataBack[-1])
+    Write-Host ("run {0}: raw pg_dump {1:N1} s, New-DeploymentBackup {2:N1} s, raw pg_restore {3:N1} s, by hand with stop/start {6:N1} s, Restore-DeploymentBackup {4:N1} s (data back after {5:N1} s)" -f $i,
+        $times.RawDump[-1], $times.Backup[-1], $times.RawRestore[-1], $times.Restore[-1], $times.DataBack[-1], $times.ByHand[-1])
     Remove-Item -Force $rawFile
     Remove-Item -Recurse -Force $script:backup.Path
 }
@@ -80,4 +100,6 @@ Write-Host ("Backup:  New-DeploymentBackup {0:N1} s / raw pg_dump {1:N1} s = {2:
 Write-Host ("Restore: Restore-DeploymentBackup {0:N1} s / raw pg_restore {1:N1} s = {2:N2} (goal <= 1.10)" -f $restore, $rawRestore, ($restore / $rawRestore))
 $dataBack = Get-Median $times.DataBack
 Write-Host ("         of which data restored and swapped in {0:N1} s ({1:N2} of raw); the rest is starting the services and waiting for their healthchecks" -f $dataBack, ($dataBack / $rawRestore))
+$byHand = Get-Median $times.ByHand
+Write-Host ("         against the same restore by hand (stop app, pg_restore, start, wait healthy) {0:N1} s: {1:N2}" -f $byHand, ($restore / $byHand))
 Stop-Sandbox -RemoveVolumes | Out-Null

@@ -88,7 +88,7 @@ internal sealed class RehearsalCopy
             throw new UpgradeOpsException("RehearsalNameInUse", ErrorKind.ResourceUnavailable, taken[0],
                 $"Containers named {string.Join(", ", taken)} already exist. Remove them ('docker rm -f NAME') or run the rehearsal again: its name changes every time.");
 
-        var sourceVolumes = containers.SelectMany(c => c.Mounts ?? new List<MountPoint>()).Where(m => m.Type == "volume" && IsNamed(m.Name)).Select(m => m.Name).Distinct().ToList();
+        var sourceVolumes = containers.SelectMany(c => c.Mounts ?? new List<MountPoint>()).Where(m => m.Type == "volume" && IsNamed(m.Name)).Select(m => m.Name!).Distinct().ToList();
         var volumeNames = sourceVolumes.ToDictionary(v => v, v => $"{projectName}_{ShortVolumeName(v, production.Deployment.Name)}");
         var existingVolumes = (await client.Volumes.ListAsync(ct).ConfigureAwait(false)).Volumes?.Select(v => v.Name).ToHashSet() ?? new HashSet<string>();
         var takenVolumes = volumeNames.Values.Where(existingVolumes.Contains).ToList();
