@@ -63,7 +63,8 @@ $path = Test-UpgradePath -From 1.6.4 -To 1.7.6 -AvailableVersion 1.6.4, 1.7.0, 1
         $LASTEXITCODE | Should -Be 0 -Because ($output -join "`n")
         $result = ($output | Select-Object -Last 1) | ConvertFrom-Json
         $result.ModuleBase | Should -Be (Join-Path $unpacked 'UpgradeOps')
-        $result.Commands | Should -Be 13
+        # Every cmdlet the manifest exports, and only those.
+        $result.Commands | Should -Be (Import-PowerShellDataFile (Join-Path $env:UPGRADEOPS_ROOT 'UpgradeOps.psd1')).CmdletsToExport.Count
         $result.Supported | Should -BeTrue
         $result.Route | Should -Be '1.6.4 → 1.7.6'
     }
