@@ -138,6 +138,14 @@ public sealed class TestPostUpgradeCommand : EngineCmdlet
             ApiEndpoint = ApiEndpoint,
             CheckTimeout = CheckTimeout,
         };
-        WriteObject(RunEngine(context => PostUpgradeValidator.ValidateAsync(request, context)));
+        try
+        {
+            WriteObject(RunEngine(context => PostUpgradeValidator.ValidateAsync(request, context)));
+        }
+        catch (UpgradeOpsException ex)
+        {
+            // An ErrorRecord with the engine's ErrorId and category (a bare exception would lose both).
+            WriteEngineError(ex);
+        }
     }
 }
