@@ -71,9 +71,9 @@ Describe 'A Helm release with its workloads running: backup, upgrade, validation
         $script:b = $before | New-DeploymentBackup -Path $backups -WarningAction SilentlyContinue
         $script:result = $before | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -Backup $b -HelmPath $helm -Force
         $result.Status | Should -Be 'Succeeded' -Because $result.Error
-        $result.Steps.Name | Should -Be @('configuration', 'helm upgrade', 'migration', 'verify release')
+        $result.Steps.Name | Should -Be @('configuration', 'helm upgrade', 'verify release')
         ($result.Steps | Where-Object Name -eq 'configuration').Detail | Should -Match 'cache\.host: Added'
-        ($result.Steps | Where-Object Name -eq 'migration').Detail | Should -Match 'Job hv-sandbox-migrate succeeded'
+        ($result.Steps | Where-Object Name -eq 'helm upgrade').Detail | Should -Match 'migration Job hv-sandbox-migrate succeeded'
         ($result.MigrationOutput -join "`n") | Should -Match 'database schema is now at 1\.7\.6'
         Invoke-Sql "SELECT count(*) FROM schema_migrations WHERE version = '1.7.6'" | Should -Be '1'
         $journal = Get-Content -Raw $result.JournalPath
@@ -114,10 +114,12 @@ Describe 'A Helm release with its workloads running: backup, upgrade, validation
         $failed.ErrorId | Should -Be 'MigrationFailed'
         $upgradeErrors[0].FullyQualifiedErrorId | Should -BeLike 'MigrationFailed,*'
         $upgradeErrors[0].Exception.Message | Should -Match 'The migration Job hv/hv-sandbox-migrate failed, so helm upgrade stopped before changing the workloads'
-        ($failed.Steps | Where-Object Name -eq 'migration').Status | Should -Be 'Failed'
+        ($failed.Steps | Where-Object Name -eq 'helm upgrade').Status | Should -Be 'Failed'
         ($failed.MigrationOutput -join "`n") | Should -Match 'migration 1\.7\.7 failed: '
         $journal = Get-Content -Raw $failed.JournalPath | ConvertFrom-Json
         $journal.Result.ErrorId | Should -Be 'MigrationFailed'
+        $journal.Current | Should -Be 'helm upgrade'
+        ($journal.Result.MigrationOutput -join "`n") | Should -Match '1\.7\.5 → 1\.7\.7 \(failed\): Job hv-sandbox-migrate failed'
         Get-ApiVersion | Should -Be '1.7.5'
         (Get-Hv).Services.Where({ $_.Name -eq 'hv-sandbox-server' }).Version | Should -Be '1.7.5'
     }

@@ -186,16 +186,7 @@ public static class HelmUpgradeService
                 result.MigrationOutput.Add(run.Output);
                 // The chart's migration Job ran inside helm upgrade (a pre-upgrade hook): its outcome and logs are the migration's record.
                 var migration = await ReadMigrationAsync(client, ns, releaseName, profile, stepStarted, redactor, log, ct).ConfigureAwait(false);
-                if (migration is not null)
-                {
-                    result.MigrationOutput.Add(migration.Text(request.From, request.To));
-                    result.Steps.Add(new UpgradeStepResult
-                    {
-                        Name = "migration", Started = stepStarted, Duration = DateTimeOffset.UtcNow - stepStarted,
-                        Status = migration.Succeeded == true ? StepStatus.Succeeded : StepStatus.Failed,
-                        Detail = $"Job {migration.Job} {(migration.Succeeded switch { true => "succeeded", false => "failed", null => "did not finish" })} (pre-upgrade hook)",
-                    });
-                }
+                if (migration is not null) result.MigrationOutput.Add(migration.Text(request.From, request.To));
                 if (run.ExitCode != 0 && migration is { Succeeded: not true })
                     throw new UpgradeOpsException("MigrationFailed", ErrorKind.InvalidOperation, migration.Job,
                         $"The migration Job {ns}/{migration.Job} {(migration.Succeeded == false ? "failed" : "did not finish")}, so helm upgrade stopped before changing the workloads " +
@@ -205,7 +196,7 @@ public static class HelmUpgradeService
                     throw new UpgradeOpsException("HelmUpgradeFailed", ErrorKind.InvalidOperation, deployment.Location,
                         $"helm upgrade failed after {run.Duration.TotalSeconds:N0} s: {run.Error} " +
                         "Get-UpgradeDiagnostic and 'helm history' show what ran; Invoke-Rollback returns to the previous revision.");
-                return $"done in {run.Duration.TotalSeconds:N1} s";
+                return $"done in {run.Duration.TotalSeconds:N1} s" + (migration is null ? "" : $"; migration Job {migration.Job} succeeded (pre-upgrade hook)");
             }).ConfigureAwait(false);
 
             await StepAsync("verify release", async () =>
