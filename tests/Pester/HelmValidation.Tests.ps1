@@ -124,13 +124,27 @@ Describe 'A Helm release with its workloads running: backup, upgrade, validation
         (Get-Hv).Services.Where({ $_.Name -eq 'hv-sandbox-server' }).Version | Should -Be '1.7.5'
     }
 
-    It 'refuses Test-UpgradeReadiness and Get-UpgradeDiagnostic on a release with NotSupportedOnHelm and what to do instead' {
-        foreach ($action in { Get-Hv | Test-UpgradeReadiness -To 1.8.0 -ErrorAction Stop }, { Get-Hv | Get-UpgradeDiagnostic -ErrorAction Stop }) {
-            $err = Get-ErrorFrom $action
-            $err.FullyQualifiedErrorId | Should -BeLike 'NotSupportedOnHelm,*'
-            $err.CategoryInfo.Category | Should -Be 'NotImplemented'
-            $err.TargetObject | Should -Be 'hv/hv'
-            $err.Exception.Message | Should -Match 'Meanwhile'
-        }
+    It 'diagnoses the failed upgrade from the pods and the release journal, secrets masked' {
+        $diag = Get-Hv | Get-UpgradeDiagnostic -Tail 20
+        $diag.ErrorId | Should -Be 'MigrationFailed'
+        $diag.FailedStep | Should -Be 'helm upgrade'
+        $diag.Findings.Id | Should -Contain 'MigrationFailed'
+        $diag.Findings.Id | Should -Contain 'migration-step-failed'
+        ($diag.Services | Where-Object Service -eq 'hv-sandbox-server').Count | Should -Be 2
+        $server = $diag.Services | Where-Object Service -eq 'hv-sandbox-server' | Select-Object -First 1
+        $server.State | Should -Be 'running'
+        $server.Health | Should -Be 'healthy'
+        $server.Image | Should -Be '127.0.0.1:5000/upgradeops/sandbox:1.7.5'
+        $server.LogTail.Count | Should -BeGreaterThan 0
+        $server.LogTail.Count | Should -BeLessOrEqual 20
+        ($diag | ConvertTo-Json -Depth 8) | Should -Not -Match ([regex]::Escape($password))
+    }
+
+    It 'refuses Test-UpgradeReadiness on a release with NotSupportedOnHelm and what to do instead' {
+        $err = Get-ErrorFrom { Get-Hv | Test-UpgradeReadiness -To 1.8.0 -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'NotSupportedOnHelm,*'
+        $err.CategoryInfo.Category | Should -Be 'NotImplemented'
+        $err.TargetObject | Should -Be 'hv/hv'
+        $err.Exception.Message | Should -Match 'Meanwhile'
     }
 }

@@ -43,9 +43,7 @@ public static class ComposeDiagnosticCollector
         var givenJournal = request.JournalPath is not null ? UpgradeJournal.Load(request.JournalPath) : null;
         var deployment = request.Deployment ?? await DeploymentFromJournalAsync(givenJournal, context).ConfigureAwait(false);
         if (deployment.Platform == DeploymentPlatform.Kubernetes)
-            throw HelmNotSupported.Error("Get-UpgradeDiagnostic", deployment,
-                "Meanwhile: Get-UpgradeHistory shows the failed step, its ErrorId and the migration Job's log (MigrationOutput); " +
-                "'kubectl get pods', 'kubectl describe pod' and 'kubectl logs' show the pods' states, restarts, exit codes and log lines.");
+            return await KubernetesDiagnosticCollector.CollectAsync(request, deployment, givenJournal, context).ConfigureAwait(false);
         using var activity = context.StartActivity($"Collecting diagnostics of {deployment.Name}");
         activity.Report("Connecting to the Docker Engine", 5);
         using var target = await ComposeBackupSource.OpenAsync(deployment, ct).ConfigureAwait(false);
