@@ -13,7 +13,7 @@ namespace KubeApiServer;
 /// (preferred) or v4.channel.k8s.io; each binary message starts with its channel (0 stdin, 1 stdout, 2 stderr,
 /// 3 the status JSON with the exit code, v5 also 255 = close channel N, used to end stdin).
 /// </summary>
-public sealed class DockerForward(string socketPath, IReadOnlyDictionary<string, string> workloads)
+public sealed class DockerForward(string socketPath, IReadOnlyDictionary<string, string> workloads, Kubelet? kubelet = null)
 {
     public const string V5 = "v5.channel.k8s.io";
     public const string V4 = "v4.channel.k8s.io";
@@ -33,6 +33,7 @@ public sealed class DockerForward(string socketPath, IReadOnlyDictionary<string,
     {
         var owner = Pods.Owner(pod);
         if (owner is not null && workloads.TryGetValue($"{ns}/{owner}", out var container)) return container;
+        if (kubelet?.ContainerFor(ns, pod) is { } run) return run;
         throw new ApiException(400, "BadRequest",
             $"pod {pod["metadata"]?["name"]} has no Docker container behind it on this test server (start it with --docker-workload {ns}/{owner ?? "WORKLOAD"}=CONTAINER)");
     }

@@ -2,8 +2,11 @@
 // upgrade (--wait), roll back, list history and uninstall a chart, and to read and patch helm's release Secrets.
 // Plain HTTP on 127.0.0.1. Usage: KubeApiServer [--port N] (0 = any free port) [--kubeconfig PATH] [--log]
 //   [--docker-workload NAMESPACE/WORKLOAD=CONTAINER ...] [--docker-socket PATH (default /var/run/docker.sock)]
+//   [--kubelet PREFIX]
 // Deployments and StatefulSets get pods; exec and logs of a pod whose workload is named with --docker-workload are
 // forwarded to that Docker container (DockerForward.cs).
+// With --kubelet PREFIX the workloads and Jobs run as Docker containers of their own image, named PREFIX-*, and their
+// readiness, exit codes, exec and logs are the containers' (Kubelet.cs); the containers are removed when it stops.
 // With --kubeconfig it writes a kubeconfig for itself there before it says it is listening.
 // It prints "Listening on http://127.0.0.1:PORT" once it accepts connections, and stops on SIGTERM / Ctrl+C.
 // Verified against helm v4 and KubernetesClient only, never compared with a real cluster's behaviour.
@@ -19,12 +22,14 @@ bool log = false;
 string? kubeconfig = null;
 var dockerWorkloads = new Dictionary<string, string>(StringComparer.Ordinal);
 var dockerSocket = "/var/run/docker.sock";
+string? kubeletPrefix = null;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--port" && i + 1 < args.Length) port = int.Parse(args[++i]);
     else if (args[i] == "--kubeconfig" && i + 1 < args.Length) kubeconfig = args[++i];
     else if (args[i] == "--log") log = true;
     else if (args[i] == "--docker-socket" && i + 1 < args.Length) dockerSocket = args[++i];
+    else if (args[i] == "--kubelet" && i + 1 < args.Length) kubeletPrefix = args[++i];
     else if (args[i] == "--docker-workload" && i + 1 < args.Length && args[++i].Split('=', 2) is [var workload, var container])
         dockerWorkloads[workload] = container;
 }
@@ -33,10 +38,15 @@ var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.ClearProviders();
 builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port));
 var app = builder.Build();
-var api = new Api(new Store(), log, new DockerForward(dockerSocket, dockerWorkloads));
+var store = new Store();
+var kubelet = kubeletPrefix is null ? null : new Kubelet(kubeletPrefix, dockerSocket, store);
+store.Kubelet = kubelet;
+var api = new Api(store, log, new DockerForward(dockerSocket, dockerWorkloads, kubelet));
 app.UseWebSockets();
 app.Run(api.HandleAsync);
 await app.StartAsync();
+using var stopping = new CancellationTokenSource();
+var kubeletLoop = kubelet is null ? Task.CompletedTask : Task.Run(() => kubelet.RunAsync(stopping.Token));
 var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("[::1]", "127.0.0.1");
 if (kubeconfig is not null)
     File.WriteAllText(kubeconfig, $"""
@@ -61,6 +71,9 @@ if (kubeconfig is not null)
 Console.WriteLine($"Listening on {address}");
 Console.Out.Flush();
 await app.WaitForShutdownAsync();
+stopping.Cancel();
+await kubeletLoop;
+if (kubelet is not null) await kubelet.RemoveAllAsync();
 
 namespace KubeApiServer
 {

@@ -26,6 +26,25 @@ public sealed class Store
 
     public long ResourceVersion { get { lock (_gate) return _resourceVersion; } }
 
+    /// <summary>With --kubelet: what runs in Docker decides the status of workloads, pods and Jobs (see Kubelet).</summary>
+    public Kubelet? Kubelet { get; set; }
+
+    /// <summary>The status written anew from what the kubelet observes; an event only when it changed (timestamps aside).</summary>
+    public void Refresh(ResourceType type, string? ns, string name)
+    {
+        lock (_gate)
+        {
+            if (!_objects.TryGetValue(Key(type, ns, name), out var previous)) throw NotFound(type, name);
+            var obj = (JsonObject)previous.DeepClone();
+            Normalize(type, ns, obj, previous);
+            static string Stable(JsonNode? status) => System.Text.RegularExpressions.Regex.Replace(status?.ToJsonString() ?? "", "\\d{4}-\\d\\d-\\d\\dT[^\"]*", "");
+            if (Stable(obj["status"]) == Stable(previous["status"])) return;
+            obj["metadata"]!["resourceVersion"] = (++_resourceVersion).ToString();
+            _objects[Key(type, ns, name)] = obj;
+            Publish(new WatchEvent(_resourceVersion, "MODIFIED", type.Key, (JsonObject)obj.DeepClone()));
+        }
+    }
+
     public JsonObject Get(ResourceType type, string? ns, string name)
     {
         lock (_gate)
@@ -105,7 +124,7 @@ public sealed class Store
             deleted["metadata"]!["deletionTimestamp"] = Now();
             Publish(new WatchEvent(_resourceVersion, "DELETED", type.Key, deleted));
             // Garbage collection of the pods it owned.
-            if (Pods.IsWorkload(type) && ns is not null) SyncPods(type, ns, null, (string?)obj["metadata"]?["uid"]);
+            if ((Pods.IsWorkload(type) || type.Kind == "Job") && ns is not null) SyncPods(type, ns, null, (string?)obj["metadata"]?["uid"]);
             return (JsonObject)deleted.DeepClone();
         }
     }
@@ -171,7 +190,7 @@ public sealed class Store
         new(404, "NotFound", $"{type.Plural}{(type.Group.Length > 0 ? "." + type.Group : "")} \"{name}\" not found");
 
     /// <summary>What the API server and the controllers would fill in: identity, generation, defaults and status.</summary>
-    private static void Normalize(ResourceType type, string? ns, JsonObject obj, JsonObject? previous)
+    private void Normalize(ResourceType type, string? ns, JsonObject obj, JsonObject? previous)
     {
         obj["apiVersion"] = type.GroupVersion;
         obj["kind"] = type.Kind;
@@ -197,6 +216,7 @@ public sealed class Store
         }
         if (obj["status"] is null && previous?["status"] is JsonNode previousStatus) obj["status"] = previousStatus.DeepClone();
         var status = Status(type.Kind, obj, generation);
+        if (Kubelet is not null) status = Kubelet.Observe(type.Kind, obj, status);
         if (status is not null) obj["status"] = status;
     }
 

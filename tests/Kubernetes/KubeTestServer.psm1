@@ -72,13 +72,17 @@ function Start-KubeTestServer {
     .PARAMETER DockerWorkload
         Pods of these workloads forward exec and logs to a Docker container: @{ 'NAMESPACE/WORKLOAD' = 'CONTAINER' }
         (the server option --docker-workload).
+    .PARAMETER RunContainers
+        Run the workloads and Jobs as Docker containers of their own image, the way a kubelet would (the server option
+        --kubelet): named upgradeops-kubetest-<id>-NAMESPACE-NAME, host network, readiness from the container's
+        healthcheck, Jobs succeeded or failed by exit code. Stop-KubeTestServer removes them.
     .OUTPUTS
         An object with Url, Port, Process (stop it with Stop-KubeTestServer), KubeconfigPath, Folder and Environment
         (KUBECONFIG and HELM_*_HOME for helm, all inside Folder).
     #>
     [CmdletBinding()]
     param([string] $Folder = (Join-Path ([IO.Path]::GetTempPath()) "kube-test-$([guid]::NewGuid().ToString('n'))"),
-        [hashtable] $DockerWorkload = @{})
+        [hashtable] $DockerWorkload = @{}, [switch] $RunContainers)
     $project = Join-Path $script:Root 'tests/KubeApiServer'
     $dll = Join-Path $project 'bin/Release/net10.0/KubeApiServer.dll'
     $newest = Get-ChildItem $project -Recurse -Include *.cs, *.csproj | Where-Object FullName -NotMatch '[\\/](bin|obj)[\\/]' |
@@ -93,6 +97,8 @@ function Start-KubeTestServer {
     $kubeconfig = Join-Path $Folder 'kubeconfig'
     foreach ($a in @($dll, '--port', '0', '--kubeconfig', $kubeconfig)) { $start.ArgumentList.Add($a) }
     foreach ($w in $DockerWorkload.GetEnumerator()) { $start.ArgumentList.Add('--docker-workload'); $start.ArgumentList.Add("$($w.Key)=$($w.Value)") }
+    $prefix = if ($RunContainers) { "upgradeops-kubetest-$([guid]::NewGuid().ToString('n').Substring(0, 8))" }
+    if ($prefix) { $start.ArgumentList.Add('--kubelet'); $start.ArgumentList.Add($prefix) }
     $start.RedirectStandardOutput = $true
     $start.UseShellExecute = $false
     $process = [Diagnostics.Process]::Start($start)
@@ -109,6 +115,7 @@ function Start-KubeTestServer {
         Process        = $process
         KubeconfigPath = $kubeconfig
         Folder         = $Folder
+        ContainerPrefix = $prefix
         Environment    = @{
             KUBECONFIG       = $kubeconfig
             HELM_CACHE_HOME  = Join-Path $Folder 'helm/cache'
@@ -128,6 +135,11 @@ function Stop-KubeTestServer {
             $null = $Server.Process.WaitForExit(10000)
         }
         $Server.Process.Dispose()
+        # The containers it ran (--kubelet): a killed server cannot remove them itself.
+        if ($Server.PSObject.Properties['ContainerPrefix'] -and $Server.ContainerPrefix) {
+            $ids = & docker ps -aq --filter "label=io.upgradeops.kubetest=$($Server.ContainerPrefix)"
+            if ($ids) { $null = & docker rm -f -v @ids 2>&1 }
+        }
         if (-not $KeepFolder) { Remove-Item -Recurse -Force $Server.Folder -ErrorAction SilentlyContinue }
     }
 }

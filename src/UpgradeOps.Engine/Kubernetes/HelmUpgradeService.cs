@@ -181,13 +181,22 @@ public static class HelmUpgradeService
 
             await StepAsync("helm upgrade", async () =>
             {
+                var stepStarted = DateTimeOffset.UtcNow;
                 var run = await helm.RunAsync(UpgradeArguments(deployment, profile, request.To, options, request.HealthTimeout, ruleValuesFile), redactor, ct).ConfigureAwait(false);
                 result.MigrationOutput.Add(run.Output);
+                // The chart's migration Job ran inside helm upgrade (a pre-upgrade hook): its outcome and logs are the migration's record.
+                var migration = await ReadMigrationAsync(client, ns, releaseName, profile, stepStarted, redactor, log, ct).ConfigureAwait(false);
+                if (migration is not null) result.MigrationOutput.Add(migration.Text(request.From, request.To));
+                if (run.ExitCode != 0 && migration is { Succeeded: not true })
+                    throw new UpgradeOpsException("MigrationFailed", ErrorKind.InvalidOperation, migration.Job,
+                        $"The migration Job {ns}/{migration.Job} {(migration.Succeeded == false ? "failed" : "did not finish")}, so helm upgrade stopped before changing the workloads " +
+                        $"({LastLine(run.Error)}). Its log is in the result's MigrationOutput (Get-UpgradeHistory shows it later). The release's workloads stay on revision {previous.Revision}; " +
+                        "Invoke-Rollback returns to the backup if the migration changed data before it failed.");
                 if (run.ExitCode != 0)
                     throw new UpgradeOpsException("HelmUpgradeFailed", ErrorKind.InvalidOperation, deployment.Location,
                         $"helm upgrade failed after {run.Duration.TotalSeconds:N0} s: {run.Error} " +
                         "Get-UpgradeDiagnostic and 'helm history' show what ran; Invoke-Rollback returns to the previous revision.");
-                return $"done in {run.Duration.TotalSeconds:N1} s";
+                return $"done in {run.Duration.TotalSeconds:N1} s" + (migration is null ? "" : $"; migration Job {migration.Job} succeeded (pre-upgrade hook)");
             }).ConfigureAwait(false);
 
             await StepAsync("verify release", async () =>
@@ -226,6 +235,24 @@ public static class HelmUpgradeService
         }
         if (result.Status == UpgradeStatus.Succeeded) activity.Complete();
         return result;
+    }
+
+    private static string LastLine(string text) =>
+        text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? text;
+
+    /// <summary>The migration Job's record, or null; an API failure while reading it is logged, never fails the upgrade.</summary>
+    private static async Task<MigrationJobOutcome?> ReadMigrationAsync(k8s.IKubernetes client, string ns, string release, ProductProfile profile, DateTimeOffset since,
+        SecretRedactor redactor, ILogger log, CancellationToken ct)
+    {
+        try
+        {
+            return await HelmMigrationJob.ReadAsync(client, ns, release, profile, since, redactor, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is k8s.Autorest.HttpOperationException or HttpRequestException)
+        {
+            log.LogWarning("The migration Job of {Release} could not be read: {Message}", release, ex.Message);
+            return null;
+        }
     }
 
     /// <summary>

@@ -205,6 +205,10 @@ public sealed class MigrationDefinition
     public string? MajorNotes { get; set; }
     /// <summary>Versions whose migrations are safe with old and new API servers running side by side (Rolling).</summary>
     public List<string> MixedVersionSafe { get; set; } = new();
+    /// <summary>Helm: the chart's migration Job (a pre-upgrade hook), matched like kubernetesWorkload: its full name, its
+    /// name without the release prefix, or its app.kubernetes.io/component label. Its outcome and pod logs are the
+    /// upgrade's migration output.</summary>
+    public string? KubernetesJob { get; set; }
 }
 
 public sealed class ConfigurationRule

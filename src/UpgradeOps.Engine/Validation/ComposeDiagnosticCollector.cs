@@ -42,6 +42,8 @@ public static class ComposeDiagnosticCollector
 
         var givenJournal = request.JournalPath is not null ? UpgradeJournal.Load(request.JournalPath) : null;
         var deployment = request.Deployment ?? await DeploymentFromJournalAsync(givenJournal, context).ConfigureAwait(false);
+        if (deployment.Platform == DeploymentPlatform.Kubernetes)
+            return await KubernetesDiagnosticCollector.CollectAsync(request, deployment, givenJournal, context).ConfigureAwait(false);
         using var activity = context.StartActivity($"Collecting diagnostics of {deployment.Name}");
         activity.Report("Connecting to the Docker Engine", 5);
         using var target = await ComposeBackupSource.OpenAsync(deployment, ct).ConfigureAwait(false);

@@ -49,8 +49,8 @@ public static class PostUpgradeValidator
                 $"Unknown check(s) {string.Join(", ", unknown)}. The checks are: {string.Join(", ", CheckNames)}.");
 
         // Described afresh: the object in the pipeline may date from before the upgrade.
-        var deployment = await ComposeDiscovery.DiscoverAsync(ComposeDiscoveryRequest.Again(request.Deployment), context).ConfigureAwait(false);
-        using var source = await ComposeBackupSource.OpenAsync(deployment, ct).ConfigureAwait(false);
+        using var source = await ValidationTarget.OpenAsync(request.Deployment, context).ConfigureAwait(false);
+        var deployment = source.Deployment;
         var api = ProductApi.For(deployment, source.Profile, request.ApiEndpoint);
         var expected = request.ExpectedVersion ?? deployment.ConfiguredVersion ?? deployment.Version;
         var report = new ValidationReport { DeploymentName = deployment.Name, ExpectedVersion = expected, CheckedAt = DateTimeOffset.UtcNow };
@@ -60,7 +60,7 @@ public static class PostUpgradeValidator
         var checks = new List<(string Name, Func<CancellationToken, Task<CheckResult>> Run)>
         {
             ("ApiVersion", t => ApiVersionAsync(api, expected, t)),
-            ("ServiceHealth", _ => Task.FromResult(ServiceHealth(deployment))),
+            ("ServiceHealth", _ => Task.FromResult(ServiceHealth(deployment, source))),
             ("GraphQL", t => GraphQLAsync(api, validation, t)),
             ("ArtifactGeneration", t => AsyncOperationAsync("ArtifactGeneration", api, source, validation.ArtifactGeneration, t)),
             ("GitSync", t => AsyncOperationAsync("GitSync", api, source, validation.GitSync, t)),
@@ -91,8 +91,8 @@ public static class PostUpgradeValidator
     /// <summary>Times the profile's requests now: the baseline a later Test-PostUpgrade compares with.</summary>
     public static async Task<PerformanceBaseline> CaptureBaselineAsync(Deployment deployment, string? apiEndpoint, EngineContext context)
     {
-        using var source = await ComposeBackupSource.OpenAsync(deployment, context.CancellationToken).ConfigureAwait(false);
-        var api = ProductApi.For(deployment, source.Profile, apiEndpoint);
+        using var source = await ValidationTarget.OpenAsync(deployment, context).ConfigureAwait(false);
+        var api = ProductApi.For(source.Deployment, source.Profile, apiEndpoint);
         using var activity = context.StartActivity($"Measuring the API latency of {deployment.Name}");
         return await MeasureAsync(api, source, context.CancellationToken).ConfigureAwait(false);
     }
@@ -156,7 +156,7 @@ public static class PostUpgradeValidator
             : check.Pass($"{string.Join("; ", seen)} (expected {expected})");
     }
 
-    private static CheckResult ServiceHealth(Deployment fresh)
+    private static CheckResult ServiceHealth(Deployment fresh, IValidationTarget target)
     {
         var check = CheckTimer.Start("ServiceHealth");
         var problems = new List<string>();
@@ -170,9 +170,8 @@ public static class PostUpgradeValidator
         }
         var containers = fresh.Services.Sum(s => s.Containers.Count);
         return problems.Count == 0
-            ? check.Pass($"{fresh.Services.Count} services, {containers} containers running and healthy")
-            : check.Fail("ServiceUnhealthy", string.Join("; ", problems),
-                "Start what stopped ('docker compose up -d'), and read its log with Get-UpgradeDiagnostic.");
+            ? check.Pass($"{fresh.Services.Count} services, {containers} {target.InstanceNoun} running and healthy")
+            : check.Fail("ServiceUnhealthy", string.Join("; ", problems), target.StartRemedy);
     }
 
     private static async Task<CheckResult> GraphQLAsync(ProductApi api, ValidationDefinition validation, CancellationToken ct)
@@ -191,7 +190,7 @@ public static class PostUpgradeValidator
     }
 
     /// <summary>Starts the operation for each listed item and polls until it is ready, failed, or the check times out.</summary>
-    private static async Task<CheckResult> AsyncOperationAsync(string name, ProductApi api, ComposeBackupSource source, AsyncOperationDefinition? operation,
+    private static async Task<CheckResult> AsyncOperationAsync(string name, ProductApi api, IValidationTarget source, AsyncOperationDefinition? operation,
         CancellationToken ct)
     {
         var check = CheckTimer.Start(name);
@@ -220,7 +219,7 @@ public static class PostUpgradeValidator
                     : "Look at the workers' logs (Get-UpgradeDiagnostic): the generator fails after the upgrade.");
     }
 
-    private static async Task<(bool Ok, string Detail)> RunOperationAsync(ProductApi api, ComposeBackupSource source, AsyncOperationDefinition operation,
+    private static async Task<(bool Ok, string Detail)> RunOperationAsync(ProductApi api, IValidationTarget source, AsyncOperationDefinition operation,
         Dictionary<string, string> item, CancellationToken ct)
     {
         string Fill(string text) => item.Aggregate(text, (current, pair) => current.Replace("{" + pair.Key + "}", pair.Value, StringComparison.Ordinal));
@@ -229,10 +228,7 @@ public static class PostUpgradeValidator
         string? expected = null;
         if (operation.ExpectedResultCommand.Count > 0 && operation.Service is { } service)
         {
-            var container = source.ContainersOf(service).FirstOrDefault(c => c.State == "running")
-                ?? throw new UpgradeOpsException("ServiceNotRunning", ErrorKind.ObjectNotFound, service,
-                    $"No running container of service '{service}' to run {operation.ExpectedResultCommand[0]} in. Start it first.");
-            var run = await DockerExec.RunAsync(source.Engine.Client, container.ID, operation.ExpectedResultCommand.Select(Fill).ToList(), ct).ConfigureAwait(false);
+            var run = await source.ExecAsync(service, operation.ExpectedResultCommand.Select(Fill).ToList(), ct).ConfigureAwait(false);
             if (run.ExitCode != 0)
                 return (false, $"{label}: the remote did not answer ({FirstLine(run.StandardError)})");
             expected = run.StandardOutputText.Split((char[])[' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
@@ -264,34 +260,25 @@ public static class PostUpgradeValidator
 
     private static string FirstLine(string text) => text.Trim().Split('\n')[0];
 
-    private static async Task<CheckResult> LogsAsync(ComposeBackupSource source, ValidationDefinition validation, DateTimeOffset? since, CancellationToken ct)
+    private static async Task<CheckResult> LogsAsync(IValidationTarget source, ValidationDefinition validation, DateTimeOffset? since, CancellationToken ct)
     {
         var check = CheckTimer.Start("Logs");
         var errors = validation.LogErrorPatterns.Select(p => new Regex(p, RegexOptions.CultureInvariant)).ToList();
         var ignored = validation.LogIgnorePatterns.Select(p => new Regex(p, RegexOptions.CultureInvariant)).ToList();
-        var redactor = SecretRedactor.FromEnvFile(source.File.EnvFilePath);
-        await source.RefreshAsync(ct).ConfigureAwait(false);
-        var inspected = await Task.WhenAll(source.Containers.Select(c => source.Engine.Client.Containers.InspectContainerAsync(c.ID, ct))).ConfigureAwait(false);
-
-        // "Since the upgrade": the caller's moment, else the start of the newest product container (the current version).
-        var productServices = source.Profile.Services.Where(s => s.ProductImage).Select(s => source.ComposeName(s.Name)).ToHashSet();
-        var from = since ?? inspected
-            .Where(i => i.Config.Labels.TryGetValue(ComposeDiscovery.ServiceLabel, out var s) && productServices.Contains(s))
-            .Select(i => DateTimeOffset.TryParse(i.State.StartedAt, out var at) ? at : DateTimeOffset.MinValue)
-            .DefaultIfEmpty(DateTimeOffset.UtcNow.AddHours(-1)).Max().AddSeconds(-5);
+        var redactor = source.Redactor;
+        var (from, logs) = await source.LogsSinceAsync(since, ct).ConfigureAwait(false);
 
         var found = new List<(string Container, int Count, List<string> Samples)>();
         var scanned = 0;
-        foreach (var container in inspected)
+        foreach (var (container, text) in logs)
         {
-            var text = await ReadLogsAsync(source.Engine, container.ID, from, ct).ConfigureAwait(false);
             var matches = text.Split('\n').Where(l => errors.Any(r => r.IsMatch(l)) && !ignored.Any(r => r.IsMatch(l))).ToList();
             scanned += text.Count(ch => ch == '\n');
             if (matches.Count > 0)
-                found.Add((container.Name.TrimStart('/'), matches.Count, matches.Take(3).Select(l => redactor.Redact(l.Trim())).ToList()));
+                found.Add((container, matches.Count, matches.Take(3).Select(l => redactor.Redact(l.Trim())).ToList()));
         }
         if (found.Count == 0)
-            return check.Pass($"{scanned:N0} lines of {inspected.Length} containers since {from:u}: no error lines");
+            return check.Pass($"{scanned:N0} lines of {logs.Count} {source.InstanceNoun} since {from:u}: no error lines");
         return check.Fail("ErrorsInLogs",
             string.Join("; ", found.Select(f => $"{f.Container}: {f.Count} error line(s), first: {string.Join(" | ", f.Samples)}")) + $" (since {from:u})",
             "Read the full lines with Get-UpgradeDiagnostic; if they are known and harmless, add them to the profile's validation.logIgnorePatterns.");
@@ -303,7 +290,7 @@ public static class PostUpgradeValidator
         return stdout + (stderr.Length > 0 && !stdout.EndsWith('\n') && stdout.Length > 0 ? "\n" : "") + stderr;
     }
 
-    private static async Task<(CheckResult Result, PerformanceBaseline? Measured)> PerformanceAsync(ProductApi api, ComposeBackupSource source,
+    private static async Task<(CheckResult Result, PerformanceBaseline? Measured)> PerformanceAsync(ProductApi api, IValidationTarget source,
         PerformanceBaseline? baseline, CancellationToken ct)
     {
         var check = CheckTimer.Start("Performance");
@@ -333,7 +320,7 @@ public static class PostUpgradeValidator
                 "Compare again after the caches warm up; if it stays slow, look at the release notes for known performance changes and at the database."), measured);
     }
 
-    private static async Task<PerformanceBaseline> MeasureAsync(ProductApi api, ComposeBackupSource source, CancellationToken ct)
+    private static async Task<PerformanceBaseline> MeasureAsync(ProductApi api, IValidationTarget source, CancellationToken ct)
     {
         var definition = source.Profile.Validation.Performance;
         var baseline = new PerformanceBaseline

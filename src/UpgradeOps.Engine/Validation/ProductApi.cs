@@ -38,7 +38,9 @@ internal sealed class ProductApi(Uri endpoint, ApiDefinition definition)
             throw new UpgradeOpsException("GraphQLNotDeclared", ErrorKind.InvalidArgument, query,
                 "The profile declares no GraphQL endpoint (api.graphQL): add it, or leave the GraphQL checks out with -Check.");
         var watch = Stopwatch.StartNew();
-        using var response = await EngineHttp.Client.PostAsJsonAsync(new Uri(Endpoint, path.TrimStart('/')), new { query }, ct).ConfigureAwait(false);
+        // A buffered body with its Content-Length: a server reached directly (a port-forward, no proxy in front) may not read chunked requests.
+        using var body = new StringContent(System.Text.Json.JsonSerializer.Serialize(new { query }), System.Text.Encoding.UTF8, "application/json");
+        using var response = await EngineHttp.Client.PostAsync(new Uri(Endpoint, path.TrimStart('/')), body, ct).ConfigureAwait(false);
         var text = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
         var json = TryParse(text);
         var errors = new List<string>();

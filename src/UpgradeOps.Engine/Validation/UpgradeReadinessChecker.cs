@@ -38,6 +38,10 @@ public static class UpgradeReadinessChecker
     public static async Task<ReadinessReport> CheckAsync(ReadinessRequest request, EngineContext context)
     {
         var ct = context.CancellationToken;
+        if (request.Deployment.Platform == DeploymentPlatform.Kubernetes)
+            throw HelmNotSupported.Error("Test-UpgradeReadiness", request.Deployment,
+                "Meanwhile check a release by hand: Test-UpgradePath -To VERSION for the path and release notes, New-DeploymentBackup and " +
+                "Test-DeploymentBackup -RestoreTest for the backup, Get-UpgradeDeployment for the workloads' readiness, and Test-PostUpgrade -ApiEndpoint for the API.");
         var deployment = await ComposeDiscovery.DiscoverAsync(ComposeDiscoveryRequest.Again(request.Deployment), context).ConfigureAwait(false);
         using var source = await ComposeBackupSource.OpenAsync(deployment, ct).ConfigureAwait(false);
         var report = new ReadinessReport { DeploymentName = deployment.Name, From = deployment.Version, To = request.To };
@@ -222,4 +226,12 @@ public static class UpgradeReadinessChecker
             return check.Finish(CheckStatus.Warning, $"The API did not answer: {ex.Message}", "Check the tasks in the product's UI.");
         }
     }
+}
+
+/// <summary>The refusal of a cmdlet that does not work on a Helm release yet: what to use instead.</summary>
+internal static class HelmNotSupported
+{
+    public static UpgradeOpsException Error(string cmdlet, Deployment deployment, string instead) =>
+        new("NotSupportedOnHelm", ErrorKind.NotImplemented, deployment.Location ?? deployment.Name,
+            $"{cmdlet} does not work on a Helm release yet ({deployment.Location ?? deployment.Name}); it supports Compose deployments only. {instead}");
 }

@@ -22,6 +22,11 @@ namespace UpgradeOps.Commands;
 /// variables whatever their length, other values of six characters or more). -OutFile writes a zip (report.json, logs/&lt;container&gt;.log,
 /// journal.json) to hand to support: it is written beside its final name and renamed into place, and an existing file is replaced only
 /// with -Force. -WhatIf returns the report and writes no file.</para>
+/// <para type="description">On a Helm release (Get-UpgradeDeployment -Namespace -Release) it reads the same through the Kubernetes API: every
+/// pod of the release's workloads as one entry (Service is the workload, Container the pod; State running, restarting for
+/// CrashLoopBackOff, exited, or created; Health from the pod's readiness; the last run's exit code; restarts; the pod's last log
+/// lines), the release's upgrade journal (the failed step and the migration Job's log), and the same findings. Texts are redacted
+/// with the release's values. Verified against the tests' in-memory API server only.</para>
 /// </summary>
 /// <example>
 /// <code>Get-UpgradeDeployment -ComposeFile /srv/infrahub/docker-compose.yml | Get-UpgradeDiagnostic</code>
@@ -97,7 +102,7 @@ public sealed class GetUpgradeDiagnosticCommand : EngineCmdlet
     public SwitchParameter Force { get; set; }
 
     /// <summary>
-    /// <para type="description">Only these services (compose service names, as in the deployment's Services). Default: every service.</para>
+    /// <para type="description">Only these services (compose service names, or a Helm release's workload names, as in the deployment's Services). Default: every service.</para>
     /// </summary>
     [Parameter]
     [ArgumentCompleter(typeof(Completion.ServiceNameCompleter))]

@@ -23,10 +23,18 @@ namespace UpgradeOps.Commands;
 /// as the guide's validation does. Leave them out with -Check when that is not wanted. Checks a profile does not
 /// declare are Skipped. With -CaptureBaseline nothing is checked: the latencies are measured and returned as the
 /// baseline for a later run.</para>
+/// <para type="description">On a Helm release (Get-UpgradeDeployment -Namespace -Release) the same checks run on its pods: ServiceHealth from
+/// each workload's pods (Running and Ready, restarts, exit codes), GitSync's expected commit through pod exec in a ready worker pod,
+/// Logs from the pods' logs through the Kubernetes API. Give -ApiEndpoint with a URL reachable from here (an ingress, or a
+/// 'kubectl port-forward'): UpgradeOps does not open a port-forward itself yet. Verified against the tests' in-memory API server only.</para>
 /// </summary>
 /// <example>
 /// <code>$d | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Backup $b -RollbackOnFailure | Test-PostUpgrade</code>
 /// <para>Upgrades and validates in one pipeline: the expected version, the start of the log scan and the latency baseline come from the upgrade result.</para>
+/// </example>
+/// <example>
+/// <code>Get-UpgradeDeployment -Namespace infrahub -Release infrahub | Test-PostUpgrade -ApiEndpoint http://127.0.0.1:8000</code>
+/// <para>Validates a Helm release through a 'kubectl port-forward svc/infrahub-server 8000:8000' opened beforehand.</para>
 /// </example>
 /// <example>
 /// <code>$before = $d | Test-PostUpgrade -CaptureBaseline
@@ -138,6 +146,14 @@ public sealed class TestPostUpgradeCommand : EngineCmdlet
             ApiEndpoint = ApiEndpoint,
             CheckTimeout = CheckTimeout,
         };
-        WriteObject(RunEngine(context => PostUpgradeValidator.ValidateAsync(request, context)));
+        try
+        {
+            WriteObject(RunEngine(context => PostUpgradeValidator.ValidateAsync(request, context)));
+        }
+        catch (UpgradeOpsException ex)
+        {
+            // An ErrorRecord with the engine's ErrorId and category (a bare exception would lose both).
+            WriteEngineError(ex);
+        }
     }
 }

@@ -130,6 +130,14 @@ public sealed class TestUpgradeReadinessCommand : EngineCmdlet
             WindowEnd = Window?[1],
             Rehearsal = Rehearsal,
         };
-        WriteObject(RunEngine(context => UpgradeReadinessChecker.CheckAsync(request, context)));
+        try
+        {
+            WriteObject(RunEngine(context => UpgradeReadinessChecker.CheckAsync(request, context)));
+        }
+        catch (UpgradeOpsException ex)
+        {
+            // An ErrorRecord with the engine's ErrorId and category (a bare exception would lose both).
+            WriteEngineError(ex);
+        }
     }
 }

@@ -1,0 +1,150 @@
+# Issue 8's done-when on a Helm release with a real application behind it: the sandbox chart installed by the real helm v4
+# into the test API server started with -RunContainers, which runs the release's workloads as Docker containers of their
+# own image (PostgreSQL, Redis, the sandbox server and worker at the chart's tag) and its migration Job as a one-off
+# container (tests/KubeApiServer/Kubelet.cs). Backup -> upgrade to 1.7.6 (migration Job, journal, values rule) ->
+# Test-PostUpgrade -> Invoke-Rollback, then the broken 1.7.7 whose migration fails. Ports come from 56600-56699; the
+# containers (upgradeops-kubetest-*) go with the server. Verified against that test server only, never a real cluster.
+BeforeAll {
+    Import-Module $env:UPGRADEOPS_MODULE -Force
+    Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Kubernetes/KubeTestServer.psm1') -Force
+    $script:chart = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/chart'
+    $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
+    $script:password = "kube-val-$([guid]::NewGuid().ToString('n').Substring(0, 12))"
+
+    function Get-FreePorts([int] $Count) {
+        $free = foreach ($candidate in (56600..56699 | Get-Random -Count 100)) {
+            $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, $candidate)
+            try { $listener.Start(); $listener.Stop(); $candidate } catch { }
+        }
+        if (@($free).Count -lt $Count) { throw "fewer than $Count free ports in 56600-56699" }
+        @($free)[0..($Count - 1)]
+    }
+    $script:dbPort, $script:cachePort, $script:apiPort = Get-FreePorts 3
+    $script:api = "http://127.0.0.1:$apiPort"
+    $script:server = Start-KubeTestServer -RunContainers
+    $script:helm = Get-Helm
+    $script:db = "$($server.ContainerPrefix)-hv-hv-sandbox-database"
+    # No --wait: the post-install migration Job creates the schema, and the servers become ready after it.
+    $install = Invoke-TestHelm $server install hv $chart -n hv --create-namespace --timeout 120s --set "database.port=$dbPort" `
+        --set "cache.port=$cachePort" --set "server.port=$apiPort" --set "database.password=$password"
+    if ($install.ExitCode -ne 0) { throw "helm install failed: $($install.Error)" }
+
+    function Get-Hv { Get-UpgradeDeployment -Namespace hv -Release hv -Kubeconfig $server.KubeconfigPath -Profile $profilePath -WarningAction SilentlyContinue }
+    function Wait-Healthy([int] $Seconds = 90) {
+        $deadline = (Get-Date).AddSeconds($Seconds)
+        while (-not ($d = Get-Hv).Healthy) {
+            if ((Get-Date) -gt $deadline) { throw "release hv not ready: $($d.Services | Out-String)" }
+            Start-Sleep -Milliseconds 500
+        }
+        $d
+    }
+    function Invoke-Sql([string] $Sql) {
+        $out = & docker exec -e "PGPASSWORD=$password" $db psql -X -v ON_ERROR_STOP=1 -tA -h 127.0.0.1 -p $dbPort -U sandbox -d sandbox -c $Sql 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "psql: $out" }
+        $out
+    }
+    function Get-ApiVersion { (Invoke-RestMethod "$api/api/info" -TimeoutSec 5).version }
+    function Get-ErrorFrom([scriptblock] $Action) { try { & $Action | Out-Null; $null } catch { $_ } }
+    $script:savedDataHome = $env:XDG_DATA_HOME
+    $env:XDG_DATA_HOME = Join-Path $TestDrive 'data'
+    $script:backups = Join-Path $TestDrive 'backups'
+}
+AfterAll {
+    $env:XDG_DATA_HOME = $script:savedDataHome
+    if ($script:server) { $script:server | Stop-KubeTestServer }
+}
+
+Describe 'A Helm release with its workloads running: backup, upgrade, validation, rollback' -Tag 'Kubernetes', 'Helm' {
+    It 'runs the workloads as containers of their image, ready once the install migration made the schema' {
+        $d = Wait-Healthy
+        $d.Version | Should -Be '1.7.5'
+        ($d.Services | Where-Object Name -eq 'hv-sandbox-server').Replicas | Should -Be 2
+        Get-ApiVersion | Should -Be '1.7.5'
+        & docker inspect -f '{{.Config.Image}}' "$($server.ContainerPrefix)-hv-hv-sandbox-server" | Should -Be '127.0.0.1:5000/upgradeops/sandbox:1.7.5'
+        Invoke-Sql "SELECT count(*) FROM schema_migrations WHERE version = '1.7.5'" | Should -Be '1'
+    }
+
+    It 'upgrades to 1.7.6 with -Backup: the migration Job really ran and its log is in the journal' {
+        $null = Invoke-Sql "CREATE TABLE kube_marker (id int PRIMARY KEY); INSERT INTO kube_marker SELECT generate_series(1, 25);"
+        $before = Get-Hv
+        $script:revision1 = $before.Revision
+        $script:b = $before | New-DeploymentBackup -Path $backups -WarningAction SilentlyContinue
+        $script:result = $before | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -Backup $b -HelmPath $helm -Force
+        $result.Status | Should -Be 'Succeeded' -Because $result.Error
+        $result.Steps.Name | Should -Be @('configuration', 'helm upgrade', 'verify release')
+        ($result.Steps | Where-Object Name -eq 'configuration').Detail | Should -Match 'cache\.host: Added'
+        ($result.Steps | Where-Object Name -eq 'helm upgrade').Detail | Should -Match 'migration Job hv-sandbox-migrate succeeded'
+        ($result.MigrationOutput -join "`n") | Should -Match 'database schema is now at 1\.7\.6'
+        Invoke-Sql "SELECT count(*) FROM schema_migrations WHERE version = '1.7.6'" | Should -Be '1'
+        $journal = Get-Content -Raw $result.JournalPath
+        ($journal | ConvertFrom-Json).Result.MigrationOutput -join "`n" | Should -Match 'Job hv-sandbox-migrate succeeded'
+        $journal | Should -Not -Match ([regex]::Escape($password))
+        Get-ApiVersion | Should -Be '1.7.6'
+        & docker inspect -f '{{.Config.Image}}' "$($server.ContainerPrefix)-hv-hv-sandbox-worker" | Should -Be '127.0.0.1:5000/upgradeops/sandbox:1.7.6'
+    }
+
+    It 'passes Test-PostUpgrade -ApiEndpoint on the release: API at 1.7.6, pods ready, worker exec and pod logs read' {
+        $v = $result | Test-PostUpgrade -ApiEndpoint $api
+        $v.Passed | Should -BeTrue -Because ($v.Checks | Where-Object Status -eq 'Failed' | Format-Table Name, Detail -Wrap | Out-String)
+        ($v.Checks | Where-Object Name -eq 'ApiVersion').Detail | Should -Match 'says 1\.7\.6'
+        ($v.Checks | Where-Object Name -eq 'ServiceHealth').Detail | Should -Match '4 services, 6 pods running and healthy'
+        ($v.Checks | Where-Object Name -eq 'Logs').Status | Should -Be 'Passed'
+        ($v.Checks | Where-Object Name -eq 'ArtifactGeneration').Status | Should -Be 'Passed'
+        ($v.Checks | Where-Object Name -eq 'Logs').Detail | Should -Match 'of 6 pods since'
+    }
+
+    It 'rolls back to revision 1 with the data of the backup and the API at 1.7.5' {
+        $null = Invoke-Sql 'DELETE FROM kube_marker WHERE id > 5'
+        $rollback = Invoke-Rollback -Deployment (Get-Hv) -HelmPath $helm -Force
+        $rollback.Status | Should -Be 'Succeeded'
+        $rollback.BackupId | Should -Be $b.Id
+        $d = Wait-Healthy
+        $d.Version | Should -Be '1.7.5'
+        $d.Revision | Should -Be ($revision1 + 2)
+        ($rollback.Steps | Where-Object Name -eq 'helm rollback').Detail | Should -Match "back on revision $revision1's chart"
+        Invoke-Sql 'SELECT count(*) FROM kube_marker' | Should -Be '25'
+        Invoke-Sql "SELECT count(*) FROM schema_migrations WHERE version = '1.7.6'" | Should -Be '0'
+        Get-ApiVersion | Should -Be '1.7.5'
+    }
+
+    It 'fails with MigrationFailed when the migration Job fails (the withdrawn 1.7.7), and the servers stay on 1.7.5' {
+        $failed = Invoke-Upgrade -Deployment (Get-Hv) -To 1.7.7 -AvailableVersion 1.7.7 -Chart $chart -HelmPath $helm -SkipBackup -Force `
+            -ErrorVariable upgradeErrors -ErrorAction SilentlyContinue
+        $failed.Status | Should -Be 'Failed'
+        $failed.ErrorId | Should -Be 'MigrationFailed'
+        $upgradeErrors[0].FullyQualifiedErrorId | Should -BeLike 'MigrationFailed,*'
+        $upgradeErrors[0].Exception.Message | Should -Match 'The migration Job hv/hv-sandbox-migrate failed, so helm upgrade stopped before changing the workloads'
+        ($failed.Steps | Where-Object Name -eq 'helm upgrade').Status | Should -Be 'Failed'
+        ($failed.MigrationOutput -join "`n") | Should -Match 'migration 1\.7\.7 failed: '
+        $journal = Get-Content -Raw $failed.JournalPath | ConvertFrom-Json
+        $journal.Result.ErrorId | Should -Be 'MigrationFailed'
+        $journal.Current | Should -Be 'helm upgrade'
+        ($journal.Result.MigrationOutput -join "`n") | Should -Match '1\.7\.5 → 1\.7\.7 \(failed\): Job hv-sandbox-migrate failed'
+        Get-ApiVersion | Should -Be '1.7.5'
+        (Get-Hv).Services.Where({ $_.Name -eq 'hv-sandbox-server' }).Version | Should -Be '1.7.5'
+    }
+
+    It 'diagnoses the failed upgrade from the pods and the release journal, secrets masked' {
+        $diag = Get-Hv | Get-UpgradeDiagnostic -Tail 20
+        $diag.ErrorId | Should -Be 'MigrationFailed'
+        $diag.FailedStep | Should -Be 'helm upgrade'
+        $diag.Findings.Id | Should -Contain 'MigrationFailed'
+        $diag.Findings.Id | Should -Contain 'migration-step-failed'
+        ($diag.Services | Where-Object Service -eq 'hv-sandbox-server').Count | Should -Be 2
+        $server = $diag.Services | Where-Object Service -eq 'hv-sandbox-server' | Select-Object -First 1
+        $server.State | Should -Be 'running'
+        $server.Health | Should -Be 'healthy'
+        $server.Image | Should -Be '127.0.0.1:5000/upgradeops/sandbox:1.7.5'
+        $server.LogTail.Count | Should -BeGreaterThan 0
+        $server.LogTail.Count | Should -BeLessOrEqual 20
+        ($diag | ConvertTo-Json -Depth 8) | Should -Not -Match ([regex]::Escape($password))
+    }
+
+    It 'refuses Test-UpgradeReadiness on a release with NotSupportedOnHelm and what to do instead' {
+        $err = Get-ErrorFrom { Get-Hv | Test-UpgradeReadiness -To 1.8.0 -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'NotSupportedOnHelm,*'
+        $err.CategoryInfo.Category | Should -Be 'NotImplemented'
+        $err.TargetObject | Should -Be 'hv/hv'
+        $err.Exception.Message | Should -Match 'Meanwhile'
+    }
+}

@@ -1,0 +1,27 @@
+using UpgradeOps.Kubernetes;
+
+namespace UpgradeOps.Engine.Tests.Kubernetes;
+
+public class HelmMigrationJobTests
+{
+    [Theory]
+    [InlineData("migration", "hv-sandbox-migrate", "migration", true)]   // component label
+    [InlineData("sandbox-migrate", "hv-sandbox-migrate", null, true)]    // name without the release prefix
+    [InlineData("hv-sandbox-migrate", "hv-sandbox-migrate", null, true)] // full name
+    [InlineData("migration", "hv-sandbox-backup", "backup", false)]
+    [InlineData(null, "hv-sandbox-migrate", "migration", false)]         // the profile names no Job
+    public void The_profiles_Job_is_matched_like_its_workloads(string? wanted, string name, string? component, bool matches)
+    {
+        var labels = component is null ? null : new Dictionary<string, string> { [HelmMigrationJob.ComponentLabel] = component };
+        Assert.Equal(matches, HelmMigrationJob.Matches(wanted, "hv", name, labels));
+    }
+
+    [Fact]
+    public void The_journal_block_says_which_Job_and_how_it_ended_before_its_log()
+    {
+        Assert.Equal("1.7.5 → 1.7.7 (failed): Job hv-sandbox-migrate failed\nERROR migration 1.7.7 failed: boom\n",
+            new MigrationJobOutcome("hv-sandbox-migrate", false, "ERROR migration 1.7.7 failed: boom\n").Text("1.7.5", "1.7.7"));
+        Assert.StartsWith("1.7.5 → 1.7.6: Job m succeeded\n", new MigrationJobOutcome("m", true, "").Text("1.7.5", "1.7.6"));
+        Assert.StartsWith("1.7.5 → 1.7.6: Job m did not finish\n", new MigrationJobOutcome("m", null, "").Text("1.7.5", "1.7.6"));
+    }
+}
