@@ -43,8 +43,6 @@ public sealed record RehearsalPlan(string DeploymentName, string From, string To
 /// </summary>
 public static class RehearsalService
 {
-    private static readonly Regex WarningLine = new(@"\bWARN(ING)?\b", RegexOptions.CultureInvariant);
-
     public static async Task<RehearsalPlan> PlanAsync(RehearsalRequest request, EngineContext context)
     {
         var (backup, production, path) = await PrepareAsync(request, verify: false, context).ConfigureAwait(false);
@@ -118,6 +116,8 @@ public static class RehearsalService
 
             activity.Report("Reading the copy's logs", 90);
             await ReadLogsAsync(engine, copy, profile, report.Started, report, ct).ConfigureAwait(false);
+            if (report.LogErrors.Count > 0)
+                report.Warnings.Add($"The copy logged {report.LogErrors.Count} error line(s) during the rehearsal (LogErrors): read them before the real upgrade.");
             report.Status = report.Errors.Count == 0 ? RehearsalStatus.Passed : RehearsalStatus.Failed;
             Estimate(report, profile, upgrade, report.Validation);
         }
@@ -261,19 +261,16 @@ public static class RehearsalService
     private static async Task ReadLogsAsync(DockerEngine engine, RehearsalCopy copy, Profiles.ProductProfile profile, DateTimeOffset since, RehearsalReport report,
         CancellationToken ct)
     {
-        var errors = profile.Validation.LogErrorPatterns.Select(p => new Regex(p, RegexOptions.CultureInvariant)).ToList();
-        var ignored = profile.Validation.LogIgnorePatterns.Select(p => new Regex(p, RegexOptions.CultureInvariant)).ToList();
+        var scan = new LogScan(profile.Validation);
         var redactor = SecretRedactor.FromEnvFile(Path.Combine(copy.Folder, ".env"));
         var containers = await ComposeDiscovery.ListProjectContainersAsync(engine, copy.ProjectName, ct).ConfigureAwait(false);
         foreach (var container in containers)
         {
             var name = container.Names.First().TrimStart('/');
             var text = await PostUpgradeValidator.ReadLogsAsync(engine, container.ID, since, ct).ConfigureAwait(false);
-            foreach (var line in text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !ignored.Any(r => r.IsMatch(l))))
-            {
-                if (errors.Any(r => r.IsMatch(line))) report.LogErrors.Add($"{name}: {redactor.Redact(line)}");
-                else if (WarningLine.IsMatch(line)) report.LogWarnings.Add($"{name}: {redactor.Redact(line)}");
-            }
+            var (errors, warnings) = scan.Scan(text);
+            report.LogErrors.AddRange(errors.Select(line => $"{name}: {redactor.Redact(line)}"));
+            report.LogWarnings.AddRange(warnings.Select(line => $"{name}: {redactor.Redact(line)}"));
         }
     }
 }

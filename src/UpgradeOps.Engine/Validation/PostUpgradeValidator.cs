@@ -263,8 +263,7 @@ public static class PostUpgradeValidator
     private static async Task<CheckResult> LogsAsync(IValidationTarget source, ValidationDefinition validation, DateTimeOffset? since, CancellationToken ct)
     {
         var check = CheckTimer.Start("Logs");
-        var errors = validation.LogErrorPatterns.Select(p => new Regex(p, RegexOptions.CultureInvariant)).ToList();
-        var ignored = validation.LogIgnorePatterns.Select(p => new Regex(p, RegexOptions.CultureInvariant)).ToList();
+        var scan = new LogScan(validation);
         var redactor = source.Redactor;
         var (from, logs) = await source.LogsSinceAsync(since, ct).ConfigureAwait(false);
 
@@ -272,7 +271,7 @@ public static class PostUpgradeValidator
         var scanned = 0;
         foreach (var (container, text) in logs)
         {
-            var matches = text.Split('\n').Where(l => errors.Any(r => r.IsMatch(l)) && !ignored.Any(r => r.IsMatch(l))).ToList();
+            var matches = scan.Scan(text).Errors;
             scanned += text.Count(ch => ch == '\n');
             if (matches.Count > 0)
                 found.Add((container, matches.Count, matches.Take(3).Select(l => redactor.Redact(l.Trim())).ToList()));

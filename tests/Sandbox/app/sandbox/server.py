@@ -1,5 +1,6 @@
 """The `server` role: the HTTP API on APP_BIND:APP_PORT (127.0.0.1:58001 by default)."""
 import json
+import sys
 import os
 import signal
 import threading
@@ -50,6 +51,14 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         self._status = status
 
+    def _send_error(self, status, message):
+        """Answers an error; a client that already went away gets nothing, and the log line says so."""
+        try:
+            self._send(status, {"errors": [{"message": message}]})
+            return ""
+        except (BrokenPipeError, ConnectionResetError):
+            return " (the client went away before the answer)"
+
     def _log(self, started, note=""):
         status = getattr(self, "_status", 0)
         level = "ERROR" if status >= 500 or getattr(self, "_graphql_errors", False) else "INFO"
@@ -70,12 +79,16 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 body = b""
             note = self.app.route(self, method, url, body) or ""
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            # The client went away (a probe's timeout, a proxy's retry): nothing to answer, not a server error.
+            note = "client went away (%s)" % type(exc).__name__
+            self._status = 499
         except (psycopg2.Error, redis.RedisError) as exc:
             note = "%s: %s" % (type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else "")
-            self._send(503, {"errors": [{"message": "service unavailable: a backing service failed"}]})
+            note += self._send_error(503, "service unavailable: a backing service failed")
         except Exception as exc:  # noqa: BLE001 - answer 500 and log, never crash the thread
             note = "%s: %s" % (type(exc).__name__, exc)
-            self._send(500, {"errors": [{"message": "internal server error"}]})
+            note += self._send_error(500, "internal server error")
         finally:
             self._log(started, note)
 
@@ -87,6 +100,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802
         self._handle("POST")
+
+
+class Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A connection the client reset while its request was read is logged as such, without a traceback.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            print("INFO connection from %s:%s closed by the client" % client_address[:2], flush=True)
+            return
+        super().handle_error(request, client_address)
 
 
 class App:
@@ -197,7 +219,7 @@ def serve(cfg=None):
     app = App(cfg)
     Handler.app = app
     try:
-        httpd = ThreadingHTTPServer((cfg.bind, cfg.port), Handler)
+        httpd = Server((cfg.bind, cfg.port), Handler)
     except OSError as exc:
         error("cannot listen on %s:%s: %s" % (cfg.bind, cfg.port, exc))
         return 1
