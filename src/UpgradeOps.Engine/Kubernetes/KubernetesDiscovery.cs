@@ -49,6 +49,23 @@ public static class KubernetesDiscovery
         }
     }
 
+    /// <summary>How to repair a release left pending-* (a sentence).</summary>
+    internal static string PendingRepair(string release, string ns, int revision) =>
+        $"Invoke-Upgrade -Force repairs it; by hand: 'helm rollback {release} {Math.Max(1, revision - 1)} -n {ns}'.";
+
+    /// <summary>A release read with Get-UpgradeDeployment -Namespace -Release, described afresh (the object given may be old).</summary>
+    internal static Task<Deployment> AgainAsync(Deployment given, EngineContext context)
+    {
+        var location = given.Location?.Split('/', 2);
+        if (location is not [{ Length: > 0 } ns, { Length: > 0 } release])
+            throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, given.Name,
+                $"'{given.Name}' is not a Helm release read with Get-UpgradeDeployment -Namespace -Release. Get it again that way.");
+        return DiscoverAsync(new KubernetesDiscoveryRequest
+        {
+            Namespace = ns, Release = release, Kubeconfig = given.Kubeconfig, KubeContext = given.KubeContext, Profile = given.Profile,
+        }, context);
+    }
+
     public static async Task<Deployment> DiscoverAsync(KubernetesDiscoveryRequest request, EngineContext context)
     {
         var ct = context.CancellationToken;
@@ -81,8 +98,7 @@ public static class KubernetesDiscovery
         var warnings = new List<string>();
         if (release.IsPending)
             warnings.Add($"Release {release.Name} is {release.Status} (revision {release.Revision}): a helm operation did not finish, and helm refuses the next " +
-                          "upgrade until it is repaired. Invoke-Upgrade -Force repairs it; by hand: 'helm rollback " +
-                          $"{release.Name} {Math.Max(1, release.Revision - 1)} -n {release.Namespace}'.");
+                          "upgrade until it is repaired. " + PendingRepair(release.Name, release.Namespace, release.Revision));
         if (productVersions.Count > 1)
             warnings.Add($"The product workloads run different versions: {string.Join(", ", productVersions)}.");
 

@@ -1,6 +1,8 @@
 using UpgradeOps.Backups;
 using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
+using UpgradeOps.Kubernetes;
+using UpgradeOps.Profiles;
 using UpgradeOps.Rehearsals;
 using UpgradeOps.ReleaseNotes;
 using UpgradeOps.Versioning;
@@ -26,24 +28,23 @@ public sealed class ReadinessRequest
     /// <summary>The rehearsal of this upgrade (Invoke-UpgradeRehearsal): the "tested in non-production" item, and measured timings for the path.</summary>
     public RehearsalReport? Rehearsal { get; init; }
     public TimeSpan MaximumRehearsalAge { get; init; } = RehearsalCoverage.DefaultMaximumAge;
+    /// <summary>Overrides the API endpoint found from the profile (e.g. a port-forward to a Helm release's API), for BackgroundTasks.</summary>
+    public string? ApiEndpoint { get; init; }
 }
 
 /// <summary>
 /// The pre-upgrade checklist as objects: release notes reviewed, a recent verified backup, a supported path, a
 /// maintenance window long enough for the estimate, disk space, a healthy deployment, configuration the target
-/// needs, no background tasks running, a rehearsal done.
+/// needs, no background tasks running, a rehearsal done. The same checks run on a Compose deployment and a Helm release;
+/// what differs (the Docker root, .env or the release's values) comes from its <see cref="IReadinessTarget"/>.
 /// </summary>
 public static class UpgradeReadinessChecker
 {
     public static async Task<ReadinessReport> CheckAsync(ReadinessRequest request, EngineContext context)
     {
         var ct = context.CancellationToken;
-        if (request.Deployment.Platform == DeploymentPlatform.Kubernetes)
-            throw HelmNotSupported.Error("Test-UpgradeReadiness", request.Deployment,
-                "Meanwhile check a release by hand: Test-UpgradePath -To VERSION for the path and release notes, New-DeploymentBackup and " +
-                "Test-DeploymentBackup -RestoreTest for the backup, Get-UpgradeDeployment for the workloads' readiness, and Test-PostUpgrade -ApiEndpoint for the API.");
-        var deployment = await ComposeDiscovery.DiscoverAsync(ComposeDiscoveryRequest.Again(request.Deployment), context).ConfigureAwait(false);
-        using var source = await ComposeBackupSource.OpenAsync(deployment, ct).ConfigureAwait(false);
+        using var target = await ReadinessTarget.OpenAsync(request.Deployment, context).ConfigureAwait(false);
+        var deployment = target.Deployment;
         var report = new ReadinessReport { DeploymentName = deployment.Name, From = deployment.Version, To = request.To };
         using var activity = context.StartActivity($"Checking readiness of {deployment.Name} for {request.To}");
 
@@ -72,21 +73,14 @@ public static class UpgradeReadinessChecker
         report.Checks.Add(ReleaseNotesCheck(request, path));
 
         activity.Report("Backup", 30);
-        report.Checks.Add(await BackupCheckAsync(request, deployment, context).ConfigureAwait(false));
+        report.Checks.Add(await BackupCheckAsync(request, deployment, target.DumpReader, context).ConfigureAwait(false));
         report.Checks.Add(WindowCheck(request, path));
-        report.Checks.Add(await DiskSpaceCheckAsync(request, deployment, source, ct).ConfigureAwait(false));
-
-        var health = CheckTimer.Start("DeploymentHealthy");
-        report.Checks.Add(deployment.Healthy
-            ? health.Pass($"{deployment.Services.Count} services healthy")
-            : health.Fail("DeploymentHealthyNotReady",
-                "Not healthy now: " + string.Join(", ", deployment.Services.Where(s => !s.Healthy).Select(s => $"{s.Name} ({s.Replicas} of {s.ExpectedReplicas} running" +
-                    string.Concat(s.Containers.Where(c => !c.IsHealthy).Select(c => $"; {c.Name} {c.State}{(c.Health is { } h ? $"/{h}" : "")}")) + ")")),
-                "Bring the deployment back to health before upgrading (Get-UpgradeDiagnostic shows why it is not)."));
-
-        report.Checks.Add(ConfigurationCheck(source, deployment, request.To));
+        report.Checks.Add(await DiskSpaceCheckAsync(request, deployment, target, ct).ConfigureAwait(false));
+        report.Checks.Add(HealthCheck(deployment));
+        var needs = target.ConfigurationNeeds(request.To);
+        report.Checks.Add(ConfigurationCheck(needs, request.To, target.ConfigurationRemedy(needs.Where(n => n.State == SettingState.Missing).ToList(), request.To)));
         activity.Report("Background tasks", 80);
-        report.Checks.Add(await BackgroundTasksCheckAsync(source, deployment, ct).ConfigureAwait(false));
+        report.Checks.Add(await BackgroundTasksCheckAsync(target.Profile, deployment, request.ApiEndpoint, ct).ConfigureAwait(false));
         report.Checks.Add(RehearsalCoverage.Check(request.Rehearsal, deployment.Version, request.To, DateTimeOffset.UtcNow, request.MaximumRehearsalAge));
         activity.Complete();
         return report;
@@ -108,7 +102,7 @@ public static class UpgradeReadinessChecker
                 "Read them (Get-UpgradeReleaseNote ... -Category BreakingChange), then run again with -AcknowledgeBreakingChange.", "BreakingChangeNotAcknowledged");
     }
 
-    private static async Task<CheckResult> BackupCheckAsync(ReadinessRequest request, Deployment deployment, EngineContext context)
+    private static async Task<CheckResult> BackupCheckAsync(ReadinessRequest request, Deployment deployment, Deployment? dumpReader, EngineContext context)
     {
         var check = CheckTimer.Start("Backup");
         var backup = request.Backup;
@@ -120,7 +114,7 @@ public static class UpgradeReadinessChecker
                 remedy, "BackupMissing");
         if (backup.Version != deployment.Version)
             return check.Finish(CheckStatus.Failed, $"The newest backup ({backup.Id}) was taken at {backup.Version}; the deployment runs {deployment.Version}.", remedy, "BackupVersionMismatch");
-        var verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest { BackupPath = backup.Path }, context).ConfigureAwait(false);
+        var verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest { BackupPath = backup.Path, Deployment = dumpReader }, context).ConfigureAwait(false);
         if (!verification.Passed)
             return check.Finish(CheckStatus.Failed, $"{backup.Id} fails verification: {verification.Checks.First(c => c.Status == CheckStatus.Failed).Detail}",
                 remedy, verification.FailureErrorId ?? "BackupVerificationFailed");
@@ -152,7 +146,7 @@ public static class UpgradeReadinessChecker
         return check.Finish(CheckStatus.Passed, $"{length.TotalMinutes:N0} min from {request.WindowStart.Value:g}, estimate {estimate}");
     }
 
-    private static async Task<CheckResult> DiskSpaceCheckAsync(ReadinessRequest request, Deployment deployment, ComposeBackupSource source, CancellationToken ct)
+    private static async Task<CheckResult> DiskSpaceCheckAsync(ReadinessRequest request, Deployment deployment, IReadinessTarget target, CancellationToken ct)
     {
         var check = CheckTimer.Start("DiskSpace");
         var problems = new List<string>();
@@ -165,54 +159,102 @@ public static class UpgradeReadinessChecker
             facts.Add($"{free / 1e9:N1} GB free for backups");
             if (free < need) problems.Add($"the backup folder has {free / 1e9:N1} GB free, the database is {need / 1e9:N1} GB");
         }
-        var info = await source.Engine.Client.System.GetSystemInfoAsync(ct).ConfigureAwait(false);
-        if (info.DockerRootDir is { } root && Directory.Exists(root))
-        {
-            var free = new DriveInfo(root).AvailableFreeSpace;
-            var image = source.Containers.FirstOrDefault(c => source.Profile.Services.Any(s => s.ProductImage && source.ComposeName(s.Name) == c.Labels[ComposeDiscovery.ServiceLabel]));
-            long need = 0;
-            if (image is not null) need = (await source.Engine.Client.Images.InspectImageAsync(image.ImageID, ct).ConfigureAwait(false)).Size;
-            facts.Add($"{free / 1e9:N1} GB free for images");
-            if (free < need * 2) problems.Add($"the Docker root {root} has {free / 1e9:N1} GB free; a new product image takes about {need / 1e9:N1} GB");
-        }
-        if (facts.Count == 0)
-            return check.Finish(CheckStatus.Skipped, "Neither the backup folder nor the Docker root is visible from here.");
-        return problems.Count == 0
-            ? check.Finish(CheckStatus.Passed, string.Join(", ", facts))
-            : check.Finish(CheckStatus.Failed, string.Join("; ", problems), "Free space (docker image prune; old backups) before the upgrade.", "DiskSpaceLow");
+        var (imageFact, imageProblem, notApplicable) = await target.ImageSpaceAsync(ct).ConfigureAwait(false);
+        if (imageFact is not null) facts.Add(imageFact);
+        if (imageProblem is not null) problems.Add(imageProblem);
+        return DiskSpaceResult(check, facts, problems, notApplicable, target.DiskSpaceRemedy);
     }
 
-    private static CheckResult ConfigurationCheck(ComposeBackupSource source, Deployment deployment, string to)
+    /// <param name="notApplicable">Why the image store is not checked on this platform (a clause), or null.</param>
+    internal static CheckResult DiskSpaceResult(CheckTimer check, IReadOnlyList<string> facts, IReadOnlyList<string> problems, string? notApplicable, string remedy)
     {
-        var check = CheckTimer.Start("Configuration");
-        var env = File.Exists(source.File.EnvFilePath) ? EnvFile.Read(source.File.EnvFilePath) : new Dictionary<string, string>().AsReadOnly();
-        ProductVersion? from = deployment.Version is { } v && ProductVersion.TryParse(v, out var f) ? f : null;
+        if (facts.Count == 0)
+            return check.Finish(CheckStatus.Skipped, notApplicable is null
+                ? "Neither the backup folder nor the Docker root is visible from here."
+                : $"No backup folder to check (give -BackupPath or -Backup); {notApplicable}.");
+        var note = notApplicable is null ? "" : $" ({notApplicable})";
+        return problems.Count == 0
+            ? check.Finish(CheckStatus.Passed, string.Join(", ", facts) + note)
+            : check.Finish(CheckStatus.Failed, string.Join("; ", problems) + note, remedy, "DiskSpaceLow");
+    }
+
+    /// <summary>Healthy now: every service (or workload) at its replicas, and on Helm a release that is not left pending-*.</summary>
+    internal static CheckResult HealthCheck(Deployment deployment)
+    {
+        var health = CheckTimer.Start("DeploymentHealthy");
+        if (deployment.ReleaseStatus is { } status && status.StartsWith("pending-", StringComparison.Ordinal) && deployment.Location?.Split('/', 2) is [var ns, var release])
+            return health.Fail("HelmReleasePending",
+                $"Release {release} is {status} at revision {deployment.Revision}: a helm operation did not finish, and helm refuses the next upgrade until it is repaired.",
+                KubernetesDiscovery.PendingRepair(release, ns, deployment.Revision ?? 1));
+        return deployment.Healthy
+            ? health.Pass($"{deployment.Services.Count} services healthy")
+            : health.Fail("DeploymentHealthyNotReady",
+                "Not healthy now: " + string.Join(", ", deployment.Services.Where(s => !s.Healthy).Select(s => $"{s.Name} ({s.Replicas} of {s.ExpectedReplicas} running" +
+                    string.Concat(s.Containers.Where(c => !c.IsHealthy).Select(c => $"; {c.Name} {c.State}{(c.Health is { } h ? $"/{h}" : "")}")) + ")")),
+                "Bring the deployment back to health before upgrading (Get-UpgradeDiagnostic shows why it is not).");
+    }
+
+    /// <summary>Compose: the appVersion rules naming a .env variable the hop crosses (from &lt; appVersion ≤ to), unset ones Missing or Generated.</summary>
+    internal static IReadOnlyList<SettingNeed> ComposeNeeds(ProductProfile profile, string? fromVersion, string to, Func<string, bool> isSet)
+    {
+        ProductVersion? from = fromVersion is { } v && ProductVersion.TryParse(v, out var f) ? f : null;
         var target = ProductVersion.TryParse(to, out var t) ? t : null;
-        var missing = new List<string>();
-        var generated = new List<string>();
-        foreach (var rule in source.Profile.ConfigurationRules)
+        var needs = new List<SettingNeed>();
+        foreach (var rule in profile.ConfigurationRules)
         {
             if (rule.RequiresVariable is not { } variable || rule.AppVersion is null || !ProductVersion.TryParse(rule.AppVersion, out var since)) continue;
             if (target is null || target.CompareTo(since) < 0 || (from is not null && from.CompareTo(since) >= 0)) continue;
-            if (env.ContainsKey(variable)) continue;
-            (rule.Generate ? generated : missing).Add($"{variable} ({rule.Description})");
+            needs.Add(new SettingNeed(variable, rule.Description, isSet(variable) ? SettingState.Set : rule.Generate ? SettingState.Generated : SettingState.Missing));
         }
-        if (missing.Count > 0)
-            return check.Finish(CheckStatus.Failed, $"{to} needs: {string.Join("; ", missing)}",
-                "Give the value: Invoke-Upgrade -ConfigurationValue @{NAME='value'}, or set it in .env.", "ConfigurationValueMissing");
-        return check.Pass(
-            generated.Count > 0 ? $"the upgrade will generate {string.Join("; ", generated)}" : $"nothing {to} needs is missing");
+        return needs;
     }
 
-    private static async Task<CheckResult> BackgroundTasksCheckAsync(ComposeBackupSource source, Deployment deployment, CancellationToken ct)
+    /// <summary>
+    /// Helm: the rules naming a values key the hop crosses (ConfigurationRules.Applicable; chartVersion rules only with a
+    /// known target chart, which readiness does not have), against the release's values as the upgrade would treat them:
+    /// set, moved from the older key, the rule's default written, a generated value, or Missing.
+    /// </summary>
+    internal static IReadOnlyList<SettingNeed> HelmNeeds(ProductProfile profile, string? fromVersion, string to, string? fromChart, Func<string, string?> releaseValue)
+    {
+        if (!ProductVersion.TryParse(to, out var target)) return Array.Empty<SettingNeed>();
+        var from = ProductVersion.TryParse(fromVersion, out var f) ? f! : ProductVersion.Parse("0.0.0");
+        return ConfigurationRules.Applicable(profile, DeploymentPlatform.Kubernetes, from, target!, fromChart, null).Select(rule =>
+        {
+            var key = rule.RequiresValuesKey!;
+            if (releaseValue(key) is not null) return new SettingNeed(key, rule.Description, SettingState.Set);
+            if (rule.MovedFrom is { } old && releaseValue(old) is not null) return new SettingNeed(key, rule.Description, SettingState.Moved, old);
+            if (rule.DefaultValue is not null) return new SettingNeed(key, rule.Description, SettingState.Defaulted);
+            return new SettingNeed(key, rule.Description, rule.Generate ? SettingState.Generated : SettingState.Missing);
+        }).ToList();
+    }
+
+    internal static CheckResult ConfigurationCheck(IReadOnlyList<SettingNeed> needs, string to, string remedy)
+    {
+        var check = CheckTimer.Start("Configuration");
+        string List(SettingState state) => string.Join("; ", needs.Where(n => n.State == state).Select(n => $"{n.Setting} ({n.Description})"));
+        if (needs.Any(n => n.State == SettingState.Missing))
+            return check.Finish(CheckStatus.Failed, $"{to} needs: {List(SettingState.Missing)}", remedy, "ConfigurationValueMissing");
+        var will = new List<string>();
+        if (needs.Any(n => n.State == SettingState.Generated)) will.Add($"the upgrade will generate {List(SettingState.Generated)}");
+        if (needs.Any(n => n.State == SettingState.Defaulted)) will.Add($"the upgrade will write the profile's default for {List(SettingState.Defaulted)}");
+        if (needs.Any(n => n.State == SettingState.Moved))
+            will.Add("the upgrade will move " + string.Join("; ", needs.Where(n => n.State == SettingState.Moved).Select(n => $"{n.From} to {n.Setting}")));
+        return check.Pass(will.Count > 0 ? string.Join("; ", will) : $"nothing {to} needs is missing");
+    }
+
+    private static async Task<CheckResult> BackgroundTasksCheckAsync(ProductProfile profile, Deployment deployment, string? apiEndpoint, CancellationToken ct)
     {
         var check = CheckTimer.Start("BackgroundTasks");
-        var validation = source.Profile.Validation;
+        var validation = profile.Validation;
         if (validation.RunningTasksQuery is null)
             return check.Finish(CheckStatus.Skipped, "The profile declares no query for running tasks (validation.runningTasksQuery).");
+        // A release's API is inside the cluster: only a URL given from here (an ingress, a port-forward) reaches it.
+        if (deployment.Platform == DeploymentPlatform.Kubernetes && (apiEndpoint ?? deployment.ApiEndpoint) is null)
+            return check.Finish(CheckStatus.Skipped,
+                "No API endpoint reachable from here is known for a Helm release: give -ApiEndpoint (an ingress URL, or a 'kubectl port-forward' opened beforehand) to ask the API for running tasks.");
         try
         {
-            var answer = await ProductApi.For(deployment, source.Profile).GraphQLAsync(validation.RunningTasksQuery, ct).ConfigureAwait(false);
+            var answer = await ProductApi.For(deployment, profile, apiEndpoint).GraphQLAsync(validation.RunningTasksQuery, ct).ConfigureAwait(false);
             if (answer.Errors.Count > 0)
                 return check.Finish(CheckStatus.Warning, $"The query failed: {string.Join("; ", answer.Errors)}", "Check the tasks in the product's UI.");
             var running = validation.RunningTasksPaths.Sum(p => long.TryParse(ProductApi.Text(answer.Json, p), out var n) ? n : 0);
@@ -226,12 +268,4 @@ public static class UpgradeReadinessChecker
             return check.Finish(CheckStatus.Warning, $"The API did not answer: {ex.Message}", "Check the tasks in the product's UI.");
         }
     }
-}
-
-/// <summary>The refusal of a cmdlet that does not work on a Helm release yet: what to use instead.</summary>
-internal static class HelmNotSupported
-{
-    public static UpgradeOpsException Error(string cmdlet, Deployment deployment, string instead) =>
-        new("NotSupportedOnHelm", ErrorKind.NotImplemented, deployment.Location ?? deployment.Name,
-            $"{cmdlet} does not work on a Helm release yet ({deployment.Location ?? deployment.Name}); it supports Compose deployments only. {instead}");
 }

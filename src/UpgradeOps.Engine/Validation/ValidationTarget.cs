@@ -107,14 +107,8 @@ internal sealed class KubernetesValidationTarget : IValidationTarget
     public static async Task<KubernetesValidationTarget> OpenAsync(Deployment given, EngineContext context)
     {
         var ct = context.CancellationToken;
-        var location = given.Location?.Split('/', 2);
-        if (location is not [{ Length: > 0 } ns, { Length: > 0 } release])
-            throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, given.Name,
-                $"'{given.Name}' is not a Helm release read with Get-UpgradeDeployment -Namespace -Release. Get it again that way.");
-        var deployment = await KubernetesDiscovery.DiscoverAsync(new KubernetesDiscoveryRequest
-        {
-            Namespace = ns, Release = release, Kubeconfig = given.Kubeconfig, KubeContext = given.KubeContext, Profile = given.Profile,
-        }, context).ConfigureAwait(false);
+        var deployment = await KubernetesDiscovery.AgainAsync(given, context).ConfigureAwait(false);
+        var (ns, release) = (deployment.Location!.Split('/', 2)[0], deployment.Location.Split('/', 2)[1]);
         var source = KubernetesBackupSource.Open(deployment);
         try
         {

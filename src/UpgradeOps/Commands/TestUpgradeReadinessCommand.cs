@@ -20,6 +20,12 @@ namespace UpgradeOps.Commands;
 /// is a passed rehearsal from the current version to the target, at most 30 days old; Failed when that rehearsal failed; a Warning
 /// without one, or for other versions, or when older). A rehearsal of this path also replaces the profile's estimate with the window
 /// it measured, for the MaintenanceWindow item.</para>
+/// <para type="description">On a Helm release (Get-UpgradeDeployment -Namespace -Release) the same items are checked: the backup's dumps are
+/// read by the release's database pod (as Test-DeploymentBackup does); DiskSpace checks the backup folder only (the cluster's nodes pull
+/// the images, so the Docker root does not apply); DeploymentHealthy reads the release's workloads afresh and fails while the release is
+/// pending-* (with the repair); Configuration checks the profile's Helm rules (requiresValuesKey, movedFrom, defaultValue, generate)
+/// against the release's values; BackgroundTasks needs -ApiEndpoint (a URL reachable from here) and is Skipped without it.
+/// Verified against the tests' in-memory API server only.</para>
 /// <para type="description">It changes nothing. Ready is true when no item failed; Invoke-Upgrade -RequireReadiness runs the same checks and
 /// refuses to start when one fails.</para>
 /// </summary>
@@ -38,6 +44,10 @@ namespace UpgradeOps.Commands;
 /// <para>The Rehearsal item passes with the rehearsal on record, and the window is checked against the window it measured.</para>
 /// </example>
 /// <returns>An UpgradeOps.ReadinessReport: DeploymentName, From, To, Ready, Checks (Name, Status, Detail, Remedy, ErrorId), Path.</returns>
+/// <example>
+/// <code>Get-UpgradeDeployment -Namespace infrahub -Release infrahub | Test-UpgradeReadiness -To 1.8.0 -BackupPath /backups -ApiEndpoint http://127.0.0.1:8000</code>
+/// <para>Checks a Helm release, asking its API for running tasks through a 'kubectl port-forward svc/infrahub-server 8000:8000' opened beforehand.</para>
+/// </example>
 /// <seealso cref="TestUpgradePathCommand"/>
 /// <seealso cref="TestPostUpgradeCommand"/>
 /// <seealso cref="InvokeUpgradeCommand"/>
@@ -111,6 +121,12 @@ public sealed class TestUpgradeReadinessCommand : EngineCmdlet
     [Parameter]
     public RehearsalReport? Rehearsal { get; set; }
 
+    /// <summary>
+    /// <para type="description">The API's base URL, when the one found from the profile is not reachable from here (e.g. http://127.0.0.1:8000): the BackgroundTasks item asks it for running tasks. On a Helm release it is needed for that item (an ingress URL, or a 'kubectl port-forward' opened beforehand); without it the item is Skipped.</para>
+    /// </summary>
+    [Parameter]
+    public string? ApiEndpoint { get; set; }
+
     protected override void BeginProcessing() => _releaseNotes = LoadReleaseNotes(ReleaseNotePath);
 
     protected override void ProcessRecord()
@@ -129,6 +145,7 @@ public sealed class TestUpgradeReadinessCommand : EngineCmdlet
             WindowStart = Window?[0],
             WindowEnd = Window?[1],
             Rehearsal = Rehearsal,
+            ApiEndpoint = ApiEndpoint,
         };
         try
         {
