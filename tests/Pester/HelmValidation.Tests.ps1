@@ -2,7 +2,7 @@
 # into the test API server started with -RunContainers, which runs the release's workloads as Docker containers of their
 # own image (PostgreSQL, Redis, the sandbox server and worker at the chart's tag) and its migration Job as a one-off
 # container (tests/KubeApiServer/Kubelet.cs). Backup -> upgrade to 1.7.6 (migration Job, journal, values rule) ->
-# Test-PostUpgrade -> Invoke-Rollback, then the broken 1.7.7 whose migration fails. Ports come from 56600-56699; the
+# Test-PostUpgrade -> Invoke-Rollback (with Test-UpgradeReadiness before the upgrade), then the broken 1.7.7 whose migration fails. Ports come from 56600-56699; the
 # containers (upgradeops-kubetest-*) go with the server. Verified against that test server only, never a real cluster.
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
@@ -62,6 +62,51 @@ Describe 'A Helm release with its workloads running: backup, upgrade, validation
         Get-ApiVersion | Should -Be '1.7.5'
         & docker inspect -f '{{.Config.Image}}' "$($server.ContainerPrefix)-hv-hv-sandbox-server" | Should -Be '127.0.0.1:5000/upgradeops/sandbox:1.7.5'
         Invoke-Sql "SELECT count(*) FROM schema_migrations WHERE version = '1.7.5'" | Should -Be '1'
+    }
+
+    It 'checks Test-UpgradeReadiness on the healthy release with a fresh backup and -ApiEndpoint: every item passes or says why not' {
+        $fresh = Get-Hv | New-DeploymentBackup -Path $backups -WarningAction SilentlyContinue
+        $start = (Get-Date).AddHours(1)
+        $r = Get-Hv | Test-UpgradeReadiness -To 1.7.6 -BackupPath $backups -ApiEndpoint $api -Window $start, $start.AddHours(2)
+        $r.Ready | Should -BeTrue -Because ($r.Checks | Where-Object Status -eq 'Failed' | Format-Table Name, Detail, Remedy -Wrap | Out-String)
+        $r.From | Should -Be '1.7.5'
+        $status = @{}; foreach ($c in $r.Checks) { $status[$c.Name] = $c }
+        foreach ($name in 'UpgradePath', 'Backup', 'MaintenanceWindow', 'DiskSpace', 'DeploymentHealthy', 'Configuration', 'BackgroundTasks') {
+            $status[$name].Status | Should -Be 'Passed' -Because "$name`: $($status[$name].Detail)"
+        }
+        $status['Backup'].Detail | Should -Match "$([regex]::Escape($fresh.Id)), .*verified"
+        $status['DiskSpace'].Detail | Should -Match 'GB free for backups.*the Docker root does not apply'
+        $status['DeploymentHealthy'].Detail | Should -Match '4 services healthy'
+        $status['Configuration'].Detail | Should -Match "default for cache\.host"
+        $status['BackgroundTasks'].Detail | Should -Match 'no background task'
+        # No release notes and no rehearsal given: warnings that say what to do, not failures.
+        $status['ReleaseNotes'].Status | Should -Be 'Warning'
+        $status['Rehearsal'].Status | Should -Be 'Warning'
+        ($r | ConvertTo-Json -Depth 6) | Should -Not -Match ([regex]::Escape($password))
+    }
+
+    It 'fails Configuration when the profile needs a Helm value the release lacks, and skips BackgroundTasks without -ApiEndpoint' {
+        $strict = Join-Path $TestDrive 'strict-profile.yml'
+        (Get-Content -Raw $profilePath).Replace("configurationRules:`n", @"
+configurationRules:
+  - id: signing-key-helm
+    description: From 1.7.6 the servers sign with auth.signingKey.
+    appVersion: 1.7.6
+    requiresValuesKey: auth.signingKey
+
+"@) | Set-Content $strict
+        $d = Get-UpgradeDeployment -Namespace hv -Release hv -Kubeconfig $server.KubeconfigPath -Profile $strict -WarningAction SilentlyContinue
+        $r = $d | Test-UpgradeReadiness -To 1.7.6 -BackupPath $backups
+        $r.Ready | Should -BeFalse
+        $config = $r.Checks | Where-Object Name -eq 'Configuration'
+        $config.Status | Should -Be 'Failed'
+        $config.ErrorId | Should -Be 'ConfigurationValueMissing'
+        $config.Detail | Should -Match 'auth\.signingKey'
+        $config.Remedy | Should -Match "Invoke-Upgrade -To 1\.7\.6 -ValuesFile .* -ConfigurationValue @\{ 'auth\.signingKey' = '\.\.\.' \}"
+        $config.Remedy | Should -Match 'Convert-UpgradeConfiguration'
+        $tasks = $r.Checks | Where-Object Name -eq 'BackgroundTasks'
+        $tasks.Status | Should -Be 'Skipped'
+        $tasks.Detail | Should -Match '-ApiEndpoint'
     }
 
     It 'upgrades to 1.7.6 with -Backup: the migration Job really ran and its log is in the journal' {
@@ -140,11 +185,4 @@ Describe 'A Helm release with its workloads running: backup, upgrade, validation
         ($diag | ConvertTo-Json -Depth 8) | Should -Not -Match ([regex]::Escape($password))
     }
 
-    It 'refuses Test-UpgradeReadiness on a release with NotSupportedOnHelm and what to do instead' {
-        $err = Get-ErrorFrom { Get-Hv | Test-UpgradeReadiness -To 1.8.0 -ErrorAction Stop }
-        $err.FullyQualifiedErrorId | Should -BeLike 'NotSupportedOnHelm,*'
-        $err.CategoryInfo.Category | Should -Be 'NotImplemented'
-        $err.TargetObject | Should -Be 'hv/hv'
-        $err.Exception.Message | Should -Match 'Meanwhile'
-    }
 }
