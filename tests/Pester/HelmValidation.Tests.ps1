@@ -43,7 +43,14 @@ BeforeAll {
         if ($LASTEXITCODE -ne 0) { throw "psql: $out" }
         $out
     }
-    function Get-ApiVersion { (Invoke-RestMethod "$api/api/info" -TimeoutSec 5).version }
+    function Get-ApiVersion {
+        # Ready workloads can be a moment ahead of the server's listening socket: give it a few seconds.
+        $deadline = (Get-Date).AddSeconds(20)
+        while ($true) {
+            try { return (Invoke-RestMethod "$api/api/info" -TimeoutSec 5).version }
+            catch { if ((Get-Date) -gt $deadline) { throw } ; Start-Sleep -Milliseconds 250 }
+        }
+    }
     function Get-ErrorFrom([scriptblock] $Action) { try { & $Action | Out-Null; $null } catch { $_ } }
     $script:savedDataHome = $env:XDG_DATA_HOME
     $env:XDG_DATA_HOME = Join-Path $TestDrive 'data'
