@@ -150,7 +150,7 @@ public static class HelmUpgradeService
 
         try
         {
-            journal.PreviousRevision = previous.Revision;
+            journal.PreviousRevision = request.ReturnRevision ?? previous.Revision;
             if (latest.IsPending)
             {
                 await StepAsync("repair pending release", async () =>
@@ -219,13 +219,34 @@ public static class HelmUpgradeService
             if (request.RollbackOnFailure && ex is not OperationCanceledException && journal.PreviousRevision is { } back &&
                 result.Steps.Any(s => s.Name == "helm upgrade"))
             {
-                var rollback = await helm.RunAsync(new[] { "rollback", releaseName, back.ToString(), "-n", ns, "--wait" }, redactor, CancellationToken.None).ConfigureAwait(false);
-                if (rollback.ExitCode == 0)
+                // Invoke-Rollback's own code path, under the lock this upgrade holds: the journalled backup verified, the
+                // workloads down, its data restored, helm rollback to the journalled revision, the workloads ready again.
+                journal.Save();
+                var rollbackStep = new UpgradeStepResult { Name = "rollback", Status = StepStatus.Running, Started = DateTimeOffset.UtcNow };
+                result.Steps.Add(rollbackStep);
+                try
                 {
+                    var rollback = await RollBackJournalAsync(journal, back, request.BackupPath, new HelmRollbackRequest
+                    {
+                        Deployment = deployment, UpgradeId = id, BackupPath = request.BackupPath, Passphrase = request.Passphrase,
+                        HelmPath = options.HelmPath, HealthTimeout = request.HealthTimeout,
+                    }, new EngineContext(context.Sink, CancellationToken.None)).ConfigureAwait(false);
+                    rollbackStep.Status = StepStatus.Succeeded;
+                    rollbackStep.Detail = string.Join("; ", rollback.Steps.Select(s => $"{s.Name}: {s.Detail}"));
                     result.Status = UpgradeStatus.RolledBack;
-                    result.RolledBackBy = "RollbackOnFailure";
                 }
-                else log.LogWarning("helm rollback to revision {Revision} failed: {Error}", back, rollback.Error);
+                catch (Exception rollbackError)
+                {
+                    var rollbackId = rollbackError is UpgradeOpsException u2 ? u2.ErrorId : "RollbackFailed";
+                    rollbackStep.Status = StepStatus.Failed;
+                    rollbackStep.Detail = $"{rollbackId}: {redactor.Redact(rollbackError.Message)}";
+                    result.Error += $" The rollback failed too ({rollbackStep.Detail}) Run Invoke-Rollback when the cause is fixed.";
+                    log.LogWarning("Rollback of {Id} to revision {Revision} failed: {Message}", id, back, rollbackStep.Detail);
+                }
+                finally
+                {
+                    rollbackStep.Duration = DateTimeOffset.UtcNow - rollbackStep.Started!.Value;
+                }
             }
         }
         finally
@@ -278,18 +299,27 @@ public static class HelmUpgradeService
 
     public static async Task<UpgradeResult> RollBackAsync(HelmRollbackRequest request, EngineContext context)
     {
+        var (ns, releaseName) = Split(request.Deployment);
+        var (journal, revision, backupPath) = PlanRollback(request);
+        using var upgradeLock = UpgradeLock.Acquire(StateAnchor(ns, releaseName), journal.Result.Id + "-rollback", force: true);
+        return await RollBackJournalAsync(journal, revision, backupPath, request, context).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Rolls the journal's upgrade back to <paramref name="revision"/>, restoring <paramref name="backupPath"/>'s data when
+    /// there is one; the caller holds the release's lock (Invoke-Rollback, or Invoke-Upgrade -RollbackOnFailure after a failed hop).
+    /// </summary>
+    internal static async Task<UpgradeResult> RollBackJournalAsync(UpgradeJournal journal, int revision, string? backupPath, HelmRollbackRequest request, EngineContext context)
+    {
         var ct = context.CancellationToken;
         var log = context.CreateLogger(nameof(HelmUpgradeService));
         var deployment = request.Deployment;
         var (ns, releaseName) = Split(deployment);
-        var anchor = StateAnchor(ns, releaseName);
-        var (journal, revision, backupPath) = PlanRollback(request);
         var helm = HelmCli.Locate(request.HelmPath, deployment.Kubeconfig, deployment.KubeContext);
         using var source = KubernetesBackupSource.Open(deployment);
         var client = source.Client;
         var redactor = new SecretRedactor((await HelmReleaseReader.GetLatestAsync(client, ns, releaseName, ct).ConfigureAwait(false))?.FlatValues()
             ?? Array.Empty<KeyValuePair<string, string>>());
-        using var upgradeLock = UpgradeLock.Acquire(anchor, journal.Result.Id + "-rollback", force: true);
         using var activity = context.StartActivity($"Rolling back {ns}/{releaseName} to revision {revision}");
         var started = DateTimeOffset.UtcNow;
         var result = new UpgradeResult
@@ -403,4 +433,11 @@ public sealed class HelmUpgradeRequest
     /// <summary>The verified backup taken before the upgrade, recorded in the journal for Invoke-Rollback.</summary>
     public string? BackupId { get; init; }
     public string? BackupPath { get; init; }
+    /// <summary>The passphrase of an encrypted backup, for -RollbackOnFailure to restore it.</summary>
+    public byte[]? Passphrase { get; init; }
+    /// <summary>
+    /// The revision the journal records to return to; null: the newest deployed one before this hop. A later hop of a path
+    /// gives the revision before the path's first hop, which matches the backup taken at the path's start.
+    /// </summary>
+    public int? ReturnRevision { get; init; }
 }
