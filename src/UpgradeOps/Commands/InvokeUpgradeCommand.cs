@@ -2,6 +2,7 @@ using System.Collections;
 using System.Management.Automation;
 using System.Security;
 using UpgradeOps.Commands.Hosting;
+using UpgradeOps.Journal;
 using UpgradeOps.Kubernetes;
 using UpgradeOps.Validation;
 using UpgradeOps.Upgrades;
@@ -34,7 +35,10 @@ namespace UpgradeOps.Commands;
 /// as Convert-UpgradeConfiguration does (a required key added, a renamed key moved, comments and layout kept), in a journalled
 /// 'configuration' step; without -ValuesFile the values are written to a file in the release's state folder and passed with -f.
 /// -WhatIf shows the helm command and the masked diff. A required value with no default stops it before anything changes
-/// (ConfigurationValueRequired): give it with -ConfigurationValue @{ 'dotted.key' = '...' }.</para>
+/// (ConfigurationValueRequired): give it with -ConfigurationValue @{ 'dotted.key' = '...' }. -RequireReadiness checks the release as
+/// Test-UpgradeReadiness does (give -ApiEndpoint for its BackgroundTasks item). With -RollbackOnFailure a failed hop is undone as
+/// Invoke-Rollback does it: the workloads scale to 0, the backup's databases are restored, helm rollback returns the release to the
+/// revision journalled before the path, and the workloads must be ready again (Status RolledBack).</para>
 /// <para type="description">The result is an UpgradeOps.UpgradeResult with per-step timings, the API downtime measured by probing
 /// the API every 20 ms, the migration output and the backup used. A failed upgrade also writes an error with its ErrorId
 /// (MigrationFailed, MigrationTimedOut, ServicesUnhealthy, RegistryUnreachable, ConfigurationValueRequired, ...).</para>
@@ -120,7 +124,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     public string Strategy { get; set; } = "Standard";
 
     /// <summary>
-    /// <para type="description">When a migration fails, a health wait times out or a step fails, restore the backup's data and the previous images automatically.</para>
+    /// <para type="description">When a migration fails, a health wait times out or a step fails, restore the backup's data and the previous images automatically (Status RolledBack). On a Helm release Invoke-Rollback's steps run: the backup's databases restored and helm rollback to the revision the journal recorded; with -SkipBackup only helm rollback.</para>
     /// </summary>
     [Parameter]
     public SwitchParameter RollbackOnFailure { get; set; }
@@ -183,10 +187,16 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     public string? HelmPath { get; set; }
 
     /// <summary>
-    /// <para type="description">Run Test-UpgradeReadiness first (with -Backup and -AcknowledgeBreakingChange) and refuse to start when an item fails (ErrorId NotReady).</para>
+    /// <para type="description">Run Test-UpgradeReadiness first (with -Backup, -AcknowledgeBreakingChange and -ApiEndpoint), on a Compose deployment or a Helm release, and refuse to start when an item fails (ErrorId NotReady; nothing is changed).</para>
     /// </summary>
     [Parameter]
     public SwitchParameter RequireReadiness { get; set; }
+
+    /// <summary>
+    /// <para type="description">With -RequireReadiness: the API's base URL for the BackgroundTasks item, as for Test-UpgradeReadiness -ApiEndpoint (on a Helm release an ingress URL or a 'kubectl port-forward' opened beforehand; without it that item is Skipped).</para>
+    /// </summary>
+    [Parameter]
+    public string? ApiEndpoint { get; set; }
 
     /// <summary>
     /// <para type="description">With -RequireReadiness: the breaking changes between the versions have been read.</para>
@@ -239,21 +249,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
                 return;
             }
 
-            if (RequireReadiness)
-            {
-                var readiness = RunEngine(context => UpgradeReadinessChecker.CheckAsync(new ReadinessRequest
-                {
-                    Deployment = deployment, To = request.Path.To, Profile = deployment.Profile, AvailableVersions = AvailableVersion,
-                    Backup = Backup, AcknowledgeBreakingChange = AcknowledgeBreakingChange,
-                }, context));
-                if (!readiness.Ready)
-                {
-                    var failed = readiness.Checks.Where(c => c.Status == CheckStatus.Failed).ToList();
-                    throw new UpgradeOpsException("NotReady", ErrorKind.InvalidOperation, readiness,
-                        $"Not ready to upgrade {deployment.Name} to {request.Path.To}: " +
-                        string.Join(" ", failed.Select(c => $"{c.Name}: {c.Detail} {c.Remedy}")) + " Nothing was changed.");
-                }
-            }
+            if (RequireReadiness) CheckReadiness(deployment, request.Path.To);
 
             var plan = RunEngine(context => ComposeUpgradeService.PlanAsync(request, context));
             if (!ShouldChange(deployment.Name, Describe(deployment, request, plan), "Upgrade", Force)) return;
@@ -261,13 +257,30 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
         });
     }
 
+    /// <summary>-RequireReadiness: Test-UpgradeReadiness's checks (Compose or Helm), and NotReady before anything changes when one fails.</summary>
+    private void CheckReadiness(Deployment deployment, string to)
+    {
+        var readiness = RunEngine(context => UpgradeReadinessChecker.CheckAsync(new ReadinessRequest
+        {
+            Deployment = deployment, To = to, Profile = deployment.Profile, AvailableVersions = AvailableVersion,
+            Backup = Backup, AcknowledgeBreakingChange = AcknowledgeBreakingChange, ApiEndpoint = ApiEndpoint,
+        }, context));
+        if (readiness.Ready) return;
+        var failed = readiness.Checks.Where(c => c.Status == CheckStatus.Failed).ToList();
+        throw new UpgradeOpsException("NotReady", ErrorKind.InvalidOperation, readiness,
+            $"Not ready to upgrade {deployment.Name} to {to}: " +
+            string.Join(" ", failed.Select(c => $"{c.Name}: {c.Detail} {c.Remedy}")) + " Nothing was changed.");
+    }
+
     /// <summary>A Helm release: the backup verified, then helm upgrade hop by hop (journal with the backup, pending repair with -Force).</summary>
     private void UpgradeHelmRelease(Deployment deployment, UpgradeRequest upgrade)
     {
         var path = upgrade.Path;
-        if (Resume || RequireReadiness || Strategy == "Rolling")
+        if (Resume || Strategy == "Rolling")
             throw new UpgradeOpsException("NotSupportedOnHelm", ErrorKind.NotImplemented, deployment,
-                "-Resume, -RequireReadiness and -Strategy Rolling are not available for Helm releases yet. Run Invoke-Upgrade again without them.");
+                "-Resume and -Strategy Rolling are not available for Helm releases yet. Run Invoke-Upgrade again without them.");
+        // As on Compose, readiness comes first: a missing backup is its Backup item (NotReady), not BackupRequired.
+        if (RequireReadiness) CheckReadiness(deployment, path.To);
         if (!SkipBackup && Backup is null) throw ComposeUpgradeService.BackupRequired(deployment);
         if (Chart is null)
             throw new UpgradeOpsException("ChartRequired", ErrorKind.InvalidArgument, deployment,
@@ -300,15 +313,19 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
                           (configuration is null ? "" : "\n  " + configuration.Diff.TrimEnd('\n').Replace("\n", "\n  "));
         if (!ShouldChange(deployment.Name, description, "Upgrade", Force)) return;
         var backup = RunEngine(context => ComposeUpgradeService.CheckBackupAsync(upgrade, context));
+        int? startRevision = null;
         foreach (var step in path.Steps)
         {
             var request = new HelmUpgradeRequest
             {
                 Deployment = deployment, From = step.From, To = step.To, Force = Force, RollbackOnFailure = RollbackOnFailure, HealthTimeout = HealthTimeout,
-                ConfigurationValues = given,
+                ConfigurationValues = given, Passphrase = upgrade.Passphrase,
                 BackupId = backup?.Id, BackupPath = backup?.Path,
+                // Every hop journals the revision before the path: the backup was taken there, so a rollback returns both together.
+                ReturnRevision = startRevision,
             };
             var result = RunEngine(context => HelmUpgradeService.UpgradeAsync(request, options, context));
+            startRevision ??= result.JournalPath is { } journalPath ? UpgradeJournal.Load(journalPath).PreviousRevision : null;
             Emit(result);
             if (result.Status != UpgradeStatus.Succeeded) return;
         }
@@ -320,7 +337,9 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
         if (result.Status is UpgradeStatus.Failed or UpgradeStatus.RolledBack or UpgradeStatus.Interrupted)
             WriteEngineError(new UpgradeOpsException(result.ErrorId ?? "UpgradeFailed", ErrorKind.InvalidOperation, result,
                 $"Upgrade {result.From} → {result.To} {result.Status}: {result.Error} " +
-                (result.Status == UpgradeStatus.RolledBack ? "The backup was restored and the previous version serves again." : "Journal: " + result.JournalPath)));
+                (result.Status != UpgradeStatus.RolledBack ? "Journal: " + result.JournalPath
+                    : result.BackupId is null ? "The previous version serves again; the data was not restored (no backup: -SkipBackup)."
+                    : $"Backup {result.BackupId}'s data was restored and the previous version serves again.")));
     }
 
     private static string Describe(Deployment deployment, UpgradeRequest request, IReadOnlyList<PlannedHop> plan)
