@@ -2,7 +2,8 @@
 # into the test API server started with -RunContainers, which runs the release's workloads as Docker containers of their
 # own image (PostgreSQL, Redis, the sandbox server and worker at the chart's tag) and its migration Job as a one-off
 # container (tests/KubeApiServer/Kubelet.cs). Backup -> upgrade to 1.7.6 (migration Job, journal, values rule) ->
-# Test-PostUpgrade -> Invoke-Rollback (with Test-UpgradeReadiness before the upgrade), then the broken 1.7.7 whose migration fails. Ports come from 56600-56699; the
+# Test-PostUpgrade -> Invoke-Rollback (with Test-UpgradeReadiness before the upgrade), Invoke-Upgrade -RequireReadiness refusing without a
+# backup, then the broken 1.7.7 whose migration fails: once with -RollbackOnFailure (data and revision back), once without. Ports come from 56600-56699; the
 # containers (upgradeops-kubetest-*) go with the server. Verified against that test server only, never a real cluster.
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
@@ -156,6 +157,45 @@ configurationRules:
         ($rollback.Steps | Where-Object Name -eq 'helm rollback').Detail | Should -Match "back on revision $revision1's chart"
         Invoke-Sql 'SELECT count(*) FROM kube_marker' | Should -Be '25'
         Invoke-Sql "SELECT count(*) FROM schema_migrations WHERE version = '1.7.6'" | Should -Be '0'
+        Get-ApiVersion | Should -Be '1.7.5'
+    }
+
+    It 'refuses Invoke-Upgrade -RequireReadiness without a backup: NotReady, the release revision unchanged' {
+        $before = Get-Hv
+        $err = Get-ErrorFrom { $before | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -HelmPath $helm -RequireReadiness -ApiEndpoint $api -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'NotReady,*'
+        $err.CategoryInfo.Category | Should -Be 'InvalidOperation'
+        ($err.TargetObject.Checks | Where-Object Name -eq 'Backup').ErrorId | Should -Be 'BackupMissing'
+        $err.Exception.Message | Should -Match 'Backup: No backup was given.*New-DeploymentBackup.*Nothing was changed\.'
+        $err.Exception.Message | Should -Not -Match ([regex]::Escape($password))
+        $after = Get-Hv
+        $after.Revision | Should -Be $before.Revision
+        $after.Version | Should -Be '1.7.5'
+    }
+
+    It 'rolls the failed 1.7.7 back with -RequireReadiness -Backup -RollbackOnFailure: RolledBack, the backup''s data and the API at 1.7.5' {
+        $before = Get-Hv
+        $fresh = $before | New-DeploymentBackup -Path $backups -WarningAction SilentlyContinue
+        $null = Invoke-Sql 'DELETE FROM kube_marker WHERE id > 10'
+        $r = Invoke-Upgrade -Deployment $before -To 1.7.7 -AvailableVersion 1.7.7 -Chart $chart -HelmPath $helm -Backup $fresh -RollbackOnFailure `
+            -RequireReadiness -AcknowledgeBreakingChange -ApiEndpoint $api -Force -ErrorVariable upgradeErrors -ErrorAction SilentlyContinue
+        $r.Status | Should -Be 'RolledBack' -Because $r.Error
+        $r.ErrorId | Should -Be 'MigrationFailed'
+        $r.BackupId | Should -Be $fresh.Id
+        $upgradeErrors[0].FullyQualifiedErrorId | Should -BeLike 'MigrationFailed,*'
+        $upgradeErrors[0].Exception.Message | Should -Match "Backup $([regex]::Escape($fresh.Id))'s data was restored and the previous version serves again"
+        $journal = Get-Content -Raw $r.JournalPath | ConvertFrom-Json
+        $rollback = $r.Steps | Where-Object Name -eq 'rollback'
+        $rollback.Status | Should -Be 'Succeeded'
+        $rollback.Detail | Should -Match "back on revision $($journal.PreviousRevision)'s chart"
+        $rollback.Detail | Should -Match "databases restored from backup $([regex]::Escape($fresh.Id))"
+        $journal.Result.Status | Should -Be 'RolledBack'
+        $journal.Result.RolledBackBy | Should -Be "$($r.Id)-rollback"
+        (Get-Content -Raw $r.JournalPath) | Should -Not -Match ([regex]::Escape($password))
+        $d = Wait-Healthy
+        $d.Version | Should -Be '1.7.5'
+        $d.Revision | Should -BeGreaterThan $before.Revision
+        Invoke-Sql 'SELECT count(*) FROM kube_marker' | Should -Be '25'
         Get-ApiVersion | Should -Be '1.7.5'
     }
 
