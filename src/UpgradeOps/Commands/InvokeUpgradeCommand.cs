@@ -321,8 +321,9 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
                 Deployment = deployment, From = step.From, To = step.To, Force = Force, RollbackOnFailure = RollbackOnFailure, HealthTimeout = HealthTimeout,
                 ConfigurationValues = given, Passphrase = upgrade.Passphrase,
                 BackupId = backup?.Id, BackupPath = backup?.Path,
-                // Every hop journals the revision before the path: the backup was taken there, so a rollback returns both together.
-                ReturnRevision = startRevision,
+                // With a backup every hop journals the revision before the path: the backup was taken there, so a rollback returns
+                // data and release together. Without one each hop returns to its own previous revision, as before.
+                ReturnRevision = backup is null ? null : startRevision,
             };
             var result = RunEngine(context => HelmUpgradeService.UpgradeAsync(request, options, context));
             startRevision ??= result.JournalPath is { } journalPath ? UpgradeJournal.Load(journalPath).PreviousRevision : null;
