@@ -69,9 +69,10 @@ internal sealed class KubernetesBackupSource : IDataStoreHost
     /// <summary>The workload of a data store's service and its running, ready pod.</summary>
     public async Task<(Workload Workload, V1Pod Pod)> DataStorePodAsync(DataStoreDefinition store, CancellationToken ct)
     {
-        var workload = (await WorkloadsAsync(ct).ConfigureAwait(false)).FirstOrDefault(w => w.Service?.Name == store.Service)
+        var service = store.KubernetesWorkload ?? store.Service;
+        var workload = (await WorkloadsAsync(ct).ConfigureAwait(false)).FirstOrDefault(w => w.Service?.Name == service)
             ?? throw new UpgradeOpsException("DataStoreNotFound", ErrorKind.ObjectNotFound, store.Name,
-                $"No workload of release {Namespace}/{Release} plays the profile's service '{store.Service}' (data store '{store.Name}'). " +
+                $"No workload of release {Namespace}/{Release} plays the profile's service '{service}' (data store '{store.Name}'). " +
                 "Check the profile's kubernetesWorkload for it against the release's Deployments and StatefulSets.");
         var selector = string.Join(",", workload.Selector.Select(p => $"{p.Key}={p.Value}"));
         var pods = await CallAsync("list the pods", () => Client.CoreV1.ListNamespacedPodAsync(Namespace, labelSelector: selector, cancellationToken: ct)).ConfigureAwait(false);
@@ -109,6 +110,15 @@ internal sealed class KubernetesBackupSource : IDataStoreHost
             : container.Ports?.FirstOrDefault(c => c.Name is "postgres" or "postgresql")?.ContainerPort ?? store.Port;
         var exec = new PodContainerExec(Client, Namespace, pod.Metadata.Name, container.Name, fromVariables);
         return new PostgresTarget(exec, user, password, store.Database!, port, npgsqlHost: null, npgsqlPort: null);
+    }
+
+    /// <summary>A Volume data store's pod (of its kubernetesWorkload), where tar runs on its path: the pod's first container.</summary>
+    public async Task<(Workload Workload, IContainerExec Exec)> VolumeExecAsync(DataStoreDefinition store, CancellationToken ct)
+    {
+        var (workload, pod) = await DataStorePodAsync(store, ct).ConfigureAwait(false);
+        var container = pod.Spec?.Containers?.FirstOrDefault()
+            ?? throw new UpgradeOpsException("DataStoreNotRunning", ErrorKind.ResourceUnavailable, store.Name, $"Pod {Namespace}/{pod.Metadata.Name} has no container.");
+        return (workload, new PodContainerExec(Client, Namespace, pod.Metadata.Name, container.Name));
     }
 
     /// <summary>One key of a Secret or ConfigMap, read through the API (null when it is not there).</summary>

@@ -190,7 +190,10 @@ public sealed class DataStoreDefinition
     /// <summary>PostgreSQL: the port the server listens on inside its container (default 5432).</summary>
     public int Port { get; set; } = 5432;
     public string? Volume { get; set; }
+    /// <summary>Volume on Kubernetes: the absolute path in the pod where the data lives (tarred through pod exec).</summary>
     public string? Path { get; set; }
+    /// <summary>Volume on Kubernetes: the declared service whose workload's pod mounts <see cref="Path"/>.</summary>
+    public string? KubernetesWorkload { get; set; }
     /// <summary>The backup must be taken with the API stopped, not only the workers.</summary>
     public bool Offline { get; set; }
 }

@@ -54,6 +54,15 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
                 Fail(store, $"data store '{store.Name}' (Postgres) needs a 'database'.");
             if (store.Kind == DataStoreKind.Volume && string.IsNullOrWhiteSpace(store.Volume))
                 Fail(store, $"data store '{store.Name}' (Volume) needs a 'volume'.");
+            if (store.KubernetesWorkload is not null)
+            {
+                if (store.Kind != DataStoreKind.Volume)
+                    Fail(store, $"data store '{store.Name}': 'kubernetesWorkload' applies to Volume data stores only.");
+                if (!names.Contains(store.KubernetesWorkload))
+                    Fail(store, $"data store '{store.Name}' names kubernetesWorkload '{store.KubernetesWorkload}', which is not a declared service.");
+                if (string.IsNullOrWhiteSpace(store.Path) || !store.Path.StartsWith('/') || store.Path.TrimEnd('/').Length == 0)
+                    Fail(store, $"data store '{store.Name}': 'kubernetesWorkload' needs the absolute 'path' in its pod (not '/'), for example /opt/app/storage.");
+            }
         }
 
         foreach (var rule in profile.ConfigurationRules)
