@@ -34,10 +34,13 @@ BeforeAll {
         Start-Sleep -Milliseconds 300
     }
     $null = Invoke-Sql 'CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, ''item '' || g FROM generate_series(1, 100) g;'
+    # The worker's storage and repositories (the profile's Volume data stores on Helm) are folders of the same container.
+    $null = & docker exec $db sh -c 'mkdir -p /opt/sandbox/storage/artifacts /opt/sandbox/repositories/infra && echo "artifact of device-001" > /opt/sandbox/storage/artifacts/device-001.txt && echo ref > /opt/sandbox/repositories/infra/HEAD'
+    if ($LASTEXITCODE -ne 0) { throw "could not seed the worker's storage in $db" }
 
     # The database pods of releases hb (and unreachable, on a port nothing listens on) run their commands in that container;
     # release nodocker has no container behind its pods.
-    $script:server = Start-KubeTestServer -DockerWorkload @{ 'hb/hb-sandbox-database' = $db; 'hb/unreachable-sandbox-database' = $db }
+    $script:server = Start-KubeTestServer -DockerWorkload @{ 'hb/hb-sandbox-database' = $db; 'hb/unreachable-sandbox-database' = $db; 'hb/hb-sandbox-worker' = $db }
     $script:helm = Get-Helm
     $install = Invoke-TestHelm $server install hb $chart -n hb --create-namespace --wait --timeout 30s --set "database.port=$port" --set "database.password=$password"
     if ($install.ExitCode -ne 0) { throw "helm install failed: $($install.Error)" }
@@ -68,6 +71,7 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
     It '-WhatIf lists the database and the release configuration, and writes nothing' {
         $out = Invoke-WhatIf "`$d | New-DeploymentBackup -Path '$backups' -WhatIf"
         $out | Should -Match 'database \(PostgresDump\) from database ''sandbox'' in a pod of hb/hb-sandbox-database'
+        $out | Should -Match 'artifacts \(Volume\) from /opt/sandbox/storage in a pod of hb/hb-sandbox-worker'
         $out | Should -Match 'config \(HelmRelease\).*config/values.json'
         $out | Should -Match 'config \(KubernetesResources\).*config/manifest.yaml'
         Test-Path $backups | Should -BeFalse
@@ -82,7 +86,13 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
         $dump.RowCounts['public.items'] | Should -Be 100
         $dump.SizeBytes | Should -BeGreaterThan 0
         @(($b.Components | Where-Object Name -eq 'config').Kind | ForEach-Object ToString | Sort-Object) | Should -Be @('HelmRelease', 'KubernetesResources')
-        $warnings | Should -Match 'artifacts, repositories'
+        $artifacts = $b.Components | Where-Object Name -eq 'artifacts'
+        $artifacts.Kind | Should -Be 'Volume'
+        $artifacts.File | Should -Be 'artifacts.tar'
+        $artifacts.Source | Should -Match '/opt/sandbox/storage in pod hb/hb-sandbox-worker-'
+        & tar -tf (Join-Path $b.Path 'artifacts.tar') | Should -Contain './artifacts/device-001.txt'
+        ($b.Components | Where-Object Name -eq 'repositories').SizeBytes | Should -BeGreaterThan 0
+        $warnings | Should -BeNullOrEmpty
         # The password is nowhere in the backup: not in the values, not in the manifest's Secret (base64), not in the manifest.json.
         $b64 = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($password))
         foreach ($file in Get-ChildItem -Recurse -File $b.Path | Where-Object Extension -ne '.dump') {
@@ -97,6 +107,7 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
         $v = $b | Test-DeploymentBackup -Deployment (Get-Hb) -RestoreTest
         $v.Passed | Should -BeTrue -Because ($v.Checks | Where-Object Status -ne 'Passed' | Out-String)
         ($v.Checks | Where-Object Name -eq 'RestoreTest database').Detail | Should -Match '100 rows'
+        ($v.Checks | Where-Object Name -eq 'Archive artifacts').Status | Should -Be 'Passed'
         Invoke-Sql "SELECT count(*) FROM pg_database WHERE datname LIKE 'upgradeops_%'" | Should -Be '0'
     }
 
@@ -108,9 +119,13 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
 
     It 'restores the data with the workloads scaled down and back up, ready' {
         $null = Invoke-Sql 'DELETE FROM items WHERE id > 40; INSERT INTO items VALUES (1000, ''after the backup'');'
+        $null = & docker exec $db sh -c 'rm /opt/sandbox/storage/artifacts/device-001.txt && echo later > /opt/sandbox/storage/after-backup.txt'
         $restored = $b | Restore-DeploymentBackup -Deployment (Get-Hb) -Force
         $restored.Id | Should -Be $b.Id
         Invoke-Sql 'SELECT count(*), max(id) FROM items' | Should -Be '100|100'
+        & docker exec $db cat /opt/sandbox/storage/artifacts/device-001.txt | Should -Be 'artifact of device-001'
+        & docker exec $db sh -c 'ls -A /opt/sandbox/storage' | Should -Be @('artifacts')
+        & docker exec $db cat /opt/sandbox/repositories/infra/HEAD | Should -Be 'ref'
         $d = Get-Hb
         $d.Healthy | Should -BeTrue
         ($d.Services | Where-Object Name -eq 'hb-sandbox-server').Replicas | Should -Be 2
