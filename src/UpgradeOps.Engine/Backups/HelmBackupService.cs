@@ -57,6 +57,12 @@ public static class HelmBackupService
         planned.Add(new(ComposeBackupService.ConfigComponent, BackupComponentKind.HelmRelease, $"values of release {source.Namespace}/{source.Release}{redacted}", ValuesFile + suffix));
         planned.Add(new(ComposeBackupService.ConfigComponent, BackupComponentKind.KubernetesResources, $"manifest of release {source.Namespace}/{source.Release}{redacted}", ManifestFile + suffix));
 
+        if (source.Profile.KubernetesResources.Count > 0)
+            planned.Add(new(KubernetesObjectSnapshot.Component, BackupComponentKind.KubernetesResources,
+                $"{string.Join(", ", source.Profile.KubernetesResources.Select(r => $"{r.Kind} {KubernetesObjectSnapshot.ResolveName(r.Name, source.Release)}"))} in {source.Namespace}" +
+                (request.Passphrase is null && source.Profile.KubernetesResources.Any(r => r.Kind == "Secret") ? ", Secret values redacted" : ""),
+                KubernetesObjectSnapshot.File + suffix));
+
         var selected = ComposeBackupService.Select(planned, request);
         var wanted = request.Components.Where(c => skipped.Contains(c, StringComparer.OrdinalIgnoreCase)).ToList();
         if (wanted.Count > 0)
@@ -107,6 +113,11 @@ public static class HelmBackupService
                         var values = release["config"] as JsonObject ?? new JsonObject();
                         var valuesText = (request.Passphrase is null ? HelmReleaseRedaction.RedactValues(values) : values).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
                         await writer.WriteAsync(component, target => target.WriteAsync(Encoding.UTF8.GetBytes(valuesText), ct).AsTask(), ct).ConfigureAwait(false);
+                        break;
+                    case BackupComponentKind.KubernetesResources when p.Name == KubernetesObjectSnapshot.Component:
+                        // Secrets' values are read into memory only to go into the encrypted file; unencrypted, they are masked before anything is written.
+                        var resources = KubernetesObjectSnapshot.Serialize(await source.ResourcesAsync(redactSecrets: request.Passphrase is null, ct).ConfigureAwait(false));
+                        await writer.WriteAsync(component, target => target.WriteAsync(Encoding.UTF8.GetBytes(resources), ct).AsTask(), ct).ConfigureAwait(false);
                         break;
                     case BackupComponentKind.KubernetesResources:
                         var manifest = (string?)release["manifest"] ?? "";

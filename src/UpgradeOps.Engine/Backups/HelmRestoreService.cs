@@ -27,6 +27,8 @@ public static class HelmRestoreService
             BackupComponentKind.PostgresDump => $"Restore {c.File} into a staging database in the pod of '{c.Name}', then put it in place of the live database",
             BackupComponentKind.Volume when VolumeStore(source, c) is { } store =>
                 $"Empty {store.Path} in a pod of '{store.KubernetesWorkload}' and extract {c.File} into it (the other workloads scaled to 0 first)",
+            BackupComponentKind.KubernetesResources when c.Name == KubernetesObjectSnapshot.Component =>
+                backup.Encrypted ? $"Re-apply the ConfigMaps and Secrets of {c.File}" : $"Re-apply the ConfigMaps of {c.File} (its Secrets are redacted: not applied)",
             BackupComponentKind.HelmRelease or BackupComponentKind.KubernetesResources => $"Keep {c.File} for reference (helm rollback returns the release's values and objects)",
             _ => $"Skip {c.Name} ({c.Kind}): not restored on Kubernetes",
         }).ToList();
@@ -107,6 +109,26 @@ public static class HelmRestoreService
                 activity.Report($"Replacing database {database.Target.Database} with the restored copy", 75);
                 database.ReplacedName = await database.Target.ReplaceDatabaseAsync(database.Target.Database, database.Name, ct).ConfigureAwait(false);
                 database.Replaced = true;
+            }
+            foreach (var resources in backup.Components.Where(c => c.Kind == BackupComponentKind.KubernetesResources && c.Name == KubernetesObjectSnapshot.Component))
+            {
+                activity.Report($"Re-applying the objects of {resources.File}", 80);
+                string json;
+                await using (var content = BackupVerifier.OpenContent(folder, resources, passphrase))
+                using (var reader = new StreamReader(content))
+                    json = await reader.ReadToEndAsync(ct).ConfigureAwait(false);
+                foreach (var item in KubernetesObjectSnapshot.Parse(json))
+                {
+                    if (item.Kind == "Secret" && item.Redacted)
+                    {
+                        log.LogWarning("Secret {Namespace}/{Name} is not restored: this backup keeps only its keys ({Keys}), its values were redacted because the backup is not encrypted. " +
+                            "It stays as it is; take backups with -EncryptionKey to restore Secrets.", source.Namespace, item.Name, string.Join(", ", item.Data.Keys));
+                        continue;
+                    }
+                    if (item.Kind is not ("Secret" or "ConfigMap")) continue;
+                    await source.ApplyAsync(item, ct).ConfigureAwait(false);
+                    log.LogInformation("Re-applied {Kind} {Namespace}/{Name}", item.Kind, source.Namespace, item.Name);
+                }
             }
             if (whileStopped is not null) await whileStopped().ConfigureAwait(false);
         }

@@ -23,6 +23,8 @@ public sealed class ProductProfile
     /// <summary>What Test-PostUpgrade and Test-UpgradeReadiness ask of the product beyond its API definition.</summary>
     public ValidationDefinition Validation { get; set; } = new();
     public List<DataStoreDefinition> DataStores { get; set; } = new();
+    /// <summary>Helm: the ConfigMaps and Secrets a backup keeps (Secrets' values only when it is encrypted) and a restore re-applies.</summary>
+    public List<KubernetesResourceReference> KubernetesResources { get; set; } = new();
     public MigrationDefinition Migration { get; set; } = new();
     public List<ConfigurationRule> ConfigurationRules { get; set; } = new();
     /// <summary>Known log and error patterns Get-UpgradeDiagnostic turns into guidance (optional).</summary>
@@ -196,6 +198,14 @@ public sealed class DataStoreDefinition
     public string? KubernetesWorkload { get; set; }
     /// <summary>The backup must be taken with the API stopped, not only the workers.</summary>
     public bool Offline { get; set; }
+}
+
+/// <summary>A Kubernetes object of the release's namespace; {release} in the name is the release's name.</summary>
+public sealed class KubernetesResourceReference
+{
+    /// <summary>ConfigMap or Secret.</summary>
+    public string Kind { get; set; } = "";
+    public string Name { get; set; } = "";
 }
 
 public sealed class MigrationDefinition

@@ -65,6 +65,16 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
             }
         }
 
+        foreach (var resource in profile.KubernetesResources)
+        {
+            if (resource.Kind is not ("ConfigMap" or "Secret"))
+                Fail(resource, $"kubernetesResources: kind '{resource.Kind}' is not supported; give ConfigMap or Secret.");
+            if (string.IsNullOrWhiteSpace(resource.Name))
+                Fail(resource, "kubernetesResources: every entry needs a 'name' ({release} stands for the release's name).");
+        }
+        if (profile.KubernetesResources.Count > 0 && stores.Contains(Backups.KubernetesObjectSnapshot.Component))
+            Fail(profile, $"data store '{Backups.KubernetesObjectSnapshot.Component}' has the name of the kubernetesResources backup component; rename it.");
+
         foreach (var rule in profile.ConfigurationRules)
         {
             if (string.IsNullOrWhiteSpace(rule.Id)) Fail(rule, "every configuration rule needs an 'id'.");
