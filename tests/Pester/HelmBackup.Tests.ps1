@@ -72,6 +72,7 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
         $out = Invoke-WhatIf "`$d | New-DeploymentBackup -Path '$backups' -WhatIf"
         $out | Should -Match 'database \(PostgresDump\) from database ''sandbox'' in a pod of hb/hb-sandbox-database'
         $out | Should -Match 'artifacts \(Volume\) from /opt/sandbox/storage in a pod of hb/hb-sandbox-worker'
+        $out | Should -Match 'resources \(KubernetesResources\) from Secret hb-sandbox-database, ConfigMap hb-sandbox-config in hb, Secret values redacted'
         $out | Should -Match 'config \(HelmRelease\).*config/values.json'
         $out | Should -Match 'config \(KubernetesResources\).*config/manifest.yaml'
         Test-Path $backups | Should -BeFalse
@@ -101,6 +102,12 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
             $text | Should -Not -Match ([regex]::Escape($b64)) -Because $file.Name
         }
         (Get-Content -Raw (Join-Path $b.Path 'config/values.json') | ConvertFrom-Json).database.password | Should -Be '***'
+        $objects = (Get-Content -Raw (Join-Path $b.Path 'config/resources.json') | ConvertFrom-Json).items
+        $secret = $objects | Where-Object kind -eq 'Secret'
+        $secret.name | Should -Be 'hb-sandbox-database'
+        $secret.redacted | Should -BeTrue
+        $secret.data.password | Should -Be '***'
+        ($objects | Where-Object kind -eq 'ConfigMap').data.APP_STORAGE_PATH | Should -Be '/opt/sandbox/storage'
     }
 
     It 'verifies the backup and restores it into a scratch database in the pod' {
@@ -120,7 +127,13 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
     It 'restores the data with the workloads scaled down and back up, ready' {
         $null = Invoke-Sql 'DELETE FROM items WHERE id > 40; INSERT INTO items VALUES (1000, ''after the backup'');'
         $null = & docker exec $db sh -c 'rm /opt/sandbox/storage/artifacts/device-001.txt && echo later > /opt/sandbox/storage/after-backup.txt'
-        $restored = $b | Restore-DeploymentBackup -Deployment (Get-Hb) -Force
+        $null = Invoke-RestMethod -Method Patch -Uri "$($server.Url)/api/v1/namespaces/hb/configmaps/hb-sandbox-config" `
+            -ContentType 'application/merge-patch+json' -Body '{"data":{"APP_LOG_LEVEL":"changed-after-backup"}}'
+        $restored = $b | Restore-DeploymentBackup -Deployment (Get-Hb) -Force -WarningVariable warnings -WarningAction SilentlyContinue
+        $warnings | Should -Match 'Secret hb/hb-sandbox-database is not restored: this backup keeps only its keys \(password\)'
+        (Invoke-RestMethod "$($server.Url)/api/v1/namespaces/hb/configmaps/hb-sandbox-config").data.APP_LOG_LEVEL | Should -Not -Be 'changed-after-backup'
+        [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String((Invoke-RestMethod "$($server.Url)/api/v1/namespaces/hb/secrets/hb-sandbox-database").data.password)) |
+            Should -Be $password
         $restored.Id | Should -Be $b.Id
         Invoke-Sql 'SELECT count(*), max(id) FROM items' | Should -Be '100|100'
         & docker exec $db cat /opt/sandbox/storage/artifacts/device-001.txt | Should -Be 'artifact of device-001'
@@ -131,6 +144,27 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
         ($d.Services | Where-Object Name -eq 'hb-sandbox-server').Replicas | Should -Be 2
         ($d.Services | Where-Object Name -eq 'hb-sandbox-worker').Replicas | Should -Be 2
         Invoke-Sql "SELECT count(*) FROM pg_database WHERE datname LIKE 'upgradeops_%'" | Should -Be '0'
+    }
+
+    It 'keeps the Secret only inside an encrypted backup, and restores it from there' {
+        $key = ConvertTo-SecureString 'kube backup passphrase' -AsPlainText -Force
+        $e = Get-Hb | New-DeploymentBackup -Path (Join-Path $TestDrive 'encrypted') -EncryptionKey $key -Component resources
+        $e.Components.File | Should -Be 'config/resources.json.enc'
+        $b64 = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($password))
+        foreach ($file in Get-ChildItem -Recurse -File $e.Path) {
+            $text = [Text.Encoding]::Latin1.GetString([IO.File]::ReadAllBytes($file.FullName))
+            $text | Should -Not -Match ([regex]::Escape($password)) -Because $file.Name
+            $text | Should -Not -Match ([regex]::Escape($b64)) -Because $file.Name
+        }
+        ($e | Test-DeploymentBackup -EncryptionKey $key).Passed | Should -BeTrue
+        $other = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes('changed-password'))
+        $null = Invoke-RestMethod -Method Patch -Uri "$($server.Url)/api/v1/namespaces/hb/secrets/hb-sandbox-database" `
+            -ContentType 'application/merge-patch+json' -Body "{`"data`":{`"password`":`"$other`"}}"
+        $null = $e | Restore-DeploymentBackup -Deployment (Get-Hb) -EncryptionKey $key -Force -WarningVariable warnings -WarningAction SilentlyContinue
+        $warnings | Should -BeNullOrEmpty
+        [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String((Invoke-RestMethod "$($server.Url)/api/v1/namespaces/hb/secrets/hb-sandbox-database").data.password)) |
+            Should -Be $password
+        (Get-Hb).Healthy | Should -BeTrue
     }
 
     It 'says clearly when the database pod does not run' {
