@@ -34,10 +34,13 @@ BeforeAll {
         Start-Sleep -Milliseconds 300
     }
     $null = Invoke-Sql 'CREATE TABLE items (id int PRIMARY KEY, name text); INSERT INTO items SELECT g, ''item '' || g FROM generate_series(1, 100) g;'
+    # The worker's storage and repositories (the profile's Volume data stores on Helm) are folders of the same container.
+    $null = & docker exec $db sh -c 'mkdir -p /opt/sandbox/storage/artifacts /opt/sandbox/repositories/infra && echo "artifact of device-001" > /opt/sandbox/storage/artifacts/device-001.txt && echo ref > /opt/sandbox/repositories/infra/HEAD'
+    if ($LASTEXITCODE -ne 0) { throw "could not seed the worker's storage in $db" }
 
     # The database pods of releases hb (and unreachable, on a port nothing listens on) run their commands in that container;
     # release nodocker has no container behind its pods.
-    $script:server = Start-KubeTestServer -DockerWorkload @{ 'hb/hb-sandbox-database' = $db; 'hb/unreachable-sandbox-database' = $db }
+    $script:server = Start-KubeTestServer -DockerWorkload @{ 'hb/hb-sandbox-database' = $db; 'hb/unreachable-sandbox-database' = $db; 'hb/hb-sandbox-worker' = $db }
     $script:helm = Get-Helm
     $install = Invoke-TestHelm $server install hb $chart -n hb --create-namespace --wait --timeout 30s --set "database.port=$port" --set "database.password=$password"
     if ($install.ExitCode -ne 0) { throw "helm install failed: $($install.Error)" }
@@ -68,6 +71,8 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
     It '-WhatIf lists the database and the release configuration, and writes nothing' {
         $out = Invoke-WhatIf "`$d | New-DeploymentBackup -Path '$backups' -WhatIf"
         $out | Should -Match 'database \(PostgresDump\) from database ''sandbox'' in a pod of hb/hb-sandbox-database'
+        $out | Should -Match 'artifacts \(Volume\) from /opt/sandbox/storage in a pod of hb/hb-sandbox-worker'
+        $out | Should -Match 'resources \(KubernetesResources\) from Secret hb-sandbox-database, ConfigMap hb-sandbox-config in hb, Secret values redacted'
         $out | Should -Match 'config \(HelmRelease\).*config/values.json'
         $out | Should -Match 'config \(KubernetesResources\).*config/manifest.yaml'
         Test-Path $backups | Should -BeFalse
@@ -82,7 +87,13 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
         $dump.RowCounts['public.items'] | Should -Be 100
         $dump.SizeBytes | Should -BeGreaterThan 0
         @(($b.Components | Where-Object Name -eq 'config').Kind | ForEach-Object ToString | Sort-Object) | Should -Be @('HelmRelease', 'KubernetesResources')
-        $warnings | Should -Match 'artifacts, repositories'
+        $artifacts = $b.Components | Where-Object Name -eq 'artifacts'
+        $artifacts.Kind | Should -Be 'Volume'
+        $artifacts.File | Should -Be 'artifacts.tar'
+        $artifacts.Source | Should -Match '/opt/sandbox/storage in pod hb/hb-sandbox-worker-'
+        & tar -tf (Join-Path $b.Path 'artifacts.tar') | Should -Contain './artifacts/device-001.txt'
+        ($b.Components | Where-Object Name -eq 'repositories').SizeBytes | Should -BeGreaterThan 0
+        $warnings | Should -BeNullOrEmpty
         # The password is nowhere in the backup: not in the values, not in the manifest's Secret (base64), not in the manifest.json.
         $b64 = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($password))
         foreach ($file in Get-ChildItem -Recurse -File $b.Path | Where-Object Extension -ne '.dump') {
@@ -91,12 +102,19 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
             $text | Should -Not -Match ([regex]::Escape($b64)) -Because $file.Name
         }
         (Get-Content -Raw (Join-Path $b.Path 'config/values.json') | ConvertFrom-Json).database.password | Should -Be '***'
+        $objects = (Get-Content -Raw (Join-Path $b.Path 'config/resources.json') | ConvertFrom-Json).items
+        $secret = $objects | Where-Object kind -eq 'Secret'
+        $secret.name | Should -Be 'hb-sandbox-database'
+        $secret.redacted | Should -BeTrue
+        $secret.data.password | Should -Be '***'
+        ($objects | Where-Object kind -eq 'ConfigMap').data.APP_STORAGE_PATH | Should -Be '/opt/sandbox/storage'
     }
 
     It 'verifies the backup and restores it into a scratch database in the pod' {
         $v = $b | Test-DeploymentBackup -Deployment (Get-Hb) -RestoreTest
         $v.Passed | Should -BeTrue -Because ($v.Checks | Where-Object Status -ne 'Passed' | Out-String)
         ($v.Checks | Where-Object Name -eq 'RestoreTest database').Detail | Should -Match '100 rows'
+        ($v.Checks | Where-Object Name -eq 'Archive artifacts').Status | Should -Be 'Passed'
         Invoke-Sql "SELECT count(*) FROM pg_database WHERE datname LIKE 'upgradeops_%'" | Should -Be '0'
     }
 
@@ -108,14 +126,45 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
 
     It 'restores the data with the workloads scaled down and back up, ready' {
         $null = Invoke-Sql 'DELETE FROM items WHERE id > 40; INSERT INTO items VALUES (1000, ''after the backup'');'
-        $restored = $b | Restore-DeploymentBackup -Deployment (Get-Hb) -Force
+        $null = & docker exec $db sh -c 'rm /opt/sandbox/storage/artifacts/device-001.txt && echo later > /opt/sandbox/storage/after-backup.txt'
+        $null = Invoke-RestMethod -Method Patch -Uri "$($server.Url)/api/v1/namespaces/hb/configmaps/hb-sandbox-config" `
+            -ContentType 'application/merge-patch+json' -Body '{"data":{"APP_LOG_LEVEL":"changed-after-backup"}}'
+        $restored = $b | Restore-DeploymentBackup -Deployment (Get-Hb) -Force -WarningVariable warnings -WarningAction SilentlyContinue
+        $warnings | Should -Match 'Secret hb/hb-sandbox-database is not restored: this backup keeps only its keys \(password\)'
+        (Invoke-RestMethod "$($server.Url)/api/v1/namespaces/hb/configmaps/hb-sandbox-config").data.APP_LOG_LEVEL | Should -Not -Be 'changed-after-backup'
+        [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String((Invoke-RestMethod "$($server.Url)/api/v1/namespaces/hb/secrets/hb-sandbox-database").data.password)) |
+            Should -Be $password
         $restored.Id | Should -Be $b.Id
         Invoke-Sql 'SELECT count(*), max(id) FROM items' | Should -Be '100|100'
+        & docker exec $db cat /opt/sandbox/storage/artifacts/device-001.txt | Should -Be 'artifact of device-001'
+        & docker exec $db sh -c 'ls -A /opt/sandbox/storage' | Should -Be @('artifacts')
+        & docker exec $db cat /opt/sandbox/repositories/infra/HEAD | Should -Be 'ref'
         $d = Get-Hb
         $d.Healthy | Should -BeTrue
         ($d.Services | Where-Object Name -eq 'hb-sandbox-server').Replicas | Should -Be 2
         ($d.Services | Where-Object Name -eq 'hb-sandbox-worker').Replicas | Should -Be 2
         Invoke-Sql "SELECT count(*) FROM pg_database WHERE datname LIKE 'upgradeops_%'" | Should -Be '0'
+    }
+
+    It 'keeps the Secret only inside an encrypted backup, and restores it from there' {
+        $key = ConvertTo-SecureString 'kube backup passphrase' -AsPlainText -Force
+        $e = Get-Hb | New-DeploymentBackup -Path (Join-Path $TestDrive 'encrypted') -EncryptionKey $key -Component resources
+        $e.Components.File | Should -Be 'config/resources.json.enc'
+        $b64 = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($password))
+        foreach ($file in Get-ChildItem -Recurse -File $e.Path) {
+            $text = [Text.Encoding]::Latin1.GetString([IO.File]::ReadAllBytes($file.FullName))
+            $text | Should -Not -Match ([regex]::Escape($password)) -Because $file.Name
+            $text | Should -Not -Match ([regex]::Escape($b64)) -Because $file.Name
+        }
+        ($e | Test-DeploymentBackup -EncryptionKey $key).Passed | Should -BeTrue
+        $other = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes('changed-password'))
+        $null = Invoke-RestMethod -Method Patch -Uri "$($server.Url)/api/v1/namespaces/hb/secrets/hb-sandbox-database" `
+            -ContentType 'application/merge-patch+json' -Body "{`"data`":{`"password`":`"$other`"}}"
+        $null = $e | Restore-DeploymentBackup -Deployment (Get-Hb) -EncryptionKey $key -Force -WarningVariable warnings -WarningAction SilentlyContinue
+        $warnings | Should -BeNullOrEmpty
+        [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String((Invoke-RestMethod "$($server.Url)/api/v1/namespaces/hb/secrets/hb-sandbox-database").data.password)) |
+            Should -Be $password
+        (Get-Hb).Healthy | Should -BeTrue
     }
 
     It 'says clearly when the database pod does not run' {

@@ -12,7 +12,7 @@ namespace UpgradeOps.Backups;
 
 /// <summary>
 /// Backs up a Helm release through the Kubernetes API only: pg_dump runs in the database pod through the exec API and
-/// streams into the backup file; the configuration is the release's user-supplied values and its rendered manifest,
+/// streams into the backup file, as does tar of each Volume data store's path in the pod the profile names; the configuration is the release's user-supplied values and its rendered manifest,
 /// read from the release Secret (values whose key says secret, and every Secret's data, are redacted unless the backup
 /// is encrypted). Same folder, manifest.json and verification as a Compose backup.
 /// </summary>
@@ -41,6 +41,10 @@ public static class HelmBackupService
                     var workload = workloads.FirstOrDefault(w => w.Service?.Name == store.Service)?.Name ?? store.Service;
                     planned.Add(new(store.Name, BackupComponentKind.PostgresDump, $"database '{store.Database}' in a pod of {source.Namespace}/{workload}", $"{store.Name}.dump{suffix}"));
                     break;
+                case DataStoreKind.Volume when store.KubernetesWorkload is not null:
+                    var holder = workloads.FirstOrDefault(w => w.Service?.Name == store.KubernetesWorkload)?.Name ?? store.KubernetesWorkload;
+                    planned.Add(new(store.Name, BackupComponentKind.Volume, $"{store.Path} in a pod of {source.Namespace}/{holder}", $"{store.Name}.tar{suffix}"));
+                    break;
                 case DataStoreKind.Volume:
                     skipped.Add(store.Name);
                     break;
@@ -53,13 +57,19 @@ public static class HelmBackupService
         planned.Add(new(ComposeBackupService.ConfigComponent, BackupComponentKind.HelmRelease, $"values of release {source.Namespace}/{source.Release}{redacted}", ValuesFile + suffix));
         planned.Add(new(ComposeBackupService.ConfigComponent, BackupComponentKind.KubernetesResources, $"manifest of release {source.Namespace}/{source.Release}{redacted}", ManifestFile + suffix));
 
+        if (source.Profile.KubernetesResources.Count > 0)
+            planned.Add(new(KubernetesObjectSnapshot.Component, BackupComponentKind.KubernetesResources,
+                $"{string.Join(", ", source.Profile.KubernetesResources.Select(r => $"{r.Kind} {KubernetesObjectSnapshot.ResolveName(r.Name, source.Release)}"))} in {source.Namespace}" +
+                (request.Passphrase is null && source.Profile.KubernetesResources.Any(r => r.Kind == "Secret") ? ", Secret values redacted" : ""),
+                KubernetesObjectSnapshot.File + suffix));
+
         var selected = ComposeBackupService.Select(planned, request);
         var wanted = request.Components.Where(c => skipped.Contains(c, StringComparer.OrdinalIgnoreCase)).ToList();
         if (wanted.Count > 0)
             throw new UpgradeOpsException("BackupMethodNotSupported", ErrorKind.NotImplemented, string.Join(", ", wanted),
-                $"Volume data store(s) {string.Join(", ", wanted)} are not backed up on Kubernetes yet. Back them up by hand (tar in the pod that mounts them), then pass -Component with the other components.");
+                $"Volume data store(s) {string.Join(", ", wanted)} are not backed up on Kubernetes: the profile does not say where they live in a pod. Give them 'kubernetesWorkload' and 'path' in the profile, or back them up by hand (tar in the pod that mounts them) and pass -Component with the other components.");
         if (request.Components.Count == 0 && skipped.Count > 0)
-            log.LogWarning("Volume data store(s) {Stores} are not backed up on Kubernetes yet: back them up by hand (tar in the pod that mounts them).", string.Join(", ", skipped));
+            log.LogWarning("Volume data store(s) {Stores} are not backed up on Kubernetes: the profile gives no 'kubernetesWorkload' and 'path' for them. Add those, or back them up by hand (tar in the pod that mounts them).", string.Join(", ", skipped));
         return selected;
     }
 
@@ -92,10 +102,22 @@ public static class HelmBackupService
                         await ComposeBackupService.CapturePostgresAsync(await source.PostgresAsync(store, ct).ConfigureAwait(false), component, writer, activity, backup, ct)
                             .ConfigureAwait(false);
                         break;
+                    case BackupComponentKind.Volume:
+                        var volume = source.Profile.DataStores.First(s => s.Name == p.Name);
+                        var (_, exec) = await source.VolumeExecAsync(volume, ct).ConfigureAwait(false);
+                        component.Source = $"{volume.Path} in {exec.Description}";
+                        await writer.WriteAsync(component, target => PodVolumeArchive.CaptureAsync(exec, volume.Name, volume.Path!, target, log, ct), ct).ConfigureAwait(false);
+                        activity.Report($"{p.Name}: {component.SizeBytes:N0} bytes", -1);
+                        break;
                     case BackupComponentKind.HelmRelease:
                         var values = release["config"] as JsonObject ?? new JsonObject();
                         var valuesText = (request.Passphrase is null ? HelmReleaseRedaction.RedactValues(values) : values).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
                         await writer.WriteAsync(component, target => target.WriteAsync(Encoding.UTF8.GetBytes(valuesText), ct).AsTask(), ct).ConfigureAwait(false);
+                        break;
+                    case BackupComponentKind.KubernetesResources when p.Name == KubernetesObjectSnapshot.Component:
+                        // Secrets' values are read into memory only to go into the encrypted file; unencrypted, they are masked before anything is written.
+                        var resources = KubernetesObjectSnapshot.Serialize(await source.ResourcesAsync(redactSecrets: request.Passphrase is null, ct).ConfigureAwait(false));
+                        await writer.WriteAsync(component, target => target.WriteAsync(Encoding.UTF8.GetBytes(resources), ct).AsTask(), ct).ConfigureAwait(false);
                         break;
                     case BackupComponentKind.KubernetesResources:
                         var manifest = (string?)release["manifest"] ?? "";

@@ -9,7 +9,8 @@ namespace UpgradeOps.Backups;
 /// <summary>
 /// Restores a backup's data onto a Helm release: verifies it first, scales the application workloads (the profile's
 /// Api, Worker, TaskManager and LoadBalancer services and the product images) to 0, restores each database into a
-/// staging database in its pod and only then puts it in the live one's place, scales the workloads back (always,
+/// staging database in its pod and only then puts it in the live one's place (each Volume the profile places in a pod is
+/// emptied and extracted back through that pod's tar first, before its workload scales down), scales the workloads back (always,
 /// also after a failure) and waits until they are ready. The release's values and manifest are not applied here:
 /// the release returns to its revision with helm rollback (Invoke-Rollback).
 /// </summary>
@@ -24,11 +25,19 @@ public static class HelmRestoreService
         var actions = backup.Components.Select(c => c.Kind switch
         {
             BackupComponentKind.PostgresDump => $"Restore {c.File} into a staging database in the pod of '{c.Name}', then put it in place of the live database",
+            BackupComponentKind.Volume when VolumeStore(source, c) is { } store =>
+                $"Empty {store.Path} in a pod of '{store.KubernetesWorkload}' and extract {c.File} into it (the other workloads scaled to 0 first)",
+            BackupComponentKind.KubernetesResources when c.Name == KubernetesObjectSnapshot.Component =>
+                backup.Encrypted ? $"Re-apply the ConfigMaps and Secrets of {c.File}" : $"Re-apply the ConfigMaps of {c.File} (its Secrets are redacted: not applied)",
             BackupComponentKind.HelmRelease or BackupComponentKind.KubernetesResources => $"Keep {c.File} for reference (helm rollback returns the release's values and objects)",
             _ => $"Skip {c.Name} ({c.Kind}): not restored on Kubernetes",
         }).ToList();
         return new RestorePlan(stop, actions);
     }
+
+    /// <summary>The profile's data store a Volume component restores into on Kubernetes (null: none says where).</summary>
+    private static DataStoreDefinition? VolumeStore(KubernetesBackupSource source, BackupComponent component) =>
+        source.Profile.DataStores.FirstOrDefault(s => s.Kind == DataStoreKind.Volume && s.KubernetesWorkload is not null && s.Name.Equals(component.Name, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The workloads that use the data and run now.</summary>
     private static async Task<List<KubernetesBackupSource.Workload>> ApplicationWorkloadsAsync(KubernetesBackupSource source, CancellationToken ct)
@@ -64,8 +73,27 @@ public static class HelmRestoreService
         var scaledDown = new List<KubernetesBackupSource.Workload>();
         try
         {
-            activity.Report($"Scaling {string.Join(", ", stopped.Select(w => w.Name))} to 0", 15);
-            foreach (var workload in stopped)
+            // A volume's files are extracted through a pod of the workload that mounts them: that workload stops only once
+            // they are back, every other application workload (the API first) before.
+            var volumes = backup.Components.Where(c => c.Kind == BackupComponentKind.Volume)
+                .Select(c => (Component: c, Store: VolumeStore(source, c))).Where(v => v.Store is not null).ToList();
+            var holders = volumes.Select(v => v.Store!.KubernetesWorkload).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            var first = stopped.Where(w => w.Service is null || !holders.Contains(w.Service.Name)).ToList();
+            activity.Report($"Scaling {string.Join(", ", first.Select(w => w.Name))} to 0", 15);
+            foreach (var workload in first)
+            {
+                await source.ScaleAsync(workload, 0, ct).ConfigureAwait(false);
+                scaledDown.Add(workload);
+            }
+            foreach (var (component, store) in volumes)
+            {
+                activity.Report($"Restoring {component.Name} into {store!.Path}", 20);
+                var (_, exec) = await source.VolumeExecAsync(store, ct).ConfigureAwait(false);
+                await using var content = BackupVerifier.OpenContent(folder, component, passphrase);
+                await PodVolumeArchive.RestoreAsync(exec, store.Name, store.Path!, content, ct).ConfigureAwait(false);
+                log.LogInformation("Restored {Component} into {Path} in {Pod}", component.Name, store.Path, exec.Description);
+            }
+            foreach (var workload in stopped.Except(first))
             {
                 await source.ScaleAsync(workload, 0, ct).ConfigureAwait(false);
                 scaledDown.Add(workload);
@@ -81,6 +109,26 @@ public static class HelmRestoreService
                 activity.Report($"Replacing database {database.Target.Database} with the restored copy", 75);
                 database.ReplacedName = await database.Target.ReplaceDatabaseAsync(database.Target.Database, database.Name, ct).ConfigureAwait(false);
                 database.Replaced = true;
+            }
+            foreach (var resources in backup.Components.Where(c => c.Kind == BackupComponentKind.KubernetesResources && c.Name == KubernetesObjectSnapshot.Component))
+            {
+                activity.Report($"Re-applying the objects of {resources.File}", 80);
+                string json;
+                await using (var content = BackupVerifier.OpenContent(folder, resources, passphrase))
+                using (var reader = new StreamReader(content))
+                    json = await reader.ReadToEndAsync(ct).ConfigureAwait(false);
+                foreach (var item in KubernetesObjectSnapshot.Parse(json))
+                {
+                    if (item.Kind == "Secret" && item.Redacted)
+                    {
+                        log.LogWarning("Secret {Namespace}/{Name} is not restored: this backup keeps only its keys ({Keys}), its values were redacted because the backup is not encrypted. " +
+                            "It stays as it is; take backups with -EncryptionKey to restore Secrets.", source.Namespace, item.Name, string.Join(", ", item.Data.Keys));
+                        continue;
+                    }
+                    if (item.Kind is not ("Secret" or "ConfigMap")) continue;
+                    await source.ApplyAsync(item, ct).ConfigureAwait(false);
+                    log.LogInformation("Re-applied {Kind} {Namespace}/{Name}", item.Kind, source.Namespace, item.Name);
+                }
             }
             if (whileStopped is not null) await whileStopped().ConfigureAwait(false);
         }
@@ -110,7 +158,7 @@ public static class HelmRestoreService
         activity.Report("Waiting for the workloads to be ready", 90);
         await source.WaitReadyAsync(stopped, healthTimeout, ct).ConfigureAwait(false);
         foreach (var database in staged.Where(d => d.ReplacedName is not null)) await database.Target.TryDropDatabaseAsync(database.ReplacedName!, log).ConfigureAwait(false);
-        foreach (var skipped in backup.Components.Where(c => c.Kind is BackupComponentKind.Volume or BackupComponentKind.Neo4jDump))
+        foreach (var skipped in backup.Components.Where(c => c.Kind is BackupComponentKind.Neo4jDump || c.Kind == BackupComponentKind.Volume && VolumeStore(source, c) is null))
             log.LogWarning("{Component} ({Kind}) is not restored on Kubernetes: restore it by hand.", skipped.Name, skipped.Kind);
     }
 }

@@ -69,9 +69,10 @@ internal sealed class KubernetesBackupSource : IDataStoreHost
     /// <summary>The workload of a data store's service and its running, ready pod.</summary>
     public async Task<(Workload Workload, V1Pod Pod)> DataStorePodAsync(DataStoreDefinition store, CancellationToken ct)
     {
-        var workload = (await WorkloadsAsync(ct).ConfigureAwait(false)).FirstOrDefault(w => w.Service?.Name == store.Service)
+        var service = store.KubernetesWorkload ?? store.Service;
+        var workload = (await WorkloadsAsync(ct).ConfigureAwait(false)).FirstOrDefault(w => w.Service?.Name == service)
             ?? throw new UpgradeOpsException("DataStoreNotFound", ErrorKind.ObjectNotFound, store.Name,
-                $"No workload of release {Namespace}/{Release} plays the profile's service '{store.Service}' (data store '{store.Name}'). " +
+                $"No workload of release {Namespace}/{Release} plays the profile's service '{service}' (data store '{store.Name}'). " +
                 "Check the profile's kubernetesWorkload for it against the release's Deployments and StatefulSets.");
         var selector = string.Join(",", workload.Selector.Select(p => $"{p.Key}={p.Value}"));
         var pods = await CallAsync("list the pods", () => Client.CoreV1.ListNamespacedPodAsync(Namespace, labelSelector: selector, cancellationToken: ct)).ConfigureAwait(false);
@@ -109,6 +110,15 @@ internal sealed class KubernetesBackupSource : IDataStoreHost
             : container.Ports?.FirstOrDefault(c => c.Name is "postgres" or "postgresql")?.ContainerPort ?? store.Port;
         var exec = new PodContainerExec(Client, Namespace, pod.Metadata.Name, container.Name, fromVariables);
         return new PostgresTarget(exec, user, password, store.Database!, port, npgsqlHost: null, npgsqlPort: null);
+    }
+
+    /// <summary>A Volume data store's pod (of its kubernetesWorkload), where tar runs on its path: the pod's first container.</summary>
+    public async Task<(Workload Workload, IContainerExec Exec)> VolumeExecAsync(DataStoreDefinition store, CancellationToken ct)
+    {
+        var (workload, pod) = await DataStorePodAsync(store, ct).ConfigureAwait(false);
+        var container = pod.Spec?.Containers?.FirstOrDefault()
+            ?? throw new UpgradeOpsException("DataStoreNotRunning", ErrorKind.ResourceUnavailable, store.Name, $"Pod {Namespace}/{pod.Metadata.Name} has no container.");
+        return (workload, new PodContainerExec(Client, Namespace, pod.Metadata.Name, container.Name));
     }
 
     /// <summary>One key of a Secret or ConfigMap, read through the API (null when it is not there).</summary>
@@ -169,6 +179,76 @@ internal sealed class KubernetesBackupSource : IDataStoreHost
             }
         }
     }
+
+    /// <summary>The profile's kubernetesResources as snapshot items (Secrets' values masked when <paramref name="redactSecrets"/>).</summary>
+    public async Task<List<JsonObject>> ResourcesAsync(bool redactSecrets, CancellationToken ct)
+    {
+        var items = new List<JsonObject>();
+        foreach (var reference in Profile.KubernetesResources)
+        {
+            var name = KubernetesObjectSnapshot.ResolveName(reference.Name, Release);
+            try
+            {
+                items.Add(reference.Kind == "Secret"
+                    ? await Client.CoreV1.ReadNamespacedSecretAsync(name, Namespace, cancellationToken: ct).ConfigureAwait(false) is var secret
+                        ? KubernetesObjectSnapshot.Secret(name, secret.Type, secret.Data, redactSecrets) : throw new InvalidOperationException()
+                    : await Client.CoreV1.ReadNamespacedConfigMapAsync(name, Namespace, cancellationToken: ct).ConfigureAwait(false) is var map
+                        ? KubernetesObjectSnapshot.ConfigMap(name, map.Data) : throw new InvalidOperationException());
+            }
+            catch (HttpOperationException ex) when (ex.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
+            {
+                throw new UpgradeOpsException("KubernetesResourceNotFound", ErrorKind.ObjectNotFound, $"{reference.Kind} {Namespace}/{name}",
+                    $"The profile's kubernetesResources names {reference.Kind} {Namespace}/{name}, which does not exist. Correct the profile " +
+                    $"(check with 'kubectl get {reference.Kind.ToLowerInvariant()} -n {Namespace}'), or pass -Component without '{KubernetesObjectSnapshot.Component}'.", ex);
+            }
+            catch (HttpRequestException ex)
+            {
+                throw new UpgradeOpsException("KubernetesUnreachable", ErrorKind.ConnectionError, Client.BaseUri.ToString(),
+                    $"No Kubernetes API answered at {Client.BaseUri} ({ex.Message}). Check -Kubeconfig / -KubeContext and that the cluster is reachable from here.", ex);
+            }
+            catch (HttpOperationException ex)
+            {
+                throw new UpgradeOpsException("KubernetesRequestFailed", ErrorKind.PermissionDenied, $"{reference.Kind} {Namespace}/{name}",
+                    $"The Kubernetes API refused to read {reference.Kind} {Namespace}/{name} ({(int)ex.Response.StatusCode}). Use an identity that may read it.", ex);
+            }
+        }
+        return items;
+    }
+
+    /// <summary>Replaces (or creates) a ConfigMap or a Secret with the data of a snapshot item; labels and annotations of the live object stay.</summary>
+    public Task ApplyAsync(KubernetesObjectSnapshot.Item item, CancellationToken ct) => CallAsync($"apply {item.Kind} {item.Name}", async () =>
+    {
+        if (item.Kind == "Secret")
+        {
+            var data = item.SecretData();
+            V1Secret? live = null;
+            try { live = await Client.CoreV1.ReadNamespacedSecretAsync(item.Name, Namespace, cancellationToken: ct).ConfigureAwait(false); }
+            catch (HttpOperationException ex) when (ex.Response.StatusCode == System.Net.HttpStatusCode.NotFound) { }
+            if (live is null)
+                await Client.CoreV1.CreateNamespacedSecretAsync(new V1Secret { Metadata = new V1ObjectMeta { Name = item.Name }, Type = item.Type, Data = data }, Namespace, cancellationToken: ct).ConfigureAwait(false);
+            else
+            {
+                live.Data = data;
+                live.StringData = null;
+                await Client.CoreV1.ReplaceNamespacedSecretAsync(live, item.Name, Namespace, cancellationToken: ct).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            var data = item.Data.ToDictionary(d => d.Key, d => d.Value);
+            V1ConfigMap? live = null;
+            try { live = await Client.CoreV1.ReadNamespacedConfigMapAsync(item.Name, Namespace, cancellationToken: ct).ConfigureAwait(false); }
+            catch (HttpOperationException ex) when (ex.Response.StatusCode == System.Net.HttpStatusCode.NotFound) { }
+            if (live is null)
+                await Client.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = item.Name }, Data = data }, Namespace, cancellationToken: ct).ConfigureAwait(false);
+            else
+            {
+                live.Data = data;
+                await Client.CoreV1.ReplaceNamespacedConfigMapAsync(live, item.Name, Namespace, cancellationToken: ct).ConfigureAwait(false);
+            }
+        }
+        return true;
+    });
 
     /// <summary>One API call, its failures turned into errors that say what to do.</summary>
     private async Task<T> CallAsync<T>(string what, Func<Task<T>> call)

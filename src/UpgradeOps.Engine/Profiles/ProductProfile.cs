@@ -23,6 +23,8 @@ public sealed class ProductProfile
     /// <summary>What Test-PostUpgrade and Test-UpgradeReadiness ask of the product beyond its API definition.</summary>
     public ValidationDefinition Validation { get; set; } = new();
     public List<DataStoreDefinition> DataStores { get; set; } = new();
+    /// <summary>Helm: the ConfigMaps and Secrets a backup keeps (Secrets' values only when it is encrypted) and a restore re-applies.</summary>
+    public List<KubernetesResourceReference> KubernetesResources { get; set; } = new();
     public MigrationDefinition Migration { get; set; } = new();
     public List<ConfigurationRule> ConfigurationRules { get; set; } = new();
     /// <summary>Known log and error patterns Get-UpgradeDiagnostic turns into guidance (optional).</summary>
@@ -190,9 +192,20 @@ public sealed class DataStoreDefinition
     /// <summary>PostgreSQL: the port the server listens on inside its container (default 5432).</summary>
     public int Port { get; set; } = 5432;
     public string? Volume { get; set; }
+    /// <summary>Volume on Kubernetes: the absolute path in the pod where the data lives (tarred through pod exec).</summary>
     public string? Path { get; set; }
+    /// <summary>Volume on Kubernetes: the declared service whose workload's pod mounts <see cref="Path"/>.</summary>
+    public string? KubernetesWorkload { get; set; }
     /// <summary>The backup must be taken with the API stopped, not only the workers.</summary>
     public bool Offline { get; set; }
+}
+
+/// <summary>A Kubernetes object of the release's namespace; {release} in the name is the release's name.</summary>
+public sealed class KubernetesResourceReference
+{
+    /// <summary>ConfigMap or Secret.</summary>
+    public string Kind { get; set; } = "";
+    public string Name { get; set; } = "";
 }
 
 public sealed class MigrationDefinition

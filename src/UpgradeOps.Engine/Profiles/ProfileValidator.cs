@@ -54,7 +54,26 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
                 Fail(store, $"data store '{store.Name}' (Postgres) needs a 'database'.");
             if (store.Kind == DataStoreKind.Volume && string.IsNullOrWhiteSpace(store.Volume))
                 Fail(store, $"data store '{store.Name}' (Volume) needs a 'volume'.");
+            if (store.KubernetesWorkload is not null)
+            {
+                if (store.Kind != DataStoreKind.Volume)
+                    Fail(store, $"data store '{store.Name}': 'kubernetesWorkload' applies to Volume data stores only.");
+                if (!names.Contains(store.KubernetesWorkload))
+                    Fail(store, $"data store '{store.Name}' names kubernetesWorkload '{store.KubernetesWorkload}', which is not a declared service.");
+                if (string.IsNullOrWhiteSpace(store.Path) || !store.Path.StartsWith('/') || store.Path.TrimEnd('/').Length == 0)
+                    Fail(store, $"data store '{store.Name}': 'kubernetesWorkload' needs the absolute 'path' in its pod (not '/'), for example /opt/app/storage.");
+            }
         }
+
+        foreach (var resource in profile.KubernetesResources)
+        {
+            if (resource.Kind is not ("ConfigMap" or "Secret"))
+                Fail(resource, $"kubernetesResources: kind '{resource.Kind}' is not supported; give ConfigMap or Secret.");
+            if (string.IsNullOrWhiteSpace(resource.Name))
+                Fail(resource, "kubernetesResources: every entry needs a 'name' ({release} stands for the release's name).");
+        }
+        if (profile.KubernetesResources.Count > 0 && stores.Contains(Backups.KubernetesObjectSnapshot.Component))
+            Fail(profile, $"data store '{Backups.KubernetesObjectSnapshot.Component}' has the name of the kubernetesResources backup component; rename it.");
 
         foreach (var rule in profile.ConfigurationRules)
         {

@@ -17,8 +17,10 @@ namespace UpgradeOps.Commands;
 /// Kubernetes API's exec (no local binaries, no kubectl), with the user and password from the pod's environment (Secret keys read
 /// through the API; the password is handed to pg_dump from the pod's own variable and never crosses the API). The configuration
 /// component is the release's user-supplied values (config/values.json) and its rendered manifest (config/manifest.yaml), with
-/// values whose key says secret and every Secret's data redacted unless -EncryptionKey is given. Volume data stores are not backed
-/// up on Kubernetes yet (a warning says so).</para>
+/// values whose key says secret and every Secret's data redacted unless -EncryptionKey is given. A Volume data store whose profile
+/// entry has kubernetesWorkload and path is archived with tar in that workload's pod through exec (NAME.tar; without those keys it is
+/// skipped with a warning). The ConfigMaps and Secrets of the profile's kubernetesResources go to config/resources.json, each
+/// Secret's values masked (keys kept) unless -EncryptionKey is given, so they are never written in clear.</para>
 /// <para type="description">The backup is one folder named DEPLOYMENT-DATE-TIME-VERSION under -Path, readable by its owner only,
 /// with a schema-versioned manifest.json: deployment, version, image ids, every component's size and SHA-256, the database
 /// server and pg_dump versions and the row count of every table at dump time. The folder appears only when it is complete; a

@@ -18,8 +18,11 @@ namespace UpgradeOps.Commands;
 /// waits until every container is healthy.</para>
 /// <para type="description">On a Helm release it scales the application workloads (the profile's Api, Worker, TaskManager and
 /// LoadBalancer services) to 0, restores each dump into a staging database through exec in the database pod and only then puts
-/// it in place of the live one, scales the workloads back (always) and waits until they report ready. The release's values and
-/// manifest in the backup are not applied: Invoke-Rollback returns the release to its revision with helm rollback.</para>
+/// it in place of the live one, scales the workloads back (always) and waits until they report ready. Each volume archive whose
+/// data store has kubernetesWorkload and path is extracted back into that path (emptied first) through tar in that workload's pod,
+/// with the other workloads already at 0. The ConfigMaps of the backup's resources component are re-applied, and its Secrets only
+/// from an encrypted backup (a redacted Secret is left as it is, with a warning). The release's values and manifest in the backup
+/// are not applied: Invoke-Rollback returns the release to its revision with helm rollback.</para>
 /// <para type="description">This replaces the deployment's current data: everything written since the backup is lost. The
 /// command asks for confirmation (ConfirmImpact High); -Force skips the question, -WhatIf shows the containers that would stop
 /// and what would be restored.</para>
