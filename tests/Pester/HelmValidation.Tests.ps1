@@ -214,6 +214,11 @@ configurationRules:
         ($journal.Result.MigrationOutput -join "`n") | Should -Match '1\.7\.5 → 1\.7\.7 \(failed\): Job hv-sandbox-migrate failed'
         Get-ApiVersion | Should -Be '1.7.5'
         (Get-Hv).Services.Where({ $_.Name -eq 'hv-sandbox-server' }).Version | Should -Be '1.7.5'
+        # The failed revision names 1.7.7; what runs is the version, and the difference is a warning.
+        $d = Get-UpgradeDeployment -Namespace hv -Release hv -Kubeconfig $server.KubeconfigPath -Profile $profilePath -WarningVariable found -WarningAction SilentlyContinue
+        $d.Version | Should -Be '1.7.5'
+        $d.ConfiguredVersion | Should -Be '1.7.7'
+        ($found -join ' ') | Should -Match 'names version 1\.7\.7, but its workloads run 1\.7\.5'
     }
 
     It 'diagnoses the failed upgrade from the pods and the release journal, secrets masked' {

@@ -104,15 +104,21 @@ public static class KubernetesDiscovery
 
         // Where the profile says the version is a value (image.tag), the values win over the chart's appVersion.
         var configured = (profile.Version.HelmValuesKey is { } key ? release.Value(key) : null) ?? release.AppVersion;
+        var running = productVersions.Count == 1 ? productVersions[0] : null;
+        // A failed helm upgrade (a pre-upgrade hook failed) leaves a newest revision that names a version no workload runs:
+        // what runs is the version, as on Compose.
+        if (running is not null && configured is not null && running != configured)
+            warnings.Add($"Release {release.Name} revision {release.Revision} ({release.Status}) names version {configured}, but its workloads run {running}: " +
+                         "a helm upgrade failed or did not finish. Invoke-Rollback returns to the journalled revision; Get-UpgradeDiagnostic shows what failed.");
         progress.Complete();
         return new Deployment
         {
             Name = release.Name,
             Platform = DeploymentPlatform.Kubernetes,
             Profile = request.Profile,
-            Version = configured,
+            Version = running ?? (productVersions.Count == 0 ? configured : null),
             ConfiguredVersion = configured,
-            RunningVersion = productVersions.Count == 1 ? productVersions[0] : null,
+            RunningVersion = running,
             ChartVersion = release.ChartVersion,
             ChartName = release.ChartName,
             Revision = release.Revision,
