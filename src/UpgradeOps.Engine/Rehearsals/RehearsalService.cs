@@ -115,7 +115,7 @@ public static class RehearsalService
             }
 
             activity.Report("Reading the copy's logs", 90);
-            await ReadLogsAsync(engine, copy, profile, report.Started, report, ct).ConfigureAwait(false);
+            await ReadLogsAsync(copyDeployment, report.Started, report, context).ConfigureAwait(false);
             if (report.LogErrors.Count > 0)
                 report.Warnings.Add($"The copy logged {report.LogErrors.Count} error line(s) during the rehearsal (LogErrors): read them before the real upgrade.");
             report.Status = report.Errors.Count == 0 ? RehearsalStatus.Passed : RehearsalStatus.Failed;
@@ -257,20 +257,17 @@ public static class RehearsalService
                                $"{(validation?.Duration ?? TimeSpan.Zero).TotalSeconds:N1} s, measured on a copy with production's data, × {factor:0.##}, rounded up to whole minutes";
     }
 
-    /// <summary>Error and warning lines the copy's containers logged during the rehearsal, secrets masked.</summary>
-    private static async Task ReadLogsAsync(DockerEngine engine, RehearsalCopy copy, Profiles.ProductProfile profile, DateTimeOffset since, RehearsalReport report,
-        CancellationToken ct)
+    /// <summary>Error and warning lines the copy's containers logged during the rehearsal, secrets masked (through the validation target's logs).</summary>
+    private static async Task ReadLogsAsync(Deployment copy, DateTimeOffset since, RehearsalReport report, EngineContext context)
     {
-        var scan = new LogScan(profile.Validation);
-        var redactor = SecretRedactor.FromEnvFile(Path.Combine(copy.Folder, ".env"));
-        var containers = await ComposeDiscovery.ListProjectContainersAsync(engine, copy.ProjectName, ct).ConfigureAwait(false);
-        foreach (var container in containers)
+        using var target = await ValidationTarget.OpenAsync(copy, context).ConfigureAwait(false);
+        var scan = new LogScan(target.Profile.Validation);
+        var (_, logs) = await target.LogsSinceAsync(since, context.CancellationToken).ConfigureAwait(false);
+        foreach (var (instance, text) in logs)
         {
-            var name = container.Names.First().TrimStart('/');
-            var text = await PostUpgradeValidator.ReadLogsAsync(engine, container.ID, since, ct).ConfigureAwait(false);
             var (errors, warnings) = scan.Scan(text);
-            report.LogErrors.AddRange(errors.Select(line => $"{name}: {redactor.Redact(line)}"));
-            report.LogWarnings.AddRange(warnings.Select(line => $"{name}: {redactor.Redact(line)}"));
+            report.LogErrors.AddRange(errors.Select(line => $"{instance}: {target.Redactor.Redact(line)}"));
+            report.LogWarnings.AddRange(warnings.Select(line => $"{instance}: {target.Redactor.Redact(line)}"));
         }
     }
 }
