@@ -104,28 +104,37 @@ internal sealed class RehearsalCopy
         var copy = new RehearsalCopy(id, projectName, folder, Path.Combine(folder, Path.GetFileName(production.File.Path)), portMap);
         log.LogInformation("Rehearsal copy {Project}: ports {Ports}, folder {Folder}", projectName, RehearsalLabels.Format(portMap), folder);
 
-        BackupFiles.CreatePrivateDirectory(folder);
-        await copy.WriteConfigurationAsync(production, backup, backupFolder, passphrase, log, ct).ConfigureAwait(false);
-        var labels = new Dictionary<string, string>
+        // Half a copy is never left behind: whatever was created is removed before the error goes up.
+        try
         {
-            [RehearsalLabels.Id] = id, [RehearsalLabels.Source] = production.Deployment.Name, [RehearsalLabels.Owner] = CurrentOwner,
-            [RehearsalLabels.Ports] = RehearsalLabels.Format(portMap),
-        };
-
-        foreach (var (volume, copyVolume) in volumeNames)
-        {
-            await client.Volumes.CreateAsync(new VolumesCreateParameters
+            BackupFiles.CreatePrivateDirectory(folder);
+            await copy.WriteConfigurationAsync(production, backup, backupFolder, passphrase, log, ct).ConfigureAwait(false);
+            var labels = new Dictionary<string, string>
             {
-                Name = copyVolume,
-                Labels = new Dictionary<string, string>(labels) { [ComposeProjectLabel] = projectName, [ComposeVolumeLabel] = ShortVolumeName(volume, production.Deployment.Name) },
-            }, ct).ConfigureAwait(false);
-        }
+                [RehearsalLabels.Id] = id, [RehearsalLabels.Source] = production.Deployment.Name, [RehearsalLabels.Owner] = CurrentOwner,
+                [RehearsalLabels.Ports] = RehearsalLabels.Format(portMap),
+            };
 
-        foreach (var container in containers)
+            foreach (var (volume, copyVolume) in volumeNames)
+            {
+                await client.Volumes.CreateAsync(new VolumesCreateParameters
+                {
+                    Name = copyVolume,
+                    Labels = new Dictionary<string, string>(labels) { [ComposeProjectLabel] = projectName, [ComposeVolumeLabel] = ShortVolumeName(volume, production.Deployment.Name) },
+                }, ct).ConfigureAwait(false);
+            }
+
+            foreach (var container in containers)
+            {
+                var parameters = await ContainerRecreator.BuildAsync(client, container, ImageAtVersion(production, container, backup.Version), ct).ConfigureAwait(false);
+                copy.Adapt(parameters, container, names[container.ID], volumeNames, labels);
+                await client.Containers.CreateContainerAsync(parameters, ct).ConfigureAwait(false);
+            }
+        }
+        catch
         {
-            var parameters = await ContainerRecreator.BuildAsync(client, container, ImageAtVersion(production, container, backup.Version), ct).ConfigureAwait(false);
-            copy.Adapt(parameters, container, names[container.ID], volumeNames, labels);
-            await client.Containers.CreateContainerAsync(parameters, ct).ConfigureAwait(false);
+            await RemoveAsync(engine, id, folder, log).ConfigureAwait(false);
+            throw;
         }
         return copy;
     }
