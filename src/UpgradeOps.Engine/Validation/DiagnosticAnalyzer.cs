@@ -75,6 +75,11 @@ public static partial class DiagnosticAnalyzer
         var rolledBack = report.UpgradeStatus == UpgradeStatus.RolledBack;
         var what = report.Operation == "Rollback" ? "rollback" : "upgrade";
         var firstErrorLine = report.Error is null ? null : evidence(Lines(report.Error).FirstOrDefault() ?? report.Error);
+        // Compose resumes from the journal's failed step; helm has no such step to resume, so a Helm upgrade is run again
+        // (-Force first rolls a release left pending back to its last deployed revision).
+        var continueUpgrade = report.Platform == DeploymentPlatform.Kubernetes
+            ? "Invoke-Upgrade -Deployment $d -To <version> runs it again (add -Force when the release is left pending-upgrade)"
+            : "Invoke-Upgrade -Deployment $d -Resume continues from the failed step";
 
         if (migration && report.Operation != "Rollback")
         {
@@ -86,7 +91,7 @@ public static partial class DiagnosticAnalyzer
                     ? "The migration failed and the upgrade was rolled back to the backup, data included: the deployment runs its previous version. " +
                       "Read the migration output above for the cause; do not retry the same version until it is understood (a withdrawn or broken release needs a newer one)."
                     : "The migration failed and the upgrade stopped. Invoke-Rollback -Deployment $d returns to the backup taken before the upgrade " +
-                      "(data and images); once the cause in the migration output is fixed, Invoke-Upgrade -Deployment $d -Resume continues from the failed step.",
+                      "(data and images); once the cause in the migration output is fixed, " + continueUpgrade + ".",
             };
         }
         else if (report.UpgradeStatus is UpgradeStatus.Failed or UpgradeStatus.Interrupted or UpgradeStatus.InProgress && report.Operation == "Rollback")
@@ -106,7 +111,7 @@ public static partial class DiagnosticAnalyzer
                 Id = report.UpgradeStatus == UpgradeStatus.Failed ? "UpgradeFailed" : "UpgradeNotFinished", Severity = FindingSeverity.Error, Source = "journal",
                 Evidence = firstErrorLine ?? $"{what} {report.UpgradeId} is {report.UpgradeStatus} at step '{report.FailedStep ?? "(unknown)"}'",
                 Guidance = "The upgrade did not finish" + (report.FailedStep is null ? "" : $" (step '{report.FailedStep}')") +
-                           ". Fix the cause named in the error, then Invoke-Upgrade -Deployment $d -Resume continues from that step; " +
+                           ". Fix the cause named in the error, then " + continueUpgrade + "; " +
                            "Invoke-Rollback -Deployment $d returns to the backup taken before the upgrade instead.",
             };
         }

@@ -17,6 +17,8 @@ public sealed class DiagnosticReport
     public DateTimeOffset CollectedAt { get; set; }
     /// <summary>The version the deployment runs (or its files name when the containers disagree).</summary>
     public string? Version { get; set; }
+    /// <summary>Compose or Kubernetes: the remedies differ (a Helm upgrade is run again rather than resumed).</summary>
+    public DeploymentPlatform Platform { get; set; }
     public List<ServiceDiagnostic> Services { get; set; } = new();
     /// <summary>The upgrade or rollback whose journal was read, if any.</summary>
     public string? UpgradeId { get; set; }

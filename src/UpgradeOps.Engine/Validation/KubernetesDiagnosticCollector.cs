@@ -27,6 +27,7 @@ internal static class KubernetesDiagnosticCollector
         var report = new DiagnosticReport
         {
             DeploymentName = deployment.Name, CollectedAt = DateTimeOffset.UtcNow, Version = deployment.Version ?? deployment.ConfiguredVersion, Redactor = redactor,
+            Platform = DeploymentPlatform.Kubernetes,
         };
 
         var workloads = await source.WorkloadsAsync(ct).ConfigureAwait(false);

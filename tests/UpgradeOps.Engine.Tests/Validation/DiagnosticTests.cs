@@ -134,6 +134,27 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void A_failed_Helm_upgrade_is_run_again_not_resumed()
+    {
+        // Invoke-Upgrade -Resume refuses a Helm release (NotSupportedOnHelm): the guidance must not send the admin there.
+        var report = Report(Running("server"));
+        report.Platform = DeploymentPlatform.Kubernetes;
+        report.UpgradeId = "u1";
+        report.Operation = "Upgrade";
+        report.UpgradeStatus = UpgradeStatus.Failed;
+        report.FailedStep = "helm upgrade";
+        report.ErrorId = "MigrationFailed";
+        var finding = Assert.Single(DiagnosticAnalyzer.Analyze(report, Profile(), Env, Redactor, "1.7.5", "1.7.7"), f => f.Id == "MigrationFailed");
+        Assert.DoesNotContain("-Resume", finding.Guidance);
+        Assert.Contains("-Force when the release is left pending-upgrade", finding.Guidance);
+
+        report.ErrorId = "HelmUpgradeFailed";
+        finding = Assert.Single(DiagnosticAnalyzer.Analyze(report, Profile(), Env, Redactor, "1.7.5", "1.7.7"), f => f.Id == "UpgradeFailed");
+        Assert.DoesNotContain("-Resume", finding.Guidance);
+        Assert.Contains("Invoke-Rollback", finding.Guidance);
+    }
+
+    [Fact]
     public void A_required_variable_missing_names_the_commands_that_add_it()
     {
         var report = Report(Running("server"));
