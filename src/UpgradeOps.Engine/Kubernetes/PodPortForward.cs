@@ -240,7 +240,7 @@ internal sealed class PodPortForward : IDisposable
                     }
                 }
             }
-            catch (Exception ex) when ((ex is WebSocketException or InvalidDataException) && !_stop.IsCancellationRequested)
+            catch (Exception ex) when (ex is WebSocketException or InvalidDataException)
             {
                 Fail($"the connection through the API server broke: {ex.Message}");
             }
@@ -252,7 +252,7 @@ internal sealed class PodPortForward : IDisposable
         }
         catch (UpgradeOpsException ex)
         {
-            if (!_stop.IsCancellationRequested) Fail(ex.Message);
+            Fail(ex.Message);
         }
         catch (Exception ex) when (ex is OperationCanceledException or TimeoutException or IOException or SocketException or InvalidOperationException or ObjectDisposedException or WebSocketException) { }
         finally
@@ -267,13 +267,12 @@ internal sealed class PodPortForward : IDisposable
     /// <summary>The local client's bytes to the pod; when it ends its side, the WebSocket closes (v4 has no half-close).</summary>
     private async Task SendAsync(Stream local, WebSocket socket)
     {
-        var buffer = new byte[64 * 1024 + 1];
-        buffer[0] = PortForwardFrames.DataChannel(0);
+        var buffer = new byte[64 * 1024];
         try
         {
             int read;
-            while ((read = await local.ReadAsync(buffer.AsMemory(1), _stop.Token).ConfigureAwait(false)) > 0)
-                await socket.SendAsync(buffer.AsMemory(0, read + 1), WebSocketMessageType.Binary, true, _stop.Token).ConfigureAwait(false);
+            while ((read = await local.ReadAsync(buffer, _stop.Token).ConfigureAwait(false)) > 0)
+                await socket.SendAsync(PortForwardFrames.Data(0, buffer.AsSpan(0, read)), WebSocketMessageType.Binary, true, _stop.Token).ConfigureAwait(false);
             await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", _stop.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or SocketException or WebSocketException or ObjectDisposedException or OperationCanceledException) { }
@@ -281,6 +280,8 @@ internal sealed class PodPortForward : IDisposable
 
     private void Fail(string message)
     {
+        // Connections cut by Dispose are not failures, and the command's log may be gone by then.
+        if (_stop.IsCancellationRequested) return;
         Volatile.Write(ref _failure, message);
         _log.LogDebug("Port-forward to {Target}: {Message}", Description, message);
     }
