@@ -47,8 +47,8 @@ public static class PortForward
             for (var i = 0; i < ports.Count; i++)
             {
                 var prefix = new[] { (byte)(ports[i] & 0xff), (byte)(ports[i] >> 8) };
-                await SendAsync(ws, sendLock, (byte)(2 * i), prefix, ct);
-                await SendAsync(ws, sendLock, (byte)(2 * i + 1), prefix, ct);
+                await DockerForward.SendAsync(ws, sendLock, (byte)(2 * i), prefix, ct);
+                await DockerForward.SendAsync(ws, sendLock, (byte)(2 * i + 1), prefix, ct);
             }
             for (var i = 0; i < ports.Count; i++)
             {
@@ -63,7 +63,7 @@ public static class PortForward
                     connection.Dispose();
                     var message = $"error forwarding port {ports[i]} to pod {name}, uid {uid}: failed to connect to localhost:{ports[i]} inside the pod: " +
                                   $"dial tcp4 127.0.0.1:{ports[i]}: connect: {(e.SocketErrorCode == SocketError.ConnectionRefused ? "connection refused" : e.Message)}";
-                    await SendAsync(ws, sendLock, (byte)(2 * i + 1), Encoding.UTF8.GetBytes(message), ct);
+                    await DockerForward.SendAsync(ws, sendLock, (byte)(2 * i + 1), Encoding.UTF8.GetBytes(message), ct);
                 }
             }
             var receiving = ReceiveAsync(ws, pods, ct);
@@ -128,18 +128,8 @@ public static class PortForward
             var stream = pod.GetStream();
             int read;
             while ((read = await stream.ReadAsync(buffer, ct)) > 0)
-                await SendAsync(ws, sendLock, channel, buffer.AsMemory(0, read), ct);
+                await DockerForward.SendAsync(ws, sendLock, channel, buffer.AsMemory(0, read), ct);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException or WebSocketException or OperationCanceledException) { }
-    }
-
-    private static async Task SendAsync(WebSocket ws, SemaphoreSlim sendLock, byte channel, ReadOnlyMemory<byte> payload, CancellationToken ct)
-    {
-        var message = new byte[payload.Length + 1];
-        message[0] = channel;
-        payload.CopyTo(message.AsMemory(1));
-        await sendLock.WaitAsync(ct);
-        try { await ws.SendAsync(message, WebSocketMessageType.Binary, true, ct); }
-        finally { sendLock.Release(); }
     }
 }
