@@ -250,4 +250,86 @@ public sealed class PodPortForwardTests(ITestOutputHelper output)
         Assert.Contains("404", missing.Message);
         Assert.Contains("-ApiEndpoint", missing.Message);
     }
+
+    [Fact]
+    public async Task The_API_forward_goes_to_a_ready_pod_of_the_API_workload_on_its_http_port_and_says_so_when_none_is_ready()
+    {
+        using var server = new KubeTestServer("helm-not-needed");
+        using var client = server.CreateClient();
+        await client.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "ns" } });
+        using var stop = new CancellationTokenSource();
+        var (listener, _) = Echo(stop.Token);
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        // The profile's api.port is a compose load balancer's, which the pod does not declare: its "http" port is the API's.
+        var profile = Path.Combine(server.Folder, "profile.yml");
+        await File.WriteAllTextAsync(profile, """
+            schemaVersion: 1
+            name: forward-test
+            services:
+              - { name: server, role: Api, productImage: true, kubernetesWorkload: api }
+              - { name: lb, role: LoadBalancer }
+            version: { environmentVariable: VERSION, service: server }
+            catalog: [1.0.0]
+            api: { info: /api/info, service: lb, port: 58000 }
+            """);
+        V1Deployment Api(int replicas) => new()
+        {
+            Metadata = new V1ObjectMeta { Name = "rel-api", Annotations = new Dictionary<string, string> { ["meta.helm.sh/release-name"] = "rel" } },
+            Spec = new V1DeploymentSpec
+            {
+                Replicas = replicas,
+                Selector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["app"] = "api" } },
+                Template = new V1PodTemplateSpec
+                {
+                    Metadata = new V1ObjectMeta { Labels = new Dictionary<string, string> { ["app"] = "api" } },
+                    Spec = new V1PodSpec
+                    {
+                        Containers = new List<V1Container>
+                        {
+                            new() { Name = "api", Image = "x", Ports = new List<V1ContainerPort> { new() { Name = "metrics", ContainerPort = 9 }, new() { Name = "http", ContainerPort = port } } },
+                        },
+                    },
+                },
+            },
+        };
+        await client.AppsV1.CreateNamespacedDeploymentAsync(Api(0), "ns");
+        var deployment = new Deployment
+        {
+            Name = "rel", Platform = DeploymentPlatform.Kubernetes, Profile = profile, Location = "ns/rel", Kubeconfig = server.KubeconfigPath,
+        };
+        try
+        {
+            using (var source = KubernetesBackupSource.Open(deployment))
+            using (var none = new ApiPortForward(source, NullLogger.Instance, default))
+            {
+                var notReady = await Assert.ThrowsAsync<UpgradeOpsException>(() => none.EndpointAsync(default));
+                Assert.Equal(("ApiPodNotReady", ErrorKind.ResourceUnavailable, "ns/rel-api"), (notReady.ErrorId, notReady.Kind, (string?)notReady.Target));
+                Assert.Contains("-ApiEndpoint", notReady.Message);
+            }
+
+            await client.AppsV1.ReplaceNamespacedDeploymentAsync(Api(1), "rel-api", "ns");
+            Uri endpoint;
+            using (var source = KubernetesBackupSource.Open(deployment))
+            using (var forward = new ApiPortForward(source, NullLogger.Instance, default))
+            {
+                endpoint = await forward.EndpointAsync(default);
+                Assert.Equal(endpoint, await forward.EndpointAsync(default)); // opened once
+                using var connection = new TcpClient();
+                await connection.ConnectAsync(IPAddress.Loopback, endpoint.Port);
+                Assert.Equal("hello\n", Encoding.ASCII.GetString(await ReadAsync(connection.GetStream(), 6)));
+                Assert.Null(forward.Explain(new HttpRequestException("not the forward's doing")));
+            }
+            var refused = await Assert.ThrowsAsync<SocketException>(async () =>
+            {
+                using var late = new TcpClient();
+                await late.ConnectAsync(IPAddress.Loopback, endpoint.Port);
+            });
+            Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+        }
+        finally
+        {
+            stop.Cancel();
+            listener.Stop();
+        }
+    }
 }
