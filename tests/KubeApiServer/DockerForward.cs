@@ -149,7 +149,8 @@ public sealed class DockerForward(string socketPath, IReadOnlyDictionary<string,
         catch (Exception e) when (e is WebSocketException or SocketException or ObjectDisposedException or OperationCanceledException) { }
     }
 
-    private static async Task SendAsync(WebSocket ws, SemaphoreSlim sendLock, byte channel, ReadOnlyMemory<byte> payload, CancellationToken ct)
+    /// <summary>One binary message of the channel.k8s.io framing: the channel byte, then the payload (exec and port-forward alike).</summary>
+    internal static async Task SendAsync(WebSocket ws, SemaphoreSlim sendLock, byte channel, ReadOnlyMemory<byte> payload, CancellationToken ct)
     {
         var message = new byte[payload.Length + 1];
         message[0] = channel;

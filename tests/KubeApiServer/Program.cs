@@ -4,7 +4,7 @@
 //   [--docker-workload NAMESPACE/WORKLOAD=CONTAINER ...] [--docker-socket PATH (default /var/run/docker.sock)]
 //   [--kubelet PREFIX]
 // Deployments and StatefulSets get pods; exec and logs of a pod whose workload is named with --docker-workload are
-// forwarded to that Docker container (DockerForward.cs).
+// forwarded to that Docker container (DockerForward.cs); a pod's portforward reaches 127.0.0.1:PORT (PortForward.cs).
 // With --kubelet PREFIX the workloads and Jobs run as Docker containers of their own image, named PREFIX-*, and their
 // readiness, exit codes, exec and logs are the containers' (Kubelet.cs); the containers are removed when it stops.
 // With --kubeconfig it writes a kubeconfig for itself there before it says it is listening.
@@ -188,6 +188,11 @@ namespace KubeApiServer
                 var container = docker.ContainerFor(ns!, pod);
                 if (subresource == "exec") await docker.ExecAsync(context, container);
                 else await docker.LogsAsync(context, container);
+                return;
+            }
+            if (type == Pods.Type && name is not null && subresource == "portforward")
+            {
+                await PortForward.ServeAsync(context, store.Get(type, ns, name));
                 return;
             }
             if (subresource is not null && subresource != "status")

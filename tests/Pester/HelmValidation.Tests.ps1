@@ -3,7 +3,9 @@
 # own image (PostgreSQL, Redis, the sandbox server and worker at the chart's tag) and its migration Job as a one-off
 # container (tests/KubeApiServer/Kubelet.cs). Backup -> upgrade to 1.7.6 (migration Job, journal, values rule) ->
 # Test-PostUpgrade -> Invoke-Rollback (with Test-UpgradeReadiness before the upgrade), Invoke-Upgrade -RequireReadiness refusing without a
-# backup, then the broken 1.7.7 whose migration fails: once with -RollbackOnFailure (data and revision back), once without. Ports come from 56600-56699; the
+# backup, then the broken 1.7.7 whose migration fails: once with -RollbackOnFailure (data and revision back), once without. Test-PostUpgrade and
+# Test-UpgradeReadiness reach the API without -ApiEndpoint through the engine's port-forward (the server's pods/portforward), which is
+# closed when they end or are stopped. Ports come from 56600-56699; the
 # containers (upgradeops-kubetest-*) go with the server. Verified against that test server only, never a real cluster.
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
@@ -53,6 +55,18 @@ BeforeAll {
         }
     }
     function Get-ErrorFrom([scriptblock] $Action) { try { & $Action | Out-Null; $null } catch { $_ } }
+    # The port-forward the engine opened, from its Verbose line "Forwarding 127.0.0.1:LOCAL to pod NS/POD port PORT ...".
+    function Get-Forward($Records) {
+        foreach ($record in @($Records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] })) {
+            if ($record.Message -match '^Forwarding 127\.0\.0\.1:(?<local>\d+) to pod (?<pod>\S+) port (?<port>\d+)') {
+                return [pscustomobject]@{ LocalPort = [int]$Matches.local; Pod = $Matches.pod; Port = [int]$Matches.port }
+            }
+        }
+    }
+    function Test-PortOpen([int] $Port) {
+        $client = [Net.Sockets.TcpClient]::new()
+        try { $client.Connect([Net.IPAddress]::Loopback, $Port); $true } catch { $false } finally { $client.Dispose() }
+    }
     $script:savedDataHome = $env:XDG_DATA_HOME
     $env:XDG_DATA_HOME = Join-Path $TestDrive 'data'
     $script:backups = Join-Path $TestDrive 'backups'
@@ -93,7 +107,7 @@ Describe 'A Helm release with its workloads running: backup, upgrade, validation
         ($r | ConvertTo-Json -Depth 6) | Should -Not -Match ([regex]::Escape($password))
     }
 
-    It 'fails Configuration when the profile needs a Helm value the release lacks, and skips BackgroundTasks without -ApiEndpoint' {
+    It 'fails Configuration when the profile needs a Helm value the release lacks; without -ApiEndpoint BackgroundTasks asks the API through a port-forward, closed afterwards' {
         $strict = Join-Path $TestDrive 'strict-profile.yml'
         (Get-Content -Raw $profilePath).Replace("configurationRules:`n", @"
 configurationRules:
@@ -104,7 +118,8 @@ configurationRules:
 
 "@) | Set-Content $strict
         $d = Get-UpgradeDeployment -Namespace hv -Release hv -Kubeconfig $server.KubeconfigPath -Profile $strict -WarningAction SilentlyContinue
-        $r = $d | Test-UpgradeReadiness -To 1.7.6 -BackupPath $backups
+        $out = $d | Test-UpgradeReadiness -To 1.7.6 -BackupPath $backups -Verbose 4>&1
+        $r = $out | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
         $r.Ready | Should -BeFalse
         $config = $r.Checks | Where-Object Name -eq 'Configuration'
         $config.Status | Should -Be 'Failed'
@@ -113,8 +128,12 @@ configurationRules:
         $config.Remedy | Should -Match "Invoke-Upgrade -To 1\.7\.6 -ValuesFile .* -ConfigurationValue @\{ 'auth\.signingKey' = '\.\.\.' \}"
         $config.Remedy | Should -Match 'Convert-UpgradeConfiguration'
         $tasks = $r.Checks | Where-Object Name -eq 'BackgroundTasks'
-        $tasks.Status | Should -Be 'Skipped'
-        $tasks.Detail | Should -Match '-ApiEndpoint'
+        $tasks.Status | Should -Be 'Passed' -Because $tasks.Detail
+        $tasks.Detail | Should -Match 'no background task'
+        $forward = Get-Forward $out
+        $forward.Pod | Should -Match '^hv/hv-sandbox-server-'
+        $forward.Port | Should -Be $apiPort
+        Test-PortOpen $forward.LocalPort | Should -BeFalse -Because 'the listener is closed when the cmdlet ends'
     }
 
     It 'upgrades to 1.7.6 with -Backup: the migration Job really ran and its log is in the journal' {
@@ -136,14 +155,63 @@ configurationRules:
         & docker inspect -f '{{.Config.Image}}' "$($server.ContainerPrefix)-hv-hv-sandbox-worker" | Should -Be '127.0.0.1:5000/upgradeops/sandbox:1.7.6'
     }
 
-    It 'passes Test-PostUpgrade -ApiEndpoint on the release: API at 1.7.6, pods ready, worker exec and pod logs read' {
-        $v = $result | Test-PostUpgrade -ApiEndpoint $api
+    It 'passes Test-PostUpgrade without -ApiEndpoint through a port-forward to a server pod, closed afterwards: API at 1.7.6, pods ready, worker exec and pod logs read' {
+        $out = $result | Test-PostUpgrade -Verbose 4>&1
+        $v = $out | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
         $v.Passed | Should -BeTrue -Because ($v.Checks | Where-Object Status -eq 'Failed' | Format-Table Name, Detail -Wrap | Out-String)
+        $forward = Get-Forward $out
+        $forward.Pod | Should -Match '^hv/hv-sandbox-server-'
+        $forward.Port | Should -Be $apiPort
+        Test-PortOpen $forward.LocalPort | Should -BeFalse -Because 'the listener is closed when the cmdlet ends'
         ($v.Checks | Where-Object Name -eq 'ApiVersion').Detail | Should -Match 'says 1\.7\.6'
         ($v.Checks | Where-Object Name -eq 'ServiceHealth').Detail | Should -Match '4 services, 6 pods running and healthy'
         ($v.Checks | Where-Object Name -eq 'Logs').Status | Should -Be 'Passed'
         ($v.Checks | Where-Object Name -eq 'ArtifactGeneration').Status | Should -Be 'Passed'
         ($v.Checks | Where-Object Name -eq 'Logs').Detail | Should -Match 'of 6 pods since'
+    }
+
+    It 'uses -ApiEndpoint instead of a port-forward when it is given' {
+        $out = $result | Test-PostUpgrade -ApiEndpoint $api -Check ApiVersion -Verbose 4>&1
+        $v = $out | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        $v.Passed | Should -BeTrue
+        ($v.Checks | Where-Object Name -eq 'ApiVersion').Detail | Should -Match 'says 1\.7\.6'
+        Get-Forward $out | Should -BeNullOrEmpty
+    }
+
+    It 'closes the port-forward when Test-PostUpgrade is stopped (Ctrl+C) while it runs' {
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript({
+                param($Module, $Kubeconfig, $ProfilePath)
+                Import-Module $Module
+                Get-UpgradeDeployment -Namespace hv -Release hv -Kubeconfig $Kubeconfig -Profile $ProfilePath -WarningAction SilentlyContinue |
+                    Test-PostUpgrade -Verbose
+            }).AddArgument($env:UPGRADEOPS_MODULE).AddArgument($server.KubeconfigPath).AddArgument($profilePath)
+            $running = $ps.BeginInvoke()
+            $deadline = (Get-Date).AddSeconds(60)
+            while (-not ($forward = Get-Forward $ps.Streams.Verbose) -and -not $running.IsCompleted -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 10 }
+            $forward | Should -Not -BeNullOrEmpty
+            $ps.Stop()
+            $ps.InvocationStateInfo.State | Should -Be 'Stopped' -Because 'it was stopped while its checks ran'
+            Test-PortOpen $forward.LocalPort | Should -BeFalse
+        }
+        finally { $ps.Dispose() }
+    }
+
+    It 'says why the API cannot be reached when no workload of the release plays the profile''s API: a failed check, or an ErrorRecord for -CaptureBaseline' {
+        $noApi = Join-Path $TestDrive 'no-api-workload.yml'
+        (Get-Content -Raw $profilePath).Replace("    kubernetesWorkload: server`n", '') | Set-Content $noApi
+        $d = Get-UpgradeDeployment -Namespace hv -Release hv -Kubeconfig $server.KubeconfigPath -Profile $noApi -WarningAction SilentlyContinue
+        $v = $d | Test-PostUpgrade -Check ApiVersion, Logs
+        $version = $v.Checks | Where-Object Name -eq 'ApiVersion'
+        $version.Status | Should -Be 'Failed'
+        $version.ErrorId | Should -Be 'ApiWorkloadNotFound'
+        $version.Detail | Should -Match "kubernetesWorkload.*-ApiEndpoint"
+        ($v.Checks | Where-Object Name -eq 'Logs').Status | Should -Be 'Passed' -Because 'one failing check hides no other'
+        $err = Get-ErrorFrom { $d | Test-PostUpgrade -CaptureBaseline -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'ApiWorkloadNotFound,*'
+        $err.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $err.TargetObject | Should -Be 'hv/hv'
     }
 
     It 'rolls back to revision 1 with the data of the backup and the API at 1.7.5' {
@@ -221,8 +289,10 @@ configurationRules:
         ($found -join ' ') | Should -Match 'names version 1\.7\.7, but its workloads run 1\.7\.5'
     }
 
-    It 'diagnoses the failed upgrade from the pods and the release journal, secrets masked' {
-        $diag = Get-Hv | Get-UpgradeDiagnostic -Tail 20
+    It 'diagnoses the failed upgrade from the pods and the release journal, secrets masked (through the Kubernetes API only: no port-forward)' {
+        $out = Get-Hv | Get-UpgradeDiagnostic -Tail 20 -Verbose 4>&1
+        $diag = $out | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        Get-Forward $out | Should -BeNullOrEmpty
         $diag.ErrorId | Should -Be 'MigrationFailed'
         $diag.FailedStep | Should -Be 'helm upgrade'
         $diag.Findings.Id | Should -Contain 'MigrationFailed'

@@ -66,6 +66,17 @@ internal sealed class KubernetesBackupSource : IDataStoreHost
         return HelmReleaseReader.DecodeReleaseJson(latest.Secret.Data["release"]);
     }
 
+    /// <summary>The pods of a workload (its label selector), as the API lists them.</summary>
+    public async Task<IList<V1Pod>> PodsAsync(Workload workload, CancellationToken ct)
+    {
+        var selector = string.Join(",", workload.Selector.Select(p => $"{p.Key}={p.Value}"));
+        return (await CallAsync("list the pods", () => Client.CoreV1.ListNamespacedPodAsync(Namespace, labelSelector: selector, cancellationToken: ct)).ConfigureAwait(false)).Items;
+    }
+
+    /// <summary>A pod that runs and is Ready.</summary>
+    internal static bool IsReady(V1Pod pod) =>
+        pod.Status?.Phase == "Running" && pod.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true;
+
     /// <summary>The workload of a data store's service and its running, ready pod.</summary>
     public async Task<(Workload Workload, V1Pod Pod)> DataStorePodAsync(DataStoreDefinition store, CancellationToken ct)
     {
@@ -74,9 +85,8 @@ internal sealed class KubernetesBackupSource : IDataStoreHost
             ?? throw new UpgradeOpsException("DataStoreNotFound", ErrorKind.ObjectNotFound, store.Name,
                 $"No workload of release {Namespace}/{Release} plays the profile's service '{service}' (data store '{store.Name}'). " +
                 "Check the profile's kubernetesWorkload for it against the release's Deployments and StatefulSets.");
-        var selector = string.Join(",", workload.Selector.Select(p => $"{p.Key}={p.Value}"));
-        var pods = await CallAsync("list the pods", () => Client.CoreV1.ListNamespacedPodAsync(Namespace, labelSelector: selector, cancellationToken: ct)).ConfigureAwait(false);
-        var pod = pods.Items.Where(p => p.Metadata.DeletionTimestamp is null && p.Status?.Phase == "Running")
+        var pods = await PodsAsync(workload, ct).ConfigureAwait(false);
+        var pod = pods.Where(p => p.Metadata.DeletionTimestamp is null && p.Status?.Phase == "Running")
                       .OrderByDescending(p => p.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true)
                       .ThenBy(p => p.Metadata.Name, StringComparer.Ordinal).FirstOrDefault()
             ?? throw new UpgradeOpsException("DataStoreNotRunning", ErrorKind.ResourceUnavailable, store.Name,

@@ -51,7 +51,7 @@ public static class PostUpgradeValidator
         // Described afresh: the object in the pipeline may date from before the upgrade.
         using var source = await ValidationTarget.OpenAsync(request.Deployment, context).ConfigureAwait(false);
         var deployment = source.Deployment;
-        var api = ProductApi.For(deployment, source.Profile, request.ApiEndpoint);
+        var api = source.Api(request.ApiEndpoint);
         var expected = request.ExpectedVersion ?? deployment.ConfiguredVersion ?? deployment.Version;
         var report = new ValidationReport { DeploymentName = deployment.Name, ExpectedVersion = expected, CheckedAt = DateTimeOffset.UtcNow };
         var timeout = request.CheckTimeout ?? TimeSpan.FromSeconds(source.Profile.Validation.CheckTimeoutSeconds);
@@ -92,7 +92,7 @@ public static class PostUpgradeValidator
     public static async Task<PerformanceBaseline> CaptureBaselineAsync(Deployment deployment, string? apiEndpoint, EngineContext context)
     {
         using var source = await ValidationTarget.OpenAsync(deployment, context).ConfigureAwait(false);
-        var api = ProductApi.For(source.Deployment, source.Profile, apiEndpoint);
+        var api = source.Api(apiEndpoint);
         using var activity = context.StartActivity($"Measuring the API latency of {deployment.Name}");
         return await MeasureAsync(api, source, context.CancellationToken).ConfigureAwait(false);
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using UpgradeOps.Hosting;
+using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;
 
 namespace UpgradeOps.Validation;
@@ -9,11 +10,20 @@ namespace UpgradeOps.Validation;
 /// <summary>An answer of the product's API: parsed JSON, the GraphQL errors if any, and how long it took.</summary>
 internal sealed record ApiAnswer(JsonNode? Json, IReadOnlyList<string> Errors, TimeSpan Elapsed, int StatusCode);
 
-/// <summary>The product's HTTP and GraphQL API, as the profile describes it, at the deployment's API endpoint.</summary>
-internal sealed class ProductApi(Uri endpoint, ApiDefinition definition)
+/// <summary>
+/// The product's HTTP and GraphQL API, as the profile describes it, at the deployment's API endpoint or through a
+/// port-forward to a Helm release's API pod (opened on the first request; a request it breaks fails with the forward's reason).
+/// </summary>
+internal sealed class ProductApi
 {
-    public Uri Endpoint { get; } = endpoint;
-    public ApiDefinition Definition { get; } = definition;
+    private readonly Uri? _endpoint;
+    private readonly ApiPortForward? _forward;
+
+    public ProductApi(Uri endpoint, ApiDefinition definition) => (_endpoint, Definition) = (endpoint, definition);
+
+    public ProductApi(ApiPortForward forward, ApiDefinition definition) => (_forward, Definition) = (forward, definition);
+
+    public ApiDefinition Definition { get; }
 
     /// <param name="apiEndpoint">Overrides the endpoint found from the profile (e.g. a port-forward).</param>
     public static ProductApi For(Deployment deployment, ProductProfile profile, string? apiEndpoint = null) =>
@@ -26,10 +36,8 @@ internal sealed class ProductApi(Uri endpoint, ApiDefinition definition)
     public async Task<ApiAnswer> GetAsync(string path, CancellationToken ct)
     {
         var watch = Stopwatch.StartNew();
-        using var response = await EngineHttp.Client.GetAsync(new Uri(Endpoint, path.TrimStart('/')), ct).ConfigureAwait(false);
-        var text = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-        return new ApiAnswer(TryParse(text), response.IsSuccessStatusCode ? Array.Empty<string>() : new[] { $"HTTP {(int)response.StatusCode}" },
-            watch.Elapsed, (int)response.StatusCode);
+        var (status, text) = await ExchangeAsync((root, t) => EngineHttp.Client.GetAsync(new Uri(root, path.TrimStart('/')), t), ct).ConfigureAwait(false);
+        return new ApiAnswer(TryParse(text), status is >= 200 and < 300 ? Array.Empty<string>() : new[] { $"HTTP {status}" }, watch.Elapsed, status);
     }
 
     public async Task<ApiAnswer> GraphQLAsync(string query, CancellationToken ct)
@@ -40,14 +48,28 @@ internal sealed class ProductApi(Uri endpoint, ApiDefinition definition)
         var watch = Stopwatch.StartNew();
         // A buffered body with its Content-Length: a server reached directly (a port-forward, no proxy in front) may not read chunked requests.
         using var body = new StringContent(System.Text.Json.JsonSerializer.Serialize(new { query }), System.Text.Encoding.UTF8, "application/json");
-        using var response = await EngineHttp.Client.PostAsync(new Uri(Endpoint, path.TrimStart('/')), body, ct).ConfigureAwait(false);
-        var text = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+        var (status, text) = await ExchangeAsync((root, t) => EngineHttp.Client.PostAsync(new Uri(root, path.TrimStart('/')), body, t), ct).ConfigureAwait(false);
         var json = TryParse(text);
         var errors = new List<string>();
         if (json?["errors"] is JsonArray array)
             errors.AddRange(array.Select(e => e?["message"]?.GetValue<string>() ?? e?.ToJsonString() ?? "error"));
-        if (!response.IsSuccessStatusCode && errors.Count == 0) errors.Add($"HTTP {(int)response.StatusCode}");
-        return new ApiAnswer(json, errors, watch.Elapsed, (int)response.StatusCode);
+        if ((status is < 200 or >= 300) && errors.Count == 0) errors.Add($"HTTP {status}");
+        return new ApiAnswer(json, errors, watch.Elapsed, status);
+    }
+
+    /// <summary>One request and its answer's text; through a port-forward, a request it broke fails with the forward's reason.</summary>
+    private async Task<(int Status, string Text)> ExchangeAsync(Func<Uri, CancellationToken, Task<HttpResponseMessage>> send, CancellationToken ct)
+    {
+        var root = _endpoint ?? await _forward!.EndpointAsync(ct).ConfigureAwait(false);
+        try
+        {
+            using var response = await send(root, ct).ConfigureAwait(false);
+            return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
+        }
+        catch (Exception ex) when ((ex is HttpRequestException or IOException) && _forward?.Explain(ex) is { } explained)
+        {
+            throw explained;
+        }
     }
 
     /// <summary>The node at a dotted path such as data.Artifacts.0.status (numbers index arrays).</summary>

@@ -30,6 +30,8 @@ internal interface IReadinessTarget : IDisposable
     string DiskSpaceRemedy { get; }
     IReadOnlyList<SettingNeed> ConfigurationNeeds(string to);
     string ConfigurationRemedy(IReadOnlyList<SettingNeed> missing, string to);
+    /// <summary>The product's API (for BackgroundTasks), as <see cref="IValidationTarget.Api"/> finds it: a Helm release's through a port-forward.</summary>
+    ProductApi Api(string? apiEndpoint);
 }
 
 internal static class ReadinessTarget
@@ -78,28 +80,45 @@ internal sealed class ComposeReadinessTarget : IReadinessTarget
     public string ConfigurationRemedy(IReadOnlyList<SettingNeed> missing, string to) =>
         "Give the value: Invoke-Upgrade -ConfigurationValue @{NAME='value'}, or set it in .env.";
 
+    public ProductApi Api(string? apiEndpoint) => ProductApi.For(Deployment, Profile, apiEndpoint);
+
     public void Dispose() => _source.Dispose();
 }
 
-/// <summary>A Helm release: its workloads from the rediscovered release, its settings from the release's values (helm's "config").</summary>
+/// <summary>
+/// A Helm release: its workloads from the rediscovered release, its settings from the release's values (helm's "config"),
+/// its API through a port-forward opened on first use and closed with the target.
+/// </summary>
 internal sealed class KubernetesReadinessTarget : IReadinessTarget
 {
     private readonly HelmRelease? _release;
+    private readonly KubernetesBackupSource _source;
+    private readonly ApiPortForward _forward;
 
-    private KubernetesReadinessTarget(Deployment deployment, ProductProfile profile, HelmRelease? release) =>
-        (Deployment, Profile, _release) = (deployment, profile, release);
+    private KubernetesReadinessTarget(Deployment deployment, KubernetesBackupSource source, HelmRelease? release, EngineContext context)
+    {
+        (Deployment, _source, _release) = (deployment, source, release);
+        _forward = new ApiPortForward(source, context.CreateLogger(nameof(ApiPortForward)), context.CancellationToken);
+    }
 
     public static async Task<KubernetesReadinessTarget> OpenAsync(Deployment given, EngineContext context)
     {
         var deployment = await KubernetesDiscovery.AgainAsync(given, context).ConfigureAwait(false);
-        using var source = KubernetesBackupSource.Open(deployment);
-        var location = deployment.Location!.Split('/', 2);
-        var release = await HelmReleaseReader.GetLatestAsync(source.Client, location[0], location[1], context.CancellationToken).ConfigureAwait(false);
-        return new KubernetesReadinessTarget(deployment, source.Profile, release);
+        var source = KubernetesBackupSource.Open(deployment);
+        try
+        {
+            var release = await HelmReleaseReader.GetLatestAsync(source.Client, source.Namespace, source.Release, context.CancellationToken).ConfigureAwait(false);
+            return new KubernetesReadinessTarget(deployment, source, release, context);
+        }
+        catch
+        {
+            source.Dispose();
+            throw;
+        }
     }
 
     public Deployment Deployment { get; }
-    public ProductProfile Profile { get; }
+    public ProductProfile Profile => _source.Profile;
     public Deployment? DumpReader => Deployment;
     public string DiskSpaceRemedy => "Free space in the backup folder (remove old backups) before the upgrade.";
 
@@ -121,5 +140,12 @@ internal sealed class KubernetesReadinessTarget : IReadinessTarget
         $"Give the value with the upgrade: Invoke-Upgrade -To {to} -ValuesFile <your values file> -ConfigurationValue @{{ {string.Join("; ", missing.Select(m => $"'{m.Setting}' = '...'"))} }} " +
         $"(written to the values file, never shown), or write it into the values file beforehand with Convert-UpgradeConfiguration -To {to} -ValuesFile <your values file> -ConfigurationValue @{{...}}.";
 
-    public void Dispose() { }
+    public ProductApi Api(string? apiEndpoint) =>
+        (apiEndpoint ?? Deployment.ApiEndpoint) is not null ? ProductApi.For(Deployment, Profile, apiEndpoint) : new ProductApi(_forward, Profile.Api);
+
+    public void Dispose()
+    {
+        _forward.Dispose();
+        _source.Dispose();
+    }
 }

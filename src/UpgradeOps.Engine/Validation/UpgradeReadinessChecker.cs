@@ -80,7 +80,7 @@ public static class UpgradeReadinessChecker
         var needs = target.ConfigurationNeeds(request.To);
         report.Checks.Add(ConfigurationCheck(needs, request.To, target.ConfigurationRemedy(needs.Where(n => n.State == SettingState.Missing).ToList(), request.To)));
         activity.Report("Background tasks", 80);
-        report.Checks.Add(await BackgroundTasksCheckAsync(target.Profile, deployment, request.ApiEndpoint, ct).ConfigureAwait(false));
+        report.Checks.Add(await BackgroundTasksCheckAsync(target, request.ApiEndpoint, ct).ConfigureAwait(false));
         report.Checks.Add(RehearsalCoverage.Check(request.Rehearsal, deployment.Version, request.To, DateTimeOffset.UtcNow, request.MaximumRehearsalAge));
         activity.Complete();
         return report;
@@ -242,19 +242,16 @@ public static class UpgradeReadinessChecker
         return check.Pass(will.Count > 0 ? string.Join("; ", will) : $"nothing {to} needs is missing");
     }
 
-    private static async Task<CheckResult> BackgroundTasksCheckAsync(ProductProfile profile, Deployment deployment, string? apiEndpoint, CancellationToken ct)
+    private static async Task<CheckResult> BackgroundTasksCheckAsync(IReadinessTarget target, string? apiEndpoint, CancellationToken ct)
     {
         var check = CheckTimer.Start("BackgroundTasks");
-        var validation = profile.Validation;
+        var validation = target.Profile.Validation;
         if (validation.RunningTasksQuery is null)
             return check.Finish(CheckStatus.Skipped, "The profile declares no query for running tasks (validation.runningTasksQuery).");
-        // A release's API is inside the cluster: only a URL given from here (an ingress, a port-forward) reaches it.
-        if (deployment.Platform == DeploymentPlatform.Kubernetes && (apiEndpoint ?? deployment.ApiEndpoint) is null)
-            return check.Finish(CheckStatus.Skipped,
-                "No API endpoint reachable from here is known for a Helm release: give -ApiEndpoint (an ingress URL, or a 'kubectl port-forward' opened beforehand) to ask the API for running tasks.");
         try
         {
-            var answer = await ProductApi.For(deployment, profile, apiEndpoint).GraphQLAsync(validation.RunningTasksQuery, ct).ConfigureAwait(false);
+            // A Helm release's API is inside the cluster: without -ApiEndpoint it is reached through a port-forward.
+            var answer = await target.Api(apiEndpoint).GraphQLAsync(validation.RunningTasksQuery, ct).ConfigureAwait(false);
             if (answer.Errors.Count > 0)
                 return check.Finish(CheckStatus.Warning, $"The query failed: {string.Join("; ", answer.Errors)}", "Check the tasks in the product's UI.");
             var running = validation.RunningTasksPaths.Sum(p => long.TryParse(ProductApi.Text(answer.Json, p), out var n) ? n : 0);
@@ -266,6 +263,11 @@ public static class UpgradeReadinessChecker
         catch (HttpRequestException ex)
         {
             return check.Finish(CheckStatus.Warning, $"The API did not answer: {ex.Message}", "Check the tasks in the product's UI.");
+        }
+        catch (UpgradeOpsException ex) when (target.Deployment.Platform == DeploymentPlatform.Kubernetes)
+        {
+            // The port-forward could not be opened or used: the item says why, the other items stand.
+            return check.Finish(CheckStatus.Warning, $"The API could not be asked: {ex.Message}", "Check the tasks in the product's UI, or give -ApiEndpoint.", ex.ErrorId);
         }
     }
 }

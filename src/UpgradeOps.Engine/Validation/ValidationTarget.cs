@@ -27,6 +27,11 @@ internal interface IValidationTarget : IDisposable
     string StartRemedy { get; }
     /// <summary>Runs a command in a running instance of the profile service; ServiceNotRunning when none runs.</summary>
     Task<ExecResult> ExecAsync(string service, IReadOnlyList<string> command, CancellationToken ct);
+    /// <summary>
+    /// The product's API: at <paramref name="apiEndpoint"/> when given, else where the deployment publishes it (Compose) or
+    /// through a port-forward to a ready API pod that the target opens on first use and closes when disposed (a Helm release).
+    /// </summary>
+    ProductApi Api(string? apiEndpoint);
     /// <summary>The log of every instance from <paramref name="since"/> (when null: from the start of the newest product instance, less 5 s).</summary>
     Task<(DateTimeOffset From, IReadOnlyList<(string Instance, string Text)> Logs)> LogsSinceAsync(DateTimeOffset? since, CancellationToken ct);
 }
@@ -62,6 +67,8 @@ internal sealed class ComposeValidationTarget : IValidationTarget
     public string InstanceNoun => "containers";
     public string StartRemedy => "Start what stopped ('docker compose up -d'), and read its log with Get-UpgradeDiagnostic.";
 
+    public ProductApi Api(string? apiEndpoint) => ProductApi.For(Deployment, Profile, apiEndpoint);
+
     public async Task<ExecResult> ExecAsync(string service, IReadOnlyList<string> command, CancellationToken ct)
     {
         var container = _source.ContainersOf(service).FirstOrDefault(c => c.State == "running")
@@ -95,13 +102,16 @@ internal sealed class KubernetesValidationTarget : IValidationTarget
     private readonly KubernetesBackupSource _source;
     private readonly IReadOnlyList<(KubernetesBackupSource.Workload Workload, IReadOnlyList<V1Pod> Pods)> _pods;
 
+    private readonly ApiPortForward _forward;
+
     private KubernetesValidationTarget(Deployment deployment, KubernetesBackupSource source, IReadOnlyList<(KubernetesBackupSource.Workload, IReadOnlyList<V1Pod>)> pods,
-        SecretRedactor redactor)
+        SecretRedactor redactor, EngineContext context)
     {
         Deployment = deployment;
         _source = source;
         _pods = pods;
         Redactor = redactor;
+        _forward = new ApiPortForward(source, context.CreateLogger(nameof(ApiPortForward)), context.CancellationToken);
     }
 
     public static async Task<KubernetesValidationTarget> OpenAsync(Deployment given, EngineContext context)
@@ -115,9 +125,7 @@ internal sealed class KubernetesValidationTarget : IValidationTarget
             var pods = new List<(KubernetesBackupSource.Workload, IReadOnlyList<V1Pod>)>();
             foreach (var workload in await source.WorkloadsAsync(ct).ConfigureAwait(false))
             {
-                var selector = string.Join(",", workload.Selector.Select(p => $"{p.Key}={p.Value}"));
-                var list = await source.Client.CoreV1.ListNamespacedPodAsync(ns, labelSelector: selector, cancellationToken: ct).ConfigureAwait(false);
-                var owned = list.Items.Where(p => p.Metadata.DeletionTimestamp is null &&
+                var owned = (await source.PodsAsync(workload, ct).ConfigureAwait(false)).Where(p => p.Metadata.DeletionTimestamp is null &&
                     (p.Metadata.OwnerReferences is null || p.Metadata.OwnerReferences.Count == 0 ||
                      p.Metadata.OwnerReferences.Any(o => o.Kind is "ReplicaSet" or "StatefulSet" or "Deployment"))).ToList();
                 pods.Add((workload, owned));
@@ -126,7 +134,7 @@ internal sealed class KubernetesValidationTarget : IValidationTarget
                     service.Containers = owned.Select(Describe).ToList();
             }
             var latest = await HelmReleaseReader.GetLatestAsync(source.Client, ns, release, ct).ConfigureAwait(false);
-            return new KubernetesValidationTarget(deployment, source, pods, new SecretRedactor(latest?.FlatValues() ?? Array.Empty<KeyValuePair<string, string>>()));
+            return new KubernetesValidationTarget(deployment, source, pods, new SecretRedactor(latest?.FlatValues() ?? Array.Empty<KeyValuePair<string, string>>()), context);
         }
         catch
         {
@@ -158,13 +166,13 @@ internal sealed class KubernetesValidationTarget : IValidationTarget
     public string StartRemedy =>
         $"Look at the pods ('kubectl get pods -n {_source.Namespace}', 'kubectl describe pod'), and read their logs with Get-UpgradeDiagnostic or 'kubectl logs'.";
 
-    private static bool IsReady(V1Pod pod) =>
-        pod.Status?.Phase == "Running" && pod.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true;
+    public ProductApi Api(string? apiEndpoint) =>
+        (apiEndpoint ?? Deployment.ApiEndpoint) is not null ? ProductApi.For(Deployment, Profile, apiEndpoint) : new ProductApi(_forward, Profile.Api);
 
     public async Task<ExecResult> ExecAsync(string service, IReadOnlyList<string> command, CancellationToken ct)
     {
         var (workload, pods) = _pods.FirstOrDefault(p => p.Workload.Service?.Name == service);
-        var pod = pods?.Where(IsReady).OrderBy(p => p.Metadata.Name, StringComparer.Ordinal).FirstOrDefault()
+        var pod = pods?.Where(KubernetesBackupSource.IsReady).OrderBy(p => p.Metadata.Name, StringComparer.Ordinal).FirstOrDefault()
             ?? throw new UpgradeOpsException("ServiceNotRunning", ErrorKind.ObjectNotFound, service,
                 $"No ready pod of service '{service}'{(workload is null ? " (no workload of the release plays it: check the profile's kubernetesWorkload)" : $" ({workload.Kind} {_source.Namespace}/{workload.Name})")} to run {command[0]} in. " +
                 "Check the pods with 'kubectl get pods' first.");
@@ -224,5 +232,9 @@ internal sealed class KubernetesValidationTarget : IValidationTarget
         return kept.Count == 0 ? "" : string.Join('\n', kept) + "\n";
     }
 
-    public void Dispose() => _source.Dispose();
+    public void Dispose()
+    {
+        _forward.Dispose();
+        _source.Dispose();
+    }
 }

@@ -26,7 +26,8 @@ namespace UpgradeOps.Commands;
 /// pod of the release's workloads as one entry (Service is the workload, Container the pod; State running, restarting for
 /// CrashLoopBackOff, exited, or created; Health from the pod's readiness; the last run's exit code; restarts; the pod's last log
 /// lines), the release's upgrade journal (the failed step and the migration Job's log), and the same findings. Texts are redacted
-/// with the release's values. Verified against the tests' in-memory API server only.</para>
+/// with the release's values. It reads only the Kubernetes API, never the product's own API, so it needs no -ApiEndpoint and opens
+/// no port-forward. Verified against the tests' in-memory API server only.</para>
 /// </summary>
 /// <example>
 /// <code>Get-UpgradeDeployment -ComposeFile /srv/infrahub/docker-compose.yml | Get-UpgradeDiagnostic</code>

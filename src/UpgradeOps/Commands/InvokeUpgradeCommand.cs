@@ -36,7 +36,7 @@ namespace UpgradeOps.Commands;
 /// 'configuration' step; without -ValuesFile the values are written to a file in the release's state folder and passed with -f.
 /// -WhatIf shows the helm command and the masked diff. A required value with no default stops it before anything changes
 /// (ConfigurationValueRequired): give it with -ConfigurationValue @{ 'dotted.key' = '...' }. -RequireReadiness checks the release as
-/// Test-UpgradeReadiness does (give -ApiEndpoint for its BackgroundTasks item). With -RollbackOnFailure a failed hop is undone as
+/// Test-UpgradeReadiness does (its BackgroundTasks item asks the API through a port-forward, or at -ApiEndpoint). With -RollbackOnFailure a failed hop is undone as
 /// Invoke-Rollback does it: the workloads scale to 0, the backup's databases are restored, helm rollback returns the release to the
 /// revision journalled before the path, and the workloads must be ready again (Status RolledBack).</para>
 /// <para type="description">The result is an UpgradeOps.UpgradeResult with per-step timings, the API downtime measured by probing
@@ -193,7 +193,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     public SwitchParameter RequireReadiness { get; set; }
 
     /// <summary>
-    /// <para type="description">With -RequireReadiness: the API's base URL for the BackgroundTasks item, as for Test-UpgradeReadiness -ApiEndpoint (on a Helm release an ingress URL or a 'kubectl port-forward' opened beforehand; without it that item is Skipped).</para>
+    /// <para type="description">With -RequireReadiness: the API's base URL for the BackgroundTasks item, as for Test-UpgradeReadiness -ApiEndpoint. Optional on a Helm release: without it the readiness check reaches the API through a port-forward to a ready API pod, opened and closed before the upgrade starts.</para>
     /// </summary>
     [Parameter]
     public string? ApiEndpoint { get; set; }

@@ -25,16 +25,27 @@ namespace UpgradeOps.Commands;
 /// baseline for a later run.</para>
 /// <para type="description">On a Helm release (Get-UpgradeDeployment -Namespace -Release) the same checks run on its pods: ServiceHealth from
 /// each workload's pods (Running and Ready, restarts, exit codes), GitSync's expected commit through pod exec in a ready worker pod,
-/// Logs from the pods' logs through the Kubernetes API. Give -ApiEndpoint with a URL reachable from here (an ingress, or a
-/// 'kubectl port-forward'): UpgradeOps does not open a port-forward itself yet. Verified against the tests' in-memory API server only.</para>
+/// Logs from the pods' logs through the Kubernetes API. The API checks reach the release's API through a port-forward that
+/// Test-PostUpgrade opens itself through the Kubernetes API (as 'kubectl port-forward' does, over WebSockets) to a ready pod of the
+/// workload that plays the profile's API (its api.service, else a service of role Api, by kubernetesWorkload), on the pod's port
+/// that is the profile's api.port, else the container port named http; it listens on 127.0.0.1 on a free port for the duration of
+/// the command only and is closed when it ends, fails or is stopped (-Verbose names the pod and port). Your identity needs
+/// pods/portforward in the namespace. When the forward cannot be made (no ready pod: ApiPodNotReady; no workload plays the API:
+/// ApiWorkloadNotFound; the API refuses: PortForwardRefused; nothing answers on the port: PortForwardFailed) the API checks fail with
+/// that ErrorId and the other checks still run. -ApiEndpoint (an ingress URL) replaces the port-forward. Verified against the tests'
+/// in-memory API server only, never a real cluster.</para>
 /// </summary>
 /// <example>
 /// <code>$d | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Backup $b -RollbackOnFailure | Test-PostUpgrade</code>
 /// <para>Upgrades and validates in one pipeline: the expected version, the start of the log scan and the latency baseline come from the upgrade result.</para>
 /// </example>
 /// <example>
-/// <code>Get-UpgradeDeployment -Namespace infrahub -Release infrahub | Test-PostUpgrade -ApiEndpoint http://127.0.0.1:8000</code>
-/// <para>Validates a Helm release through a 'kubectl port-forward svc/infrahub-server 8000:8000' opened beforehand.</para>
+/// <code>Get-UpgradeDeployment -Namespace infrahub -Release infrahub | Test-PostUpgrade -Verbose</code>
+/// <para>Validates a Helm release; its API is reached through a port-forward to a ready API pod, opened and closed by the command (Verbose says which pod and port).</para>
+/// </example>
+/// <example>
+/// <code>Get-UpgradeDeployment -Namespace infrahub -Release infrahub | Test-PostUpgrade -ApiEndpoint https://infrahub.example.com</code>
+/// <para>Validates a Helm release through its ingress instead of a port-forward.</para>
 /// </example>
 /// <example>
 /// <code>$before = $d | Test-PostUpgrade -CaptureBaseline
@@ -110,7 +121,7 @@ public sealed class TestPostUpgradeCommand : EngineCmdlet
     public TimeSpan? CheckTimeout { get; set; }
 
     /// <summary>
-    /// <para type="description">The API's base URL, when the one found from the profile is not reachable from here (e.g. http://127.0.0.1:8000).</para>
+    /// <para type="description">The API's base URL, when the one found from the profile is not reachable from here (e.g. http://127.0.0.1:8000). Optional on a Helm release: without it the API is reached through a port-forward to a ready API pod that the command opens and closes itself; with it (an ingress URL) no port-forward is opened.</para>
     /// </summary>
     [Parameter]
     public string? ApiEndpoint { get; set; }
@@ -125,7 +136,15 @@ public sealed class TestPostUpgradeCommand : EngineCmdlet
     {
         if (CaptureBaseline)
         {
-            WriteObject(RunEngine(context => PostUpgradeValidator.CaptureBaselineAsync(Deployment!, ApiEndpoint, context)));
+            try
+            {
+                WriteObject(RunEngine(context => PostUpgradeValidator.CaptureBaselineAsync(Deployment!, ApiEndpoint, context)));
+            }
+            catch (UpgradeOpsException ex)
+            {
+                // No API to measure (none known, or a Helm release's port-forward failed): its ErrorId, category and target.
+                WriteEngineError(ex);
+            }
             return;
         }
         var deployment = Deployment ?? UpgradeResult!.Deployment;

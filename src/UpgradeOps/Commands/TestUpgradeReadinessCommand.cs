@@ -24,8 +24,10 @@ namespace UpgradeOps.Commands;
 /// read by the release's database pod (as Test-DeploymentBackup does); DiskSpace checks the backup folder only (the cluster's nodes pull
 /// the images, so the Docker root does not apply); DeploymentHealthy reads the release's workloads afresh and fails while the release is
 /// pending-* (with the repair); Configuration checks the profile's Helm rules (requiresValuesKey, movedFrom, defaultValue, generate)
-/// against the release's values; BackgroundTasks needs -ApiEndpoint (a URL reachable from here) and is Skipped without it.
-/// Verified against the tests' in-memory API server only.</para>
+/// against the release's values; BackgroundTasks asks the release's API through a port-forward to a ready API pod that the command
+/// opens through the Kubernetes API and closes when it ends (as Test-PostUpgrade does; -Verbose names the pod and port), or at
+/// -ApiEndpoint when given; when the forward cannot be made the item is a Warning with the ErrorId that says why (ApiPodNotReady,
+/// ApiWorkloadNotFound, PortForwardRefused, PortForwardFailed). Verified against the tests' in-memory API server only.</para>
 /// <para type="description">It changes nothing. Ready is true when no item failed; Invoke-Upgrade -RequireReadiness runs the same checks and
 /// refuses to start when one fails.</para>
 /// </summary>
@@ -45,8 +47,8 @@ namespace UpgradeOps.Commands;
 /// </example>
 /// <returns>An UpgradeOps.ReadinessReport: DeploymentName, From, To, Ready, Checks (Name, Status, Detail, Remedy, ErrorId), Path.</returns>
 /// <example>
-/// <code>Get-UpgradeDeployment -Namespace infrahub -Release infrahub | Test-UpgradeReadiness -To 1.8.0 -BackupPath /backups -ApiEndpoint http://127.0.0.1:8000</code>
-/// <para>Checks a Helm release, asking its API for running tasks through a 'kubectl port-forward svc/infrahub-server 8000:8000' opened beforehand.</para>
+/// <code>Get-UpgradeDeployment -Namespace infrahub -Release infrahub | Test-UpgradeReadiness -To 1.8.0 -BackupPath /backups</code>
+/// <para>Checks a Helm release, asking its API for running tasks through a port-forward to a ready API pod that the command opens and closes itself.</para>
 /// </example>
 /// <seealso cref="TestUpgradePathCommand"/>
 /// <seealso cref="TestPostUpgradeCommand"/>
@@ -122,7 +124,7 @@ public sealed class TestUpgradeReadinessCommand : EngineCmdlet
     public RehearsalReport? Rehearsal { get; set; }
 
     /// <summary>
-    /// <para type="description">The API's base URL, when the one found from the profile is not reachable from here (e.g. http://127.0.0.1:8000): the BackgroundTasks item asks it for running tasks. On a Helm release it is needed for that item (an ingress URL, or a 'kubectl port-forward' opened beforehand); without it the item is Skipped.</para>
+    /// <para type="description">The API's base URL, when the one found from the profile is not reachable from here (e.g. http://127.0.0.1:8000): the BackgroundTasks item asks it for running tasks. Optional on a Helm release: without it the API is reached through a port-forward to a ready API pod that the command opens and closes itself; with it (an ingress URL) no port-forward is opened.</para>
     /// </summary>
     [Parameter]
     public string? ApiEndpoint { get; set; }
