@@ -67,7 +67,7 @@ public static class UpgradePathService
         var app = charts.AppVersionOf(chart)
             ?? throw new UpgradeOpsException("ChartVersionNotMapped", ErrorKind.ObjectNotFound, request.ToChartVersion,
                 (charts.IsEmpty ? $"Profile '{profile.Name}' lists no chart versions (version.helmCharts), so the app version chart {chart} installs is not known. "
-                                : $"Chart version {chart} is not in profile '{profile.Name}''s version.helmCharts ({charts}), so the app version it installs is not known. ") +
+                                : $"Chart version {chart} is not among the version.helmCharts of profile '{profile.Name}' ({charts}), so the app version it installs is not known. ") +
                 "Give the app version with -To, or add the chart to the profile's version.helmCharts (its version and appVersion, as 'helm search repo CHART --versions' lists them).");
         if (string.IsNullOrWhiteSpace(request.To)) return app;
         var to = ProductVersion.Parse(request.To);

@@ -226,7 +226,7 @@ public class HelmChartPlanningTests
     }
 
     [Theory]
-    [InlineData("9.9.9", null, null, "ChartVersionNotMapped", ErrorKind.ObjectNotFound, "Chart version 9.9.9 is not in profile 'charted''s version.helmCharts")]
+    [InlineData("9.9.9", null, null, "ChartVersionNotMapped", ErrorKind.ObjectNotFound, "Chart version 9.9.9 is not among the version.helmCharts of profile 'charted'")]
     [InlineData("1.2.0", "1.8.0", null, "ChartVersionConflict", ErrorKind.InvalidArgument, "Chart 1.2.0 does not install 1.8.0")]
     [InlineData("1.2.0", null, DeploymentPlatform.Compose, "ChartVersionNotApplicable", ErrorKind.InvalidArgument, "Compose deployment")]
     [InlineData("1.2", null, null, "InvalidVersion", ErrorKind.InvalidArgument, "not a version")]
