@@ -1,8 +1,8 @@
 # Test-UpgradePath with chart versions (the profile's version.helmCharts) and Invoke-Upgrade installing each hop's chart
 # version, on the sandbox chart installed by the real helm v4 into the test API server (tests/KubeApiServer). Newer chart
-# versions are copies of the sandbox chart with another version in Chart.yaml, served as a chart repository by a Python
-# http.server of this test's own (a free port in 56700-56799, stopped by its process id). Verified against the test server
-# only, never a real cluster or a public chart repository.
+# versions are copies of the sandbox chart with another version in Chart.yaml, served as a chart repository by an
+# HttpListener of this test's own (in this process, on a free port in 56700-56799). Verified against the test server only,
+# never a real cluster or a public chart repository.
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
     Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Kubernetes/KubeTestServer.psm1') -Force
@@ -55,10 +55,6 @@ BeforeAll {
         Get-UpgradeDeployment -Namespace charts -Release sbx -Kubeconfig $server.KubeconfigPath -Profile $Profile -WarningAction SilentlyContinue
     }
     function Get-ErrorFrom([scriptblock] $Action) { try { & $Action | Out-Null; $null } catch { $_ } }
-    function Test-Listening([int] $Port) {
-        $client = [Net.Sockets.TcpClient]::new()
-        try { $client.Connect('127.0.0.1', $Port); $true } catch { $false } finally { $client.Dispose() }
-    }
     # -WhatIf writes to the host, not to a stream: run the commands in a fresh pwsh ($d is the release there) and read what it printed.
     function Invoke-WhatIf([string] $Profile, [string] $Command) {
         $prelude = "Import-Module '$env:UPGRADEOPS_MODULE'; `$env:XDG_DATA_HOME = '$env:XDG_DATA_HOME'; " +
@@ -175,21 +171,33 @@ Describe 'Invoke-Upgrade installs the chart version of each hop' -Tag 'Kubernete
             $package = Invoke-TestHelm $server package $c -d $repo.FullName
             $package.ExitCode | Should -Be 0 -Because $package.Error
         }
-        $port = foreach ($candidate in (56700..56799 | Get-Random -Count 100)) {
-            $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, $candidate)
-            try { $listener.Start(); $listener.Stop(); $candidate; break } catch { }
+        $listener = $null
+        foreach ($candidate in (56700..56799 | Get-Random -Count 100)) {
+            $listener = [Net.HttpListener]::new()
+            $listener.Prefixes.Add("http://127.0.0.1:$candidate/")
+            try { $listener.Start(); $port = $candidate; break } catch { $listener.Close(); $listener = $null }
         }
-        $index = Invoke-TestHelm $server repo index $repo.FullName --url "http://127.0.0.1:$port"
-        $index.ExitCode | Should -Be 0 -Because $index.Error
-        $http = Start-Process python3 -ArgumentList '-m', 'http.server', $port, '--bind', '127.0.0.1', '--directory', $repo.FullName -PassThru `
-            -RedirectStandardOutput (Join-Path $TestDrive 'http.out') -RedirectStandardError (Join-Path $TestDrive 'http.err')
+        $listener | Should -Not -BeNullOrEmpty -Because 'a port in 56700-56799 must be free'
+        # The files of the folder, one request at a time, until the listener stops.
+        $serve = [powershell]::Create().AddScript({
+            param($Listener, $Root)
+            while ($Listener.IsListening) {
+                try { $context = $Listener.GetContext() } catch { break }
+                $file = Join-Path $Root ([Uri]::UnescapeDataString($context.Request.Url.AbsolutePath.TrimStart('/')))
+                if (Test-Path -LiteralPath $file -PathType Leaf) {
+                    $bytes = [IO.File]::ReadAllBytes($file)
+                    $context.Response.ContentLength64 = $bytes.Length
+                    $context.Response.OutputStream.Write($bytes, 0, $bytes.Length)
+                }
+                else { $context.Response.StatusCode = 404 }
+                $context.Response.Close()
+            }
+        }).AddArgument($listener).AddArgument($repo.FullName)
+        $serving = $serve.BeginInvoke()
         $saved = @{}
         try {
-            $deadline = (Get-Date).AddSeconds(20)
-            while (-not (Test-Listening $port)) {
-                if ((Get-Date) -gt $deadline) { throw "the chart repository on port $port did not start" }
-                Start-Sleep -Milliseconds 200
-            }
+            $index = Invoke-TestHelm $server repo index $repo.FullName --url "http://127.0.0.1:$port"
+            $index.ExitCode | Should -Be 0 -Because $index.Error
             foreach ($e in $server.Environment.GetEnumerator()) { $saved[$e.Key] = [Environment]::GetEnvironmentVariable($e.Key); Set-Item "env:$($e.Key)" $e.Value }
             $add = Invoke-TestHelm $server repo add sbxrepo "http://127.0.0.1:$port"
             $add.ExitCode | Should -Be 0 -Because $add.Error
@@ -211,7 +219,10 @@ Describe 'Invoke-Upgrade installs the chart version of each hop' -Tag 'Kubernete
             foreach ($e in $saved.GetEnumerator()) {
                 if ($null -eq $e.Value) { Remove-Item "env:$($e.Key)" -ErrorAction SilentlyContinue } else { Set-Item "env:$($e.Key)" $e.Value }
             }
-            if (-not $http.HasExited) { Stop-Process -Id $http.Id }
+            $listener.Stop()
+            $listener.Close()
+            $null = $serving.AsyncWaitHandle.WaitOne(10000)
+            $serve.Dispose()
         }
     }
 }

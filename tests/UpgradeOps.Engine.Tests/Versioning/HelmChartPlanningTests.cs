@@ -82,6 +82,22 @@ public class HelmChartPlanningTests
     }
 
     [Theory]
+    [InlineData(">=1.6.4 <=2.0.0", "1.6.4", "2.0.0", "2.0.1")]
+    [InlineData(">=1.6.4, <2.0.0", "1.6.4", "1.9.9", "2.0.0")]
+    [InlineData("1.7.x", "1.7.0", "1.7.9", "1.8.0")]
+    [InlineData("^1.6.0", "1.6.0", "1.9.0", "2.0.0")]
+    [InlineData("~1.7.0", "1.7.0", "1.7.6", "1.8.0")]
+    [InlineData("1.6.4 - 2.0.0", "1.6.4", "2.0.0", "1.6.3")]
+    [InlineData("1.6.x || 2.0.0", "1.6.0", "2.0.0", "1.7.0")]
+    public void App_version_ranges_read_helm_s_range_syntax(string text, string first, string last, string outside)
+    {
+        Assert.True(VersionRange.TryParse(text, out var range), text);
+        Assert.True(ProductVersion.Parse(first).Satisfies(range!));
+        Assert.True(ProductVersion.Parse(last).Satisfies(range!));
+        Assert.False(ProductVersion.Parse(outside).Satisfies(range!));
+    }
+
+    [Theory]
     [InlineData("    - appVersion: 1.0.0\n", "needs 'version'")]
     [InlineData("    - version: 4.1\n      appVersion: 1.0.0\n", "chart version '4.1' is not a semantic version")]
     [InlineData("    - version: 4.1.13\n", "chart 4.1.13 needs 'appVersion'")]
