@@ -179,7 +179,7 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
         if (toChart.Major != fromChart.Major)
             notes.Add($"Chart {fromChart} → {toChart} is a new chart major version: read the chart's upgrade notes for renamed or removed values before this hop.");
         notes.AddRange(ConfigurationRules.CrossedByChart(profile, fromChart, toChart).Select(rule =>
-            $"Chart {rule.ChartVersion} and later ({rule.Id}): {rule.Description} Invoke-Upgrade sets {rule.RequiresValuesKey} in the values file first" +
+            $"{rule.Id} (from chart {rule.ChartVersion}): {rule.Description} Invoke-Upgrade sets {rule.RequiresValuesKey} in the values file first" +
             (rule.MovedFrom is not null ? $" (moved from {rule.MovedFrom})" : rule.DefaultValue is not null || rule.Generate ? "" : "; give its value with -ConfigurationValue") +
             "; Convert-UpgradeConfiguration -WhatIf shows the change."));
         return notes;

@@ -60,8 +60,9 @@ namespace UpgradeOps.Commands;
 /// <para>Plans a Helm release's upgrade: each hop shows the chart version it installs (Chart column), taken from the profile's version.helmCharts.</para>
 /// </example>
 /// <example>
-/// <code>$release | Test-UpgradePath -ToChartVersion 4.1.13 | Invoke-Upgrade -Chart infrahub/infrahub -Backup $b</code>
-/// <para>Upgrades the release to the app version chart 4.1.13 ships (the profile must list that chart), installing on each hop the chart version the path gives it.</para>
+/// <code>$release = Get-UpgradeDeployment -Namespace infrahub -Release infrahub -Profile ./infrahub-charts.yml
+/// $release | Test-UpgradePath -ToChartVersion 4.1.13 | Invoke-Upgrade -Chart infrahub/infrahub -Backup $b</code>
+/// <para>Upgrades the release to the app version chart 4.1.13 ships, installing on each hop the chart version the path gives it. The profile (here a copy of the built-in one) must list the charts in version.helmCharts, for example 4.1.13 with appVersion 1.1.8.</para>
 /// </example>
 /// <returns>One UpgradeOps.UpgradePath per input: IsSupported, Reason, Steps (From, To, Kind, RequiresMigration, EstimatedMinutes, MeasuredDuration, ReleaseNotes, FromChartVersion, ToChartVersion, ChartNotes), EstimatedDowntime, MeasuredWindow, MeasuredDowntime, RehearsalId, Impacts, FromChartVersion, ToChartVersion, ChartRoute.</returns>
 /// <seealso cref="GetUpgradeReleaseNoteCommand"/>
