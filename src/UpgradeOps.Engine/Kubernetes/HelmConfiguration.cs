@@ -68,11 +68,29 @@ public static class HelmConfiguration
         return (edit, changes);
     }
 
-    /// <summary>The version of a local chart (its Chart.yaml), or null for a packaged or repository chart.</summary>
+    /// <summary>
+    /// The version of a local chart: a folder's Chart.yaml, or the Chart.yaml at the top of a packaged chart (.tgz, as helm
+    /// package writes it); null for a repository or OCI chart. helm installs a local chart as it is, ignoring --version.
+    /// </summary>
     public static string? LocalChartVersion(string chart)
     {
         var file = Path.Combine(chart, "Chart.yaml");
-        return Directory.Exists(chart) && File.Exists(file) ? YamlValuesEditor.GetScalar(File.ReadAllText(file), "version") : null;
+        if (Directory.Exists(chart)) return File.Exists(file) ? YamlValuesEditor.GetScalar(File.ReadAllText(file), "version") : null;
+        if (!File.Exists(chart) || !(chart.EndsWith(".tgz", StringComparison.OrdinalIgnoreCase) || chart.EndsWith(".tar.gz", StringComparison.OrdinalIgnoreCase)))
+            return null;
+        try
+        {
+            using var gzip = new System.IO.Compression.GZipStream(File.OpenRead(chart), System.IO.Compression.CompressionMode.Decompress);
+            using var tar = new System.Formats.Tar.TarReader(gzip);
+            while (tar.GetNextEntry() is { } entry)
+                if (entry.DataStream is { } data && entry.Name.Split('/') is [{ Length: > 0 }, "Chart.yaml"])
+                    return YamlValuesEditor.GetScalar(new StreamReader(data).ReadToEnd(), "version");
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException)
+        {
+            // Not a chart archive: helm says so itself when it loads it.
+        }
+        return null;
     }
 
     /// <summary>A function that says whether any of the values files sets a key (its value), for keys set outside the edited file.</summary>

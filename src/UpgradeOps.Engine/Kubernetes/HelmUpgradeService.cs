@@ -17,6 +17,31 @@ public sealed class HelmUpgradeOptions
     public string? ChartVersion { get; init; }
     public IReadOnlyList<string> ValuesFiles { get; init; } = Array.Empty<string>();
     public string? HelmPath { get; init; }
+
+    /// <summary>
+    /// The options of one hop: a chart version the user gave (-ChartVersion) wins; otherwise the hop installs the chart version
+    /// its path gives it (the profile's version.helmCharts); without either, helm's choice as before. A local chart (a folder
+    /// or a .tgz) is installed as it is whatever --version says, so it must be the hop's version (ChartVersionMismatch).
+    /// </summary>
+    public HelmUpgradeOptions ForStep(UpgradeStep? step)
+    {
+        if (ChartVersion is not null || step?.ToChartVersion is not { } chart) return this;
+        if (HelmConfiguration.LocalChartVersion(Chart) is { } local && !SameVersion(local, chart))
+            throw new UpgradeOpsException("ChartVersionMismatch", ErrorKind.InvalidArgument, Chart,
+                $"The hop {step.From} → {step.To} installs chart {chart} (the profile's version.helmCharts), but the chart at {Chart} is version {local}, " +
+                $"and helm installs a local chart as it is, whatever --version says. Nothing was changed. Give -Chart with the chart of version {chart} " +
+                $"(a folder, a .tgz, or repo/chart), or -ChartVersion {local} to install this one anyway.");
+        return new HelmUpgradeOptions { Chart = Chart, ChartVersion = chart, ValuesFiles = ValuesFiles, HelmPath = HelmPath };
+    }
+
+    /// <summary>A warning when -ChartVersion replaces chart versions the path gives its hops; null when it replaces none.</summary>
+    public string? OverrideWarning(UpgradePath path) =>
+        ChartVersion is not null && path.Steps.Where(s => s.ToChartVersion is not null && !SameVersion(s.ToChartVersion, ChartVersion)).ToList() is { Count: > 0 } replaced
+            ? $"-ChartVersion {ChartVersion} replaces the chart version the path gives {string.Join(", ", replaced.Select(s => $"hop {s.From} → {s.To} ({s.ToChartVersion})"))}."
+            : null;
+
+    private static bool SameVersion(string a, string b) =>
+        ProductVersion.TryParse(a, out var x) && ProductVersion.TryParse(b, out var y) ? x!.Equals(y) : string.Equals(a.Trim(), b.Trim(), StringComparison.Ordinal);
 }
 
 /// <summary>

@@ -23,6 +23,10 @@ public static class ConfigurationRules
         profile.ConfigurationRules.Where(r => (platform == DeploymentPlatform.Compose ? r.RequiresVariable : r.RequiresValuesKey) is not null &&
                                               (Crosses(r.AppVersion, from, to) || Crosses(r.ChartVersion, fromChart, toChart))).ToList();
 
+    /// <summary>The Helm rules (requiresValuesKey) tied to a chart version that a chart upgrade crosses: from below it to it or above.</summary>
+    public static IReadOnlyList<ConfigurationRule> CrossedByChart(ProductProfile profile, ProductVersion fromChart, ProductVersion toChart) =>
+        profile.ConfigurationRules.Where(r => r.RequiresValuesKey is not null && Crosses(r.ChartVersion, fromChart, toChart)).ToList();
+
     private static bool Crosses(string? since, string? from, string? to) =>
         ProductVersion.TryParse(from, out var f) && ProductVersion.TryParse(to, out var t) && Crosses(since, f!, t!);
 

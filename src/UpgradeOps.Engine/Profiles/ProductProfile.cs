@@ -72,6 +72,22 @@ public sealed class VersionLocation
     public string? HelmValuesKey { get; set; }
     /// <summary>Helm: whether the chart's appVersion is the product version.</summary>
     public bool HelmAppVersion { get; set; } = true;
+    /// <summary>
+    /// Helm: the chart versions and the app versions each one installs. When given, Test-UpgradePath gives every hop of a
+    /// Helm release the chart version to install, and accepts a target given as a chart version.
+    /// </summary>
+    public List<HelmChartVersion> HelmCharts { get; set; } = new();
+}
+
+/// <summary>One chart version, as `helm search repo CHART --versions` lists it: its version and the appVersion it ships.</summary>
+public sealed class HelmChartVersion
+{
+    /// <summary>The chart's version (Chart.yaml version).</summary>
+    public string Version { get; set; } = "";
+    /// <summary>The app version the chart ships (Chart.yaml appVersion); a target given as this chart version upgrades to it.</summary>
+    public string AppVersion { get; set; } = "";
+    /// <summary>Other app versions the chart installs through version.helmValuesKey (the image tag), as a range such as "&gt;=1.6.4 &lt;=2.0.0".</summary>
+    public string? AppVersionRange { get; set; }
 }
 
 public sealed class VersionPolicy

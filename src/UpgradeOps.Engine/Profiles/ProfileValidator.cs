@@ -26,6 +26,7 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
         foreach (var version in profile.Catalog)
             if (!ProductVersion.TryParse(version, out _))
                 Fail(profile.Catalog, $"catalog entry '{version}' is not a semantic version (for example 1.7.6).");
+        ValidateHelmCharts(profile.Version);
 
         CheckRange(profile.Estimates, profile.Estimates.Patch, "estimates.patch");
         CheckRange(profile.Estimates, profile.Estimates.Minor, "estimates.minor");
@@ -98,6 +99,41 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
             Fail(profile.Rehearsal, $"rehearsal.ports: {port} is not a TCP port (1-65535).");
         if (profile.Rehearsal.WindowSafetyFactor < 1)
             Fail(profile.Rehearsal, $"rehearsal.windowSafetyFactor {profile.Rehearsal.WindowSafetyFactor} must be at least 1: a rehearsal on a copy does not make the real window shorter.");
+    }
+
+    /// <summary>version.helmCharts: full versions, a range only where a values key sets the image tag, no chart twice, no newer chart shipping an older app.</summary>
+    private void ValidateHelmCharts(VersionLocation version)
+    {
+        var charts = new List<(HelmChartVersion Entry, ProductVersion Chart, ProductVersion App)>();
+        foreach (var entry in version.HelmCharts)
+        {
+            if (!ProductVersion.TryParse(entry.Version, out var chart))
+                Fail(entry, string.IsNullOrWhiteSpace(entry.Version)
+                    ? "version.helmCharts: every entry needs 'version', the chart's version as in its Chart.yaml (for example 4.1.13)."
+                    : $"version.helmCharts: chart version '{entry.Version}' is not a semantic version (for example 4.1.13).");
+            if (!ProductVersion.TryParse(entry.AppVersion, out var app))
+                Fail(entry, string.IsNullOrWhiteSpace(entry.AppVersion)
+                    ? $"version.helmCharts: chart {entry.Version} needs 'appVersion', the app version it ships (its Chart.yaml appVersion)."
+                    : $"version.helmCharts: chart {entry.Version}: appVersion '{entry.AppVersion}' is not a semantic version (for example 1.1.8).");
+            if (entry.AppVersionRange is not null)
+            {
+                if (version.HelmValuesKey is null)
+                    Fail(entry, $"version.helmCharts: chart {entry.Version} has an appVersionRange, but a chart installs an app version other than its appVersion " +
+                                "only through version.helmValuesKey (the values key of the image tag). Set helmValuesKey, or remove appVersionRange.");
+                if (!VersionRange.TryParse(entry.AppVersionRange, out _))
+                    Fail(entry, $"version.helmCharts: chart {entry.Version}: appVersionRange '{entry.AppVersionRange}' is not a version range " +
+                                "(for example \">=1.6.4 <=2.0.0\", 1.7.x or ^1.6.0).");
+            }
+            if (charts.Any(c => c.Chart.Equals(chart)))
+                Fail(entry, $"version.helmCharts: chart {entry.Version} is listed twice.");
+            charts.Add((entry, chart!, app!));
+        }
+
+        var ordered = charts.OrderBy(c => c.Chart).ToList();
+        for (var i = 1; i < ordered.Count; i++)
+            if (ordered[i].App < ordered[i - 1].App)
+                Fail(ordered[i].Entry, $"version.helmCharts: chart {ordered[i].Chart} ships app {ordered[i].App}, older than app {ordered[i - 1].App} of the older chart " +
+                                       $"{ordered[i - 1].Chart}. A newer chart does not ship an older app version: check the two entries.");
     }
 
     private void ValidateDiagnostics(DiagnosticsDefinition diagnostics)

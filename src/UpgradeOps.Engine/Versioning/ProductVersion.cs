@@ -36,6 +36,9 @@ public sealed class ProductVersion : IComparable<ProductVersion>, IEquatable<Pro
     /// <summary>True when both versions share major and minor.</summary>
     public bool SameMinor(ProductVersion other) => Major == other.Major && Minor == other.Minor;
 
+    /// <summary>True when the version is in the range.</summary>
+    public bool Satisfies(VersionRange range) => range.Contains(_version);
+
     public int CompareTo(ProductVersion? other) =>
         other is null ? 1 : _version.ComparePrecedenceTo(other._version);
 
@@ -48,6 +51,32 @@ public sealed class ProductVersion : IComparable<ProductVersion>, IEquatable<Pro
     public static bool operator >(ProductVersion a, ProductVersion b) => a.CompareTo(b) > 0;
     public static bool operator <=(ProductVersion a, ProductVersion b) => a.CompareTo(b) <= 0;
     public static bool operator >=(ProductVersion a, ProductVersion b) => a.CompareTo(b) >= 0;
+}
+
+/// <summary>
+/// A range of versions in the syntax helm's --version and Chart.yaml dependencies accept (npm style, as in the Masterminds
+/// library): "&gt;=1.6.4 &lt;=2.0.0", "1.7.x", "^1.6.0", "~1.7.0", "1.6.4 - 2.0.0", alternatives joined by "||"; a comma is
+/// read as a space (both mean "and"). Pre-releases are in a range only when it names one of their version.
+/// </summary>
+public sealed class VersionRange
+{
+    private readonly SemVersionRange _range;
+    private readonly string _text;
+
+    private VersionRange(SemVersionRange range, string text) => (_range, _text) = (range, text);
+
+    public static bool TryParse(string? text, out VersionRange? range)
+    {
+        range = null;
+        if (string.IsNullOrWhiteSpace(text)) return false;
+        if (!SemVersionRange.TryParseNpm(text.Replace(',', ' ').Trim(), out var parsed)) return false;
+        range = new VersionRange(parsed, text.Trim());
+        return true;
+    }
+
+    internal bool Contains(SemVersion version) => _range.Contains(version);
+
+    public override string ToString() => _text;
 }
 
 /// <summary>A text that is not a full semantic version (ErrorId InvalidVersion).</summary>

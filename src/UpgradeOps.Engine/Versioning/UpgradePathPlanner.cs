@@ -15,12 +15,20 @@ public sealed class UpgradePlanOptions
     public Deployment? Deployment { get; init; }
     /// <summary>A rehearsal whose measured timings replace the estimates where it ran the same versions.</summary>
     public RehearsalReport? Rehearsal { get; init; }
+    /// <summary>Helm: give every hop the chart version it installs, from the profile's version.helmCharts.</summary>
+    public bool PlanCharts { get; init; }
+    /// <summary>Helm: the release's chart version now; the first hop starts from it.</summary>
+    public string? FromChartVersion { get; init; }
+    /// <summary>Helm: the chart version asked for as the target (it installs the target app version); the last hop installs it.</summary>
+    public string? ToChartVersion { get; init; }
 }
 
 /// <summary>
 /// Applies the upgrade guide's rules: patch and next-minor upgrades are direct, skipped minors go one hop
 /// at a time through the latest patch of each minor, a major upgrade is a hop of its own (from the latest
-/// release of the previous major), downgrades are refused in favour of a restore.
+/// release of the previous major), downgrades are refused in favour of a restore. With a chart map (a Helm release whose
+/// profile has version.helmCharts) every hop also gets the chart version it installs: the newest chart that installs its
+/// app version, the asked-for chart on the last hop; a chart older than the release's is refused like a downgrade.
 /// </summary>
 public sealed class UpgradePathPlanner(ProductProfile profile)
 {
@@ -34,6 +42,7 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
         {
             From = from.ToString(), To = to.ToString(), IsSupported = false, Reason = reason,
             Profile = profile.Name, Deployment = options.Deployment,
+            FromChartVersion = options.PlanCharts ? options.FromChartVersion : null, ToChartVersion = options.PlanCharts ? options.ToChartVersion : null,
         };
 
         if (to.IsPrerelease && !allowPrerelease)
@@ -43,8 +52,24 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
                           "To go back, restore the backup taken before the upgrade (Restore-DeploymentBackup or Invoke-Rollback).");
         if (known.Count > 0 && !known.Contains(to))
             return Refuse($"{to} is not a known release (newest known: {known[^1]}). Check the version, or pass -AvailableVersion / a newer release-notes source if it was just released.");
+        var charts = options.PlanCharts ? new HelmChartMap(profile) : null;
+        if (charts is { IsEmpty: true }) charts = null;
+        var fromChart = ProductVersion.TryParse(options.FromChartVersion, out var fc) ? fc : null;
+        var toChart = ProductVersion.TryParse(options.ToChartVersion, out var tc) ? tc : null;
+        if (charts is not null && fromChart is not null && toChart is not null && toChart < fromChart)
+            return Refuse($"Chart {toChart} is older than the release's chart {fromChart}: helm would downgrade the chart. To return to an older chart, " +
+                          "roll the release back (Invoke-Rollback, or helm rollback to a revision that had it); to upgrade, give a chart version at or above " + fromChart + ".");
         if (to.Equals(from))
-            return Build(from, to, Array.Empty<UpgradeStep>(), $"Already at {to}: nothing to upgrade.", options, Array.Empty<string>());
+        {
+            // The same app version on a newer chart: a chart-only hop (the chart's own fixes, or the values it now requires).
+            if (charts is not null && toChart is not null && (fromChart is null || toChart > fromChart))
+            {
+                var chartStep = MakeStep(from, to, options, (fromChart, toChart));
+                return Build(from, to, [chartStep], $"Chart upgrade only: chart {(fromChart is null ? "" : fromChart + " → ")}{toChart}; the app stays at {to}.",
+                    options, ChartWarnings([chartStep]).ToList());
+            }
+            return Build(from, to, Array.Empty<UpgradeStep>(), $"Already at {to}{(toChart is null ? "" : $" with chart {toChart}")}: nothing to upgrade.", options, Array.Empty<string>());
+        }
 
         var warnings = new List<string>();
         var hops = new List<(ProductVersion From, ProductVersion To)>();
@@ -57,7 +82,12 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
             current = next;
         }
 
-        var steps = hops.Select(h => MakeStep(h.From, h.To, options)).ToArray();
+        var hopCharts = charts is null ? null : ChartsOf(hops, charts, fromChart, toChart, warnings);
+        var steps = hops.Select((h, i) => MakeStep(h.From, h.To, options, hopCharts?[i])).ToArray();
+        if (hopCharts is not null && fromChart is not null && hopCharts[^1].To < fromChart)
+            return Refuse($"The last hop installs chart {hopCharts[^1].To}, older than the release's chart {fromChart} (profile '{profile.Name}' lists {charts}). " +
+                          "Add the chart version that installs " + to + " to the profile's version.helmCharts, or give the target with -ToChartVersion.");
+        warnings.AddRange(ChartWarnings(steps));
         return Build(from, to, steps, Explain(steps), options, warnings);
     }
 
@@ -117,7 +147,49 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
         return known.Where(v => v.Major == current.Major && v.Minor == minor).Max();
     }
 
-    private UpgradeStep MakeStep(ProductVersion from, ProductVersion to, UpgradePlanOptions options)
+    /// <summary>
+    /// The chart each hop starts from and installs: the release's chart, then the chart of the hop before; the newest chart
+    /// (at most the asked-for one) that installs the hop's app version, the asked-for chart on the last hop.
+    /// </summary>
+    private List<(ProductVersion? From, ProductVersion To)> ChartsOf(IReadOnlyList<(ProductVersion From, ProductVersion To)> hops, HelmChartMap charts,
+        ProductVersion? fromChart, ProductVersion? toChart, List<string> warnings)
+    {
+        var result = new List<(ProductVersion? From, ProductVersion To)>();
+        var current = fromChart;
+        foreach (var (hopFrom, hopTo) in hops)
+        {
+            var chart = (result.Count == hops.Count - 1 ? toChart : null) ?? charts.ChartFor(hopTo, toChart)
+                ?? throw new UpgradeOpsException("NoChartForVersion", ErrorKind.ObjectNotFound, hopTo.ToString(),
+                    $"No chart version in profile '{profile.Name}' installs {hopTo} (hop {hopFrom} → {hopTo}{(toChart is null ? "" : $", at or below the target chart {toChart}")}); " +
+                    $"its version.helmCharts lists {charts}. Add the chart version that ships {hopTo} to the profile's version.helmCharts " +
+                    "('helm search repo CHART --versions' lists each chart version with its app version), or upgrade to a version a listed chart installs.");
+            if (current is not null && chart < current)
+                warnings.Add($"Hop {hopFrom} → {hopTo} installs chart {chart}, older than chart {current} before it: check the profile's version.helmCharts.");
+            result.Add((current, chart));
+            current = chart;
+        }
+        return result;
+    }
+
+    /// <summary>What a hop's chart change asks for: a new chart major version, and the Helm rules tied to a chart version it crosses.</summary>
+    private List<string> ChartNotes(ProductVersion? fromChart, ProductVersion toChart)
+    {
+        var notes = new List<string>();
+        if (fromChart is null || toChart <= fromChart) return notes;
+        if (toChart.Major != fromChart.Major)
+            notes.Add($"Chart {fromChart} → {toChart} is a new chart major version: read the chart's upgrade notes for renamed or removed values before this hop.");
+        notes.AddRange(ConfigurationRules.CrossedByChart(profile, fromChart, toChart).Select(rule =>
+            $"{rule.Id} (from chart {rule.ChartVersion}): {rule.Description} Invoke-Upgrade sets {rule.RequiresValuesKey} in the values file first" +
+            (rule.MovedFrom is not null ? $" (moved from {rule.MovedFrom})" : rule.DefaultValue is not null || rule.Generate ? "" : "; give its value with -ConfigurationValue") +
+            "; Convert-UpgradeConfiguration -WhatIf shows the change."));
+        return notes;
+    }
+
+    /// <summary>The path's warnings for the hops whose chart change asks for something.</summary>
+    private static IEnumerable<string> ChartWarnings(IEnumerable<UpgradeStep> steps) =>
+        steps.Where(s => s.ChartNotes.Count > 0).Select(s => $"Hop {s.From} → {s.To} (chart {s.FromChartVersion} → {s.ToChartVersion}): {string.Join(" ", s.ChartNotes)}");
+
+    private UpgradeStep MakeStep(ProductVersion from, ProductVersion to, UpgradePlanOptions options, (ProductVersion? From, ProductVersion To)? chart = null)
     {
         var kind = from.Major != to.Major ? UpgradeKind.Major : from.Minor != to.Minor ? UpgradeKind.Minor : UpgradeKind.Patch;
         var range = kind switch
@@ -142,6 +214,9 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
             ReleaseNotes = options.ReleaseNotes?.Between(from, to) ?? Array.Empty<ReleaseNote>(),
             MeasuredDuration = measured?.Duration,
             MeasuredApiUnavailable = measured?.ApiUnavailable,
+            FromChartVersion = chart?.From?.ToString(),
+            ToChartVersion = chart?.To.ToString(),
+            ChartNotes = chart is { } c ? ChartNotes(c.From, c.To) : Array.Empty<string>(),
         };
     }
 
@@ -186,6 +261,8 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
             MeasuredWindow = measured?.EstimatedWindow,
             MeasuredDowntime = measured?.Downtime,
             RehearsalId = measured?.Id,
+            FromChartVersion = options.PlanCharts ? options.FromChartVersion : null,
+            ToChartVersion = steps.Count > 0 ? steps[^1].ToChartVersion : options.PlanCharts ? options.ToChartVersion ?? options.FromChartVersion : null,
         };
     }
 }

@@ -31,7 +31,9 @@ namespace UpgradeOps.Commands;
 /// journal. When a step fails the previous containers are started again so the old version serves; with -RollbackOnFailure the
 /// data is restored from the backup too (Invoke-Rollback does the same later).</para>
 /// <para type="description">A Helm release (from Get-UpgradeDeployment -Namespace -Release) is upgraded with helm upgrade
-/// (-Chart, -ChartVersion, -ValuesFile). Before it, the profile's Helm configuration rules are applied to the last -ValuesFile,
+/// (-Chart, -ChartVersion, -ValuesFile). When the path's hops carry chart versions (Test-UpgradePath on a release whose profile
+/// lists them in version.helmCharts) and -ChartVersion is not given, each hop runs helm upgrade --version with its own chart
+/// version; a local chart of another version is refused (ChartVersionMismatch), since helm would install it regardless. Before it, the profile's Helm configuration rules are applied to the last -ValuesFile,
 /// as Convert-UpgradeConfiguration does (a required key added, a renamed key moved, comments and layout kept), in a journalled
 /// 'configuration' step; without -ValuesFile the values are written to a file in the release's state folder and passed with -f.
 /// -WhatIf shows the helm command and the masked diff. A required value with no default stops it before anything changes
@@ -57,6 +59,11 @@ namespace UpgradeOps.Commands;
 /// <example>
 /// <code>Invoke-Upgrade -Deployment $d -To 1.7.6 -Backup $b -Strategy Rolling -Force</code>
 /// <para>Upgrades one API server at a time behind the load balancer, without a confirmation prompt.</para>
+/// </example>
+/// <example>
+/// <code>$release = Get-UpgradeDeployment -Namespace infrahub -Release infrahub -Profile ./infrahub-charts.yml
+/// $release | Test-UpgradePath -To 1.1.8 | Invoke-Upgrade -Chart opsmill/infrahub -Backup $b -ValuesFile ./values.yaml</code>
+/// <para>Upgrades a Helm release hop by hop, each hop with helm upgrade --version set to the chart version the path gives it (the profile lists its charts in version.helmCharts); -WhatIf prints each helm command.</para>
 /// </example>
 /// <example>
 /// <code>Invoke-Upgrade -Deployment $d -Resume -Force</code>
@@ -169,7 +176,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     public string? Chart { get; set; }
 
     /// <summary>
-    /// <para type="description">Helm: the chart version (helm upgrade --version).</para>
+    /// <para type="description">Helm: the chart version (helm upgrade --version) for every hop. Without it, each hop installs the chart version its path gives it (ToChartVersion, from the profile's version.helmCharts), and with neither helm chooses (the newest, or a local chart's own). When it replaces the path's chart versions a warning says so. A local chart (a folder or .tgz) is installed as it is, whatever --version says: when it is not the hop's chart version the upgrade stops before anything changes (ChartVersionMismatch).</para>
     /// </summary>
     [Parameter]
     public string? ChartVersion { get; set; }
@@ -284,7 +291,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
         if (!SkipBackup && Backup is null) throw ComposeUpgradeService.BackupRequired(deployment);
         if (Chart is null)
             throw new UpgradeOpsException("ChartRequired", ErrorKind.InvalidArgument, deployment,
-                "A Helm release is upgraded with its chart: give -Chart (a folder, a .tgz, or repo/chart) and, for a repository chart, -ChartVersion.");
+                "A Helm release is upgraded with its chart: give -Chart (a folder, a .tgz, or repo/chart) and, for a repository chart, -ChartVersion unless the path gives each hop its chart version (the profile's version.helmCharts).");
         if (!path.IsSupported)
             throw new UpgradeOpsException("UpgradePathNotSupported", ErrorKind.InvalidOperation, path, path.Reason);
         // A local chart is passed to helm as a full path; anything else (repo/chart, oci://...) as given.
@@ -298,13 +305,16 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
         };
         var profile = Profiles.ProfileLoader.Load(deployment.Profile);
         var given = ConfigurationValues(ConfigurationValue);
+        // Each hop's chart version (-ChartVersion, else the path's); a local chart of another version stops here.
+        var hops = path.Steps.Select(step => (Step: step, Options: options.ForStep(step))).ToList();
+        if (options.OverrideWarning(path) is { } overrides) WriteWarning(overrides);
         // The values migration of the whole path, planned before anything changes: a rule without a value stops here.
         var (configuration, changes) = RunEngine(context => HelmUpgradeService.PlanConfigurationAsync(
-            new HelmUpgradeRequest { Deployment = deployment, From = path.From, To = path.To, ConfigurationValues = given }, options, context));
+            new HelmUpgradeRequest { Deployment = deployment, From = path.From, To = path.To, ConfigurationValues = given }, options.ForStep(path.Steps.LastOrDefault()), context));
         if (changes.Where(c => c.Action == "Missing").ToList() is { Count: > 0 } missing)
             throw Profiles.ConfigurationRules.MissingValues(missing, path.To, missing[0].File, "the values file");
         var ruleValuesFile = configuration is not null && !options.ValuesFiles.Contains(configuration.Path) ? configuration.Path : null;
-        var commands = path.Steps.Select(step => "helm " + string.Join(' ', HelmUpgradeService.UpgradeArguments(deployment, profile, step.To, options, HealthTimeout, ruleValuesFile)));
+        var commands = hops.Select(hop => "helm " + string.Join(' ', HelmUpgradeService.UpgradeArguments(deployment, profile, hop.Step.To, hop.Options, HealthTimeout, ruleValuesFile)));
         var description = $"Upgrade Helm release {deployment.Location} {path.Route}: {string.Join("; then ", commands)}" +
                           (deployment.ReleaseStatus?.StartsWith("pending-") == true ? $"; first repair its {deployment.ReleaseStatus} state with helm rollback (-Force)" : "") +
                           (SkipBackup ? ". No backup (-SkipBackup): Invoke-Rollback can return the release, not its data."
@@ -314,7 +324,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
         if (!ShouldChange(deployment.Name, description, "Upgrade", Force)) return;
         var backup = RunEngine(context => ComposeUpgradeService.CheckBackupAsync(upgrade, context));
         int? startRevision = null;
-        foreach (var step in path.Steps)
+        foreach (var (step, hopOptions) in hops)
         {
             var request = new HelmUpgradeRequest
             {
@@ -325,7 +335,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
                 // data and release together. Without one each hop returns to its own previous revision, as before.
                 ReturnRevision = backup is null ? null : startRevision,
             };
-            var result = RunEngine(context => HelmUpgradeService.UpgradeAsync(request, options, context));
+            var result = RunEngine(context => HelmUpgradeService.UpgradeAsync(request, hopOptions, context));
             startRevision ??= result.JournalPath is { } journalPath ? UpgradeJournal.Load(journalPath).PreviousRevision : null;
             Emit(result);
             if (result.Status != UpgradeStatus.Succeeded) return;

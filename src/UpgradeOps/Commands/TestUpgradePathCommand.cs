@@ -25,6 +25,17 @@ namespace UpgradeOps.Commands;
 /// <para type="description">Known releases come from the profile's catalog, from -AvailableVersion and from release
 /// notes (-ReleaseNotePath or -ReleaseNoteUri); when release notes are given, each step carries the notes of the
 /// versions it crosses. The command reads only; it changes nothing and uses the network only for -ReleaseNoteUri.</para>
+/// <para type="description">On a Helm release (Get-UpgradeDeployment -Namespace -Release) whose profile lists its chart versions
+/// (version.helmCharts: each chart version with the appVersion it ships, and the app versions it installs through the image-tag
+/// values key), every hop also carries the chart version to install: ToChartVersion, the newest listed chart that installs the
+/// hop's app version, and FromChartVersion, the chart before it (the release's chart for the first hop); the path has
+/// FromChartVersion, ToChartVersion and ChartRoute. Invoke-Upgrade installs each hop's chart version unless -ChartVersion is given.
+/// The target can be given as a chart version with -ToChartVersion: the path goes to the app version that chart ships (with -To
+/// as well, to that app version on that chart), and the last hop installs it; the same app version on a newer chart is a
+/// chart-only hop, and a chart older than the release's is not supported (roll back instead). A hop that moves the chart to a
+/// new major version, or across a chart version a configuration rule starts at, has ChartNotes and a warning. An app version no
+/// listed chart installs is the error NoChartForVersion, a chart version the profile does not list ChartVersionNotMapped; both
+/// say what to add to the profile. Without version.helmCharts, and on Compose, the path is planned as before.</para>
 /// </summary>
 /// <example>
 /// <code>Test-UpgradePath -From 1.5.2 -To 1.7.6 -AvailableVersion 1.6.0,1.6.3,1.7.0,1.7.6</code>
@@ -43,7 +54,17 @@ namespace UpgradeOps.Commands;
 /// <code>$d | Test-UpgradePath -To 1.7.6 -Rehearsal $rehearsal | Select-Object Route, EstimatedDowntime, MeasuredWindow, MeasuredDowntime, RehearsalId</code>
 /// <para>Plans the path with the window and downtime that the rehearsal measured on a copy, next to the profile's estimate.</para>
 /// </example>
-/// <returns>One UpgradeOps.UpgradePath per input: IsSupported, Reason, Steps (From, To, Kind, RequiresMigration, EstimatedMinutes, MeasuredDuration, ReleaseNotes), EstimatedDowntime, MeasuredWindow, MeasuredDowntime, RehearsalId, Impacts.</returns>
+/// <example>
+/// <code>$release = Get-UpgradeDeployment -Namespace sandbox -Release sbx -Profile ./profile.yml
+/// $release | Test-UpgradePath -To 1.7.6 | Select-Object -ExpandProperty Steps</code>
+/// <para>Plans a Helm release's upgrade: each hop shows the chart version it installs (Chart column), taken from the profile's version.helmCharts.</para>
+/// </example>
+/// <example>
+/// <code>$release = Get-UpgradeDeployment -Namespace infrahub -Release infrahub -Profile ./infrahub-charts.yml
+/// $release | Test-UpgradePath -ToChartVersion 4.1.13 | Invoke-Upgrade -Chart infrahub/infrahub -Backup $b</code>
+/// <para>Upgrades the release to the app version chart 4.1.13 ships, installing on each hop the chart version the path gives it. The profile (here a copy of the built-in one) must list the charts in version.helmCharts, for example 4.1.13 with appVersion 1.1.8.</para>
+/// </example>
+/// <returns>One UpgradeOps.UpgradePath per input: IsSupported, Reason, Steps (From, To, Kind, RequiresMigration, EstimatedMinutes, MeasuredDuration, ReleaseNotes, FromChartVersion, ToChartVersion, ChartNotes), EstimatedDowntime, MeasuredWindow, MeasuredDowntime, RehearsalId, Impacts, FromChartVersion, ToChartVersion, ChartRoute.</returns>
 /// <seealso cref="GetUpgradeReleaseNoteCommand"/>
 /// <seealso href="about_UpgradeOps">about_UpgradeOps</seealso>
 [Cmdlet(VerbsDiagnostic.Test, "UpgradePath", DefaultParameterSetName = DeploymentSet)]
@@ -52,28 +73,42 @@ public sealed class TestUpgradePathCommand : EngineCmdlet
 {
     private const string VersionsSet = "Versions";
     private const string DeploymentSet = "Deployment";
+    private const string VersionsChartSet = "VersionsChart";
+    private const string DeploymentChartSet = "DeploymentChart";
     private ReleaseNoteDocument? _releaseNotes;
 
     /// <summary>
     /// <para type="description">The version running now, such as 1.5.2 or v1.5.2. Binds from the From, Version or CurrentVersion property of piped objects.</para>
     /// </summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = VersionsSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = VersionsChartSet)]
     [Alias("Version", "CurrentVersion")]
     [ArgumentCompleter(typeof(VersionCompleter))]
     public string From { get; set; } = "";
 
     /// <summary>
-    /// <para type="description">The version to upgrade to, a full semantic version such as 1.7.6.</para>
+    /// <para type="description">The version to upgrade to, a full semantic version such as 1.7.6. With -ToChartVersion it is optional: the app version to install with that chart.</para>
     /// </summary>
-    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 1, ParameterSetName = VersionsSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 1, ParameterSetName = DeploymentSet)]
+    [Parameter(Position = 1, ParameterSetName = VersionsChartSet)]
+    [Parameter(Position = 1, ParameterSetName = DeploymentChartSet)]
     [Alias("TargetVersion")]
     [ArgumentCompleter(typeof(VersionCompleter))]
     public string To { get; set; } = "";
 
     /// <summary>
-    /// <para type="description">A deployment from Get-UpgradeDeployment; its version, profile and database size are used.</para>
+    /// <para type="description">Helm: the target as a chart version, such as 4.1.13, which the profile's version.helmCharts must list. The path goes to the app version that chart ships, and its last hop installs this chart; with -To as well, to that app version on this chart (the chart must install it). The same app version on a newer chart is a chart-only hop. A chart the profile does not list is the error ChartVersionNotMapped; on a Compose deployment ChartVersionNotApplicable.</para>
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = VersionsChartSet)]
+    [Parameter(Mandatory = true, ParameterSetName = DeploymentChartSet)]
+    public string? ToChartVersion { get; set; }
+
+    /// <summary>
+    /// <para type="description">A deployment from Get-UpgradeDeployment; its version, profile and database size are used, and on a Helm release its chart version (the first hop's FromChartVersion).</para>
     /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = DeploymentSet, ValueFromPipeline = true)]
+    [Parameter(Mandatory = true, ParameterSetName = DeploymentChartSet, ValueFromPipeline = true)]
     public Deployment? Deployment { get; set; }
 
     /// <summary>
@@ -139,6 +174,7 @@ public sealed class TestUpgradePathCommand : EngineCmdlet
             {
                 From = from!,
                 To = To,
+                ToChartVersion = ToChartVersion,
                 Profile = ResolveProfile(Profile ?? Deployment?.Profile ?? "infrahub"),
                 AvailableVersions = AvailableVersion,
                 ReleaseNotes = _releaseNotes,

@@ -1,3 +1,5 @@
+using System.Formats.Tar;
+using System.IO.Compression;
 using System.Text.Json.Nodes;
 using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;
@@ -48,5 +50,68 @@ public class HelmUpgradeArgumentsTests
         Assert.Equal("1.7.6", release.Value("image.tag"));
         Assert.Equal("2", release.Value("replicas"));
         Assert.Null(release.Value("image.repository"));
+    }
+
+    private static UpgradeStep Hop(string from, string to, string? chart) =>
+        new() { From = from, To = to, Kind = UpgradeKind.Patch, ToChartVersion = chart };
+
+    [Fact]
+    public void A_hop_installs_its_chart_version_unless_the_user_gave_one()
+    {
+        var options = new HelmUpgradeOptions { Chart = "repo/app", ValuesFiles = ["v.yaml"], HelmPath = "/bin/helm" };
+        var hop = options.ForStep(Hop("1.7.5", "1.7.6", "0.4.0"));
+        Assert.Equal(("repo/app", "0.4.0", "/bin/helm"), (hop.Chart, hop.ChartVersion, hop.HelmPath));
+        Assert.Equal(["v.yaml"], hop.ValuesFiles);
+        Assert.Contains("0.4.0", HelmUpgradeService.UpgradeArguments(Release(), new ProductProfile(), "1.7.6", hop, TimeSpan.FromMinutes(1)));
+
+        // No chart map: as before, helm's choice.
+        Assert.Same(options, options.ForStep(Hop("1.7.5", "1.7.6", null)));
+        Assert.Same(options, options.ForStep(null));
+        Assert.Null(options.OverrideWarning(new UpgradePath { From = "1.7.5", To = "1.7.6", IsSupported = true, Reason = "", Steps = [Hop("1.7.5", "1.7.6", "0.4.0")] }));
+
+        // -ChartVersion wins, with a warning naming what it replaces.
+        var given = new HelmUpgradeOptions { Chart = "repo/app", ChartVersion = "0.3.9" };
+        Assert.Same(given, given.ForStep(Hop("1.7.5", "1.7.6", "0.4.0")));
+        var path = new UpgradePath { From = "1.7.5", To = "1.8.0", IsSupported = true, Reason = "", Steps = [Hop("1.7.5", "1.7.6", "0.3.9"), Hop("1.7.6", "1.8.0", "1.0.0")] };
+        Assert.Equal("-ChartVersion 0.3.9 replaces the chart version the path gives hop 1.7.6 → 1.8.0 (1.0.0).", given.OverrideWarning(path));
+    }
+
+    [Fact]
+    public void A_local_chart_must_be_the_hop_s_chart_version_because_helm_ignores_version_for_it()
+    {
+        var folder = Directory.CreateTempSubdirectory("chart-").FullName;
+        try
+        {
+            var chart = Path.Combine(folder, "app");
+            Directory.CreateDirectory(chart);
+            File.WriteAllText(Path.Combine(chart, "Chart.yaml"), "apiVersion: v2\nname: app\nversion: 0.3.0\nappVersion: \"1.7.5\"\n");
+            var package = Path.Combine(folder, "app-0.4.0.tgz");
+            using (var gzip = new GZipStream(File.Create(package), CompressionLevel.Fastest))
+            using (var tar = new TarWriter(gzip))
+            {
+                var entry = new PaxTarEntry(TarEntryType.RegularFile, "app/Chart.yaml")
+                {
+                    DataStream = new MemoryStream("apiVersion: v2\nname: app\nversion: 0.4.0\nappVersion: \"1.7.6\"\n"u8.ToArray()),
+                };
+                tar.WriteEntry(entry);
+            }
+            Assert.Equal("0.3.0", HelmConfiguration.LocalChartVersion(chart));
+            Assert.Equal("0.4.0", HelmConfiguration.LocalChartVersion(package));
+            Assert.Null(HelmConfiguration.LocalChartVersion("repo/app"));
+
+            Assert.Equal("0.3.0", new HelmUpgradeOptions { Chart = chart }.ForStep(Hop("1.7.4", "1.7.5", "0.3.0")).ChartVersion);
+            Assert.Equal("0.4.0", new HelmUpgradeOptions { Chart = package }.ForStep(Hop("1.7.5", "1.7.6", "0.4.0")).ChartVersion);
+            var error = Assert.Throws<UpgradeOpsException>(() => new HelmUpgradeOptions { Chart = chart }.ForStep(Hop("1.7.5", "1.7.6", "0.4.0")));
+            Assert.Equal("ChartVersionMismatch", error.ErrorId);
+            Assert.Equal(ErrorKind.InvalidArgument, error.Kind);
+            Assert.Equal(chart, error.Target);
+            Assert.Contains("installs chart 0.4.0", error.Message);
+            Assert.Contains("is version 0.3.0", error.Message);
+            Assert.Contains("-ChartVersion 0.3.0 to install this one anyway", error.Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 }
