@@ -77,6 +77,18 @@ Describe 'Invoke-Upgrade and Invoke-Rollback on a Helm release' -Tag 'Kubernetes
         $err.Exception.Message | Should -Match 'New-DeploymentBackup.*-SkipBackup'
     }
 
+    It 'refuses -Resume and -Strategy Rolling with what to run instead, changing nothing' {
+        $revision = (Get-Up).Revision
+        $err = Get-ErrorFrom { Invoke-Upgrade -Deployment (Get-Up) -Resume -HelmPath $helm -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'NotSupportedOnHelm,*'
+        $err.CategoryInfo.Category | Should -Be 'NotImplemented'
+        $err.Exception.Message | Should -Match 'Run Invoke-Upgrade -To again; add -Force'
+        $err = Get-ErrorFrom { Get-Up | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Strategy Rolling -Chart $chart -SkipBackup -HelmPath $helm -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'NotSupportedOnHelm,*'
+        $err.Exception.Message | Should -Match 'spec.strategy'
+        (Get-Up).Revision | Should -Be $revision
+    }
+
     It 'upgrades 1.7.5 to 1.7.6 with helm upgrade, journalled' {
         $result = Get-Up | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -SkipBackup -HelmPath $helm -Force
         $result.Status | Should -Be 'Succeeded' -Because $result.Error

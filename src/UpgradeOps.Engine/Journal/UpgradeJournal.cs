@@ -129,7 +129,8 @@ public sealed class UpgradeLock : IDisposable
                 if (!force)
                     throw new UpgradeOpsException("StaleUpgradeLock", ErrorKind.ResourceBusy, composeFile,
                         $"Upgrade {owner?.UpgradeId ?? "(unknown)"} left a lock ({path}) but its process {owner?.ProcessId} is gone: it was interrupted. " +
-                        "Continue it with Invoke-Upgrade -Resume, undo it with Invoke-Rollback, or take the lock with -Force.");
+                        "Continue it with Invoke-Upgrade -Resume (a Helm release: run Invoke-Upgrade again with -Force, which also repairs a release left pending), " +
+                        "undo it with Invoke-Rollback, or take the lock with -Force.");
                 File.Delete(path);
             }
         }

@@ -285,7 +285,11 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
         var path = upgrade.Path;
         if (Resume || Strategy == "Rolling")
             throw new UpgradeOpsException("NotSupportedOnHelm", ErrorKind.NotImplemented, deployment,
-                "-Resume and -Strategy Rolling are not available for Helm releases yet. Run Invoke-Upgrade again without them.");
+                Resume
+                    ? "-Resume is not available for Helm releases: helm keeps no step to continue from. Run Invoke-Upgrade -To again; add -Force when " +
+                      "an interrupted run left its lock or the release pending-upgrade (it is rolled back to its last deployed revision first)."
+                    : "-Strategy Rolling is for Compose deployments: on a Helm release the Deployments roll their pods out themselves " +
+                      "(their spec.strategy). Run Invoke-Upgrade again without -Strategy.");
         // As on Compose, readiness comes first: a missing backup is its Backup item (NotReady), not BackupRequired.
         if (RequireReadiness) CheckReadiness(deployment, path.To);
         if (!SkipBackup && Backup is null) throw ComposeUpgradeService.BackupRequired(deployment);
