@@ -306,6 +306,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
         var ruleValuesFile = configuration is not null && !options.ValuesFiles.Contains(configuration.Path) ? configuration.Path : null;
         var commands = path.Steps.Select(step => "helm " + string.Join(' ', HelmUpgradeService.UpgradeArguments(deployment, profile, step.To, options, HealthTimeout, ruleValuesFile)));
         var description = $"Upgrade Helm release {deployment.Location} {path.Route}: {string.Join("; then ", commands)}" +
+                          (HelmUpgradeService.MigrationPlan(profile) is { } migration ? $"; after each, the migration {migration}" : "") +
                           (deployment.ReleaseStatus?.StartsWith("pending-") == true ? $"; first repair its {deployment.ReleaseStatus} state with helm rollback (-Force)" : "") +
                           (SkipBackup ? ". No backup (-SkipBackup): Invoke-Rollback can return the release, not its data."
                               : $". Backup {Backup!.Id} is verified first and recorded in the journal, for Invoke-Rollback to restore its data.") +
@@ -319,7 +320,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
             var request = new HelmUpgradeRequest
             {
                 Deployment = deployment, From = step.From, To = step.To, Force = Force, RollbackOnFailure = RollbackOnFailure, HealthTimeout = HealthTimeout,
-                ConfigurationValues = given, Passphrase = upgrade.Passphrase,
+                MigrationTimeout = MigrationTimeout, ConfigurationValues = given, Passphrase = upgrade.Passphrase,
                 BackupId = backup?.Id, BackupPath = backup?.Path,
                 // With a backup every hop journals the revision before the path: the backup was taken there, so a rollback returns
                 // data and release together. Without one each hop returns to its own previous revision, as before.
