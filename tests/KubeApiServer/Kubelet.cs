@@ -10,7 +10,11 @@ namespace KubeApiServer;
 /// no Docker network): one container per Deployment / StatefulSet (its pods share it; replicas 0 stops it), replaced
 /// when the pod template changes (a new image), and one per Job, run once: the Job succeeds or fails with its exit code.
 /// A workload is ready when its container runs and its healthcheck (the image's, every second) says healthy; the
-/// workload's, pod's and Job's status follow, so helm --wait and hook waits see the real application.
+/// workload's, pod's and Job's status follow, so helm --wait and hook waits see the real application. A workload's
+/// observedGeneration and updatedReplicas move once this kubelet has acted on its new pod template (its container
+/// replaced), its readyReplicas once the new container is healthy: all replicas at once, since they share the container.
+/// A pod whose container is not there yet is Pending (ContainerCreating; ErrImagePull / ImagePullBackOff when its image
+/// cannot be pulled, retried every 5 s), a container that keeps exiting is CrashLoopBackOff with its last exit code.
 /// Service names resolve to 127.0.0.1 in the containers (--add-host), as cluster DNS would lead to the pods.
 /// Containers are named PREFIX-NAMESPACE-NAME, labelled io.upgradeops.kubetest=PREFIX, and removed when the server stops.
 /// </summary>
@@ -30,9 +34,19 @@ public sealed class Kubelet(string prefix, string socketPath, Store store)
     private static readonly ResourceType Services = ResourceTypes.Find("", "v1", "services")!;
 
     /// <summary>What the containers are doing, by container name.</summary>
-    public sealed record ContainerState(bool Exists, bool Running, bool Ready, long RestartCount, long? ExitCode, string? StartedAt, string? FinishedAt, string Image);
+    /// <summary>
+    /// What the containers are doing, by container name: <see cref="Template"/> is the pod template hash it runs,
+    /// <see cref="WaitingReason"/> why it could not be created (ErrImagePull, ImagePullBackOff, CreateContainerConfigError),
+    /// <see cref="LastExitCode"/> how its previous run ended (a container restarted by Docker).
+    /// </summary>
+    public sealed record ContainerState(bool Exists, bool Running, bool Ready, long RestartCount, long? ExitCode, string? StartedAt, string? FinishedAt, string Image,
+        string? Template = null, string? WaitingReason = null, string? WaitingMessage = null, long? LastExitCode = null);
 
     private readonly ConcurrentDictionary<string, ContainerState> _states = new(StringComparer.Ordinal);
+    /// <summary>The generation of each workload (by container name) this kubelet has acted on.</summary>
+    private readonly ConcurrentDictionary<string, long> _observed = new(StringComparer.Ordinal);
+    /// <summary>When a container whose creation failed (image pull) is tried again.</summary>
+    private readonly Dictionary<string, DateTime> _retryAt = new(StringComparer.Ordinal);
     private readonly HttpClient _http = new(new SocketsHttpHandler
     {
         ConnectCallback = async (_, ct) =>
@@ -63,8 +77,15 @@ public sealed class Kubelet(string prefix, string socketPath, Store store)
             case "Deployment" or "StatefulSet":
             {
                 var replicas = obj["spec"]?["replicas"]?.GetValue<long>() ?? 1;
-                var state = _states.GetValueOrDefault(WorkloadContainer(ns, (string)obj["metadata"]!["name"]!));
-                var ready = replicas == 0 || state is { Ready: true } && state.Image == Image(obj["spec"]?["template"] as JsonObject);
+                var container = WorkloadContainer(ns, (string)obj["metadata"]!["name"]!);
+                var generation = obj["metadata"]?["generation"]?.GetValue<long>() ?? 1;
+                var state = _states.GetValueOrDefault(container);
+                // The controller has seen this spec once the kubelet acted on it; until then the status is the previous one's.
+                var observed = Math.Min(generation, _observed.GetValueOrDefault(container));
+                var current = observed == generation;
+                var ready = replicas == 0 || current && state is { Ready: true } && state.Template == TemplateHash(obj["spec"]?["template"] as JsonObject);
+                status["observedGeneration"] = observed;
+                status["updatedReplicas"] = current ? replicas : 0;
                 if (ready) return status;
                 status["readyReplicas"] = 0;
                 status["availableReplicas"] = 0;
@@ -78,10 +99,12 @@ public sealed class Kubelet(string prefix, string socketPath, Store store)
                 var container = ContainerFor(ns, obj);
                 var state = container is null ? null : _states.GetValueOrDefault(container);
                 var isJob = obj["metadata"]?["annotations"]?[ContainerAnnotation] is not null;
+                // A workload's pod of a newer template than its container runs: its container is not created yet.
+                if (!isJob && state is not null && Pods.TemplateHash(obj) is { } podTemplate && state.Template != podTemplate) state = null;
                 var ready = state is { Ready: true };
                 status["phase"] = state switch
                 {
-                    null => "Pending",
+                    null or { WaitingReason: not null } => "Pending",
                     { Running: true } => "Running",
                     { ExitCode: 0 } when isJob => "Succeeded",
                     { ExitCode: not null } when isJob => "Failed",
@@ -91,18 +114,23 @@ public sealed class Kubelet(string prefix, string socketPath, Store store)
                 var name = (string?)obj["spec"]?["containers"]?[0]?["name"] ?? "main";
                 var containerStatus = new JsonObject
                 {
-                    ["name"] = name, ["ready"] = ready, ["restartCount"] = state?.RestartCount ?? 0, ["image"] = state?.Image ?? "",
+                    ["name"] = name, ["ready"] = ready, ["restartCount"] = state?.RestartCount ?? 0,
+                    ["image"] = state?.Image is { Length: > 0 } image ? image : (string?)obj["spec"]?["containers"]?[0]?["image"] ?? "",
                     ["started"] = state?.Running ?? false,
                 };
                 containerStatus["state"] = state switch
                 {
                     null => new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "ContainerCreating" } },
+                    { WaitingReason: { } reason } => new JsonObject { ["waiting"] = new JsonObject { ["reason"] = reason, ["message"] = state.WaitingMessage } },
                     { Running: true } => new JsonObject { ["running"] = new JsonObject { ["startedAt"] = state.StartedAt } },
                     { ExitCode: not null } when isJob => new JsonObject { ["terminated"] = Terminated(state) },
-                    _ => new JsonObject { ["waiting"] = new JsonObject { ["reason"] = "CrashLoopBackOff" } },
+                    _ => new JsonObject { ["waiting"] = new JsonObject
+                    {
+                        ["reason"] = "CrashLoopBackOff", ["message"] = $"back-off restarting failed container {name} in pod {obj["metadata"]?["name"]}",
+                    } },
                 };
-                if (!isJob && state is { Running: false, ExitCode: not null })
-                    containerStatus["lastState"] = new JsonObject { ["terminated"] = Terminated(state) };
+                if (!isJob && state is { WaitingReason: null } && (state.ExitCode ?? state.LastExitCode) is { } lastExit && (!state.Running || state.RestartCount > 0))
+                    containerStatus["lastState"] = new JsonObject { ["terminated"] = Terminated(state with { ExitCode = lastExit }) };
                 status["containerStatuses"] = new JsonArray(containerStatus);
                 return status;
             }
@@ -134,7 +162,9 @@ public sealed class Kubelet(string prefix, string socketPath, Store store)
         ["exitCode"] = state.ExitCode, ["reason"] = state.ExitCode == 0 ? "Completed" : "Error", ["startedAt"] = state.StartedAt, ["finishedAt"] = state.FinishedAt,
     };
 
-    private static string Image(JsonObject? template) => (string?)template?["spec"]?["containers"]?[0]?["image"] ?? "";
+    /// <summary>The pod template's hash, as the pods' template-hash annotation and the containers' template label carry it.</summary>
+    private static string TemplateHash(JsonObject? template) =>
+        Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes((template ?? new JsonObject()).ToJsonString())))[..10].ToLowerInvariant();
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -158,7 +188,7 @@ public sealed class Kubelet(string prefix, string socketPath, Store store)
                 var container = WorkloadContainer(ns, name);
                 wanted.Add(container);
                 var template = workload["spec"]?["template"] as JsonObject ?? new JsonObject();
-                var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(template.ToJsonString())))[..10].ToLowerInvariant();
+                var hash = TemplateHash(template);
                 var replicas = workload["spec"]?["replicas"]?.GetValue<long>() ?? 1;
                 var inspect = await InspectAsync(container, ct);
                 if (inspect is not null && (string?)inspect["Config"]?["Labels"]?[TemplateLabel] != hash)
@@ -166,10 +196,30 @@ public sealed class Kubelet(string prefix, string socketPath, Store store)
                     await RemoveAsync(container, ct);
                     inspect = null;
                 }
+                ContainerState? failed = null;
                 if (replicas > 0 && inspect is null)
                 {
-                    if (await CreateAsync(container, ns, template, $"{ns}/{type.Kind}/{name}", hash, restart: true, ct))
-                        inspect = await InspectAsync(container, ct);
+                    var previous = _states.GetValueOrDefault(container);
+                    if (_retryAt.TryGetValue(container, out var retry) && DateTime.UtcNow < retry && previous?.Template == hash) failed = previous;
+                    else
+                    {
+                        try
+                        {
+                            if (await CreateAsync(container, ns, template, $"{ns}/{type.Kind}/{name}", hash, restart: true, ct))
+                            {
+                                _retryAt.Remove(container);
+                                inspect = await InspectAsync(container, ct);
+                            }
+                            else failed = Waiting(template, hash, "CreateContainerConfigError", "a Secret or ConfigMap (or one of its keys) that the container's environment names does not exist");
+                        }
+                        catch (PodStartException e)
+                        {
+                            // As a kubelet: ErrImagePull first, then ImagePullBackOff while it keeps trying.
+                            var reason = previous is { WaitingReason: "ErrImagePull" or "ImagePullBackOff" } && previous.Template == hash ? e.BackOffReason : e.Reason;
+                            failed = Waiting(template, hash, reason, e.Message);
+                            _retryAt[container] = DateTime.UtcNow.AddSeconds(5);
+                        }
+                    }
                 }
                 else if (replicas > 0 && inspect?["State"]?["Running"]?.GetValue<bool>() == false && inspect["State"]?["Restarting"]?.GetValue<bool>() != true
                          && (string?)inspect["State"]?["Status"] is "exited" or "created" && _stopped.Remove(container))
@@ -183,7 +233,14 @@ public sealed class Kubelet(string prefix, string socketPath, Store store)
                     _stopped.Add(container);
                     inspect = await InspectAsync(container, ct);
                 }
-                if (Update(container, inspect))
+                var changed = failed is null ? Update(container, inspect) : Record(container, failed);
+                var generation = workload["metadata"]?["generation"]?.GetValue<long>() ?? 1;
+                if (_observed.GetValueOrDefault(container) != generation)
+                {
+                    _observed[container] = generation;
+                    changed = true;
+                }
+                if (changed)
                 {
                     store.Refresh(type, ns, name);
                     foreach (var pod in store.List(Pods.Type, ns, Selector.Parse(null, null)).Items.Where(p => Pods.OwnerUid(p) == (string?)workload["metadata"]!["uid"]))
@@ -225,8 +282,17 @@ public sealed class Kubelet(string prefix, string socketPath, Store store)
                     }, dryRun: false);
                 }
                 catch (ApiException e) when (e.Code == 409) { }
-                if (await CreateAsync(container, ns, template, $"{ns}/Job/{name}", "job", restart: false, ct))
-                    inspect = await InspectAsync(container, ct);
+                try
+                {
+                    if (await CreateAsync(container, ns, template, $"{ns}/Job/{name}", "job", restart: false, ct))
+                        inspect = await InspectAsync(container, ct);
+                }
+                catch (PodStartException e)
+                {
+                    // The Job's pod waits with the reason (not retried here: its image will not appear later in a test).
+                    Record(container, Waiting(template, "job", e.Reason, e.Message));
+                    try { store.Refresh(Pods.Type, ns, podName); } catch (ApiException) { }
+                }
             }
             if (inspect is not null && Update(container, inspect))
             {
@@ -246,6 +312,13 @@ public sealed class Kubelet(string prefix, string socketPath, Store store)
                 _states.TryRemove(name, out _);
             }
         }
+        // Workloads that are gone, and whose container never existed (its creation failed), are forgotten too.
+        foreach (var name in _states.Keys.Concat(_observed.Keys).Where(n => !wanted.Contains(n)).ToList())
+        {
+            _states.TryRemove(name, out _);
+            _observed.TryRemove(name, out _);
+            _retryAt.Remove(name);
+        }
     }
 
     private readonly HashSet<string> _stopped = new(StringComparer.Ordinal);
@@ -253,17 +326,36 @@ public sealed class Kubelet(string prefix, string socketPath, Store store)
     /// <summary>Records the container's state; true when it changed.</summary>
     private bool Update(string container, JsonObject? inspect)
     {
+        var previous = _states.GetValueOrDefault(container);
+        // Docker says Running while it waits to restart a container that exited: a kubelet says CrashLoopBackOff.
+        var running = inspect?["State"]?["Running"]?.GetValue<bool>() == true && inspect["State"]?["Restarting"]?.GetValue<bool>() != true;
+        var template = (string?)inspect?["Config"]?["Labels"]?[TemplateLabel];
+        long? exitCode = inspect is null || running || (string?)inspect["State"]?["Status"] == "created" ? null : inspect["State"]?["ExitCode"]?.GetValue<long>();
         var state = inspect is null
             ? new ContainerState(false, false, false, 0, null, null, null, "")
-            : new ContainerState(true,
-                inspect["State"]?["Running"]?.GetValue<bool>() == true,
-                inspect["State"]?["Running"]?.GetValue<bool>() == true && (string?)inspect["State"]?["Health"]?["Status"] is null or "healthy",
-                inspect["RestartCount"]?.GetValue<long>() ?? 0,
-                inspect["State"]?["Running"]?.GetValue<bool>() == true || (string?)inspect["State"]?["Status"] == "created" ? null : inspect["State"]?["ExitCode"]?.GetValue<long>(),
-                (string?)inspect["State"]?["StartedAt"], (string?)inspect["State"]?["FinishedAt"], (string?)inspect["Config"]?["Image"] ?? "");
+            : new ContainerState(true, running,
+                running && (string?)inspect["State"]?["Health"]?["Status"] is null or "healthy",
+                inspect["RestartCount"]?.GetValue<long>() ?? 0, exitCode,
+                (string?)inspect["State"]?["StartedAt"], (string?)inspect["State"]?["FinishedAt"], (string?)inspect["Config"]?["Image"] ?? "",
+                template, LastExitCode: exitCode ?? (previous?.Template == template ? previous?.LastExitCode : null));
+        return Record(container, state);
+    }
+
+    private bool Record(string container, ContainerState state)
+    {
         var previous = _states.GetValueOrDefault(container);
         _states[container] = state;
         return previous != state;
+    }
+
+    private static ContainerState Waiting(JsonObject template, string hash, string reason, string message) =>
+        new(false, false, false, 0, null, null, null, (string?)template["spec"]?["containers"]?[0]?["image"] ?? "", hash, reason, message);
+
+    /// <summary>A container that could not be created: the kubelet's waiting reason for it the first time and while it retries.</summary>
+    private sealed class PodStartException(string reason, string backOffReason, string message) : Exception(message)
+    {
+        public string Reason { get; } = reason;
+        public string BackOffReason { get; } = backOffReason;
     }
 
     private async Task<JsonObject?> InspectAsync(string container, CancellationToken ct)
@@ -320,7 +412,17 @@ public sealed class Kubelet(string prefix, string socketPath, Store store)
                 var colon = image.LastIndexOf(':');
                 var (repository, tag) = colon > image.LastIndexOf('/') ? (image[..colon], image[(colon + 1)..]) : (image, "latest");
                 using var pull = await _http.PostAsync($"/images/create?fromImage={Uri.EscapeDataString(repository)}&tag={Uri.EscapeDataString(tag)}", null, ct);
-                await pull.Content.ReadAsStringAsync(ct);
+                // The pull reports failure as its status or as an "error" line of its progress stream.
+                var progress = await pull.Content.ReadAsStringAsync(ct);
+                static string? Field(string json, string name)
+                {
+                    try { return (string?)(JsonNode.Parse(json) as JsonObject)?[name]; }
+                    catch (System.Text.Json.JsonException) { return null; }
+                }
+                var pullError = !pull.IsSuccessStatusCode ? Field(progress, "message") ?? progress.Trim()
+                    : progress.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith('{')).Select(l => Field(l, "error")).LastOrDefault(e => e is not null);
+                if (pullError is not null)
+                    throw new PodStartException("ErrImagePull", "ImagePullBackOff", $"Failed to pull image \"{image}\": {pullError}");
                 using var again = await _http.PostAsync(path, new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"), ct);
                 if (!again.IsSuccessStatusCode) throw new IOException($"docker create {container}: {await again.Content.ReadAsStringAsync(ct)}");
             }

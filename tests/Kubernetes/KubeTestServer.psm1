@@ -185,4 +185,47 @@ function Set-KubeTestReleaseStatus {
     $null = Invoke-RestMethod -Uri $uri -Method Put -ContentType 'application/json' -Body ($object | ConvertTo-Json -Depth 20)
 }
 
-Export-ModuleMember -Function Get-Helm, Start-KubeTestServer, Stop-KubeTestServer, Invoke-TestHelm, Set-KubeTestReleaseStatus
+function Get-KubeTestFreePort {
+    <# .SYNOPSIS Returns -Count distinct TCP ports of -Range that nothing listens on now, in random order (tests with
+       -RunContainers use 56600-56699 so that they do not collide with the Compose sandbox or each other). #>
+    param([int] $Count = 1, [int[]] $Range = (56600..56699))
+    $free = foreach ($candidate in ($Range | Get-Random -Count $Range.Count)) {
+        $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, $candidate)
+        try { $listener.Start(); $listener.Stop(); $candidate } catch { }
+    }
+    if (@($free).Count -lt $Count) { throw "fewer than $Count free ports in $($Range[0])-$($Range[-1])" }
+    @($free)[0..($Count - 1)]
+}
+
+function Wait-KubeTestRelease {
+    <# .SYNOPSIS Calls -Get (a Get-UpgradeDeployment of the release) until the release is Healthy; returns it, or throws after -Seconds. #>
+    param([Parameter(Mandatory)][scriptblock] $Get, [int] $Seconds = 90)
+    $deadline = (Get-Date).AddSeconds($Seconds)
+    while (-not ($d = & $Get).Healthy) {
+        if ((Get-Date) -gt $deadline) { throw "release $($d.Location) not ready: $($d.Services | Out-String)" }
+        Start-Sleep -Milliseconds 500
+    }
+    $d
+}
+
+function Invoke-KubeTestSql {
+    <# .SYNOPSIS Runs SQL with psql in the sandbox chart's database container (-RunContainers) as its user 'sandbox'; returns its unaligned output. #>
+    param([Parameter(Mandatory)][string] $Container, [Parameter(Mandatory)][int] $Port, [Parameter(Mandatory)][string] $Password, [Parameter(Mandatory)][string] $Sql)
+    $out = & docker exec -e "PGPASSWORD=$Password" $Container psql -X -v ON_ERROR_STOP=1 -tA -h 127.0.0.1 -p $Port -U sandbox -d sandbox -c $Sql 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "psql: $out" }
+    $out
+}
+
+function Get-KubeTestApiVersion {
+    <# .SYNOPSIS The version the sandbox API at -Api says (/api/info). Ready workloads can be a moment ahead of the server's
+       listening socket: it tries for -Seconds. #>
+    param([Parameter(Mandatory)][string] $Api, [int] $Seconds = 20)
+    $deadline = (Get-Date).AddSeconds($Seconds)
+    while ($true) {
+        try { return (Invoke-RestMethod "$Api/api/info" -TimeoutSec 5).version }
+        catch { if ((Get-Date) -gt $deadline) { throw } ; Start-Sleep -Milliseconds 250 }
+    }
+}
+
+Export-ModuleMember -Function Get-Helm, Start-KubeTestServer, Stop-KubeTestServer, Invoke-TestHelm, Set-KubeTestReleaseStatus, Get-KubeTestFreePort,
+    Wait-KubeTestRelease, Invoke-KubeTestSql, Get-KubeTestApiVersion

@@ -100,7 +100,7 @@ Describe 'Invoke-Upgrade applies the values migration on a Helm release' -Tag 'K
         [IO.File]::WriteAllText($values, $valuesText)
         $result = Get-Cfg | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -SkipBackup -HelmPath $helm -ValuesFile $values -Force
         $result.Status | Should -Be 'Succeeded' -Because $result.Error
-        $result.Steps.Name | Should -Be @('configuration', 'helm upgrade', 'verify release')
+        $result.Steps.Name | Should -Be @('configuration', 'helm upgrade', 'rollout', 'verify release')
         ($result.Steps | Where-Object Name -eq 'configuration').Detail | Should -Match 'cache\.host: Moved from cache\.address'
         (Get-Content -Raw $result.JournalPath | ConvertFrom-Json).addedVariables | Should -Be 'cache.host'
         Get-Content -Raw $values | Should -Match '(?m)^  host: 127\.0\.0\.9$'

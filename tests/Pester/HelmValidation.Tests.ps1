@@ -14,15 +14,7 @@ BeforeAll {
     $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
     $script:password = "kube-val-$([guid]::NewGuid().ToString('n').Substring(0, 12))"
 
-    function Get-FreePorts([int] $Count) {
-        $free = foreach ($candidate in (56600..56699 | Get-Random -Count 100)) {
-            $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, $candidate)
-            try { $listener.Start(); $listener.Stop(); $candidate } catch { }
-        }
-        if (@($free).Count -lt $Count) { throw "fewer than $Count free ports in 56600-56699" }
-        @($free)[0..($Count - 1)]
-    }
-    $script:dbPort, $script:cachePort, $script:apiPort = Get-FreePorts 3
+    $script:dbPort, $script:cachePort, $script:apiPort = Get-KubeTestFreePort 3
     $script:api = "http://127.0.0.1:$apiPort"
     $script:server = Start-KubeTestServer -RunContainers
     $script:helm = Get-Helm
@@ -33,27 +25,9 @@ BeforeAll {
     if ($install.ExitCode -ne 0) { throw "helm install failed: $($install.Error)" }
 
     function Get-Hv { Get-UpgradeDeployment -Namespace hv -Release hv -Kubeconfig $server.KubeconfigPath -Profile $profilePath -WarningAction SilentlyContinue }
-    function Wait-Healthy([int] $Seconds = 90) {
-        $deadline = (Get-Date).AddSeconds($Seconds)
-        while (-not ($d = Get-Hv).Healthy) {
-            if ((Get-Date) -gt $deadline) { throw "release hv not ready: $($d.Services | Out-String)" }
-            Start-Sleep -Milliseconds 500
-        }
-        $d
-    }
-    function Invoke-Sql([string] $Sql) {
-        $out = & docker exec -e "PGPASSWORD=$password" $db psql -X -v ON_ERROR_STOP=1 -tA -h 127.0.0.1 -p $dbPort -U sandbox -d sandbox -c $Sql 2>&1
-        if ($LASTEXITCODE -ne 0) { throw "psql: $out" }
-        $out
-    }
-    function Get-ApiVersion {
-        # Ready workloads can be a moment ahead of the server's listening socket: give it a few seconds.
-        $deadline = (Get-Date).AddSeconds(20)
-        while ($true) {
-            try { return (Invoke-RestMethod "$api/api/info" -TimeoutSec 5).version }
-            catch { if ((Get-Date) -gt $deadline) { throw } ; Start-Sleep -Milliseconds 250 }
-        }
-    }
+    function Wait-Healthy([int] $Seconds = 90) { Wait-KubeTestRelease { Get-Hv } $Seconds }
+    function Invoke-Sql([string] $Sql) { Invoke-KubeTestSql $db $dbPort $password $Sql }
+    function Get-ApiVersion { Get-KubeTestApiVersion $api }
     function Get-ErrorFrom([scriptblock] $Action) { try { & $Action | Out-Null; $null } catch { $_ } }
     # The port-forward the engine opened, from its Verbose line "Forwarding 127.0.0.1:LOCAL to pod NS/POD port PORT ...".
     function Get-Forward($Records) {
@@ -143,7 +117,7 @@ configurationRules:
         $script:b = $before | New-DeploymentBackup -Path $backups -WarningAction SilentlyContinue
         $script:result = $before | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -Backup $b -HelmPath $helm -Force
         $result.Status | Should -Be 'Succeeded' -Because $result.Error
-        $result.Steps.Name | Should -Be @('configuration', 'helm upgrade', 'verify release')
+        $result.Steps.Name | Should -Be @('configuration', 'helm upgrade', 'rollout', 'verify release')
         ($result.Steps | Where-Object Name -eq 'configuration').Detail | Should -Match 'cache\.host: Added'
         ($result.Steps | Where-Object Name -eq 'helm upgrade').Detail | Should -Match 'migration Job hv-sandbox-migrate succeeded'
         ($result.MigrationOutput -join "`n") | Should -Match 'database schema is now at 1\.7\.6'

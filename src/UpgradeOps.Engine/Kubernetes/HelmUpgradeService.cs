@@ -68,12 +68,20 @@ public static class HelmUpgradeService
         string? ruleValuesFile = null)
     {
         var (ns, release) = Split(deployment);
-        var arguments = new List<string> { "upgrade", release, options.Chart, "-n", ns, "--wait", "--timeout", $"{(int)timeout.TotalSeconds}s", "--reset-then-reuse-values" };
+        // A migration by pod exec runs after helm has applied the release, in a pod of the new version that may wait for it
+        // to become ready: helm must not wait for readiness first. The rollout watch waits for it then.
+        var wait = HelmMigrationExec.Service(profile) is null ? new[] { "--wait" } : Array.Empty<string>();
+        var arguments = new List<string> { "upgrade", release, options.Chart, "-n", ns };
+        arguments.AddRange(wait);
+        arguments.AddRange(new[] { "--timeout", $"{(int)timeout.TotalSeconds}s", "--reset-then-reuse-values" });
         if (options.ChartVersion is not null) arguments.AddRange(new[] { "--version", options.ChartVersion });
         foreach (var file in options.ValuesFiles.Append(ruleValuesFile).OfType<string>().Distinct()) arguments.AddRange(new[] { "-f", file });
         if (profile.Version.HelmValuesKey is { } key) arguments.AddRange(new[] { "--set", $"{key}={to}" });
         return arguments;
     }
+
+    /// <summary>For -WhatIf: the migration Invoke-Upgrade runs itself after helm upgrade (migration.kubernetesExec), or null.</summary>
+    public static string? MigrationPlan(ProductProfile profile) => HelmMigrationExec.Plan(profile);
 
     /// <summary>
     /// The values migration of a hop: the profile's Helm rules applied to the last -ValuesFile (or, with none, to a values
@@ -173,6 +181,14 @@ public static class HelmUpgradeService
             }
         }
 
+        RolloutWatch? watch = null;
+        async Task StopWatchAsync()
+        {
+            if (watch is null) return;
+            await watch.DisposeAsync().ConfigureAwait(false);
+            result.Rollout = watch.Records();
+        }
+
         try
         {
             journal.PreviousRevision = request.ReturnRevision ?? previous.Revision;
@@ -204,13 +220,18 @@ public static class HelmUpgradeService
                         string.Join("; ", changes.Select(c => $"{c.Setting}: {c.Action}{(c.MovedFrom is null ? "" : $" from {c.MovedFrom}")}")));
                 }).ConfigureAwait(false);
 
+            // The workloads as they are before helm changes them; then polled through helm upgrade and after it, each changed one
+            // shown with its progress and its time to ready recorded.
+            watch = await RolloutWatch.StartAsync(client, ns, releaseName, profile, redactor, context, activity, log).ConfigureAwait(false);
+            var execService = HelmMigrationExec.Service(profile);
+            var helmStarted = DateTimeOffset.UtcNow;
+            var deadline = helmStarted + request.HealthTimeout;
             await StepAsync("helm upgrade", async () =>
             {
-                var stepStarted = DateTimeOffset.UtcNow;
                 var run = await helm.RunAsync(UpgradeArguments(deployment, profile, request.To, options, request.HealthTimeout, ruleValuesFile), redactor, ct).ConfigureAwait(false);
                 result.MigrationOutput.Add(run.Output);
                 // The chart's migration Job ran inside helm upgrade (a pre-upgrade hook): its outcome and logs are the migration's record.
-                var migration = await ReadMigrationAsync(client, ns, releaseName, profile, stepStarted, redactor, log, ct).ConfigureAwait(false);
+                var migration = await ReadMigrationAsync(client, ns, releaseName, profile, helmStarted, redactor, log, ct).ConfigureAwait(false);
                 if (migration is not null) result.MigrationOutput.Add(migration.Text(request.From, request.To));
                 if (run.ExitCode != 0 && migration is { Succeeded: not true })
                     throw new UpgradeOpsException("MigrationFailed", ErrorKind.InvalidOperation, migration.Job,
@@ -218,10 +239,33 @@ public static class HelmUpgradeService
                         $"({LastLine(run.Error)}). Its log is in the result's MigrationOutput (Get-UpgradeHistory shows it later). The release's workloads stay on revision {previous.Revision}; " +
                         "Invoke-Rollback returns to the backup if the migration changed data before it failed.");
                 if (run.ExitCode != 0)
+                {
+                    // helm --wait gave up at its timeout: the watch names the workloads that did not roll out and what their pods say.
+                    if (execService is null && DateTimeOffset.UtcNow >= deadline - TimeSpan.FromSeconds(2))
+                        await watch.WaitRolledOutAsync(DateTimeOffset.MinValue, request.HealthTimeout, LastLine(run.Error), ct).ConfigureAwait(false);
                     throw new UpgradeOpsException("HelmUpgradeFailed", ErrorKind.InvalidOperation, deployment.Location,
                         $"helm upgrade failed after {run.Duration.TotalSeconds:N0} s: {run.Error} " +
                         "Get-UpgradeDiagnostic and 'helm history' show what ran; Invoke-Rollback returns to the previous revision.");
-                return $"done in {run.Duration.TotalSeconds:N1} s" + (migration is null ? "" : $"; migration Job {migration.Job} succeeded (pre-upgrade hook)");
+                }
+                return $"done in {run.Duration.TotalSeconds:N1} s" + (migration is null ? "" : $"; migration Job {migration.Job} succeeded (pre-upgrade hook)") +
+                       (execService is null ? "" : "; applied without --wait: the migration runs by pod exec next, then the rollout is waited for");
+            }).ConfigureAwait(false);
+
+            // The time the migration command itself takes does not count against the rollout's -HealthTimeout.
+            var rolloutDeadline = deadline;
+            if (execService is not null)
+                await StepAsync("migration", async () =>
+                {
+                    var (detail, ran) = await HelmMigrationExec.RunAsync(client, ns, watch, profile, request.From, request.To, deadline, request.HealthTimeout,
+                        request.MigrationTimeout, redactor, result.MigrationOutput, context, activity, log).ConfigureAwait(false);
+                    rolloutDeadline = deadline + ran;
+                    return detail;
+                }).ConfigureAwait(false);
+
+            await StepAsync("rollout", async () =>
+            {
+                await watch.WaitRolledOutAsync(rolloutDeadline, request.HealthTimeout, null, ct).ConfigureAwait(false);
+                return watch.Summary();
             }).ConfigureAwait(false);
 
             await StepAsync("verify release", async () =>
@@ -237,6 +281,7 @@ public static class HelmUpgradeService
         }
         catch (Exception ex) when (ex is UpgradeOpsException or OperationCanceledException)
         {
+            await StopWatchAsync().ConfigureAwait(false);
             result.Status = ex is OperationCanceledException ? UpgradeStatus.Interrupted : UpgradeStatus.Failed;
             result.ErrorId = ex is UpgradeOpsException u ? u.ErrorId : "UpgradeInterrupted";
             result.Error = ex.Message;
@@ -276,6 +321,7 @@ public static class HelmUpgradeService
         }
         finally
         {
+            await StopWatchAsync().ConfigureAwait(false);
             result.Duration = DateTimeOffset.UtcNow - started;
             journal.Save();
         }
@@ -453,6 +499,8 @@ public sealed class HelmUpgradeRequest
     public bool Force { get; init; }
     public bool RollbackOnFailure { get; init; }
     public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromMinutes(5);
+    /// <summary>How long the migration may run when the profile runs it by pod exec (migration.kubernetesExec).</summary>
+    public TimeSpan MigrationTimeout { get; init; } = TimeSpan.FromMinutes(30);
     /// <summary>Values for configuration rules (-ConfigurationValue), by values key; written to the values file, never shown.</summary>
     public IReadOnlyDictionary<string, string>? ConfigurationValues { get; init; }
     /// <summary>The verified backup taken before the upgrade, recorded in the journal for Invoke-Rollback.</summary>

@@ -238,6 +238,10 @@ public sealed class MigrationDefinition
     /// name without the release prefix, or its app.kubernetes.io/component label. Its outcome and pod logs are the
     /// upgrade's migration output.</summary>
     public string? KubernetesJob { get; set; }
+    /// <summary>Helm, instead of a Job: the service (declared, with a kubernetesWorkload) in one of whose pods Invoke-Upgrade runs
+    /// <see cref="Command"/> by pod exec after helm upgrade, in a running pod of the new version (as Infrahub's guide runs
+    /// 'infrahub upgrade' in a server pod); then the rollout is waited for.</summary>
+    public string? KubernetesExec { get; set; }
 }
 
 public sealed class ConfigurationRule

@@ -38,6 +38,19 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
             Fail(profile.Version, $"version.service '{versionService}' is not one of the declared services.");
         if (profile.Migration.Service is { } migrationService && !names.Contains(migrationService))
             Fail(profile.Migration, $"migration.service '{migrationService}' is not one of the declared services.");
+        if (profile.Migration.KubernetesExec is { } execService)
+        {
+            if (profile.Migration.KubernetesJob is not null)
+                Fail(profile.Migration, $"migration names both kubernetesJob '{profile.Migration.KubernetesJob}' and kubernetesExec '{execService}': " +
+                                        "a Helm release's migration runs one way; keep one of them.");
+            var service = profile.Services.FirstOrDefault(s => string.Equals(s.Name, execService, StringComparison.OrdinalIgnoreCase));
+            if (service is null)
+                Fail(profile.Migration, $"migration.kubernetesExec '{execService}' is not one of the declared services.");
+            else if (string.IsNullOrWhiteSpace(service.KubernetesWorkload))
+                Fail(profile.Migration, $"migration.kubernetesExec names service '{execService}', which has no kubernetesWorkload to find its pods by.");
+            if (profile.Migration.Command.Count == 0)
+                Fail(profile.Migration, "migration.kubernetesExec needs the migration 'command' to run in the pod.");
+        }
         foreach (var version in profile.Migration.MixedVersionSafe)
             if (!ProductVersion.TryParse(version, out _))
                 Fail(profile.Migration, $"migration.mixedVersionSafe entry '{version}' is not a semantic version.");

@@ -278,7 +278,7 @@ public static partial class ComposeUpgradeService
             {
                 output = await MigrateAsync(target, newImages, environment, request.MigrationTimeout, hop, context, activity, log).ConfigureAwait(false);
             }
-            catch (UpgradeOpsException ex) when (ex.Data[MigrationOutputKey] is string failedOutput)
+            catch (UpgradeOpsException ex) when (ex.Data[MigrationRun.OutputKey] is string failedOutput)
             {
                 // A failed migration's output is what troubleshooting needs most (Get-UpgradeDiagnostic reads it from the journal).
                 journal.Result.MigrationOutput.Add($"{from} → {to} (failed):\n{failedOutput}");
@@ -573,8 +573,7 @@ public static partial class ComposeUpgradeService
                         pending.Remove(0, newline + 1);
                         output.AppendLine(line);
                         log.LogDebug("migration: {Line}", line);
-                        var percent = PercentPattern().Match(line);
-                        activity.Report(line.Length > 100 ? line[..100] : line, percent.Success ? int.Parse(percent.Groups[1].Value) : -1);
+                        MigrationRun.Report(activity, line);
                     }
                 }
                 if (pending.Length > 0) output.AppendLine(secrets.Redact(pending.ToString()));
@@ -582,17 +581,11 @@ public static partial class ComposeUpgradeService
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
                 await client.Containers.KillContainerAsync(created.ID, new ContainerKillParameters(), CancellationToken.None).ConfigureAwait(false);
-                throw new UpgradeOpsException("MigrationTimedOut", ErrorKind.OperationTimeout, string.Join(' ', migration.Command),
-                    $"The migration to {ImageReference.Tag(image)} did not finish within {timeout}; it was stopped. Last output: {LastLines(output, 5)} " +
-                    "Give a longer -MigrationTimeout if it was making progress, or roll back with Invoke-Rollback.")
-                { Data = { [MigrationOutputKey] = output.ToString() } };
+                throw MigrationRun.TimedOut(migration.Command, ImageReference.Tag(image), timeout, output.ToString(), "it was stopped");
             }
             var exit = await client.Containers.WaitContainerAsync(created.ID, CancellationToken.None).ConfigureAwait(false);
             if (exit.StatusCode != 0)
-                throw new UpgradeOpsException("MigrationFailed", ErrorKind.InvalidOperation, string.Join(' ', migration.Command),
-                    $"The migration to {ImageReference.Tag(image)} failed with exit code {exit.StatusCode}: {LastLines(output, 5)} " +
-                    "The full output is in the result's MigrationOutput; Invoke-Rollback returns to the backup.")
-                { Data = { [MigrationOutputKey] = output.ToString() } };
+                throw MigrationRun.Failed(migration.Command, ImageReference.Tag(image), exit.StatusCode, output.ToString());
             activity.Complete();
             return output.ToString();
         }
@@ -602,14 +595,5 @@ public static partial class ComposeUpgradeService
         }
     }
 
-    /// <summary>Exception data key: the (redacted) output of a migration that failed.</summary>
-    private const string MigrationOutputKey = "UpgradeOps.MigrationOutput";
-
-    private static string LastLines(StringBuilder output, int count) =>
-        string.Join(" | ", output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(count).Select(l => l.Trim()));
-
     private static string FirstLine(string? text) => (text ?? "").Split('\n')[0].Trim();
-
-    [GeneratedRegex(@"\((\d{1,3})%\)")]
-    private static partial Regex PercentPattern();
 }

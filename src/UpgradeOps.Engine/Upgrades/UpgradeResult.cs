@@ -1,3 +1,5 @@
+using UpgradeOps.Profiles;
+
 namespace UpgradeOps;
 
 public enum UpgradeStrategy { Standard, Rolling, Helm }
@@ -44,6 +46,8 @@ public sealed class UpgradeResult
     public string? BackupPath { get; set; }
     /// <summary>The output of each migration command (secrets redacted), in hop order.</summary>
     public List<string> MigrationOutput { get; set; } = new();
+    /// <summary>Helm: each workload of the release as the upgrade rolled it out (time to ready), in the journal too.</summary>
+    public List<WorkloadRollout> Rollout { get; set; } = new();
     public string? JournalPath { get; set; }
     public string? Error { get; set; }
     public string? ErrorId { get; set; }
@@ -51,4 +55,32 @@ public sealed class UpgradeResult
     public string? RolledBackBy { get; set; }
 
     public override string ToString() => $"{Id} {From} → {To}: {Status}";
+}
+
+/// <summary>
+/// One workload of a Helm release during an upgrade's rollout, as its status said when polled (once a second): whether
+/// the upgrade changed it, and how long it took from its new spec to all replicas updated and ready.
+/// </summary>
+public sealed class WorkloadRollout
+{
+    /// <summary>The Deployment or StatefulSet.</summary>
+    public required string Workload { get; set; }
+    public string Kind { get; set; } = "Deployment";
+    public ServiceRole Role { get; set; } = ServiceRole.Other;
+    public int Replicas { get; set; }
+    public int Updated { get; set; }
+    public int Ready { get; set; }
+    /// <summary>Whether the upgrade changed its spec (a new generation); an unchanged workload only had to stay ready.</summary>
+    public bool Changed { get; set; }
+    /// <summary>When its new spec was first seen.</summary>
+    public DateTimeOffset? Started { get; set; }
+    /// <summary>From its new spec to all replicas updated and ready; null while (or when) it did not get there.</summary>
+    public TimeSpan? TimeToReady { get; set; }
+    /// <summary>What its pods said when it did not roll out (waiting reasons, exit codes, restarts, last log line).</summary>
+    public string? Detail { get; set; }
+
+    /// <summary>A short sentence for a step's detail.</summary>
+    public override string ToString() =>
+        $"{Workload} ({Role}) {Updated}/{Replicas} updated, {Ready}/{Replicas} ready" +
+        (TimeToReady is { } t ? $" {t.TotalSeconds:N1} s after its new spec" : Changed ? ", not rolled out" : ", unchanged");
 }

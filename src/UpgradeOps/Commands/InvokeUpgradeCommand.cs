@@ -41,9 +41,19 @@ namespace UpgradeOps.Commands;
 /// Test-UpgradeReadiness does (its BackgroundTasks item asks the API through a port-forward, or at -ApiEndpoint). With -RollbackOnFailure a failed hop is undone as
 /// Invoke-Rollback does it: the workloads scale to 0, the backup's databases are restored, helm rollback returns the release to the
 /// revision journalled before the path, and the workloads must be ready again (Status RolledBack).</para>
+/// <para type="description">On a Helm release the rollout is watched: the release's Deployments and StatefulSets are read once a
+/// second from before helm upgrade starts, each one the upgrade changes shows its own progress ("Rollout of NAME (Role): 1/2 updated,
+/// 1/2 ready", with its pods' waiting reasons such as CrashLoopBackOff; mirrored to Verbose), and a 'rollout' step waits until every
+/// replica is updated and ready, recording each workload's time from its new spec to ready in the result's Rollout property and the
+/// journal. A rollout that does not finish within -HealthTimeout fails with ErrorId RolloutTimedOut, naming each workload that did not
+/// roll out and what its pods say (ImagePullBackOff and its message, restarts and last exit code, a crashing pod's last log line).
+/// The migration is the chart's pre-upgrade Job when the profile names migration.kubernetesJob (its outcome and log are recorded); when
+/// it names migration.kubernetesExec, helm upgrade runs without --wait and the migration command then runs by pod exec in a running pod
+/// of the new version of that service's workload (as Infrahub's guide runs 'infrahub upgrade' in a server pod), its output streamed to
+/// progress and kept, masked, in MigrationOutput; a non-zero exit is MigrationFailed and -MigrationTimeout applies.</para>
 /// <para type="description">The result is an UpgradeOps.UpgradeResult with per-step timings, the API downtime measured by probing
 /// the API every 20 ms, the migration output and the backup used. A failed upgrade also writes an error with its ErrorId
-/// (MigrationFailed, MigrationTimedOut, ServicesUnhealthy, RegistryUnreachable, ConfigurationValueRequired, ...).</para>
+/// (MigrationFailed, MigrationTimedOut, ServicesUnhealthy, RolloutTimedOut, RegistryUnreachable, ConfigurationValueRequired, ...).</para>
 /// </summary>
 /// <example>
 /// <code>$d = Get-UpgradeDeployment -ComposeFile /srv/app/docker-compose.yml
@@ -69,7 +79,14 @@ namespace UpgradeOps.Commands;
 /// <code>Invoke-Upgrade -Deployment $d -Resume -Force</code>
 /// <para>Continues the upgrade that was interrupted (a killed session, a reboot) from the step its journal records.</para>
 /// </example>
-/// <returns>An UpgradeOps.UpgradeResult: Id, From, To, Strategy, Status (Succeeded, Failed, RolledBack, Interrupted), Steps, Downtime, Duration, BackupId, MigrationOutput, JournalPath, ErrorId, Error.</returns>
+/// <example>
+/// <code>$r = Get-UpgradeDeployment -Namespace infrahub -Release infrahub | Test-UpgradePath -To 1.7.6 |
+///     Invoke-Upgrade -Chart opsmill/infrahub -ValuesFile ./values.yaml -Backup $b -HealthTimeout 00:10:00 -Verbose
+/// $r.Rollout | Format-Table Workload, Role, Replicas, Ready, TimeToReady</code>
+/// <para>Upgrades a Helm release, showing each workload's rollout as it goes (Verbose keeps it in a job's log), and lists how long each
+/// took to be ready. A workload still not ready after ten minutes fails the upgrade with RolloutTimedOut and what its pods say.</para>
+/// </example>
+/// <returns>An UpgradeOps.UpgradeResult: Id, From, To, Strategy, Status (Succeeded, Failed, RolledBack, Interrupted), Steps, Downtime, Duration, BackupId, MigrationOutput, Rollout (Helm: each workload's time to ready), JournalPath, ErrorId, Error.</returns>
 /// <seealso cref="TestUpgradePathCommand"/>
 /// <seealso cref="InvokeRollbackCommand"/>
 [Cmdlet(VerbsLifecycle.Invoke, "Upgrade", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
@@ -137,14 +154,14 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     public SwitchParameter RollbackOnFailure { get; set; }
 
     /// <summary>
-    /// <para type="description">How long one migration may run before it is stopped and the upgrade fails.</para>
+    /// <para type="description">How long one migration may run before it is stopped and the upgrade fails (on a Helm release, the migration run by pod exec; the command may go on in the pod, which exec cannot stop).</para>
     /// <para type="default">00:30:00</para>
     /// </summary>
     [Parameter]
     public TimeSpan MigrationTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>
-    /// <para type="description">How long recreated containers may take to become healthy.</para>
+    /// <para type="description">How long recreated containers may take to become healthy. On a Helm release: helm upgrade's --timeout, and how long the rollout may take from the start of helm upgrade until every workload is updated and ready (the time a migration by exec runs is not counted); then RolloutTimedOut.</para>
     /// <para type="default">00:03:00</para>
     /// </summary>
     [Parameter]
@@ -320,6 +337,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
         var ruleValuesFile = configuration is not null && !options.ValuesFiles.Contains(configuration.Path) ? configuration.Path : null;
         var commands = hops.Select(hop => "helm " + string.Join(' ', HelmUpgradeService.UpgradeArguments(deployment, profile, hop.Step.To, hop.Options, HealthTimeout, ruleValuesFile)));
         var description = $"Upgrade Helm release {deployment.Location} {path.Route}: {string.Join("; then ", commands)}" +
+                          (HelmUpgradeService.MigrationPlan(profile) is { } migration ? $"; after each, the migration {migration}" : "") +
                           (deployment.ReleaseStatus?.StartsWith("pending-") == true ? $"; first repair its {deployment.ReleaseStatus} state with helm rollback (-Force)" : "") +
                           (SkipBackup ? ". No backup (-SkipBackup): Invoke-Rollback can return the release, not its data."
                               : $". Backup {Backup!.Id} is verified first and recorded in the journal, for Invoke-Rollback to restore its data.") +
@@ -333,7 +351,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
             var request = new HelmUpgradeRequest
             {
                 Deployment = deployment, From = step.From, To = step.To, Force = Force, RollbackOnFailure = RollbackOnFailure, HealthTimeout = HealthTimeout,
-                ConfigurationValues = given, Passphrase = upgrade.Passphrase,
+                MigrationTimeout = MigrationTimeout, ConfigurationValues = given, Passphrase = upgrade.Passphrase,
                 BackupId = backup?.Id, BackupPath = backup?.Path,
                 // With a backup every hop journals the revision before the path: the backup was taken there, so a rollback returns
                 // data and release together. Without one each hop returns to its own previous revision, as before.

@@ -46,3 +46,24 @@ app.kubernetes.io/instance: {{ .Release.Name }}
       key: signing-key
 {{- end }}
 {{- end -}}
+
+{{/*
+The command of a server or worker container ((dict "role" "server" "Values" .Values)). With migration.waitInPods the
+container waits, running but not ready, until `sandbox upgrade` (run by pod exec, as Infrahub's guide runs `infrahub
+upgrade` in a server pod after helm upgrade) has brought the schema to its version, instead of exiting on an older one.
+*/}}
+{{- define "sandbox.command" -}}
+{{- if .Values.migration.waitInPods -}}
+- sh
+- -c
+- >-
+  sandbox upgrade --check > /dev/null; [ $? -ne 2 ] ||
+  echo "INFO waiting for the migration of the database schema (sandbox upgrade)";
+  until sandbox upgrade --check > /dev/null; [ $? -ne 2 ]; do sleep 1; done;
+  exec sandbox {{ .role }}
+{{- else -}}
+- sandbox
+- {{ .role }}
+{{- end }}
+{{- end -}}
+

@@ -1,0 +1,44 @@
+using System.Text.RegularExpressions;
+using UpgradeOps.Hosting;
+
+namespace UpgradeOps.Upgrades;
+
+/// <summary>
+/// What every way of running the profile's migration command shares (a one-off container on Compose, pod exec on a Helm
+/// release): its lines shown as progress, and its exit code and timeout turned into MigrationFailed / MigrationTimedOut.
+/// </summary>
+internal static partial class MigrationRun
+{
+    /// <summary>Exception data key: the (redacted) output of a migration that failed.</summary>
+    public const string OutputKey = "UpgradeOps.MigrationOutput";
+
+    /// <summary>One line of the migration's output as the status of its progress bar; "(42%)" in it moves the bar.</summary>
+    public static void Report(ProgressActivity activity, string line)
+    {
+        var percent = PercentPattern().Match(line);
+        activity.Report(line.Length > 100 ? line[..100] : line, percent.Success ? int.Parse(percent.Groups[1].Value) : -1);
+    }
+
+    /// <summary>
+    /// A migration that ended with a non-zero exit code: MigrationFailed, whatever the code means (the profile's product
+    /// documents its codes), with the last lines of its output; the whole output travels in the exception's data.
+    /// </summary>
+    public static UpgradeOpsException Failed(IReadOnlyList<string> command, string? to, long exitCode, string output, string? where = null) =>
+        new("MigrationFailed", ErrorKind.InvalidOperation, string.Join(' ', command),
+            $"The migration to {to}{where} failed with exit code {exitCode}: {LastLines(output, 5)} " +
+            "The full output is in the result's MigrationOutput; Invoke-Rollback returns to the backup.")
+        { Data = { [OutputKey] = output } };
+
+    /// <summary>A migration stopped at -MigrationTimeout; <paramref name="stopped"/> says what became of it.</summary>
+    public static UpgradeOpsException TimedOut(IReadOnlyList<string> command, string? to, TimeSpan timeout, string output, string stopped) =>
+        new("MigrationTimedOut", ErrorKind.OperationTimeout, string.Join(' ', command),
+            $"The migration to {to} did not finish within {timeout}; {stopped}. Last output: {LastLines(output, 5)} " +
+            "Give a longer -MigrationTimeout if it was making progress, or roll back with Invoke-Rollback.")
+        { Data = { [OutputKey] = output } };
+
+    public static string LastLines(string output, int count) =>
+        string.Join(" | ", output.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(count).Select(l => l.Trim()));
+
+    [GeneratedRegex(@"\((\d{1,3})%\)")]
+    private static partial Regex PercentPattern();
+}
