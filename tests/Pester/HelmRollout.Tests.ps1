@@ -190,5 +190,11 @@ Describe 'Invoke-Upgrade on a Helm release: rollout watch and migration by pod e
         $journal = Get-Content -Raw $r.JournalPath | ConvertFrom-Json
         $journal.Result.ErrorId | Should -Be 'RolloutTimedOut'
         ($journal.Result.Rollout | Where-Object Workload -eq 'hr-sandbox-server').Detail | Should -Match 'last exit code 1'
+        # Get-UpgradeDiagnostic turns the journal into a finding that says what to fix and what to run, not a bare "upgrade failed".
+        $diagnostic = Get-Hr -ProfilePath $profilePath | Get-UpgradeDiagnostic
+        $finding = $diagnostic.Findings | Where-Object Id -eq 'RolloutTimedOut'
+        $finding.Evidence | Should -Match 'hr-sandbox-server \(Api\)'
+        $finding.Guidance | Should -Match 'CrashLoopBackOff.*Invoke-Rollback'
+        $finding.Guidance | Should -Not -Match '-Resume'
     }
 }

@@ -104,6 +104,19 @@ public static partial class DiagnosticAnalyzer
                            "Restore-DeploymentBackup restores the data alone if the containers are fine.",
             };
         }
+        else if (report.ErrorId == "RolloutTimedOut" && report.UpgradeStatus is UpgradeStatus.Failed or UpgradeStatus.Interrupted or UpgradeStatus.InProgress)
+        {
+            // Invoke-Upgrade's rollout watch names the workloads that did not roll out and what their pods say: that is the cause to fix.
+            yield return new DiagnosticFinding
+            {
+                Id = "RolloutTimedOut", Severity = FindingSeverity.Error, Source = "journal",
+                Evidence = firstErrorLine ?? $"the rollout of {report.UpgradeId} did not finish",
+                Guidance = "The new pods did not become ready in time; the error names each workload and what its pods say. ImagePullBackOff or " +
+                           "ErrImagePull: the image, its tag or the registry credentials; CrashLoopBackOff: its last log line, usually a configuration " +
+                           "value the new version needs (see the services' logs above). Fix that, then " + continueUpgrade +
+                           "; Invoke-Rollback -Deployment $d returns to the previous revision and the backup's data instead.",
+            };
+        }
         else if (report.UpgradeStatus is UpgradeStatus.Failed or UpgradeStatus.Interrupted or UpgradeStatus.InProgress)
         {
             yield return new DiagnosticFinding

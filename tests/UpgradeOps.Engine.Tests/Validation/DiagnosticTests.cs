@@ -134,6 +134,27 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void A_rollout_that_timed_out_names_what_the_pods_say_and_what_to_do()
+    {
+        var report = Report(Running("server"));
+        report.Platform = DeploymentPlatform.Kubernetes;
+        report.UpgradeId = "u1";
+        report.Operation = "Upgrade";
+        report.UpgradeStatus = UpgradeStatus.Failed;
+        report.FailedStep = "rollout";
+        report.ErrorId = "RolloutTimedOut";
+        report.Error = $"The rollout of release hr/hr did not finish within 25 s. Deployment hr/hr-sandbox-server (Api) has 2/2 updated, 0/2 ready: " +
+                       $"Pods: hr-sandbox-server-0: CrashLoopBackOff, restarted 8 times, last exit code 1 (Error); last log line: 'ERROR {Secret}'";
+        var findings = DiagnosticAnalyzer.Analyze(report, Profile(), Env, Redactor, "1.7.5", "1.7.6");
+        var finding = Assert.Single(findings, f => f.Id == "RolloutTimedOut");
+        Assert.DoesNotContain(findings, f => f.Id == "UpgradeFailed");
+        Assert.Contains("CrashLoopBackOff", finding.Evidence);
+        Assert.DoesNotContain(Secret, finding.Evidence);
+        Assert.Contains("Invoke-Rollback", finding.Guidance);
+        Assert.DoesNotContain("-Resume", finding.Guidance);
+    }
+
+    [Fact]
     public void A_failed_Helm_upgrade_is_run_again_not_resumed()
     {
         // Invoke-Upgrade -Resume refuses a Helm release (NotSupportedOnHelm): the guidance must not send the admin there.
