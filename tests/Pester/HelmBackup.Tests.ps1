@@ -234,7 +234,7 @@ Describe 'Invoke-Upgrade -Backup and Invoke-Rollback on a Helm release, data inc
         $rollback.Operation | Should -Be 'Rollback'
         $rollback.Status | Should -Be 'Succeeded'
         $rollback.BackupId | Should -Be $b2.Id
-        $rollback.Steps.Name | Should -Be @('restore data', 'helm rollback')
+        $rollback.Steps.Name | Should -Be @('restore data', 'helm rollback', 'rollout')
         $d = Get-Hb
         $d.Version | Should -Be '1.7.5'
         $d.Revision | Should -Be ($upgradedRevision + 1)

@@ -138,8 +138,16 @@ Describe 'Invoke-Upgrade on a Helm release: rollout watch and migration by pod e
     }
 
     It 'returns to 1.7.6 with Invoke-Rollback (helm rollback; no backup was taken)' {
-        $rollback = Invoke-Rollback -Deployment (Get-Hr) -HelmPath $helm -Force -WarningAction SilentlyContinue
+        $rollback = Invoke-Rollback -Deployment (Get-Hr) -HelmPath $helm -Force -WarningAction SilentlyContinue -Verbose 4>&1 |
+            Tee-Object -Variable rollbackOutput | Where-Object { $_ -isnot [Management.Automation.VerboseRecord] }
         $rollback.Status | Should -Be 'Succeeded'
+        # The way back is watched like the way up: each workload's progress, and its time to ready in the result.
+        $rollback.Steps.Name | Should -Be @('helm rollback', 'rollout')
+        $servers = $rollback.Rollout | Where-Object Workload -eq 'hr-sandbox-server'
+        $servers.Changed | Should -BeTrue
+        $servers.TimeToReady | Should -Not -BeNullOrEmpty
+        ($rollbackOutput | Where-Object { $_ -is [Management.Automation.VerboseRecord] }).Message -join "`n" |
+            Should -Match 'Rollout of hr-sandbox-server \(Api\): \d/2 updated'
         (Wait-Healthy).Version | Should -Be '1.7.6'
         Get-ApiVersion | Should -Be '1.7.6'
     }

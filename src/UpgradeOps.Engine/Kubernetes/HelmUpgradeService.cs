@@ -420,6 +420,10 @@ public static class HelmUpgradeService
             result.BackupPath = backup.Path;
         }
 
+        // Each workload's way back is shown and recorded as an upgrade's rollout is (helm rollback --wait alone says nothing until it ends).
+        await using var watch = await RolloutWatch.StartAsync(client, ns, releaseName, ProfileLoader.Load(deployment.Profile), redactor, context, activity, log)
+            .ConfigureAwait(false);
+
         async Task HelmRollbackAsync()
         {
             var step = new UpgradeStepResult { Name = "helm rollback", Status = StepStatus.Running, Started = DateTimeOffset.UtcNow };
@@ -466,6 +470,24 @@ public static class HelmUpgradeService
             {
                 restore.Duration = DateTimeOffset.UtcNow - restore.Started!.Value;
             }
+        }
+        var rollout = new UpgradeStepResult { Name = "rollout", Status = StepStatus.Running, Started = DateTimeOffset.UtcNow };
+        result.Steps.Add(rollout);
+        try
+        {
+            await watch.WaitRolledOutAsync(DateTimeOffset.UtcNow + request.HealthTimeout, request.HealthTimeout, null, ct).ConfigureAwait(false);
+            rollout.Status = StepStatus.Succeeded;
+            rollout.Detail = watch.Summary();
+        }
+        catch
+        {
+            rollout.Status = StepStatus.Failed;
+            throw;
+        }
+        finally
+        {
+            rollout.Duration = DateTimeOffset.UtcNow - rollout.Started!.Value;
+            result.Rollout = watch.Records();
         }
         result.Status = UpgradeStatus.Succeeded;
         result.Duration = DateTimeOffset.UtcNow - started;

@@ -15,7 +15,8 @@ namespace UpgradeOps.Commands;
 /// <para type="description">On a Helm release it verifies the backup the upgrade's journal records (or -Backup), scales the
 /// application workloads to 0, restores the databases from the backup through exec in the database pod, runs
 /// 'helm rollback RELEASE REVISION --wait' to the revision recorded before the upgrade, scales the workloads back and waits until
-/// they are ready. An upgrade that ran with -SkipBackup is rolled back with helm only, and the result says so.</para>
+/// they are ready, showing each workload's progress (Write-Progress and Verbose) and recording its time to ready in the result's
+/// Rollout. An upgrade that ran with -SkipBackup is rolled back with helm only, and the result says so.</para>
 /// <para type="description">Everything written since the backup is lost. The command asks for confirmation (ConfirmImpact High);
 /// -Force skips the question. The result is an UpgradeOps.UpgradeResult whose Operation is Rollback; the upgrade it undid is
 /// marked RolledBack in the history.</para>
