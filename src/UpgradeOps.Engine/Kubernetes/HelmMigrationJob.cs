@@ -18,14 +18,9 @@ internal static class HelmMigrationJob
 {
     public const string ComponentLabel = "app.kubernetes.io/component";
 
-    /// <summary>Whether a Job is the profile's migration Job (full name, name without the release prefix, or component label).</summary>
-    public static bool Matches(string? wanted, string release, string name, IDictionary<string, string>? labels)
-    {
-        if (string.IsNullOrEmpty(wanted)) return false;
-        var shortName = name.StartsWith(release + "-", StringComparison.Ordinal) ? name[(release.Length + 1)..] : name;
-        var component = labels?.TryGetValue(ComponentLabel, out var c) == true ? c : null;
-        return wanted == name || wanted == shortName || wanted == component;
-    }
+    /// <summary>Whether a Job is the profile's migration Job: matched like a workload (<see cref="KubernetesDiscovery.AnswersTo"/>).</summary>
+    public static bool Matches(string? wanted, string release, string name, IDictionary<string, string>? labels) =>
+        KubernetesDiscovery.AnswersTo(wanted, release, name, labels);
 
     /// <summary>The newest matching Job created since <paramref name="since"/>, or null (none declared, none ran, or its hook policy deleted it).</summary>
     public static async Task<MigrationJobOutcome?> ReadAsync(IKubernetes client, string ns, string release, ProductProfile profile, DateTimeOffset since,

@@ -23,11 +23,12 @@ public sealed class KubernetesDiscoveryRequest
 /// Describes a Helm release natively: the release from its newest release Secret (chart, app version, revision,
 /// status), and its workloads (Deployments and StatefulSets helm manages for it) mapped to the profile's roles.
 /// </summary>
-public static class KubernetesDiscovery
+public static partial class KubernetesDiscovery
 {
     private const string ReleaseNameAnnotation = "meta.helm.sh/release-name";
     private const string InstanceLabel = "app.kubernetes.io/instance";
     private const string ComponentLabel = "app.kubernetes.io/component";
+    private const string ChartLabel = "helm.sh/chart";
 
     public static IKubernetes Connect(string? kubeconfig, string? context)
     {
@@ -156,14 +157,30 @@ public static class KubernetesDiscovery
         };
     }
 
-    /// <summary>The profile service a workload plays: its kubernetesWorkload is the workload's name, that name without the release prefix, or its component label.</summary>
-    internal static ServiceDefinition? ServiceOf(V1ObjectMeta metadata, ProductProfile profile, string release)
+    /// <summary>The profile service a workload plays: the one whose kubernetesWorkload the workload answers to (<see cref="AnswersTo"/>).</summary>
+    internal static ServiceDefinition? ServiceOf(V1ObjectMeta metadata, ProductProfile profile, string release) =>
+        profile.Services.FirstOrDefault(s => AnswersTo(s.KubernetesWorkload, release, metadata.Name, metadata.Labels));
+
+    /// <summary>
+    /// Whether a workload or Job answers to the name a profile gives it: its full name, its name without the release prefix,
+    /// its name without the "RELEASE-CHART-" prefix of helm's usual fullname template (the chart from the helm.sh/chart
+    /// label), or its app.kubernetes.io/component label. So one profile fits every release name: Infrahub's chart names its
+    /// server "prod-infrahub-infrahub-server" in a release "prod" and "infrahub-infrahub-server" in a release "infrahub".
+    /// </summary>
+    internal static bool AnswersTo(string? wanted, string release, string name, IDictionary<string, string>? labels)
     {
-        var name = metadata.Name;
-        var shortName = name.StartsWith(release + "-", StringComparison.Ordinal) ? name[(release.Length + 1)..] : name;
-        var component = metadata.Labels?.TryGetValue(ComponentLabel, out var c) == true ? c : null;
-        return profile.Services.FirstOrDefault(s => s.KubernetesWorkload is { } w && (w == name || w == shortName || w == component));
+        if (string.IsNullOrEmpty(wanted)) return false;
+        if (wanted == name || labels?.TryGetValue(ComponentLabel, out var component) == true && component == wanted) return true;
+        if (!name.StartsWith(release + "-", StringComparison.Ordinal)) return false;
+        var shortName = name[(release.Length + 1)..];
+        if (wanted == shortName) return true;
+        var chart = labels?.TryGetValue(ChartLabel, out var chartLabel) == true ? ChartVersionSuffix().Replace(chartLabel, "") : null;
+        return chart is { Length: > 0 } && shortName == $"{chart}-{wanted}";
     }
+
+    /// <summary>helm.sh/chart is "NAME-VERSION" (the version with + replaced by _).</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"-v?\d+\.\d+\.\d+[^/]*$")]
+    private static partial System.Text.RegularExpressions.Regex ChartVersionSuffix();
 
     /// <summary>One read of the API, its failures turned into errors that say what to do.</summary>
     private static async Task<T> ReadAsync<T>(IKubernetes client, KubernetesDiscoveryRequest request, string what, Func<Task<T>> read)

@@ -16,6 +16,21 @@ public class HelmMigrationJobTests
         Assert.Equal(matches, HelmMigrationJob.Matches(wanted, "hv", name, labels));
     }
 
+    [Theory]
+    // helm's usual fullname is RELEASE-CHART (or RELEASE alone when it contains the chart's name): Infrahub's chart names
+    // its server FULLNAME-infrahub-server, so "infrahub-server" must find it whatever the release is called.
+    [InlineData("prod", "prod-infrahub-infrahub-server", "infrahub-4.1.13", true)]
+    [InlineData("infrahub", "infrahub-infrahub-server", "infrahub-4.1.13", true)]
+    [InlineData("prod", "prod-infrahub-infrahub-server", "infrahub-v4.1.13+build_1", true)]
+    [InlineData("prod", "prod-infrahub-infrahub-server", null, false)]                 // no chart label: no guess
+    [InlineData("prod", "prod-other-infrahub-server", "infrahub-4.1.13", false)]       // another chart's prefix
+    [InlineData("prod", "staging-infrahub-infrahub-server", "infrahub-4.1.13", false)] // another release
+    public void A_workload_answers_to_its_name_without_the_release_and_chart_prefix(string release, string name, string? chart, bool matches)
+    {
+        var labels = chart is null ? null : new Dictionary<string, string> { ["helm.sh/chart"] = chart };
+        Assert.Equal(matches, KubernetesDiscovery.AnswersTo("infrahub-server", release, name, labels));
+    }
+
     [Fact]
     public void The_journal_block_says_which_Job_and_how_it_ended_before_its_log()
     {
