@@ -22,7 +22,7 @@ namespace UpgradeOps.Commands;
 /// outage, the downtime probed during the upgrade, the time to create and restore the copy, the validation report, error and warning
 /// lines from the logs (secrets masked), and the maintenance window to plan — backup, upgrade and validation as measured, times the
 /// profile's rehearsal.windowSafetyFactor. Give it to Test-UpgradeReadiness and Test-UpgradePath (-Rehearsal), and to
-/// Export-UpgradeReport for the change ticket. Copies are made for Compose deployments on the host network.</para>
+/// Export-UpgradeReport for the change ticket. A Compose copy is made for deployments on the host network only.</para>
 /// <para type="description">The backup of a Helm release (New-DeploymentBackup on Get-UpgradeDeployment -Namespace -Release) is rehearsed
 /// on a copy release in a namespace of its own, RELEASE-rehearsal-XXXXXX, labelled io.upgradeops.rehearsal.id (the owning process in an
 /// annotation, so the next rehearsal deletes a namespace whose process is gone): helm install from -Chart at the backup's chart version
