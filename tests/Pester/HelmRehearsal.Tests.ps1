@@ -1,7 +1,8 @@
 # Invoke-UpgradeRehearsal on a Helm release, as a user runs it: the sandbox chart installed at 1.7.5 by the real helm into the
 # test API server started with -RunContainers (workloads as Docker containers of their image, host network), a backup taken,
-# then a rehearsal to 1.7.6 on a copy release in a namespace of its own, with -CopyValue moving the copy's host ports. The
-# report passes; production's revision, pods, containers and data are unchanged; the copy's namespace and containers are gone.
+# then a rehearsal to 1.7.6 on a copy release in a namespace of its own, with -CopyValue moving the copy's host ports (a
+# copy namespace left by a dead process is removed first). The report passes; production's revision, pods, containers
+# and data are unchanged; the copy's namespace and containers are gone.
 # Ports come from 56600-56699 (production's and the copy's differ). Verified against that test server only, never a real cluster.
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
@@ -70,6 +71,13 @@ Describe 'Invoke-UpgradeRehearsal on a Helm release' -Tag 'Kubernetes', 'Helm', 
     It 'rehearses 1.7.5 -> 1.7.6 on a copy in its own namespace: the report passes, production is unchanged, the copy is gone' {
         $before = Get-ProductionState
         $before.Rows | Should -Be '40'
+        # A copy left by a rehearsal whose process is gone (owner pid:starttime of no process), with an object in it.
+        $stale = 'hr-rehearsal-dead01'
+        $nsBody = @{ apiVersion = 'v1'; kind = 'Namespace'; metadata = @{ name = $stale; labels = @{ 'io.upgradeops.rehearsal.id' = '20260101-000000-dead01' }
+            annotations = @{ 'io.upgradeops.rehearsal.owner' = '999999:1'; 'io.upgradeops.rehearsal.release' = 'hr' } } } | ConvertTo-Json -Depth 5
+        $null = Invoke-RestMethod "$($server.Url)/api/v1/namespaces" -Method Post -ContentType 'application/json' -Body $nsBody
+        $null = Invoke-RestMethod "$($server.Url)/api/v1/namespaces/$stale/configmaps" -Method Post -ContentType 'application/json' `
+            -Body (@{ apiVersion = 'v1'; kind = 'ConfigMap'; metadata = @{ name = 'left' }; data = @{ a = 'b' } } | ConvertTo-Json -Depth 5)
         $out = $b | Invoke-UpgradeRehearsal -To 1.7.6 -Deployment (Get-Hr) -Chart $chart -HelmPath $helm -CopyValue $copyValues -Force -Verbose 4>&1
         $r = $out | Where-Object { $_.PSObject.Properties["EstimatedWindow"] }
         $r.Status | Should -Be 'Passed' -Because (($r.Errors + $r.Warnings) -join "`n")
@@ -87,6 +95,9 @@ Describe 'Invoke-UpgradeRehearsal on a Helm release' -Tag 'Kubernetes', 'Helm', 
         # The unencrypted backup masked the database password: the copy got a fresh one, named but never shown.
         ($r.Warnings -join "`n") | Should -Match 'database\.password.*fresh random values'
         $r.Kept | Should -BeFalse
+        ($r.Warnings -join "`n") | Should -Match "Removed 1 copy\(ies\) left by rehearsals that did not finish: namespace\(s\) $stale"
+        Get-Namespaces | Should -Not -Contain $stale
+        (Invoke-RestMethod "$($server.Url)/api/v1/namespaces/$stale/configmaps").items | Should -BeNullOrEmpty
         ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n" | Should -Match 'hr-rehearsal-'
         ($r | ConvertTo-Json -Depth 8) + ($out | Out-String) | Should -Not -Match ([regex]::Escape($password))
 

@@ -173,8 +173,16 @@ internal static class HelmRehearsalService
         var (prodNs, prodRelease) = (production.Location!.Split('/')[0], production.Location.Split('/')[1]);
         using (var client = KubernetesDiscovery.Connect(production.Kubeconfig, production.KubeContext))
         {
-            var nsObject = await client.CoreV1.ReadNamespaceAsync(prodNs, cancellationToken: context.CancellationToken).ConfigureAwait(false);
-            if (nsObject.Metadata?.Labels?.ContainsKey(RehearsalLabels.Id) == true)
+            // A user who may not read namespaces still rehearses: the check only stops a copy being rehearsed again.
+            V1Namespace? nsObject = null;
+            try
+            {
+                nsObject = await client.CoreV1.ReadNamespaceAsync(prodNs, cancellationToken: context.CancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpOperationException ex) when (ex.Response.StatusCode is System.Net.HttpStatusCode.Forbidden or System.Net.HttpStatusCode.NotFound)
+            {
+            }
+            if (nsObject?.Metadata?.Labels?.ContainsKey(RehearsalLabels.Id) == true)
                 throw new UpgradeOpsException("RehearsalOfACopy", ErrorKind.InvalidArgument, production.Location,
                     $"Namespace {prodNs} is itself a rehearsal copy. Rehearse from the production release's backup.");
         }
