@@ -125,6 +125,11 @@ public sealed class Store
             Publish(new WatchEvent(_resourceVersion, "DELETED", type.Key, deleted));
             // Garbage collection of the pods it owned.
             if ((Pods.IsWorkload(type) || type.Kind == "Job") && ns is not null) SyncPods(type, ns, null, (string?)obj["metadata"]?["uid"]);
+            // A namespace takes everything in it along (at once here; a real cluster finalizes it over a while).
+            if (type.Kind == "Namespace")
+                foreach (var inside in ResourceTypes.All.Where(t => t.Namespaced))
+                    foreach (var item in _objects.Where(p => p.Key.StartsWith(Key(inside, name, ""), StringComparison.Ordinal)).Select(p => p.Value).ToList())
+                        Delete(inside, name, (string)item["metadata"]!["name"]!, dryRun: false);
             return (JsonObject)deleted.DeepClone();
         }
     }

@@ -61,5 +61,17 @@ public sealed class RehearsalReport
     public List<string> Warnings { get; set; } = new();
     public bool Passed => Status == RehearsalStatus.Passed;
 
+    /// <summary>Records how a rehearsal stopped early: interrupted (null: Ctrl+C) or failed with <paramref name="error"/>.</summary>
+    internal void Stopped(Exception? error)
+    {
+        Status = error is null ? RehearsalStatus.Interrupted : RehearsalStatus.Failed;
+        Errors.Add(error switch
+        {
+            null => "The rehearsal was interrupted; its copy is removed.",
+            UpgradeOpsException u => $"{u.Message} ({u.ErrorId})",
+            _ => error.Message,
+        });
+    }
+
     public override string ToString() => $"{Id}: {From} → {To} {Status}, window {EstimatedWindow}";
 }

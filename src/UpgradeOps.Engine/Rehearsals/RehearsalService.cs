@@ -31,10 +31,15 @@ public sealed class RehearsalRequest
     public bool Force { get; init; }
     /// <summary>Where copies' folders go; the user's data folder by default.</summary>
     public string? Root { get; init; }
+    /// <summary>The rehearsal's id (names the copy); one per request, so -WhatIf names what the run creates.</summary>
+    public string Id { get; init; } = RehearsalService.NewId();
+    /// <summary>A Helm release's copy: the chart, helm and the copy's own values. Null for a Compose backup.</summary>
+    public HelmRehearsalOptions? Helm { get; init; }
 }
 
 /// <summary>What a rehearsal will do, for -WhatIf and the confirmation prompt.</summary>
-public sealed record RehearsalPlan(string DeploymentName, string From, string To, string Route, string BackupId, string CopyRoot);
+/// <param name="Creates">What the run creates and removes, when it is said differently from a Compose copy (a Helm release's namespace and commands).</param>
+public sealed record RehearsalPlan(string DeploymentName, string From, string To, string Route, string BackupId, string CopyRoot, string? Creates = null);
 
 /// <summary>
 /// The guide's last advice as one operation: a disposable copy of the deployment restored from the production backup,
@@ -43,9 +48,13 @@ public sealed record RehearsalPlan(string DeploymentName, string From, string To
 /// </summary>
 public static class RehearsalService
 {
+    public static string NewId() => $"{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
+
     public static async Task<RehearsalPlan> PlanAsync(RehearsalRequest request, EngineContext context)
     {
-        var (backup, production, path) = await PrepareAsync(request, verify: false, context).ConfigureAwait(false);
+        var opened = await OpenBackupAsync(request, verify: false, context).ConfigureAwait(false);
+        if (opened.Platform == DeploymentPlatform.Kubernetes) return await HelmRehearsalService.PlanAsync(request, opened, context).ConfigureAwait(false);
+        var (backup, production, path) = await PrepareAsync(request, opened, context).ConfigureAwait(false);
         return new RehearsalPlan(production.Name, path.From, path.To, path.Route, backup.Id, request.Root ?? RehearsalCopy.DefaultRoot);
     }
 
@@ -54,9 +63,11 @@ public static class RehearsalService
         var ct = context.CancellationToken;
         var log = context.CreateLogger(nameof(RehearsalService));
         var clock = Stopwatch.StartNew();
-        var (backup, production, path) = await PrepareAsync(request, verify: true, context).ConfigureAwait(false);
+        var opened = await OpenBackupAsync(request, verify: true, context).ConfigureAwait(false);
+        if (opened.Platform == DeploymentPlatform.Kubernetes) return await HelmRehearsalService.RunAsync(request, opened, context).ConfigureAwait(false);
+        var (backup, production, path) = await PrepareAsync(request, opened, context).ConfigureAwait(false);
         var root = request.Root ?? RehearsalCopy.DefaultRoot;
-        var id = $"{DateTimeOffset.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
+        var id = request.Id;
         using var activity = context.StartActivity($"Rehearsing {production.Name} {path.Route} on a copy");
 
         using var source = await ComposeBackupSource.OpenAsync(production, ct).ConfigureAwait(false);
@@ -93,44 +104,16 @@ public static class RehearsalService
                 HealthTimeout = request.HealthTimeout, ConfigurationValues = request.ConfigurationValues, Force = true,
                 ServePreviousOnFailure = false,
             }, context).ConfigureAwait(false);
-            report.Upgrade = upgrade;
-            report.Downtime = upgrade.Downtime;
-            report.Hops = UpgradeHops.Of(upgrade);
-            if (upgrade.Status != UpgradeStatus.Succeeded)
-                report.Errors.Add($"The upgrade of the copy {upgrade.Status} at {upgrade.Steps.LastOrDefault(s => s.Status == StepStatus.Failed)?.Name ?? "a step"}: " +
-                                  $"{upgrade.Error} ({upgrade.ErrorId}). The real upgrade would fail the same way: fix this first.");
-
-            if (upgrade.Status == UpgradeStatus.Succeeded)
-            {
-                activity.Report("Validating the upgraded copy", 80);
-                var upgraded = await DescribeCopyAsync(copy, production, context).ConfigureAwait(false);
-                report.Validation = await PostUpgradeValidator.ValidateAsync(new ValidationRequest
-                {
-                    Deployment = upgraded, ExpectedVersion = path.To, Baseline = upgrade.Baseline, Since = upgradeStarted,
-                }, context).ConfigureAwait(false);
-                foreach (var check in report.Validation.Checks.Where(c => c.Status == CheckStatus.Failed))
-                    report.Errors.Add($"Validation {check.Name} failed on the upgraded copy: {check.Detail}");
-                foreach (var check in report.Validation.Checks.Where(c => c.Status == CheckStatus.Warning))
-                    report.Warnings.Add($"Validation {check.Name}: {check.Detail}");
-            }
-
-            activity.Report("Reading the copy's logs", 90);
-            await ReadLogsAsync(copyDeployment, report.Started, report, context).ConfigureAwait(false);
-            if (report.LogErrors.Count > 0)
-                report.Warnings.Add($"The copy logged {report.LogErrors.Count} error line(s) during the rehearsal (LogErrors): read them before the real upgrade.");
-            report.Status = report.Errors.Count == 0 ? RehearsalStatus.Passed : RehearsalStatus.Failed;
-            Estimate(report, profile, upgrade, report.Validation);
+            await ConcludeAsync(report, upgrade, profile, () => DescribeCopyAsync(copy, production, context), upgradeStarted, context, activity).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            report.Status = RehearsalStatus.Interrupted;
-            report.Errors.Add("The rehearsal was interrupted; its copy is removed.");
+            report.Stopped(null);
             throw;
         }
         catch (Exception ex) when (ex is UpgradeOpsException or DockerApiException or IOException or HttpRequestException)
         {
-            report.Status = RehearsalStatus.Failed;
-            report.Errors.Add(ex is UpgradeOpsException u ? $"{u.Message} ({u.ErrorId})" : ex.Message);
+            report.Stopped(ex);
         }
         finally
         {
@@ -157,8 +140,11 @@ public static class RehearsalService
         return report;
     }
 
-    /// <summary>The backup (verified when it matters), the production deployment as it is now, and the path from the backup's version.</summary>
-    private static async Task<(DeploymentBackup Backup, Deployment Production, UpgradePath Path)> PrepareAsync(RehearsalRequest request, bool verify, EngineContext context)
+    /// <summary>
+    /// The backup, verified when it matters (a failing one is refused unless Force), with a version to start the copy at and
+    /// a database dump to restore into it: what every rehearsal needs, whatever the platform.
+    /// </summary>
+    internal static async Task<DeploymentBackup> OpenBackupAsync(RehearsalRequest request, bool verify, EngineContext context)
     {
         DeploymentBackup backup;
         if (verify)
@@ -177,16 +163,21 @@ public static class RehearsalService
         {
             backup = BackupCatalog.Open(request.BackupPath);
         }
-        if (backup.Platform != DeploymentPlatform.Compose)
-            throw new UpgradeOpsException("RehearsalNotSupportedOnHelm", ErrorKind.NotImplemented, backup.Id,
-                "Rehearsals copy Compose deployments only for now. Rehearse a Helm release by installing the chart into another namespace and restoring the backup there.");
         if (backup.Version is null)
             throw new UpgradeOpsException("BackupVersionUnknown", ErrorKind.InvalidData, backup.Id,
                 "The backup does not record the version it was taken at, so the copy cannot start at it. Take a new backup with New-DeploymentBackup.");
         if (!backup.Components.Any(c => c.Kind == BackupComponentKind.PostgresDump))
             throw new UpgradeOpsException("RehearsalBackupWithoutData", ErrorKind.InvalidData, backup.Id,
                 "The backup holds no database dump: a copy restored from it would be empty. Take a backup with the database (New-DeploymentBackup without -Component).");
+        if (backup.Platform == DeploymentPlatform.Compose && request.Helm is not null)
+            throw new UpgradeOpsException("HelmParameterOnCompose", ErrorKind.InvalidArgument, backup.Id,
+                $"Backup {backup.Id} is of a Compose deployment: -Chart, -ChartVersion, -HelmPath, -ValuesFile and -CopyValue are for a Helm release's backup. Run again without them.");
+        return backup;
+    }
 
+    /// <summary>The production deployment as it is now, and the path from the backup's version.</summary>
+    private static async Task<(DeploymentBackup Backup, Deployment Production, UpgradePath Path)> PrepareAsync(RehearsalRequest request, DeploymentBackup backup, EngineContext context)
+    {
         var production = request.Deployment is { } given
             ? await ComposeDiscovery.DiscoverAsync(ComposeDiscoveryRequest.Again(given), context).ConfigureAwait(false)
             : backup.Location is { } location
@@ -247,6 +238,41 @@ public static class RehearsalService
     private static Task<Deployment> DescribeCopyAsync(RehearsalCopy copy, Deployment production, EngineContext context) =>
         ComposeDiscovery.DiscoverAsync(new ComposeDiscoveryRequest { ComposeFile = copy.ComposeFile, Profile = production.Profile, DockerHost = production.Endpoint }, context);
 
+    /// <summary>
+    /// The part every rehearsal ends with, whatever the platform: the upgrade's hops and outcome in the report, the upgraded copy
+    /// validated as Test-PostUpgrade would (when the upgrade succeeded), its logs read, the status and the window to plan.
+    /// </summary>
+    internal static async Task ConcludeAsync(RehearsalReport report, UpgradeResult upgrade, Profiles.ProductProfile profile, Func<Task<Deployment>> describeCopy,
+        DateTimeOffset upgradeStarted, EngineContext context, ProgressActivity activity)
+    {
+        report.Upgrade = upgrade;
+        report.Downtime = upgrade.Downtime;
+        report.Hops = UpgradeHops.Of(upgrade);
+        if (upgrade.Status != UpgradeStatus.Succeeded)
+            report.Errors.Add($"The upgrade of the copy {upgrade.Status} at {upgrade.Steps.LastOrDefault(s => s.Status == StepStatus.Failed)?.Name ?? "a step"}: " +
+                              $"{upgrade.Error} ({upgrade.ErrorId}). The real upgrade would fail the same way: fix this first.");
+
+        if (upgrade.Status == UpgradeStatus.Succeeded)
+        {
+            activity.Report("Validating the upgraded copy", 80);
+            report.Validation = await PostUpgradeValidator.ValidateAsync(new ValidationRequest
+            {
+                Deployment = await describeCopy().ConfigureAwait(false), ExpectedVersion = report.To, Baseline = upgrade.Baseline, Since = upgradeStarted,
+            }, context).ConfigureAwait(false);
+            foreach (var check in report.Validation.Checks.Where(c => c.Status == CheckStatus.Failed))
+                report.Errors.Add($"Validation {check.Name} failed on the upgraded copy: {check.Detail}");
+            foreach (var check in report.Validation.Checks.Where(c => c.Status == CheckStatus.Warning))
+                report.Warnings.Add($"Validation {check.Name}: {check.Detail}");
+        }
+
+        activity.Report("Reading the copy's logs", 90);
+        await ReadLogsAsync(await describeCopy().ConfigureAwait(false), report.Started, report, context).ConfigureAwait(false);
+        if (report.LogErrors.Count > 0)
+            report.Warnings.Add($"The copy logged {report.LogErrors.Count} error line(s) during the rehearsal (LogErrors): read them before the real upgrade.");
+        report.Status = report.Errors.Count == 0 ? RehearsalStatus.Passed : RehearsalStatus.Failed;
+        Estimate(report, profile, upgrade, report.Validation);
+    }
+
     /// <summary>The window to plan: the backup production needs first, the upgrade as measured, validation; times the profile's safety factor.</summary>
     internal static void Estimate(RehearsalReport report, Profiles.ProductProfile profile, UpgradeResult upgrade, ValidationReport? validation)
     {
@@ -258,7 +284,7 @@ public static class RehearsalService
     }
 
     /// <summary>Error and warning lines the copy's containers logged during the rehearsal, secrets masked (through the validation target's logs).</summary>
-    private static async Task ReadLogsAsync(Deployment copy, DateTimeOffset since, RehearsalReport report, EngineContext context)
+    internal static async Task ReadLogsAsync(Deployment copy, DateTimeOffset since, RehearsalReport report, EngineContext context)
     {
         using var target = await ValidationTarget.OpenAsync(copy, context).ConfigureAwait(false);
         var scan = new LogScan(target.Profile.Validation);

@@ -22,7 +22,17 @@ namespace UpgradeOps.Commands;
 /// outage, the downtime probed during the upgrade, the time to create and restore the copy, the validation report, error and warning
 /// lines from the logs (secrets masked), and the maintenance window to plan — backup, upgrade and validation as measured, times the
 /// profile's rehearsal.windowSafetyFactor. Give it to Test-UpgradeReadiness and Test-UpgradePath (-Rehearsal), and to
-/// Export-UpgradeReport for the change ticket. Copies are made for Compose deployments on the host network.</para>
+/// Export-UpgradeReport for the change ticket. A Compose copy is made for deployments on the host network only.</para>
+/// <para type="description">The backup of a Helm release (New-DeploymentBackup on Get-UpgradeDeployment -Namespace -Release) is rehearsed
+/// on a copy release in a namespace of its own, RELEASE-rehearsal-XXXXXX, labelled io.upgradeops.rehearsal.id (the owning process in an
+/// annotation, so the next rehearsal deletes a namespace whose process is gone): helm install from -Chart at the backup's chart version
+/// (a local chart as it is) with the backup's values at the backup's version, then -ValuesFile, then -CopyValue; the backup's databases,
+/// volumes and ConfigMaps restored into the copy; helm upgrade hop by hop as Invoke-Upgrade runs it (no backup step); Test-PostUpgrade's
+/// checks through a port-forward to the copy; its pods' logs; then helm uninstall and the namespace deleted (with -Keep, the report says
+/// the commands that remove it). A backup taken without -EncryptionKey holds its secret values masked: the copy gets fresh random values
+/// for those not set by -ValuesFile or -CopyValue (never shown), and the report's warnings name them. Give -CopyValue for whatever the
+/// copy must not share with production, such as its ingress host, or ports on host-network workloads. Production's namespace, release,
+/// Secrets and data are only read. Verified against the test API server of this repository only, never on a real cluster.</para>
 /// </summary>
 /// <example>
 /// <code>$b = $d | New-DeploymentBackup -Path /backups
@@ -37,6 +47,13 @@ namespace UpgradeOps.Commands;
 /// <example>
 /// <code>$b | Invoke-UpgradeRehearsal -To 1.7.6 -WhatIf</code>
 /// <para>Says which copy would be made from which backup and which path it would be upgraded along. Creates nothing.</para>
+/// </example>
+/// <example>
+/// <code>$release = Get-UpgradeDeployment -Namespace infrahub -Release infrahub -Profile infrahub
+/// $b = $release | New-DeploymentBackup -Path /backups -EncryptionKey $key
+/// $b | Invoke-UpgradeRehearsal -To 1.1.8 -Deployment $release -Chart opsmill/infrahub -EncryptionKey $key -CopyValue @{ 'ingress.host' = 'rehearsal.example.com' }</code>
+/// <para>Rehearses a Helm release's upgrade on a copy release in namespace infrahub-rehearsal-XXXXXX, installed from the chart at the backup's chart version with
+/// the backup's values and its own ingress host, restored from the encrypted backup, upgraded and validated, then uninstalled with its namespace.</para>
 /// </example>
 /// <returns>An UpgradeOps.RehearsalReport: Id, DeploymentName, CopyName, From, To, Route, Status, Hops, Downtime, Restore, Validation, LogErrors, LogWarnings, Errors, Warnings, EstimatedWindow, EstimateBasis.</returns>
 /// <seealso cref="InvokeUpgradeCommand"/>
@@ -128,6 +145,36 @@ public sealed class InvokeUpgradeRehearsalCommand : EngineCmdlet
     public string? WorkingDirectory { get; set; }
 
     /// <summary>
+    /// <para type="description">Helm: the chart to install the copy from and upgrade it with, as Invoke-Upgrade -Chart takes it — a local folder, a .tgz, or repo/chart. Required for a Helm release's backup.</para>
+    /// </summary>
+    [Parameter]
+    public string? Chart { get; set; }
+
+    /// <summary>
+    /// <para type="description">Helm: the chart version of the upgrade's hops, as Invoke-Upgrade -ChartVersion. The copy itself is installed at the chart version the backup's release ran (a local chart as it is).</para>
+    /// </summary>
+    [Parameter]
+    public string? ChartVersion { get; set; }
+
+    /// <summary>
+    /// <para type="description">Helm: the helm binary. Default: helm on PATH.</para>
+    /// </summary>
+    [Parameter]
+    public string? HelmPath { get; set; }
+
+    /// <summary>
+    /// <para type="description">Helm: values files for the copy's install, applied after the backup's values (before -CopyValue). Use it for the real values of secrets an unencrypted backup masked.</para>
+    /// </summary>
+    [Parameter]
+    public string[] ValuesFile { get; set; } = Array.Empty<string>();
+
+    /// <summary>
+    /// <para type="description">Helm: values of the copy only, by dotted key, such as @{ 'ingress.host' = 'rehearsal.example.com' }; they win over the backup's values and -ValuesFile. Give whatever the copy must not share with production: its ingress host, or the ports of workloads on the host network. A value keeps the type of the value it replaces (a port stays a number).</para>
+    /// </summary>
+    [Parameter]
+    public Hashtable? CopyValue { get; set; }
+
+    /// <summary>
     /// <para type="description">Do not ask for confirmation, and rehearse even from a backup that fails verification.</para>
     /// </summary>
     [Parameter]
@@ -151,9 +198,10 @@ public sealed class InvokeUpgradeRehearsalCommand : EngineCmdlet
                 Keep = Keep,
                 Force = Force,
                 Root = WorkingDirectory is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(WorkingDirectory),
+                Helm = HelmOptions(),
             };
             var plan = RunEngine(context => RehearsalService.PlanAsync(request, context));
-            var description = $"Rehearse {plan.Route} of '{plan.DeploymentName}' on a disposable copy: create its containers, volumes and a folder under {plan.CopyRoot}, " +
+            var description = plan.Creates is not null ? $"Rehearse {plan.Route} of '{plan.DeploymentName}' on a disposable copy: {plan.Creates}" : $"Rehearse {plan.Route} of '{plan.DeploymentName}' on a disposable copy: create its containers, volumes and a folder under {plan.CopyRoot}, " +
                               $"restore backup {plan.BackupId} into it, upgrade it ({Strategy}), validate it, then " +
                               (Keep ? "keep it running (-Keep)." : "remove it.") + $" '{plan.DeploymentName}' itself is not changed.";
             if (!ShouldChange(plan.DeploymentName, description, "Rehearse upgrade", Force)) return;
@@ -164,5 +212,20 @@ public sealed class InvokeUpgradeRehearsalCommand : EngineCmdlet
                 WriteEngineError(new UpgradeOpsException("RehearsalFailed", ErrorKind.InvalidOperation, report,
                     $"The rehearsal of {report.Route} {report.Status}: {string.Join(" ", report.Errors)} Fix this before upgrading production; the report has the details."));
         });
+    }
+
+    /// <summary>The Helm options when any Helm parameter is given (a local chart or file as a full path); null otherwise.</summary>
+    private HelmRehearsalOptions? HelmOptions()
+    {
+        if (Chart is null && ChartVersion is null && HelmPath is null && ValuesFile.Length == 0 && CopyValue is null) return null;
+        string Full(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+        return new HelmRehearsalOptions
+        {
+            Chart = Chart is null ? null : Directory.Exists(Full(Chart)) || File.Exists(Full(Chart)) ? Full(Chart) : Chart,
+            ChartVersion = ChartVersion,
+            HelmPath = HelmPath is null ? null : Full(HelmPath),
+            ValuesFiles = ValuesFile.Select(Full).ToList(),
+            CopyValues = ConfigurationValues(CopyValue) ?? new Dictionary<string, string>(),
+        };
     }
 }

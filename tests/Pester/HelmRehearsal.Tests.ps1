@@ -1,0 +1,122 @@
+# Invoke-UpgradeRehearsal on a Helm release, as a user runs it: the sandbox chart installed at 1.7.5 by the real helm into the
+# test API server started with -RunContainers (workloads as Docker containers of their image, host network), a backup taken,
+# then a rehearsal to 1.7.6 on a copy release in a namespace of its own, with -CopyValue moving the copy's host ports (a
+# copy namespace left by a dead process is removed first). The report passes; production's revision, pods, containers
+# and data are unchanged; the copy's namespace and containers are gone.
+# Ports come from 56600-56699 (production's and the copy's differ). Verified against that test server only, never a real cluster.
+BeforeAll {
+    Import-Module $env:UPGRADEOPS_MODULE -Force
+    Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Kubernetes/KubeTestServer.psm1') -Force
+    $script:chart = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/chart'
+    $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
+    $script:password = "kube-reh-$([guid]::NewGuid().ToString('n').Substring(0, 12))"
+    $script:dbPort, $script:cachePort, $script:apiPort, $script:copyDb, $script:copyCache, $script:copyApi = Get-KubeTestFreePort 6
+    $script:copyValues = @{ 'server.port' = "$copyApi"; 'database.port' = "$copyDb"; 'cache.port' = "$copyCache" }
+    $script:server = Start-KubeTestServer -RunContainers
+    $script:helm = Get-Helm
+    $script:db = "$($server.ContainerPrefix)-hr-hr-sandbox-database"
+    $install = Invoke-TestHelm $server install hr $chart -n hr --create-namespace --timeout 120s --set "database.port=$dbPort" `
+        --set "cache.port=$cachePort" --set "server.port=$apiPort" --set "database.password=$password"
+    if ($install.ExitCode -ne 0) { throw "helm install failed: $($install.Error)" }
+
+    function Get-Hr { Get-UpgradeDeployment -Namespace hr -Release hr -Kubeconfig $server.KubeconfigPath -Profile $profilePath -WarningAction SilentlyContinue }
+    function Invoke-Sql([string] $Sql) { Invoke-KubeTestSql $db $dbPort $password $Sql }
+    function Get-Namespaces { (Invoke-RestMethod "$($server.Url)/api/v1/namespaces").items.metadata.name }
+    function Get-ProductionState {
+        $d = Get-Hr
+        $pods = (Invoke-RestMethod "$($server.Url)/api/v1/namespaces/hr/pods").items | ForEach-Object { "$($_.metadata.name) $($_.metadata.uid)" } | Sort-Object
+        $containers = & docker ps -a --filter "name=$($server.ContainerPrefix)-hr-hr-" --format '{{.Names}} {{.ID}} {{.Status}}' | ForEach-Object { ($_ -split ' ')[0..1] -join ' ' } | Sort-Object
+        [pscustomobject]@{
+            Revision = $d.Revision; Version = $d.Version; Pods = $pods -join "`n"; Containers = $containers -join "`n"
+            Rows = Invoke-Sql 'SELECT count(*) FROM reh_marker'; Schema = Invoke-Sql 'SELECT max(version) FROM schema_migrations'
+            Secrets = ((Invoke-RestMethod "$($server.Url)/api/v1/namespaces/hr/secrets").items | ForEach-Object { "$($_.metadata.name) $($_.metadata.resourceVersion)" } | Sort-Object) -join "`n"
+        }
+    }
+    $script:savedDataHome = $env:XDG_DATA_HOME
+    $env:XDG_DATA_HOME = Join-Path $TestDrive 'data'
+    $script:backups = Join-Path $TestDrive 'backups'
+    $null = Wait-KubeTestRelease { Get-Hr } 90
+    $null = Invoke-Sql 'CREATE TABLE reh_marker (id int PRIMARY KEY); INSERT INTO reh_marker SELECT generate_series(1, 40);'
+    $script:b = Get-Hr | New-DeploymentBackup -Path $backups -WarningAction SilentlyContinue
+}
+AfterAll {
+    $env:XDG_DATA_HOME = $script:savedDataHome
+    if ($script:server) { $script:server | Stop-KubeTestServer }
+}
+
+Describe 'Invoke-UpgradeRehearsal on a Helm release' -Tag 'Kubernetes', 'Helm', 'Rehearsal' {
+    It 'refuses a Helm backup without -Chart, before anything is created' {
+        $before = Get-Namespaces
+        $err = $null
+        try { $b | Invoke-UpgradeRehearsal -To 1.7.6 -Deployment (Get-Hr) -Force -ErrorAction Stop } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -BeLike 'ChartRequired,*'
+        $err.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $err.Exception.Message | Should -Match 'give -Chart'
+        Get-Namespaces | Should -Be $before
+    }
+
+    It 'says with -WhatIf which namespace and helm commands it would create, and creates nothing' {
+        $before = Get-Namespaces
+        # -WhatIf writes to the host, not to a stream: run it in a fresh pwsh and read what it printed.
+        $command = "Import-Module '$env:UPGRADEOPS_MODULE'; `$d = Get-UpgradeDeployment -Namespace hr -Release hr -Kubeconfig '$($server.KubeconfigPath)' -Profile '$profilePath' -WarningAction SilentlyContinue; " +
+            "Invoke-UpgradeRehearsal -Path '$($b.Path)' -To 1.7.6 -Deployment `$d -Chart '$chart' -HelmPath '$helm' -CopyValue @{ 'server.port' = '$copyApi' } -WhatIf"
+        $out = (& (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command $command 2>&1) -join "`n"
+        $out | Should -Match 'create namespace hr-rehearsal-[a-z0-9]{6}'
+        $out | Should -Match 'helm install hr .* -n hr-rehearsal-'
+        $out | Should -Match 'helm upgrade hr .* -n hr-rehearsal-'
+        $out | Should -Match 'Release hr/hr itself is not changed'
+        Get-Namespaces | Should -Be $before
+    }
+
+    It 'rehearses 1.7.5 -> 1.7.6 on a copy in its own namespace: the report passes, production is unchanged, the copy is gone' {
+        $before = Get-ProductionState
+        $before.Rows | Should -Be '40'
+        # A copy left by a rehearsal whose process is gone (owner pid:starttime of no process), with an object in it.
+        $stale = 'hr-rehearsal-dead01'
+        $nsBody = @{ apiVersion = 'v1'; kind = 'Namespace'; metadata = @{ name = $stale; labels = @{ 'io.upgradeops.rehearsal.id' = '20260101-000000-dead01' }
+            annotations = @{ 'io.upgradeops.rehearsal.owner' = '999999:1'; 'io.upgradeops.rehearsal.release' = 'hr' } } } | ConvertTo-Json -Depth 5
+        $null = Invoke-RestMethod "$($server.Url)/api/v1/namespaces" -Method Post -ContentType 'application/json' -Body $nsBody
+        $null = Invoke-RestMethod "$($server.Url)/api/v1/namespaces/$stale/configmaps" -Method Post -ContentType 'application/json' `
+            -Body (@{ apiVersion = 'v1'; kind = 'ConfigMap'; metadata = @{ name = 'left' }; data = @{ a = 'b' } } | ConvertTo-Json -Depth 5)
+        $out = $b | Invoke-UpgradeRehearsal -To 1.7.6 -Deployment (Get-Hr) -Chart $chart -HelmPath $helm -CopyValue $copyValues -Force -Verbose 4>&1
+        $r = $out | Where-Object { $_.PSObject.Properties["EstimatedWindow"] }
+        $r.Status | Should -Be 'Passed' -Because (($r.Errors + $r.Warnings) -join "`n")
+        $r.From | Should -Be '1.7.5'
+        $r.To | Should -Be '1.7.6'
+        $r.CopyName | Should -Match '^hr-rehearsal-[a-z0-9]{6}/hr$'
+        $r.Hops.Count | Should -Be 1
+        $r.Hops[0].Status | Should -Be 'Succeeded'
+        $r.Upgrade.Steps.Name | Should -Contain 'helm upgrade'
+        ($r.Upgrade.MigrationOutput -join "`n") | Should -Match 'database schema is now at 1\.7\.6'
+        $r.Restore | Should -BeGreaterThan ([TimeSpan]::Zero)
+        $r.EstimatedWindow | Should -BeGreaterThan ([TimeSpan]::Zero)
+        $r.Validation.Passed | Should -BeTrue -Because ($r.Validation.Checks | Where-Object Status -eq 'Failed' | Format-Table Name, Detail -Wrap | Out-String)
+        ($r.Validation.Checks | Where-Object Name -eq 'ApiVersion').Detail | Should -Match 'says 1\.7\.6'
+        # The unencrypted backup masked the database password: the copy got a fresh one, named but never shown.
+        ($r.Warnings -join "`n") | Should -Match 'database\.password.*fresh random values'
+        $r.Kept | Should -BeFalse
+        ($r.Warnings -join "`n") | Should -Match "Removed 1 copy\(ies\) left by rehearsals that did not finish: namespace\(s\) $stale"
+        Get-Namespaces | Should -Not -Contain $stale
+        (Invoke-RestMethod "$($server.Url)/api/v1/namespaces/$stale/configmaps").items | Should -BeNullOrEmpty
+        ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n" | Should -Match 'hr-rehearsal-'
+        ($r | ConvertTo-Json -Depth 8) + ($out | Out-String) | Should -Not -Match ([regex]::Escape($password))
+
+        $after = Get-ProductionState
+        $after.Revision | Should -Be $before.Revision
+        $after.Version | Should -Be '1.7.5'
+        $after.Pods | Should -Be $before.Pods
+        $after.Containers | Should -Be $before.Containers
+        $after.Rows | Should -Be $before.Rows
+        $after.Schema | Should -Be $before.Schema
+        $after.Secrets | Should -Be $before.Secrets
+        Get-KubeTestApiVersion "http://127.0.0.1:$apiPort" | Should -Be '1.7.5'
+
+        $copyNs = $r.CopyName.Split('/')[0]
+        Get-Namespaces | Should -Not -Contain $copyNs
+        (Invoke-RestMethod "$($server.Url)/apis/apps/v1/namespaces/$copyNs/deployments").items | Should -BeNullOrEmpty
+        (Invoke-RestMethod "$($server.Url)/api/v1/namespaces/$copyNs/secrets").items | Should -BeNullOrEmpty
+        $deadline = (Get-Date).AddSeconds(20)
+        while (($left = & docker ps -aq --filter "name=$($server.ContainerPrefix)-$copyNs-") -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 300 }
+        $left | Should -BeNullOrEmpty -Because 'the copy''s containers go with its namespace'
+    }
+}
