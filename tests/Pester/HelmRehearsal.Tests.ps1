@@ -74,8 +74,13 @@ Describe 'Invoke-UpgradeRehearsal on a Helm release' -Tag 'Kubernetes', 'Helm', 
         # A copy left by a rehearsal whose process is gone (owner pid:starttime of no process), with an object in it.
         $stale = 'hr-rehearsal-dead01'
         $nsBody = @{ apiVersion = 'v1'; kind = 'Namespace'; metadata = @{ name = $stale; labels = @{ 'io.upgradeops.rehearsal.id' = '20260101-000000-dead01' }
-            annotations = @{ 'io.upgradeops.rehearsal.owner' = '999999:1'; 'io.upgradeops.rehearsal.release' = 'hr' } } } | ConvertTo-Json -Depth 5
+            annotations = @{ 'io.upgradeops.rehearsal.owner' = "$([Environment]::MachineName)/999999:1"; 'io.upgradeops.rehearsal.release' = 'hr' } } } | ConvertTo-Json -Depth 5
         $null = Invoke-RestMethod "$($server.Url)/api/v1/namespaces" -Method Post -ContentType 'application/json' -Body $nsBody
+        # A copy of a rehearsal on another admin's machine: its process cannot be judged from here, so it is left alone.
+        $others = 'hr-rehearsal-other1'
+        $null = Invoke-RestMethod "$($server.Url)/api/v1/namespaces" -Method Post -ContentType 'application/json' -Body (@{ apiVersion = 'v1'; kind = 'Namespace'
+            metadata = @{ name = $others; labels = @{ 'io.upgradeops.rehearsal.id' = '20260101-000000-other1' }
+                annotations = @{ 'io.upgradeops.rehearsal.owner' = 'another-admins-machine/999999:1'; 'io.upgradeops.rehearsal.release' = 'hr' } } } | ConvertTo-Json -Depth 5)
         $null = Invoke-RestMethod "$($server.Url)/api/v1/namespaces/$stale/configmaps" -Method Post -ContentType 'application/json' `
             -Body (@{ apiVersion = 'v1'; kind = 'ConfigMap'; metadata = @{ name = 'left' }; data = @{ a = 'b' } } | ConvertTo-Json -Depth 5)
         $out = $b | Invoke-UpgradeRehearsal -To 1.7.6 -Deployment (Get-Hr) -Chart $chart -HelmPath $helm -CopyValue $copyValues -Force -Verbose 4>&1
@@ -97,6 +102,8 @@ Describe 'Invoke-UpgradeRehearsal on a Helm release' -Tag 'Kubernetes', 'Helm', 
         $r.Kept | Should -BeFalse
         ($r.Warnings -join "`n") | Should -Match "Removed 1 copy\(ies\) left by rehearsals that did not finish: namespace\(s\) $stale"
         Get-Namespaces | Should -Not -Contain $stale
+        Get-Namespaces | Should -Contain $others
+        $null = Invoke-RestMethod "$($server.Url)/api/v1/namespaces/$others" -Method Delete
         (Invoke-RestMethod "$($server.Url)/api/v1/namespaces/$stale/configmaps").items | Should -BeNullOrEmpty
         ($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message -join "`n" | Should -Match 'hr-rehearsal-'
         ($r | ConvertTo-Json -Depth 8) + ($out | Out-String) | Should -Not -Match ([regex]::Escape($password))

@@ -106,11 +106,23 @@ public static class HelmRehearsalCopy
     /// <summary>A labelled copy namespace as listed: its name and its rehearsal annotations.</summary>
     public sealed record Listed(string Namespace, string? Id, string? Owner, string? Release);
 
-    /// <summary>The copies whose owning process is gone (or unrecorded); a copy of a rehearsal still running is left alone.</summary>
-    public static IReadOnlyList<Listed> Abandoned(IEnumerable<Listed> copies, Func<string, bool>? ownerAlive = null)
+    /// <summary>
+    /// Who owns a copy: this machine and this process (pid:starttime). A cluster is shared by the admins' machines, so a
+    /// process is judged gone only on the machine it ran on.
+    /// </summary>
+    public static string CurrentOwner => $"{Environment.MachineName}/{RehearsalCopy.CurrentOwner}";
+
+    /// <summary>
+    /// The copies this machine left behind: owned by a process of this machine that is gone. A copy of a rehearsal still
+    /// running, one of another machine, and one whose owner is not recorded are left alone (another admin's rehearsal
+    /// may be running there); the teardown commands remove them by hand.
+    /// </summary>
+    public static IReadOnlyList<Listed> Abandoned(IEnumerable<Listed> copies, Func<string, bool>? ownerAlive = null, string? machine = null)
     {
         ownerAlive ??= RehearsalCopy.OwnerAlive;
-        return copies.Where(c => c.Id is not null && (c.Owner is null || !ownerAlive(c.Owner))).ToList();
+        machine ??= Environment.MachineName;
+        return copies.Where(c => c.Id is not null && c.Owner?.Split('/', 2) is [var host, var process]
+                                 && string.Equals(host, machine, StringComparison.OrdinalIgnoreCase) && !ownerAlive(process)).ToList();
     }
 
     /// <summary>The commands that remove a kept copy.</summary>

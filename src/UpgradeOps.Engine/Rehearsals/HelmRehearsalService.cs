@@ -74,7 +74,7 @@ internal static class HelmRehearsalService
                     Labels = new Dictionary<string, string> { [RehearsalLabels.Id] = request.Id, [RehearsalLabels.Source] = p.Release },
                     Annotations = new Dictionary<string, string>
                     {
-                        [HelmRehearsalCopy.OwnerAnnotation] = RehearsalCopy.CurrentOwner, [HelmRehearsalCopy.ReleaseAnnotation] = p.Release,
+                        [HelmRehearsalCopy.OwnerAnnotation] = HelmRehearsalCopy.CurrentOwner, [HelmRehearsalCopy.ReleaseAnnotation] = p.Release,
                         [RehearsalLabels.Source] = $"{p.Namespace}/{p.Release}",
                     },
                 },

@@ -78,18 +78,20 @@ public class HelmRehearsalCopyTests
     {
         var copies = new[]
         {
-            new HelmRehearsalCopy.Listed("hr-rehearsal-aaaaaa", "a", "111:1", "hr"),
-            new HelmRehearsalCopy.Listed("hr-rehearsal-bbbbbb", "b", "222:2", "hr"),
-            new HelmRehearsalCopy.Listed("hr-rehearsal-cccccc", "c", null, "hr"),
-            new HelmRehearsalCopy.Listed("unrelated", null, "111:1", null),
+            new HelmRehearsalCopy.Listed("hr-rehearsal-aaaaaa", "a", "admin-1/111:1", "hr"),
+            new HelmRehearsalCopy.Listed("hr-rehearsal-bbbbbb", "b", "admin-1/222:2", "hr"),
+            new HelmRehearsalCopy.Listed("hr-rehearsal-cccccc", "c", null, "hr"),                 // owner unknown: left alone
+            new HelmRehearsalCopy.Listed("hr-rehearsal-dddddd", "d", "admin-2/111:1", "hr"),      // another admin's machine
+            new HelmRehearsalCopy.Listed("hr-rehearsal-eeeeee", "e", "111:1", "hr"),              // no machine recorded
+            new HelmRehearsalCopy.Listed("unrelated", null, "admin-1/111:1", null),
         };
-        var abandoned = HelmRehearsalCopy.Abandoned(copies, owner => owner == "222:2");
-        Assert.Equal(new[] { "hr-rehearsal-aaaaaa", "hr-rehearsal-cccccc" }, abandoned.Select(c => c.Namespace));
+        var abandoned = HelmRehearsalCopy.Abandoned(copies, owner => owner == "222:2", machine: "ADMIN-1");
+        Assert.Equal(new[] { "hr-rehearsal-aaaaaa" }, abandoned.Select(c => c.Namespace));
     }
 
     [Fact]
     public void Finds_the_current_process_alive_with_the_default_check() =>
-        Assert.Empty(HelmRehearsalCopy.Abandoned(new[] { new HelmRehearsalCopy.Listed("ns", "id", RehearsalCopy.CurrentOwner, "hr") }));
+        Assert.Empty(HelmRehearsalCopy.Abandoned(new[] { new HelmRehearsalCopy.Listed("ns", "id", HelmRehearsalCopy.CurrentOwner, "hr") }));
 
     [Fact]
     public void Combines_the_hops_of_a_path_so_each_hop_keeps_its_timings()
