@@ -9,23 +9,13 @@ BeforeAll {
     $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
     $script:password = "kube-test-$([guid]::NewGuid().ToString('n').Substring(0, 12))"
 
-    function Get-FreePort {
-        foreach ($candidate in (56500..56999 | Get-Random -Count 500)) {
-            $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, $candidate)
-            try { $listener.Start(); $listener.Stop(); return $candidate } catch { }
-        }
-        throw 'no free port in 56500-56999'
-    }
+    function Get-FreePort { Get-KubeTestFreePort -Range (56500..56999) }
     $script:port = Get-FreePort
     $script:db = "upgradeops-kubetest-db-$PID"
     $null = & docker run -d --name $db --network host -e POSTGRES_USER=sandbox -e POSTGRES_DB=sandbox -e "POSTGRES_PASSWORD=$password" `
         -e "PGPORT=$port" 127.0.0.1:5000/upgradeops/postgres:15
     if ($LASTEXITCODE -ne 0) { throw "docker run $db failed" }
-    function Invoke-Sql([string] $Sql) {
-        $out = & docker exec -e "PGPASSWORD=$password" $db psql -X -v ON_ERROR_STOP=1 -tA -h 127.0.0.1 -p $port -U sandbox -d sandbox -c $Sql 2>&1
-        if ($LASTEXITCODE -ne 0) { throw "psql: $out" }
-        $out
-    }
+    function Invoke-Sql([string] $Sql) { Invoke-KubeTestSql $db $port $password $Sql }
     $deadline = (Get-Date).AddSeconds(60)
     while ($true) {
         & docker exec $db pg_isready -q -h 127.0.0.1 -p $port 2>$null
