@@ -227,5 +227,16 @@ function Get-KubeTestApiVersion {
     }
 }
 
+function Invoke-KubeTestWhatIf {
+    <# .SYNOPSIS -WhatIf writes to the host, not to a stream: runs -Command in a fresh pwsh, where $d is release -Release in
+       -Namespace of -Server read with -Profile, and returns what it printed as one string. The child inherits the
+       environment (XDG_DATA_HOME, where a Helm release's journals live). #>
+    param([Parameter(Mandatory)] $Server, [Parameter(Mandatory)][string] $Namespace, [Parameter(Mandatory)][string] $Release,
+        [Parameter(Mandatory)][string] $Profile, [Parameter(Mandatory)][string] $Command)
+    $prelude = "Import-Module '$env:UPGRADEOPS_MODULE'; `$d = Get-UpgradeDeployment -Namespace $Namespace -Release $Release " +
+               "-Kubeconfig '$($Server.KubeconfigPath)' -Profile '$Profile' -WarningAction SilentlyContinue; "
+    (& (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command ($prelude + $Command) 2>&1) -join "`n"
+}
+
 Export-ModuleMember -Function Get-Helm, Start-KubeTestServer, Stop-KubeTestServer, Invoke-TestHelm, Set-KubeTestReleaseStatus, Get-KubeTestFreePort,
-    Wait-KubeTestRelease, Invoke-KubeTestSql, Get-KubeTestApiVersion
+    Wait-KubeTestRelease, Invoke-KubeTestSql, Get-KubeTestApiVersion, Invoke-KubeTestWhatIf

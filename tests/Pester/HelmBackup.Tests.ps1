@@ -35,12 +35,8 @@ BeforeAll {
     $install = Invoke-TestHelm $server install hb $chart -n hb --create-namespace --wait --timeout 30s --set "database.port=$port" --set "database.password=$password"
     if ($install.ExitCode -ne 0) { throw "helm install failed: $($install.Error)" }
     function Get-Hb { Get-UpgradeDeployment -Namespace hb -Release hb -Kubeconfig $server.KubeconfigPath -Profile $profilePath -WarningAction SilentlyContinue }
-    # -WhatIf writes to the host, not to a stream: run the command in a fresh pwsh ($d is the release there) and read what it printed.
-    function Invoke-WhatIf([string] $Command) {
-        $script = "Import-Module '$env:UPGRADEOPS_MODULE'; `$d = Get-UpgradeDeployment -Namespace hb -Release hb -Kubeconfig '$($server.KubeconfigPath)' " +
-                  "-Profile '$profilePath' -WarningAction SilentlyContinue; $Command"
-        (& (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command $script 2>&1) -join "`n"
-    }
+    # -WhatIf writes to the host: the command runs in a fresh pwsh, where $d is the release.
+    function Invoke-WhatIf([string] $Command) { Invoke-KubeTestWhatIf $server hb hb $profilePath $Command }
     function Get-ErrorFrom([scriptblock] $Action) { try { & $Action | Out-Null; $null } catch { $_ } }
     function Set-Replicas([string] $Kind, [string] $Name, [int] $Replicas, [string] $Namespace = 'hb') {
         $null = Invoke-RestMethod -Method Patch -Uri "$($server.Url)/apis/apps/v1/namespaces/$Namespace/$Kind/$Name" `

@@ -55,12 +55,8 @@ BeforeAll {
         Get-UpgradeDeployment -Namespace charts -Release sbx -Kubeconfig $server.KubeconfigPath -Profile $Profile -WarningAction SilentlyContinue
     }
     function Get-ErrorFrom([scriptblock] $Action) { try { & $Action | Out-Null; $null } catch { $_ } }
-    # -WhatIf writes to the host, not to a stream: run the commands in a fresh pwsh ($d is the release there) and read what it printed.
-    function Invoke-WhatIf([string] $Profile, [string] $Command) {
-        $prelude = "Import-Module '$env:UPGRADEOPS_MODULE'; `$env:XDG_DATA_HOME = '$env:XDG_DATA_HOME'; " +
-                   "`$d = Get-UpgradeDeployment -Namespace charts -Release sbx -Kubeconfig '$($server.KubeconfigPath)' -Profile '$Profile' -WarningAction SilentlyContinue; "
-        (& (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command ($prelude + $Command) 2>&1) -join "`n"
-    }
+    # -WhatIf writes to the host: the commands run in a fresh pwsh, where $d is the release.
+    function Invoke-WhatIf([string] $Profile, [string] $Command) { Invoke-KubeTestWhatIf $server charts sbx $Profile $Command }
     # Journals of Helm releases live in the user's data folder: a folder of this test's own.
     $script:savedDataHome = $env:XDG_DATA_HOME
     $env:XDG_DATA_HOME = Join-Path $TestDrive 'data'

@@ -14,11 +14,8 @@ BeforeAll {
     $script:savedDataHome = $env:XDG_DATA_HOME
     $env:XDG_DATA_HOME = Join-Path $TestDrive 'data'
     function Get-Cfg { Get-UpgradeDeployment -Namespace config -Release cfg -Kubeconfig $server.KubeconfigPath -Profile $profilePath -WarningAction SilentlyContinue }
-    function Invoke-WhatIfCommand([string] $Command) {
-        # -WhatIf writes to the host, not to a stream: run it in a fresh pwsh and read what it printed.
-        $prelude = "Import-Module '$env:UPGRADEOPS_MODULE'; `$d = Get-UpgradeDeployment -Namespace config -Release cfg -Kubeconfig '$($server.KubeconfigPath)' -Profile '$profilePath' -WarningAction SilentlyContinue; "
-        (& (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command ($prelude + $Command) 2>&1) -join "`n"
-    }
+    # -WhatIf writes to the host: the command runs in a fresh pwsh, where $d is the release.
+    function Invoke-WhatIfCommand([string] $Command) { Invoke-KubeTestWhatIf $server config cfg $profilePath $Command }
     $script:valuesText = @"
 # Production overrides for the sandbox release.
 server:
