@@ -150,9 +150,9 @@ public sealed class TestPostUpgradeCommand : EngineCmdlet
         var deployment = Deployment ?? UpgradeResult!.Deployment;
         if (deployment is null)
         {
-            ThrowTerminatingError(ErrorRecords.From(new UpgradeOpsException("DeploymentUnknown", ErrorKind.InvalidArgument, UpgradeResult,
+            ThrowEngineError(new UpgradeOpsException("DeploymentUnknown", ErrorKind.InvalidArgument, UpgradeResult,
                 $"The upgrade result {UpgradeResult!.Id} does not carry its deployment (it was read from history). Pipe the deployment instead: " +
-                "Get-UpgradeDeployment ... | Test-PostUpgrade -ExpectedVersion " + UpgradeResult.To)));
+                "Get-UpgradeDeployment ... | Test-PostUpgrade -ExpectedVersion " + UpgradeResult.To));
             return;
         }
         var request = new ValidationRequest
