@@ -315,11 +315,9 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
                 "A Helm release is upgraded with its chart: give -Chart (a folder, a .tgz, or repo/chart) and, for a repository chart, -ChartVersion unless the path gives each hop its chart version (the profile's version.helmCharts).");
         if (!path.IsSupported)
             throw new UpgradeOpsException("UpgradePathNotSupported", ErrorKind.InvalidOperation, path, path.Reason);
-        // A local chart is passed to helm as a full path; anything else (repo/chart, oci://...) as given.
-        var localChart = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Chart);
         var options = new HelmUpgradeOptions
         {
-            Chart = Directory.Exists(localChart) || File.Exists(localChart) ? localChart : Chart,
+            Chart = ChartArgument(SessionState.Path, Chart),
             ChartVersion = ChartVersion,
             ValuesFiles = ValuesFile.Select(f => SessionState.Path.GetUnresolvedProviderPathFromPSPath(f)).ToList(),
             HelmPath = HelmPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(HelmPath),
@@ -362,6 +360,13 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
             Emit(result);
             if (result.Status != UpgradeStatus.Succeeded) return;
         }
+    }
+
+    /// <summary>-Chart as helm takes it: a local chart (folder or .tgz) as a full path; anything else (repo/chart, oci://...) as given.</summary>
+    internal static string ChartArgument(PathIntrinsics paths, string chart)
+    {
+        var local = paths.GetUnresolvedProviderPathFromPSPath(chart);
+        return Directory.Exists(local) || File.Exists(local) ? local : chart;
     }
 
     private void Emit(UpgradeResult result)

@@ -221,7 +221,7 @@ public sealed class InvokeUpgradeRehearsalCommand : EngineCmdlet
         string Full(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
         return new HelmRehearsalOptions
         {
-            Chart = Chart is null ? null : Directory.Exists(Full(Chart)) || File.Exists(Full(Chart)) ? Full(Chart) : Chart,
+            Chart = Chart is null ? null : InvokeUpgradeCommand.ChartArgument(SessionState.Path, Chart),
             ChartVersion = ChartVersion,
             HelmPath = HelmPath is null ? null : Full(HelmPath),
             ValuesFiles = ValuesFile.Select(Full).ToList(),
