@@ -175,7 +175,7 @@ public static class ComposeRestoreService
         }, context).ConfigureAwait(false);
         if (verification.Checks.Any(c => c.ErrorId == "BackupWrongKey") || (request.Passphrase is null && verification.Backup?.Encrypted == true))
             throw new UpgradeOpsException("BackupWrongKey", ErrorKind.SecurityError, request.BackupPath,
-                "The backup is encrypted and the right -EncryptionKey was not given: nothing was restored.");
+                "The backup is encrypted and the right -EncryptionKey was not given: nothing was restored. Run again with -EncryptionKey, the key the backup was made with (New-DeploymentBackup -EncryptionKey).");
         if (!verification.Passed && !request.Force)
         {
             var failed = verification.Checks.First(c => c.Status == CheckStatus.Failed);

@@ -61,16 +61,20 @@ public sealed class RehearsalReport
     public List<string> Warnings { get; set; } = new();
     public bool Passed => Status == RehearsalStatus.Passed;
 
-    /// <summary>Records how a rehearsal stopped early: interrupted (null: Ctrl+C) or failed with <paramref name="error"/>.</summary>
-    internal void Stopped(Exception? error)
+    /// <summary>
+    /// Records how a rehearsal stopped early: interrupted (null: Ctrl+C) or failed with <paramref name="error"/>, whose
+    /// message is masked with <paramref name="redactor"/> (an error may quote what a tool printed).
+    /// </summary>
+    internal void Stopped(Exception? error, Hosting.SecretRedactor? redactor = null)
     {
         Status = error is null ? RehearsalStatus.Interrupted : RehearsalStatus.Failed;
-        Errors.Add(error switch
+        var text = error switch
         {
             null => "The rehearsal was interrupted; its copy is removed.",
             UpgradeOpsException u => $"{u.Message} ({u.ErrorId})",
             _ => error.Message,
-        });
+        };
+        Errors.Add(redactor?.Redact(text) ?? text);
     }
 
     public override string ToString() => $"{Id}: {From} → {To} {Status}, window {EstimatedWindow}";

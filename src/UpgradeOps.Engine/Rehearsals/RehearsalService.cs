@@ -113,7 +113,9 @@ public static class RehearsalService
         }
         catch (Exception ex) when (ex is UpgradeOpsException or DockerApiException or IOException or HttpRequestException)
         {
-            report.Stopped(ex);
+            // The copy's .env is the backup's; production's may hold secrets set since.
+            report.Stopped(ex, new SecretRedactor(new[] { source.File.EnvFilePath, copy is null ? null : Path.Combine(copy.Folder, ".env") }
+                .Where(File.Exists).SelectMany(f => EnvFile.Read(f!)).ToList()));
         }
         finally
         {

@@ -61,7 +61,7 @@ public static class ComposeDiagnosticCollector
         if (unknown.Count > 0)
             throw new UpgradeOpsException("UnknownService", ErrorKind.ObjectNotFound, string.Join(", ", unknown),
                 $"'{deployment.Name}' has no container of service {string.Join(", ", unknown)}. Its services: " +
-                string.Join(", ", target.Containers.Select(ServiceOf).Distinct().Order()) + ".");
+                string.Join(", ", target.Containers.Select(ServiceOf).Distinct().Order()) + ". Give -Service one of them, or leave -Service out for all.");
         var containers = target.Containers
             .Where(c => request.Services.Count == 0 || request.Services.Contains(ServiceOf(c), StringComparer.OrdinalIgnoreCase))
             .OrderBy(c => ServiceOf(c), StringComparer.Ordinal)

@@ -34,7 +34,8 @@ internal static class KubernetesDiagnosticCollector
         var unknown = request.Services.Where(s => workloads.All(w => !string.Equals(w.Name, s, StringComparison.OrdinalIgnoreCase))).ToList();
         if (unknown.Count > 0)
             throw new UpgradeOpsException("UnknownService", ErrorKind.ObjectNotFound, string.Join(", ", unknown),
-                $"Release {ns}/{release} has no workload {string.Join(", ", unknown)}. Its workloads: {string.Join(", ", workloads.Select(w => w.Name))}.");
+                $"Release {ns}/{release} has no workload {string.Join(", ", unknown)}. Its workloads: {string.Join(", ", workloads.Select(w => w.Name))}. " +
+                "Give -Service one of them, or leave -Service out for all.");
         var selected = workloads.Where(w => request.Services.Count == 0 || request.Services.Contains(w.Name, StringComparer.OrdinalIgnoreCase)).ToList();
         for (var i = 0; i < selected.Count; i++)
         {

@@ -194,19 +194,19 @@ public static class UpgradeReadinessChecker
                 "Bring the deployment back to health before upgrading (Get-UpgradeDiagnostic shows why it is not).");
     }
 
-    /// <summary>Compose: the appVersion rules naming a .env variable the hop crosses (from &lt; appVersion ≤ to), unset ones Missing or Generated.</summary>
+    /// <summary>
+    /// Compose: the rules naming a .env variable the hop crosses (ConfigurationRules.Applicable, as the upgrade's
+    /// ComposeConfiguration.Plan finds them), unset ones Missing or Generated.
+    /// </summary>
     internal static IReadOnlyList<SettingNeed> ComposeNeeds(ProductProfile profile, string? fromVersion, string to, Func<string, bool> isSet)
     {
-        ProductVersion? from = fromVersion is { } v && ProductVersion.TryParse(v, out var f) ? f : null;
-        var target = ProductVersion.TryParse(to, out var t) ? t : null;
-        var needs = new List<SettingNeed>();
-        foreach (var rule in profile.ConfigurationRules)
+        if (!ProductVersion.TryParse(to, out var target)) return Array.Empty<SettingNeed>();
+        var from = ProductVersion.TryParse(fromVersion, out var f) ? f! : ProductVersion.Parse("0.0.0");
+        return ComposeConfiguration.Applicable(profile, from, target!).Select(rule =>
         {
-            if (rule.RequiresVariable is not { } variable || rule.AppVersion is null || !ProductVersion.TryParse(rule.AppVersion, out var since)) continue;
-            if (target is null || target.CompareTo(since) < 0 || (from is not null && from.CompareTo(since) >= 0)) continue;
-            needs.Add(new SettingNeed(variable, rule.Description, isSet(variable) ? SettingState.Set : rule.Generate ? SettingState.Generated : SettingState.Missing));
-        }
-        return needs;
+            var variable = rule.RequiresVariable!;
+            return new SettingNeed(variable, rule.Description, isSet(variable) ? SettingState.Set : rule.Generate ? SettingState.Generated : SettingState.Missing);
+        }).ToList();
     }
 
     /// <summary>

@@ -101,3 +101,16 @@ public class RehearsalPlanningTests
         Assert.Equal(CheckStatus.Warning, RehearsalCoverage.Check(Rehearsal(RehearsalStatus.Failed), "1.6.3", "1.7.6", Now).Status);
     }
 }
+
+public class RehearsalStoppedTests
+{
+    [Fact]
+    public void A_rehearsal_that_fails_records_its_error_with_the_deployments_secrets_masked()
+    {
+        var report = RehearsalSamples.Rehearsal();
+        var redactor = new Hosting.SecretRedactor([new("DB_PASSWORD", "hunter2-secret")]);
+        report.Stopped(new UpgradeOpsException("RestoreFailed", ErrorKind.InvalidOperation, null, "psql said: password hunter2-secret was refused."), redactor);
+        Assert.Equal(RehearsalStatus.Failed, report.Status);
+        Assert.Equal("psql said: password *** was refused. (RestoreFailed)", report.Errors[^1]);
+    }
+}
