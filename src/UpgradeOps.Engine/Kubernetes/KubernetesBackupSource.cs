@@ -199,11 +199,16 @@ internal sealed class KubernetesBackupSource : IDataStoreHost
             var name = KubernetesObjectSnapshot.ResolveName(reference.Name, Release);
             try
             {
-                items.Add(reference.Kind == "Secret"
-                    ? await Client.CoreV1.ReadNamespacedSecretAsync(name, Namespace, cancellationToken: ct).ConfigureAwait(false) is var secret
-                        ? KubernetesObjectSnapshot.Secret(name, secret.Type, secret.Data, redactSecrets) : throw new InvalidOperationException()
-                    : await Client.CoreV1.ReadNamespacedConfigMapAsync(name, Namespace, cancellationToken: ct).ConfigureAwait(false) is var map
-                        ? KubernetesObjectSnapshot.ConfigMap(name, map.Data) : throw new InvalidOperationException());
+                if (reference.Kind == "Secret")
+                {
+                    var secret = await Client.CoreV1.ReadNamespacedSecretAsync(name, Namespace, cancellationToken: ct).ConfigureAwait(false);
+                    items.Add(KubernetesObjectSnapshot.Secret(name, secret.Type, secret.Data, redactSecrets));
+                }
+                else
+                {
+                    var map = await Client.CoreV1.ReadNamespacedConfigMapAsync(name, Namespace, cancellationToken: ct).ConfigureAwait(false);
+                    items.Add(KubernetesObjectSnapshot.ConfigMap(name, map.Data));
+                }
             }
             catch (HttpOperationException ex) when (ex.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
             {
