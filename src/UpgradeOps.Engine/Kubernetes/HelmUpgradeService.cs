@@ -214,6 +214,8 @@ public static class HelmUpgradeService
             if (changes.Count > 0)
                 await StepAsync("configuration", () =>
                 {
+                    // The rules' own values file holds given and generated secrets: owner-only, as a backup's files (Apply keeps the mode).
+                    if (ruleValuesFile is not null) KeepPrivate(ruleValuesFile);
                     configuration?.Apply();
                     journal.AddedVariables.AddRange(changes.Where(c => c.Action is "Added" or "Moved").Select(c => c.Setting).Except(journal.AddedVariables));
                     return Task.FromResult<string?>($"{configuration?.Path ?? "values"}: " +
@@ -327,6 +329,13 @@ public static class HelmUpgradeService
         }
         if (result.Status == UpgradeStatus.Succeeded) activity.Complete();
         return result;
+    }
+
+    /// <summary>Makes a values file readable by its owner only, creating it empty when it does not exist yet.</summary>
+    private static void KeepPrivate(string path)
+    {
+        if (!File.Exists(path)) BackupFiles.CreatePrivateFile(path).Dispose();
+        else if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
     private static string LastLine(string text) =>
