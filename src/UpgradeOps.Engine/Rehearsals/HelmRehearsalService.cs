@@ -249,7 +249,7 @@ internal static class HelmRehearsalService
                 await JsonSerializer.SerializeAsync(stream, own, cancellationToken: ct).ConfigureAwait(false);
             files.Add(ownFile);
         }
-        var redactor = new SecretRedactor(HelmRehearsalCopy.Leaves(values, "").Where(v => SecretRedactor.IsSecretName(v.Key.Split('.')[^1]))
+        var redactor = new SecretRedactor(HelmRelease.Flatten(values).Where(v => SecretRedactor.IsSecretName(v.Key.Split('.')[^1]))
             .Concat(p.Options.ValuesFiles.SelectMany(HelmValuesFile.Flatten).Where(v => SecretRedactor.IsSecretName(v.Key.Split('.')[^1]))));
         return (files, redactor);
     }
