@@ -53,9 +53,11 @@ public sealed class HelmUpgradeOptions
 public static class HelmUpgradeService
 {
     /// <summary>Where a release's journal and lock live (no compose folder to keep them beside): the user's local data folder.</summary>
-    public static string StateAnchor(string ns, string release) =>
-        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
-            "UpgradeOps", "helm", ns, release, "release");
+    public static string StateAnchor(string ns, string release) => Path.Combine(NamespaceStateFolder(ns), release, "release");
+
+    /// <summary>The folder of the state of every release of a namespace (a rehearsal copy's is removed with its namespace).</summary>
+    internal static string NamespaceStateFolder(string ns) =>
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "UpgradeOps", "helm", ns);
 
     private static (string Namespace, string Release) Split(Deployment deployment) =>
         deployment.Platform == DeploymentPlatform.Kubernetes && deployment.Location?.Split('/', 2) is [{ Length: > 0 } ns, { Length: > 0 } release]

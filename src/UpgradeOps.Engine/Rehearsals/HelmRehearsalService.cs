@@ -298,7 +298,7 @@ internal static class HelmRehearsalService
         {
             left.Add($"kubectl delete namespace {ns}  # {(int)ex.Response.StatusCode}");
         }
-        var state = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(HelmUpgradeService.StateAnchor(ns, release)))!)!, ns);
+        var state = HelmUpgradeService.NamespaceStateFolder(ns);
         if (Directory.Exists(state)) Directory.Delete(state, recursive: true);
         foreach (var item in left) log.LogWarning("Rehearsal copy {Namespace}: could not remove: {Item}", ns, item);
         return left;
