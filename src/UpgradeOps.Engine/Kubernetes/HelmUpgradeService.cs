@@ -358,12 +358,6 @@ public static class HelmUpgradeService
         }
     }
 
-    /// <summary>
-    /// Undoes an upgrade of a Helm release: the backup recorded in its journal (or given) is verified first; then the
-    /// application workloads scale to 0, the databases are restored from the backup, "helm rollback --wait" returns the
-    /// release to the revision recorded before the upgrade, and the workloads come back and must be ready. An upgrade that
-    /// ran with -SkipBackup is rolled back with helm only, and the result says the data was not restored.
-    /// </summary>
     /// <summary>What a rollback would do, for -WhatIf: the upgrade's journal, the revision to return to, the backup whose data returns (or null).</summary>
     public static (UpgradeJournal Journal, int Revision, string? BackupPath) PlanRollback(HelmRollbackRequest request)
     {
@@ -379,6 +373,12 @@ public static class HelmUpgradeService
         return (journal, revision, request.BackupPath ?? journal.Result.BackupPath);
     }
 
+    /// <summary>
+    /// Undoes an upgrade of a Helm release: the backup recorded in its journal (or given) is verified first; then the
+    /// application workloads scale to 0, the databases are restored from the backup, "helm rollback --wait" returns the
+    /// release to the revision recorded before the upgrade, and the workloads come back and must be ready. An upgrade that
+    /// ran with -SkipBackup is rolled back with helm only, and the result says the data was not restored.
+    /// </summary>
     public static async Task<UpgradeResult> RollBackAsync(HelmRollbackRequest request, EngineContext context)
     {
         var (ns, releaseName) = Split(request.Deployment);
