@@ -178,7 +178,7 @@ internal static class HelmReleaseRedaction
         var writer = new StringWriter();
         yaml.Save(writer, assignAnchors: false);
         var secrets = values is null ? Array.Empty<KeyValuePair<string, string>>()
-            : new HelmRelease("", "", 0, "", "", "", null, null, null, "") { Values = values }.FlatValues().Where(v => SecretRedactor.IsSecretName(v.Key.Split('.')[^1]));
+            : HelmRelease.Flatten(values).Where(v => SecretRedactor.IsSecretName(v.Key.Split('.')[^1]));
         return new SecretRedactor(secrets).Redact(writer.ToString());
     }
 }

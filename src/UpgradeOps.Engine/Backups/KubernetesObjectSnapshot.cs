@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using UpgradeOps.Hosting;
@@ -55,6 +54,4 @@ public static class KubernetesObjectSnapshot
 
     /// <summary>A profile's resource name with {release} replaced by the release's name.</summary>
     public static string ResolveName(string name, string release) => name.Replace("{release}", release, StringComparison.Ordinal);
-
-    internal static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
 }

@@ -27,7 +27,8 @@ public sealed record HelmRelease(
     /// <summary>Every user-given leaf value with its dotted key (database.password → ...), for masking helm's output.</summary>
     public IEnumerable<KeyValuePair<string, string>> FlatValues() => Flatten(Values, "");
 
-    private static IEnumerable<KeyValuePair<string, string>> Flatten(JsonNode? node, string prefix) => node switch
+    /// <summary>Every scalar leaf of a values tree with its dotted key (lists by index: "hosts.0").</summary>
+    public static IEnumerable<KeyValuePair<string, string>> Flatten(JsonNode? node, string prefix = "") => node switch
     {
         JsonObject o => o.SelectMany(p => Flatten(p.Value, prefix.Length == 0 ? p.Key : $"{prefix}.{p.Key}")),
         JsonArray a => a.SelectMany((item, i) => Flatten(item, $"{prefix}.{i}")),

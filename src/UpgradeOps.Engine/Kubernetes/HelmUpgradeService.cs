@@ -53,9 +53,11 @@ public sealed class HelmUpgradeOptions
 public static class HelmUpgradeService
 {
     /// <summary>Where a release's journal and lock live (no compose folder to keep them beside): the user's local data folder.</summary>
-    public static string StateAnchor(string ns, string release) =>
-        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
-            "UpgradeOps", "helm", ns, release, "release");
+    public static string StateAnchor(string ns, string release) => Path.Combine(NamespaceStateFolder(ns), release, "release");
+
+    /// <summary>The folder of the state of every release of a namespace (a rehearsal copy's is removed with its namespace).</summary>
+    internal static string NamespaceStateFolder(string ns) =>
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "UpgradeOps", "helm", ns);
 
     private static (string Namespace, string Release) Split(Deployment deployment) =>
         deployment.Platform == DeploymentPlatform.Kubernetes && deployment.Location?.Split('/', 2) is [{ Length: > 0 } ns, { Length: > 0 } release]
@@ -214,6 +216,8 @@ public static class HelmUpgradeService
             if (changes.Count > 0)
                 await StepAsync("configuration", () =>
                 {
+                    // The rules' own values file holds given and generated secrets: owner-only, as a backup's files (Apply keeps the mode).
+                    if (ruleValuesFile is not null) KeepPrivate(ruleValuesFile);
                     configuration?.Apply();
                     journal.AddedVariables.AddRange(changes.Where(c => c.Action is "Added" or "Moved").Select(c => c.Setting).Except(journal.AddedVariables));
                     return Task.FromResult<string?>($"{configuration?.Path ?? "values"}: " +
@@ -329,6 +333,13 @@ public static class HelmUpgradeService
         return result;
     }
 
+    /// <summary>Makes a values file readable by its owner only, creating it empty when it does not exist yet.</summary>
+    private static void KeepPrivate(string path)
+    {
+        if (!File.Exists(path)) BackupFiles.CreatePrivateFile(path).Dispose();
+        else if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+
     private static string LastLine(string text) =>
         text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? text;
 
@@ -347,12 +358,6 @@ public static class HelmUpgradeService
         }
     }
 
-    /// <summary>
-    /// Undoes an upgrade of a Helm release: the backup recorded in its journal (or given) is verified first; then the
-    /// application workloads scale to 0, the databases are restored from the backup, "helm rollback --wait" returns the
-    /// release to the revision recorded before the upgrade, and the workloads come back and must be ready. An upgrade that
-    /// ran with -SkipBackup is rolled back with helm only, and the result says the data was not restored.
-    /// </summary>
     /// <summary>What a rollback would do, for -WhatIf: the upgrade's journal, the revision to return to, the backup whose data returns (or null).</summary>
     public static (UpgradeJournal Journal, int Revision, string? BackupPath) PlanRollback(HelmRollbackRequest request)
     {
@@ -368,6 +373,12 @@ public static class HelmUpgradeService
         return (journal, revision, request.BackupPath ?? journal.Result.BackupPath);
     }
 
+    /// <summary>
+    /// Undoes an upgrade of a Helm release: the backup recorded in its journal (or given) is verified first; then the
+    /// application workloads scale to 0, the databases are restored from the backup, "helm rollback --wait" returns the
+    /// release to the revision recorded before the upgrade, and the workloads come back and must be ready. An upgrade that
+    /// ran with -SkipBackup is rolled back with helm only, and the result says the data was not restored.
+    /// </summary>
     public static async Task<UpgradeResult> RollBackAsync(HelmRollbackRequest request, EngineContext context)
     {
         var (ns, releaseName) = Split(request.Deployment);

@@ -175,11 +175,17 @@ internal sealed class KubernetesBackupSource : IDataStoreHost
         {
             while (true)
             {
-                var (wanted, ready) = workload.Kind == "StatefulSet"
-                    ? await CallAsync("read a StatefulSet", async () => (await Client.AppsV1.ReadNamespacedStatefulSetAsync(workload.Name, Namespace, cancellationToken: ct).ConfigureAwait(false)) is var s
-                        ? (s.Spec?.Replicas ?? 1, s.Status?.ReadyReplicas ?? 0) : default).ConfigureAwait(false)
-                    : await CallAsync("read a Deployment", async () => (await Client.AppsV1.ReadNamespacedDeploymentAsync(workload.Name, Namespace, cancellationToken: ct).ConfigureAwait(false)) is var d
-                        ? (d.Spec?.Replicas ?? 1, d.Status?.ReadyReplicas ?? 0) : default).ConfigureAwait(false);
+                var statefulSet = workload.Kind == "StatefulSet";
+                var (wanted, ready) = await CallAsync(statefulSet ? "read a StatefulSet" : "read a Deployment", async () =>
+                {
+                    if (statefulSet)
+                    {
+                        var s = await Client.AppsV1.ReadNamespacedStatefulSetAsync(workload.Name, Namespace, cancellationToken: ct).ConfigureAwait(false);
+                        return (s.Spec?.Replicas ?? 1, s.Status?.ReadyReplicas ?? 0);
+                    }
+                    var d = await Client.AppsV1.ReadNamespacedDeploymentAsync(workload.Name, Namespace, cancellationToken: ct).ConfigureAwait(false);
+                    return (d.Spec?.Replicas ?? 1, d.Status?.ReadyReplicas ?? 0);
+                }).ConfigureAwait(false);
                 if (ready >= wanted) break;
                 if (DateTimeOffset.UtcNow > deadline)
                     throw new UpgradeOpsException("ServicesNotHealthy", ErrorKind.OperationTimeout, $"{Namespace}/{workload.Name}",
@@ -199,11 +205,16 @@ internal sealed class KubernetesBackupSource : IDataStoreHost
             var name = KubernetesObjectSnapshot.ResolveName(reference.Name, Release);
             try
             {
-                items.Add(reference.Kind == "Secret"
-                    ? await Client.CoreV1.ReadNamespacedSecretAsync(name, Namespace, cancellationToken: ct).ConfigureAwait(false) is var secret
-                        ? KubernetesObjectSnapshot.Secret(name, secret.Type, secret.Data, redactSecrets) : throw new InvalidOperationException()
-                    : await Client.CoreV1.ReadNamespacedConfigMapAsync(name, Namespace, cancellationToken: ct).ConfigureAwait(false) is var map
-                        ? KubernetesObjectSnapshot.ConfigMap(name, map.Data) : throw new InvalidOperationException());
+                if (reference.Kind == "Secret")
+                {
+                    var secret = await Client.CoreV1.ReadNamespacedSecretAsync(name, Namespace, cancellationToken: ct).ConfigureAwait(false);
+                    items.Add(KubernetesObjectSnapshot.Secret(name, secret.Type, secret.Data, redactSecrets));
+                }
+                else
+                {
+                    var map = await Client.CoreV1.ReadNamespacedConfigMapAsync(name, Namespace, cancellationToken: ct).ConfigureAwait(false);
+                    items.Add(KubernetesObjectSnapshot.ConfigMap(name, map.Data));
+                }
             }
             catch (HttpOperationException ex) when (ex.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
             {

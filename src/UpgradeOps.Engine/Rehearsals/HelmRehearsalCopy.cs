@@ -53,7 +53,7 @@ public static class HelmRehearsalCopy
         var values = (JsonObject)backupValues.DeepClone();
         var covered = new HashSet<string>(coveredKeys.Concat(copyValues.Keys), StringComparer.Ordinal);
         var fresh = new List<string>();
-        foreach (var (key, _) in Leaves(values, "").Where(l => l.Value == SecretRedactor.Mask).ToList())
+        foreach (var (key, _) in Kubernetes.HelmRelease.Flatten(values).Where(l => l.Value == SecretRedactor.Mask).ToList())
         {
             if (covered.Contains(key)) continue;
             Set(values, key, Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant());
@@ -93,15 +93,6 @@ public static class HelmRehearsalCopy
             _ => JsonValue.Create(value),
         };
     }
-
-    /// <summary>Every scalar leaf with its dotted key.</summary>
-    public static IEnumerable<KeyValuePair<string, string>> Leaves(JsonNode? node, string prefix) => node switch
-    {
-        JsonObject o => o.SelectMany(p => Leaves(p.Value, prefix.Length == 0 ? p.Key : $"{prefix}.{p.Key}")),
-        JsonArray a => a.SelectMany((item, i) => Leaves(item, $"{prefix}.{i}")),
-        JsonValue v => new[] { KeyValuePair.Create(prefix, v.GetValueKind() == System.Text.Json.JsonValueKind.String ? v.GetValue<string>() : v.ToJsonString()) },
-        _ => Array.Empty<KeyValuePair<string, string>>(),
-    };
 
     /// <summary>A labelled copy namespace as listed: its name and its rehearsal annotations.</summary>
     public sealed record Listed(string Namespace, string? Id, string? Owner, string? Release);

@@ -249,7 +249,7 @@ internal static class HelmRehearsalService
                 await JsonSerializer.SerializeAsync(stream, own, cancellationToken: ct).ConfigureAwait(false);
             files.Add(ownFile);
         }
-        var redactor = new SecretRedactor(HelmRehearsalCopy.Leaves(values, "").Where(v => SecretRedactor.IsSecretName(v.Key.Split('.')[^1]))
+        var redactor = new SecretRedactor(HelmRelease.Flatten(values).Where(v => SecretRedactor.IsSecretName(v.Key.Split('.')[^1]))
             .Concat(p.Options.ValuesFiles.SelectMany(HelmValuesFile.Flatten).Where(v => SecretRedactor.IsSecretName(v.Key.Split('.')[^1]))));
         return (files, redactor);
     }
@@ -298,7 +298,7 @@ internal static class HelmRehearsalService
         {
             left.Add($"kubectl delete namespace {ns}  # {(int)ex.Response.StatusCode}");
         }
-        var state = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(HelmUpgradeService.StateAnchor(ns, release)))!)!, ns);
+        var state = HelmUpgradeService.NamespaceStateFolder(ns);
         if (Directory.Exists(state)) Directory.Delete(state, recursive: true);
         foreach (var item in left) log.LogWarning("Rehearsal copy {Namespace}: could not remove: {Item}", ns, item);
         return left;
