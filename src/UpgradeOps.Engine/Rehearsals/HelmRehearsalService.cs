@@ -249,8 +249,9 @@ internal static class HelmRehearsalService
                 await JsonSerializer.SerializeAsync(stream, own, cancellationToken: ct).ConfigureAwait(false);
             files.Add(ownFile);
         }
-        var redactor = new SecretRedactor(HelmRelease.Flatten(values).Where(v => SecretRedactor.IsSecretName(v.Key.Split('.')[^1]))
-            .Concat(p.Options.ValuesFiles.SelectMany(HelmValuesFile.Flatten).Where(v => SecretRedactor.IsSecretName(v.Key.Split('.')[^1]))));
+        // As on Invoke-Upgrade: every value helm could print back is masked (a credential can sit under any key, e.g. a URL).
+        var redactor = new SecretRedactor(HelmRelease.Flatten(values).Concat(p.Options.ValuesFiles.SelectMany(HelmValuesFile.Flatten))
+            .Concat(p.Options.CopyValues.Select(v => KeyValuePair.Create(v.Key, v.Value))));
         return (files, redactor);
     }
 
