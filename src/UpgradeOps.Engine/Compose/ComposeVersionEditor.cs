@@ -44,7 +44,12 @@ public sealed partial record FileEdit(string Path, string Before, string After, 
         var temporary = Path + $".upgradeops-{Guid.NewGuid():N}";
         try
         {
-            File.WriteAllText(temporary, After, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: ByteOrderMark));
+            // The new text (a .env, a values file: secrets) is never readable by others, not even before it takes the file's mode.
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            using (var stream = new FileStream(temporary, options))
+            using (var writer = new StreamWriter(stream, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: ByteOrderMark)))
+                writer.Write(After);
             if (!OperatingSystem.IsWindows() && File.Exists(Path)) File.SetUnixFileMode(temporary, File.GetUnixFileMode(Path));
             File.Move(temporary, Path, overwrite: true);
         }
