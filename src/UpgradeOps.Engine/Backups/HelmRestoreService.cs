@@ -146,7 +146,8 @@ public static class HelmRestoreService
                 {
                     await source.ScaleAsync(workload, workload.Replicas, CancellationToken.None).ConfigureAwait(false);
                 }
-                catch (UpgradeOpsException ex)
+                // Any failure: the other workloads are still scaled back, and the restore's own error is the one raised.
+                catch (Exception ex)
                 {
                     log.LogWarning("Could not scale {Kind} {Workload} back to {Replicas}: {Message}. Scale it with 'kubectl scale {Kind} {Workload} -n {Namespace} --replicas={Replicas}'.",
                         workload.Kind, workload.Name, workload.Replicas, ex.Message, workload.Kind.ToLowerInvariant(), workload.Name, source.Namespace, workload.Replicas);
