@@ -10,6 +10,8 @@ internal sealed class LineCollector(Action<string>? onLine = null) : Stream
     private readonly List<string> _lines = new();
     private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Found)> _waiters = new();
     private readonly System.Text.StringBuilder _partial = new();
+    // Keeps a character whose UTF-8 bytes arrive in two writes (exec frames split anywhere) whole.
+    private readonly System.Text.Decoder _decoder = System.Text.Encoding.UTF8.GetDecoder();
 
     public IReadOnlyList<string> Lines { get { lock (_gate) return _lines.ToList(); } }
 
@@ -40,7 +42,8 @@ internal sealed class LineCollector(Action<string>? onLine = null) : Stream
     {
         lock (_gate)
         {
-            _partial.Append(System.Text.Encoding.UTF8.GetString(buffer));
+            var chars = new char[_decoder.GetCharCount(buffer, flush: false)];
+            _partial.Append(chars, 0, _decoder.GetChars(buffer, chars, flush: false));
             int newline;
             while ((newline = _partial.ToString().IndexOf('\n')) >= 0)
             {

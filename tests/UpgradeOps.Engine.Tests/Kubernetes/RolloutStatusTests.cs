@@ -216,4 +216,15 @@ public class RolloutStatusTests
         Assert.Equal(["INFO one", "INFO two"], lines);
         Assert.Equal("INFO one\nINFO two\nlast\n", collector.Text);
     }
+
+    [Fact]
+    public void A_character_split_across_two_writes_stays_whole()
+    {
+        var lines = new List<string>();
+        using var collector = new LineCollector(lines.Add);
+        var bytes = "schéma → 1.7.6\n"u8.ToArray();
+        collector.Write(bytes, 0, 4); // "sch" and the first byte of "é"
+        collector.Write(bytes, 4, bytes.Length - 4);
+        Assert.Equal(["schéma → 1.7.6"], lines);
+    }
 }
