@@ -13,20 +13,24 @@
       Sandbox  install and start what the sandbox needs (Docker Engine, registry), build its images, and bring
                up the sandbox deployment at -Version (default 1.7.5), seeded with data
       SandboxDown  stop the sandbox deployment and remove its volumes
+      Check    Build, then only the Pester files of -PesterPath, without the sandbox (for tests that need no
+               Docker Engine: planning, help, the bad-input corpus)
       Clean    remove build output
 .EXAMPLE
     dotnet tool restore; dotnet pwsh ./build.ps1 -Task Test
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Package', 'Demo', 'Sandbox', 'SandboxDown', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Check', 'Package', 'Demo', 'Sandbox', 'SandboxDown', 'Clean')]
     [string[]] $Task = @('Build'),
     # Sandbox task: the version of the sandbox application to deploy.
     [string] $Version = '1.7.5',
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
     # Pester tag filter for quick local runs (e.g. -PesterTag Help); CI runs everything.
-    [string[]] $PesterTag
+    [string[]] $PesterTag,
+    # Check task: the Pester files or folders to run (default: the bad-input corpus).
+    [string[]] $PesterPath = @('tests/Reliability')
 )
 
 $ErrorActionPreference = 'Stop'
@@ -111,10 +115,11 @@ function Invoke-XunitTests {
 }
 
 function Invoke-PesterTests {
+    param([string[]] $Path = @((Join-Path $Root 'tests/Pester'), (Join-Path $Root 'tests/Reliability')))
     $pester = Join-Path (Get-ToolPackagePath 'Pester' '5.7.1') 'tools/Pester.psd1'
     Import-Module $pester -MinimumVersion 5.7.1 -Force
     $config = New-PesterConfiguration
-    $config.Run.Path = Join-Path $Root 'tests/Pester'
+    $config.Run.Path = $Path
     $config.Run.PassThru = $true
     $config.Output.Verbosity = 'Detailed'
     $config.TestResult.Enabled = $true
@@ -123,11 +128,30 @@ function Invoke-PesterTests {
     $env:UPGRADEOPS_MODULE = Join-Path $ModuleOut 'UpgradeOps.psd1'
     $env:UPGRADEOPS_ROOT = $Root
     $result = Invoke-Pester -Configuration $config
+    Write-ReliabilitySummary $result
     [pscustomobject]@{
         Passed  = $result.PassedCount
         Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
         Skipped = $result.SkippedCount + $result.NotRunCount
     }
+}
+
+function Write-ReliabilitySummary {
+    # The bad-input corpus in one figure: cases tried, held, and every one that did not, by name.
+    param($Result)
+    $cases = @($Result.Tests | Where-Object { $_.Tag -contains 'BadInput' })
+    if ($cases.Count -eq 0) { return }
+    $held = @($cases | Where-Object Result -eq 'Passed')
+    $notHeld = @($cases | Where-Object Result -ne 'Passed')
+    Write-Host "Bad-input corpus: $($cases.Count) cases tried, $($held.Count) held, $($notHeld.Count) did not"
+    foreach ($case in $notHeld) { Write-Host "  did not hold: $($case.ExpandedName) ($($case.Result))" }
+}
+
+function Invoke-Check {
+    Invoke-Build
+    $pester = Invoke-PesterTests -Path @($PesterPath | ForEach-Object { Join-Path $Root $_ })
+    Write-Host "Pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped"
+    if ($pester.Failed -gt 0) { exit 1 }
 }
 
 function Initialize-Sandbox {
@@ -208,6 +232,7 @@ try {
         switch ($name) {
             'Build' { Invoke-Build }
             'Test' { Invoke-Test }
+            'Check' { Invoke-Check }
             'Package' { Invoke-Package }
             'Demo' { Invoke-Demo }
             'Sandbox' { Invoke-Sandbox }
