@@ -39,6 +39,8 @@ public static class ComposeDiscovery
         var profile = ProfileLoader.Load(request.Profile);
         var file = request.ComposeFile is null ? null : ComposeFile.Load(request.ComposeFile);
         var projectName = request.ProjectName is not null ? ComposeFile.NormalizeProjectName(request.ProjectName) : file!.ProjectName();
+        // A compose file without the profile's services is the wrong file or profile: said before the engine is asked.
+        if (file is not null) CheckProfileServices(profile, file.Services.Keys, projectName, file.Path);
 
         using var progress = context.StartActivity($"Reading Compose deployment {projectName}");
         progress.Report("Connecting to the Docker Engine", 10);

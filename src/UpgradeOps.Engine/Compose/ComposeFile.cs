@@ -57,67 +57,87 @@ public sealed class ComposeFile
     public static ComposeFile Load(string path, Func<string, string?>? environment = null)
     {
         var fullPath = System.IO.Path.GetFullPath(path);
-        if (!File.Exists(fullPath))
+        if (System.IO.Directory.Exists(fullPath))
             throw new UpgradeOpsException("ComposeFileNotFound", ErrorKind.ObjectNotFound, path,
-                $"Compose file '{fullPath}' does not exist. Give the path of the deployment's docker-compose.yml, or use -ProjectName for a running project.");
+                $"'{LocalFile.Shown(fullPath)}' is a folder, not a compose file. Give the path of the compose file in it (docker-compose.yml or compose.yaml).");
+        var text = LocalFile.Read(fullPath, "The compose file", "ComposeFileUnreadable")?.Text
+            ?? throw new UpgradeOpsException("ComposeFileNotFound", ErrorKind.ObjectNotFound, path,
+                $"Compose file '{LocalFile.Shown(fullPath)}' does not exist. Give the path of the deployment's docker-compose.yml, or use -ProjectName for a running project.");
 
         var dotEnv = EnvFile.Read(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(fullPath)!, ".env"));
         environment ??= Environment.GetEnvironmentVariable;
         string? Lookup(string name) => environment(name) ?? dotEnv.GetValueOrDefault(name);
 
-        YamlMappingNode root;
+        List<YamlDocument> documents;
         try
         {
-            var stream = new YamlStream();
-            using (var reader = new StreamReader(fullPath)) stream.Load(reader);
-            root = stream.Documents.Count > 0 && stream.Documents[0].RootNode is YamlMappingNode mapping
-                ? mapping
-                : throw Invalid(fullPath, Mark.Empty, "the file is empty or is not a mapping of top-level keys");
+            documents = SafeYaml.Load(text).Documents.Where(d => !IsEmpty(d.RootNode)).ToList();
         }
         catch (YamlException ex)
         {
-            throw Invalid(fullPath, ex.Start, (ex.InnerException ?? ex).Message, ex);
+            throw new UpgradeOpsException("ComposeFileInvalid", ErrorKind.InvalidData, fullPath, $"{SafeYaml.Describe(fullPath, text, ex)}. {Remedy}", ex);
         }
+        // Compose merges the documents of one file as layers; reading only the first would miss what the others change.
+        if (documents.Count > 1)
+            throw new UpgradeOpsException("ComposeFileNotSupported", ErrorKind.NotImplemented, fullPath,
+                $"{SafeYaml.Where(fullPath, At(documents[1].RootNode))}: the file holds {documents.Count} YAML documents (separated by ---), which compose merges; " +
+                "UpgradeOps reads a compose file of one document. Write the merged file with 'docker compose config', use it instead, then run it again.");
+        var root = documents.FirstOrDefault()?.RootNode switch
+        {
+            null => throw Invalid(fullPath, null, "the file is empty"),
+            YamlMappingNode mapping => mapping,
+            var other => throw Invalid(fullPath, At(other), $"the top level must be a mapping of keys (services:, volumes:, ...), not {Kind(other)}"),
+        };
 
         var services = new Dictionary<string, ComposeServiceDefinition>(StringComparer.Ordinal);
-        if (Child(root, "services") is YamlMappingNode serviceNodes)
+        var serviceNodes = Child(fullPath, root, "services") switch
         {
-            foreach (var (keyNode, valueNode) in Entries(serviceNodes))
-            {
-                var name = ((YamlScalarNode)keyNode).Value!;
-                if (valueNode is not YamlMappingNode service)
-                    throw Invalid(fullPath, valueNode.Start, $"service '{name}' must be a mapping");
-                services[name] = ReadService(fullPath, name, service, Lookup);
-            }
-        }
-        else
+            null => throw Invalid(fullPath, null, "there is no 'services:' mapping"),
+            YamlMappingNode mapping => mapping,
+            var other => throw Invalid(fullPath, At(other), $"'services:' must be a mapping of service names to their definitions, not {Kind(other)}"),
+        };
+        foreach (var (keyNode, valueNode) in Entries(fullPath, serviceNodes))
         {
-            throw Invalid(fullPath, root.Start, "there is no 'services:' mapping");
+            var name = ((YamlScalarNode)keyNode).Value!;
+            if (valueNode is not YamlMappingNode service)
+                throw Invalid(fullPath, At(valueNode), $"service '{name}' must be a mapping");
+            services[name] = ReadService(fullPath, name, service, Lookup);
         }
 
-        var projectName = Child(root, "name") is YamlScalarNode nameNode ? Interpolate(fullPath, nameNode, Lookup) : null;
+        var projectName = Child(fullPath, root, "name") is YamlScalarNode nameNode ? Interpolate(fullPath, nameNode, Lookup) : null;
         return new ComposeFile(fullPath, projectName, services, dotEnv);
     }
 
+    private const string Remedy = "Fix the compose file (docker compose config shows how compose reads it) and try again.";
+
     private static ComposeServiceDefinition ReadService(string path, string name, YamlMappingNode service, Func<string, string?> lookup)
     {
-        var rawImage = (Child(service, "image") as YamlScalarNode)?.Value;
+        var rawImage = (Child(path, service, "image") as YamlScalarNode)?.Value;
         var replicas = 1;
-        if (Child(service, "deploy") is YamlMappingNode deploy && Child(deploy, "replicas") is YamlScalarNode r)
-            replicas = int.Parse(Interpolate(path, r, lookup));
-        else if (Child(service, "scale") is YamlScalarNode scale)
-            replicas = int.Parse(Interpolate(path, scale, lookup));
+        if (Child(path, service, "deploy") is YamlMappingNode deploy && Child(path, deploy, "replicas") is YamlScalarNode r)
+            replicas = Count(path, "deploy.replicas", r, lookup);
+        else if (Child(path, service, "scale") is YamlScalarNode scale)
+            replicas = Count(path, "scale", scale, lookup);
 
         return new ComposeServiceDefinition
         {
             Name = name,
             RawImage = rawImage,
-            Image = Child(service, "image") is YamlScalarNode image ? Interpolate(path, image, lookup) : null,
+            Image = Child(path, service, "image") is YamlScalarNode image ? Interpolate(path, image, lookup) : null,
             Replicas = replicas,
-            HasHealthcheck = Child(service, "healthcheck") is YamlMappingNode health &&
-                             !(Child(health, "disable") is YamlScalarNode { Value: "true" }),
-            NetworkMode = (Child(service, "network_mode") as YamlScalarNode)?.Value,
+            HasHealthcheck = Child(path, service, "healthcheck") is YamlMappingNode health &&
+                             !(Child(path, health, "disable") is YamlScalarNode { Value: "true" }),
+            NetworkMode = (Child(path, service, "network_mode") as YamlScalarNode)?.Value,
         };
+    }
+
+    /// <summary>A replica count: a whole number, 0 or more (compose scales a service to zero).</summary>
+    private static int Count(string path, string key, YamlScalarNode node, Func<string, string?> lookup)
+    {
+        var text = Interpolate(path, node, lookup);
+        return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var count)
+            ? count
+            : throw Invalid(path, At(node), $"{key} must be a whole number of replicas, not '{text}'");
     }
 
     private static string Interpolate(string path, YamlScalarNode node, Func<string, string?> lookup)
@@ -128,40 +148,64 @@ public sealed class ComposeFile
         }
         catch (FormatException ex)
         {
-            throw Invalid(path, node.Start, ex.Message, ex);
+            throw Invalid(path, At(node), ex.Message.TrimEnd('.'), ex);
         }
     }
 
-    /// <summary>A mapping's entries with merge keys ('&lt;&lt;: *anchor') expanded; explicit keys win.</summary>
-    internal static IEnumerable<(YamlNode Key, YamlNode Value)> Entries(YamlMappingNode mapping)
+    /// <summary>
+    /// A mapping's entries with merge keys ('&lt;&lt;: *anchor') expanded; explicit keys win. Every key must be a name
+    /// (a mapping or a list as a key is refused), and a merge must bring mappings that do not contain it.
+    /// </summary>
+    internal static IEnumerable<(YamlNode Key, YamlNode Value)> Entries(string path, YamlMappingNode mapping) => Entries(path, mapping, new HashSet<YamlMappingNode>(ReferenceEqualityComparer.Instance));
+
+    private static List<(YamlNode Key, YamlNode Value)> Entries(string path, YamlMappingNode mapping, HashSet<YamlMappingNode> merging)
     {
+        merging.Add(mapping);
         var merged = new List<(YamlNode, YamlNode)>();
         var explicitKeys = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (key, value) in mapping.Children)
         {
-            if (key is YamlScalarNode { Value: "<<" }) continue;
-            explicitKeys.Add(((YamlScalarNode)key).Value!);
+            if (key is not YamlScalarNode { Value: { Length: > 0 } name })
+                throw Invalid(path, At(key), $"a key (such as a service name) must be a name, not {Kind(key)}");
+            if (name == "<<") continue;
+            explicitKeys.Add(name);
             merged.Add((key, value));
         }
         foreach (var (key, value) in mapping.Children)
         {
             if (key is not YamlScalarNode { Value: "<<" }) continue;
             var sources = value is YamlSequenceNode list ? list.Children : new[] { value };
-            foreach (var source in sources.OfType<YamlMappingNode>())
-                foreach (var (mergedKey, mergedValue) in Entries(source))
+            foreach (var source in sources)
+            {
+                if (source is not YamlMappingNode sourceMapping)
+                    throw Invalid(path, At(source), $"'<<' merges a mapping (an alias such as *defaults) or a list of them, not {Kind(source)}");
+                if (merging.Contains(sourceMapping))
+                    throw Invalid(path, At(key), "'<<' merges a mapping that contains this very merge (its anchor refers to itself)");
+                foreach (var (mergedKey, mergedValue) in Entries(path, sourceMapping, merging))
                     if (explicitKeys.Add(((YamlScalarNode)mergedKey).Value!))
                         merged.Add((mergedKey, mergedValue));
+            }
         }
+        merging.Remove(mapping);
         return merged;
     }
 
-    internal static YamlNode? Child(YamlMappingNode mapping, string key) =>
-        Entries(mapping).Where(e => e.Key is YamlScalarNode scalar && scalar.Value == key).Select(e => e.Value).FirstOrDefault();
+    internal static YamlNode? Child(string path, YamlMappingNode mapping, string key) =>
+        Entries(path, mapping).Where(e => ((YamlScalarNode)e.Key).Value == key).Select(e => e.Value).FirstOrDefault();
 
-    private static UpgradeOpsException Invalid(string path, Mark mark, string reason, Exception? inner = null)
+    private static bool IsEmpty(YamlNode node) => node is YamlScalarNode { Value: null or "" or "~" or "null", Style: ScalarStyle.Plain or ScalarStyle.Any };
+
+    private static string Kind(YamlNode node) => node switch
     {
-        var where = mark.Equals(Mark.Empty) ? path : $"{path}:{mark.Line}:{mark.Column}";
-        return new UpgradeOpsException("ComposeFileInvalid", ErrorKind.InvalidData, path,
-            $"{where}: {reason}. Fix the compose file (docker compose config shows how compose reads it) and try again.", inner);
-    }
+        YamlMappingNode => "a mapping",
+        YamlSequenceNode => "a list",
+        YamlScalarNode scalar when IsEmpty(scalar) => "an empty value",
+        YamlScalarNode scalar => $"the value '{LocalFile.Shown(scalar.Value ?? "")}'",
+        _ => "that",
+    };
+
+    private static (long Line, long Column) At(YamlNode node) => (node.Start.Line, node.Start.Column);
+
+    private static UpgradeOpsException Invalid(string path, (long Line, long Column)? at, string reason, Exception? inner = null) =>
+        new("ComposeFileInvalid", ErrorKind.InvalidData, path, $"{SafeYaml.Where(path, at)}: {LocalFile.Shown(reason)}. {Remedy}", inner);
 }

@@ -1,13 +1,18 @@
 namespace UpgradeOps.Compose;
 
 /// <summary>
-/// A compose .env file: KEY=VALUE lines, '#' comments, optional 'export ', single or double quotes.
+/// A compose .env file: KEY=VALUE lines (LF or CRLF), '#' comments, optional 'export ', single or double quotes. A key
+/// set twice has its last value, as compose reads it (compose-go's dotenv parser assigns each line in turn).
 /// Values are kept only in memory; nothing here ever writes or logs them.
 /// </summary>
 public static class EnvFile
 {
+    /// <summary>The values of the .env at <paramref name="path"/>; none when there is no file. A folder or a link loop there is an error (EnvFileUnreadable).</summary>
     public static IReadOnlyDictionary<string, string> Read(string path) =>
-        File.Exists(path) ? Parse(File.ReadAllText(path)) : new Dictionary<string, string>();
+        Open(path) is { } file ? Parse(file.Text) : new Dictionary<string, string>();
+
+    /// <summary>The text of the .env and whether it has a byte order mark, to edit and write back the same way; null when there is none.</summary>
+    public static (string Text, bool ByteOrderMark)? Open(string path) => LocalFile.Read(path, "The .env file", "EnvFileUnreadable");
 
     public static IReadOnlyDictionary<string, string> Parse(string text)
     {

@@ -71,6 +71,55 @@ public class ComposeFileTests : IDisposable
         Assert.Matches($@"^{System.Text.RegularExpressions.Regex.Escape(ComposePath)}:\d+:\d+: ", error.Message);
     }
 
+    [Theory]
+    [InlineData("services:\n  ? {x: 1}\n  : {image: y}\n", 2, 5)]
+    [InlineData("services:\n  [a, b]: {image: y}\n", 2, 3)]
+    [InlineData("services: {a: [}\n", 1, 16)]
+    [InlineData("services: web\n", 1, 11)]
+    [InlineData("services:\n  web: *base\n", 2, 8)]
+    [InlineData("services:\n\tweb:\n\t\timage: nginx\n", 2, 1)]
+    [InlineData("- services\n", 1, 1)]
+    [InlineData("services:\n  web:\n    image: nginx\n    deploy: {replicas: two}\n", 4, 24)]
+    [InlineData("services:\n  web:\n    image: nginx\n    scale: 99999999999\n", 4, 12)]
+    [InlineData("x: &s hello\nservices:\n  web:\n    <<: *s\n    image: y\n", 1, 4)]
+    [InlineData("services:\n  web: &w\n    <<: *w\n    image: y\n", 3, 5)]
+    public void Every_malformed_shape_is_ComposeFileInvalid_at_its_line_and_column(string text, int line, int column)
+    {
+        File.WriteAllText(ComposePath, text);
+        var error = Assert.Throws<UpgradeOpsException>(() => ComposeFile.Load(ComposePath, _ => null));
+        Assert.Equal("ComposeFileInvalid", error.ErrorId);
+        Assert.Equal(ErrorKind.InvalidData, error.Kind);
+        Assert.StartsWith($"{ComposePath}:{line}:{column}: ", error.Message);
+        Assert.EndsWith("and try again.", error.Message);
+    }
+
+    [Fact]
+    public void A_file_nested_deeper_than_any_real_one_is_refused_rather_than_overflowing_the_stack()
+    {
+        File.WriteAllText(ComposePath, "services: " + new string('[', 100_000) + new string(']', 100_000) + "\n");
+        var error = Assert.Throws<UpgradeOpsException>(() => ComposeFile.Load(ComposePath, _ => null));
+        Assert.Equal("ComposeFileInvalid", error.ErrorId);
+        Assert.Contains("levels deep", error.Message);
+    }
+
+    [Fact]
+    public void A_file_of_several_documents_is_refused_a_trailing_separator_is_not()
+    {
+        File.WriteAllText(ComposePath, "services:\n  web: {image: a}\n---\nservices:\n  web: {image: b}\n");
+        var error = Assert.Throws<UpgradeOpsException>(() => ComposeFile.Load(ComposePath, _ => null));
+        Assert.Equal(("ComposeFileNotSupported", ErrorKind.NotImplemented), (error.ErrorId, error.Kind));
+        File.WriteAllText(ComposePath, "services:\n  web: {image: a}\n---\n");
+        Assert.Equal("a", ComposeFile.Load(ComposePath, _ => null).Services["web"].Image);
+    }
+
+    [Fact]
+    public void A_folder_given_as_the_compose_file_is_not_found_and_says_it_is_a_folder()
+    {
+        var error = Assert.Throws<UpgradeOpsException>(() => ComposeFile.Load(_folder, _ => null));
+        Assert.Equal("ComposeFileNotFound", error.ErrorId);
+        Assert.Contains("is a folder", error.Message);
+    }
+
     [Fact]
     public void A_file_without_services_is_invalid()
     {
