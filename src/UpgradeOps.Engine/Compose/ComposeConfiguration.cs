@@ -7,7 +7,9 @@ namespace UpgradeOps.Compose;
 /// <summary>
 /// Configuration migrations of a Compose deployment: the profile's rules for the versions a hop crosses
 /// (e.g. "2.0.0 requires APP_SIGNING_KEY") become edits of the .env file — a value from the rule, or a
-/// generated secret — shown as a diff with every secret masked.
+/// generated secret — shown as a diff with every secret masked. The file keeps its line ends (an added line of a
+/// CRLF file ends in CRLF) and its byte order mark; of a key set twice, the last assignment is the one compose
+/// uses, so that is the one read and edited.
 /// </summary>
 public static partial class ComposeConfiguration
 {
@@ -22,8 +24,9 @@ public static partial class ComposeConfiguration
         var changes = new List<ConfigurationChange>();
         if (rules.Count == 0) return (null, changes);
 
-        var (text, bom) = File.Exists(file.EnvFilePath) ? FileEdit.Read(file.EnvFilePath) : ("", false);
+        var (text, bom) = EnvFile.Open(file.EnvFilePath) ?? ("", false);
         var current = EnvFile.Parse(text);
+        var newLine = text.Contains("\r\n", StringComparison.Ordinal) ? "\r\n" : "\n";
         var edited = text;
         foreach (var rule in rules)
         {
@@ -38,10 +41,11 @@ public static partial class ComposeConfiguration
                 change.Action = "Missing";
                 continue;
             }
-            var line = new Regex($@"^(?<lead>[ \t]*(?:export[ \t]+)?{Regex.Escape(name)}[ \t]*=).*$", RegexOptions.Multiline);
-            edited = line.IsMatch(edited)
-                ? line.Replace(edited, m => m.Groups["lead"].Value + value, 1)
-                : edited + (edited.Length == 0 || edited.EndsWith('\n') ? "" : "\n") + $"{name}={value}\n";
+            var written = EnvValue(name, value);
+            var assignments = new Regex($@"^(?<lead>[ \t]*(?:export[ \t]+)?{Regex.Escape(name)}[ \t]*=)[^\r\n]*", RegexOptions.Multiline).Matches(edited);
+            edited = assignments.Count > 0 && assignments[^1] is var last
+                ? edited[..last.Index] + last.Groups["lead"].Value + written + edited[(last.Index + last.Length)..]
+                : edited + (edited.Length == 0 || edited.EndsWith('\n') ? "" : newLine) + $"{name}={written}{newLine}";
             change.Action = "Added";
         }
 
@@ -50,6 +54,27 @@ public static partial class ComposeConfiguration
         foreach (var change in changes.Where(c => c.Action == "Added")) change.Diff = edit.Diff;
         return (edit, changes);
     }
+
+    /// <summary>
+    /// A value as a .env line must hold it for compose to read it back unchanged: as it is when compose would not change it
+    /// unquoted (no $ to expand, no # to cut, no spaces to trim, no leading quote, no backslash), else in single quotes,
+    /// where compose changes nothing. A line break cannot be on one line, and a value that needs quoting but holds a single
+    /// quote or ends in a backslash (which would escape the closing quote) has no form compose reads back: both are refused.
+    /// </summary>
+    internal static string EnvValue(string name, string value)
+    {
+        if (value.IndexOfAny(['\r', '\n', '\0']) >= 0)
+            throw new UpgradeOpsException("ConfigurationValueInvalid", ErrorKind.InvalidArgument, name,
+                $"The value for {name} holds a line break (or a NUL character), which a line of .env cannot hold. Give the value on one line.");
+        if (PlainEnvValue().IsMatch(value)) return value;
+        if (!value.Contains('\'') && !value.EndsWith('\\')) return $"'{value}'";
+        throw new UpgradeOpsException("ConfigurationValueInvalid", ErrorKind.InvalidArgument, name,
+            $"The value for {name} needs quoting in .env (it holds $, #, a space or a backslash) but holds a single quote or ends in a backslash, " +
+            "so no .env line gives it back to compose unchanged. Give a value without them, or write it to .env by hand.");
+    }
+
+    [GeneratedRegex(@"^(?!['""])[^\s#$\\]*$")]
+    private static partial Regex PlainEnvValue();
 
     /// <summary>The values the applicable rules require, read from .env, for the recreated containers' environment.</summary>
     public static IReadOnlyDictionary<string, string?> RequiredValues(ComposeFile file, ProductProfile profile, ProductVersion from, ProductVersion to)

@@ -71,13 +71,16 @@ public static partial class ComposeVersionEditor
     public static IReadOnlyList<FileEdit> PlanVersionChange(ComposeFile file, ProductProfile profile, string newVersion)
     {
         var variable = profile.Version.EnvironmentVariable;
-        if (variable is not null && File.Exists(file.EnvFilePath))
+        if (variable is not null && EnvFile.Open(file.EnvFilePath) is { } env)
         {
-            var (envText, envBom) = FileEdit.Read(file.EnvFilePath);
-            var envLine = new Regex($@"^(?<lead>[ \t]*(?:export[ \t]+)?{Regex.Escape(variable)}[ \t]*=[ \t]*)(?<quote>[""']?)(?<value>[^""'\r\n#]*?)\k<quote>(?<tail>[ \t]*(?:#[^\r\n]*)?)$",
+            var (envText, envBom) = env;
+            // The line may end in CRLF; of two assignments compose uses the last, so that is the one edited.
+            var envLine = new Regex($@"^(?<lead>[ \t]*(?:export[ \t]+)?{Regex.Escape(variable)}[ \t]*=[ \t]*)(?<quote>[""']?)(?<value>[^""'\r\n#]*?)\k<quote>(?<tail>[ \t]*(?:#[^\r\n]*)?)(?=\r?$)",
                 RegexOptions.Multiline);
-            if (envLine.IsMatch(envText))
-                return new[] { new FileEdit(file.EnvFilePath, envText, envLine.Replace(envText, m => $"{m.Groups["lead"].Value}{m.Groups["quote"].Value}{newVersion}{m.Groups["quote"].Value}{m.Groups["tail"].Value}", 1), envBom) { ShownVariables = new[] { variable } } };
+            if (envLine.Matches(envText) is { Count: > 0 } assignments && assignments[^1] is var m)
+                return new[] { new FileEdit(file.EnvFilePath, envText,
+                    envText[..m.Index] + $"{m.Groups["lead"].Value}{m.Groups["quote"].Value}{newVersion}{m.Groups["quote"].Value}{m.Groups["tail"].Value}" + envText[(m.Index + m.Length)..],
+                    envBom) { ShownVariables = new[] { variable } } };
         }
 
         var (composeText, composeBom) = FileEdit.Read(file.Path);
