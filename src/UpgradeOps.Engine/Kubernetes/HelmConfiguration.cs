@@ -24,7 +24,7 @@ public static class HelmConfiguration
         var changes = new List<ConfigurationChange>();
         if (rules.Count == 0) return (null, changes);
 
-        var (text, bom) = File.Exists(valuesFile) ? FileEdit.Read(valuesFile) : ("", false);
+        var (text, bom) = LocalFile.Read(valuesFile, "The values file", "ValuesFileUnreadable") ?? ("", false);
         var edited = text;
         var secrets = new List<string>();
         foreach (var rule in rules)
@@ -69,6 +69,36 @@ public static class HelmConfiguration
     }
 
     /// <summary>
+    /// The values files the user gave (-ValuesFile), checked before anything asks the cluster: each must exist, be a file
+    /// and be YAML with no key twice in a map (helm would read one of the two, YamlDotNet refuses the file). Their errors
+    /// name the file, and the line and column where YAML says.
+    /// </summary>
+    public static void CheckValuesFiles(IEnumerable<string> valuesFiles)
+    {
+        foreach (var path in valuesFiles) ReadValuesFile(path);
+    }
+
+    /// <summary>The text of a values file the user gave, checked as <see cref="CheckValuesFiles"/> says.</summary>
+    internal static string ReadValuesFile(string path)
+    {
+        var text = LocalFile.Read(path, "The values file", "ValuesFileUnreadable")?.Text
+            ?? throw new UpgradeOpsException("ValuesFileNotFound", ErrorKind.ObjectNotFound, path,
+                $"The values file '{LocalFile.Shown(path)}' does not exist. Give the path of the values file you pass to helm upgrade -f (an empty file to start one), then run it again.");
+        try
+        {
+            SafeYaml.Load(text);
+        }
+        catch (YamlDotNet.Core.YamlException ex)
+        {
+            throw new UpgradeOpsException("ValuesFileUnreadable", ErrorKind.InvalidData, path,
+                SafeYaml.Describe(path, text, ex) + (ex.Message.StartsWith("Duplicate key", StringComparison.Ordinal)
+                    ? ": the key is set twice in the same map, and helm would use only one of them. Keep the one you mean, then run it again."
+                    : ". Fix the YAML, then run it again."), ex);
+        }
+        return text;
+    }
+
+    /// <summary>
     /// The version of a local chart: a folder's Chart.yaml, or the Chart.yaml at the top of a packaged chart (.tgz, as helm
     /// package writes it); null for a repository or OCI chart. helm installs a local chart as it is, ignoring --version.
     /// </summary>
@@ -96,7 +126,7 @@ public static class HelmConfiguration
     /// <summary>A function that says whether any of the values files sets a key (its value), for keys set outside the edited file.</summary>
     public static Func<string, string?> ValuesLookup(IEnumerable<string> valuesFiles, Func<string, string?>? fallback = null)
     {
-        var texts = valuesFiles.Where(File.Exists).Select(File.ReadAllText).ToList();
+        var texts = valuesFiles.Select(f => LocalFile.Read(f, "The values file", "ValuesFileUnreadable")?.Text).OfType<string>().ToList();
         return key => texts.Select(t => YamlValuesEditor.IsSet(t, key) ? YamlValuesEditor.GetScalar(t, key) ?? "(set)" : null).LastOrDefault(v => v is not null)
                       ?? fallback?.Invoke(key);
     }

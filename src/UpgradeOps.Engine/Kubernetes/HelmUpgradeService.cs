@@ -100,14 +100,28 @@ public static class HelmUpgradeService
             release?.ChartVersion ?? deployment.ChartVersion, options.ChartVersion ?? HelmConfiguration.LocalChartVersion(options.Chart), givenValues, lookup);
     }
 
-    /// <summary><see cref="PlanConfiguration"/> against the release's current values, read from the cluster (for -WhatIf).</summary>
+    /// <summary>
+    /// <see cref="PlanConfiguration"/> against the release's current values, read from the cluster (for -WhatIf). The local
+    /// inputs (profile, values files) are checked first, so their faults are not reported as the cluster's.
+    /// </summary>
     public static async Task<(FileEdit? Edit, IReadOnlyList<ConfigurationChange> Changes)> PlanConfigurationAsync(HelmUpgradeRequest request, HelmUpgradeOptions options,
         EngineContext context)
     {
         var (ns, releaseName) = Split(request.Deployment);
+        var profile = ProfileLoader.Load(request.Deployment.Profile);
+        HelmConfiguration.CheckValuesFiles(options.ValuesFiles);
         using var client = KubernetesDiscovery.Connect(request.Deployment.Kubeconfig, request.Deployment.KubeContext);
-        var latest = await HelmReleaseReader.GetLatestAsync(client, ns, releaseName, context.CancellationToken).ConfigureAwait(false);
-        return PlanConfiguration(request.Deployment, ProfileLoader.Load(request.Deployment.Profile), latest, request.From, request.To, options, request.ConfigurationValues);
+        HelmRelease? latest;
+        try
+        {
+            latest = await HelmReleaseReader.GetLatestAsync(client, ns, releaseName, context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new UpgradeOpsException("KubernetesUnreachable", ErrorKind.ConnectionError, client.BaseUri.ToString(),
+                $"No Kubernetes API answered at {client.BaseUri} ({ex.Message}). Check -Kubeconfig / -KubeContext and that the cluster is reachable from here.", ex);
+        }
+        return PlanConfiguration(request.Deployment, profile, latest, request.From, request.To, options, request.ConfigurationValues);
     }
 
     public static async Task<UpgradeResult> UpgradeAsync(HelmUpgradeRequest request, HelmUpgradeOptions options, EngineContext context)

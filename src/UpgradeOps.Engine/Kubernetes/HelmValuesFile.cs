@@ -7,17 +7,7 @@ public static class HelmValuesFile
 {
     public static IEnumerable<KeyValuePair<string, string>> Flatten(string path)
     {
-        var yaml = new YamlStream();
-        try
-        {
-            using var reader = File.OpenText(path);
-            yaml.Load(reader);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or YamlDotNet.Core.YamlException)
-        {
-            throw new UpgradeOpsException("ValuesFileUnreadable", ErrorKind.InvalidData, path,
-                $"The values file '{path}' cannot be read: {ex.Message} Check the path and its YAML before the upgrade.", ex);
-        }
+        var yaml = Compose.SafeYaml.Load(HelmConfiguration.ReadValuesFile(path));
         return yaml.Documents.SelectMany(d => Flatten(d.RootNode, "")).ToList();
     }
 

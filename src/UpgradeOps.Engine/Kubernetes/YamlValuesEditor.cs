@@ -91,10 +91,10 @@ public static partial class YamlValuesEditor
 
     private static YamlMappingNode? Parse(string text)
     {
-        var stream = new YamlStream();
+        YamlStream stream;
         try
         {
-            stream.Load(new StringReader(text));
+            stream = Compose.SafeYaml.Load(text);
         }
         catch (YamlException ex)
         {

@@ -9,6 +9,7 @@ namespace UpgradeOps.Upgrades;
 /// <summary>
 /// Convert-UpgradeConfiguration: the configuration migrations from a deployment's version to another, on its .env
 /// (Compose) or on the user's values file (Helm, checked against the release's values too), planned without writing.
+/// Everything local is read and checked before the cluster is asked for the release's values.
 /// </summary>
 public static class ConfigurationMigration
 {
@@ -20,12 +21,15 @@ public static class ConfigurationMigration
                 $"The version of '{deployment.Name}' is not known (its services disagree: see its Warnings). Finish or roll back the upgrade in progress first.");
         if (!ProductVersion.TryParse(to, out var target))
             throw new UpgradeOpsException("VersionInvalid", ErrorKind.InvalidArgument, to, $"'{to}' is not a version. Give -To as a semantic version such as 1.7.6.");
+        // Local inputs first (versions, profile, files), then the cluster: a bad file is not reported as a connection failure.
+        var fromVersion = ProductVersion.Parse(from);
         if (deployment.Platform == DeploymentPlatform.Compose)
         {
             if (deployment.Location is null)
                 throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, deployment,
                     $"Deployment '{deployment.Name}' has no compose file. Get it again with Get-UpgradeDeployment -ComposeFile.");
-            return ComposeConfiguration.Plan(ComposeFile.Load(deployment.Location), ProfileLoader.Load(deployment.Profile), ProductVersion.Parse(from), target!, givenValues);
+            var profile = ProfileLoader.Load(deployment.Profile);
+            return ComposeConfiguration.Plan(ComposeFile.Load(deployment.Location), profile, fromVersion, target!, givenValues);
         }
         if (valuesFile is null)
             throw new UpgradeOpsException("ValuesFileRequired", ErrorKind.InvalidArgument, deployment,

@@ -307,19 +307,22 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
                       "an interrupted run left its lock or the release pending-upgrade (it is rolled back to its last deployed revision first)."
                     : "-Strategy Rolling is for Compose deployments: on a Helm release the Deployments roll their pods out themselves " +
                       "(their spec.strategy). Run Invoke-Upgrade again without -Strategy.");
-        // As on Compose, readiness comes first: a missing backup is its Backup item (NotReady), not BackupRequired.
-        if (RequireReadiness) CheckReadiness(deployment, path.To);
-        if (!SkipBackup && Backup is null) throw ComposeUpgradeService.BackupRequired(deployment);
+        // The parameters and local files first: their faults are not the cluster's, and readiness asks the cluster.
         if (Chart is null)
             throw new UpgradeOpsException("ChartRequired", ErrorKind.InvalidArgument, deployment,
                 "A Helm release is upgraded with its chart: give -Chart (a folder, a .tgz, or repo/chart) and, for a repository chart, -ChartVersion unless the path gives each hop its chart version (the profile's version.helmCharts).");
+        var valuesFiles = ValuesFile.Select(f => SessionState.Path.GetUnresolvedProviderPathFromPSPath(f)).ToList();
+        HelmConfiguration.CheckValuesFiles(valuesFiles);
+        // As on Compose, readiness comes first: a missing backup is its Backup item (NotReady), not BackupRequired.
+        if (RequireReadiness) CheckReadiness(deployment, path.To);
+        if (!SkipBackup && Backup is null) throw ComposeUpgradeService.BackupRequired(deployment);
         if (!path.IsSupported)
             throw new UpgradeOpsException("UpgradePathNotSupported", ErrorKind.InvalidOperation, path, path.Reason);
         var options = new HelmUpgradeOptions
         {
             Chart = ChartArgument(SessionState.Path, Chart),
             ChartVersion = ChartVersion,
-            ValuesFiles = ValuesFile.Select(f => SessionState.Path.GetUnresolvedProviderPathFromPSPath(f)).ToList(),
+            ValuesFiles = valuesFiles,
             HelmPath = HelmPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(HelmPath),
         };
         var profile = Profiles.ProfileLoader.Load(deployment.Profile);
