@@ -15,11 +15,19 @@ namespace UpgradeOps.Commands;
 /// maps are created as needed), and a key the chart renamed is moved to its new place with its comments and nested lines.
 /// Only those lines change: every comment, blank line, key order and indentation of the rest of the file stays as it was. A
 /// key already set in the file or in the release's values (which helm upgrade reuses) is left alone (AlreadySet). On a
-/// Compose deployment the same rules edit the .env beside the compose file.</para>
-/// <para type="description">The file is written atomically (a temporary file renamed over it), never half-written. The diff
-/// it shows masks values you gave, generated values and keys whose names say they are secret. -WhatIf prints the diff and
-/// changes nothing. Invoke-Upgrade runs the same migration itself before it upgrades; run this cmdlet first to review the
-/// change or to commit it to your configuration repository.</para>
+/// Compose deployment the same rules edit the .env beside the compose file. A .env that sets a variable twice is read
+/// as compose reads it, the last assignment winning, and that last line is the one edited. A value that needs quoting
+/// in .env ($, #, spaces) is written in single quotes; one with a line break cannot be written (ConfigurationValueInvalid).</para>
+/// <para type="description">The file is written atomically (a temporary file renamed over it), never half-written, with its
+/// line ends (an added line of a CRLF file ends in CRLF) and its byte order mark kept. The diff it shows masks values you
+/// gave, generated values and keys whose names say they are secret. Invoke-Upgrade runs the same migration itself before it
+/// upgrades; run this cmdlet first to review the change or to commit it to your configuration repository.</para>
+/// <para type="description">Changing a deployment's configuration asks for confirmation, as Invoke-Upgrade does (ConfirmImpact
+/// High): give -Force (or -Confirm:$false) to write without a prompt, as an unattended runbook must; in a non-interactive
+/// session without either the prompt fails and nothing is written. -WhatIf prints the masked diff and writes nothing.</para>
+/// <para type="description">Everything local is read first: the compose file and .env, or the values file (ValuesFileNotFound,
+/// ValuesFileUnreadable with the file, line and column, also for a key set twice), and only then the cluster for the release's
+/// values (KubernetesUnreachable when it does not answer).</para>
 /// <para type="description">When a rule requires a value that has no default and was not given, nothing is written and an
 /// error with ErrorId ConfigurationValueRequired says which -ConfigurationValue to give.</para>
 /// </summary>
@@ -41,7 +49,7 @@ namespace UpgradeOps.Commands;
 /// <returns>UpgradeOps.ConfigurationChange, one per rule: RuleId, Description, Setting, MovedFrom, File, Action (Added, Moved, AlreadySet, Missing), Applied, Diff (secrets masked).</returns>
 /// <seealso cref="InvokeUpgradeCommand"/>
 /// <seealso cref="TestUpgradePathCommand"/>
-[Cmdlet(VerbsData.Convert, "UpgradeConfiguration", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsData.Convert, "UpgradeConfiguration", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(ConfigurationChange))]
 public sealed class ConvertUpgradeConfigurationCommand : EngineCmdlet
 {
@@ -60,7 +68,7 @@ public sealed class ConvertUpgradeConfigurationCommand : EngineCmdlet
     public string To { get; set; } = "";
 
     /// <summary>
-    /// <para type="description">Helm (required there): the values file you pass to helm upgrade with -f. It is edited in place.</para>
+    /// <para type="description">Helm (required there): the values file you pass to helm upgrade with -f. It must exist (ValuesFileNotFound otherwise) and is edited in place.</para>
     /// </summary>
     [Parameter]
     public string? ValuesFile { get; set; }
@@ -78,7 +86,7 @@ public sealed class ConvertUpgradeConfigurationCommand : EngineCmdlet
     public Hashtable? ConfigurationValue { get; set; }
 
     /// <summary>
-    /// <para type="description">Write the file without asking for confirmation.</para>
+    /// <para type="description">Write the file without asking for confirmation (-WhatIf still only shows the diff, -Confirm still asks).</para>
     /// </summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
