@@ -234,6 +234,19 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    protected override void BeginProcessing()
+    {
+        try
+        {
+            ParameterChecks.Positive(nameof(MigrationTimeout), MigrationTimeout);
+            ParameterChecks.Positive(nameof(HealthTimeout), HealthTimeout);
+        }
+        catch (UpgradeOpsException ex)
+        {
+            ThrowEngineError(ex);
+        }
+    }
+
     protected override void ProcessRecord()
     {
         WithPassphrase(EncryptionKey, passphrase =>

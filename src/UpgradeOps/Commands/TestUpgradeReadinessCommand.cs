@@ -129,7 +129,19 @@ public sealed class TestUpgradeReadinessCommand : EngineCmdlet
     [Parameter]
     public string? ApiEndpoint { get; set; }
 
-    protected override void BeginProcessing() => _releaseNotes = LoadReleaseNotes(ReleaseNotePath);
+    protected override void BeginProcessing()
+    {
+        try
+        {
+            ParameterChecks.Window(Window);
+            ParameterChecks.Positive(nameof(MaximumBackupAge), MaximumBackupAge);
+        }
+        catch (UpgradeOpsException ex)
+        {
+            ThrowEngineError(ex);
+        }
+        _releaseNotes = LoadReleaseNotes(ReleaseNotePath);
+    }
 
     protected override void ProcessRecord()
     {

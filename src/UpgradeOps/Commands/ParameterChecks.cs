@@ -1,0 +1,24 @@
+namespace UpgradeOps.Commands;
+
+/// <summary>
+/// Parameters that are wrong whatever the deployment, refused before any engine or cluster is contacted (a negative
+/// timeout would otherwise fail at once, deep inside an upgrade, or never be noticed).
+/// </summary>
+internal static class ParameterChecks
+{
+    /// <summary>A timeout or an age must be longer than zero; InvalidDuration with the value as the target.</summary>
+    public static void Positive(string parameter, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero)
+            throw new UpgradeOpsException("InvalidDuration", ErrorKind.InvalidArgument, value,
+                $"-{parameter} {value} is not a positive duration. Give one longer than zero, such as 00:30:00 (30 minutes) or 1.00:00:00 (a day).");
+    }
+
+    /// <summary>A maintenance window ends after it starts; InvalidWindow with the window as the target.</summary>
+    public static void Window(DateTimeOffset[]? window)
+    {
+        if (window is [var start, var end] && end <= start)
+            throw new UpgradeOpsException("InvalidWindow", ErrorKind.InvalidArgument, window,
+                $"-Window ends ({end:u}) {(end == start ? "when" : "before")} it starts ({start:u}). Give the start first, then a later end: -Window <start>,<end>.");
+    }
+}
