@@ -21,7 +21,7 @@ public sealed class ComposeServiceDefinition
 /// A compose file read the way compose reads it: anchors and merge keys resolved, variables interpolated
 /// from the process environment and the .env file beside it (the environment wins).
 /// </summary>
-public sealed class ComposeFile
+public sealed partial class ComposeFile
 {
     private ComposeFile(string path, string? name, IReadOnlyDictionary<string, ComposeServiceDefinition> services,
         IReadOnlyDictionary<string, string> dotEnv)
@@ -99,6 +99,9 @@ public sealed class ComposeFile
         foreach (var (keyNode, valueNode) in Entries(fullPath, serviceNodes))
         {
             var name = ((YamlScalarNode)keyNode).Value!;
+            // The compose schema's pattern for service names; it also keeps control characters out of every later message.
+            if (!ServiceName().IsMatch(name))
+                throw Invalid(fullPath, At(keyNode), $"the service name '{name}' may hold only letters, digits, '.', '_' and '-', as compose requires");
             if (valueNode is not YamlMappingNode service)
                 throw Invalid(fullPath, At(valueNode), $"service '{name}' must be a mapping");
             services[name] = ReadService(fullPath, name, service, Lookup);
@@ -107,6 +110,9 @@ public sealed class ComposeFile
         var projectName = Child(fullPath, root, "name") is YamlScalarNode nameNode ? Interpolate(fullPath, nameNode, Lookup) : null;
         return new ComposeFile(fullPath, projectName, services, dotEnv);
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-zA-Z0-9._-]+$")]
+    private static partial System.Text.RegularExpressions.Regex ServiceName();
 
     private const string Remedy = "Fix the compose file (docker compose config shows how compose reads it) and try again.";
 

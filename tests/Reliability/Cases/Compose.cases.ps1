@@ -47,6 +47,7 @@ $at = '[/\\]docker-compose\.yml:\d+:\d+: '
     New-ComposeCase 'a scalar where a service mapping belongs' "services:`n  web: nginx`n" $at
     New-ComposeCase 'an alias to an anchor that does not exist' "services:`n  web: *base`n" "${at}.*base"
     New-ComposeCase 'tab-indented lines' "services:`n`tweb:`n`t`timage: nginx`n" "${at}.*tab"
+    New-ComposeCase 'a service name with a control character' "services:`n  `"web\x01`": {image: a}`n" "${at}.*web\\x01"
     New-ComposeCase 'a key twice' "services:`n  web: {image: a}`n  web: {image: b}`n" "${at}.*web"
     New-ComposeCase 'no services key' "version: '3.8'`nvolumes:`n  data: {}`n" 'services'
     New-ComposeCase 'nothing in it' "" 'empty'

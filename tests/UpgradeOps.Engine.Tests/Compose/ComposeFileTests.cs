@@ -75,6 +75,7 @@ public class ComposeFileTests : IDisposable
     [InlineData("services:\n  ? {x: 1}\n  : {image: y}\n", 2, 5)]
     [InlineData("services:\n  [a, b]: {image: y}\n", 2, 3)]
     [InlineData("services: {a: [}\n", 1, 16)]
+    [InlineData("services:\n  \"web\\x01\": {image: a}\n", 2, 3)]
     [InlineData("services: web\n", 1, 11)]
     [InlineData("services:\n  web: *base\n", 2, 8)]
     [InlineData("services:\n\tweb:\n\t\timage: nginx\n", 2, 1)]
