@@ -59,6 +59,8 @@ public sealed class UpgradeJournal
     /// <summary>Writes the journal beside itself and renames it into place, so a kill never leaves half a journal.</summary>
     public void Save()
     {
+        // What a report made later from this result needs to find the deployment's secrets to mask (never the secrets).
+        Result.Location ??= ComposeFile;
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
         var temporary = Path + ".tmp";
         File.WriteAllText(temporary, JsonSerializer.Serialize(this, Options));
@@ -67,27 +69,88 @@ public sealed class UpgradeJournal
 
     public static UpgradeJournal Load(string path)
     {
+        if (Directory.Exists(path))
+            throw Unreadable(path, "it is a folder, not a journal file");
+        UpgradeJournal? journal;
         try
         {
-            var journal = JsonSerializer.Deserialize<UpgradeJournal>(File.ReadAllText(path), Options)
-                          ?? throw new JsonException("empty journal");
-            journal.Path = path;
-            journal.Result.JournalPath = path;
-            return journal;
+            journal = JsonSerializer.Deserialize<UpgradeJournal>(File.ReadAllText(path), Options);
         }
-        catch (Exception ex) when (ex is JsonException or IOException)
+        catch (Exception ex) when (ex is JsonException or IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
         {
-            throw new UpgradeOpsException("JournalUnreadable", ErrorKind.InvalidData, path, $"The upgrade journal {path} cannot be read: {ex.Message}");
+            throw Unreadable(path, ex is JsonException json ? JsonReason(json) : ex.Message, ex);
         }
+        if (journal is null) throw Unreadable(path, "it is empty (null)");
+        if (Missing(journal) is { } field) throw Unreadable(path, $"its field '{field}' is missing or null");
+        journal.Path = path;
+        journal.Result.JournalPath = path;
+        // Journals written before results carried their location: the compose file is the location.
+        journal.Result.Location ??= journal.ComposeFile;
+        return journal;
     }
 
-    /// <summary>Every journal of a deployment, newest first.</summary>
-    public static IReadOnlyList<UpgradeJournal> List(string composeFile)
+    /// <summary>Every journal of a deployment, newest first; one that cannot be read stops with JournalUnreadable.</summary>
+    public static IReadOnlyList<UpgradeJournal> List(string stateAnchor)
     {
-        var folder = JournalFolder(composeFile);
-        if (!Directory.Exists(folder)) return Array.Empty<UpgradeJournal>();
-        return Directory.GetFiles(folder, "*.json").Select(Load).OrderByDescending(j => j.Result.Started).ToList();
+        var (journals, unreadable) = ListReadable(stateAnchor);
+        if (unreadable.Count > 0) throw unreadable[0];
+        return journals;
     }
+
+    /// <summary>
+    /// Every journal that can be read, newest first, and an error for each that cannot: a history lists what it can and says
+    /// what it could not, where a resume or a rollback (which must know every upgrade) refuses through <see cref="List"/>.
+    /// </summary>
+    public static (IReadOnlyList<UpgradeJournal> Journals, IReadOnlyList<UpgradeOpsException> Unreadable) ListReadable(string stateAnchor)
+    {
+        var folder = JournalFolder(stateAnchor);
+        if (!Directory.Exists(folder)) return (Array.Empty<UpgradeJournal>(), Array.Empty<UpgradeOpsException>());
+        var journals = new List<UpgradeJournal>();
+        var unreadable = new List<UpgradeOpsException>();
+        foreach (var path in Directory.GetFileSystemEntries(folder, "*.json").Order(StringComparer.Ordinal))
+        {
+            try
+            {
+                journals.Add(Load(path));
+            }
+            catch (UpgradeOpsException ex)
+            {
+                unreadable.Add(ex);
+            }
+        }
+        return (journals.OrderByDescending(j => j.Result.Started).ToList(), unreadable);
+    }
+
+    /// <summary>The first field the engine relies on that a damaged or hand-edited journal lacks.</summary>
+    private static string? Missing(UpgradeJournal journal)
+    {
+        var result = journal.Result;
+        if (result is null) return "result";
+        if (string.IsNullOrWhiteSpace(result.Id)) return "result.id";
+        if (string.IsNullOrWhiteSpace(result.DeploymentName)) return "result.deploymentName";
+        if (string.IsNullOrWhiteSpace(result.From)) return "result.from";
+        if (string.IsNullOrWhiteSpace(result.To)) return "result.to";
+        if (result.Operation is not ("Upgrade" or "Rollback")) return "result.operation";
+        if (result.Steps is null || result.Steps.Any(s => s is null || s.Name is null)) return "result.steps";
+        if (result.MigrationOutput is null || result.MigrationOutput.Any(o => o is null)) return "result.migrationOutput";
+        if (result.Rollout is null || result.Rollout.Any(r => r is null || r.Workload is null)) return "result.rollout";
+        if (journal.Hops is null || journal.Hops.Any(h => h is null || h.Split('→').Length != 2)) return "hops";
+        if (journal.Completed is null || journal.Completed.Any(c => c is null)) return "completed";
+        if (journal.PreviousContainers is null || journal.PreviousContainers.Any(c => c is null || c.Name is null || c.Service is null || c.Image is null || c.ImageId is null))
+            return "previousContainers";
+        if (journal.PreviousFileHashes is null) return "previousFileHashes";
+        if (journal.AddedVariables is null || journal.AddedVariables.Any(v => v is null)) return "addedVariables";
+        return null;
+    }
+
+    private static string JsonReason(JsonException ex) =>
+        ex.LineNumber is { } line ? $"{ex.Message.Split(" Path:", 2)[0].TrimEnd('.')} (line {line + 1}, position {ex.BytePositionInLine + 1})" : ex.Message;
+
+    private static UpgradeOpsException Unreadable(string path, string reason, Exception? inner = null) =>
+        new("JournalUnreadable", ErrorKind.InvalidData, path,
+            $"The upgrade journal {path} cannot be read: {Compose.LocalFile.Shown(reason)}. It is damaged or was edited by hand, and UpgradeOps does not guess " +
+            "what it recorded. Move it out of the journal folder (keep it for support) and run the command again; if that upgrade was interrupted, " +
+            "check the deployment with Get-UpgradeDeployment and return it to its backup with Invoke-Rollback -Backup.", inner);
 
     public bool IsDone(string key) => Completed.Contains(key);
 }
@@ -128,7 +191,9 @@ public sealed class UpgradeLock : IDisposable
                         "Wait for it to finish; only one upgrade or rollback runs at a time.");
                 if (!force)
                     throw new UpgradeOpsException("StaleUpgradeLock", ErrorKind.ResourceBusy, composeFile,
-                        $"Upgrade {owner?.UpgradeId ?? "(unknown)"} left a lock ({path}) but its process {owner?.ProcessId} is gone: it was interrupted. " +
+                        (owner is null
+                            ? $"A lock ({path}) is left that cannot be read (damaged, or not written by UpgradeOps), so no running upgrade owns it. "
+                            : $"Upgrade {owner.UpgradeId} left a lock ({path}) but its process {owner.ProcessId} is gone: it was interrupted. ") +
                         "Continue it with Invoke-Upgrade -Resume (a Helm release: run Invoke-Upgrade again with -Force, which also repairs a release left pending), " +
                         "undo it with Invoke-Rollback, or take the lock with -Force.");
                 File.Delete(path);
@@ -148,9 +213,10 @@ public sealed class UpgradeLock : IDisposable
     {
         try
         {
-            return JsonSerializer.Deserialize<Owner>(File.ReadAllText(path));
+            // A lock without its owner's host and upgrade is damaged: it cannot be another machine's running upgrade.
+            return JsonSerializer.Deserialize<Owner>(File.ReadAllText(path)) is { Host.Length: > 0, UpgradeId.Length: > 0 } owner ? owner : null;
         }
-        catch (Exception ex) when (ex is JsonException or IOException)
+        catch (Exception ex) when (ex is JsonException or IOException or UnauthorizedAccessException)
         {
             return null;
         }

@@ -165,7 +165,7 @@ public static class HelmUpgradeService
             Result = new UpgradeResult
             {
                 Id = id, DeploymentName = deployment.Name, From = request.From, To = request.To, Strategy = UpgradeStrategy.Helm, Started = started,
-                Deployment = deployment, BackupId = request.BackupId, BackupPath = request.BackupPath,
+                Deployment = deployment, Location = deployment.Location, BackupId = request.BackupId, BackupPath = request.BackupPath,
             },
         };
         journal.Result.JournalPath = journal.Path;
@@ -421,7 +421,7 @@ public static class HelmUpgradeService
         var result = new UpgradeResult
         {
             Id = $"{journal.Result.Id}-rollback", DeploymentName = deployment.Name, From = journal.Result.To, To = journal.Result.From,
-            Strategy = UpgradeStrategy.Helm, Operation = "Rollback", Started = started, Deployment = deployment,
+            Strategy = UpgradeStrategy.Helm, Operation = "Rollback", Started = started, Deployment = deployment, Location = deployment.Location,
         };
 
         // The backup is proven whole (dumps hashed too) before anything changes: a damaged one leaves the release as it is.

@@ -123,7 +123,8 @@ public static class UpgradeReportWriter
     /// <summary>The deployment's secrets, from the .env beside each compose file the report names (the copy's and the deployment's).</summary>
     public static SecretRedactor RedactorFor(RehearsalReport? rehearsal, UpgradeResult? upgrade)
     {
-        var files = new[] { rehearsal?.CopyLocation, rehearsal?.Upgrade?.Deployment?.Location, upgrade?.Deployment?.Location }
+        // A result read back from the journal (Get-UpgradeHistory, Import-Clixml) has no Deployment, but keeps its Location.
+        var files = new[] { rehearsal?.CopyLocation, rehearsal?.Upgrade?.Deployment?.Location, rehearsal?.Upgrade?.Location, upgrade?.Deployment?.Location, upgrade?.Location }
             .Where(f => f is not null && File.Exists(f)).Distinct()
             .Select(f => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(f!))!, ".env")).Where(File.Exists);
         return new SecretRedactor(files.SelectMany(EnvFile.Read).ToList());

@@ -32,31 +32,34 @@ public static class ComposeRollbackService
     public static async Task<UpgradeResult> RollBackAsync(RollbackRequest request, EngineContext context)
     {
         var ct = context.CancellationToken;
+        // The journal is local: read (and a damaged one refused) before the Docker Engine is asked anything.
+        var journal = request.UpgradeId is not null || request.BackupPath is null ? PickJournal(request) : null;
         using var target = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
-        var journals = UpgradeJournal.List(target.File.Path).Where(j => j.Result.Operation == "Upgrade").ToList();
-        UpgradeJournal journal;
-        if (request.UpgradeId is not null)
-        {
-            journal = journals.FirstOrDefault(j => j.Result.Id == request.UpgradeId)
-                ?? throw new UpgradeOpsException("UpgradeNotFound", ErrorKind.ObjectNotFound, request.UpgradeId,
-                    $"No upgrade '{request.UpgradeId}' is recorded for '{target.Deployment.Name}'. Get-UpgradeHistory lists them.");
-        }
-        else if (request.BackupPath is not null)
-        {
-            journal = JournalFromBackup(target, request.BackupPath);
-        }
-        else
-        {
-            journal = journals.FirstOrDefault(j => j.Result.Status != UpgradeStatus.RolledBack)
-                ?? throw new UpgradeOpsException("NothingToRollBack", ErrorKind.ObjectNotFound, target.File.Path,
-                    $"No upgrade of '{target.Deployment.Name}' is recorded to roll back. Give -Backup to return to a backup.");
-        }
+        journal ??= JournalFromBackup(target, request.BackupPath!);
         if (request.BackupPath is not null)
         {
             journal.Result.BackupPath = request.BackupPath;
         }
         using var upgradeLock = UpgradeLock.Acquire(target.File.Path, journal.Result.Id + "-rollback", force: true);
         return await RollBackAsync(journal, target, request.Passphrase, request.HealthTimeout, context).ConfigureAwait(false);
+    }
+
+    /// <summary>The upgrade to undo: the one named by -UpgradeId, else the newest not yet rolled back.</summary>
+    private static UpgradeJournal PickJournal(RollbackRequest request)
+    {
+        var deployment = request.Deployment;
+        if (deployment.Platform != DeploymentPlatform.Compose || deployment.Location is null)
+            throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, deployment.Name,
+                $"Deployment '{deployment.Name}' is not a Compose deployment with a known compose file. Get it again with Get-UpgradeDeployment -ComposeFile.");
+        var composeFile = System.IO.Path.GetFullPath(deployment.Location);
+        var journals = UpgradeJournal.List(composeFile).Where(j => j.Result.Operation == "Upgrade").ToList();
+        if (request.UpgradeId is not null)
+            return journals.FirstOrDefault(j => j.Result.Id == request.UpgradeId)
+                ?? throw new UpgradeOpsException("UpgradeNotFound", ErrorKind.ObjectNotFound, request.UpgradeId,
+                    $"No upgrade '{request.UpgradeId}' is recorded for '{deployment.Name}'. Get-UpgradeHistory lists them.");
+        return journals.FirstOrDefault(j => j.Result.Status != UpgradeStatus.RolledBack)
+            ?? throw new UpgradeOpsException("NothingToRollBack", ErrorKind.ObjectNotFound, composeFile,
+                $"No upgrade of '{deployment.Name}' is recorded to roll back. Give -Backup to return to a backup.");
     }
 
     /// <summary>Rolls the journal's upgrade back; the caller holds the deployment's lock.</summary>
@@ -79,7 +82,9 @@ public static class ComposeRollbackService
             Result = new UpgradeResult
             {
                 Id = $"{target.Deployment.Name}-{started:yyyyMMdd-HHmmss}-rollback-to-{backup.Version}", Operation = "Rollback",
-                DeploymentName = target.Deployment.Name, From = target.Deployment.Version ?? upgrade.Result.To, To = backup.Version ?? upgrade.Result.From,
+                DeploymentName = target.Deployment.Name, Location = target.File.Path,
+                // From where the upgrade was heading (the failed target), not the version described before it started.
+                From = upgrade.Result.To, To = backup.Version ?? upgrade.Result.From,
                 Strategy = upgrade.Result.Strategy, Started = started, BackupId = backup.Id, BackupPath = backup.Path,
             },
         };

@@ -118,8 +118,13 @@ public static partial class ComposeUpgradeService
     {
         var ct = context.CancellationToken;
         var log = context.CreateLogger(nameof(ComposeUpgradeService));
+        // The journal is local: read (and a damaged one refused) before the Docker Engine is asked anything.
+        var interrupted = request.Deployment is { Platform: DeploymentPlatform.Compose, Location: { } location }
+            ? UpgradeJournal.List(System.IO.Path.GetFullPath(location))
+                .FirstOrDefault(j => j.Result.Operation == "Upgrade" && j.Result.Status is UpgradeStatus.InProgress or UpgradeStatus.Interrupted)
+            : null;
         using var target = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
-        var journal = UpgradeJournal.List(target.File.Path).FirstOrDefault(j => j.Result.Operation == "Upgrade" && j.Result.Status is UpgradeStatus.InProgress or UpgradeStatus.Interrupted)
+        var journal = interrupted
             ?? throw new UpgradeOpsException("NothingToResume", ErrorKind.ObjectNotFound, target.File.Path,
                 $"No interrupted upgrade of '{target.Deployment.Name}' is recorded in {UpgradeJournal.JournalFolder(target.File.Path)}. Start a new one with Invoke-Upgrade.");
         using var upgradeLock = UpgradeLock.Acquire(target.File.Path, journal.Result.Id, force: true);

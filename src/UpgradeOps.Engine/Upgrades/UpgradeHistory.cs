@@ -5,13 +5,28 @@ namespace UpgradeOps.Upgrades;
 /// <summary>Past upgrades and rollbacks of a deployment, read from its journal folder, newest first.</summary>
 public static class UpgradeHistory
 {
-    public static IReadOnlyList<UpgradeResult> List(Deployment deployment)
+    /// <summary>The results every readable journal recorded, and why each other journal could not be read.</summary>
+    public static (IReadOnlyList<UpgradeResult> Results, IReadOnlyList<UpgradeOpsException> Unreadable) List(Deployment deployment)
     {
-        if (deployment.Platform == DeploymentPlatform.Kubernetes && deployment.Location?.Split('/', 2) is [var ns, var release])
-            return UpgradeJournal.List(Kubernetes.HelmUpgradeService.StateAnchor(ns, release)).Select(j => j.Result).ToList();
+        var (journals, unreadable) = UpgradeJournal.ListReadable(StateAnchor(deployment));
+        var results = journals.Select(j => j.Result).ToList();
+        foreach (var result in results)
+        {
+            // The deployment the history was asked of is the one these results belong to.
+            result.Deployment ??= deployment;
+            result.Location ??= deployment.Location;
+        }
+        return (results, unreadable);
+    }
+
+    /// <summary>Where a deployment's journal folder is anchored: beside its compose file, or a release's state folder.</summary>
+    public static string StateAnchor(Deployment deployment)
+    {
+        if (deployment.Platform == DeploymentPlatform.Kubernetes && deployment.Location?.Split('/', 2) is [{ Length: > 0 } ns, { Length: > 0 } release])
+            return Kubernetes.HelmUpgradeService.StateAnchor(ns, release);
         if (deployment.Location is null || deployment.Platform != DeploymentPlatform.Compose)
             throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, deployment.Name,
                 $"Deployment '{deployment.Name}' has no compose file to find its journal beside. Get it with Get-UpgradeDeployment -ComposeFile.");
-        return UpgradeJournal.List(deployment.Location).Select(j => j.Result).ToList();
+        return deployment.Location;
     }
 }

@@ -29,6 +29,11 @@ public sealed class UpgradeResult
     /// <summary>The deployment as it was described before the upgrade.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public Deployment? Deployment { get; set; }
+    /// <summary>
+    /// Where the deployment is: its compose file, or namespace/release. Kept in the journal (it is no secret), so a result read back
+    /// by Get-UpgradeHistory still tells a report where the deployment's secrets are to mask them.
+    /// </summary>
+    public string? Location { get; set; }
     public required string From { get; set; }
     public required string To { get; set; }
     public UpgradeStrategy Strategy { get; set; }

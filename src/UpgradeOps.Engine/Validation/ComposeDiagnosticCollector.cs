@@ -74,7 +74,7 @@ public static class ComposeDiagnosticCollector
         }
 
         activity.Report("Reading the upgrade journal", 85);
-        var journal = givenJournal ?? PickJournal(target.File.Path, request.UpgradeId, deployment.Name);
+        var journal = givenJournal ?? PickJournal(target.File.Path, request.UpgradeId, deployment.Name, report);
         if (journal is not null) ReadJournal(report, journal, redactor);
         log.LogDebug("Diagnostics of {Deployment}: {Containers} containers, journal {Journal}", deployment.Name, report.Services.Count, journal?.Path ?? "(none)");
 
@@ -136,9 +136,15 @@ public static class ComposeDiagnosticCollector
     /// The journal that explains the deployment's state: the one asked for, else the newest. A rollback that
     /// succeeded says less than the upgrade it undid, so then that upgrade is read.
     /// </summary>
-    internal static UpgradeJournal? PickJournal(string composeFile, string? upgradeId, string deploymentName)
+    internal static UpgradeJournal? PickJournal(string composeFile, string? upgradeId, string deploymentName, DiagnosticReport? report = null)
     {
-        var journals = UpgradeJournal.List(composeFile);
+        // Troubleshooting must work when a journal is damaged: the readable ones are used, each damaged one is a finding.
+        var (journals, unreadable) = UpgradeJournal.ListReadable(composeFile);
+        foreach (var problem in unreadable)
+            report?.Findings.Add(new DiagnosticFinding
+            {
+                Id = problem.ErrorId, Severity = FindingSeverity.Warning, Source = "journal", Evidence = problem.Target?.ToString(), Guidance = problem.Message,
+            });
         if (upgradeId is not null)
             return journals.FirstOrDefault(j => j.Result.Id == upgradeId)
                 ?? throw new UpgradeOpsException("UpgradeNotFound", ErrorKind.ObjectNotFound, upgradeId,

@@ -52,7 +52,7 @@ internal static class KubernetesDiagnosticCollector
         }
 
         activity.Report("Reading the upgrade journal", 85);
-        var journal = givenJournal ?? ComposeDiagnosticCollector.PickJournal(HelmUpgradeService.StateAnchor(ns, release), request.UpgradeId, deployment.Name);
+        var journal = givenJournal ?? ComposeDiagnosticCollector.PickJournal(HelmUpgradeService.StateAnchor(ns, release), request.UpgradeId, deployment.Name, report);
         if (journal is not null) ComposeDiagnosticCollector.ReadJournal(report, journal, redactor);
         log.LogDebug("Diagnostics of {Release}: {Pods} pods, journal {Journal}", deployment.Location, report.Services.Count, journal?.Path ?? "(none)");
         var target = journal?.Result.Operation == "Upgrade" ? journal.Result.To : null;

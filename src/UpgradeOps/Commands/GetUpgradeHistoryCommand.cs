@@ -10,7 +10,8 @@ namespace UpgradeOps.Commands;
 /// and returns one UpgradeOps.UpgradeResult per upgrade or rollback: when, from which version to which, with which backup,
 /// each step's timing, the measured downtime, and how it ended (Succeeded, Failed, RolledBack, Interrupted). An upgrade whose
 /// session died shows InProgress with the step it was at: continue it with Invoke-Upgrade -Resume or undo it with
-/// Invoke-Rollback. It only reads.</para>
+/// Invoke-Rollback. It only reads. A journal that cannot be read (damaged, or edited by hand) is named in a warning
+/// and the others are still listed.</para>
 /// </summary>
 /// <example>
 /// <code>Get-UpgradeDeployment -ComposeFile ./docker-compose.yml | Get-UpgradeHistory</code>
@@ -37,7 +38,10 @@ public sealed class GetUpgradeHistoryCommand : EngineCmdlet
     {
         try
         {
-            WriteObject(UpgradeHistory.List(Deployment!), enumerateCollection: true);
+            var (results, unreadable) = UpgradeHistory.List(Deployment!);
+            // One damaged journal hides nothing else: the readable ones are listed, each damaged one is named.
+            foreach (var problem in unreadable) WriteWarning(problem.Message);
+            WriteObject(results, enumerateCollection: true);
         }
         catch (UpgradeOpsException ex)
         {
