@@ -118,12 +118,12 @@ public sealed class ExportUpgradeReportCommand : EngineCmdlet
             if (ShouldChange(report.Path, $"Write the Markdown report of {subject} to {report.Path}.", "Write", Force))
             {
                 report.WriteText(Force, UpgradeReportWriter.Report(request));
-                WriteObject(new FileInfo(report.Path));
+                WriteObject(WrittenFile(report.Path));
             }
             if (notice is not null && ShouldChange(notice.Path, $"Write the maintenance notice of {subject} to {notice.Path}.", "Write", Force))
             {
                 notice.WriteText(Force, UpgradeReportWriter.Notice(request));
-                WriteObject(new FileInfo(notice.Path));
+                WriteObject(WrittenFile(notice.Path));
             }
         }
         catch (UpgradeOpsException ex)
@@ -131,4 +131,10 @@ public sealed class ExportUpgradeReportCommand : EngineCmdlet
             WriteEngineError(ex);
         }
     }
+
+    /// <summary>
+    /// The file as Get-Item shows it: a bare FileInfo lacks the provider's notes, so its Size, mode and owner columns were
+    /// empty in the default view.
+    /// </summary>
+    private PSObject WrittenFile(string path) => SessionState.InvokeProvider.Item.Get([path], force: true, literalPath: true)[0];
 }
