@@ -163,6 +163,9 @@ Describe 'Invoke-Upgrade faults' -Tag 'Sandbox', 'Upgrade' {
         $after.Version | Should -Be '1.7.6'
         $after.Healthy | Should -BeTrue
         (Get-SandboxDataFingerprint $sandbox).ArtifactChecksums | Should -Be $before.ArtifactChecksums
+        # The history says where the rollback came from (the failed target) and where it returned to.
+        $rollback = $d | Get-UpgradeHistory | Where-Object { $_.Operation -eq 'Rollback' -and $_.Id -eq $result.RolledBackBy }
+        "$($rollback.From) → $($rollback.To)" | Should -Be '1.7.7 → 1.7.6'
     }
 
     It 'stops nothing and says so when the registry is unreachable during the pull' {
