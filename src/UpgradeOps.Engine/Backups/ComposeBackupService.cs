@@ -175,7 +175,9 @@ public static class ComposeBackupService
                     component.Source = $"volume {volume.VolumeName} ({volume.MountPath})";
                     var archive = await source.Engine.Client.Containers.GetArchiveFromContainerAsync(volume.ContainerId,
                         new Docker.DotNet.Models.ContainerPathStatParameters { Path = volume.MountPath }, false, ct).ConfigureAwait(false);
-                    await using (archive.Stream) await archive.Stream.CopyToAsync(target, ct).ConfigureAwait(false);
+                    await using (var stream = archive.Stream ?? throw new UpgradeOpsException("BackupVolumeUnreadable", ErrorKind.InvalidData, store!.Name,
+                                     $"The Docker Engine sent no archive of volume {volume.VolumeName}. Check the volume with 'docker volume inspect {volume.VolumeName}' and run the backup again."))
+                        await stream.CopyToAsync(target, ct).ConfigureAwait(false);
                     break;
                 case BackupComponentKind.ConfigFile:
                     await using (var input = BackupFiles.OpenRead(planned.Source)) await input.CopyToAsync(target, ct).ConfigureAwait(false);

@@ -38,7 +38,8 @@ internal sealed partial class PostgresTarget
     /// <summary>Builds the target from the database container's own configuration (user and password from its environment).</summary>
     public static PostgresTarget From(DockerEngine engine, DataStoreDefinition store, ContainerInspectResponse container)
     {
-        var env = (container.Config.Env ?? new List<string>())
+        var config = DockerModels.ConfigOf(container);
+        var env = (config.Env ?? new List<string>())
             .Select(e => e.Split('=', 2)).Where(p => p.Length == 2).GroupBy(p => p[0]).ToDictionary(g => g.Key, g => g.Last()[1]);
         var user = store.UserVariable is not null && env.TryGetValue(store.UserVariable, out var u) ? u : "postgres";
         var password = store.PasswordVariable is not null && env.TryGetValue(store.PasswordVariable, out var p) ? p : "";
@@ -47,7 +48,7 @@ internal sealed partial class PostgresTarget
         string? host = null;
         int? port = null;
         // On the host network a rehearsal copy's server listens on its own port (recorded in a label).
-        var serverPort = container.HostConfig?.NetworkMode == "host" ? Rehearsals.RehearsalLabels.MapPort(container.Config.Labels, store.Port) : store.Port;
+        var serverPort = container.HostConfig?.NetworkMode == "host" ? Rehearsals.RehearsalLabels.MapPort(config.Labels, store.Port) : store.Port;
         if (container.HostConfig?.NetworkMode == "host")
         {
             host = "127.0.0.1";

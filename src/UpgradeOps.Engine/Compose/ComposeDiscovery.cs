@@ -147,15 +147,16 @@ public static class ComposeDiscovery
         foreach (var container in containers.OrderBy(c => c.Names.FirstOrDefault(), StringComparer.Ordinal))
         {
             var inspect = await engine.Client.Containers.InspectContainerAsync(container.ID, ct).ConfigureAwait(false);
+            var state = DockerModels.StateOf(inspect);
             described.Add(new DeploymentContainer
             {
                 Id = container.ID,
                 Name = inspect.Name.TrimStart('/'),
-                Image = inspect.Config.Image,
+                Image = DockerModels.ConfigOf(inspect).Image,
                 ImageId = inspect.Image,
-                State = inspect.State.Status,
-                Health = inspect.State.Health?.Status is { Length: > 0 } health && health != "none" ? health : null,
-                ExitCode = inspect.State.Running ? null : inspect.State.ExitCode,
+                State = state.Status,
+                Health = state.Health?.Status is { Length: > 0 } health && health != "none" ? health : null,
+                ExitCode = state.Running ? null : state.ExitCode,
             });
         }
 

@@ -17,9 +17,10 @@ public static class ComposeHealth
             foreach (var container in containers.Where(c => containerIds is null || containerIds.Contains(c.ID)))
             {
                 var inspect = await engine.Client.Containers.InspectContainerAsync(container.ID, ct).ConfigureAwait(false);
-                var health = inspect.State.Health?.Status;
-                if (!inspect.State.Running || health is "starting" or "unhealthy")
-                    unhealthy.Add($"{inspect.Name.TrimStart('/')} ({(inspect.State.Running ? health : inspect.State.Status)})");
+                var state = DockerModels.StateOf(inspect);
+                var health = state.Health?.Status;
+                if (!state.Running || health is "starting" or "unhealthy")
+                    unhealthy.Add($"{inspect.Name.TrimStart('/')} ({(state.Running ? health : state.Status)})");
             }
             if (unhealthy.Count == 0) return;
             await Task.Delay(TimeSpan.FromMilliseconds(250), ct).ConfigureAwait(false);

@@ -23,32 +23,34 @@ public static class ContainerRecreator
     {
         var oldImage = await client.Images.InspectImageAsync(current.Image, ct).ConfigureAwait(false);
         var image = oldImage.Config ?? new DockerOCIImageConfig();
-        var config = current.Config;
+        var config = DockerModels.ConfigOf(current);
         var name = current.Name.TrimStart('/');
         var hostNetwork = current.HostConfig?.NetworkMode == "host";
 
+        // A request field left null is not sent: the Engine then uses the new image's own value (or none). The request
+        // model declares these fields non-nullable, hence the '!' on the values that may be null.
         var parameters = new CreateContainerParameters
         {
             Name = name,
             Image = newImage,
-            Hostname = hostNetwork || current.ID.StartsWith(config.Hostname ?? "-", StringComparison.Ordinal) ? null : config.Hostname,
+            Hostname = (hostNetwork || current.ID.StartsWith(config.Hostname ?? "-", StringComparison.Ordinal) ? null : config.Hostname)!,
             Domainname = config.Domainname,
-            User = Own(config.User, image.User),
+            User = Own(config.User, image.User)!,
             AttachStdin = config.AttachStdin,
             AttachStdout = config.AttachStdout,
             AttachStderr = config.AttachStderr,
             Tty = config.Tty,
             OpenStdin = config.OpenStdin,
             StdinOnce = config.StdinOnce,
-            Env = WithOverrides(config.Env?.Except(image.Env ?? new List<string>()).ToList(), environment),
-            Cmd = SameList(config.Cmd, image.Cmd) && SameList(config.Entrypoint, image.Entrypoint) ? null : config.Cmd,
-            Entrypoint = SameList(config.Entrypoint, image.Entrypoint) ? null : config.Entrypoint,
-            WorkingDir = Own(config.WorkingDir, image.WorkingDir),
+            Env = WithOverrides(config.Env?.Except(image.Env ?? new List<string>()).ToList(), environment)!,
+            Cmd = (SameList(config.Cmd, image.Cmd) && SameList(config.Entrypoint, image.Entrypoint) ? null : config.Cmd)!,
+            Entrypoint = (SameList(config.Entrypoint, image.Entrypoint) ? null : config.Entrypoint)!,
+            WorkingDir = Own(config.WorkingDir, image.WorkingDir)!,
             Healthcheck = SameHealthcheck(config.Healthcheck, image.Healthcheck) ? null : config.Healthcheck,
             ExposedPorts = Except(config.ExposedPorts, image.ExposedPorts),
-            Volumes = Except(config.Volumes, image.Volumes),
+            Volumes = Except(config.Volumes, image.Volumes)!,
             Labels = config.Labels?.Where(l => !(image.Labels?.TryGetValue(l.Key, out var v) == true && v == l.Value))
-                .ToDictionary(l => l.Key, l => l.Value),
+                .ToDictionary(l => l.Key, l => l.Value)!,
             StopSignal = Own(config.StopSignal, image.StopSignal),
             StopTimeout = config.StopTimeout,
             Shell = SameList(config.Shell, image.Shell) ? null : config.Shell,
@@ -79,7 +81,8 @@ public static class ContainerRecreator
         var name = current.Name.TrimStart('/');
         var previousName = name + PreviousSuffix;
 
-        if (current.State.Running)
+        var wasRunning = DockerModels.StateOf(current).Running;
+        if (wasRunning)
             await client.Containers.StopContainerAsync(current.ID, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)stopTimeout.TotalSeconds }, ct).ConfigureAwait(false);
         await client.Containers.RenameContainerAsync(current.ID, new ContainerRenameParameters { NewName = previousName }, ct).ConfigureAwait(false);
 
@@ -98,10 +101,10 @@ public static class ContainerRecreator
         }
         catch
         {
-            await UndoAsync(client, newId, current.ID, name, current.State.Running).ConfigureAwait(false);
+            await UndoAsync(client, newId, current.ID, name, wasRunning).ConfigureAwait(false);
             throw;
         }
-        return new ReplacedContainer(name, current.ID, previousName, newId, current.Config.Image, newImage);
+        return new ReplacedContainer(name, current.ID, previousName, newId, DockerModels.ConfigOf(current).Image, newImage);
     }
 
     /// <summary>Removes the replacement and brings the previous container back under its name, started if it ran.</summary>
@@ -134,11 +137,12 @@ public static class ContainerRecreator
     /// <summary>The endpoint as configured: aliases, static addresses, links; not the old container's id alias or runtime state.</summary>
     private static EndpointSettings Endpoint(EndpointSettings current, string oldContainerId) => new()
     {
-        Aliases = current.Aliases?.Where(a => !oldContainerId.StartsWith(a, StringComparison.Ordinal)).ToList(),
+        // Null fields are not sent (see BuildAsync).
+        Aliases = current.Aliases?.Where(a => !oldContainerId.StartsWith(a, StringComparison.Ordinal)).ToList()!,
         IPAMConfig = current.IPAMConfig,
         Links = current.Links,
         DriverOpts = current.DriverOpts,
-        MacAddress = null,
+        MacAddress = null!,
     };
 
     private static List<string>? WithOverrides(List<string>? env, IReadOnlyDictionary<string, string?>? overrides)

@@ -28,8 +28,9 @@ public static class DockerExec
             AttachStdout = true,
             AttachStderr = true,
             AttachStdin = standardInput is not null,
-            Env = environment?.ToList(),
-            User = user,
+            // Null fields are not sent: no extra environment, the container's own user.
+            Env = environment?.ToList()!,
+            User = user!,
         }, cancellationToken).ConfigureAwait(false);
 
         var stderr = new StringBuilder();

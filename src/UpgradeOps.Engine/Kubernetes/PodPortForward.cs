@@ -146,7 +146,8 @@ internal sealed class PodPortForward : IDisposable
         var forward = new PodPortForward(client, ns, pod, port, log);
         forward._listener.Start();
         forward.LocalPort = ((IPEndPoint)forward._listener.LocalEndpoint).Port;
-        _ = Task.Run(forward.AcceptAsync);
+        // The accept loop ends with the forward's own stop token (Dispose), not with the caller's.
+        _ = Task.Run(forward.AcceptAsync, CancellationToken.None);
         return forward;
     }
 

@@ -306,21 +306,22 @@ internal sealed class RehearsalCopy
     /// <summary>Product images at the backup's version: the copy starts where the backup was taken, whatever production runs now.</summary>
     private static string ImageAtVersion(ComposeBackupSource production, ContainerInspectResponse container, string? version)
     {
-        var service = Label(container.Config.Labels, "com.docker.compose.service");
+        var config = DockerModels.ConfigOf(container);
+        var service = Label(config.Labels, "com.docker.compose.service");
         var product = production.Profile.Services.Any(s => s.ProductImage && production.ComposeName(s.Name) == service);
-        return product && version is not null ? ImageReference.WithTag(container.Config.Image, version) : container.Config.Image;
+        return product && version is not null ? ImageReference.WithTag(config.Image, version) : config.Image;
     }
 
     /// <summary>The production container's parameters turned into the copy's: name, labels, ports, volumes, no restart policy.</summary>
     private void Adapt(CreateContainerParameters parameters, ContainerInspectResponse source, string name, IReadOnlyDictionary<string, string> volumes,
         IReadOnlyDictionary<string, string> rehearsalLabels)
     {
-        var config = source.Config;
+        var config = DockerModels.ConfigOf(source);
         parameters.Name = name;
-        // Everything explicit (the image's defaults included), so each port in it can be moved.
-        parameters.Env = MapPorts(config.Env, PortMap);
-        parameters.Cmd = MapPorts(config.Cmd, PortMap);
-        parameters.Entrypoint = MapPorts(config.Entrypoint, PortMap);
+        // Everything explicit (the image's defaults included), so each port in it can be moved; a null field is not sent.
+        parameters.Env = MapPorts(config.Env, PortMap)!;
+        parameters.Cmd = MapPorts(config.Cmd, PortMap)!;
+        parameters.Entrypoint = MapPorts(config.Entrypoint, PortMap)!;
         if (config.Healthcheck is { } health)
             parameters.Healthcheck = new HealthcheckConfig
             {
@@ -334,13 +335,14 @@ internal sealed class RehearsalCopy
         labels.Remove("com.docker.compose.project.environment_file");
         parameters.Labels = labels;
 
-        var host = source.HostConfig;
+        var host = DockerModels.HostConfigOf(source);
         host.RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No };
+        // Null Binds are not sent (the container has none).
         host.Binds = host.Binds?.Select(bind =>
         {
             var parts = bind.Split(':');
             return volumes.TryGetValue(parts[0], out var copyVolume) ? string.Join(':', new[] { copyVolume }.Concat(parts.Skip(1))) : bind;
-        }).ToList();
+        }).ToList()!;
         host.Mounts = host.Mounts?.Select(mount =>
         {
             if (mount.Type == "volume" && mount.Source is not null && volumes.TryGetValue(mount.Source, out var copyVolume)) mount.Source = copyVolume;
@@ -348,11 +350,12 @@ internal sealed class RehearsalCopy
         }).ToList();
         // Volumes the container mounts without naming them in HostConfig (compose v1 passes them as binds, others as mounts).
         var named = (host.Binds ?? new List<string>()).Select(b => b.Split(':')[0]).Concat((host.Mounts ?? new List<Mount>()).Select(m => m.Source)).ToHashSet();
-        foreach (var mount in source.Mounts?.Where(m => m.Type == "volume" && m.Name is not null && volumes.ContainsKey(m.Name)) ?? Enumerable.Empty<MountPoint>())
+        foreach (var mount in source.Mounts ?? Enumerable.Empty<MountPoint>())
         {
-            if (named.Contains(volumes[mount.Name]) || named.Contains(mount.Name)) continue;
+            if (mount.Type != "volume" || mount.Name is not { } volume || !volumes.TryGetValue(volume, out var copyVolume)) continue;
+            if (named.Contains(copyVolume) || named.Contains(volume)) continue;
             host.Mounts ??= new List<Mount>();
-            host.Mounts.Add(new Mount { Type = "volume", Source = volumes[mount.Name], Target = mount.Destination, ReadOnly = !mount.RW });
+            host.Mounts.Add(new Mount { Type = "volume", Source = copyVolume, Target = mount.Destination, ReadOnly = !mount.RW });
         }
         if (host.PortBindings is not null)
             host.PortBindings = host.PortBindings.ToDictionary(p => p.Key, p => (IList<PortBinding>)(p.Value ?? new List<PortBinding>())

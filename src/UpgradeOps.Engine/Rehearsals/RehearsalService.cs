@@ -195,7 +195,9 @@ public static class RehearsalService
 
         var path = UpgradePathService.Test(new UpgradePathRequest
         {
-            From = backup.Version, To = request.To, Profile = production.Profile, AvailableVersions = request.AvailableVersions, Deployment = production,
+            From = backup.Version ?? throw new UpgradeOpsException("BackupVersionUnknown", ErrorKind.InvalidData, backup.Id,
+                $"Backup {backup.Id} does not record the version it was taken at, so a rehearsal cannot know where to start. Take a new backup with New-DeploymentBackup."),
+            To = request.To, Profile = production.Profile, AvailableVersions = request.AvailableVersions, Deployment = production,
         });
         if (!path.IsSupported)
             throw new UpgradeOpsException("UpgradePathNotSupported", ErrorKind.InvalidOperation, path, $"{path.Reason} Nothing was created.");

@@ -179,7 +179,8 @@ public static class UpgradeReportWriter
             md.Append($"'{Inline(s.To)}' is not a version, so no release notes could be selected.\n\n");
             return;
         }
-        ProductVersion.TryParse(s.From, out var from);
+        // An unreadable From lists the notes from the first release the document has.
+        var from = ProductVersion.TryParse(s.From, out var parsed) ? parsed : null;
         var notes = document.Between(from, to!, CategoriesThatMatter.ToList());
         if (notes.Count == 0)
         {

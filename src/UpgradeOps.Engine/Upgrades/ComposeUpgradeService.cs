@@ -533,7 +533,7 @@ public static partial class ComposeUpgradeService
         var template = target.Containers.FirstOrDefault(c => c.Labels[ComposeDiscovery.ServiceLabel] == service)
             ?? throw new UpgradeOpsException("MigrationServiceNotFound", ErrorKind.ObjectNotFound, service, $"No container of service '{service}' exists to run the migration from.");
         var inspect = await client.Containers.InspectContainerAsync(template.ID, ct).ConfigureAwait(false);
-        var image = newImages.Values.First(v => ImageReference.Repository(v) == ImageReference.Repository(inspect.Config.Image));
+        var image = newImages.Values.First(v => ImageReference.Repository(v) == ImageReference.Repository(DockerModels.ConfigOf(inspect).Image));
 
         var parameters = await ContainerRecreator.BuildAsync(client, inspect, image, ct, environment).ConfigureAwait(false);
         parameters.Name = $"{target.Deployment.Name}-upgradeops-migrate-{hop + 1}";
@@ -541,7 +541,7 @@ public static partial class ComposeUpgradeService
         parameters.Healthcheck = new HealthcheckConfig { Test = new List<string> { "NONE" } };
         parameters.Labels ??= new Dictionary<string, string>();
         parameters.Labels[ComposeDiscovery.OneOffLabel] = "True";
-        parameters.HostConfig.RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No };
+        (parameters.HostConfig ??= new HostConfig()).RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No };
 
         // A one-off container left by an interrupted run is replaced.
         var leftover = (await client.Containers.ListContainersAsync(new ContainersListParameters

@@ -84,8 +84,8 @@ internal sealed class ComposeValidationTarget : IValidationTarget
         // "Since the upgrade": the caller's moment, else the start of the newest product container (the current version).
         var productServices = Profile.Services.Where(s => s.ProductImage).Select(s => _source.ComposeName(s.Name)).ToHashSet();
         var from = since ?? inspected
-            .Where(i => i.Config.Labels.TryGetValue(ComposeDiscovery.ServiceLabel, out var s) && productServices.Contains(s))
-            .Select(i => DateTimeOffset.TryParse(i.State.StartedAt, out var at) ? at : DateTimeOffset.MinValue)
+            .Where(i => DockerModels.ConfigOf(i).Labels?.TryGetValue(ComposeDiscovery.ServiceLabel, out var s) == true && productServices.Contains(s))
+            .Select(i => DateTimeOffset.TryParse(DockerModels.StateOf(i).StartedAt, out var at) ? at : DateTimeOffset.MinValue)
             .DefaultIfEmpty(DateTimeOffset.UtcNow.AddHours(-1)).Max().AddSeconds(-5);
         var logs = new List<(string, string)>();
         foreach (var container in inspected)

@@ -80,6 +80,8 @@ public sealed class ContainerRecreatorTests : IAsyncLifetime
         var replaced = await ContainerRecreator.ReplaceAsync(_client, created.ID, NewImage, TimeSpan.FromSeconds(5), CancellationToken.None);
         _containers.Add(replaced.NewId);
         var after = await _client.Containers.InspectContainerAsync(replaced.NewId);
+        Assert.NotNull(after.Config);
+        Assert.NotNull(after.State);
 
         Assert.Equal(NewImage, after.Config.Image);
         Assert.NotEqual(before.Image, after.Image);
@@ -90,11 +92,13 @@ public sealed class ContainerRecreatorTests : IAsyncLifetime
         // The old container waits, stopped, under another name until the replacement is proven.
         var previous = await _client.Containers.InspectContainerAsync(replaced.PreviousId);
         Assert.Equal($"/upgradeops-recreate-{_suffix}{ContainerRecreator.PreviousSuffix}", previous.Name);
+        Assert.NotNull(previous.State);
         Assert.False(previous.State.Running);
 
         await ContainerRecreator.RevertAsync(_client, replaced, start: true);
         var reverted = await _client.Containers.InspectContainerAsync(created.ID);
         Assert.Equal(before.Name, reverted.Name);
+        Assert.NotNull(reverted.State);
         Assert.True(reverted.State.Running);
         await Assert.ThrowsAsync<DockerContainerNotFoundException>(() => _client.Containers.InspectContainerAsync(replaced.NewId));
     }
@@ -102,6 +106,8 @@ public sealed class ContainerRecreatorTests : IAsyncLifetime
     /// <summary>The inspect output minus image, ids, timestamps, runtime state and what the image itself contributes.</summary>
     private static string Comparable(ContainerInspectResponse inspect)
     {
+        Assert.NotNull(inspect.Config);
+        Assert.NotNull(inspect.NetworkSettings);
         var labels = inspect.Config.Labels.Where(l => !l.Key.StartsWith("org.opencontainers.", StringComparison.Ordinal) && !l.Key.StartsWith("upgradeops.sandbox.", StringComparison.Ordinal))
             .OrderBy(l => l.Key).ToDictionary(l => l.Key, l => l.Value);
         var networks = inspect.NetworkSettings.Networks.OrderBy(n => n.Key).ToDictionary(n => n.Key,
