@@ -1,6 +1,7 @@
 using System.Text;
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using UpgradeOps.Hosting;
 
 namespace UpgradeOps.Compose;
 
@@ -33,7 +34,7 @@ public static class DockerExec
             User = user!,
         }, cancellationToken).ConfigureAwait(false);
 
-        var stderr = new StringBuilder();
+        var stderr = new DecodedText(StderrLimit);
         var captured = standardOutput is null ? new MemoryStream() : null;
         var output = standardOutput ?? captured!;
         if (client.Options.Endpoint.Scheme == "unix")
@@ -56,7 +57,7 @@ public static class DockerExec
     }
 
     private static async Task AttachThroughClientAsync(DockerClient client, string execId, Stream target, bool capped, Stream? standardInput,
-        StringBuilder stderr, CancellationToken cancellationToken)
+        DecodedText stderr, CancellationToken cancellationToken)
     {
         using var stream = await client.Exec.StartContainerExecAsync(execId, new ContainerExecStartParameters(), cancellationToken)
             .ConfigureAwait(false);
@@ -67,7 +68,7 @@ public static class DockerExec
             var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken).ConfigureAwait(false);
             if (read.EOF) break;
             if (read.Target == MultiplexedStream.TargetStream.StandardError)
-                AppendError(stderr, buffer.AsSpan(0, read.Count));
+                stderr.Append(buffer.AsSpan(0, read.Count));
             else if (!capped || target.Length < CapturedLimit)
                 await target.WriteAsync(buffer.AsMemory(0, read.Count), cancellationToken).ConfigureAwait(false);
         }
@@ -78,11 +79,6 @@ public static class DockerExec
     }
 
     internal const int CapturedLimit = 1 << 20;
-
-    internal static void AppendError(StringBuilder stderr, ReadOnlySpan<byte> bytes)
-    {
-        if (stderr.Length < StderrLimit) stderr.Append(Encoding.UTF8.GetString(bytes));
-    }
 
     private static async Task FeedAsync(MultiplexedStream stream, Stream input, CancellationToken cancellationToken)
     {

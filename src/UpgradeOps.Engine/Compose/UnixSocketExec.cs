@@ -16,7 +16,7 @@ internal static class UnixSocketExec
     private const int FrameHeaderLength = 8;
 
     public static void Attach(string socketPath, string execId, Stream standardOutput, bool capped, Stream? standardInput,
-        StringBuilder stderr, CancellationToken cancellationToken)
+        Hosting.DecodedText stderr, CancellationToken cancellationToken)
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         // A blocked read or write ends when the socket is closed under it; the caller then sees the cancellation.
@@ -52,7 +52,7 @@ internal static class UnixSocketExec
                     var read = input.Read(buffer, 0, Math.Min(remaining, buffer.Length));
                     if (read == 0) throw new EndOfStreamException("The Engine closed the exec stream inside a frame.");
                     remaining -= read;
-                    if (stream == 2) DockerExec.AppendError(stderr, buffer.AsSpan(0, read));
+                    if (stream == 2) stderr.Append(buffer.AsSpan(0, read));
                     else if (!capped || standardOutput.Length < DockerExec.CapturedLimit) standardOutput.Write(buffer, 0, read);
                 }
             }

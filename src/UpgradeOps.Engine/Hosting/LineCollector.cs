@@ -11,7 +11,7 @@ internal sealed class LineCollector(Action<string>? onLine = null) : Stream
     private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Found)> _waiters = new();
     private readonly System.Text.StringBuilder _partial = new();
     // Keeps a character whose UTF-8 bytes arrive in two writes (exec frames split anywhere) whole.
-    private readonly System.Text.Decoder _decoder = System.Text.Encoding.UTF8.GetDecoder();
+    private readonly DecodedText _decoder = new(limit: 0);
 
     public IReadOnlyList<string> Lines { get { lock (_gate) return _lines.ToList(); } }
 
@@ -42,21 +42,42 @@ internal sealed class LineCollector(Action<string>? onLine = null) : Stream
     {
         lock (_gate)
         {
-            var chars = new char[_decoder.GetCharCount(buffer, flush: false)];
-            _partial.Append(chars, 0, _decoder.GetChars(buffer, chars, flush: false));
-            int newline;
-            while ((newline = _partial.ToString().IndexOf('\n')) >= 0)
-            {
-                var line = _partial.ToString(0, newline).TrimEnd('\r');
-                _partial.Remove(0, newline + 1);
-                _lines.Add(line);
-                onLine?.Invoke(line);
-                foreach (var waiter in _waiters.Where(w => w.Match(line)).ToList())
-                {
-                    _waiters.Remove(waiter);
-                    waiter.Found.TrySetResult(line);
-                }
-            }
+            _partial.Append(_decoder.Decode(buffer));
+            EmitLines();
+        }
+    }
+
+    /// <summary>The output ended: a last line without its newline is a line too.</summary>
+    public void Complete()
+    {
+        lock (_gate)
+        {
+            _partial.Append(_decoder.Decode(ReadOnlySpan<byte>.Empty, last: true));
+            EmitLines();
+            if (_partial.Length > 0) Emit(_partial.ToString().TrimEnd('\r'));
+            _partial.Clear();
+        }
+    }
+
+    private void EmitLines()
+    {
+        int newline;
+        while ((newline = _partial.ToString().IndexOf('\n')) >= 0)
+        {
+            var line = _partial.ToString(0, newline).TrimEnd('\r');
+            _partial.Remove(0, newline + 1);
+            Emit(line);
+        }
+    }
+
+    private void Emit(string line)
+    {
+        _lines.Add(line);
+        onLine?.Invoke(line);
+        foreach (var waiter in _waiters.Where(w => w.Match(line)).ToList())
+        {
+            _waiters.Remove(waiter);
+            waiter.Found.TrySetResult(line);
         }
     }
 

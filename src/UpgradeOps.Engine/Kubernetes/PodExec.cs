@@ -5,6 +5,7 @@ using k8s;
 using k8s.Autorest;
 using UpgradeOps.Backups;
 using UpgradeOps.Compose;
+using UpgradeOps.Hosting;
 
 namespace UpgradeOps.Kubernetes;
 
@@ -103,7 +104,7 @@ internal sealed class PodContainerExec(IKubernetes client, string ns, string pod
 
         using (socket)
         {
-            var stderr = new StringBuilder();
+            var stderr = new DecodedText(StderrLimit);
             var status = new MemoryStream();
             var captured = standardOutput is null ? new MemoryStream() : null;
             var output = standardOutput ?? captured!;
@@ -124,8 +125,8 @@ internal sealed class PodContainerExec(IKubernetes client, string ns, string pod
                         case PodExecFrames.StdOut when captured is null || captured.Length < DockerExec.CapturedLimit:
                             await output.WriteAsync(payload, ct).ConfigureAwait(false);
                             break;
-                        case PodExecFrames.StdErr when stderr.Length < StderrLimit:
-                            stderr.Append(Encoding.UTF8.GetString(payload));
+                        case PodExecFrames.StdErr:
+                            stderr.Append(payload);
                             break;
                         case PodExecFrames.Status:
                             status.Write(payload);

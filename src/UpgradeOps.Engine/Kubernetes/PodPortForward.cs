@@ -6,6 +6,7 @@ using System.Text;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
+using UpgradeOps.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace UpgradeOps.Kubernetes;
@@ -220,7 +221,7 @@ internal sealed class PodPortForward : IDisposable
             var stream = local.GetStream();
             var sending = SendAsync(stream, socket);
             var frames = new PortForwardFrames(new[] { Port });
-            var error = new StringBuilder();
+            var error = new DecodedText(4096);
             var buffer = new byte[64 * 1024];
             try
             {
@@ -232,7 +233,7 @@ internal sealed class PodPortForward : IDisposable
                     if (payload.Count == 0) continue;
                     if (PortForwardFrames.IsError(channel))
                     {
-                        if (error.Length < 4096) error.Append(Encoding.UTF8.GetString(payload));
+                        error.Append(payload);
                     }
                     else
                     {

@@ -562,7 +562,14 @@ public static partial class ComposeUpgradeService
             deadline.CancelAfter(timeout);
             var logs = await client.Containers.GetContainerLogsAsync(created.ID, new ContainerLogsParameters { Follow = true, ShowStdout = true, ShowStderr = true }, deadline.Token)
                 .ConfigureAwait(false);
-            var pending = new StringBuilder();
+            // Lines as the log shows them, a character split between two chunks kept whole, each masked before it goes anywhere.
+            var lines = new LineCollector(raw =>
+            {
+                var line = secrets.Redact(raw);
+                output.AppendLine(line);
+                log.LogDebug("migration: {Line}", line);
+                MigrationRun.Report(activity, line);
+            });
             var buffer = new byte[8192];
             try
             {
@@ -570,18 +577,9 @@ public static partial class ComposeUpgradeService
                 {
                     var read = await logs.ReadOutputAsync(buffer, 0, buffer.Length, deadline.Token).ConfigureAwait(false);
                     if (read.EOF) break;
-                    pending.Append(Encoding.UTF8.GetString(buffer, 0, read.Count));
-                    int newline;
-                    while ((newline = pending.ToString().IndexOf('\n')) >= 0)
-                    {
-                        var line = secrets.Redact(pending.ToString(0, newline).TrimEnd('\r'));
-                        pending.Remove(0, newline + 1);
-                        output.AppendLine(line);
-                        log.LogDebug("migration: {Line}", line);
-                        MigrationRun.Report(activity, line);
-                    }
+                    lines.Write(buffer, 0, read.Count);
                 }
-                if (pending.Length > 0) output.AppendLine(secrets.Redact(pending.ToString()));
+                lines.Complete();
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
