@@ -31,6 +31,10 @@ Describe 'Test-PostUpgrade' -Tag 'Sandbox', 'Validation' {
         $report.Passed | Should -BeFalse
         (Get-Check $report ApiVersion).ErrorId | Should -Be 'ApiVersionMismatch'
         (Get-Check $report ApiVersion).Detail | Should -Match 'says 1\.7\.5.*expected 1\.7\.6'
+        # The checks not asked for are in the report, Skipped and saying why.
+        $report.Checks.Name | Should -Be @('ApiVersion', 'ServiceHealth', 'GraphQL', 'ArtifactGeneration', 'GitSync', 'Logs', 'Performance')
+        ($report.Checks | Where-Object Name -ne ApiVersion).Status | Sort-Object -Unique | Should -Be 'Skipped'
+        (Get-Check $report Logs).Detail | Should -Match '-Check asked for ApiVersion only'
     }
 
     It 'fails ServiceHealth when a worker is stopped, and the other checks still run' {

@@ -25,6 +25,17 @@ public sealed class ValidationRequest
     public string? ApiEndpoint { get; init; }
     /// <summary>Overrides the profile's per-check timeout.</summary>
     public TimeSpan? CheckTimeout { get; init; }
+
+    /// <summary>
+    /// Where the log scan of a validation after <paramref name="result"/> starts: a rolled-back upgrade is validated from when
+    /// its rollback ended (the failed version's errors are history), anything else from the start of the upgrade.
+    /// </summary>
+    public static DateTimeOffset? LogsSince(UpgradeResult? result) =>
+        result is null ? null : result.Status == UpgradeStatus.RolledBack ? result.Started + result.Duration : result.Started;
+
+    /// <summary>The version the API must report after <paramref name="result"/>: its target when it succeeded, else where it started.</summary>
+    public static string? ExpectedAfter(UpgradeResult? result) =>
+        result is null ? null : result.Status == UpgradeStatus.Succeeded ? result.To : result.From;
 }
 
 /// <summary>
@@ -73,6 +84,9 @@ public static class PostUpgradeValidator
             }),
         };
         var selected = checks.Where(c => request.Checks.Count == 0 || request.Checks.Contains(c.Name, StringComparer.OrdinalIgnoreCase)).ToList();
+        // A check left out with -Check is in the report as Skipped, saying so: a short report must not read as a complete one.
+        var notSelected = checks.Where(c => !selected.Contains(c))
+            .Select(c => CheckTimer.Start(c.Name).Skip($"Not run: -Check asked for {string.Join(", ", selected.Select(s => s.Name))} only."));
 
         using var activity = context.StartActivity($"Validating {deployment.Name}");
         var done = 0;
@@ -82,7 +96,8 @@ public static class PostUpgradeValidator
             activity.Report($"{check.Name}: {result.Status}", 100 * Interlocked.Increment(ref done) / selected.Count);
             return result;
         })).ConfigureAwait(false);
-        report.Checks.AddRange(results);
+        var byName = results.Concat(notSelected).ToDictionary(c => c.Name);
+        report.Checks.AddRange(checks.Select(c => byName[c.Name]));
         report.Duration = watch.Elapsed;
         activity.Complete();
         return report;

@@ -99,7 +99,7 @@ public sealed class TestPostUpgradeCommand : EngineCmdlet
     public PerformanceBaseline? Baseline { get; set; }
 
     /// <summary>
-    /// <para type="description">Run only these checks. Default: all.</para>
+    /// <para type="description">Run only these checks; the others are in the report as Skipped, saying they were not asked for. Default: all.</para>
     /// </summary>
     [Parameter(ParameterSetName = DeploymentSet)]
     [Parameter(ParameterSetName = ResultSet)]
@@ -107,7 +107,7 @@ public sealed class TestPostUpgradeCommand : EngineCmdlet
     public string[] Check { get; set; } = Array.Empty<string>();
 
     /// <summary>
-    /// <para type="description">Scan the logs from this moment. Default: the start of the upgrade, else the start of the newest product container.</para>
+    /// <para type="description">Scan the logs from this moment. Default: the start of the upgrade (of an upgrade that was rolled back: the end of its rollback), else the start of the newest product container.</para>
     /// </summary>
     [Parameter(ParameterSetName = DeploymentSet)]
     [Parameter(ParameterSetName = ResultSet)]
@@ -158,10 +158,10 @@ public sealed class TestPostUpgradeCommand : EngineCmdlet
         var request = new ValidationRequest
         {
             Deployment = deployment,
-            ExpectedVersion = ExpectedVersion ?? (UpgradeResult?.Status == UpgradeStatus.Succeeded ? UpgradeResult.To : UpgradeResult?.From),
+            ExpectedVersion = ExpectedVersion ?? ValidationRequest.ExpectedAfter(UpgradeResult),
             Baseline = Baseline ?? UpgradeResult?.Baseline,
             Checks = Check,
-            Since = Since ?? UpgradeResult?.Started,
+            Since = Since ?? ValidationRequest.LogsSince(UpgradeResult),
             ApiEndpoint = ApiEndpoint,
             CheckTimeout = CheckTimeout,
         };

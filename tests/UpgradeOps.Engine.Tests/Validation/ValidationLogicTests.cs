@@ -82,4 +82,21 @@ public class ValidationLogicTests
         Assert.Contains(@"\bERROR\b", profile.Validation.LogErrorPatterns);
         Assert.Null(profile.Validation.ArtifactGeneration);
     }
+
+    [Theory]
+    [InlineData(UpgradeStatus.Succeeded, "1.7.7", 0)]
+    [InlineData(UpgradeStatus.Failed, "1.7.6", 0)]
+    [InlineData(UpgradeStatus.RolledBack, "1.7.6", 90)]
+    public void A_validation_after_an_upgrade_expects_where_it_ended_and_reads_the_logs_from_when_it_ended(UpgradeStatus status, string expected, int sinceSeconds)
+    {
+        var started = new DateTimeOffset(2026, 12, 1, 10, 0, 0, TimeSpan.Zero);
+        var result = new UpgradeResult
+        {
+            Id = "u", DeploymentName = "p", From = "1.7.6", To = "1.7.7", Status = status, Started = started, Duration = TimeSpan.FromSeconds(90),
+        };
+        Assert.Equal(expected, ValidationRequest.ExpectedAfter(result));
+        // A rolled-back upgrade: the failed version's errors are before the rollback ended, not a finding about what runs now.
+        Assert.Equal(started.AddSeconds(sinceSeconds), ValidationRequest.LogsSince(result));
+        Assert.Null(ValidationRequest.LogsSince(null));
+    }
 }
