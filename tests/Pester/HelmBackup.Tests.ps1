@@ -3,6 +3,8 @@
 # (started here with docker on a free port in 56500-56999, removed at the end). Verified against that test server only,
 # never a real cluster.
 BeforeAll {
+    # Saved first: if anything below fails, AfterAll still restores it and stops the test server.
+    $script:savedDataHome = $env:XDG_DATA_HOME
     Import-Module $env:UPGRADEOPS_MODULE -Force
     Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Kubernetes/KubeTestServer.psm1') -Force
     $script:chart = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/chart'
@@ -43,13 +45,12 @@ BeforeAll {
             -ContentType 'application/merge-patch+json' -Body "{`"spec`":{`"replicas`":$Replicas}}"
     }
     # Journals of Helm releases live in the user's data folder: a folder of this test's own.
-    $script:savedDataHome = $env:XDG_DATA_HOME
     $env:XDG_DATA_HOME = Join-Path $TestDrive 'data'
     $script:backups = Join-Path $TestDrive 'backups'
 }
 AfterAll {
-    $env:XDG_DATA_HOME = $script:savedDataHome
     if ($script:server) { $script:server | Stop-KubeTestServer }
+    $env:XDG_DATA_HOME = $script:savedDataHome
     if ($script:db) { $null = & docker rm -f -v $script:db 2>&1 }
 }
 

@@ -4,6 +4,8 @@
 # HttpListener of this test's own (in this process, on a free port in 56700-56799). Verified against the test server only,
 # never a real cluster or a public chart repository.
 BeforeAll {
+    # Saved first: if anything below fails, AfterAll still restores it and stops the test server.
+    $script:savedDataHome = $env:XDG_DATA_HOME
     Import-Module $env:UPGRADEOPS_MODULE -Force
     Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Kubernetes/KubeTestServer.psm1') -Force
     $script:chart = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/chart'
@@ -58,12 +60,11 @@ BeforeAll {
     # -WhatIf writes to the host: the commands run in a fresh pwsh, where $d is the release.
     function Invoke-WhatIf([string] $Profile, [string] $Command) { Invoke-KubeTestWhatIf $server charts sbx $Profile $Command }
     # Journals of Helm releases live in the user's data folder: a folder of this test's own.
-    $script:savedDataHome = $env:XDG_DATA_HOME
     $env:XDG_DATA_HOME = Join-Path $TestDrive 'data'
 }
 AfterAll {
-    $env:XDG_DATA_HOME = $script:savedDataHome
     if ($script:server) { $script:server | Stop-KubeTestServer }
+    $env:XDG_DATA_HOME = $script:savedDataHome
 }
 
 Describe 'Test-UpgradePath on a Helm release with chart versions' -Tag 'Kubernetes', 'Helm', 'Planning' {

@@ -2,6 +2,8 @@
 # real helm v4 into the test API server (tests/KubeApiServer), plus Convert-UpgradeConfiguration on a Compose .env
 # (no Docker needed: it only reads the compose file). Verified against the test server only, never a real cluster.
 BeforeAll {
+    # Saved first: if anything below fails, AfterAll still restores it and stops the test server.
+    $script:savedDataHome = $env:XDG_DATA_HOME
     Import-Module $env:UPGRADEOPS_MODULE -Force
     Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Kubernetes/KubeTestServer.psm1') -Force
     $script:chart = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/chart'
@@ -11,7 +13,6 @@ BeforeAll {
     $install = Invoke-TestHelm $server install cfg $chart -n config --create-namespace --wait --timeout 30s
     if ($install.ExitCode -ne 0) { throw "helm install failed: $($install.Error)" }
     # Journals of Helm releases live in the user's data folder: a folder of this test's own.
-    $script:savedDataHome = $env:XDG_DATA_HOME
     $env:XDG_DATA_HOME = Join-Path $TestDrive 'data'
     function Get-Cfg { Get-UpgradeDeployment -Namespace config -Release cfg -Kubeconfig $server.KubeconfigPath -Profile $profilePath -WarningAction SilentlyContinue }
     # -WhatIf writes to the host: the command runs in a fresh pwsh, where $d is the release.
@@ -28,8 +29,8 @@ cache:
 "@ + "`n"
 }
 AfterAll {
-    $env:XDG_DATA_HOME = $script:savedDataHome
     if ($script:server) { $script:server | Stop-KubeTestServer }
+    $env:XDG_DATA_HOME = $script:savedDataHome
 }
 
 Describe 'Convert-UpgradeConfiguration on a Helm release' -Tag 'Kubernetes', 'Helm' {

@@ -5,6 +5,8 @@
 # and data are unchanged; the copy's namespace and containers are gone.
 # Ports come from 56600-56699 (production's and the copy's differ). Verified against that test server only, never a real cluster.
 BeforeAll {
+    # Saved first: if anything below fails, AfterAll still restores it and stops the test server.
+    $script:savedDataHome = $env:XDG_DATA_HOME
     Import-Module $env:UPGRADEOPS_MODULE -Force
     Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Kubernetes/KubeTestServer.psm1') -Force
     $script:chart = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/chart'
@@ -32,7 +34,6 @@ BeforeAll {
             Secrets = ((Invoke-RestMethod "$($server.Url)/api/v1/namespaces/hr/secrets").items | ForEach-Object { "$($_.metadata.name) $($_.metadata.resourceVersion)" } | Sort-Object) -join "`n"
         }
     }
-    $script:savedDataHome = $env:XDG_DATA_HOME
     $env:XDG_DATA_HOME = Join-Path $TestDrive 'data'
     $script:backups = Join-Path $TestDrive 'backups'
     $null = Wait-KubeTestRelease { Get-Hr } 90
@@ -40,8 +41,8 @@ BeforeAll {
     $script:b = Get-Hr | New-DeploymentBackup -Path $backups -WarningAction SilentlyContinue
 }
 AfterAll {
-    $env:XDG_DATA_HOME = $script:savedDataHome
     if ($script:server) { $script:server | Stop-KubeTestServer }
+    $env:XDG_DATA_HOME = $script:savedDataHome
 }
 
 Describe 'Invoke-UpgradeRehearsal on a Helm release' -Tag 'Kubernetes', 'Helm', 'Rehearsal' {

@@ -6,6 +6,8 @@
 # cannot be pulled, a server that crashes. Ports come from 56600-56699; the containers (upgradeops-kubetest-*) go with the
 # server. Verified against that test server only, never a real cluster.
 BeforeAll {
+    # Saved first: if anything below fails, AfterAll still restores it and stops the test server.
+    $script:savedDataHome = $env:XDG_DATA_HOME
     Import-Module $env:UPGRADEOPS_MODULE -Force
     Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Kubernetes/KubeTestServer.psm1') -Force
     $script:chart = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/chart'
@@ -43,13 +45,12 @@ BeforeAll {
             Errors  = @($upgradeErrors)
         }
     }
-    $script:savedDataHome = $env:XDG_DATA_HOME
     $env:XDG_DATA_HOME = Join-Path $TestDrive 'data'
 }
 AfterAll {
-    $env:XDG_DATA_HOME = $script:savedDataHome
     if ($script:blocker) { $script:blocker.Stop() }
     if ($script:server) { $script:server | Stop-KubeTestServer }
+    $env:XDG_DATA_HOME = $script:savedDataHome
 }
 
 Describe 'Invoke-Upgrade on a Helm release: rollout watch and migration by pod exec' -Tag 'Kubernetes', 'Helm' {

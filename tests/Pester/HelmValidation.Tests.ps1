@@ -8,6 +8,8 @@
 # closed when they end or are stopped. Ports come from 56600-56699; the
 # containers (upgradeops-kubetest-*) go with the server. Verified against that test server only, never a real cluster.
 BeforeAll {
+    # Saved first: if anything below fails, AfterAll still restores it and stops the test server.
+    $script:savedDataHome = $env:XDG_DATA_HOME
     Import-Module $env:UPGRADEOPS_MODULE -Force
     Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Kubernetes/KubeTestServer.psm1') -Force
     $script:chart = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/chart'
@@ -41,13 +43,12 @@ BeforeAll {
         $client = [Net.Sockets.TcpClient]::new()
         try { $client.Connect([Net.IPAddress]::Loopback, $Port); $true } catch { $false } finally { $client.Dispose() }
     }
-    $script:savedDataHome = $env:XDG_DATA_HOME
     $env:XDG_DATA_HOME = Join-Path $TestDrive 'data'
     $script:backups = Join-Path $TestDrive 'backups'
 }
 AfterAll {
-    $env:XDG_DATA_HOME = $script:savedDataHome
     if ($script:server) { $script:server | Stop-KubeTestServer }
+    $env:XDG_DATA_HOME = $script:savedDataHome
 }
 
 Describe 'A Helm release with its workloads running: backup, upgrade, validation, rollback' -Tag 'Kubernetes', 'Helm' {
