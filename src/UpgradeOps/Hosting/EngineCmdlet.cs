@@ -136,6 +136,22 @@ public abstract class EngineCmdlet : PSCmdlet
         }
     }
 
+    /// <summary>
+    /// Parameters that are wrong whatever the deployment (<see cref="Commands.ParameterChecks"/>), refused as a terminating
+    /// ErrorRecord before any engine or cluster is contacted.
+    /// </summary>
+    protected void CheckParameters(Action checks)
+    {
+        try
+        {
+            checks();
+        }
+        catch (UpgradeOpsException ex)
+        {
+            ThrowEngineError(ex);
+        }
+    }
+
     /// <summary>Writes an engine error as a non-terminating ErrorRecord (per-input failures).</summary>
     protected void WriteEngineError(UpgradeOpsException exception) => WriteError(ErrorRecords.From(exception));
 
