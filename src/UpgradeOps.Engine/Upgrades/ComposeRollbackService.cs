@@ -32,25 +32,30 @@ public static class ComposeRollbackService
     public static async Task<UpgradeResult> RollBackAsync(RollbackRequest request, EngineContext context)
     {
         var ct = context.CancellationToken;
-        using var target = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
-        var journals = UpgradeJournal.List(target.File.Path).Where(j => j.Result.Operation == "Upgrade").ToList();
-        UpgradeJournal journal;
+        // The journal and the backup are local: which upgrade to undo, and with what, is settled before the engine is asked.
+        var (_, file) = ComposeBackupSource.ReadLocal(request.Deployment);
+        var journals = UpgradeJournal.List(file.Path).Where(j => j.Result.Operation == "Upgrade").ToList();
+        UpgradeJournal? journal = null;
         if (request.UpgradeId is not null)
         {
             journal = journals.FirstOrDefault(j => j.Result.Id == request.UpgradeId)
                 ?? throw new UpgradeOpsException("UpgradeNotFound", ErrorKind.ObjectNotFound, request.UpgradeId,
-                    $"No upgrade '{request.UpgradeId}' is recorded for '{target.Deployment.Name}'. Get-UpgradeHistory lists them.");
+                    $"No upgrade '{request.UpgradeId}' is recorded for '{request.Deployment.Name}'. Get-UpgradeHistory lists them.");
         }
         else if (request.BackupPath is not null)
         {
-            journal = JournalFromBackup(target, request.BackupPath);
+            BackupCatalog.Open(request.BackupPath);
         }
         else
         {
             journal = journals.FirstOrDefault(j => j.Result.Status != UpgradeStatus.RolledBack)
-                ?? throw new UpgradeOpsException("NothingToRollBack", ErrorKind.ObjectNotFound, target.File.Path,
-                    $"No upgrade of '{target.Deployment.Name}' is recorded to roll back. Give -Backup to return to a backup.");
+                ?? throw new UpgradeOpsException("NothingToRollBack", ErrorKind.ObjectNotFound, file.Path,
+                    $"No upgrade of '{request.Deployment.Name}' is recorded to roll back. Give -Backup to return to a backup.");
         }
+        if (journal is not null && request.BackupPath is null && journal.Result.BackupPath is null) throw NeedsBackup(journal.Result);
+
+        using var target = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
+        journal ??= JournalFromBackup(target, request.BackupPath!);
         if (request.BackupPath is not null)
         {
             journal.Result.BackupPath = request.BackupPath;
@@ -65,9 +70,7 @@ public static class ComposeRollbackService
         var ct = context.CancellationToken;
         var log = context.CreateLogger(nameof(ComposeRollbackService));
         var client = target.Engine.Client;
-        if (upgrade.Result.BackupPath is null)
-            throw new UpgradeOpsException("RollbackNeedsBackup", ErrorKind.InvalidOperation, upgrade.Result.Id,
-                $"Upgrade {upgrade.Result.Id} ran with -SkipBackup, so its data cannot be restored. Give Invoke-Rollback -Backup with a backup taken at {upgrade.Result.From}.");
+        if (upgrade.Result.BackupPath is null) throw NeedsBackup(upgrade.Result);
         var backup = BackupCatalog.Open(upgrade.Result.BackupPath);
 
         var started = DateTimeOffset.UtcNow;
@@ -259,6 +262,10 @@ public static class ComposeRollbackService
         foreach (var container in all)
             await target.Engine.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, ct).ConfigureAwait(false);
     }
+
+    private static UpgradeOpsException NeedsBackup(UpgradeResult upgrade) =>
+        new("RollbackNeedsBackup", ErrorKind.InvalidOperation, upgrade.Id,
+            $"Upgrade {upgrade.Id} ran with -SkipBackup, so its data cannot be restored. Give Invoke-Rollback -Backup with a backup taken at {upgrade.From}.");
 
     /// <summary>Without an upgrade journal: the backup says the version and the image ids to return to.</summary>
     private static UpgradeJournal JournalFromBackup(ComposeBackupSource target, string backupPath)
