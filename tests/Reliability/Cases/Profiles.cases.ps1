@@ -3,15 +3,6 @@
 # declare, values no check can use, a file far too large. The profile is read before any engine is contacted, so each
 # is answered without one; a good profile in an odd path must work (Test-UpgradePath) or get as far as the engine.
 $sandboxProfile = Join-Path $PSScriptRoot '../../Sandbox/profile.yml' | Resolve-Path | ForEach-Object Path
-$sandboxCompose = @'
-services:
-  server-a: {image: "127.0.0.1:5000/sandbox:${VERSION:-1.7.5}", network_mode: host}
-  server-b: {image: "127.0.0.1:5000/sandbox:${VERSION:-1.7.5}", network_mode: host}
-  worker: {image: "127.0.0.1:5000/sandbox:${VERSION:-1.7.5}", network_mode: host}
-  database: {image: postgres:15, network_mode: host}
-  cache: {image: redis:7, network_mode: host}
-  lb: {image: "127.0.0.1:5000/sandbox-lb:1", network_mode: host}
-'@ + "`n"
 # The smallest valid profile; cases add the one thing they get wrong.
 $minimal = "name: mine`nservices:`n  - name: web`n    role: Api`n"
 
@@ -65,8 +56,8 @@ $at = '[/\\]profile\.yml:\d+:\d+: '
     @{
         Name = 'Get-UpgradeDeployment -Profile of a symbolic link loop'
         Setup = { param($Dir)
-            [IO.File]::WriteAllText((Join-Path $Dir 'docker-compose.yml'), $sandboxCompose)
-            $null = [IO.File]::CreateSymbolicLink((Join-Path $Dir 'a.yml'), (Join-Path $Dir 'a.yml')) }.GetNewClosure()
+            $null = Write-SandboxCompose (Join-Path $Dir 'docker-compose.yml')
+            $null = [IO.File]::CreateSymbolicLink((Join-Path $Dir 'a.yml'), (Join-Path $Dir 'a.yml')) }
         Run = { param($Dir) Get-UpgradeDeployment -ComposeFile (Join-Path $Dir 'docker-compose.yml') -Profile (Join-Path $Dir 'a.yml') }
         ErrorId = 'ProfileUnreadable'; Category = 'InvalidData'; Target = { param($Dir) Join-Path $Dir 'a.yml' }; Message = 'link'
     }
@@ -158,23 +149,23 @@ $at = '[/\\]profile\.yml:\d+:\d+: '
 
     @{
         Name = 'New-DeploymentBackup of a deployment whose profile file is gone'
-        Setup = { param($Dir) [IO.File]::WriteAllText((Join-Path $Dir 'docker-compose.yml'), $sandboxCompose) }.GetNewClosure()
+        Setup = { param($Dir) $null = Write-SandboxCompose (Join-Path $Dir 'docker-compose.yml') }
         Run = { param($Dir) New-TestDeployment -Profile (Join-Path $Dir 'gone.yml') -Location (Join-Path $Dir 'docker-compose.yml') | New-DeploymentBackup -Path (Join-Path $Dir 'backups') -Force }
         ErrorId = 'ProfileNotFound'; Category = 'ObjectNotFound'; Target = { param($Dir) Join-Path $Dir 'gone.yml' }
     }
     @{
         Name = 'Test-UpgradeReadiness of a deployment whose profile is a link loop'
         Setup = { param($Dir)
-            [IO.File]::WriteAllText((Join-Path $Dir 'docker-compose.yml'), $sandboxCompose)
-            $null = [IO.File]::CreateSymbolicLink((Join-Path $Dir 'p.yml'), (Join-Path $Dir 'p.yml')) }.GetNewClosure()
+            $null = Write-SandboxCompose (Join-Path $Dir 'docker-compose.yml')
+            $null = [IO.File]::CreateSymbolicLink((Join-Path $Dir 'p.yml'), (Join-Path $Dir 'p.yml')) }
         Run = { param($Dir) New-TestDeployment -Profile (Join-Path $Dir 'p.yml') -Location (Join-Path $Dir 'docker-compose.yml') | Test-UpgradeReadiness -To 1.7.6 }
         ErrorId = 'ProfileUnreadable'; Category = 'InvalidData'; Target = { param($Dir) Join-Path $Dir 'p.yml' }
     }
     @{
         Name = 'Invoke-Upgrade of a deployment whose profile is not YAML'
         Setup = { param($Dir)
-            [IO.File]::WriteAllText((Join-Path $Dir 'docker-compose.yml'), $sandboxCompose)
-            [IO.File]::WriteAllText((Join-Path $Dir 'p.yml'), "services: [`n") }.GetNewClosure()
+            $null = Write-SandboxCompose (Join-Path $Dir 'docker-compose.yml')
+            [IO.File]::WriteAllText((Join-Path $Dir 'p.yml'), "services: [`n") }
         Run = { param($Dir) Invoke-Upgrade -Deployment (New-TestDeployment -Profile (Join-Path $Dir 'p.yml') -Location (Join-Path $Dir 'docker-compose.yml')) -To 1.7.6 -SkipBackup -Force }
         ErrorId = 'InvalidProfile'; Category = 'InvalidData'; Target = { param($Dir) Join-Path $Dir 'p.yml' }
     }
@@ -215,8 +206,8 @@ $at = '[/\\]profile\.yml:\d+:\d+: '
     @{
         Name = 'Get-UpgradeDeployment -Profile in a path with spaces and Unicode gets as far as the engine'
         Setup = { param($Dir)
-            [IO.File]::WriteAllText((Join-Path $Dir 'docker-compose.yml'), $sandboxCompose)
-            $folder = New-Item -ItemType Directory (Join-Path $Dir 'mes profils ünï-部署'); Copy-Item -LiteralPath $sandboxProfile (Join-Path $folder 'profil ß.yml') }.GetNewClosure()
+            $null = Write-SandboxCompose (Join-Path $Dir 'docker-compose.yml')
+            $folder = New-Item -ItemType Directory (Join-Path $Dir 'mes profils ünï-部署'); Copy-Item -LiteralPath "$env:UPGRADEOPS_ROOT/tests/Sandbox/profile.yml" (Join-Path $folder 'profil ß.yml') }
         Run = { param($Dir) Get-UpgradeDeployment -ComposeFile (Join-Path $Dir 'docker-compose.yml') -Profile (Join-Path $Dir 'mes profils ünï-部署/profil ß.yml') }
         ErrorId = 'DockerEngineUnreachable'; Category = 'ConnectionError'; Target = { $env:DOCKER_HOST }
     }
