@@ -122,6 +122,81 @@ function New-TestDeployment {
     $deployment
 }
 
+function Write-SandboxCompose {
+    # The sandbox's compose file (tests/Sandbox: the services its profile declares) at -Path; returns the path.
+    param([Parameter(Mandatory)] [string] $Path)
+    [IO.File]::WriteAllText($Path, @'
+services:
+  server-a: {image: "127.0.0.1:5000/sandbox:${VERSION:-1.7.5}", network_mode: host}
+  server-b: {image: "127.0.0.1:5000/sandbox:${VERSION:-1.7.5}", network_mode: host}
+  worker: {image: "127.0.0.1:5000/sandbox:${VERSION:-1.7.5}", network_mode: host}
+  database: {image: postgres:15, network_mode: host}
+  cache: {image: redis:7, network_mode: host}
+  lb: {image: "127.0.0.1:5000/sandbox-lb:1", network_mode: host}
+
+'@)
+    $Path
+}
+
+function New-TestBackup {
+    # A backup folder with a valid manifest, as New-DeploymentBackup writes it, for a deployment from New-TestDeployment: the
+    # compose file, and with -Database a PostgreSQL dump too (its bytes are not a real dump: nothing here restores it).
+    # Returns the DeploymentBackup as Get-DeploymentBackup would.
+    param([Parameter(Mandatory)] [string] $Path, [Parameter(Mandatory)] $Deployment, [string] $Id = '20240101T000000Z', [switch] $Database)
+    $assembly = $Deployment.GetType().Assembly
+    $null = New-Item -ItemType Directory -Force -Path (Join-Path $Path 'config')
+    $backup = [Activator]::CreateInstance($assembly.GetType('UpgradeOps.DeploymentBackup'))
+    $backup.Id = $Id; $backup.CreatedAt = [DateTimeOffset]::UtcNow; $backup.DeploymentName = $Deployment.Name; $backup.Version = $Deployment.Version
+    $backup.Platform = $Deployment.Platform; $backup.Profile = $Deployment.Profile; $backup.Location = $Deployment.Location
+    $files = @(@{ Name = 'compose-file'; Kind = 'ConfigFile'; File = 'config/docker-compose.yml'; Text = "services: {}`n"; Source = $Deployment.Location })
+    if ($Database) { $files += @{ Name = 'database'; Kind = 'PostgresDump'; File = 'database.dump'; Text = "PGDMP not a real dump`n"; Source = 'database' } }
+    foreach ($file in $files) {
+        $full = Join-Path $Path $file.File
+        [IO.File]::WriteAllText($full, $file.Text)
+        $component = [Activator]::CreateInstance($assembly.GetType('UpgradeOps.BackupComponent'))
+        $component.Name = $file.Name; $component.Kind = $file.Kind; $component.File = $file.File; $component.Source = $file.Source
+        $component.SizeBytes = (Get-Item -LiteralPath $full).Length; $component.Sha256 = (Get-FileHash -LiteralPath $full -Algorithm SHA256).Hash.ToLowerInvariant()
+        $backup.Components.Add($component)
+    }
+    $manifest = [Activator]::CreateInstance($assembly.GetType('UpgradeOps.Backups.BackupManifest'))
+    $manifest.Backup = $backup
+    [IO.File]::WriteAllText((Join-Path $Path 'manifest.json'), $manifest.ToJson())
+    $backup.Path = $Path
+    $backup
+}
+
+function New-TestJournal {
+    # The journal of a finished upgrade of a deployment from New-TestDeployment, where Invoke-Upgrade writes it: beside the
+    # compose file, or for a Helm release in the state folder under -StateHome (the case's XDG_DATA_HOME, $Dir/.state-home).
+    param([Parameter(Mandatory)] $Deployment, [string] $BackupPath, [string] $StateHome, [string] $To = '1.7.6')
+    $assembly = $Deployment.GetType().Assembly
+    $result = [Activator]::CreateInstance($assembly.GetType('UpgradeOps.UpgradeResult'))
+    $result.Id = "$($Deployment.Name)-20240101-000000-upgrade-$($Deployment.Version)-to-$To"; $result.DeploymentName = $Deployment.Name
+    $result.From = $Deployment.Version; $result.To = $To; $result.Status = 'Succeeded'; $result.Started = [DateTimeOffset]::UtcNow.AddHours(-1)
+    if ($BackupPath) { $result.BackupPath = $BackupPath; $result.BackupId = '20240101T000000Z' }
+    $journalType = $assembly.GetType('UpgradeOps.Journal.UpgradeJournal')
+    $journal = [Activator]::CreateInstance($journalType)
+    $journal.Result = $result
+    $previous = $env:XDG_DATA_HOME
+    try {
+        if ($Deployment.Platform -eq 'Kubernetes') {
+            $env:XDG_DATA_HOME = $StateHome
+            $ns, $release = $Deployment.Location -split '/', 2
+            $anchor = $assembly.GetType('UpgradeOps.Kubernetes.HelmUpgradeService')::StateAnchor($ns, $release)
+            $journal.PreviousRevision = 1
+        }
+        else {
+            $anchor = $Deployment.Location
+            $journal.ComposeFile = $Deployment.Location; $journal.Profile = $Deployment.Profile
+        }
+        $journal.Path = Join-Path $journalType::JournalFolder($anchor) "$($result.Id).json"
+        $journal.Save()
+    }
+    finally { $env:XDG_DATA_HOME = $previous }
+    $result.JournalPath = $journal.Path
+    $result
+}
+
 function Invoke-ReliabilityCase {
     param([Parameter(Mandatory)][hashtable] $Case)
     $dir = Join-Path ([IO.Path]::GetTempPath()) ("uops-case-" + [guid]::NewGuid().ToString('N').Substring(0, 12))

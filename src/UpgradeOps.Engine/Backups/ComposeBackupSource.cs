@@ -28,14 +28,22 @@ internal sealed class ComposeBackupSource : IDataStoreHost
 
     public static async Task<ComposeBackupSource> OpenAsync(Deployment deployment, CancellationToken ct)
     {
-        if (deployment.Platform != DeploymentPlatform.Compose || deployment.Location is null)
-            throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, deployment.Name,
-                $"Deployment '{deployment.Name}' is not a Compose deployment with a known compose file. Get it again with Get-UpgradeDeployment -ComposeFile.");
-        var profile = ProfileLoader.Load(deployment.Profile);
-        var file = ComposeFile.Load(deployment.Location);
+        var (profile, file) = ReadLocal(deployment);
         var engine = await DockerEngine.ConnectAsync(deployment.Endpoint, ct).ConfigureAwait(false);
         var containers = await ComposeDiscovery.ListProjectContainersAsync(engine, deployment.Name, ct).ConfigureAwait(false);
         return new ComposeBackupSource(deployment, profile, file, engine, containers);
+    }
+
+    /// <summary>
+    /// The deployment's own files, read before the Docker Engine is asked anything (so their faults are not reported as the
+    /// engine's): its profile and its compose file.
+    /// </summary>
+    public static (ProductProfile Profile, ComposeFile File) ReadLocal(Deployment deployment)
+    {
+        if (deployment.Platform != DeploymentPlatform.Compose || deployment.Location is null)
+            throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, deployment.Name,
+                $"Deployment '{deployment.Name}' is not a Compose deployment with a known compose file. Get it again with Get-UpgradeDeployment -ComposeFile.");
+        return (ProfileLoader.Load(deployment.Profile), ComposeFile.Load(deployment.Location));
     }
 
     public async Task RefreshAsync(CancellationToken ct) =>

@@ -14,10 +14,10 @@ public sealed class ComposeDiscoveryRequest
     public string? DockerHost { get; init; }
 
     /// <summary>Describes a deployment afresh: the object in a pipeline may date from before an upgrade.</summary>
-    public static ComposeDiscoveryRequest Again(Deployment deployment) => new()
-    {
-        ComposeFile = deployment.Location, Profile = deployment.Profile, DockerHost = deployment.Endpoint,
-    };
+    public static ComposeDiscoveryRequest Again(Deployment deployment) => deployment.Location is null
+        ? throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, deployment.Name,
+            $"Deployment '{deployment.Name}' is not a Compose deployment with a known compose file. Get it again with Get-UpgradeDeployment -ComposeFile.")
+        : new() { ComposeFile = deployment.Location, Profile = deployment.Profile, DockerHost = deployment.Endpoint };
 }
 
 /// <summary>

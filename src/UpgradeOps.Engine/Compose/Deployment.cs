@@ -20,19 +20,27 @@ public sealed class Deployment
     public int? Revision { get; set; }
     public string? ReleaseStatus { get; set; }
     /// <summary>Helm: how the cluster was reached (the kubeconfig file and context given to Get-UpgradeDeployment, if any).</summary>
-    public string? Kubeconfig { get; set; }
-    public string? KubeContext { get; set; }
+    public string? Kubeconfig { get => _kubeconfig; set => _kubeconfig = Given(value); }
+    public string? KubeContext { get => _kubeContext; set => _kubeContext = Given(value); }
     public IReadOnlyList<DeploymentService> Services { get; set; } = Array.Empty<DeploymentService>();
     public string? ApiEndpoint { get; set; }
     /// <summary>The compose file, or namespace/release.</summary>
-    public string? Location { get; set; }
+    public string? Location { get => _location; set => _location = Given(value); }
     /// <summary>The Docker endpoint (or Kubernetes API server) the deployment was read from.</summary>
-    public string? Endpoint { get; set; }
+    public string? Endpoint { get => _endpoint; set => _endpoint = Given(value); }
     /// <summary>Size of the product's databases, when known; scales the time estimates.</summary>
     public long? DatabaseSizeBytes { get; set; }
     /// <summary>True when every service has its expected containers running and healthy.</summary>
     public bool Healthy => Services.Count > 0 && Services.All(s => s.Healthy);
     public IReadOnlyList<string> Warnings { get; set; } = Array.Empty<string>();
+
+    private string? _location, _endpoint, _kubeconfig, _kubeContext;
+
+    /// <summary>
+    /// Blank is not given: PowerShell sets a string property it is given $null as "" (a deployment made by hand, or from
+    /// a hashtable), and "" is no compose file, endpoint or kubeconfig; as null, each command says what is missing.
+    /// </summary>
+    private static string? Given(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
     /// <summary>A rehearsal copy's ports: the profile's port → the port the copy listens on instead (empty for anything else).</summary>
     public IReadOnlyDictionary<int, int> PortMap { get; set; } = new Dictionary<int, int>();
     /// <summary>True for a disposable copy made by Invoke-UpgradeRehearsal.</summary>

@@ -9,6 +9,13 @@ namespace UpgradeOps.Compose;
 /// </summary>
 public sealed class DockerEngine : IDisposable
 {
+    /// <summary>
+    /// How long the engine may take to answer the first request (a ping, which a live engine answers in milliseconds):
+    /// an address that takes the connection and never answers (a hung engine, a proxy) would otherwise hold the
+    /// command for the client's 100 s.
+    /// </summary>
+    public static readonly TimeSpan AnswerTimeout = TimeSpan.FromSeconds(5);
+
     private DockerEngine(DockerClient client) => Client = client;
 
     public DockerClient Client { get; }
@@ -17,13 +24,12 @@ public sealed class DockerEngine : IDisposable
     public static async Task<DockerEngine> ConnectAsync(string? dockerHost, CancellationToken cancellationToken)
     {
         var builder = new DockerClientBuilder();
+        var given = string.IsNullOrWhiteSpace(dockerHost) ? Environment.GetEnvironmentVariable("DOCKER_HOST") : dockerHost;
+        var source = string.IsNullOrWhiteSpace(dockerHost) ? " (from DOCKER_HOST)" : "";
+        if (!string.IsNullOrWhiteSpace(given) && (!Uri.TryCreate(given, UriKind.Absolute, out var uri) || !IsSupported(uri)))
+            throw InvalidHost(given, source);
         if (!string.IsNullOrWhiteSpace(dockerHost))
-        {
-            if (!Uri.TryCreate(dockerHost, UriKind.Absolute, out var uri))
-                throw new UpgradeOpsException("InvalidDockerHost", ErrorKind.InvalidArgument, dockerHost,
-                    $"'{dockerHost}' is not a Docker endpoint URI. Give one such as unix:///var/run/docker.sock or tcp://127.0.0.1:2375.");
-            builder = builder.WithEndpoint(uri);
-        }
+            builder = builder.WithEndpoint(new Uri(dockerHost));
 
         DockerClient client;
         try
@@ -33,13 +39,28 @@ public sealed class DockerEngine : IDisposable
         catch (DockerConfigurationException ex)
         {
             throw new UpgradeOpsException("DockerEngineUnreachable", ErrorKind.ConnectionError, dockerHost,
-                $"The Docker configuration could not be read: {ex.Message} Set DOCKER_HOST or give -DockerHost.", ex);
+                $"The Docker configuration could not be read: {ex.Message.TrimEnd('.')}. Set DOCKER_HOST or give -DockerHost.", ex);
+        }
+        catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            // What the client library cannot connect to (a scheme it has no transport for here) is the endpoint's fault.
+            throw InvalidHost(given ?? dockerHost ?? "", source, ex);
         }
 
         var engine = new DockerEngine(client);
+        using var answer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        answer.CancelAfter(AnswerTimeout);
         try
         {
-            await client.System.PingAsync(cancellationToken).ConfigureAwait(false);
+            await client.System.PingAsync(answer.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            engine.Dispose();
+            throw new UpgradeOpsException("DockerEngineUnreachable", ErrorKind.ConnectionError, engine.Endpoint.ToString(),
+                $"The Docker Engine at {engine.Endpoint} took the connection but did not answer within {AnswerTimeout.TotalSeconds:0} s. Check that " +
+                "the engine runs and answers there ('docker version'), or point UpgradeOps at another one with -DockerHost, the DOCKER_HOST " +
+                "environment variable or 'docker context use'.", ex);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -52,4 +73,13 @@ public sealed class DockerEngine : IDisposable
     }
 
     public void Dispose() => Client.Dispose();
+
+    /// <summary>The transports this module carries: a Unix socket, TCP (plain or TLS), and a named pipe on Windows.</summary>
+    private static bool IsSupported(Uri uri) =>
+        uri.Scheme is "unix" or "tcp" or "http" or "https" || uri.Scheme == "npipe" && OperatingSystem.IsWindows();
+
+    private static UpgradeOpsException InvalidHost(string given, string source, Exception? inner = null) =>
+        new("InvalidDockerHost", ErrorKind.InvalidArgument, given,
+            $"'{LocalFile.Shown(given)}'{source} is not a Docker endpoint UpgradeOps can reach: give one such as unix:///var/run/docker.sock " +
+            $"or tcp://127.0.0.1:2375{(OperatingSystem.IsWindows() ? " or npipe:////./pipe/docker_engine" : "")}.", inner);
 }

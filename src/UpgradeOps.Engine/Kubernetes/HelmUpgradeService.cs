@@ -63,7 +63,7 @@ public static class HelmUpgradeService
         deployment.Platform == DeploymentPlatform.Kubernetes && deployment.Location?.Split('/', 2) is [{ Length: > 0 } ns, { Length: > 0 } release]
             ? (ns, release)
             : throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, deployment.Name,
-                $"'{deployment.Name}' is not a Helm release read with Get-UpgradeDeployment -Namespace -Release.");
+                $"'{deployment.Name}' is not a Helm release read with Get-UpgradeDeployment -Namespace -Release. Get it again that way.");
 
     /// <summary>The helm arguments the upgrade would run, for -WhatIf; <paramref name="ruleValuesFile"/> is the file of values the rules added when no -ValuesFile was given.</summary>
     public static IReadOnlyList<string> UpgradeArguments(Deployment deployment, ProductProfile profile, string to, HelmUpgradeOptions options, TimeSpan timeout,
@@ -118,8 +118,7 @@ public static class HelmUpgradeService
         }
         catch (HttpRequestException ex)
         {
-            throw new UpgradeOpsException("KubernetesUnreachable", ErrorKind.ConnectionError, client.BaseUri.ToString(),
-                $"No Kubernetes API answered at {client.BaseUri} ({ex.Message}). Check -Kubeconfig / -KubeContext and that the cluster is reachable from here.", ex);
+            throw KubernetesDiscovery.Unreachable(client, ex);
         }
         return PlanConfiguration(request.Deployment, profile, latest, request.From, request.To, options, request.ConfigurationValues);
     }
@@ -412,10 +411,9 @@ public static class HelmUpgradeService
         var deployment = request.Deployment;
         var (ns, releaseName) = Split(deployment);
         var helm = HelmCli.Locate(request.HelmPath, deployment.Kubeconfig, deployment.KubeContext);
+        var profile = ProfileLoader.Load(deployment.Profile);
         using var source = KubernetesBackupSource.Open(deployment);
         var client = source.Client;
-        var redactor = new SecretRedactor((await HelmReleaseReader.GetLatestAsync(client, ns, releaseName, ct).ConfigureAwait(false))?.FlatValues()
-            ?? Array.Empty<KeyValuePair<string, string>>());
         using var activity = context.StartActivity($"Rolling back {ns}/{releaseName} to revision {revision}");
         var started = DateTimeOffset.UtcNow;
         var result = new UpgradeResult
@@ -445,8 +443,20 @@ public static class HelmUpgradeService
             result.BackupPath = backup.Path;
         }
 
+        // The cluster is asked only after the local inputs (helm, the profile, the backup) are known good.
+        HelmRelease? current;
+        try
+        {
+            current = await HelmReleaseReader.GetLatestAsync(client, ns, releaseName, ct).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw KubernetesDiscovery.Unreachable(client, ex);
+        }
+        var redactor = new SecretRedactor(current?.FlatValues() ?? Array.Empty<KeyValuePair<string, string>>());
+
         // Each workload's way back is shown and recorded as an upgrade's rollout is (helm rollback --wait alone says nothing until it ends).
-        await using var watch = await RolloutWatch.StartAsync(client, ns, releaseName, ProfileLoader.Load(deployment.Profile), redactor, context, activity, log)
+        await using var watch = await RolloutWatch.StartAsync(client, ns, releaseName, profile, redactor, context, activity, log)
             .ConfigureAwait(false);
 
         async Task HelmRollbackAsync()

@@ -224,8 +224,7 @@ internal sealed class KubernetesBackupSource : IDataStoreHost
             }
             catch (HttpRequestException ex)
             {
-                throw new UpgradeOpsException("KubernetesUnreachable", ErrorKind.ConnectionError, Client.BaseUri.ToString(),
-                    $"No Kubernetes API answered at {Client.BaseUri} ({ex.Message}). Check -Kubeconfig / -KubeContext and that the cluster is reachable from here.", ex);
+                throw KubernetesDiscovery.Unreachable(Client, ex);
             }
             catch (HttpOperationException ex)
             {
@@ -280,8 +279,7 @@ internal sealed class KubernetesBackupSource : IDataStoreHost
         }
         catch (HttpRequestException ex)
         {
-            throw new UpgradeOpsException("KubernetesUnreachable", ErrorKind.ConnectionError, Client.BaseUri.ToString(),
-                $"No Kubernetes API answered at {Client.BaseUri} ({ex.Message}). Check -Kubeconfig / -KubeContext and that the cluster is reachable from here.", ex);
+            throw KubernetesDiscovery.Unreachable(Client, ex);
         }
         catch (HttpOperationException ex)
         {

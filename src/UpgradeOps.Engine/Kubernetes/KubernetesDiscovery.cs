@@ -43,12 +43,23 @@ public static partial class KubernetesDiscovery
                 config = KubernetesClientConfiguration.BuildDefaultConfig();
             return new k8s.Kubernetes(config);
         }
-        catch (Exception ex) when (ex is k8s.Exceptions.KubeConfigException or FileNotFoundException or IOException)
+        catch (Exception ex) when (ex is k8s.Exceptions.KubeConfigException or FileNotFoundException or IOException or YamlDotNet.Core.YamlException)
         {
+            // YamlException: a kubeconfig that is not YAML (its position is in the message).
             throw new UpgradeOpsException("KubeconfigInvalid", ErrorKind.InvalidArgument, kubeconfig ?? context,
-                $"The Kubernetes configuration could not be read: {ex.Message} Give -Kubeconfig (or set KUBECONFIG) and, if needed, -KubeContext.", ex);
+                $"The Kubernetes configuration could not be read: {Compose.LocalFile.Shown(ex.Message).TrimEnd('.')}. " +
+                "Give -Kubeconfig (or set KUBECONFIG) and, if needed, -KubeContext.", ex);
         }
     }
+
+    /// <summary>
+    /// The one answer to a Kubernetes API that did not answer (refused, no route, TLS or DNS failure: an HttpRequestException from
+    /// the client), for every command that asks it; <paramref name="purpose"/> says what it was asked for, when that helps.
+    /// </summary>
+    internal static UpgradeOpsException Unreachable(IKubernetes client, HttpRequestException ex, string? purpose = null) =>
+        new("KubernetesUnreachable", ErrorKind.ConnectionError, client.BaseUri.ToString(),
+            $"No Kubernetes API answered at {client.BaseUri}{(purpose is null ? "" : " to " + purpose)} ({ex.Message}). Check -Kubeconfig / -KubeContext " +
+            "(or KUBECONFIG and the kubeconfig's current context) and that the cluster is reachable from here.", ex);
 
     /// <summary>How to repair a release left pending-* (a sentence).</summary>
     internal static string PendingRepair(string release, string ns, int revision) =>
@@ -200,8 +211,4 @@ public static partial class KubernetesDiscovery
                 "Use an identity that may list them there.", ex);
         }
     }
-
-    private static UpgradeOpsException Unreachable(IKubernetes client, Exception ex) =>
-        new("KubernetesUnreachable", ErrorKind.ConnectionError, client.BaseUri.ToString(),
-            $"No Kubernetes API answered at {client.BaseUri} ({ex.Message}). Check -Kubeconfig / -KubeContext and that the cluster is reachable from here.", ex);
 }

@@ -10,7 +10,8 @@ public sealed class ProductProfile
     public int SchemaVersion { get; set; } = 1;
     public string Name { get; set; } = "";
     public string? DisplayName { get; set; }
-    /// <summary>Where the profile came from: "builtin:infrahub" or a full path.</summary>
+    /// <summary>Where the profile came from: "builtin:infrahub" or a full path. Set by the loader, not a key of the file.</summary>
+    [YamlDotNet.Serialization.YamlIgnore]
     public string Source { get; set; } = "";
     public List<ServiceDefinition> Services { get; set; } = new();
     public VersionLocation Version { get; set; } = new();

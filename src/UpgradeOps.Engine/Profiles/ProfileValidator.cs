@@ -1,14 +1,22 @@
+using System.Collections;
+using System.Reflection;
 using System.Runtime.CompilerServices;
+using System.Text.RegularExpressions;
 using UpgradeOps.Versioning;
 using YamlDotNet.Core;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
 
 namespace UpgradeOps.Profiles;
 
 /// <summary>Checks what YAML typing cannot: required fields, unique names, versions, cross references.</summary>
 internal sealed class ProfileValidator(string source, ConditionalWeakTable<object, ProfileLoader.MarkBox> marks)
 {
+    private static readonly NullabilityInfoContext Nullability = new();
+
     public void Validate(ProductProfile profile)
     {
+        FillEmptyKeys(profile, "");
         if (profile.SchemaVersion != 1)
             Fail(profile, $"schemaVersion {profile.SchemaVersion} is not supported; this module reads schemaVersion 1.");
         if (string.IsNullOrWhiteSpace(profile.Name))
@@ -21,6 +29,7 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
         {
             if (string.IsNullOrWhiteSpace(service.Name)) Fail(service, "every service needs a 'name'.");
             if (!names.Add(service.Name)) Fail(service, $"service '{service.Name}' is declared twice.");
+            if (service.Replicas < 0) Fail(service, $"service '{service.Name}': replicas {service.Replicas} must be 0 or more.");
         }
 
         foreach (var version in profile.Catalog)
@@ -31,8 +40,15 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
         CheckRange(profile.Estimates, profile.Estimates.Patch, "estimates.patch");
         CheckRange(profile.Estimates, profile.Estimates.Minor, "estimates.minor");
         CheckRange(profile.Estimates, profile.Estimates.Major, "estimates.major");
+        if (!double.IsFinite(profile.Estimates.MinutesPerGigabyte) || profile.Estimates.MinutesPerGigabyte < 0)
+            Fail(profile.Estimates, $"estimates.minutesPerGigabyte {profile.Estimates.MinutesPerGigabyte} must be a number of minutes, 0 or more.");
         if (profile.VersionPolicy.MaxMinorStep < 1)
             Fail(profile.VersionPolicy, "versionPolicy.maxMinorStep must be 1 or more.");
+        if (profile.Api.Service is { } apiService && !names.Contains(apiService))
+            Fail(profile.Api, $"api.service '{apiService}' is not one of the declared services.");
+        if (profile.Api.Port is < 1 or > 65535)
+            Fail(profile.Api, $"api.port {profile.Api.Port} is not a TCP port (1-65535).");
+        ValidateChecks(profile.Validation, names);
 
         if (profile.Version.Service is { } versionService && !names.Contains(versionService))
             Fail(profile.Version, $"version.service '{versionService}' is not one of the declared services.");
@@ -68,6 +84,8 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
                 Fail(store, $"data store '{store.Name}' (Postgres) needs a 'database'.");
             if (store.Kind == DataStoreKind.Volume && string.IsNullOrWhiteSpace(store.Volume))
                 Fail(store, $"data store '{store.Name}' (Volume) needs a 'volume'.");
+            if (store.Port is < 1 or > 65535)
+                Fail(store, $"data store '{store.Name}': port {store.Port} is not a TCP port (1-65535).");
             if (store.KubernetesWorkload is not null)
             {
                 if (store.Kind != DataStoreKind.Volume)
@@ -110,7 +128,7 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
         ValidateDiagnostics(profile.Diagnostics);
         foreach (var port in profile.Rehearsal.Ports.Where(p => p is < 1 or > 65535))
             Fail(profile.Rehearsal, $"rehearsal.ports: {port} is not a TCP port (1-65535).");
-        if (profile.Rehearsal.WindowSafetyFactor < 1)
+        if (!(profile.Rehearsal.WindowSafetyFactor >= 1) || double.IsInfinity(profile.Rehearsal.WindowSafetyFactor))
             Fail(profile.Rehearsal, $"rehearsal.windowSafetyFactor {profile.Rehearsal.WindowSafetyFactor} must be at least 1: a rehearsal on a copy does not make the real window shorter.");
     }
 
@@ -148,6 +166,92 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
                 Fail(ordered[i].Entry, $"version.helmCharts: chart {ordered[i].Chart} ships app {ordered[i].App}, older than app {ordered[i - 1].App} of the older chart " +
                                        $"{ordered[i - 1].Chart}. A newer chart does not ship an older app version: check the two entries.");
     }
+
+    /// <summary>validation: what Test-PostUpgrade and Test-UpgradeReadiness run, checked here rather than failing (or never ending) there.</summary>
+    private void ValidateChecks(ValidationDefinition validation, HashSet<string> services)
+    {
+        if (validation.CheckTimeoutSeconds < 1)
+            Fail(validation, $"validation.checkTimeoutSeconds {validation.CheckTimeoutSeconds} must be 1 or more.");
+        foreach (var check in validation.GraphQL)
+        {
+            if (string.IsNullOrWhiteSpace(check.Name)) Fail(check, "validation.graphQL: every check needs a 'name'.");
+            if (string.IsNullOrWhiteSpace(check.Query)) Fail(check, $"validation.graphQL: check '{check.Name}' needs its 'query'.");
+        }
+        foreach (var (key, operation) in new[] { ("artifactGeneration", validation.ArtifactGeneration), ("gitSync", validation.GitSync) })
+        {
+            if (operation is null) continue;
+            foreach (var (field, text) in new[] { ("request", operation.Request), ("statusQuery", operation.StatusQuery), ("statusPath", operation.StatusPath) })
+                if (string.IsNullOrWhiteSpace(text))
+                    Fail(operation, $"validation.{key} needs its '{field}' (request starts the operation, statusQuery and statusPath follow it).");
+            if (operation.Service is { } service && !services.Contains(service))
+                Fail(operation, $"validation.{key}.service '{service}' is not one of the declared services.");
+            if (operation.ListQuery is not null && string.IsNullOrWhiteSpace(operation.ListPath))
+                Fail(operation, $"validation.{key}: 'listQuery' needs the 'listPath' of the items in its answer.");
+        }
+        foreach (var (key, patterns) in new[] { ("logErrorPatterns", validation.LogErrorPatterns), ("logIgnorePatterns", validation.LogIgnorePatterns) })
+            foreach (var pattern in patterns)
+                if (!IsRegex(pattern, out var why))
+                    Fail(validation, $"validation.{key}: '{pattern}' is not a valid regular expression ({why}).");
+        var performance = validation.Performance;
+        foreach (var request in performance.Requests)
+        {
+            if (string.IsNullOrWhiteSpace(request.Name)) Fail(request, "validation.performance.requests: every request needs a 'name'.");
+            if (string.IsNullOrWhiteSpace(request.Path) == string.IsNullOrWhiteSpace(request.Query))
+                Fail(request, $"validation.performance.requests: request '{request.Name}' needs a 'path' (a GET on the API) or a 'query' (GraphQL), one of them.");
+        }
+        if (performance.Samples < 1)
+            Fail(performance, $"validation.performance.samples {performance.Samples} must be 1 or more.");
+        if (!double.IsFinite(performance.WarningRatio) || performance.WarningRatio <= 0)
+            Fail(performance, $"validation.performance.warningRatio {performance.WarningRatio} must be a number above 0 (such as 1.5).");
+        if (!double.IsFinite(performance.MinimumDifferenceMs) || performance.MinimumDifferenceMs < 0)
+            Fail(performance, $"validation.performance.minimumDifferenceMs {performance.MinimumDifferenceMs} must be a number of milliseconds, 0 or more.");
+    }
+
+    private static bool IsRegex(string pattern, out string? why)
+    {
+        try
+        {
+            _ = new Regex(pattern, RegexOptions.None, TimeSpan.FromSeconds(1));
+            why = null;
+            return true;
+        }
+        catch (ArgumentException ex)
+        {
+            why = ex.Message;
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// A key with nothing after it ("validation:" with its lines commented out) reads as null: it stands for the key's
+    /// default, as if it were left out. An empty list entry ("- " and nothing) has no default and is refused.
+    /// </summary>
+    private void FillEmptyKeys(object node, string path)
+    {
+        var defaults = Activator.CreateInstance(node.GetType())!;
+        foreach (var property in node.GetType().GetProperties())
+        {
+            if (!property.CanWrite || property.PropertyType.IsValueType || property.IsDefined(typeof(YamlIgnoreAttribute), true)) continue;
+            var key = path + CamelCaseNamingConvention.Instance.Apply(property.Name);
+            var nullability = Nullability.Create(property);
+            var value = property.GetValue(node);
+            if (value is null && nullability.WriteState == NullabilityState.NotNull)
+                property.SetValue(node, value = property.GetValue(defaults));
+            if (value is IList list)
+            {
+                var entryMayBeNull = nullability.GenericTypeArguments is [{ ReadState: NullabilityState.Nullable }];
+                for (var i = 0; i < list.Count; i++)
+                {
+                    if (list[i] is null && !entryMayBeNull)
+                        Fail(node, $"'{key}' has an empty entry (entry {i + 1}: a '-' with nothing after it); remove it or fill it in.");
+                    else if (IsProfileType(list[i])) FillEmptyKeys(list[i]!, $"{key}[{i}].");
+                }
+            }
+            else if (IsProfileType(value)) FillEmptyKeys(value!, key + ".");
+        }
+    }
+
+    private static bool IsProfileType(object? value) => value is not null && value.GetType().Namespace == typeof(ProductProfile).Namespace && !value.GetType().IsEnum;
 
     private void ValidateDiagnostics(DiagnosticsDefinition diagnostics)
     {

@@ -32,8 +32,28 @@ public static class ComposeRollbackService
     public static async Task<UpgradeResult> RollBackAsync(RollbackRequest request, EngineContext context)
     {
         var ct = context.CancellationToken;
-        // The journal is local: read (and a damaged one refused) before the Docker Engine is asked anything.
-        var journal = request.UpgradeId is not null || request.BackupPath is null ? PickJournal(request) : null;
+        // The journal and the backup are local: which upgrade to undo, and with what, is settled before the engine is asked.
+        var (_, file) = ComposeBackupSource.ReadLocal(request.Deployment);
+        var journals = UpgradeJournal.List(file.Path).Where(j => j.Result.Operation == "Upgrade").ToList();
+        UpgradeJournal? journal = null;
+        if (request.UpgradeId is not null)
+        {
+            journal = journals.FirstOrDefault(j => j.Result.Id == request.UpgradeId)
+                ?? throw new UpgradeOpsException("UpgradeNotFound", ErrorKind.ObjectNotFound, request.UpgradeId,
+                    $"No upgrade '{request.UpgradeId}' is recorded for '{request.Deployment.Name}'. Get-UpgradeHistory lists them.");
+        }
+        else if (request.BackupPath is not null)
+        {
+            BackupCatalog.Open(request.BackupPath);
+        }
+        else
+        {
+            journal = journals.FirstOrDefault(j => j.Result.Status != UpgradeStatus.RolledBack)
+                ?? throw new UpgradeOpsException("NothingToRollBack", ErrorKind.ObjectNotFound, file.Path,
+                    $"No upgrade of '{request.Deployment.Name}' is recorded to roll back. Give -Backup to return to a backup.");
+        }
+        if (journal is not null && request.BackupPath is null && journal.Result.BackupPath is null) throw NeedsBackup(journal.Result);
+
         using var target = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
         journal ??= JournalFromBackup(target, request.BackupPath!);
         if (request.BackupPath is not null)
@@ -44,33 +64,13 @@ public static class ComposeRollbackService
         return await RollBackAsync(journal, target, request.Passphrase, request.HealthTimeout, context).ConfigureAwait(false);
     }
 
-    /// <summary>The upgrade to undo: the one named by -UpgradeId, else the newest not yet rolled back.</summary>
-    private static UpgradeJournal PickJournal(RollbackRequest request)
-    {
-        var deployment = request.Deployment;
-        if (deployment.Platform != DeploymentPlatform.Compose || deployment.Location is null)
-            throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, deployment.Name,
-                $"Deployment '{deployment.Name}' is not a Compose deployment with a known compose file. Get it again with Get-UpgradeDeployment -ComposeFile.");
-        var composeFile = System.IO.Path.GetFullPath(deployment.Location);
-        var journals = UpgradeJournal.List(composeFile).Where(j => j.Result.Operation == "Upgrade").ToList();
-        if (request.UpgradeId is not null)
-            return journals.FirstOrDefault(j => j.Result.Id == request.UpgradeId)
-                ?? throw new UpgradeOpsException("UpgradeNotFound", ErrorKind.ObjectNotFound, request.UpgradeId,
-                    $"No upgrade '{request.UpgradeId}' is recorded for '{deployment.Name}'. Get-UpgradeHistory lists them.");
-        return journals.FirstOrDefault(j => j.Result.Status != UpgradeStatus.RolledBack)
-            ?? throw new UpgradeOpsException("NothingToRollBack", ErrorKind.ObjectNotFound, composeFile,
-                $"No upgrade of '{deployment.Name}' is recorded to roll back. Give -Backup to return to a backup.");
-    }
-
     /// <summary>Rolls the journal's upgrade back; the caller holds the deployment's lock.</summary>
     internal static async Task<UpgradeResult> RollBackAsync(UpgradeJournal upgrade, ComposeBackupSource target, byte[]? passphrase, TimeSpan healthTimeout, EngineContext context)
     {
         var ct = context.CancellationToken;
         var log = context.CreateLogger(nameof(ComposeRollbackService));
         var client = target.Engine.Client;
-        if (upgrade.Result.BackupPath is null)
-            throw new UpgradeOpsException("RollbackNeedsBackup", ErrorKind.InvalidOperation, upgrade.Result.Id,
-                $"Upgrade {upgrade.Result.Id} ran with -SkipBackup, so its data cannot be restored. Give Invoke-Rollback -Backup with a backup taken at {upgrade.Result.From}.");
+        if (upgrade.Result.BackupPath is null) throw NeedsBackup(upgrade.Result);
         var backup = BackupCatalog.Open(upgrade.Result.BackupPath);
 
         var started = DateTimeOffset.UtcNow;
@@ -264,6 +264,10 @@ public static class ComposeRollbackService
         foreach (var container in all)
             await target.Engine.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, ct).ConfigureAwait(false);
     }
+
+    private static UpgradeOpsException NeedsBackup(UpgradeResult upgrade) =>
+        new("RollbackNeedsBackup", ErrorKind.InvalidOperation, upgrade.Id,
+            $"Upgrade {upgrade.Id} ran with -SkipBackup, so its data cannot be restored. Give Invoke-Rollback -Backup with a backup taken at {upgrade.From}.");
 
     /// <summary>Without an upgrade journal: the backup says the version and the image ids to return to.</summary>
     private static UpgradeJournal JournalFromBackup(ComposeBackupSource target, string backupPath)

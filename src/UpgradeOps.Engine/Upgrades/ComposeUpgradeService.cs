@@ -53,13 +53,11 @@ public static partial class ComposeUpgradeService
     public static async Task<IReadOnlyList<PlannedHop>> PlanAsync(UpgradeRequest request, EngineContext context)
     {
         CheckPath(request);
+        var configurations = PlanConfigurations(request);
         using var target = await ComposeBackupSource.OpenAsync(request.Deployment, context.CancellationToken).ConfigureAwait(false);
         var hops = new List<PlannedHop>();
-        foreach (var step in request.Path.Steps)
+        foreach (var (step, (configEdit, changes)) in request.Path.Steps.Zip(configurations))
         {
-            var from = ProductVersion.Parse(step.From);
-            var to = ProductVersion.Parse(step.To);
-            var (configEdit, changes) = ComposeConfiguration.Plan(target.File, target.Profile, from, to, request.ConfigurationValues);
             var diffs = new List<string>();
             if (configEdit is not null) diffs.Add(configEdit.Diff);
             diffs.AddRange(VersionEdits(target, step.To).Select(e => e.Diff));
@@ -78,6 +76,7 @@ public static partial class ComposeUpgradeService
         CheckPath(request);
         var ct = context.CancellationToken;
         var log = context.CreateLogger(nameof(ComposeUpgradeService));
+        PlanConfigurations(request);
         var backup = await CheckBackupAsync(request, context).ConfigureAwait(false);
         using var target = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
         CheckStrategy(request, target);
@@ -118,15 +117,12 @@ public static partial class ComposeUpgradeService
     {
         var ct = context.CancellationToken;
         var log = context.CreateLogger(nameof(ComposeUpgradeService));
-        // The journal is local: read (and a damaged one refused) before the Docker Engine is asked anything.
-        var interrupted = request.Deployment is { Platform: DeploymentPlatform.Compose, Location: { } location }
-            ? UpgradeJournal.List(System.IO.Path.GetFullPath(location))
-                .FirstOrDefault(j => j.Result.Operation == "Upgrade" && j.Result.Status is UpgradeStatus.InProgress or UpgradeStatus.Interrupted)
-            : null;
+        // The journal is local: without one there is nothing to ask the engine.
+        var (_, file) = ComposeBackupSource.ReadLocal(request.Deployment);
+        var journal = UpgradeJournal.List(file.Path).FirstOrDefault(j => j.Result.Operation == "Upgrade" && j.Result.Status is UpgradeStatus.InProgress or UpgradeStatus.Interrupted)
+            ?? throw new UpgradeOpsException("NothingToResume", ErrorKind.ObjectNotFound, file.Path,
+                $"No interrupted upgrade of '{request.Deployment.Name}' is recorded in {UpgradeJournal.JournalFolder(file.Path)}. Start a new one with Invoke-Upgrade.");
         using var target = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
-        var journal = interrupted
-            ?? throw new UpgradeOpsException("NothingToResume", ErrorKind.ObjectNotFound, target.File.Path,
-                $"No interrupted upgrade of '{target.Deployment.Name}' is recorded in {UpgradeJournal.JournalFolder(target.File.Path)}. Start a new one with Invoke-Upgrade.");
         using var upgradeLock = UpgradeLock.Acquire(target.File.Path, journal.Result.Id, force: true);
         log.LogInformation("Resuming upgrade {Id} after {Completed}", journal.Result.Id, journal.Completed.LastOrDefault() ?? "(nothing)");
         var path = new UpgradePath
@@ -260,10 +256,7 @@ public static partial class ComposeUpgradeService
         {
             var (edit, changes) = ComposeConfiguration.Plan(ReloadFile(target), target.Profile, from, to, request.ConfigurationValues);
             var missing = changes.Where(c => c.Action == "Missing").ToList();
-            if (missing.Count > 0)
-                throw new UpgradeOpsException("ConfigurationValueRequired", ErrorKind.InvalidData, target.File.EnvFilePath,
-                    $"{to} requires {string.Join(", ", missing.Select(m => m.Setting))} ({string.Join(" ", missing.Select(m => m.Description))}). " +
-                    $"Nothing was stopped. Give it with Invoke-Upgrade -ConfigurationValue @{{ {missing[0].Setting} = '...' }} (it is written to .env and never shown), or add it to .env, then run again.");
+            if (missing.Count > 0) throw ConfigurationRules.MissingValues(missing, to.ToString(), missing[0].File, ".env");
             edit?.Apply();
             journal.AddedVariables.AddRange(changes.Where(c => c.Action == "Added").Select(c => c.Setting).Except(journal.AddedVariables));
             return Task.FromResult<string?>(changes.Count == 0 ? "no configuration rule applies" : string.Join("; ", changes.Select(c => $"{c.Setting}: {c.Action}")));
@@ -322,6 +315,26 @@ public static partial class ComposeUpgradeService
         if (Environment.GetEnvironmentVariable("UPGRADEOPS_PAUSE_AT_STEP") != stepKey) return;
         log.LogWarning("UPGRADEOPS_PAUSE_AT_STEP: paused before {Step} until the process is stopped", stepKey);
         await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Each hop's configuration changes planned on the deployment's own files, before the Docker Engine is asked anything: the
+    /// profile, the compose file, its .env and the -ConfigurationValue values are local, and their faults are not the engine's.
+    /// A value a hop cannot do without stops the upgrade here, as on a Helm release, before anything starts (-WhatIf too); each
+    /// hop's configuration step checks again on the file as it is then.
+    /// </summary>
+    private static List<(FileEdit? Edit, IReadOnlyList<ConfigurationChange> Changes)> PlanConfigurations(UpgradeRequest request)
+    {
+        var (profile, file) = ComposeBackupSource.ReadLocal(request.Deployment);
+        var plans = new List<(FileEdit? Edit, IReadOnlyList<ConfigurationChange> Changes)>();
+        foreach (var step in request.Path.Steps)
+        {
+            var plan = ComposeConfiguration.Plan(file, profile, ProductVersion.Parse(step.From), ProductVersion.Parse(step.To), request.ConfigurationValues);
+            if (plan.Changes.Where(c => c.Action == "Missing").ToList() is { Count: > 0 } missing)
+                throw ConfigurationRules.MissingValues(missing, step.To, missing[0].File, ".env");
+            plans.Add(plan);
+        }
+        return plans;
     }
 
     private static void CheckPath(UpgradeRequest request)

@@ -120,8 +120,7 @@ internal static class KubernetesDiagnosticCollector
         }
         catch (HttpRequestException ex)
         {
-            throw new UpgradeOpsException("KubernetesUnreachable", ErrorKind.ConnectionError, source.Client.BaseUri.ToString(),
-                $"No Kubernetes API answered at {source.Client.BaseUri} ({ex.Message}) to {what}. Check -Kubeconfig / -KubeContext and that the cluster is reachable from here.", ex);
+            throw KubernetesDiscovery.Unreachable(source.Client, ex, what);
         }
         catch (k8s.Autorest.HttpOperationException ex)
         {

@@ -49,7 +49,7 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
             return Refuse($"{to} is a pre-release. Pre-releases are not for production; to plan it anyway pass -AllowPrerelease.");
         if (to < from)
             return Refuse($"{to} is older than the running {from}: downgrades are not supported because migrations cannot be undone. " +
-                          "To go back, restore the backup taken before the upgrade (Restore-DeploymentBackup or Invoke-Rollback).");
+                          "Restore the backup taken before the upgrade to go back (Restore-DeploymentBackup or Invoke-Rollback).");
         if (known.Count > 0 && !known.Contains(to))
             return Refuse($"{to} is not a known release (newest known: {known[^1]}). Check the version, or pass -AvailableVersion / a newer release-notes source if it was just released.");
         var charts = options.PlanCharts ? new HelmChartMap(profile) : null;

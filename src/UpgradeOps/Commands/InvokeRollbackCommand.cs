@@ -85,6 +85,8 @@ public sealed class InvokeRollbackCommand : EngineCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    protected override void BeginProcessing() => CheckParameters(() => ParameterChecks.Positive(nameof(HealthTimeout), HealthTimeout));
+
     protected override void ProcessRecord()
     {
         WithPassphrase(EncryptionKey, passphrase =>

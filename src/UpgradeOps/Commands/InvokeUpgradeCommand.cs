@@ -234,18 +234,11 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
-    protected override void BeginProcessing()
+    protected override void BeginProcessing() => CheckParameters(() =>
     {
-        try
-        {
-            ParameterChecks.Positive(nameof(MigrationTimeout), MigrationTimeout);
-            ParameterChecks.Positive(nameof(HealthTimeout), HealthTimeout);
-        }
-        catch (UpgradeOpsException ex)
-        {
-            ThrowEngineError(ex);
-        }
-    }
+        ParameterChecks.Positive(nameof(MigrationTimeout), MigrationTimeout);
+        ParameterChecks.Positive(nameof(HealthTimeout), HealthTimeout);
+    });
 
     protected override void ProcessRecord()
     {

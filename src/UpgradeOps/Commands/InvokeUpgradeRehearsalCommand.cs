@@ -180,6 +180,12 @@ public sealed class InvokeUpgradeRehearsalCommand : EngineCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    protected override void BeginProcessing() => CheckParameters(() =>
+    {
+        ParameterChecks.Positive(nameof(MigrationTimeout), MigrationTimeout);
+        ParameterChecks.Positive(nameof(HealthTimeout), HealthTimeout);
+    });
+
     protected override void ProcessRecord()
     {
         WithPassphrase(EncryptionKey, passphrase =>

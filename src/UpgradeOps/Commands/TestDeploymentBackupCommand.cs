@@ -74,7 +74,7 @@ public sealed class TestDeploymentBackupCommand : EngineCmdlet
     {
         if (RestoreTest && Deployment is null)
         {
-            ThrowEngineError(new UpgradeOpsException("DeploymentRequired", ErrorKind.InvalidArgument, null,
+            ThrowEngineError(new UpgradeOpsException("DeploymentRequired", ErrorKind.InvalidArgument, Backup?.Path ?? SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path),
                 "-RestoreTest restores into a scratch database on the deployment's own server: give -Deployment (from Get-UpgradeDeployment)."));
         }
         WithPassphrase(EncryptionKey, passphrase =>

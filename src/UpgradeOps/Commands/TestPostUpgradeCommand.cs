@@ -132,6 +132,12 @@ public sealed class TestPostUpgradeCommand : EngineCmdlet
     [Parameter(Mandatory = true, ParameterSetName = BaselineSet)]
     public SwitchParameter CaptureBaseline { get; set; }
 
+    protected override void BeginProcessing() => CheckParameters(() =>
+    {
+        if (CheckTimeout is { } timeout) ParameterChecks.Positive(nameof(CheckTimeout), timeout);
+        if (ExpectedVersion is not null) Versioning.ProductVersion.Parse(ExpectedVersion);
+    });
+
     protected override void ProcessRecord()
     {
         if (CaptureBaseline)

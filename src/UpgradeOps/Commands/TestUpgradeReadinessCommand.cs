@@ -131,15 +131,11 @@ public sealed class TestUpgradeReadinessCommand : EngineCmdlet
 
     protected override void BeginProcessing()
     {
-        try
+        CheckParameters(() =>
         {
             ParameterChecks.Window(Window);
             ParameterChecks.Positive(nameof(MaximumBackupAge), MaximumBackupAge);
-        }
-        catch (UpgradeOpsException ex)
-        {
-            ThrowEngineError(ex);
-        }
+        });
         _releaseNotes = LoadReleaseNotes(ReleaseNotePath);
     }
 

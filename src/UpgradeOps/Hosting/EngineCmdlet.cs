@@ -83,11 +83,23 @@ public abstract class EngineCmdlet : PSCmdlet
         }
     }
 
-    /// <summary>A built-in profile name stays as it is; a path is resolved against PowerShell's current location.</summary>
-    protected string ResolveProfile(string nameOrPath) =>
-        nameOrPath.IndexOfAny(['/', '\\']) >= 0 || nameOrPath.EndsWith(".yml", StringComparison.OrdinalIgnoreCase) || nameOrPath.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase)
-            ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(nameOrPath)
-            : nameOrPath;
+    /// <summary>
+    /// A built-in profile name stays as it is; anything else is a path, resolved against PowerShell's current location (the
+    /// process's own current folder is another one). A path PowerShell cannot resolve (an unknown drive) is given to the
+    /// loader as it is, which says that no such profile exists.
+    /// </summary>
+    protected string ResolveProfile(string nameOrPath)
+    {
+        if (string.IsNullOrWhiteSpace(nameOrPath) || Profiles.ProfileLoader.IsBuiltIn(nameOrPath)) return nameOrPath;
+        try
+        {
+            return SessionState.Path.GetUnresolvedProviderPathFromPSPath(nameOrPath);
+        }
+        catch (Exception ex) when (ex is ProviderNotFoundException or System.Management.Automation.DriveNotFoundException or PSArgumentException or NotSupportedException)
+        {
+            return nameOrPath;
+        }
+    }
 
     /// <summary>
     /// ShouldProcess with -Force: -WhatIf still only describes (and -Confirm still asks), but -Force alone
@@ -121,6 +133,22 @@ public abstract class EngineCmdlet : PSCmdlet
         finally
         {
             if (passphrase is not null) Array.Clear(passphrase);
+        }
+    }
+
+    /// <summary>
+    /// Parameters that are wrong whatever the deployment (<see cref="Commands.ParameterChecks"/>), refused as a terminating
+    /// ErrorRecord before any engine or cluster is contacted.
+    /// </summary>
+    protected void CheckParameters(Action checks)
+    {
+        try
+        {
+            checks();
+        }
+        catch (UpgradeOpsException ex)
+        {
+            ThrowEngineError(ex);
         }
     }
 

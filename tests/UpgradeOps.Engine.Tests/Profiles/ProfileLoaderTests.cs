@@ -107,4 +107,151 @@ public class ProfileLoaderTests
         var error = Assert.Throws<ProfileException>(() => ProfileLoader.Parse("", "empty.yml"));
         Assert.Contains("empty", error.Message);
     }
+
+    private const string Minimal = "name: x\nservices:\n  - name: web\n    role: Api\n";
+
+    [Theory]
+    [InlineData(Minimal + "api:\n  service: gateway\n", "api.service 'gateway'")]
+    [InlineData(Minimal + "api:\n  port: 70000\n", "api.port 70000")]
+    [InlineData(Minimal + "validation:\n  gitSync:\n    request: m\n    statusQuery: q\n    statusPath: s\n    service: git\n", "validation.gitSync.service 'git'")]
+    [InlineData(Minimal + "validation:\n  artifactGeneration:\n    statusQuery: q\n    statusPath: s\n", "'request'")]
+    [InlineData(Minimal + "validation:\n  graphQL:\n    - name: g\n", "needs its 'query'")]
+    [InlineData(Minimal + "validation:\n  performance:\n    requests:\n      - name: r\n        path: /a\n        query: q\n", "one of them")]
+    [InlineData(Minimal + "validation:\n  performance:\n    samples: 0\n", "samples 0")]
+    [InlineData(Minimal + "validation:\n  logErrorPatterns: ['(']\n", "logErrorPatterns: '('")]
+    [InlineData(Minimal + "validation:\n  checkTimeoutSeconds: 0\n", "checkTimeoutSeconds 0")]
+    [InlineData(Minimal + "dataStores:\n  - name: db\n    kind: Postgres\n    service: web\n    database: d\n    port: 0\n", "port 0")]
+    [InlineData("name: x\nservices:\n  - name: web\n    replicas: -1\n", "replicas -1")]
+    [InlineData(Minimal + "estimates:\n  minutesPerGigabyte: .nan\n", "minutesPerGigabyte NaN")]
+    [InlineData(Minimal + "rehearsal:\n  windowSafetyFactor: .inf\n", "windowSafetyFactor")]
+    public void References_and_values_no_command_could_use_are_refused(string yaml, string expected)
+    {
+        var error = Assert.Throws<ProfileException>(() => ProfileLoader.Parse(yaml, "p.yml"));
+        Assert.Equal("InvalidProfile", error.ErrorId);
+        Assert.Contains(expected, error.Message);
+        Assert.EndsWith("Fix the profile and load it again.", error.Message);
+    }
+
+    [Theory]
+    [InlineData("Just a sentence.\n", 1, "a mapping of keys (schemaVersion, name")]
+    [InlineData("- a\n- b\n", 1, "is expected here, not a list")]
+    [InlineData("name: x\nservices:\n  web: {role: Api}\n", 3, "a list (one '- ' line per entry, or [a, b]) is expected here, not a mapping")]
+    [InlineData("name: [a]\nservices:\n  - name: web\n", 1, "a single value (text) is expected here, not a list")]
+    [InlineData(Minimal + "versionPolicy:\n  maxMinorStep: two\n", 6, "'two' is not a whole number")]
+    [InlineData(Minimal + "versionPolicy:\n  maxMinorStep: 99999999999\n", 6, "'99999999999' is not a whole number (from -2147483648 to 2147483647)")]
+    [InlineData(Minimal + "versionPolicy:\n  maxMinorStep:\n", 6, "nothing is given here; give a whole number")]
+    [InlineData("name: x\nservices:\n  - name: web\n    productImage: maybe\n", 4, "'maybe' is not true or false")]
+    [InlineData("name: x\nservices:\n  - name: web\n    role: 3\n", 4, "'3' is not one of Api, Worker")]
+    [InlineData(Minimal + "colour: blue\n", 5, "'colour' is not a profile key here; the keys here are schemaVersion, name,")]
+    [InlineData(Minimal + "source: elsewhere\n", 5, "'source' is not a profile key")]
+    [InlineData(Minimal + "---\n" + Minimal, 5, "a second YAML document starts here")]
+    public void Yaml_of_the_wrong_shape_or_type_is_said_in_the_profiles_terms(string yaml, int line, string expected)
+    {
+        var error = Assert.Throws<ProfileException>(() => ProfileLoader.Parse(yaml, "p.yml"));
+        Assert.Equal("InvalidProfile", error.ErrorId);
+        Assert.Equal(line, error.Line);
+        Assert.Contains(expected, error.Message);
+        Assert.DoesNotContain("UpgradeOps.", error.Message);
+        Assert.DoesNotContain("System.", error.Message);
+    }
+
+    [Fact]
+    public void A_key_with_nothing_after_it_stands_for_its_default()
+    {
+        var profile = ProfileLoader.Parse(Minimal + "version:\nestimates:\n  patch:\nimpacts:\n", "p.yml");
+        Assert.Equal([5, 10], profile.Estimates.Patch);
+        Assert.True(profile.Version.HelmAppVersion);
+        Assert.Empty(profile.Impacts);
+    }
+
+    [Theory]
+    [InlineData("name: x\nservices:\n  -\n", "'services' has an empty entry (entry 1")]
+    [InlineData(Minimal + "catalog: [1.7.5, ~]\n", "'catalog' has an empty entry (entry 2")]
+    [InlineData("name: x\nservices:\n", "'services' must list at least one service")]
+    public void An_empty_list_entry_or_no_services_is_refused(string yaml, string expected)
+    {
+        var error = Assert.Throws<ProfileException>(() => ProfileLoader.Parse(yaml, "p.yml"));
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void Control_characters_from_the_profile_are_shown_escaped()
+    {
+        var error = Assert.Throws<ProfileException>(() => ProfileLoader.Parse("name: x\nservices:\n  - name: \"w\\x01eb\"\n  - name: \"w\\x01eb\"\n", "p.yml"));
+        Assert.Contains("'w\\x01eb' is declared twice", error.Message);
+        Assert.DoesNotContain('\x01', error.Message);
+    }
+
+    [Fact]
+    public void A_file_larger_than_any_profile_is_refused_before_it_is_read()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"profile-{Guid.NewGuid():N}.yml");
+        using (var file = File.Create(path)) file.SetLength(ProfileLoader.MaxBytes + 1);
+        try
+        {
+            var error = Assert.Throws<ProfileException>(() => ProfileLoader.Load(path));
+            Assert.Equal("ProfileTooLarge", error.ErrorId);
+            Assert.Equal(ErrorKind.InvalidData, error.Kind);
+            Assert.Equal(path, error.Target);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void A_file_that_never_ends_is_refused_after_reading_the_limit()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var error = Assert.Throws<ProfileException>(() => ProfileLoader.Load("/dev/zero"));
+        Assert.Equal("ProfileTooLarge", error.ErrorId);
+        Assert.Contains("more than 1 MB", error.Message);
+    }
+
+    [Fact]
+    public void A_folder_a_link_loop_and_a_link_to_nothing_are_said_as_such()
+    {
+        var folder = Directory.CreateTempSubdirectory("profiles-").FullName;
+        try
+        {
+            var asFolder = Assert.Throws<ProfileException>(() => ProfileLoader.Load(folder));
+            Assert.Equal("ProfileNotFound", asFolder.ErrorId);
+            Assert.Contains("is a folder", asFolder.Message);
+
+            var dangling = Path.Combine(folder, "dangling.yml");
+            File.CreateSymbolicLink(dangling, Path.Combine(folder, "gone.yml"));
+            Assert.Equal("ProfileNotFound", Assert.Throws<ProfileException>(() => ProfileLoader.Load(dangling)).ErrorId);
+
+            var loop = Path.Combine(folder, "loop.yml");
+            File.CreateSymbolicLink(loop, loop);
+            var looped = Assert.Throws<ProfileException>(() => ProfileLoader.Load(loop));
+            Assert.Equal("ProfileUnreadable", looped.ErrorId);
+            Assert.Equal(ErrorKind.InvalidData, looped.Kind);
+            Assert.Contains("link loop", looped.Message);
+
+            var nul = Assert.Throws<ProfileException>(() => ProfileLoader.Load(Path.Combine(folder, "a\0b.yml")));
+            Assert.Equal(ErrorKind.InvalidArgument, nul.Kind);
+            Assert.Contains("a\\0b.yml", nul.Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_profile_with_a_byte_order_mark_and_CRLF_lines_loads()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"profile ünï {Guid.NewGuid():N}.yml");
+        File.WriteAllText(path, Minimal.Replace("\n", "\r\n"), new System.Text.UTF8Encoding(true));
+        try
+        {
+            Assert.Equal("x", ProfileLoader.Load(path).Name);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
