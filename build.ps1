@@ -149,7 +149,8 @@ function Write-ReliabilitySummary {
 
 function Invoke-Check {
     Invoke-Build
-    $pester = Invoke-PesterTests -Path @($PesterPath | ForEach-Object { Join-Path $Root $_ })
+    # 'a,b' arrives as one string from a shell (dotnet pwsh ./build.ps1 -PesterPath a,b): split it.
+    $pester = Invoke-PesterTests -Path @($PesterPath | ForEach-Object { $_ -split ',' } | ForEach-Object { Join-Path $Root $_.Trim() })
     Write-Host "Pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped"
     if ($pester.Failed -gt 0) { exit 1 }
 }
