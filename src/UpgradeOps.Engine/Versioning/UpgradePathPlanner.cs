@@ -46,10 +46,10 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
         };
 
         if (to.IsPrerelease && !allowPrerelease)
-            return Refuse($"{to} is a pre-release. Pre-releases are not for production; to plan it anyway pass -AllowPrerelease.");
+            return Refuse($"{to} is a pre-release, and pre-releases are not for production: pass -AllowPrerelease to plan it anyway.");
         if (to < from)
             return Refuse($"{to} is older than the running {from}: downgrades are not supported because migrations cannot be undone. " +
-                          "To go back, restore the backup taken before the upgrade (Restore-DeploymentBackup or Invoke-Rollback).");
+                          "Restore the backup taken before the upgrade to go back (Restore-DeploymentBackup or Invoke-Rollback).");
         if (known.Count > 0 && !known.Contains(to))
             return Refuse($"{to} is not a known release (newest known: {known[^1]}). Check the version, or pass -AvailableVersion / a newer release-notes source if it was just released.");
         var charts = options.PlanCharts ? new HelmChartMap(profile) : null;
@@ -136,7 +136,7 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
             .Select(v => v.Minor).Distinct().Order().ToList();
         if (known.Count == 0 && target.Minor - current.Minor > profile.VersionPolicy.MaxMinorStep)
         {
-            refusal = $"{current} → {target} skips minor version(s) {string.Join(", ", Enumerable.Range(current.Minor + 1, target.Minor - current.Minor - 1).Select(m => $"{current.Major}.{m}"))}, " +
+            refusal = $"{current} → {target} skips minor version(s) {SkippedMinors(current, target)}, " +
                       "which must be installed one at a time, and no release list says which patch of each is the latest. " +
                       "Pass -AvailableVersion with the released versions, or -ReleaseNotePath with the product's CHANGELOG.md.";
             return null;
@@ -145,6 +145,15 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
         if (rungs.Count < profile.VersionPolicy.MaxMinorStep) return target;
         var minor = rungs[profile.VersionPolicy.MaxMinorStep - 1];
         return known.Where(v => v.Major == current.Major && v.Minor == minor).Max();
+    }
+
+    /// <summary>The minors between two versions of a major, for a message: all of a few, the ends of many ("1.1, 1.2, 1.3 … 1.99 (99 minor versions)").</summary>
+    private static string SkippedMinors(ProductVersion current, ProductVersion target)
+    {
+        var first = current.Minor + 1;
+        var count = target.Minor - current.Minor - 1;
+        if (count <= 6) return string.Join(", ", Enumerable.Range(first, count).Select(m => $"{current.Major}.{m}"));
+        return string.Join(", ", Enumerable.Range(first, 3).Select(m => $"{current.Major}.{m}")) + $" … {current.Major}.{target.Minor - 1} ({count} minor versions)";
     }
 
     /// <summary>
