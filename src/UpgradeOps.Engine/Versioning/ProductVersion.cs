@@ -63,7 +63,8 @@ public sealed class ProductVersion : IComparable<ProductVersion>, IEquatable<Pro
 
     public bool Equals(ProductVersion? other) => other is not null && CompareTo(other) == 0;
     public override bool Equals(object? obj) => obj is ProductVersion other && Equals(other);
-    public override int GetHashCode() => _version.GetHashCode();
+    // Equal versions hash alike: precedence ignores build metadata (1.7.6+build.1 equals 1.7.6+build.2), so the hash does too.
+    public override int GetHashCode() => SemVersion.PrecedenceComparer.GetHashCode(_version);
     public override string ToString() => _version.ToString();
 
     public static bool operator <(ProductVersion a, ProductVersion b) => a.CompareTo(b) < 0;

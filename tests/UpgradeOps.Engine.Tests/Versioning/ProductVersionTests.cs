@@ -78,4 +78,15 @@ public class ProductVersionLimitTests
         var error = Assert.Throws<InvalidVersionException>(() => ProductVersion.Parse("١.٢.٣"));
         Assert.Contains("0-9", error.Message);
     }
+
+    [Fact]
+    public void Versions_that_differ_only_in_build_metadata_are_equal_and_hash_alike()
+    {
+        var a = ProductVersion.Parse("1.7.6+build.1");
+        var b = ProductVersion.Parse("1.7.6+build.2");
+        Assert.Equal(a, b);
+        Assert.Equal(a.GetHashCode(), b.GetHashCode());
+        Assert.Single(new[] { a, b, ProductVersion.Parse("1.7.6") }.Distinct());
+        Assert.Single(new HashSet<ProductVersion> { a, b });
+    }
 }
