@@ -243,6 +243,10 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
                (majors > 0 ? $", including {majors} major hop(s) with migration steps." : ".");
     }
 
+    /// <summary>When release notes were given, what they do not cover of the hops: an empty ReleaseNotes must not read as "nothing to review".</summary>
+    private static IReadOnlyList<string> CoverageWarnings(ProductVersion from, ProductVersion to, IReadOnlyList<UpgradeStep> steps, UpgradePlanOptions options) =>
+        options.ReleaseNotes is null || steps.Count == 0 ? [] : options.ReleaseNotes.CoverageWarnings(from, to);
+
     private UpgradePath Build(ProductVersion from, ProductVersion to, IReadOnlyList<UpgradeStep> steps, string reason,
         UpgradePlanOptions options, IReadOnlyList<string> warnings)
     {
@@ -264,7 +268,7 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
             EstimatedDowntime = estimate,
             Impacts = steps.Count == 0 ? Array.Empty<string>() : profile.Impacts,
             ReleaseNotes = options.ReleaseNotes?.Between(from, to) ?? Array.Empty<ReleaseNote>(),
-            Warnings = notUsed is null ? warnings : warnings.Append(notUsed).ToList(),
+            Warnings = warnings.Concat(CoverageWarnings(from, to, steps, options)).Concat(notUsed is null ? [] : [notUsed]).ToList(),
             Profile = profile.Name,
             Deployment = options.Deployment,
             MeasuredWindow = measured?.EstimatedWindow,

@@ -24,7 +24,9 @@ namespace UpgradeOps.Commands;
 /// rehearsal ran; the Reason says the window was measured and by which rehearsal.</para>
 /// <para type="description">Known releases come from the profile's catalog, from -AvailableVersion and from release
 /// notes (-ReleaseNotePath or -ReleaseNoteUri); when release notes are given, each step carries the notes of the
-/// versions it crosses. The command reads only; it changes nothing and uses the network only for -ReleaseNoteUri.</para>
+/// versions it crosses; when they do not cover the path (they stop before its target, or begin after its start), a warning
+/// names the first and last version they have, so an empty ReleaseNotes is not read as "nothing to review". The command reads
+/// only; it changes nothing and uses the network only for -ReleaseNoteUri.</para>
 /// <para type="description">On a Helm release (Get-UpgradeDeployment -Namespace -Release) whose profile lists its chart versions
 /// (version.helmCharts: each chart version with the appVersion it ships, and the app versions it installs through the image-tag
 /// values key), every hop also carries the chart version to install: ToChartVersion, the newest listed chart that installs the

@@ -106,4 +106,64 @@ function New-NotesFileCase([string] $Name, [byte[]] $Content, [string] $Message)
         Check = { param($Output) $Output[0].Notes.Version | Should -Be @('1.6.0', '1.7.0'); $Output[0].Warnings | Should -BeNullOrEmpty }
     }
 
+    # ---- Ranges the notes do not answer
+    @{
+        Name = 'Get-UpgradeReleaseNote with -From newer than -To'
+        Setup = $writeChangelog
+        Run = { param($Dir) Get-UpgradeReleaseNote -Path (Join-Path $Dir 'CHANGELOG.md') -From v1.7.6 -To 1.6.0 }
+        ErrorId = 'ReleaseNoteRangeReversed'; Category = 'InvalidArgument'; Target = 'v1.7.6'; Message = '1\.7\.6.*1\.6\.0'
+    }
+    @{
+        Name = 'Get-UpgradeReleaseNote with -From equal to -To is empty and says so'
+        Setup = $writeChangelog
+        Run = { param($Dir) & $notesOf (Join-Path $Dir 'CHANGELOG.md') @{ From = '1.7.0'; To = 'v1.7.0' } }.GetNewClosure()
+        Expect = 'Result'
+        Check = { param($Output) $Output[0].Notes | Should -BeNullOrEmpty; $Output[0].Warnings | Should -Match 'same version' }
+    }
+    @{
+        Name = 'Get-UpgradeReleaseNote for a range after the newest version of the file'
+        Setup = $writeChangelog
+        Run = { param($Dir) & $notesOf (Join-Path $Dir 'CHANGELOG.md') @{ From = '2.0.0'; To = '2.1.0' } }.GetNewClosure()
+        Expect = 'Result'
+        Check = { param($Output) $Output[0].Notes | Should -BeNullOrEmpty; $Output[0].Warnings | Should -Match '1\.5\.0 to 1\.7\.6.*2\.0\.0' }
+    }
+    @{
+        Name = 'Get-UpgradeReleaseNote for a range before the oldest version of the file'
+        Setup = $writeChangelog
+        Run = { param($Dir) & $notesOf (Join-Path $Dir 'CHANGELOG.md') @{ From = '1.0.0'; To = '1.2.0' } }.GetNewClosure()
+        Expect = 'Result'
+        Check = { param($Output) $Output[0].Notes | Should -BeNullOrEmpty; $Output[0].Warnings | Should -Match '1\.5\.0 to 1\.7\.6.*1\.2\.0' }
+    }
+    @{
+        Name = 'Get-UpgradeReleaseNote for a range that runs past the newest version of the file'
+        Setup = $writeChangelog
+        Run = { param($Dir) & $notesOf (Join-Path $Dir 'CHANGELOG.md') @{ From = '1.7.0'; To = '1.9.0' } }.GetNewClosure()
+        Expect = 'Result'
+        Check = { param($Output) $Output[0].Notes.Version | Should -Be '1.7.6'; $Output[0].Warnings | Should -Match '1\.7\.6.*1\.9\.0' }
+    }
+    @{
+        Name = 'Get-UpgradeReleaseNote -From newer than the file without -To'
+        Setup = $writeChangelog
+        Run = { param($Dir) & $notesOf (Join-Path $Dir 'CHANGELOG.md') @{ From = '1.8.0' } }.GetNewClosure()
+        Expect = 'Result'
+        Check = { param($Output) $Output[0].Notes | Should -BeNullOrEmpty; $Output[0].Warnings | Should -Match '1\.7\.6.*1\.8\.0' }
+    }
+    @{
+        # Only fixes between 1.6.0 and 1.7.6: no security entry is the true answer, not a gap in the notes.
+        Name = 'Get-UpgradeReleaseNote -Category of which the range has none is empty without a warning'
+        Setup = $writeChangelog
+        Run = { param($Dir) & $notesOf (Join-Path $Dir 'CHANGELOG.md') @{ From = '1.6.0'; To = '1.7.6'; Category = 'Security' } }.GetNewClosure()
+        Expect = 'Result'
+        Check = { param($Output) $Output[0].Notes | Should -BeNullOrEmpty; $Output[0].Warnings | Should -BeNullOrEmpty }
+    }
+    @{
+        Name = 'Test-UpgradePath with release notes that stop before the path'
+        Setup = $writeChangelog
+        Run = { param($Dir) Test-UpgradePath -From 2.0.0 -To 2.0.1 -AvailableVersion 2.0.1 -ReleaseNotePath (Join-Path $Dir 'CHANGELOG.md') -WarningAction SilentlyContinue }
+        Expect = 'Result'
+        Check = { param($Output)
+            $Output[0].IsSupported | Should -BeTrue
+            $Output[0].ReleaseNotes | Should -BeNullOrEmpty
+            $Output[0].Warnings | Should -Match '1\.5\.0 to 1\.7\.6' }
+    }
 )
