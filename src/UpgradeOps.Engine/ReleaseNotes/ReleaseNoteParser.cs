@@ -134,7 +134,7 @@ public static class ReleaseNoteParser
     /// BreakingChange, Security, DatabaseMigration, ConfigurationChange, Deprecation, KnownIssue, then the section's own.
     /// </summary>
     public static ReleaseNoteCategory Classify(string? section, string text) =>
-        ReleaseNoteRules.Classify(ReleaseNoteRules.CategoryOfSection(section), text ?? string.Empty);
+        ReleaseNoteRules.Classify(ReleaseNoteRules.CategoryOfSection(section, text ?? string.Empty), text ?? string.Empty);
 
     private static ReleaseEntry? ReadGitHubRelease(JsonElement release, string? source)
     {

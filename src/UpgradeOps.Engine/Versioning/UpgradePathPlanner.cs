@@ -212,15 +212,20 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
             ? (int)Math.Ceiling(bytes / (double)(1L << 30) * profile.Estimates.MinutesPerGigabyte)
             : 0;
         var measured = RehearsalCoverage.Hop(options.Rehearsal, from.ToString(), to.ToString());
+        var notes = options.ReleaseNotes?.Between(from, to) ?? Array.Empty<ReleaseNote>();
+        // A hop whose notes name a database migration migrates, whatever its kind (Infrahub 0.16.0 did, as a minor).
+        var migrations = notes.Where(n => n.Category == ReleaseNoteCategory.DatabaseMigration).ToList();
         return new UpgradeStep
         {
             From = from.ToString(),
             To = to.ToString(),
             Kind = kind,
-            RequiresMigration = kind == UpgradeKind.Major,
+            RequiresMigration = kind == UpgradeKind.Major || migrations.Count > 0,
             EstimatedMinutes = new MinuteRange(range[0] + extra, range[1] + extra),
-            MigrationNotes = kind == UpgradeKind.Major ? profile.Migration.MajorNotes : null,
-            ReleaseNotes = options.ReleaseNotes?.Between(from, to) ?? Array.Empty<ReleaseNote>(),
+            MigrationNotes = kind == UpgradeKind.Major ? profile.Migration.MajorNotes
+                : migrations.Count > 0 ? "The release notes name a database migration: " + string.Join(" ", migrations.Select(n => $"{n.Version}: {n.Title}"))
+                : null,
+            ReleaseNotes = notes,
             MeasuredDuration = measured?.Duration,
             MeasuredApiUnavailable = measured?.ApiUnavailable,
             FromChartVersion = chart?.From?.ToString(),

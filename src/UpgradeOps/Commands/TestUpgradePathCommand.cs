@@ -12,7 +12,8 @@ namespace UpgradeOps.Commands;
 /// <para type="description">Test-UpgradePath applies the upgrade guide's version rules from the product profile: a patch
 /// upgrade or an upgrade to the next minor version is direct; an upgrade that skips minor versions goes one hop at a
 /// time through the latest patch of each minor version in between; a major upgrade is a hop of its own, marked
-/// RequiresMigration and carrying the profile's migration notes; a downgrade, an unknown target or a pre-release
+/// RequiresMigration and carrying the profile's migration notes (a hop whose release notes hold a DatabaseMigration entry is
+/// marked RequiresMigration too, with those entries as its MigrationNotes); a downgrade, an unknown target or a pre-release
 /// (without -AllowPrerelease) is not supported, and the Reason says what to do instead (for a downgrade: restore the
 /// backup taken before the upgrade).</para>
 /// <para type="description">The result is an UpgradeOps.UpgradePath object, never an exception, for a path that is
