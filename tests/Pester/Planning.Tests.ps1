@@ -1,4 +1,12 @@
 # Test-UpgradePath and Get-UpgradeReleaseNote as a user runs them.
+BeforeDiscovery {
+    # The real Infrahub CHANGELOG.md of the shared corpus: shared/corpus beside the checkout (or above it, from a worktree).
+    $script:infrahubChangelog = $null
+    for ($dir = Split-Path $env:UPGRADEOPS_ROOT; $dir; $dir = Split-Path $dir) {
+        $candidate = Join-Path $dir 'shared/corpus/infrahub/CHANGELOG.md'
+        if (Test-Path -LiteralPath $candidate) { $script:infrahubChangelog = $candidate; break }
+    }
+}
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
     $script:changelog = Join-Path $PSScriptRoot 'Fixtures/CHANGELOG.md'
@@ -91,6 +99,19 @@ Describe 'Test-UpgradePath' -Tag 'Planning' {
         $path.Steps[0].ReleaseNotes.Version | Should -Be @('1.6.0', '1.6.3')
         $path.Steps[1].ReleaseNotes.Category | Should -Contain 'BreakingChange'
         $path.ReleaseNotes.Count | Should -Be 6
+    }
+
+    It 'marks a minor hop whose release notes hold a database migration as requiring migration (the real Infrahub CHANGELOG)' -Skip:(-not $infrahubChangelog) -ForEach @(@{ Changelog = $infrahubChangelog }) {
+        $path = Test-UpgradePath -From 0.15.3 -To 0.16.3 -ReleaseNotePath $Changelog
+        $path.Steps.Kind | Should -Be 'Minor'
+        $path.Steps[0].RequiresMigration | Should -BeTrue
+        $path.Steps[0].MigrationNotes | Should -Match 'Added DB migrations'
+    }
+
+    It 'warns when the release notes stop before the path' {
+        $path = Test-UpgradePath -From 2.0.0 -To 2.0.1 -AvailableVersion 2.0.1 -ReleaseNotePath $changelog -WarningVariable warnings -WarningAction SilentlyContinue
+        $path.ReleaseNotes | Should -BeNullOrEmpty
+        $warnings | Should -Match 'cover 1\.5\.2 to 2\.0\.0: none is newer than 2\.0\.0'
     }
 
     It 'refuses a version the release notes do not know' {

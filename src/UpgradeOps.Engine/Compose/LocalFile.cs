@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace UpgradeOps.Compose;
 
 /// <summary>
@@ -41,17 +39,5 @@ internal static class LocalFile
     }
 
     /// <summary>Text from the user's files or arguments as a message may show it: control characters escaped, never raw.</summary>
-    public static string Shown(string text)
-    {
-        if (!text.Any(char.IsControl)) return text;
-        var shown = new StringBuilder(text.Length + 8);
-        foreach (var c in text)
-            shown.Append(c switch
-            {
-                '\n' => "\\n", '\r' => "\\r", '\t' => "\\t", '\0' => "\\0",
-                _ when char.IsControl(c) => $"\\x{(int)c:x2}",
-                _ => c.ToString(),
-            });
-        return shown.ToString();
-    }
+    public static string Shown(string text) => Hosting.UserText.Shown(text);
 }

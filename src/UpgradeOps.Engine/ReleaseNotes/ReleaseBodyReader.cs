@@ -81,7 +81,7 @@ internal sealed class ReleaseBodyReader
         {
             Version = _version.ToString(),
             ReleaseDate = _date,
-            Category = ReleaseNoteRules.Classify(SectionCategory(), text),
+            Category = ReleaseNoteRules.Classify(SectionCategory(text), text),
             Section = section,
             Title = MarkdownPlainText.Title(blocks, text),
             Text = text,
@@ -94,10 +94,10 @@ internal sealed class ReleaseBodyReader
     /// The innermost section heading that names a category ("### Breaking changes" under "## What's Changed"),
     /// so a sub-heading such as "#### API" keeps the category of the section it belongs to.
     /// </summary>
-    private ReleaseNoteCategory? SectionCategory()
+    private ReleaseNoteCategory? SectionCategory(string text)
     {
         for (var i = _sections.Count - 1; i >= 0; i--)
-            if (ReleaseNoteRules.CategoryOfSection(_sections[i].Title) is { } category) return category;
+            if (ReleaseNoteRules.CategoryOfSection(_sections[i].Title, text) is { } category) return category;
         return null;
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Markdig;
 using Markdig.Syntax;
+using UpgradeOps.Hosting;
 using UpgradeOps.Versioning;
 
 namespace UpgradeOps.ReleaseNotes;
@@ -18,6 +19,12 @@ public static class ReleaseNoteParser
     public static ReleaseNoteDocument Parse(string text, ReleaseNoteFormat format, string? source)
     {
         ArgumentNullException.ThrowIfNull(text);
+        if (string.IsNullOrWhiteSpace(text))
+            throw InvalidReleaseNotes(source, $"{Describe(source, capitalize: true)} is empty. Give the product's CHANGELOG.md, or its GitHub releases JSON.");
+        // Text has no NUL; a binary file read as text is full of them (and would otherwise be "no release headings").
+        if (text.Contains('\0'))
+            throw InvalidReleaseNotes(source, $"{Describe(source, capitalize: true)} holds binary data (NUL bytes), not text. " +
+                "Give the product's CHANGELOG.md (Markdown), or its GitHub releases JSON.");
         return format switch
         {
             ReleaseNoteFormat.Changelog => ParseChangelog(text, source),
@@ -127,7 +134,7 @@ public static class ReleaseNoteParser
     /// BreakingChange, Security, DatabaseMigration, ConfigurationChange, Deprecation, KnownIssue, then the section's own.
     /// </summary>
     public static ReleaseNoteCategory Classify(string? section, string text) =>
-        ReleaseNoteRules.Classify(ReleaseNoteRules.CategoryOfSection(section), text ?? string.Empty);
+        ReleaseNoteRules.Classify(ReleaseNoteRules.CategoryOfSection(section, text ?? string.Empty), text ?? string.Empty);
 
     private static ReleaseEntry? ReadGitHubRelease(JsonElement release, string? source)
     {
@@ -168,7 +175,7 @@ public static class ReleaseNoteParser
         + "returned by https://api.github.com/repos/OWNER/REPO/releases.";
 
     private static string Describe(string? source, bool capitalize = false) =>
-        source is not null ? $"'{source}'" : capitalize ? "The given text" : "the given text";
+        source is not null ? $"'{UserText.Shown(source)}'" : capitalize ? "The given text" : "the given text";
 
     private static UpgradeOpsException InvalidReleaseNotes(string? source, string message, Exception? inner = null) =>
         new(InvalidReleaseNotesErrorId, ErrorKind.InvalidData, source, message, inner);

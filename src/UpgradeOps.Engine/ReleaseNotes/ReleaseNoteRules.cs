@@ -22,7 +22,8 @@ internal static class ReleaseNoteRules
 
     /// <summary>
     /// The category a section heading gives its entries; the first matching rule applies.
-    /// "Removed" counts as breaking because removing something breaks whoever still uses it.
+    /// "Removed" counts as breaking because removing something breaks whoever still uses it, unless the entry says
+    /// that what went is documentation only (<see cref="DocumentationOnly"/>).
     /// "Upgrade notes" count as breaking because they describe steps that must be taken when upgrading.
     /// "Changed" and unknown headings ("What's Changed") give no category, so the entries end up Other
     /// unless their text says more.
@@ -41,6 +42,12 @@ internal static class ReleaseNoteRules
         (Rule(@"\b(fixed|fix(es)?|bug ?fix(es)?|bugs?)\b"), Fix),
     ];
 
+    /// <summary>A removal from the documentation ("Removed X from the schema topic in the documentation"): nothing the product does goes.</summary>
+    private static readonly Regex DocumentationOnly = Rule(
+        @"\b(in|from|of) the (documentation|docs)\b|^\s*remov(e|ed|es) (the )?(documentation|docs) (for|of|about|on)\b|\b(documentation|docs) (pages?|sections?|topics?)\b");
+
+    private static readonly Regex RemovalHeading = Rule(@"\bremov(ed|als?)\b");
+
     /// <summary>
     /// What an entry's own text reveals, in precedence order; it can raise the section's category
     /// (a "BREAKING CHANGE:" line inside "Fixed") but never lower it below a more important one.
@@ -48,6 +55,12 @@ internal static class ReleaseNoteRules
     private static readonly (ReleaseNoteCategory Category, Regex Text)[] TextRules =
     [
         (BreakingChange, new Regex(@"^[ \t]*BREAKING( CHANGES?)?[ \t]*:", Options | RegexOptions.Multiline)),
+        // An entry that asks the admin to do something by hand is read like upgrade notes ("action required"): a step of
+        // the upgrade that nothing else will do (Infrahub 0.16.1: "you will need to manually delete the queue yourself").
+        (BreakingChange, Rule(@"\b(you|admins?|administrators?|operators?)\b[^.\n]{0,40}\b(need|needs|have|has|must|should)\b[^.\n]{0,20}\b(manually|by hand)\b"
+            + @"|\b(must|needs? to|has to|have to|should) be [a-z]+ (manually|by hand)\b"
+            + @"|\bmanual (steps?|actions?|intervention) (is |are )?(required|needed|necessary)\b|\brequires? (a )?manual (steps?|actions?|intervention)\b"
+            + @"|\baction required\b")),
         (Security, Rule(@"\bCVE-\d{4}-\d{4,}\b|\bGHSA(-[0-9a-z]{4}){3}\b|\bvulnerabilit(y|ies)\b"
             + @"|\bsecurity (fix|issue|advisory|patch|update|flaw)s?\b")),
         (DatabaseMigration, Rule(@"\b(database|db|data|schema|graph) migrations?\b"
@@ -75,11 +88,15 @@ internal static class ReleaseNoteRules
 
     private static readonly Regex IsoDate = Rule(@"(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)");
 
-    public static ReleaseNoteCategory? CategoryOfSection(string? section)
+    /// <summary>The category the heading gives an entry; a documentation-only entry under "Removed" gets none from it.</summary>
+    public static ReleaseNoteCategory? CategoryOfSection(string? section, string entryText = "")
     {
         if (string.IsNullOrWhiteSpace(section)) return null;
         foreach (var (heading, category) in SectionRules)
-            if (heading.IsMatch(section)) return category;
+        {
+            if (!heading.IsMatch(section)) continue;
+            return category == BreakingChange && RemovalHeading.IsMatch(section) && DocumentationOnly.IsMatch(entryText) ? null : category;
+        }
         return null;
     }
 

@@ -1,4 +1,6 @@
 using System.Net.Http.Headers;
+using System.Text;
+using UpgradeOps.Hosting;
 
 namespace UpgradeOps.ReleaseNotes;
 
@@ -8,6 +10,14 @@ public static class ReleaseNoteSource
     public const string NotFoundErrorId = "ReleaseNotesNotFound";
     public const string UnreadableErrorId = "ReleaseNotesUnreadable";
     public const string UnavailableErrorId = "ReleaseNotesUnavailable";
+    public const string TooLargeErrorId = "ReleaseNotesTooLarge";
+
+    /// <summary>
+    /// The largest release notes read (8 MiB). A product's CHANGELOG.md or a page of 100 GitHub releases is well under a
+    /// megabyte, and the Markdown parser takes about a second per few megabytes: a bigger file is not release notes and
+    /// would hold the command for minutes.
+    /// </summary>
+    public const long MaximumBytes = 8L * 1024 * 1024;
 
     private static readonly Lazy<HttpClient> SharedHttp = new(() => new HttpClient { Timeout = TimeSpan.FromSeconds(60) });
 
@@ -44,7 +54,7 @@ public static class ReleaseNoteSource
         catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
         {
             throw new UpgradeOpsException(NotFoundErrorId, ErrorKind.ObjectNotFound, path,
-                $"'{path}' is not a valid file path ({ex.Message}). Give the path of the product's CHANGELOG.md, or an http(s) URL.", ex);
+                $"'{UserText.Shown(path)}' is not a valid file path ({ex.Message}). Give the path of the product's CHANGELOG.md, or an http(s) URL.", ex);
         }
     }
 
@@ -56,18 +66,58 @@ public static class ReleaseNoteSource
                 ? "It is a folder: give the CHANGELOG.md file inside it."
                 : "Check the path, or download the product's CHANGELOG.md (or its GitHub releases JSON) and give that file.";
             throw new UpgradeOpsException(NotFoundErrorId, ErrorKind.ObjectNotFound, path,
-                $"Release notes file '{path}' was not found. {hint}");
+                $"Release notes file '{UserText.Shown(path)}' was not found. {hint}");
         }
 
         try
         {
+            var length = new FileInfo(path).Length;
+            if (length > MaximumBytes) throw TooLarge(path, $"Release notes file '{UserText.Shown(path)}' is {Megabytes(length)}");
             return await File.ReadAllTextAsync(path, ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             var kind = ex is UnauthorizedAccessException ? ErrorKind.PermissionDenied : ErrorKind.ResourceUnavailable;
             throw new UpgradeOpsException(UnreadableErrorId, kind, path,
-                $"Release notes file '{path}' could not be read ({ex.Message}). Check that it is readable by the current user and not locked, then retry.", ex);
+                $"Release notes file '{UserText.Shown(path)}' could not be read ({ex.Message}). Check that it is readable by the current user and not locked, then retry.", ex);
+        }
+    }
+
+    private static UpgradeOpsException TooLarge(object target, string what) =>
+        new(TooLargeErrorId, ErrorKind.InvalidData, target,
+            $"{what}; release notes larger than {Megabytes(MaximumBytes)} are not read (a product's CHANGELOG.md, or a page of its GitHub releases, " +
+            "is well under a megabyte). Give the product's own CHANGELOG.md or its GitHub releases JSON, or cut the file down to the versions you upgrade across.");
+
+    private static string Megabytes(long bytes) => $"{bytes / (1024.0 * 1024):0.#} MB";
+
+    /// <summary>The body as text, refused once it passes <see cref="MaximumBytes"/> (a chunked response has no length to check first).</summary>
+    private static async Task<string> ReadLimitedAsync(HttpContent content, Uri uri, CancellationToken ct)
+    {
+        if (content.Headers.ContentLength is > MaximumBytes and var declared)
+            throw TooLarge(uri.ToString(), $"The release notes at '{uri}' are {Megabytes(declared)}");
+        await using var stream = await content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, ct).ConfigureAwait(false)) > 0)
+        {
+            if (buffer.Length + read > MaximumBytes)
+                throw TooLarge(uri.ToString(), $"The release notes at '{uri}' are over {Megabytes(MaximumBytes)}");
+            buffer.Write(chunk, 0, read);
+        }
+        var encoding = content.Headers.ContentType?.CharSet is { Length: > 0 } charset ? EncodingOf(charset) : null;
+        return (encoding ?? Encoding.UTF8).GetString(buffer.GetBuffer(), 0, (int)buffer.Length).TrimStart('\uFEFF');
+    }
+
+    private static Encoding? EncodingOf(string charset)
+    {
+        try
+        {
+            return Encoding.GetEncoding(charset.Trim('"'));
+        }
+        catch (ArgumentException)
+        {
+            return null;
         }
     }
 
@@ -80,10 +130,10 @@ public static class ReleaseNoteSource
 
         try
         {
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
                 throw Unavailable(uri, $"the server answered {(int)response.StatusCode} {response.ReasonPhrase}".TrimEnd(), null);
-            return await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+            return await ReadLimitedAsync(response.Content, uri, ct).ConfigureAwait(false);
         }
         catch (HttpRequestException ex)
         {

@@ -19,8 +19,7 @@ public static class ConfigurationMigration
         var from = deployment.Version
             ?? throw new UpgradeOpsException("VersionUnknown", ErrorKind.InvalidData, deployment,
                 $"The version of '{deployment.Name}' is not known (its services disagree: see its Warnings). Finish or roll back the upgrade in progress first.");
-        if (!ProductVersion.TryParse(to, out var target))
-            throw new UpgradeOpsException("VersionInvalid", ErrorKind.InvalidArgument, to, $"'{to}' is not a version. Give -To as a semantic version such as 1.7.6.");
+        var target = ProductVersion.Parse(to); // InvalidVersion, as every cmdlet says it
         // Local inputs first (versions, profile, files), then the cluster: a bad file is not reported as a connection failure.
         var fromVersion = ProductVersion.Parse(from);
         if (deployment.Platform == DeploymentPlatform.Compose)
@@ -29,7 +28,7 @@ public static class ConfigurationMigration
                 throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, deployment,
                     $"Deployment '{deployment.Name}' has no compose file. Get it again with Get-UpgradeDeployment -ComposeFile.");
             var profile = ProfileLoader.Load(deployment.Profile);
-            return ComposeConfiguration.Plan(ComposeFile.Load(deployment.Location), profile, fromVersion, target!, givenValues);
+            return ComposeConfiguration.Plan(ComposeFile.Load(deployment.Location), profile, fromVersion, target, givenValues);
         }
         if (valuesFile is null)
             throw new UpgradeOpsException("ValuesFileRequired", ErrorKind.InvalidArgument, deployment,

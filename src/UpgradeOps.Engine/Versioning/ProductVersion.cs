@@ -1,4 +1,5 @@
 using Semver;
+using UpgradeOps.Hosting;
 
 namespace UpgradeOps.Versioning;
 
@@ -17,18 +18,36 @@ public sealed class ProductVersion : IComparable<ProductVersion>, IEquatable<Pro
     public int Patch => (int)_version.Patch;
     public bool IsPrerelease => _version.IsPrerelease;
 
-    /// <summary>Parses "1.7.6" or "v1.7.6"; "1.7", "latest" or "1..2" throw <see cref="InvalidVersionException"/>.</summary>
+    /// <summary>
+    /// Parses "1.7.6" or "v1.7.6"; "1.7", "latest", "1..2", a part above <see cref="int.MaxValue"/> or digits other than 0-9
+    /// throw <see cref="InvalidVersionException"/>.
+    /// </summary>
     public static ProductVersion Parse(string? text)
     {
-        if (TryParse(text, out var version)) return version!;
-        throw new InvalidVersionException(text ?? string.Empty);
+        if (TryRead(text, out var version, out var problem)) return version!;
+        throw new InvalidVersionException(text ?? string.Empty, problem);
     }
 
-    public static bool TryParse(string? text, out ProductVersion? version)
+    public static bool TryParse(string? text, out ProductVersion? version) => TryRead(text, out version, out _);
+
+    private static bool TryRead(string? text, out ProductVersion? version, out string? problem)
     {
         version = null;
+        problem = null;
         if (string.IsNullOrWhiteSpace(text)) return false;
-        if (!SemVersion.TryParse(text.Trim(), SemVersionStyles.AllowV, out var parsed)) return false;
+        var trimmed = text.Trim();
+        if (!SemVersion.TryParse(trimmed, SemVersionStyles.AllowV, out var parsed))
+        {
+            if (trimmed.Any(c => char.IsDigit(c) && !char.IsAsciiDigit(c))) problem = "a version is written with the digits 0-9";
+            return false;
+        }
+        // Semver reads numbers of any size; the planner works in Int32 (Major, Minor, Patch), as every real product does.
+        foreach (var (part, number) in new[] { ("major", parsed.Major), ("minor", parsed.Minor), ("patch", parsed.Patch) })
+        {
+            if (number <= int.MaxValue) continue;
+            problem = $"its {part} number {number} is larger than {int.MaxValue}, the largest a version part can be";
+            return false;
+        }
         version = new ProductVersion(parsed);
         return true;
     }
@@ -44,7 +63,8 @@ public sealed class ProductVersion : IComparable<ProductVersion>, IEquatable<Pro
 
     public bool Equals(ProductVersion? other) => other is not null && CompareTo(other) == 0;
     public override bool Equals(object? obj) => obj is ProductVersion other && Equals(other);
-    public override int GetHashCode() => _version.GetHashCode();
+    // Equal versions hash alike: precedence ignores build metadata (1.7.6+build.1 equals 1.7.6+build.2), so the hash does too.
+    public override int GetHashCode() => SemVersion.PrecedenceComparer.GetHashCode(_version);
     public override string ToString() => _version.ToString();
 
     public static bool operator <(ProductVersion a, ProductVersion b) => a.CompareTo(b) < 0;
@@ -79,12 +99,13 @@ public sealed class VersionRange
     public override string ToString() => _text;
 }
 
-/// <summary>A text that is not a full semantic version (ErrorId InvalidVersion).</summary>
+/// <summary>A text that is not a full semantic version (ErrorId InvalidVersion); the text is the target as given, escaped in the message.</summary>
 public sealed class InvalidVersionException : UpgradeOpsException
 {
-    public InvalidVersionException(string text)
+    public InvalidVersionException(string text, string? problem = null)
         : base("InvalidVersion", ErrorKind.InvalidArgument, text,
-            $"'{text}' is not a version: give a full semantic version such as 1.7.6 (a leading 'v' is allowed; '1.7' and 'latest' are not).")
+            $"'{UserText.Shown(text)}' is not a version: {(problem is null ? "" : problem + ". ")}" +
+            $"{(problem is null ? "give" : "Give")} a full semantic version such as 1.7.6 (a leading 'v' is allowed; '1.7' and 'latest' are not).")
     {
     }
 }

@@ -46,7 +46,7 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
         };
 
         if (to.IsPrerelease && !allowPrerelease)
-            return Refuse($"{to} is a pre-release. Pre-releases are not for production; to plan it anyway pass -AllowPrerelease.");
+            return Refuse($"{to} is a pre-release, and pre-releases are not for production: pass -AllowPrerelease to plan it anyway.");
         if (to < from)
             return Refuse($"{to} is older than the running {from}: downgrades are not supported because migrations cannot be undone. " +
                           "Restore the backup taken before the upgrade to go back (Restore-DeploymentBackup or Invoke-Rollback).");
@@ -136,7 +136,7 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
             .Select(v => v.Minor).Distinct().Order().ToList();
         if (known.Count == 0 && target.Minor - current.Minor > profile.VersionPolicy.MaxMinorStep)
         {
-            refusal = $"{current} → {target} skips minor version(s) {string.Join(", ", Enumerable.Range(current.Minor + 1, target.Minor - current.Minor - 1).Select(m => $"{current.Major}.{m}"))}, " +
+            refusal = $"{current} → {target} skips minor version(s) {SkippedMinors(current, target)}, " +
                       "which must be installed one at a time, and no release list says which patch of each is the latest. " +
                       "Pass -AvailableVersion with the released versions, or -ReleaseNotePath with the product's CHANGELOG.md.";
             return null;
@@ -145,6 +145,15 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
         if (rungs.Count < profile.VersionPolicy.MaxMinorStep) return target;
         var minor = rungs[profile.VersionPolicy.MaxMinorStep - 1];
         return known.Where(v => v.Major == current.Major && v.Minor == minor).Max();
+    }
+
+    /// <summary>The minors between two versions of a major, for a message: all of a few, the ends of many ("1.1, 1.2, 1.3 … 1.99 (99 minor versions)").</summary>
+    private static string SkippedMinors(ProductVersion current, ProductVersion target)
+    {
+        var first = current.Minor + 1;
+        var count = target.Minor - current.Minor - 1;
+        if (count <= 6) return string.Join(", ", Enumerable.Range(first, count).Select(m => $"{current.Major}.{m}"));
+        return string.Join(", ", Enumerable.Range(first, 3).Select(m => $"{current.Major}.{m}")) + $" … {current.Major}.{target.Minor - 1} ({count} minor versions)";
     }
 
     /// <summary>
@@ -203,15 +212,20 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
             ? (int)Math.Ceiling(bytes / (double)(1L << 30) * profile.Estimates.MinutesPerGigabyte)
             : 0;
         var measured = RehearsalCoverage.Hop(options.Rehearsal, from.ToString(), to.ToString());
+        var notes = options.ReleaseNotes?.Between(from, to) ?? Array.Empty<ReleaseNote>();
+        // A hop whose notes name a database migration migrates, whatever its kind (Infrahub 0.16.0 did, as a minor).
+        var migrations = notes.Where(n => n.Category == ReleaseNoteCategory.DatabaseMigration).ToList();
         return new UpgradeStep
         {
             From = from.ToString(),
             To = to.ToString(),
             Kind = kind,
-            RequiresMigration = kind == UpgradeKind.Major,
+            RequiresMigration = kind == UpgradeKind.Major || migrations.Count > 0,
             EstimatedMinutes = new MinuteRange(range[0] + extra, range[1] + extra),
-            MigrationNotes = kind == UpgradeKind.Major ? profile.Migration.MajorNotes : null,
-            ReleaseNotes = options.ReleaseNotes?.Between(from, to) ?? Array.Empty<ReleaseNote>(),
+            MigrationNotes = kind == UpgradeKind.Major ? profile.Migration.MajorNotes
+                : migrations.Count > 0 ? "The release notes name a database migration: " + string.Join(" ", migrations.Select(n => $"{n.Version}: {n.Title}"))
+                : null,
+            ReleaseNotes = notes,
             MeasuredDuration = measured?.Duration,
             MeasuredApiUnavailable = measured?.ApiUnavailable,
             FromChartVersion = chart?.From?.ToString(),
@@ -234,6 +248,10 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
                (majors > 0 ? $", including {majors} major hop(s) with migration steps." : ".");
     }
 
+    /// <summary>When release notes were given, what they do not cover of the hops: an empty ReleaseNotes must not read as "nothing to review".</summary>
+    private static IReadOnlyList<string> CoverageWarnings(ProductVersion from, ProductVersion to, IReadOnlyList<UpgradeStep> steps, UpgradePlanOptions options) =>
+        options.ReleaseNotes is null || steps.Count == 0 ? [] : options.ReleaseNotes.CoverageWarnings(from, to);
+
     private UpgradePath Build(ProductVersion from, ProductVersion to, IReadOnlyList<UpgradeStep> steps, string reason,
         UpgradePlanOptions options, IReadOnlyList<string> warnings)
     {
@@ -255,7 +273,7 @@ public sealed class UpgradePathPlanner(ProductProfile profile)
             EstimatedDowntime = estimate,
             Impacts = steps.Count == 0 ? Array.Empty<string>() : profile.Impacts,
             ReleaseNotes = options.ReleaseNotes?.Between(from, to) ?? Array.Empty<ReleaseNote>(),
-            Warnings = notUsed is null ? warnings : warnings.Append(notUsed).ToList(),
+            Warnings = warnings.Concat(CoverageWarnings(from, to, steps, options)).Concat(notUsed is null ? [] : [notUsed]).ToList(),
             Profile = profile.Name,
             Deployment = options.Deployment,
             MeasuredWindow = measured?.EstimatedWindow,

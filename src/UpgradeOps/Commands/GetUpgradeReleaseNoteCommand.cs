@@ -2,7 +2,6 @@ using System.Management.Automation;
 using UpgradeOps.Commands.Hosting;
 using UpgradeOps.Hosting;
 using UpgradeOps.ReleaseNotes;
-using UpgradeOps.Versioning;
 using UpgradeOps.Commands.Completion;
 
 namespace UpgradeOps.Commands;
@@ -13,9 +12,14 @@ namespace UpgradeOps.Commands;
 /// from a GitHub releases JSON document, and returns one UpgradeOps.ReleaseNote per entry of every version after -From up
 /// to and including -To. Each entry has a Category: BreakingChange, DatabaseMigration, ConfigurationChange, Deprecation,
 /// KnownIssue, Security, Feature, Fix or Other. The section heading gives the first guess and the entry's text
-/// overrides it, so a "BREAKING CHANGE:" line inside a "Fixed" entry is a BreakingChange.</para>
+/// overrides it, so a "BREAKING CHANGE:" line inside a "Fixed" entry is a BreakingChange, and so is an entry that asks the
+/// admin to act by hand ("you will need to manually delete the queue"); a "Removed" entry about the documentation only is not.</para>
 /// <para type="description">Review every BreakingChange, DatabaseMigration and ConfigurationChange entry before an
 /// upgrade. The command reads only; the network is used only when -Uri is given.</para>
+/// <para type="description">An empty answer is never silent when the notes cannot answer: a warning names the first and last
+/// version the notes cover when the range lies outside them (or runs past them), and says when -From and -To are the same
+/// version. A -From newer than -To is the error ReleaseNoteRangeReversed. Release notes larger than 8 MB are refused
+/// (ReleaseNotesTooLarge), an empty or binary file is InvalidReleaseNotes.</para>
 /// </summary>
 /// <example>
 /// <code>Get-UpgradeReleaseNote -Path ./CHANGELOG.md -From 1.5.2 -To 1.7.6 -Category BreakingChange,DatabaseMigration</code>
@@ -89,9 +93,10 @@ public sealed class GetUpgradeReleaseNoteCommand : EngineCmdlet
     {
         try
         {
-            var from = string.IsNullOrEmpty(From) ? null : ProductVersion.Parse(From);
-            var to = string.IsNullOrEmpty(To) ? _document!.Versions.DefaultIfEmpty(from!).Max()! : ProductVersion.Parse(To);
-            WriteObject(_document!.Between(from, to, Category), enumerateCollection: true);
+            var selection = _document!.Select(From, To, Category);
+            foreach (var warning in selection.Warnings) WriteWarning(warning);
+            WriteVerbose(selection.Detail);
+            WriteObject(selection.Notes, enumerateCollection: true);
         }
         catch (UpgradeOpsException ex)
         {

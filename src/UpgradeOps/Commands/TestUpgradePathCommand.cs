@@ -12,7 +12,8 @@ namespace UpgradeOps.Commands;
 /// <para type="description">Test-UpgradePath applies the upgrade guide's version rules from the product profile: a patch
 /// upgrade or an upgrade to the next minor version is direct; an upgrade that skips minor versions goes one hop at a
 /// time through the latest patch of each minor version in between; a major upgrade is a hop of its own, marked
-/// RequiresMigration and carrying the profile's migration notes; a downgrade, an unknown target or a pre-release
+/// RequiresMigration and carrying the profile's migration notes (a hop whose release notes hold a DatabaseMigration entry is
+/// marked RequiresMigration too, with those entries as its MigrationNotes); a downgrade, an unknown target or a pre-release
 /// (without -AllowPrerelease) is not supported, and the Reason says what to do instead (for a downgrade: restore the
 /// backup taken before the upgrade).</para>
 /// <para type="description">The result is an UpgradeOps.UpgradePath object, never an exception, for a path that is
@@ -24,7 +25,9 @@ namespace UpgradeOps.Commands;
 /// rehearsal ran; the Reason says the window was measured and by which rehearsal.</para>
 /// <para type="description">Known releases come from the profile's catalog, from -AvailableVersion and from release
 /// notes (-ReleaseNotePath or -ReleaseNoteUri); when release notes are given, each step carries the notes of the
-/// versions it crosses. The command reads only; it changes nothing and uses the network only for -ReleaseNoteUri.</para>
+/// versions it crosses; when they do not cover the path (they stop before its target, or begin after its start), a warning
+/// names the first and last version they have, so an empty ReleaseNotes is not read as "nothing to review". The command reads
+/// only; it changes nothing and uses the network only for -ReleaseNoteUri.</para>
 /// <para type="description">On a Helm release (Get-UpgradeDeployment -Namespace -Release) whose profile lists its chart versions
 /// (version.helmCharts: each chart version with the appVersion it ships, and the app versions it installs through the image-tag
 /// values key), every hop also carries the chart version to install: ToChartVersion, the newest listed chart that installs the

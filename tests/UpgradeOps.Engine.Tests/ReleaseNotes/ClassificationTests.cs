@@ -53,7 +53,31 @@ public class ClassificationTests
         Assert.Equal(expected, ReleaseNoteParser.Classify(section, text));
 
     [Theory]
+    [InlineData("Removed isolated branch information from schema topic in the documentation.")]
+    [InlineData("Removed the outdated upgrade page from the docs.")]
+    [InlineData("Removed documentation for the v1 API.")]
+    public void A_removal_from_the_documentation_only_is_not_breaking(string text) =>
+        Assert.Equal(Other, ReleaseNoteParser.Classify("Removed", text));
+
+    [Theory]
+    [InlineData("Removed `infrahub.toml` configuration file from Docker builds.")]
+    [InlineData("Removed the documentation endpoint /api/docs from the server.")]
+    public void A_removal_from_the_product_stays_breaking(string text) =>
+        Assert.Equal(BreakingChange, ReleaseNoteParser.Classify("Removed", text));
+
+    [Theory]
+    [InlineData("Fixed the queue timeout. If you use your own RabbitMQ you will need to manually delete the queue yourself.")]
+    [InlineData("The old index must be dropped by hand before the upgrade.")]
+    [InlineData("Admins have to manually restart the git agents after this step.")]
+    [InlineData("A manual step is required: recreate the cache volume.")]
+    [InlineData("Action required: rotate the API token.")]
+    public void An_entry_that_asks_the_admin_to_act_by_hand_is_breaking(string text) =>
+        Assert.Equal(BreakingChange, ReleaseNoteParser.Classify("Fixed", text));
+
+    [Theory]
     [InlineData("Removed the SDK and migrated it to its own repository.")]
+    [InlineData("Users can now manually delete branches from the UI.")]
+    [InlineData("Allow a manual sync of repositories.")]
     [InlineData("Mention that breaking: is not a line start here.")]
     [InlineData("Improve security groups view in the UI.")]
     public void Ordinary_wording_does_not_trigger_a_rule(string text) =>

@@ -100,6 +100,8 @@ public class HelmChartPlanningTests
     [Theory]
     [InlineData("    - appVersion: 1.0.0\n", "needs 'version'")]
     [InlineData("    - version: 4.1\n      appVersion: 1.0.0\n", "chart version '4.1' is not a semantic version")]
+    [InlineData("    - version: 99999999999.0.0\n      appVersion: 1.0.0\n", "chart version '99999999999.0.0' is not a semantic version")]
+    [InlineData("    - version: 4.1.13\n      appVersion: 1.99999999999.0\n", "appVersion '1.99999999999.0' is not a semantic version")]
     [InlineData("    - version: 4.1.13\n", "chart 4.1.13 needs 'appVersion'")]
     [InlineData("    - version: 4.1.13\n      appVersion: latest\n", "appVersion 'latest' is not a semantic version")]
     [InlineData("    - version: 4.1.13\n      appVersion: 1.1.8\n      appVersionRange: '>=banana'\n", "is not a version range")]
