@@ -139,7 +139,7 @@ function Invoke-PesterTests {
 function Write-ReliabilitySummary {
     # The bad-input corpus in one figure: cases tried, held, and every one that did not, by name.
     param($Result)
-    $cases = @($Result.Tests | Where-Object { $_.Tag -contains 'BadInput' })
+    $cases = @($Result.Tests | Where-Object { $_.Tag -contains 'BadInput' -or $_.Block.Tag -contains 'BadInput' })
     if ($cases.Count -eq 0) { return }
     $held = @($cases | Where-Object Result -eq 'Passed')
     $notHeld = @($cases | Where-Object Result -ne 'Passed')
