@@ -48,7 +48,7 @@ internal sealed partial class PostgresTarget
         string? host = null;
         int? port = null;
         // On the host network a rehearsal copy's server listens on its own port (recorded in a label).
-        var serverPort = container.HostConfig?.NetworkMode == "host" ? Rehearsals.RehearsalLabels.MapPort(config.Labels, store.Port) : store.Port;
+        var serverPort = container.HostConfig?.NetworkMode == "host" ? Compose.RehearsalLabels.MapPort(config.Labels, store.Port) : store.Port;
         if (container.HostConfig?.NetworkMode == "host")
         {
             host = "127.0.0.1";

@@ -2,6 +2,8 @@ using System.Text.RegularExpressions;
 using UpgradeOps.Profiles;
 using UpgradeOps.Versioning;
 
+using UpgradeOps.Hosting;
+
 namespace UpgradeOps.Compose;
 
 /// <summary>

@@ -1,6 +1,8 @@
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
+using UpgradeOps.Hosting;
+
 namespace UpgradeOps.Compose;
 
 /// <summary>One service as the compose file declares it, with variables interpolated as compose would.</summary>

@@ -1,5 +1,7 @@
 using Docker.DotNet;
 
+using UpgradeOps.Hosting;
+
 namespace UpgradeOps.Compose;
 
 /// <summary>

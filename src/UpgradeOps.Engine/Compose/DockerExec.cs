@@ -5,9 +5,6 @@ using UpgradeOps.Hosting;
 
 namespace UpgradeOps.Compose;
 
-/// <summary>What a command run inside a container returned.</summary>
-public sealed record ExecResult(long ExitCode, string StandardError, string StandardOutputText);
-
 /// <summary>
 /// Runs a command inside a running container through the Engine's exec API — no docker CLI, no local
 /// binaries — streaming standard output to a caller's stream (a backup file) and, optionally, a caller's

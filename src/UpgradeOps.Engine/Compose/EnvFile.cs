@@ -1,3 +1,5 @@
+using UpgradeOps.Hosting;
+
 namespace UpgradeOps.Compose;
 
 /// <summary>
@@ -10,6 +12,10 @@ public static class EnvFile
     /// <summary>The values of the .env at <paramref name="path"/>; none when there is no file. A folder or a link loop there is an error (EnvFileUnreadable).</summary>
     public static IReadOnlyDictionary<string, string> Read(string path) =>
         Open(path) is { } file ? Parse(file.Text) : new Dictionary<string, string>();
+
+    /// <summary>Masks the values of a Compose deployment's .env file (none when it has no such file).</summary>
+    public static SecretRedactor Redactor(string? path) =>
+        new(path is not null && File.Exists(path) ? Read(path) : new Dictionary<string, string>().AsReadOnly());
 
     /// <summary>The text of the .env and whether it has a byte order mark, to edit and write back the same way; null when there is none.</summary>
     public static (string Text, bool ByteOrderMark)? Open(string path) => LocalFile.Read(path, "The .env file", "EnvFileUnreadable");

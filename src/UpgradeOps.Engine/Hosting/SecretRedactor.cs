@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using UpgradeOps.Compose;
 
 namespace UpgradeOps.Hosting;
 
@@ -21,10 +20,6 @@ public sealed partial class SecretRedactor
             // Longer first, so a secret that contains another is masked whole.
             .OrderByDescending(v => v.Length).ToArray();
     }
-
-    /// <summary>The values of a Compose deployment's .env file (none when it has no such file).</summary>
-    public static SecretRedactor FromEnvFile(string? path) =>
-        new(path is not null && File.Exists(path) ? EnvFile.Read(path) : new Dictionary<string, string>().AsReadOnly());
 
     public int Count => _secrets.Length;
 

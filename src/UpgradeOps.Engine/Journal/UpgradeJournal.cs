@@ -148,7 +148,7 @@ public sealed class UpgradeJournal
 
     private static UpgradeOpsException Unreadable(string path, string reason, Exception? inner = null) =>
         new("JournalUnreadable", ErrorKind.InvalidData, path,
-            $"The upgrade journal {path} cannot be read: {Compose.LocalFile.Shown(reason)}. It is damaged or was edited by hand, and UpgradeOps does not guess " +
+            $"The upgrade journal {path} cannot be read: {Hosting.LocalFile.Shown(reason)}. It is damaged or was edited by hand, and UpgradeOps does not guess " +
             "what it recorded. Move it out of the journal folder (keep it for support) and run the command again; if that upgrade was interrupted, " +
             "check the deployment with Get-UpgradeDeployment and return it to its backup with Invoke-Rollback -Backup.", inner);
 

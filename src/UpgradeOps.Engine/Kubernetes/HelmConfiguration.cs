@@ -2,6 +2,8 @@ using UpgradeOps.Compose;
 using UpgradeOps.Profiles;
 using UpgradeOps.Versioning;
 
+using UpgradeOps.Hosting;
+
 namespace UpgradeOps.Kubernetes;
 
 /// <summary>

@@ -7,7 +7,7 @@ public static class HelmValuesFile
 {
     public static IEnumerable<KeyValuePair<string, string>> Flatten(string path)
     {
-        var yaml = Compose.SafeYaml.Load(HelmConfiguration.ReadValuesFile(path));
+        var yaml = Hosting.SafeYaml.Load(HelmConfiguration.ReadValuesFile(path));
         return yaml.Documents.SelectMany(d => Flatten(d.RootNode, "")).ToList();
     }
 

@@ -6,6 +6,8 @@ using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
 using UpgradeOps.Profiles;
 
+using UpgradeOps.Versioning;
+
 namespace UpgradeOps.Kubernetes;
 
 /// <summary>What Get-UpgradeDeployment -Namespace -Release asks.</summary>
@@ -47,7 +49,7 @@ public static partial class KubernetesDiscovery
         {
             // YamlException: a kubeconfig that is not YAML (its position is in the message).
             throw new UpgradeOpsException("KubeconfigInvalid", ErrorKind.InvalidArgument, kubeconfig ?? context,
-                $"The Kubernetes configuration could not be read: {Compose.LocalFile.Shown(ex.Message).TrimEnd('.')}. " +
+                $"The Kubernetes configuration could not be read: {Hosting.LocalFile.Shown(ex.Message).TrimEnd('.')}. " +
                 "Give -Kubeconfig (or set KUBECONFIG) and, if needed, -KubeContext.", ex);
         }
     }

@@ -74,27 +74,12 @@ public static partial class YamlValuesEditor
         return Insert(removed, Parse(removed), toKey, new Fragment(inline, block, comments), nl);
     }
 
-    /// <summary>
-    /// Masks, in a diff of a values file, the values of keys whose names say they are secret and every value listed
-    /// (values given by the user or generated): the line stays, its value becomes ***.
-    /// </summary>
-    public static string MaskDiff(string diff, IReadOnlyCollection<string> secretValues) =>
-        DiffValueLine().Replace(diff, m =>
-        {
-            var value = m.Groups["value"].Value;
-            var bare = value.Trim().Trim('"', '\'');
-            return Hosting.SecretRedactor.IsSecretName(m.Groups["key"].Value) || secretValues.Contains(bare) ||
-                   secretValues.Any(s => s.Length >= 6 && value.Contains(s, StringComparison.Ordinal))
-                ? m.Groups["lead"].Value + m.Groups["key"].Value + m.Groups["sep"].Value + Hosting.SecretRedactor.Mask
-                : m.Value;
-        });
-
     private static YamlMappingNode? Parse(string text)
     {
         YamlStream stream;
         try
         {
-            stream = Compose.SafeYaml.Load(text);
+            stream = Hosting.SafeYaml.Load(text);
         }
         catch (YamlException ex)
         {
@@ -275,6 +260,4 @@ public static partial class YamlValuesEditor
     [GeneratedRegex(@"^(?<indent>[ ]*)#.*\r?\n?$")]
     private static partial Regex CommentLine();
 
-    [GeneratedRegex(@"^(?!---|\+\+\+)(?<lead>[ +\-][ \t]*(?:-[ \t]+)?)(?<key>[^\s:#'""][^:#]*?|""[^""]*""|'[^']*')(?<sep>:[ \t]+)(?<value>[^\s#|>].*?)[ \t]*$", RegexOptions.Multiline)]
-    private static partial Regex DiffValueLine();
 }

@@ -48,7 +48,6 @@ public sealed class RehearsalDefinition
     public double WindowSafetyFactor { get; set; } = 1.5;
 }
 
-public enum ServiceRole { Api, Worker, Database, Cache, Queue, TaskManager, LoadBalancer, Other }
 
 public sealed class ServiceDefinition
 {

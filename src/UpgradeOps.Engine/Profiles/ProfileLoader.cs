@@ -9,6 +9,8 @@ using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
 using YamlDotNet.Serialization.NodeDeserializers;
 
+using UpgradeOps.Hosting;
+
 namespace UpgradeOps.Profiles;
 
 /// <summary>Loads a product profile by built-in name or by path, and validates it.</summary>

@@ -4,6 +4,8 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using UpgradeOps.Hosting;
 
+using UpgradeOps.Compose;
+
 namespace UpgradeOps.Rehearsals;
 
 /// <summary>What Invoke-UpgradeRehearsal needs beyond the common request to rehearse on a copy of a Helm release.</summary>

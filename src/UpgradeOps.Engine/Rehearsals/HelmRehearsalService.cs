@@ -13,6 +13,10 @@ using UpgradeOps.Upgrades;
 using UpgradeOps.Validation;
 using UpgradeOps.Versioning;
 
+using UpgradeOps.Compose;
+
+using UpgradeOps.Planning;
+
 namespace UpgradeOps.Rehearsals;
 
 /// <summary>

@@ -9,6 +9,8 @@ using UpgradeOps.Backups;
 using UpgradeOps.Compose;
 using UpgradeOps.Profiles;
 
+using UpgradeOps.Versioning;
+
 namespace UpgradeOps.Rehearsals;
 
 /// <summary>

@@ -10,6 +10,8 @@ using UpgradeOps.Upgrades;
 using UpgradeOps.Validation;
 using UpgradeOps.Versioning;
 
+using UpgradeOps.Planning;
+
 namespace UpgradeOps.Rehearsals;
 
 public sealed class RehearsalRequest
@@ -115,7 +117,7 @@ public static class RehearsalService
         {
             // The copy's .env is the backup's; production's may hold secrets set since.
             report.Stopped(ex, new SecretRedactor(new[] { source.File.EnvFilePath, copy is null ? null : Path.Combine(copy.Folder, ".env") }
-                .Where(File.Exists).SelectMany(f => EnvFile.Read(f!)).ToList()));
+                .Where(File.Exists).SelectMany(f => EnvFile.Read(f!)).ToList()).Redact);
         }
         finally
         {
@@ -217,7 +219,7 @@ public static class RehearsalService
         using var target = await ComposeBackupSource.OpenAsync(deployment, ct).ConfigureAwait(false);
         var client = target.Engine.Client;
         var dataServices = target.Profile.DataStores.Where(s => s.Service is not null).Select(s => target.ComposeName(s.Service!))
-            .Concat(target.Profile.Services.Where(s => s.Role is Profiles.ServiceRole.Database or Profiles.ServiceRole.Cache or Profiles.ServiceRole.Queue)
+            .Concat(target.Profile.Services.Where(s => s.Role is ServiceRole.Database or ServiceRole.Cache or ServiceRole.Queue)
                 .Select(s => s.ComposeService ?? s.Name))
             .ToHashSet();
         var first = target.Containers.Where(c => dataServices.Contains(c.Labels[ComposeDiscovery.ServiceLabel])).ToList();

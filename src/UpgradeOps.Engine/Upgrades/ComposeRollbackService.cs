@@ -7,6 +7,8 @@ using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
 using UpgradeOps.Journal;
 
+using UpgradeOps.Versioning;
+
 namespace UpgradeOps.Upgrades;
 
 /// <summary>What Invoke-Rollback asks.</summary>

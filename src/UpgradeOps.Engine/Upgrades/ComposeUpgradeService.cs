@@ -567,7 +567,7 @@ public static partial class ComposeUpgradeService
         using var activity = context.StartActivity($"Migrating to {ImageReference.Tag(image)}: {string.Join(' ', migration.Command)}", parent);
         var created = await client.Containers.CreateContainerAsync(parameters, ct).ConfigureAwait(false);
         var output = new StringBuilder();
-        var secrets = SecretRedactor.FromEnvFile(target.File.EnvFilePath);
+        var secrets = EnvFile.Redactor(target.File.EnvFilePath);
         try
         {
             await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);

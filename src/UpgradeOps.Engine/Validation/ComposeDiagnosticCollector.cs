@@ -54,7 +54,7 @@ public static class ComposeDiagnosticCollector
         var report = new DiagnosticReport
         {
             DeploymentName = deployment.Name, CollectedAt = DateTimeOffset.UtcNow,
-            Version = deployment.Version ?? deployment.ConfiguredVersion, Redactor = redactor,
+            Version = deployment.Version ?? deployment.ConfiguredVersion, Mask = redactor.Redact,
         };
 
         var unknown = request.Services.Where(s => target.Containers.All(c => !string.Equals(ServiceOf(c), s, StringComparison.OrdinalIgnoreCase))).ToList();

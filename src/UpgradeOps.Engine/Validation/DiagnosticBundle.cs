@@ -29,7 +29,7 @@ public static class DiagnosticBundle
     public static void Write(DiagnosticReport report, string path, bool force)
     {
         var target = Target(path);
-        var redactor = report.Redactor ?? new SecretRedactor([]);
+        var mask = report.Mask ?? (text => text);
         var previousOutFile = report.OutFile;
         report.OutFile = target.Path;
         try
@@ -37,15 +37,15 @@ public static class DiagnosticBundle
             target.Write(force, stream =>
             {
                 using var zip = new ZipArchive(stream, ZipArchiveMode.Create);
-                Add(zip, "report.json", redactor.Redact(JsonSerializer.Serialize(report, Options)));
+                Add(zip, "report.json", mask(JsonSerializer.Serialize(report, Options)));
                 var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
                 foreach (var service in report.Services)
                 {
                     var name = SafeName(service.Container);
                     while (!names.Add(name)) name += "_";
-                    Add(zip, $"logs/{name}.log", redactor.Redact(string.Join('\n', service.LogTail) + (service.LogTail.Count > 0 ? "\n" : "")));
+                    Add(zip, $"logs/{name}.log", mask(string.Join('\n', service.LogTail) + (service.LogTail.Count > 0 ? "\n" : "")));
                 }
-                if (report.JournalText is not null) Add(zip, "journal.json", redactor.Redact(report.JournalText));
+                if (report.JournalText is not null) Add(zip, "journal.json", mask(report.JournalText));
             });
         }
         catch

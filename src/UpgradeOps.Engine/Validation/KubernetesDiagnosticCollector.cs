@@ -26,7 +26,7 @@ internal static class KubernetesDiagnosticCollector
         var redactor = new SecretRedactor(latest?.FlatValues() ?? Array.Empty<KeyValuePair<string, string>>());
         var report = new DiagnosticReport
         {
-            DeploymentName = deployment.Name, CollectedAt = DateTimeOffset.UtcNow, Version = deployment.Version ?? deployment.ConfiguredVersion, Redactor = redactor,
+            DeploymentName = deployment.Name, CollectedAt = DateTimeOffset.UtcNow, Version = deployment.Version ?? deployment.ConfiguredVersion, Mask = redactor.Redact,
             Platform = DeploymentPlatform.Kubernetes,
         };
 

@@ -7,6 +7,8 @@ using UpgradeOps.Rehearsals;
 using UpgradeOps.ReleaseNotes;
 using UpgradeOps.Versioning;
 
+using UpgradeOps.Planning;
+
 namespace UpgradeOps.Validation;
 
 /// <summary>What Test-UpgradeReadiness asks.</summary>

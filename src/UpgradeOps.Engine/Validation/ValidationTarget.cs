@@ -52,7 +52,7 @@ internal sealed class ComposeValidationTarget : IValidationTarget
     {
         Deployment = deployment;
         _source = source;
-        Redactor = SecretRedactor.FromEnvFile(source.File.EnvFilePath);
+        Redactor = EnvFile.Redactor(source.File.EnvFilePath);
     }
 
     public static async Task<ComposeValidationTarget> OpenAsync(Deployment given, EngineContext context)

@@ -4,6 +4,8 @@ using UpgradeOps.Hosting;
 using UpgradeOps.Rehearsals;
 using UpgradeOps.ReleaseNotes;
 
+using UpgradeOps.Reporting;
+
 namespace UpgradeOps.Commands;
 
 /// <summary>

@@ -9,6 +9,8 @@ using UpgradeOps.Upgrades;
 using UpgradeOps.Versioning;
 using UpgradeOps.Commands.Completion;
 
+using UpgradeOps.Planning;
+
 namespace UpgradeOps.Commands;
 
 /// <summary>

@@ -5,6 +5,8 @@ using UpgradeOps.Hosting;
 using UpgradeOps.Versioning;
 using UpgradeOps.Commands.Completion;
 
+using UpgradeOps.Planning;
+
 namespace UpgradeOps.Commands;
 
 /// <summary>

@@ -1,5 +1,7 @@
 using UpgradeOps.Compose;
 
+using UpgradeOps.Versioning;
+
 namespace UpgradeOps.Engine.Tests.Compose;
 
 public class ComposeFileTests : IDisposable

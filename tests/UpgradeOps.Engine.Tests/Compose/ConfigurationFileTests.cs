@@ -4,6 +4,8 @@ using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;
 using UpgradeOps.Versioning;
 
+using UpgradeOps.Hosting;
+
 namespace UpgradeOps.Engine.Tests.Compose;
 
 /// <summary>

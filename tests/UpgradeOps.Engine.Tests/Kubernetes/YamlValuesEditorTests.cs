@@ -3,6 +3,8 @@ using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;
 using UpgradeOps.Versioning;
 
+using UpgradeOps.Hosting;
+
 namespace UpgradeOps.Engine.Tests.Kubernetes;
 
 public class YamlValuesEditorTests
@@ -78,7 +80,7 @@ public class YamlValuesEditorTests
     {
         var diff = "--- v.yaml\n+++ v.yaml\n   password: hunter22\n+  host: 127.0.0.1\n+  signingKey: \"abc\"\n+  token: \"zz\"\n";
         Assert.Equal("--- v.yaml\n+++ v.yaml\n   password: ***\n+  host: 127.0.0.1\n+  signingKey: ***\n+  token: ***\n",
-            YamlValuesEditor.MaskDiff(diff, ["zz"]));
+            FileEdit.MaskValuesDiff(diff, ["zz"]));
     }
 
     private static ProductProfile Profile() => new()

@@ -2,6 +2,8 @@ using UpgradeOps.Profiles;
 using UpgradeOps.Rehearsals;
 using Xunit;
 
+using UpgradeOps.Compose;
+
 namespace UpgradeOps.Engine.Tests.Rehearsals;
 
 public class RehearsalCopyTests

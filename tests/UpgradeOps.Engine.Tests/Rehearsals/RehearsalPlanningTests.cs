@@ -2,6 +2,8 @@ using UpgradeOps.Rehearsals;
 using UpgradeOps.Versioning;
 using static UpgradeOps.Engine.Tests.Rehearsals.RehearsalSamples;
 
+using UpgradeOps.Planning;
+
 namespace UpgradeOps.Engine.Tests.Rehearsals;
 
 public class RehearsalPlanningTests
@@ -109,7 +111,7 @@ public class RehearsalStoppedTests
     {
         var report = RehearsalSamples.Rehearsal();
         var redactor = new Hosting.SecretRedactor([new("DB_PASSWORD", "hunter2-secret")]);
-        report.Stopped(new UpgradeOpsException("RestoreFailed", ErrorKind.InvalidOperation, null, "psql said: password hunter2-secret was refused."), redactor);
+        report.Stopped(new UpgradeOpsException("RestoreFailed", ErrorKind.InvalidOperation, null, "psql said: password hunter2-secret was refused."), redactor.Redact);
         Assert.Equal(RehearsalStatus.Failed, report.Status);
         Assert.Equal("psql said: password *** was refused. (RestoreFailed)", report.Errors[^1]);
     }

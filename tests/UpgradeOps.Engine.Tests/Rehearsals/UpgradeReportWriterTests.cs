@@ -2,6 +2,8 @@ using UpgradeOps.Hosting;
 using UpgradeOps.Rehearsals;
 using static UpgradeOps.Engine.Tests.Rehearsals.RehearsalSamples;
 
+using UpgradeOps.Reporting;
+
 namespace UpgradeOps.Engine.Tests.Rehearsals;
 
 public class UpgradeReportWriterTests

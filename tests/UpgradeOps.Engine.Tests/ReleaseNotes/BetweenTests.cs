@@ -1,6 +1,8 @@
 using UpgradeOps.ReleaseNotes;
 using UpgradeOps.Versioning;
 
+using UpgradeOps.Planning;
+
 namespace UpgradeOps.Engine.Tests.ReleaseNotes;
 
 public class BetweenTests

@@ -3,6 +3,8 @@ using UpgradeOps.ReleaseNotes;
 using UpgradeOps.Versioning;
 using static UpgradeOps.ReleaseNoteCategory;
 
+using UpgradeOps.Planning;
+
 namespace UpgradeOps.Engine.Tests.ReleaseNotes;
 
 /// <summary>

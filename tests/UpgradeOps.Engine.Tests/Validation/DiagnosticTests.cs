@@ -52,7 +52,7 @@ public class DiagnosticTests
     };
 
     private static DiagnosticReport Report(params ServiceDiagnostic[] services) =>
-        new() { DeploymentName = "proj", CollectedAt = DateTimeOffset.UtcNow, Version = "1.8.0", Services = services.ToList(), Redactor = Redactor };
+        new() { DeploymentName = "proj", CollectedAt = DateTimeOffset.UtcNow, Version = "1.8.0", Services = services.ToList(), Mask = Redactor.Redact };
 
     [Fact]
     public void A_healthy_deployment_has_no_findings()

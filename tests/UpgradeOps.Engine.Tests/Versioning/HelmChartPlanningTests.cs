@@ -1,6 +1,8 @@
 using UpgradeOps.Profiles;
 using UpgradeOps.Versioning;
 
+using UpgradeOps.Planning;
+
 namespace UpgradeOps.Engine.Tests.Versioning;
 
 /// <summary>version.helmCharts: the profile's chart versions, and the chart version Test-UpgradePath gives each hop of a Helm release.</summary>

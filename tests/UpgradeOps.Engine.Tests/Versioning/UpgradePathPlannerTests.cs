@@ -1,6 +1,8 @@
 using UpgradeOps.Profiles;
 using UpgradeOps.Versioning;
 
+using UpgradeOps.Planning;
+
 namespace UpgradeOps.Engine.Tests.Versioning;
 
 public class UpgradePathPlannerTests

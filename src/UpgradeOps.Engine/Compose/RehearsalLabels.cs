@@ -1,4 +1,4 @@
-namespace UpgradeOps.Rehearsals;
+namespace UpgradeOps.Compose;
 
 /// <summary>
 /// The labels that mark a rehearsal copy's containers and volumes: which rehearsal made them, which process owns it

@@ -3,7 +3,7 @@ using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
-namespace UpgradeOps.Compose;
+namespace UpgradeOps.Hosting;
 
 /// <summary>
 /// YAML from the user's files (compose files, Helm values files) loaded into nodes safely, and its errors placed at

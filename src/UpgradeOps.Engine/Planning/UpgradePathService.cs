@@ -3,7 +3,9 @@ using UpgradeOps.Hosting;
 using UpgradeOps.Profiles;
 using UpgradeOps.ReleaseNotes;
 
-namespace UpgradeOps.Versioning;
+using UpgradeOps.Versioning;
+
+namespace UpgradeOps.Planning;
 
 /// <summary>What Test-UpgradePath asks: the two versions and where known releases come from.</summary>
 public sealed class UpgradePathRequest

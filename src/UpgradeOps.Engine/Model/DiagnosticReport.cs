@@ -42,9 +42,9 @@ public sealed class DiagnosticReport
     [JsonIgnore]
     internal string? JournalText { get; set; }
 
-    /// <summary>The redactor the report was made with (the bundle redacts once more with it).</summary>
+    /// <summary>How the report's texts were masked (the bundle masks once more with it).</summary>
     [JsonIgnore]
-    internal SecretRedactor? Redactor { get; set; }
+    internal Func<string, string>? Mask { get; set; }
 
     public override string ToString() => $"{DeploymentName} {Version}: {Findings.Count} finding(s)";
 }

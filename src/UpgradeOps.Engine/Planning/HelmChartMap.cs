@@ -1,6 +1,8 @@
 using UpgradeOps.Profiles;
 
-namespace UpgradeOps.Versioning;
+using UpgradeOps.Versioning;
+
+namespace UpgradeOps.Planning;
 
 /// <summary>
 /// The profile's chart versions (version.helmCharts): which chart version installs which app version. A chart installs the

@@ -1,4 +1,4 @@
-namespace UpgradeOps.Compose;
+namespace UpgradeOps.Hosting;
 
 /// <summary>
 /// A file of the deployment's own that the user named or keeps beside it (the compose file, its .env, a Helm values

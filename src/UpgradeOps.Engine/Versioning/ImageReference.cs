@@ -1,4 +1,4 @@
-namespace UpgradeOps.Compose;
+namespace UpgradeOps.Versioning;
 
 /// <summary>Splits image references such as "127.0.0.1:5000/team/app:1.7.5@sha256:..." into name and tag.</summary>
 public static class ImageReference

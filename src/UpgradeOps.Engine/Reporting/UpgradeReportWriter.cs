@@ -5,7 +5,9 @@ using UpgradeOps.Hosting;
 using UpgradeOps.ReleaseNotes;
 using UpgradeOps.Versioning;
 
-namespace UpgradeOps.Rehearsals;
+using UpgradeOps.Rehearsals;
+
+namespace UpgradeOps.Reporting;
 
 /// <summary>What Export-UpgradeReport renders: a rehearsal or an upgrade, and what else is known about it.</summary>
 public sealed class UpgradeReportRequest

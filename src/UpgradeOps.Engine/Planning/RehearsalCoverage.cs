@@ -2,7 +2,9 @@ using System.Globalization;
 using UpgradeOps.Hosting;
 using UpgradeOps.Versioning;
 
-namespace UpgradeOps.Rehearsals;
+using UpgradeOps.Reporting;
+
+namespace UpgradeOps.Planning;
 
 /// <summary>
 /// What a rehearsal says about an upgrade being planned: whether it rehearsed these very versions (or one of the

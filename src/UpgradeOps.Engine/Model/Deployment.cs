@@ -56,7 +56,7 @@ public sealed class Deployment
 public sealed class DeploymentService
 {
     public required string Name { get; set; }
-    public Profiles.ServiceRole Role { get; set; }
+    public ServiceRole Role { get; set; }
     public string? Image { get; set; }
     public string? Version { get; set; }
     /// <summary>Containers running now.</summary>

@@ -63,9 +63,9 @@ public sealed class RehearsalReport
 
     /// <summary>
     /// Records how a rehearsal stopped early: interrupted (null: Ctrl+C) or failed with <paramref name="error"/>, whose
-    /// message is masked with <paramref name="redactor"/> (an error may quote what a tool printed).
+    /// message is masked with <paramref name="mask"/> (an error may quote what a tool printed).
     /// </summary>
-    internal void Stopped(Exception? error, Hosting.SecretRedactor? redactor = null)
+    internal void Stopped(Exception? error, Func<string, string>? mask = null)
     {
         Status = error is null ? RehearsalStatus.Interrupted : RehearsalStatus.Failed;
         var text = error switch
@@ -74,7 +74,7 @@ public sealed class RehearsalReport
             UpgradeOpsException u => $"{u.Message} ({u.ErrorId})",
             _ => error.Message,
         };
-        Errors.Add(redactor?.Redact(text) ?? text);
+        Errors.Add(mask?.Invoke(text) ?? text);
     }
 
     public override string ToString() => $"{Id}: {From} → {To} {Status}, window {EstimatedWindow}";

@@ -2,7 +2,9 @@ using UpgradeOps.Profiles;
 using UpgradeOps.Rehearsals;
 using UpgradeOps.ReleaseNotes;
 
-namespace UpgradeOps.Versioning;
+using UpgradeOps.Versioning;
+
+namespace UpgradeOps.Planning;
 
 /// <summary>What the planner knows besides the two versions.</summary>
 public sealed class UpgradePlanOptions

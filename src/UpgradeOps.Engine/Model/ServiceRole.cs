@@ -1,0 +1,3 @@
+namespace UpgradeOps;
+
+public enum ServiceRole { Api, Worker, Database, Cache, Queue, TaskManager, LoadBalancer, Other }
