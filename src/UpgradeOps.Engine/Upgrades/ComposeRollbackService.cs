@@ -68,7 +68,8 @@ public static class ComposeRollbackService
         if (upgrade.Result.BackupPath is null)
             throw new UpgradeOpsException("RollbackNeedsBackup", ErrorKind.InvalidOperation, upgrade.Result.Id,
                 $"Upgrade {upgrade.Result.Id} ran with -SkipBackup, so its data cannot be restored. Give Invoke-Rollback -Backup with a backup taken at {upgrade.Result.From}.");
-        var backup = BackupCatalog.Open(upgrade.Result.BackupPath);
+        var backup = BackupCatalog.Open(upgrade.Result.BackupPath, passphrase);
+        ComposeRestoreService.CheckConfigFileTargets(target, backup);
 
         var started = DateTimeOffset.UtcNow;
         var rollback = new UpgradeJournal
