@@ -43,10 +43,6 @@ public static class BackupEncryption
         return new DecryptingStream(input, DeriveKey(passphrase, header.AsSpan(8, 16), iterations), header);
     }
 
-    /// <summary>A value that proves a passphrase is the one a backup was made with, without revealing it.</summary>
-    public static string KeyCheck(ReadOnlySpan<byte> passphrase, string saltBase64) =>
-        Convert.ToBase64String(SHA256.HashData(DeriveKey(passphrase, Convert.FromBase64String(saltBase64), Iterations)));
-
     private static byte[] DeriveKey(ReadOnlySpan<byte> passphrase, ReadOnlySpan<byte> salt, int iterations) =>
         Rfc2898DeriveBytes.Pbkdf2(passphrase, salt, iterations, HashAlgorithmName.SHA256, 32);
 
@@ -221,10 +217,4 @@ public static class BackupEncryption
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
-}
-
-/// <summary>A backup file that is not what it should be; the ErrorId says how.</summary>
-public sealed class BackupFormatException(string errorId, string message) : Exception(message)
-{
-    public string ErrorId { get; } = errorId;
 }

@@ -1,5 +1,6 @@
 using System.Formats.Tar;
 using Microsoft.Extensions.Logging;
+using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
 
 namespace UpgradeOps.Backups;
@@ -32,6 +33,7 @@ public static class BackupVerifier
     {
         var ct = context.CancellationToken;
         var log = context.CreateLogger(nameof(BackupVerifier));
+        BackupCatalog.RequireFolder(request.BackupPath);
         var folder = Path.GetFullPath(request.BackupPath);
         var verification = new BackupVerification { BackupId = Path.GetFileName(folder), Path = folder, RestoreTested = request.RestoreTest };
         using var activity = context.StartActivity($"Verifying backup {verification.BackupId}");
@@ -52,16 +54,33 @@ public static class BackupVerifier
         verification.Checks.Add(manifestCheck.Pass($"schema {manifest.SchemaVersion}, {manifest.Backup.Components.Count} components, integrity hash matches"));
 
         var canDecrypt = !manifest.Backup.Encrypted;
-        if (manifest.Backup.Encrypted)
+        if (manifest.Backup.Encrypted && request.Passphrase is null)
+        {
+            verification.Checks.Add(Start("EncryptionKey").Warn("The backup is encrypted and no -EncryptionKey was given: checksums are verified, contents are not decrypted."));
+            verification.Checks.Add(Start(AuthenticityCheck).Warn("Without -EncryptionKey the manifest's authenticity could not be proven: its integrity hash " +
+                "only shows accidental changes, since anyone can recompute it. Give -EncryptionKey to prove the manifest with its MAC."));
+        }
+        else if (request.Passphrase is not null)
         {
             var keyCheck = Start("EncryptionKey");
-            if (request.Passphrase is null)
-                verification.Checks.Add(keyCheck.Warn("The backup is encrypted and no -EncryptionKey was given: checksums are verified, contents are not decrypted."));
-            else if (BackupEncryption.KeyCheck(request.Passphrase, manifest.Encryption!.KeyCheckSalt) != manifest.Encryption.KeyCheck)
-                verification.Checks.Add(keyCheck.Fail("BackupWrongKey", "The encryption key is not the one this backup was made with. Give the key used for New-DeploymentBackup."));
+            var authenticity = manifest.Authenticate(request.Passphrase);
+            if (BackupCatalog.AuthenticityProblem(authenticity) is { } problem)
+            {
+                // The MAC is its own check, so a restore can tell a forged manifest from a wrong key.
+                var check = authenticity == ManifestAuthenticity.Forged ? Start(AuthenticityCheck) : keyCheck;
+                verification.Checks.Add(check.Fail(problem.ErrorId, problem.Message));
+                // Nothing else a manifest that cannot be trusted names is worth reading.
+                if (authenticity != ManifestAuthenticity.WrongKey) return verification;
+            }
             else
             {
                 verification.Checks.Add(keyCheck.Pass("The key matches."));
+                verification.Checks.Add(authenticity == ManifestAuthenticity.Authentic
+                    ? Start(AuthenticityCheck).Pass("The manifest's MAC matches the key: the manifest is as the backup wrote it.")
+                    : Start(AuthenticityCheck).Warn($"The manifest has no MAC: it says it was written by UpgradeOps " +
+                        $"{(manifest.Backup.ToolVersions.TryGetValue("UpgradeOps", out var writer) ? LocalFile.Shown(writer) : "unknown")}, before manifests carried one " +
+                        "(or its MAC was removed), so its authenticity could not be proven: only its integrity hash vouches for it, and anyone can recompute that. " +
+                        "Take a new backup to have a manifest the key proves."));
                 canDecrypt = true;
             }
         }
@@ -71,7 +90,16 @@ public static class BackupVerifier
         {
             activity.Report($"Checking {component.File}", -1);
             var check = Start($"Component {component.Name} ({component.File})");
-            var path = Path.Combine(folder, component.File);
+            string path;
+            try
+            {
+                path = ComponentPath(folder, component);
+            }
+            catch (BackupFormatException ex)
+            {
+                verification.Checks.Add(check.Fail(ex.ErrorId, ex.Message));
+                continue;
+            }
             if (!File.Exists(path))
             {
                 verification.Checks.Add(check.Fail("BackupComponentMissing", $"{component.File} is missing from the backup folder."));
@@ -90,7 +118,17 @@ public static class BackupVerifier
                 verification.Checks.Add(check.Pass($"{component.SizeBytes:N0} bytes; the SHA-256 is proven while it restores"));
                 continue;
             }
-            var hash = await HashingStream.HashFileAsync(path, ct).ConfigureAwait(false);
+            string hash;
+            try
+            {
+                hash = await HashingStream.HashFileAsync(path, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                verification.Checks.Add(check.Fail("BackupComponentUnreadable",
+                    $"{component.File} cannot be read ({LocalFile.Shown(ex.Message)}). Check the backup folder's permissions and disk, then run it again."));
+                continue;
+            }
             if (hash != component.Sha256)
             {
                 verification.Checks.Add(check.Fail("BackupChecksumMismatch", $"{component.File}'s SHA-256 is {hash}, the manifest recorded {component.Sha256}: the file was changed or damaged."));
@@ -137,9 +175,29 @@ public static class BackupVerifier
     /// <summary>Opens a component file for reading its content, decrypting it when the backup is encrypted.</summary>
     internal static Stream OpenContent(string folder, BackupComponent component, byte[]? passphrase)
     {
-        var file = BackupFiles.OpenRead(Path.Combine(folder, component.File));
+        var file = BackupFiles.OpenRead(ComponentPath(folder, component));
         return passphrase is null ? file : BackupEncryption.Decrypt(file, passphrase);
     }
+
+    /// <summary>A component's file, refused (BackupPathOutsideBackup) unless it lies inside the backup folder.</summary>
+    internal static string ComponentPath(string folder, BackupComponent component) =>
+        BackupFiles.ContainedPath(folder, component.File, $"The file of component '{LocalFile.Shown(component.Name)}'");
+
+    /// <summary>
+    /// Refuses, whatever -Force says, a backup whose verification found that it cannot be trusted: a file outside the
+    /// backup folder, a manifest the key proves was changed, a key for a backup that says it is not encrypted.
+    /// <paramref name="nothingDone"/> says what was not done ("Nothing was restored.").
+    /// </summary>
+    internal static void RefuseUntrusted(BackupVerification verification, string backupPath, string nothingDone)
+    {
+        var failed = verification.Checks.FirstOrDefault(c => c.Status == CheckStatus.Failed &&
+            (c.ErrorId == "BackupPathOutsideBackup" || c.ErrorId == "BackupNotEncrypted" && c.Name == "EncryptionKey" || c.Name == AuthenticityCheck));
+        if (failed is null) return;
+        var kind = failed.ErrorId == "BackupNotEncrypted" ? ErrorKind.InvalidArgument : ErrorKind.SecurityError;
+        throw new UpgradeOpsException(failed.ErrorId!, kind, backupPath, $"{failed.Detail} {nothingDone} -Force does not override this.");
+    }
+
+    private const string AuthenticityCheck = "ManifestAuthenticity";
 
     private static async Task<CheckResult> CheckArchiveAsync(string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct)
     {

@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 
@@ -50,7 +49,7 @@ internal sealed class BackupWriter
         if (request.Passphrase is not null)
         {
             var salt = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
-            encryption = new BackupEncryptionInfo { KeyCheckSalt = salt, KeyCheck = BackupEncryption.KeyCheck(request.Passphrase, salt) };
+            encryption = new BackupEncryptionInfo { KeyCheckSalt = salt, KeyCheck = BackupManifestKey.KeyCheck(request.Passphrase, salt) };
         }
         var backup = new DeploymentBackup
         {
@@ -105,11 +104,11 @@ internal sealed class BackupWriter
     {
         try
         {
-            Backup.ToolVersions["UpgradeOps"] = typeof(BackupWriter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+            Backup.ToolVersions["UpgradeOps"] = BackupManifest.UpgradeOpsVersion;
             Backup.Duration = duration;
             var manifest = new BackupManifest { Backup = Backup, Encryption = _encryption };
             var manifestPath = Path.Combine(_partial, BackupManifest.FileName);
-            await File.WriteAllTextAsync(manifestPath, manifest.ToJson(), ct).ConfigureAwait(false);
+            await File.WriteAllTextAsync(manifestPath, manifest.ToJson(_passphrase), ct).ConfigureAwait(false);
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(manifestPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
             Directory.Move(_partial, Backup.Path);
             _log.LogInformation("Backup {Id}: {Count} components, {Bytes} bytes in {Seconds:N1} s", Backup.Id, Backup.Components.Count, Backup.SizeBytes, duration.TotalSeconds);

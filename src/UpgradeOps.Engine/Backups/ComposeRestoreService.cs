@@ -33,7 +33,7 @@ public static class ComposeRestoreService
 
     public static async Task<RestorePlan> PlanAsync(RestoreRequest request, EngineContext context)
     {
-        var backup = BackupCatalog.Open(request.BackupPath);
+        var backup = BackupCatalog.Open(request.BackupPath, request.Passphrase);
         using var source = await ComposeBackupSource.OpenAsync(request.Deployment, context.CancellationToken).ConfigureAwait(false);
         return Plan(source, backup);
     }
@@ -45,7 +45,7 @@ public static class ComposeRestoreService
         {
             BackupComponentKind.PostgresDump => $"Drop and recreate database for '{c.Name}', then pg_restore {c.File} into it",
             BackupComponentKind.Volume => $"Replace the content of volume '{c.Name}' with {c.File}",
-            BackupComponentKind.ConfigFile => $"Put {c.File} back at {c.Source}",
+            BackupComponentKind.ConfigFile => $"Put {c.File} back at {ConfigFileTarget(source, c)}",
             _ => $"Restore {c.Name} from {c.File}",
         }).ToList();
         return new RestorePlan(stop, actions);
@@ -74,6 +74,7 @@ public static class ComposeRestoreService
         var backup = await VerifiedBackupAsync(request, context).ConfigureAwait(false);
 
         using var source = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
+        CheckConfigFileTargets(source, backup);
         var folder = Path.GetFullPath(request.BackupPath);
         var stopped = ApplicationContainers(source);
         var staged = new List<StagedDatabase>();
@@ -173,6 +174,7 @@ public static class ComposeRestoreService
         {
             BackupPath = request.BackupPath, Passphrase = request.Passphrase, Deployment = request.Deployment, DumpsCheckedWhileRestoring = true,
         }, context).ConfigureAwait(false);
+        BackupVerifier.RefuseUntrusted(verification, request.BackupPath, "Nothing was restored.");
         if (verification.Checks.Any(c => c.ErrorId == "BackupWrongKey") || (request.Passphrase is null && verification.Backup?.Encrypted == true))
             throw new UpgradeOpsException("BackupWrongKey", ErrorKind.SecurityError, request.BackupPath,
                 "The backup is encrypted and the right -EncryptionKey was not given: nothing was restored. Run again with -EncryptionKey, the key the backup was made with (New-DeploymentBackup -EncryptionKey).");
@@ -182,7 +184,7 @@ public static class ComposeRestoreService
             throw new UpgradeOpsException(failed.ErrorId ?? "BackupVerificationFailed", ErrorKind.InvalidData, request.BackupPath,
                 $"The backup failed verification ({failed.Name}: {failed.Detail}). Nothing was restored. Use another backup, or -Force to restore it anyway.");
         }
-        var backup = verification.Backup ?? BackupCatalog.Open(request.BackupPath);
+        var backup = verification.Backup ?? BackupCatalog.Open(request.BackupPath, request.Passphrase);
         if (backup.Version != request.Deployment.Version && !request.Force)
             throw new UpgradeOpsException("BackupVersionMismatch", ErrorKind.InvalidOperation, request.BackupPath,
                 $"The backup was taken at version {backup.Version} and the deployment runs {request.Deployment.Version}: restoring data under other images " +
@@ -203,7 +205,7 @@ public static class ComposeRestoreService
                 await RestoreVolumeAsync(source, store!, folder, component, passphrase, ct).ConfigureAwait(false);
                 break;
             case BackupComponentKind.ConfigFile:
-                await RestoreFileAsync(folder, component, passphrase, ct).ConfigureAwait(false);
+                await RestoreFileAsync(ConfigFileTarget(source, component), folder, component, passphrase, ct).ConfigureAwait(false);
                 break;
         }
     }
@@ -231,7 +233,7 @@ public static class ComposeRestoreService
         try
         {
             await target.CreateDatabaseAsync(staged.Name, ct).ConfigureAwait(false);
-            await using var file = BackupFiles.OpenRead(Path.Combine(folder, component.File));
+            await using var file = BackupFiles.OpenRead(BackupVerifier.ComponentPath(folder, component));
             await using var hashing = new HashingStream(file);
             Exception? restoreFailure = null;
             try
@@ -311,10 +313,35 @@ public static class ComposeRestoreService
         }
     }
 
-    /// <summary>Writes the file beside its target, then renames it over the target: never a half-written file.</summary>
-    private static async Task RestoreFileAsync(string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct)
+    /// <summary>
+    /// Where a configuration file of the backup goes back: the deployment's own compose file, or the .env beside it, never
+    /// the path the manifest names (a manifest can be edited to name any file). The backup writes each as
+    /// config/&lt;its own file name&gt;, and records where it came from; both must say the same.
+    /// </summary>
+    internal static string ConfigFileTarget(ComposeBackupSource source, BackupComponent component) =>
+        ConfigFileTarget(source.File, source.Deployment.Name, component);
+
+    internal static string ConfigFileTarget(ComposeFile deploymentFile, string deploymentName, BackupComponent component)
     {
-        var target = component.Source!;
+        var stored = Path.GetFileName(component.File.EndsWith(".enc", StringComparison.Ordinal) ? component.File[..^4] : component.File);
+        var agrees = component.Source is null || Path.GetFileName(component.Source) == stored;
+        if (agrees && stored == ".env") return deploymentFile.EnvFilePath;
+        if (agrees && stored == Path.GetFileName(deploymentFile.Path)) return deploymentFile.Path;
+        throw new UpgradeOpsException("BackupConfigFileUnknown", ErrorKind.InvalidData, component.File,
+            $"The backup's configuration file {LocalFile.Shown(component.File)} (taken from {LocalFile.Shown(component.Source ?? "an unrecorded place")}) is neither the compose file " +
+            $"nor the .env of '{deploymentName}' ({LocalFile.Shown(deploymentFile.Path)}): a restore puts configuration back only into the deployment's own files, " +
+            "never where a manifest says. Restore the backup onto the deployment it was taken from, or copy that file back by hand.");
+    }
+
+    /// <summary>Every configuration file of the backup has its place in the deployment, checked before anything stops.</summary>
+    internal static void CheckConfigFileTargets(ComposeBackupSource source, DeploymentBackup backup)
+    {
+        foreach (var component in backup.Components.Where(c => c.Kind == BackupComponentKind.ConfigFile)) ConfigFileTarget(source, component);
+    }
+
+    /// <summary>Writes the file beside its target, then renames it over the target: never a half-written file.</summary>
+    private static async Task RestoreFileAsync(string target, string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct)
+    {
         var temporary = target + $".upgradeops-{Guid.NewGuid():N}";
         try
         {

@@ -18,7 +18,7 @@ public static class HelmRestoreService
 {
     public static async Task<RestorePlan> PlanAsync(RestoreRequest request, EngineContext context)
     {
-        var backup = BackupCatalog.Open(request.BackupPath);
+        var backup = BackupCatalog.Open(request.BackupPath, request.Passphrase);
         using var source = KubernetesBackupSource.Open(request.Deployment);
         var stop = (await ApplicationWorkloadsAsync(source, context.CancellationToken).ConfigureAwait(false))
             .Select(w => $"{w.Kind} {source.Namespace}/{w.Name} ({w.Replicas} → 0 replicas)").ToList();

@@ -32,6 +32,14 @@ public static partial class KubernetesDiscovery
     private const string ComponentLabel = "app.kubernetes.io/component";
     private const string ChartLabel = "helm.sh/chart";
 
+    /// <summary>
+    /// How long connecting to the API server may take (TCP and TLS handshake): a cluster connects in well under a second,
+    /// and a server that takes the connection and never answers (a hung API server, a firewall or proxy that holds it)
+    /// would otherwise hold the command for the client's 100 s. Requests on an open connection (a watch, pod logs) are not
+    /// limited by it.
+    /// </summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
+
     public static IKubernetes Connect(string? kubeconfig, string? context)
     {
         try
@@ -43,7 +51,11 @@ public static partial class KubernetesDiscovery
                 config = KubernetesClientConfiguration.BuildConfigFromConfigFile(Environment.GetEnvironmentVariable("KUBECONFIG")?.Split(Path.PathSeparator)[0], context);
             else
                 config = KubernetesClientConfiguration.BuildDefaultConfig();
-            return new k8s.Kubernetes(config);
+            config.FirstMessageHandlerSetup = handler =>
+            {
+                if (handler is SocketsHttpHandler sockets) sockets.ConnectTimeout = ConnectTimeout;
+            };
+            return new k8s.Kubernetes(config, new ConnectTimeoutHandler());
         }
         catch (Exception ex) when (ex is k8s.Exceptions.KubeConfigException or FileNotFoundException or IOException or YamlDotNet.Core.YamlException)
         {
@@ -62,6 +74,27 @@ public static partial class KubernetesDiscovery
         new("KubernetesUnreachable", ErrorKind.ConnectionError, client.BaseUri.ToString(),
             $"No Kubernetes API answered at {client.BaseUri}{(purpose is null ? "" : " to " + purpose)} ({ex.Message}). Check -Kubeconfig / -KubeContext " +
             "(or KUBECONFIG and the kubeconfig's current context) and that the cluster is reachable from here.", ex);
+
+    /// <summary>
+    /// A connection that timed out (<see cref="ConnectTimeout"/>) surfaces from the handler as a cancellation, which no
+    /// caller takes for a connection failure: it is turned into the HttpRequestException every caller already says as
+    /// KubernetesUnreachable (or tolerates, where a failed read is not fatal).
+    /// </summary>
+    private sealed class ConnectTimeoutHandler : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested && ex.InnerException is TimeoutException)
+            {
+                throw new HttpRequestException(HttpRequestError.ConnectionError,
+                    $"it took the connection but did not answer within {ConnectTimeout.TotalSeconds:0} s", ex);
+            }
+        }
+    }
 
     /// <summary>How to repair a release left pending-* (a sentence).</summary>
     internal static string PendingRepair(string release, string ns, int revision) =>

@@ -155,17 +155,18 @@ public static class RehearsalService
         {
             var verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest { BackupPath = request.BackupPath, Passphrase = request.Passphrase }, context)
                 .ConfigureAwait(false);
+            BackupVerifier.RefuseUntrusted(verification, request.BackupPath, "Nothing was created.");
             if (!verification.Passed && !request.Force)
             {
                 var failed = verification.Checks.First(c => c.Status == CheckStatus.Failed);
                 throw new UpgradeOpsException(failed.ErrorId ?? "BackupVerificationFailed", ErrorKind.InvalidData, request.BackupPath,
                     $"The backup failed verification ({failed.Name}: {failed.Detail}): a rehearsal from it proves nothing. Take a new backup, or -Force.");
             }
-            backup = verification.Backup ?? BackupCatalog.Open(request.BackupPath);
+            backup = verification.Backup ?? BackupCatalog.Open(request.BackupPath, request.Passphrase);
         }
         else
         {
-            backup = BackupCatalog.Open(request.BackupPath);
+            backup = BackupCatalog.Open(request.BackupPath, request.Passphrase);
         }
         if (backup.Version is null)
             throw new UpgradeOpsException("BackupVersionUnknown", ErrorKind.InvalidData, backup.Id,

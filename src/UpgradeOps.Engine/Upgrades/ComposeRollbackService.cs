@@ -46,7 +46,7 @@ public static class ComposeRollbackService
         }
         else if (request.BackupPath is not null)
         {
-            BackupCatalog.Open(request.BackupPath);
+            BackupCatalog.Open(request.BackupPath, request.Passphrase);
         }
         else
         {
@@ -73,7 +73,8 @@ public static class ComposeRollbackService
         var log = context.CreateLogger(nameof(ComposeRollbackService));
         var client = target.Engine.Client;
         if (upgrade.Result.BackupPath is null) throw NeedsBackup(upgrade.Result);
-        var backup = BackupCatalog.Open(upgrade.Result.BackupPath);
+        var backup = BackupCatalog.Open(upgrade.Result.BackupPath, passphrase);
+        ComposeRestoreService.CheckConfigFileTargets(target, backup);
 
         var started = DateTimeOffset.UtcNow;
         var rollback = new UpgradeJournal

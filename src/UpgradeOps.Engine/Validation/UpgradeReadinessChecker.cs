@@ -116,7 +116,16 @@ public static class UpgradeReadinessChecker
                 remedy, "BackupMissing");
         if (backup.Version != deployment.Version)
             return check.Finish(CheckStatus.Failed, $"The newest backup ({backup.Id}) was taken at {backup.Version}; the deployment runs {deployment.Version}.", remedy, "BackupVersionMismatch");
-        var verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest { BackupPath = backup.Path, Deployment = dumpReader }, context).ConfigureAwait(false);
+        BackupVerification verification;
+        try
+        {
+            verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest { BackupPath = backup.Path, Deployment = dumpReader }, context).ConfigureAwait(false);
+        }
+        catch (UpgradeOpsException ex) when (ex.ErrorId == "BackupPathNotFound")
+        {
+            // A backup given by object whose folder is gone is a failed check of the report, not the end of it.
+            return check.Finish(CheckStatus.Failed, ex.Message, remedy, ex.ErrorId);
+        }
         if (!verification.Passed)
             return check.Finish(CheckStatus.Failed, $"{backup.Id} fails verification: {verification.Checks.First(c => c.Status == CheckStatus.Failed).Detail}",
                 remedy, verification.FailureErrorId ?? "BackupVerificationFailed");

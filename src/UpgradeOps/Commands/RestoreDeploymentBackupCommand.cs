@@ -14,8 +14,12 @@ namespace UpgradeOps.Commands;
 /// returns the containers to the backup's images too.</para>
 /// <para type="description">It then stops the application containers (the database containers keep running), drops and
 /// recreates each database and restores its dump with pg_restore inside the database container, replaces each volume's content
-/// with its archive, puts the compose file and .env back, starts the containers again — always, also after a failure — and
-/// waits until every container is healthy.</para>
+/// with its archive, puts the compose file and .env back — into the deployment's own compose file and the .env beside it, never
+/// to a path the manifest names — starts the containers again (always, also after a failure) and waits until every container
+/// is healthy.</para>
+/// <para type="description">A manifest that names a file outside the backup folder (BackupPathOutsideBackup), or that the
+/// -EncryptionKey of an encrypted backup proves was changed (BackupManifestTampered), is refused before anything is contacted,
+/// and -Force does not override it.</para>
 /// <para type="description">On a Helm release it scales the application workloads (the profile's Api, Worker, TaskManager and
 /// LoadBalancer services) to 0, restores each dump into a staging database through exec in the database pod and only then puts
 /// it in place of the live one, scales the workloads back (always) and waits until they report ready. Each volume archive whose

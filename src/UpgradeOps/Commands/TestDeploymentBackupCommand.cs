@@ -8,18 +8,24 @@ namespace UpgradeOps.Commands;
 
 /// <summary>
 /// <para type="synopsis">Proves that a backup is complete, intact and — with -RestoreTest — that it restores.</para>
-/// <para type="description">Test-DeploymentBackup checks a backup the way a restore would need it: the manifest's schema and its
-/// integrity hash (an edited manifest is caught), every component present, complete and matching its recorded SHA-256, each
-/// volume archive readable, the encryption key (when the backup is encrypted and -EncryptionKey is given), and, with
-/// -Deployment, each database dump's table of contents read by pg_restore --list inside the target database container. It
-/// warns when a dump was made by a pg_dump newer than the target server, whose pg_restore cannot read it.</para>
+/// <para type="description">Test-DeploymentBackup checks a backup the way a restore would need it: the manifest's schema, its
+/// integrity hash (an accidentally changed manifest is caught) and every field it must have, every file it names a plain name
+/// inside the backup folder (a name with '..', an absolute path or a symbolic link leading out is refused, and the file is never
+/// read), every component present, complete and matching its recorded SHA-256, each volume archive readable, the encryption key
+/// (when the backup is encrypted and -EncryptionKey is given), and, with -Deployment, each database dump's table of contents read
+/// by pg_restore --list inside the target database container. It warns when a dump was made by a pg_dump newer than the target
+/// server, whose pg_restore cannot read it.</para>
+/// <para type="description">Anyone can recompute the integrity hash of an edited manifest. The manifest of an encrypted backup
+/// also carries a MAC keyed by its passphrase: with -EncryptionKey the ManifestAuthenticity check proves the manifest is as the
+/// backup wrote it and fails (BackupManifestTampered) when it is not; without -EncryptionKey, or for a backup written before
+/// manifests had a MAC, that check is a warning saying the manifest's authenticity could not be proven.</para>
 /// <para type="description">-RestoreTest goes further: each dump is restored into a scratch database on the same server, the
 /// row count of every table is compared with the counts recorded at dump time, and the scratch database is dropped. The
 /// deployment's own database is not touched.</para>
 /// <para type="description">The result is an UpgradeOps.BackupVerification whose Passed property scripts can test; each
 /// failed check carries a stable ErrorId (BackupManifestMissing, BackupManifestInvalid, BackupManifestTampered,
-/// BackupComponentMissing, BackupTruncated, BackupChecksumMismatch, BackupWrongKey, BackupDumpUnreadable,
-/// BackupRestoreTestFailed, ...).</para>
+/// BackupPathOutsideBackup, BackupComponentMissing, BackupTruncated, BackupChecksumMismatch, BackupWrongKey, BackupNotEncrypted,
+/// BackupDumpUnreadable, BackupRestoreTestFailed, ...). A -Path that is not a folder is an error, BackupPathNotFound.</para>
 /// </summary>
 /// <example>
 /// <code>$b | Test-DeploymentBackup -Deployment $d -RestoreTest</code>

@@ -53,6 +53,8 @@ function New-BinderCase([string] $Name, [scriptblock] $Run, [string] $ErrorId, [
     }
     @{
         Name = 'A backup verification piped to Restore-DeploymentBackup'
+        # A folder without a manifest: Test-DeploymentBackup answers with a failed verification, which is not a backup.
+        Setup = { param($Dir) $null = New-Item -ItemType Directory -Path (Join-Path $Dir 'backup') }
         Run = { param($Dir) Test-DeploymentBackup -Path (Join-Path $Dir 'backup') | Restore-DeploymentBackup -Deployment (New-TestDeployment) -Force }
         ErrorId = 'InputObjectNotBound'; Category = 'InvalidArgument'; Target = 'backup: Failed'; Remedy = $false
     }

@@ -178,4 +178,22 @@ function New-ClusterCase([string] $Name, [scriptblock] $Run, [string] $Message) 
         Run = { param($Dir, $Data) $Data.Deployment | Get-UpgradeHistory }
         Check = { param($Output) $Output | Should -BeNullOrEmpty }
     }
+
+    # An endpoint that takes the connection and never answers (a hung engine, a firewall or proxy that holds it): the
+    # clients' own timeouts are 100 s. The listener accepts into its backlog and never reads; Run stops it.
+    @{
+        Name = 'Get-UpgradeDeployment -DockerHost of an engine that takes the connection and never answers'
+        Setup = { $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0); $listener.Start(); @{ Listener = $listener; Port = $listener.LocalEndpoint.Port } }
+        Run = { param($Dir, $Data) try { Get-UpgradeDeployment -ProjectName sandbox -DockerHost "tcp://127.0.0.1:$($Data.Port)" } finally { $Data.Listener.Stop() } }
+        ErrorId = 'DockerEngineUnreachable'; Category = 'ConnectionError'; Target = { param($Dir, $Data) "tcp://127.0.0.1:$($Data.Port)/" }; Message = 'did not answer within'
+    }
+    @{
+        Name = 'Get-UpgradeDeployment -Kubeconfig of a cluster that takes the connection and never answers'
+        Setup = { param($Dir)
+            $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0); $listener.Start()
+            Set-Content -LiteralPath (Join-Path $Dir 'kubeconfig') ((Get-Content -Raw -LiteralPath $env:KUBECONFIG) -replace '127\.0\.0\.1:1\b', "127.0.0.1:$($listener.LocalEndpoint.Port)")
+            @{ Listener = $listener; Port = $listener.LocalEndpoint.Port } }
+        Run = { param($Dir, $Data) try { Get-UpgradeDeployment -Namespace infrahub -Release prod -Kubeconfig (Join-Path $Dir 'kubeconfig') } finally { $Data.Listener.Stop() } }
+        ErrorId = 'KubernetesUnreachable'; Category = 'ConnectionError'; Target = { param($Dir, $Data) "https://127.0.0.1:$($Data.Port)/" }; Message = 'did not answer within'
+    }
 )

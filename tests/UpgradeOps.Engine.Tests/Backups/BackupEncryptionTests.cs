@@ -88,9 +88,9 @@ public class BackupEncryptionTests
     public void Key_check_tells_the_right_key_without_revealing_it()
     {
         var salt = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
-        var check = BackupEncryption.KeyCheck(Key, salt);
-        Assert.Equal(check, BackupEncryption.KeyCheck(Key, salt));
-        Assert.NotEqual(check, BackupEncryption.KeyCheck("other"u8, salt));
+        var check = BackupManifestKey.KeyCheck(Key, salt);
+        Assert.Equal(check, BackupManifestKey.KeyCheck(Key, salt));
+        Assert.NotEqual(check, BackupManifestKey.KeyCheck("other"u8, salt));
         Assert.DoesNotContain("horse", check);
     }
 }

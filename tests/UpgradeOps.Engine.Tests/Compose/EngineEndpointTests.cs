@@ -1,3 +1,4 @@
+using k8s;
 using UpgradeOps.Compose;
 using UpgradeOps.Kubernetes;
 
@@ -36,6 +37,50 @@ public class EngineEndpointTests
         Assert.Equal(ErrorKind.ConnectionError, ex.Kind);
         Assert.Equal(socket, ex.Target);
         Assert.Contains("Start the engine", ex.Message);
+    }
+
+    [Fact]
+    public async Task An_engine_that_takes_the_connection_and_never_answers_is_DockerEngineUnreachable_after_the_answer_timeout()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            var endpoint = $"tcp://127.0.0.1:{((System.Net.IPEndPoint)listener.LocalEndpoint).Port}";
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var ex = await Assert.ThrowsAsync<UpgradeOpsException>(() => DockerEngine.ConnectAsync(endpoint, CancellationToken.None));
+            Assert.Equal("DockerEngineUnreachable", ex.ErrorId);
+            Assert.Contains("did not answer within", ex.Message);
+            Assert.InRange(clock.Elapsed, DockerEngine.AnswerTimeout, DockerEngine.AnswerTimeout + TimeSpan.FromSeconds(5));
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+
+    [Fact]
+    public async Task A_cluster_that_takes_the_connection_and_never_answers_fails_after_the_connect_timeout_as_a_connection_failure()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var path = Path.Combine(Path.GetTempPath(), $"kubeconfig-{Guid.NewGuid():N}");
+        File.WriteAllText(path, $"apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'https://127.0.0.1:{((System.Net.IPEndPoint)listener.LocalEndpoint).Port}', insecure-skip-tls-verify: true}}\n" +
+                                "contexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\nusers:\n- name: u\n  user: {token: t}\n");
+        try
+        {
+            using var client = KubernetesDiscovery.Connect(path, null);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            // An HttpRequestException: what every caller says as KubernetesUnreachable (a cancellation would pass them by).
+            var ex = await Assert.ThrowsAsync<HttpRequestException>(() => client.CoreV1.ListNamespacedSecretAsync("ns"));
+            Assert.Equal(HttpRequestError.ConnectionError, ex.HttpRequestError);
+            Assert.InRange(clock.Elapsed, KubernetesDiscovery.ConnectTimeout, KubernetesDiscovery.ConnectTimeout + TimeSpan.FromSeconds(5));
+        }
+        finally
+        {
+            listener.Stop();
+            File.Delete(path);
+        }
     }
 
     [Theory]
