@@ -1,5 +1,7 @@
 using UpgradeOps.Compose;
 
+using UpgradeOps.Hosting;
+
 namespace UpgradeOps.Backups;
 
 /// <summary>Backup files and folders are readable by their owner only: they hold data and secrets.</summary>

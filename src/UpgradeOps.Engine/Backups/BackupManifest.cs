@@ -6,6 +6,8 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using UpgradeOps.Compose;
 
+using UpgradeOps.Hosting;
+
 namespace UpgradeOps.Backups;
 
 /// <summary>How a backup's files were encrypted; no key material beyond a salted key check and the manifest's MAC.</summary>
