@@ -182,7 +182,7 @@ function New-TestJournal {
         if ($Deployment.Platform -eq 'Kubernetes') {
             $env:XDG_DATA_HOME = $StateHome
             $ns, $release = $Deployment.Location -split '/', 2
-            $anchor = $assembly.GetType('UpgradeOps.Kubernetes.HelmUpgradeService')::StateAnchor($ns, $release)
+            $anchor = $assembly.GetType('UpgradeOps.Kubernetes.HelmStateFolder')::Anchor($ns, $release)
             $journal.PreviousRevision = 1
         }
         else {

@@ -1,6 +1,5 @@
 using System.Formats.Tar;
 using Microsoft.Extensions.Logging;
-using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
 
 namespace UpgradeOps.Backups;
@@ -14,6 +13,8 @@ public sealed class BackupVerificationRequest
     public bool RestoreTest { get; init; }
     /// <summary>The deployment whose database server reads the dumps (pg_restore runs in its container).</summary>
     public Deployment? Deployment { get; init; }
+    /// <summary>Opens where <see cref="Deployment"/>'s data stores run (its platform's); without it the dumps' contents are not read.</summary>
+    public Func<CancellationToken, Task<IDataStoreHost>>? DataStores { get; init; }
     /// <summary>
     /// The caller (a restore) streams every dump through pg_restore and proves its SHA-256 as it goes: check only
     /// that the dumps are present and of their recorded size here, so a 1 GB dump is not read twice.
@@ -145,14 +146,14 @@ public static class BackupVerifier
 
         var dumps = intact.Where(c => c.Kind == BackupComponentKind.PostgresDump).ToList();
         if (dumps.Count == 0) return verification;
-        if (request.Deployment is null)
+        if (request.Deployment is null || request.DataStores is null)
         {
             foreach (var dump in dumps)
                 verification.Checks.Add(Start($"Dump {dump.Name}").Skip("Give -Deployment to read the dump's table of contents with the target server's pg_restore."));
             return verification;
         }
 
-        using var source = await DataStoreHost.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
+        using var source = await request.DataStores(ct).ConfigureAwait(false);
         foreach (var dump in dumps)
         {
             var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == dump.Name);

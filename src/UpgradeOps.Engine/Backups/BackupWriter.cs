@@ -1,6 +1,10 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 
+using UpgradeOps.Compose;
+
+using UpgradeOps.Platforms;
+
 namespace UpgradeOps.Backups;
 
 /// <summary>

@@ -1,8 +1,6 @@
 using System.Text.RegularExpressions;
-using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
 using UpgradeOps.Profiles;
 
@@ -13,7 +11,7 @@ namespace UpgradeOps.Backups;
 /// (Docker's, or the Kubernetes API server's: <see cref="IContainerExec"/>), so nothing is installed or staged locally;
 /// row counts are read through Npgsql when the server is reachable from here, else through psql inside it.
 /// </summary>
-internal sealed partial class PostgresTarget
+public sealed partial class PostgresTarget
 {
     private readonly IContainerExec _exec;
     private readonly string _password;
@@ -34,34 +32,6 @@ internal sealed partial class PostgresTarget
     public int Port { get; }
     private string? NpgsqlHost { get; }
     private int? NpgsqlPort { get; }
-
-    /// <summary>Builds the target from the database container's own configuration (user and password from its environment).</summary>
-    public static PostgresTarget From(DockerEngine engine, DataStoreDefinition store, ContainerInspectResponse container)
-    {
-        var config = DockerModels.ConfigOf(container);
-        var env = (config.Env ?? new List<string>())
-            .Select(e => e.Split('=', 2)).Where(p => p.Length == 2).GroupBy(p => p[0]).ToDictionary(g => g.Key, g => g.Last()[1]);
-        var user = store.UserVariable is not null && env.TryGetValue(store.UserVariable, out var u) ? u : "postgres";
-        var password = store.PasswordVariable is not null && env.TryGetValue(store.PasswordVariable, out var p) ? p : "";
-
-        // Npgsql reaches the server from here through host networking or a published port.
-        string? host = null;
-        int? port = null;
-        // On the host network a rehearsal copy's server listens on its own port (recorded in a label).
-        var serverPort = container.HostConfig?.NetworkMode == "host" ? Compose.RehearsalLabels.MapPort(config.Labels, store.Port) : store.Port;
-        if (container.HostConfig?.NetworkMode == "host")
-        {
-            host = "127.0.0.1";
-            port = serverPort;
-        }
-        else if (container.NetworkSettings?.Ports is { } ports && ports.TryGetValue($"{store.Port}/tcp", out var bindings) && bindings?.FirstOrDefault() is { } binding)
-        {
-            host = string.IsNullOrEmpty(binding.HostIP) || binding.HostIP is "0.0.0.0" or "::" ? "127.0.0.1" : binding.HostIP;
-            port = int.Parse(binding.HostPort);
-        }
-        return new PostgresTarget(new DockerContainerExec(engine.Client, container.ID, new[] { $"PGPASSWORD={password}" }),
-            user, password, store.Database!, serverPort, host, port);
-    }
 
     private string[] Connection(string database) => new[] { "-h", "127.0.0.1", "-p", Port.ToString(), "-U", User, "-d", database };
 

@@ -16,7 +16,7 @@ namespace UpgradeOps.Compose;
 public static partial class ComposeConfiguration
 {
     public static IReadOnlyList<ConfigurationRule> Applicable(ProductProfile profile, ProductVersion from, ProductVersion to) =>
-        ConfigurationRules.Applicable(profile, DeploymentPlatform.Compose, from, to);
+        ConfigurationRules.Applicable(profile, ConfigurationTarget.EnvFile, from, to);
 
     /// <summary>The .env edit and the changes for a hop; Missing changes have no value and block the upgrade.</summary>
     public static (FileEdit? Edit, IReadOnlyList<ConfigurationChange> Changes) Plan(ComposeFile file, ProductProfile profile, ProductVersion from, ProductVersion to,
@@ -33,14 +33,14 @@ public static partial class ComposeConfiguration
         foreach (var rule in rules)
         {
             var name = rule.RequiresVariable!;
-            var change = new ConfigurationChange { RuleId = rule.Id, Description = rule.Description, Setting = name, File = file.EnvFilePath, Action = "AlreadySet" };
+            var change = new ConfigurationChange { RuleId = rule.Id, Description = rule.Description, Setting = name, File = file.EnvFilePath, Action = ConfigurationAction.AlreadySet };
             changes.Add(change);
             var decision = ConfigurationRules.Decide(rule, name, current.TryGetValue(name, out var existing) && existing.Length > 0, givenValues);
             if (decision is null) continue;
             var value = decision.Value;
             if (value is null)
             {
-                change.Action = "Missing";
+                change.Action = ConfigurationAction.Missing;
                 continue;
             }
             var written = EnvValue(name, value);
@@ -48,12 +48,12 @@ public static partial class ComposeConfiguration
             edited = assignments.Count > 0 && assignments[^1] is var last
                 ? edited[..last.Index] + last.Groups["lead"].Value + written + edited[(last.Index + last.Length)..]
                 : edited + (edited.Length == 0 || edited.EndsWith('\n') ? "" : newLine) + $"{name}={written}{newLine}";
-            change.Action = "Added";
+            change.Action = ConfigurationAction.Added;
         }
 
         if (edited == text) return (null, changes);
         var edit = new FileEdit(file.EnvFilePath, text, edited, bom) { ShownVariables = Array.Empty<string>() };
-        foreach (var change in changes.Where(c => c.Action == "Added")) change.Diff = edit.Diff;
+        foreach (var change in changes.Where(c => c.Action == ConfigurationAction.Added)) change.Diff = edit.Diff;
         return (edit, changes);
     }
 

@@ -84,8 +84,10 @@ public sealed class UpgradeJournal
         if (Missing(journal) is { } field) throw Unreadable(path, $"its field '{field}' is missing or null");
         journal.Path = path;
         journal.Result.JournalPath = path;
-        // Journals written before results carried their location: the compose file is the location.
+        // Journals written before results carried their location and platform: the compose file is the location, and a
+        // journal without one was a Helm release's (its strategy says so).
         journal.Result.Location ??= journal.ComposeFile;
+        if (journal.ComposeFile is null && journal.Result.Strategy == UpgradeStrategy.Helm) journal.Result.Platform = DeploymentPlatform.Kubernetes;
         return journal;
     }
 

@@ -2,6 +2,8 @@ using k8s.Models;
 using Microsoft.Extensions.Logging;
 using UpgradeOps.Profiles;
 
+using UpgradeOps.Platforms;
+
 namespace UpgradeOps.Kubernetes;
 
 /// <summary>
@@ -11,9 +13,9 @@ namespace UpgradeOps.Kubernetes;
 /// api.service, else the first (by name) that plays a service of role Api; the port is found in the pod by
 /// <see cref="ApiPort"/>.
 /// </summary>
-internal sealed class ApiPortForward : IDisposable
+internal sealed class ApiPortForward : IApiTunnel, IDisposable
 {
-    private readonly KubernetesBackupSource _source;
+    private readonly HelmDeployment _source;
     private readonly ILogger _log;
     private readonly CancellationTokenSource _stop;
     private readonly object _lock = new();
@@ -21,7 +23,7 @@ internal sealed class ApiPortForward : IDisposable
     private bool _disposed;
 
     /// <param name="ct">Ends an opening still under way (the caller's Ctrl+C); a check's own timeout does not.</param>
-    public ApiPortForward(KubernetesBackupSource source, ILogger log, CancellationToken ct)
+    public ApiPortForward(HelmDeployment source, ILogger log, CancellationToken ct)
     {
         _source = source;
         _log = log;
@@ -62,7 +64,7 @@ internal sealed class ApiPortForward : IDisposable
                 "a service of role Api, matched by its kubernetesWorkload), so there is no pod to port-forward to. " +
                 "Set kubernetesWorkload on that service in the profile, or give -ApiEndpoint.");
         var pods = await _source.PodsAsync(workload, ct).ConfigureAwait(false);
-        var pod = pods.Where(KubernetesBackupSource.IsReady).OrderBy(p => p.Metadata.Name, StringComparer.Ordinal).FirstOrDefault()
+        var pod = pods.Where(HelmDeployment.IsReady).OrderBy(p => p.Metadata.Name, StringComparer.Ordinal).FirstOrDefault()
             ?? throw new UpgradeOpsException("ApiPodNotReady", ErrorKind.ResourceUnavailable, $"{ns}/{workload.Name}",
                 $"No pod of {workload.Kind} {ns}/{workload.Name}, which serves the API, is ready ({pods.Count} pod(s)), so there is no pod to port-forward to. " +
                 $"Look at its pods ('kubectl get pods -n {ns}', Get-UpgradeDiagnostic) and run again once one is ready, or give -ApiEndpoint.");
@@ -87,7 +89,7 @@ internal sealed class ApiPortForward : IDisposable
     }
 
     /// <summary>The workload that serves the API: the one playing the profile's api.service, else the first playing a service of role Api.</summary>
-    internal static KubernetesBackupSource.Workload? ApiWorkload(IReadOnlyList<KubernetesBackupSource.Workload> workloads, ProductProfile profile) =>
+    internal static HelmDeployment.Workload? ApiWorkload(IReadOnlyList<HelmDeployment.Workload> workloads, ProductProfile profile) =>
         (profile.Api.Service is { } service ? workloads.FirstOrDefault(w => w.Service?.Name == service) : null)
         ?? workloads.FirstOrDefault(w => w.Service?.Role == ServiceRole.Api);
 

@@ -22,7 +22,7 @@ public static class HelmConfiguration
         ProductVersion from, ProductVersion to, string? fromChart, string? toChart,
         IReadOnlyDictionary<string, string>? givenValues = null, Func<string, string?>? isSetElsewhere = null)
     {
-        var rules = ConfigurationRules.Applicable(profile, DeploymentPlatform.Kubernetes, from, to, fromChart, toChart);
+        var rules = ConfigurationRules.Applicable(profile, ConfigurationTarget.ValuesFile, from, to, fromChart, toChart);
         var changes = new List<ConfigurationChange>();
         if (rules.Count == 0) return (null, changes);
 
@@ -32,7 +32,7 @@ public static class HelmConfiguration
         foreach (var rule in rules)
         {
             var key = rule.RequiresValuesKey!;
-            var change = new ConfigurationChange { RuleId = rule.Id, Description = rule.Description, Setting = key, File = valuesFile, Action = "AlreadySet" };
+            var change = new ConfigurationChange { RuleId = rule.Id, Description = rule.Description, Setting = key, File = valuesFile, Action = ConfigurationAction.AlreadySet };
             changes.Add(change);
             var alreadySet = YamlValuesEditor.IsSet(edited, key) || isSetElsewhere?.Invoke(key) is { Length: > 0 };
             if (!alreadySet && givenValues?.ContainsKey(key) != true && rule.MovedFrom is { } old)
@@ -40,7 +40,7 @@ public static class HelmConfiguration
                 if (YamlValuesEditor.IsSet(edited, old))
                 {
                     edited = YamlValuesEditor.Move(edited, old, key);
-                    (change.Action, change.MovedFrom) = ("Moved", old);
+                    (change.Action, change.MovedFrom) = (ConfigurationAction.Moved, old);
                     continue;
                 }
                 // Set only where this file cannot move it from (the release's values): its value is copied.
@@ -48,7 +48,7 @@ public static class HelmConfiguration
                 {
                     edited = YamlValuesEditor.Set(edited, key, elsewhere, quote: true);
                     secrets.Add(elsewhere);
-                    (change.Action, change.MovedFrom) = ("Moved", old);
+                    (change.Action, change.MovedFrom) = (ConfigurationAction.Moved, old);
                     continue;
                 }
             }
@@ -56,17 +56,17 @@ public static class HelmConfiguration
             if (decision is null) continue;
             if (decision.Value is null)
             {
-                change.Action = "Missing";
+                change.Action = ConfigurationAction.Missing;
                 continue;
             }
             if (decision.Secret) secrets.Add(decision.Value);
             edited = YamlValuesEditor.Set(edited, key, decision.Value, quote: decision.Secret);
-            change.Action = "Added";
+            change.Action = ConfigurationAction.Added;
         }
 
         if (edited == text) return (null, changes);
         var edit = new FileEdit(valuesFile, text, edited, bom) { SecretValues = secrets };
-        foreach (var change in changes.Where(c => c.Action is "Added" or "Moved")) change.Diff = edit.Diff;
+        foreach (var change in changes.Where(c => c.Action is ConfigurationAction.Added or ConfigurationAction.Moved)) change.Diff = edit.Diff;
         return (edit, changes);
     }
 

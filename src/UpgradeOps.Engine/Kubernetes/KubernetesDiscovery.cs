@@ -103,10 +103,7 @@ public static partial class KubernetesDiscovery
     /// <summary>A release read with Get-UpgradeDeployment -Namespace -Release, described afresh (the object given may be old).</summary>
     internal static Task<Deployment> AgainAsync(Deployment given, EngineContext context)
     {
-        var location = given.Location?.Split('/', 2);
-        if (location is not [{ Length: > 0 } ns, { Length: > 0 } release])
-            throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, given.Name,
-                $"'{given.Name}' is not a Helm release read with Get-UpgradeDeployment -Namespace -Release. Get it again that way.");
+        var (ns, release) = HelmDeployment.Locate(given);
         return DiscoverAsync(new KubernetesDiscoveryRequest
         {
             Namespace = ns, Release = release, Kubeconfig = given.Kubeconfig, KubeContext = given.KubeContext, Profile = given.Profile,
@@ -171,7 +168,7 @@ public static partial class KubernetesDiscovery
             Revision = release.Revision,
             ReleaseStatus = release.Status,
             Services = services,
-            Location = $"{request.Namespace}/{request.Release}",
+            Location = $"{request.Namespace}/{request.Release}", Namespace = request.Namespace, Release = request.Release,
             Endpoint = client.BaseUri.ToString(),
             Kubeconfig = request.Kubeconfig,
             KubeContext = request.KubeContext,

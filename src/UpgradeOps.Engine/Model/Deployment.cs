@@ -26,6 +26,9 @@ public sealed class Deployment
     public string? ApiEndpoint { get; set; }
     /// <summary>The compose file, or namespace/release.</summary>
     public string? Location { get => _location; set => _location = Given(value); }
+    /// <summary>Helm: the release's namespace and name (what Location shows as namespace/release).</summary>
+    public string? Namespace { get => _namespace; set => _namespace = Given(value); }
+    public string? Release { get => _release; set => _release = Given(value); }
     /// <summary>The Docker endpoint (or Kubernetes API server) the deployment was read from.</summary>
     public string? Endpoint { get => _endpoint; set => _endpoint = Given(value); }
     /// <summary>Size of the product's databases, when known; scales the time estimates.</summary>
@@ -34,7 +37,7 @@ public sealed class Deployment
     public bool Healthy => Services.Count > 0 && Services.All(s => s.Healthy);
     public IReadOnlyList<string> Warnings { get; set; } = Array.Empty<string>();
 
-    private string? _location, _endpoint, _kubeconfig, _kubeContext;
+    private string? _location, _namespace, _release, _endpoint, _kubeconfig, _kubeContext;
 
     /// <summary>
     /// Blank is not given: PowerShell sets a string property it is given $null as "" (a deployment made by hand, or from

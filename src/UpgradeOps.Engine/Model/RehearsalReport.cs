@@ -27,6 +27,8 @@ public sealed class RehearsalReport
     public required string Id { get; set; }
     /// <summary>The production deployment the backup came from (never touched by the rehearsal).</summary>
     public required string DeploymentName { get; set; }
+    /// <summary>The kind of deployment rehearsed (Compose, Kubernetes).</summary>
+    public DeploymentPlatform Platform { get; set; }
     /// <summary>The copy's compose project name.</summary>
     public required string CopyName { get; set; }
     /// <summary>The copy's compose file, while it exists (-Keep).</summary>

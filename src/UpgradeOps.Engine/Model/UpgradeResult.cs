@@ -34,6 +34,8 @@ public sealed class UpgradeResult
     /// by Get-UpgradeHistory still tells a report where the deployment's secrets are to mask them.
     /// </summary>
     public string? Location { get; set; }
+    /// <summary>The kind of deployment upgraded (Compose, Kubernetes), so a result read back from history is reported as its platform says.</summary>
+    public DeploymentPlatform Platform { get; set; }
     public required string From { get; set; }
     public required string To { get; set; }
     public UpgradeStrategy Strategy { get; set; }

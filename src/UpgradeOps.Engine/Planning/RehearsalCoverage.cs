@@ -62,7 +62,7 @@ public static class RehearsalCoverage
         var limit = maximumAge ?? DefaultMaximumAge;
         if (age > limit)
             return check.Warn($"Rehearsal {rehearsal.Id} passed but is {age.TotalDays:N0} days old (more than {limit.TotalDays:N0}): the data and configuration have changed since.", rehearse);
-        return check.Pass($"Rehearsal {rehearsal.Id} ({when}) passed: {rehearsal.From} → {rehearsal.To} in {UpgradeReportWriter.Duration(rehearsal.Duration)}, " +
-                          $"API down {UpgradeReportWriter.Duration(rehearsal.Downtime)}, window {UpgradeReportWriter.Duration(rehearsal.EstimatedWindow)}");
+        return check.Pass($"Rehearsal {rehearsal.Id} ({when}) passed: {rehearsal.From} → {rehearsal.To} in {DurationText.Of(rehearsal.Duration)}, " +
+                          $"API down {DurationText.Of(rehearsal.Downtime)}, window {DurationText.Of(rehearsal.EstimatedWindow)}");
     }
 }

@@ -1,3 +1,4 @@
+using UpgradeOps.Platforms;
 using Microsoft.Extensions.Logging;
 using UpgradeOps.Hosting;
 using UpgradeOps.Profiles;
@@ -54,7 +55,7 @@ public static class UpgradePathService
             DatabaseSizeBytes = request.DatabaseSizeBytes ?? request.Deployment?.DatabaseSizeBytes,
             Deployment = request.Deployment,
             Rehearsal = request.Rehearsal,
-            PlanCharts = !charts.IsEmpty && (request.Deployment?.Platform == DeploymentPlatform.Kubernetes || toChart is not null),
+            PlanCharts = !charts.IsEmpty && (request.Deployment is { } deployment && DeploymentPlatforms.Of(deployment.Platform).InstallsCharts || toChart is not null),
             FromChartVersion = request.Deployment?.ChartVersion,
             ToChartVersion = toChart?.ToString(),
         });
@@ -63,9 +64,9 @@ public static class UpgradePathService
     /// <summary>The app version a target given as a chart version upgrades to (or -To, when the chart installs it).</summary>
     private static ProductVersion TargetOfChart(UpgradePathRequest request, ProductProfile profile, HelmChartMap charts, ProductVersion chart)
     {
-        if (request.Deployment is { Platform: DeploymentPlatform.Compose } compose)
+        if (request.Deployment is { } noCharts && !DeploymentPlatforms.Of(noCharts.Platform).InstallsCharts)
             throw new UpgradeOpsException("ChartVersionNotApplicable", ErrorKind.InvalidArgument, request.ToChartVersion,
-                $"'{compose.Name}' is a Compose deployment: it has no Helm chart, so -ToChartVersion does not apply. Give the app version with -To.");
+                $"'{noCharts.Name}' is a {noCharts.Platform} deployment: it has no Helm chart, so -ToChartVersion does not apply. Give the app version with -To.");
         var app = charts.AppVersionOf(chart)
             ?? throw new UpgradeOpsException("ChartVersionNotMapped", ErrorKind.ObjectNotFound, request.ToChartVersion,
                 (charts.IsEmpty ? $"Profile '{profile.Name}' lists no chart versions (version.helmCharts), so the app version chart {chart} installs is not known. "

@@ -12,15 +12,18 @@ public sealed record RuleValue(string? Value, bool Secret);
 /// (requiresValuesKey, optionally movedFrom an older key). The files are edited by ComposeConfiguration (.env) and
 /// HelmConfiguration (values file).
 /// </summary>
+/// <summary>What a configuration rule edits: a .env variable (requiresVariable) or a dotted values key (requiresValuesKey).</summary>
+public enum ConfigurationTarget { EnvFile, ValuesFile }
+
 public static class ConfigurationRules
 {
     /// <summary>
-    /// The rules of one platform a hop crosses: an appVersion rule when from &lt; appVersion ≤ to; a chartVersion rule
+    /// The rules of one kind of setting a hop crosses: an appVersion rule when from &lt; appVersion ≤ to; a chartVersion rule
     /// when the chart moves from below it to it or above (both chart versions known).
     /// </summary>
-    public static IReadOnlyList<ConfigurationRule> Applicable(ProductProfile profile, DeploymentPlatform platform, ProductVersion from, ProductVersion to,
+    public static IReadOnlyList<ConfigurationRule> Applicable(ProductProfile profile, ConfigurationTarget target, ProductVersion from, ProductVersion to,
         string? fromChart = null, string? toChart = null) =>
-        profile.ConfigurationRules.Where(r => (platform == DeploymentPlatform.Compose ? r.RequiresVariable : r.RequiresValuesKey) is not null &&
+        profile.ConfigurationRules.Where(r => (target == ConfigurationTarget.EnvFile ? r.RequiresVariable : r.RequiresValuesKey) is not null &&
                                               (Crosses(r.AppVersion, from, to) || Crosses(r.ChartVersion, fromChart, toChart))).ToList();
 
     /// <summary>The Helm rules (requiresValuesKey) tied to a chart version that a chart upgrade crosses: from below it to it or above.</summary>

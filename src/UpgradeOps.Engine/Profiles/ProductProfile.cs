@@ -7,6 +7,9 @@ namespace UpgradeOps.Profiles;
 /// </summary>
 public sealed class ProductProfile
 {
+    /// <summary>The backup component that holds the kubernetesResources (a data store may not take its name).</summary>
+    public const string KubernetesResourcesComponent = "resources";
+
     public int SchemaVersion { get; set; } = 1;
     public string Name { get; set; } = "";
     public string? DisplayName { get; set; }

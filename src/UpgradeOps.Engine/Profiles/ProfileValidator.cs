@@ -7,6 +7,8 @@ using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
 
+using UpgradeOps.Kubernetes;
+
 namespace UpgradeOps.Profiles;
 
 /// <summary>Checks what YAML typing cannot: required fields, unique names, versions, cross references.</summary>
@@ -104,8 +106,8 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
             if (string.IsNullOrWhiteSpace(resource.Name))
                 Fail(resource, "kubernetesResources: every entry needs a 'name' ({release} stands for the release's name).");
         }
-        if (profile.KubernetesResources.Count > 0 && stores.Contains(Backups.KubernetesObjectSnapshot.Component))
-            Fail(profile, $"data store '{Backups.KubernetesObjectSnapshot.Component}' has the name of the kubernetesResources backup component; rename it.");
+        if (profile.KubernetesResources.Count > 0 && stores.Contains(ProductProfile.KubernetesResourcesComponent))
+            Fail(profile, $"data store '{ProductProfile.KubernetesResourcesComponent}' has the name of the kubernetesResources backup component; rename it.");
 
         foreach (var rule in profile.ConfigurationRules)
         {

@@ -122,14 +122,17 @@ public static class UpgradeReportWriter
         return $"{from.ToString("yyyy-MM-dd HH:mm", Invariant)} → {end} ({Offset(from)})";
     }
 
-    /// <summary>The deployment's secrets, from the .env beside each compose file the report names (the copy's and the deployment's).</summary>
+    /// <summary>
+    /// The deployment's secrets, as its platform finds them at each location the report names (the copy's and the deployment's:
+    /// a Compose deployment's .env; a Helm release's values are masked where each text was made).
+    /// </summary>
     public static SecretRedactor RedactorFor(RehearsalReport? rehearsal, UpgradeResult? upgrade)
     {
+        var platform = Platforms.DeploymentPlatforms.Of(rehearsal?.Platform ?? upgrade?.Deployment?.Platform ?? upgrade!.Platform);
         // A result read back from the journal (Get-UpgradeHistory, Import-Clixml) has no Deployment, but keeps its Location.
-        var files = new[] { rehearsal?.CopyLocation, rehearsal?.Upgrade?.Deployment?.Location, rehearsal?.Upgrade?.Location, upgrade?.Deployment?.Location, upgrade?.Location }
-            .Where(f => f is not null && File.Exists(f)).Distinct()
-            .Select(f => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(f!))!, ".env")).Where(File.Exists);
-        return new SecretRedactor(files.SelectMany(EnvFile.Read).ToList());
+        var locations = new[] { rehearsal?.CopyLocation, rehearsal?.Upgrade?.Deployment?.Location, rehearsal?.Upgrade?.Location, upgrade?.Deployment?.Location, upgrade?.Location }
+            .OfType<string>().Distinct();
+        return new SecretRedactor(locations.SelectMany(platform.SecretsAt).ToList());
     }
 
     private static void Summary(StringBuilder md, Subject s, UpgradeReportRequest request)
@@ -242,7 +245,7 @@ public static class UpgradeReportWriter
         md.Append(s.UpgradeId is { } id
             ? $"Invoke-Rollback -Deployment $d -UpgradeId {Quote(id)} -Force   # data, images and compose files, from the journal\n"
             : "Invoke-Rollback -Deployment $d -Force   # undoes the newest upgrade from its journal: data, images and compose files\n");
-        if (s.Platform != DeploymentPlatform.Kubernetes && s.BackupPath is not null)
+        if (Platforms.DeploymentPlatforms.Of(s.Platform).RestoresDataAlone && s.BackupPath is not null)
             md.Append($"Restore-DeploymentBackup -Path {Quote(s.BackupPath)} -Deployment $d -Force   # the data of this backup only\n");
         md.Append("```\n\n");
     }
@@ -255,15 +258,7 @@ public static class UpgradeReportWriter
         md.Append($"Planned: {When(request.MaintenanceStart, s.Window)}.\n\n");
     }
 
-    private static string DescribeCommand(Subject s)
-    {
-        var location = s.Deployment?.Location;
-        if (s.Platform == DeploymentPlatform.Kubernetes && location?.Split('/') is [var ns, var release])
-            return $"Get-UpgradeDeployment -Namespace {Quote(ns)} -Release {Quote(release)}";
-        return location is not null && s.Platform == DeploymentPlatform.Compose
-            ? $"Get-UpgradeDeployment -ComposeFile {Quote(location)}"
-            : $"Get-UpgradeDeployment -ProjectName {Quote(s.DeploymentName)}";
-    }
+    private static string DescribeCommand(Subject s) => Platforms.DeploymentPlatforms.Of(s.Platform).DescribeCommand(s.Deployment, s.DeploymentName);
 
     private static void Row(StringBuilder md, string name, string? value) => md.Append($"| {name} | {Cell(value)} |\n");
 
@@ -304,10 +299,7 @@ public static class UpgradeReportWriter
     };
 
     /// <summary>"42.1 s", "3 min 05 s", "1 h 20 min".</summary>
-    public static string Duration(TimeSpan span) =>
-        span.TotalSeconds < 60 ? span.TotalSeconds.ToString("0.0", Invariant) + " s"
-        : span.TotalHours < 1 ? $"{(int)span.TotalMinutes} min {span.Seconds:00} s"
-        : $"{(int)span.TotalHours} h {span.Minutes:00} min";
+    public static string Duration(TimeSpan span) => DurationText.Of(span);
 
     private static string HowLong(TimeSpan window)
     {
@@ -354,7 +346,7 @@ public static class UpgradeReportWriter
         public IReadOnlyList<string> Warnings { get; init; } = Array.Empty<string>();
         public string? Error { get; init; }
         public Deployment? Deployment { get; init; }
-        public DeploymentPlatform Platform => Deployment?.Platform ?? (Strategy == UpgradeStrategy.Helm ? DeploymentPlatform.Kubernetes : DeploymentPlatform.Compose);
+        public required DeploymentPlatform Platform { get; init; }
         /// <summary>The upgrade Invoke-Rollback should undo; none for a rehearsal (the real upgrade has not run yet).</summary>
         public string? UpgradeId { get; init; }
 
@@ -369,6 +361,7 @@ public static class UpgradeReportWriter
                     BackupId = r.BackupId, BackupPath = r.BackupPath, Restore = r.Restore, Window = r.EstimatedWindow, WindowBasis = r.EstimateBasis,
                     Validation = r.Validation ?? request.Validation, LogErrors = r.LogErrors, LogWarnings = r.LogWarnings,
                     MigrationOutput = r.Upgrade?.MigrationOutput ?? [], Errors = r.Errors, Warnings = r.Warnings,
+                    Platform = r.Platform,
                 };
             var u = request.Upgrade ?? throw new ArgumentException("A rehearsal or an upgrade is needed.", nameof(request));
             var hops = UpgradeHops.Of(u);
@@ -380,7 +373,7 @@ public static class UpgradeReportWriter
                 BackupId = u.BackupId, BackupPath = u.BackupPath, Window = u.Duration,
                 WindowBasis = $"the {u.Operation.ToLowerInvariant()} itself took {UpgradeReportWriter.Duration(u.Duration)} (measured){(u.BackupId is null ? "" : "; the backup before it is not included")}",
                 Validation = request.Validation, MigrationOutput = u.MigrationOutput,
-                Error = u.Error is null ? null : $"{u.ErrorId}: {u.Error}", Deployment = u.Deployment,
+                Error = u.Error is null ? null : $"{u.ErrorId}: {u.Error}", Deployment = u.Deployment, Platform = u.Deployment?.Platform ?? u.Platform,
                 UpgradeId = u.Operation == "Rollback" ? null : u.Id,
             };
         }

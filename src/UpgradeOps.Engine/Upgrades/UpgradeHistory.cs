@@ -20,13 +20,5 @@ public static class UpgradeHistory
     }
 
     /// <summary>Where a deployment's journal folder is anchored: beside its compose file, or a release's state folder.</summary>
-    public static string StateAnchor(Deployment deployment)
-    {
-        if (deployment.Platform == DeploymentPlatform.Kubernetes && deployment.Location?.Split('/', 2) is [{ Length: > 0 } ns, { Length: > 0 } release])
-            return Kubernetes.HelmUpgradeService.StateAnchor(ns, release);
-        if (deployment.Location is null || deployment.Platform != DeploymentPlatform.Compose)
-            throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, deployment.Name,
-                $"Deployment '{deployment.Name}' has no compose file to find its journal beside. Get it with Get-UpgradeDeployment -ComposeFile.");
-        return deployment.Location;
-    }
+    public static string StateAnchor(Deployment deployment) => Platforms.DeploymentPlatforms.Open(deployment).StateAnchor;
 }

@@ -77,9 +77,7 @@ public static partial class DiagnosticAnalyzer
         var firstErrorLine = report.Error is null ? null : evidence(Lines(report.Error).FirstOrDefault() ?? report.Error);
         // Compose resumes from the journal's failed step; helm has no such step to resume, so a Helm upgrade is run again
         // (-Force first rolls a release left pending back to its last deployed revision).
-        var continueUpgrade = report.Platform == DeploymentPlatform.Kubernetes
-            ? "Invoke-Upgrade -Deployment $d -To <version> runs it again (add -Force when the release is left pending-upgrade)"
-            : "Invoke-Upgrade -Deployment $d -Resume continues from the failed step";
+        var continueUpgrade = Platforms.DeploymentPlatforms.Of(report.Platform).ContinueUpgradeAdvice;
 
         if (migration && report.Operation != "Rollback")
         {

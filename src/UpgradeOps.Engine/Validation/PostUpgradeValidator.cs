@@ -7,6 +7,8 @@ using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
 using UpgradeOps.Profiles;
 
+using UpgradeOps.Platforms;
+
 namespace UpgradeOps.Validation;
 
 /// <summary>What Test-PostUpgrade asks.</summary>
@@ -60,7 +62,7 @@ public static class PostUpgradeValidator
                 $"Unknown check(s) {string.Join(", ", unknown)}. The checks are: {string.Join(", ", CheckNames)}.");
 
         // Described afresh: the object in the pipeline may date from before the upgrade.
-        using var source = await ValidationTarget.OpenAsync(request.Deployment, context).ConfigureAwait(false);
+        using var source = await DeploymentPlatforms.Open(request.Deployment).OpenValidationTargetAsync(context).ConfigureAwait(false);
         var deployment = source.Deployment;
         var api = source.Api(request.ApiEndpoint);
         var expected = request.ExpectedVersion ?? deployment.ConfiguredVersion ?? deployment.Version;
@@ -106,7 +108,7 @@ public static class PostUpgradeValidator
     /// <summary>Times the profile's requests now: the baseline a later Test-PostUpgrade compares with.</summary>
     public static async Task<PerformanceBaseline> CaptureBaselineAsync(Deployment deployment, string? apiEndpoint, EngineContext context)
     {
-        using var source = await ValidationTarget.OpenAsync(deployment, context).ConfigureAwait(false);
+        using var source = await DeploymentPlatforms.Open(deployment).OpenValidationTargetAsync(context).ConfigureAwait(false);
         var api = source.Api(apiEndpoint);
         using var activity = context.StartActivity($"Measuring the API latency of {deployment.Name}");
         return await MeasureAsync(api, source, context.CancellationToken).ConfigureAwait(false);
@@ -296,12 +298,6 @@ public static class PostUpgradeValidator
         return check.Fail("ErrorsInLogs",
             string.Join("; ", found.Select(f => $"{f.Container}: {f.Count} error line(s), first: {string.Join(" | ", f.Samples)}")) + $" (since {from:u})",
             "Read the full lines with Get-UpgradeDiagnostic; if they are known and harmless, add them to the profile's validation.logIgnorePatterns.");
-    }
-
-    internal static async Task<string> ReadLogsAsync(DockerEngine engine, string containerId, DateTimeOffset since, CancellationToken ct)
-    {
-        var (stdout, stderr) = await ContainerLogs.ReadAsync(engine.Client, containerId, since, tail: null, timestamps: false, ct).ConfigureAwait(false);
-        return stdout + (stderr.Length > 0 && !stdout.EndsWith('\n') && stdout.Length > 0 ? "\n" : "") + stderr;
     }
 
     private static async Task<(CheckResult Result, PerformanceBaseline? Measured)> PerformanceAsync(ProductApi api, IValidationTarget source,

@@ -9,6 +9,8 @@ using UpgradeOps.Versioning;
 
 using UpgradeOps.Planning;
 
+using UpgradeOps.Platforms;
+
 namespace UpgradeOps.Validation;
 
 /// <summary>What Test-UpgradeReadiness asks.</summary>
@@ -45,7 +47,7 @@ public static class UpgradeReadinessChecker
     public static async Task<ReadinessReport> CheckAsync(ReadinessRequest request, EngineContext context)
     {
         var ct = context.CancellationToken;
-        using var target = await ReadinessTarget.OpenAsync(request.Deployment, context).ConfigureAwait(false);
+        using var target = await DeploymentPlatforms.Open(request.Deployment).OpenReadinessTargetAsync(context).ConfigureAwait(false);
         var deployment = target.Deployment;
         var report = new ReadinessReport { DeploymentName = deployment.Name, From = deployment.Version, To = request.To };
         using var activity = context.StartActivity($"Checking readiness of {deployment.Name} for {request.To}");
@@ -78,7 +80,7 @@ public static class UpgradeReadinessChecker
         report.Checks.Add(await BackupCheckAsync(request, deployment, target.DumpReader, context).ConfigureAwait(false));
         report.Checks.Add(WindowCheck(request, path));
         report.Checks.Add(await DiskSpaceCheckAsync(request, deployment, target, ct).ConfigureAwait(false));
-        report.Checks.Add(HealthCheck(deployment));
+        report.Checks.Add(HealthCheck(deployment, target.HealthProblem(deployment)));
         var needs = target.ConfigurationNeeds(request.To);
         report.Checks.Add(ConfigurationCheck(needs, request.To, target.ConfigurationRemedy(needs.Where(n => n.State == SettingState.Missing).ToList(), request.To)));
         activity.Report("Background tasks", 80);
@@ -119,7 +121,11 @@ public static class UpgradeReadinessChecker
         BackupVerification verification;
         try
         {
-            verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest { BackupPath = backup.Path, Deployment = dumpReader }, context).ConfigureAwait(false);
+            verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest
+            {
+                BackupPath = backup.Path, Deployment = dumpReader,
+                DataStores = dumpReader is null ? null : DeploymentPlatforms.Open(dumpReader).OpenDataStoresAsync,
+            }, context).ConfigureAwait(false);
         }
         catch (UpgradeOpsException ex) when (ex.ErrorId == "BackupPathNotFound")
         {
@@ -190,53 +196,16 @@ public static class UpgradeReadinessChecker
     }
 
     /// <summary>Healthy now: every service (or workload) at its replicas, and on Helm a release that is not left pending-*.</summary>
-    internal static CheckResult HealthCheck(Deployment deployment)
+    internal static CheckResult HealthCheck(Deployment deployment, (string ErrorId, string Detail, string Remedy)? platformProblem = null)
     {
         var health = CheckTimer.Start("DeploymentHealthy");
-        if (deployment.ReleaseStatus is { } status && status.StartsWith("pending-", StringComparison.Ordinal) && deployment.Location?.Split('/', 2) is [var ns, var release])
-            return health.Fail("HelmReleasePending",
-                $"Release {release} is {status} at revision {deployment.Revision}: a helm operation did not finish, and helm refuses the next upgrade until it is repaired.",
-                KubernetesDiscovery.PendingRepair(release, ns, deployment.Revision ?? 1));
+        if (platformProblem is { } problem) return health.Fail(problem.ErrorId, problem.Detail, problem.Remedy);
         return deployment.Healthy
             ? health.Pass($"{deployment.Services.Count} services healthy")
             : health.Fail("DeploymentHealthyNotReady",
                 "Not healthy now: " + string.Join(", ", deployment.Services.Where(s => !s.Healthy).Select(s => $"{s.Name} ({s.Replicas} of {s.ExpectedReplicas} running" +
                     string.Concat(s.Containers.Where(c => !c.IsHealthy).Select(c => $"; {c.Name} {c.State}{(c.Health is { } h ? $"/{h}" : "")}")) + ")")),
                 "Bring the deployment back to health before upgrading (Get-UpgradeDiagnostic shows why it is not).");
-    }
-
-    /// <summary>
-    /// Compose: the rules naming a .env variable the hop crosses (ConfigurationRules.Applicable, as the upgrade's
-    /// ComposeConfiguration.Plan finds them), unset ones Missing or Generated.
-    /// </summary>
-    internal static IReadOnlyList<SettingNeed> ComposeNeeds(ProductProfile profile, string? fromVersion, string to, Func<string, bool> isSet)
-    {
-        if (!ProductVersion.TryParse(to, out var target)) return Array.Empty<SettingNeed>();
-        var from = ProductVersion.TryParse(fromVersion, out var f) ? f! : ProductVersion.Parse("0.0.0");
-        return ComposeConfiguration.Applicable(profile, from, target!).Select(rule =>
-        {
-            var variable = rule.RequiresVariable!;
-            return new SettingNeed(variable, rule.Description, isSet(variable) ? SettingState.Set : rule.Generate ? SettingState.Generated : SettingState.Missing);
-        }).ToList();
-    }
-
-    /// <summary>
-    /// Helm: the rules naming a values key the hop crosses (ConfigurationRules.Applicable; chartVersion rules only with a
-    /// known target chart, which readiness does not have), against the release's values as the upgrade would treat them:
-    /// set, moved from the older key, the rule's default written, a generated value, or Missing.
-    /// </summary>
-    internal static IReadOnlyList<SettingNeed> HelmNeeds(ProductProfile profile, string? fromVersion, string to, string? fromChart, Func<string, string?> releaseValue)
-    {
-        if (!ProductVersion.TryParse(to, out var target)) return Array.Empty<SettingNeed>();
-        var from = ProductVersion.TryParse(fromVersion, out var f) ? f! : ProductVersion.Parse("0.0.0");
-        return ConfigurationRules.Applicable(profile, DeploymentPlatform.Kubernetes, from, target!, fromChart, null).Select(rule =>
-        {
-            var key = rule.RequiresValuesKey!;
-            if (releaseValue(key) is not null) return new SettingNeed(key, rule.Description, SettingState.Set);
-            if (rule.MovedFrom is { } old && releaseValue(old) is not null) return new SettingNeed(key, rule.Description, SettingState.Moved, old);
-            if (rule.DefaultValue is not null) return new SettingNeed(key, rule.Description, SettingState.Defaulted);
-            return new SettingNeed(key, rule.Description, rule.Generate ? SettingState.Generated : SettingState.Missing);
-        }).ToList();
     }
 
     internal static CheckResult ConfigurationCheck(IReadOnlyList<SettingNeed> needs, string to, string remedy)
@@ -275,7 +244,7 @@ public static class UpgradeReadinessChecker
         {
             return check.Finish(CheckStatus.Warning, $"The API did not answer: {ex.Message}", "Check the tasks in the product's UI.");
         }
-        catch (UpgradeOpsException ex) when (target.Deployment.Platform == DeploymentPlatform.Kubernetes)
+        catch (UpgradeOpsException ex) when (target.ApiFailuresAreWarnings)
         {
             // The port-forward could not be opened or used: the item says why, the other items stand.
             return check.Finish(CheckStatus.Warning, $"The API could not be asked: {ex.Message}", "Check the tasks in the product's UI, or give -ApiEndpoint.", ex.ErrorId);

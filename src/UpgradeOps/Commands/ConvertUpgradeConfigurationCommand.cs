@@ -99,7 +99,7 @@ public sealed class ConvertUpgradeConfigurationCommand : EngineCmdlet
             var valuesFile = ValuesFile is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(ValuesFile);
             var given = ConfigurationValues(ConfigurationValue);
             var (edit, changes) = RunEngine(context => ConfigurationMigration.PlanAsync(deployment, To, valuesFile, ChartVersion, given, context));
-            if (changes.Where(c => c.Action == "Missing").ToList() is { Count: > 0 } missing)
+            if (changes.Where(c => c.Action == ConfigurationAction.Missing).ToList() is { Count: > 0 } missing)
             {
                 WriteObject(changes, enumerateCollection: true);
                 throw Profiles.ConfigurationRules.MissingValues(missing, To, missing[0].File, "the file");
@@ -112,7 +112,7 @@ public sealed class ConvertUpgradeConfigurationCommand : EngineCmdlet
             }
             if (!ShouldChange(edit.Path, $"Convert the configuration of '{deployment.Name}' for {To}:\n{edit.Diff.TrimEnd('\n')}", "Convert configuration", Force)) return;
             edit.Apply();
-            foreach (var change in changes) change.Applied = change.Action is "Added" or "Moved";
+            foreach (var change in changes) change.Applied = change.Action is ConfigurationAction.Added or ConfigurationAction.Moved;
             WriteObject(changes, enumerateCollection: true);
         }
         catch (UpgradeOpsException ex)

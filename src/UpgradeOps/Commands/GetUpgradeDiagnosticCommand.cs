@@ -2,6 +2,10 @@ using System.Management.Automation;
 using UpgradeOps.Commands.Hosting;
 using UpgradeOps.Validation;
 
+using UpgradeOps.Compose;
+
+using UpgradeOps.Platforms;
+
 namespace UpgradeOps.Commands;
 
 /// <summary>
@@ -130,7 +134,7 @@ public sealed class GetUpgradeDiagnosticCommand : EngineCmdlet
                 ThrowEngineError(new UpgradeOpsException("DeploymentRequired", ErrorKind.InvalidArgument, Result,
                     "This result names no journal to find its deployment from. Give -Deployment (from Get-UpgradeDeployment)."));
 
-            var report = RunEngine(context => ComposeDiagnosticCollector.CollectAsync(request, context));
+            var report = RunEngine(context => Validation.Diagnostics.CollectAsync(request, context));
             if (outFile is not null &&
                 ShouldChange(outFile, $"Write the diagnostic bundle of '{report.DeploymentName}' (report.json, {report.Services.Count} container logs, journal.json; redacted) to {outFile}.",
                     "Write", Force))

@@ -3,6 +3,10 @@ using System.Security;
 using UpgradeOps.Commands.Hosting;
 using UpgradeOps.Upgrades;
 
+using UpgradeOps.Compose;
+
+using UpgradeOps.Platforms;
+
 namespace UpgradeOps.Commands;
 
 /// <summary>
@@ -91,35 +95,15 @@ public sealed class InvokeRollbackCommand : EngineCmdlet
     {
         WithPassphrase(EncryptionKey, passphrase =>
         {
-            var description = $"Roll deployment '{Deployment!.Name}' back " +
-                              (UpgradeId is not null ? $"from upgrade {UpgradeId}" : Backup is not null ? $"to backup {Backup.Id}" : "from its latest upgrade") +
-                              ": stop the product containers, restore databases, volumes, compose file and .env from the backup (data written since is lost), " +
-                              "recreate the containers on their previous images, wait until healthy.";
-            if (Deployment.Platform == DeploymentPlatform.Kubernetes)
-            {
-                var helmRequest = new Kubernetes.HelmRollbackRequest
-                {
-                    Deployment = Deployment, UpgradeId = UpgradeId, BackupPath = Backup?.Path, Passphrase = passphrase, HealthTimeout = HealthTimeout,
-                    HelmPath = HelmPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(HelmPath),
-                };
-                var (journal, revision, backupPath) = Kubernetes.HelmUpgradeService.PlanRollback(helmRequest);
-                var (ns, release) = (Deployment.Location!.Split('/')[0], Deployment.Location.Split('/')[1]);
-                var helmCommand = $"helm rollback {release} {revision} -n {ns} --wait";
-                if (!ShouldChange(Deployment.Name, $"Roll Helm release {Deployment.Location} back from upgrade {journal.Result.Id} ({journal.Result.To} → {journal.Result.From}): " +
-                        (backupPath is null
-                            ? $"'{helmCommand}' only; the data is not restored (the upgrade recorded no backup: give -Backup to restore one)."
-                            : $"verify backup {backupPath}, scale the application workloads to 0, restore the databases from it (data written since is lost), " +
-                              $"'{helmCommand}', scale the workloads back and wait until they are ready."),
-                        "Roll back", Force)) return;
-                WriteObject(RunEngine(context => Kubernetes.HelmUpgradeService.RollBackAsync(helmRequest, context)));
-                return;
-            }
-            if (!ShouldChange(Deployment.Name, description, "Roll back", Force)) return;
             var request = new RollbackRequest
             {
-                Deployment = Deployment, UpgradeId = UpgradeId, BackupPath = Backup?.Path, Passphrase = passphrase, HealthTimeout = HealthTimeout,
+                Deployment = Deployment!, UpgradeId = UpgradeId, BackupPath = Backup?.Path, BackupId = Backup?.Id, Passphrase = passphrase, HealthTimeout = HealthTimeout,
+                HelmPath = HelmPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(HelmPath),
             };
-            WriteObject(RunEngine(context => ComposeRollbackService.RollBackAsync(request, context)));
+            var platform = DeploymentPlatforms.Open(Deployment!);
+            var description = RunEngine(context => platform.PlanRollbackAsync(request, context));
+            if (!ShouldChange(Deployment!.Name, description, "Roll back", Force)) return;
+            WriteObject(RunEngine(context => platform.RollBackAsync(request, context)));
         });
     }
 }

@@ -11,6 +11,10 @@ using UpgradeOps.Commands.Completion;
 
 using UpgradeOps.Planning;
 
+using UpgradeOps.Compose;
+
+using UpgradeOps.Platforms;
+
 namespace UpgradeOps.Commands;
 
 /// <summary>
@@ -258,7 +262,9 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
                 Deployment = deployment,
                 Path = path ?? new UpgradePath { From = deployment.Version ?? "", To = deployment.Version ?? "", IsSupported = true, Reason = "resume" },
                 BackupPath = Backup?.Path,
+                BackupId = Backup?.Id,
                 SkipBackup = SkipBackup,
+                Resume = Resume,
                 Strategy = Enum.Parse<UpgradeStrategy>(Strategy),
                 RollbackOnFailure = RollbackOnFailure,
                 MigrationTimeout = MigrationTimeout,
@@ -266,26 +272,32 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
                 Force = Force,
                 ConfigurationValues = ConfigurationValues(ConfigurationValue),
                 Passphrase = passphrase,
+                Helm = Chart is null ? null : new HelmUpgradeOptions
+                {
+                    Chart = ChartArgument(SessionState.Path, Chart),
+                    ChartVersion = ChartVersion,
+                    ValuesFiles = ValuesFile.Select(f => SessionState.Path.GetUnresolvedProviderPathFromPSPath(f)).ToList(),
+                    HelmPath = HelmPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(HelmPath),
+                },
             };
-
-            if (deployment.Platform == DeploymentPlatform.Kubernetes)
-            {
-                UpgradeHelmRelease(deployment, request);
-                return;
-            }
+            var platform = DeploymentPlatforms.Open(deployment);
+            // What the platform cannot do, and its local inputs, before readiness asks the engine or the cluster.
+            platform.CheckUpgradeRequest(request);
 
             if (Resume)
             {
                 if (!ShouldChange(deployment.Name, $"Resume the interrupted upgrade of '{deployment.Name}' from its journal.", "Resume upgrade", Force)) return;
-                Emit(RunEngine(context => ComposeUpgradeService.ResumeAsync(request, context)));
+                Emit(RunEngine(context => platform.ResumeAsync(request, context)));
                 return;
             }
 
+            // A missing backup is then readiness's Backup item (NotReady), not BackupRequired.
             if (RequireReadiness) CheckReadiness(deployment, request.Path.To);
 
-            var plan = RunEngine(context => ComposeUpgradeService.PlanAsync(request, context));
-            if (!ShouldChange(deployment.Name, Describe(deployment, request, plan), "Upgrade", Force)) return;
-            Emit(RunEngine(context => ComposeUpgradeService.UpgradeAsync(request, context)));
+            var plan = RunEngine(context => platform.PlanUpgradeAsync(request, context));
+            foreach (var warning in plan.Warnings) WriteWarning(warning);
+            if (!ShouldChange(deployment.Name, plan.Description, "Upgrade", Force)) return;
+            foreach (var result in RunEngine(context => platform.UpgradeAsync(request, context))) Emit(result);
         });
     }
 
@@ -304,75 +316,6 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
             string.Join(" ", failed.Select(c => $"{c.Name}: {c.Detail} {c.Remedy}")) + " Nothing was changed.");
     }
 
-    /// <summary>A Helm release: the backup verified, then helm upgrade hop by hop (journal with the backup, pending repair with -Force).</summary>
-    private void UpgradeHelmRelease(Deployment deployment, UpgradeRequest upgrade)
-    {
-        var path = upgrade.Path;
-        if (Resume || Strategy == "Rolling")
-            throw new UpgradeOpsException("NotSupportedOnHelm", ErrorKind.NotImplemented, deployment,
-                Resume
-                    ? "-Resume is not available for Helm releases: helm keeps no step to continue from. Run Invoke-Upgrade -To again; add -Force when " +
-                      "an interrupted run left its lock or the release pending-upgrade (it is rolled back to its last deployed revision first)."
-                    : "-Strategy Rolling is for Compose deployments: on a Helm release the Deployments roll their pods out themselves " +
-                      "(their spec.strategy). Run Invoke-Upgrade again without -Strategy.");
-        // The parameters and local files first: their faults are not the cluster's, and readiness asks the cluster.
-        if (Chart is null)
-            throw new UpgradeOpsException("ChartRequired", ErrorKind.InvalidArgument, deployment,
-                "A Helm release is upgraded with its chart: give -Chart (a folder, a .tgz, or repo/chart) and, for a repository chart, -ChartVersion unless the path gives each hop its chart version (the profile's version.helmCharts).");
-        var valuesFiles = ValuesFile.Select(f => SessionState.Path.GetUnresolvedProviderPathFromPSPath(f)).ToList();
-        HelmConfiguration.CheckValuesFiles(valuesFiles);
-        // As on Compose, readiness comes first: a missing backup is its Backup item (NotReady), not BackupRequired.
-        if (RequireReadiness) CheckReadiness(deployment, path.To);
-        if (!SkipBackup && Backup is null) throw ComposeUpgradeService.BackupRequired(deployment);
-        if (!path.IsSupported)
-            throw new UpgradeOpsException("UpgradePathNotSupported", ErrorKind.InvalidOperation, path, path.Reason);
-        var options = new HelmUpgradeOptions
-        {
-            Chart = ChartArgument(SessionState.Path, Chart),
-            ChartVersion = ChartVersion,
-            ValuesFiles = valuesFiles,
-            HelmPath = HelmPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(HelmPath),
-        };
-        var profile = Profiles.ProfileLoader.Load(deployment.Profile);
-        var given = ConfigurationValues(ConfigurationValue);
-        // Each hop's chart version (-ChartVersion, else the path's); a local chart of another version stops here.
-        var hops = path.Steps.Select(step => (Step: step, Options: options.ForStep(step))).ToList();
-        if (options.OverrideWarning(path) is { } overrides) WriteWarning(overrides);
-        // The values migration of the whole path, planned before anything changes: a rule without a value stops here.
-        var (configuration, changes) = RunEngine(context => HelmUpgradeService.PlanConfigurationAsync(
-            new HelmUpgradeRequest { Deployment = deployment, From = path.From, To = path.To, ConfigurationValues = given }, options.ForStep(path.Steps.LastOrDefault()), context));
-        if (changes.Where(c => c.Action == "Missing").ToList() is { Count: > 0 } missing)
-            throw Profiles.ConfigurationRules.MissingValues(missing, path.To, missing[0].File, "the values file");
-        var ruleValuesFile = configuration is not null && !options.ValuesFiles.Contains(configuration.Path) ? configuration.Path : null;
-        var commands = hops.Select(hop => "helm " + string.Join(' ', HelmUpgradeService.UpgradeArguments(deployment, profile, hop.Step.To, hop.Options, HealthTimeout, ruleValuesFile)));
-        var description = $"Upgrade Helm release {deployment.Location} {path.Route}: {string.Join("; then ", commands)}" +
-                          (HelmUpgradeService.MigrationPlan(profile) is { } migration ? $"; after each, the migration {migration}" : "") +
-                          (deployment.ReleaseStatus?.StartsWith("pending-") == true ? $"; first repair its {deployment.ReleaseStatus} state with helm rollback (-Force)" : "") +
-                          (SkipBackup ? ". No backup (-SkipBackup): Invoke-Rollback can return the release, not its data."
-                              : $". Backup {Backup!.Id} is verified first and recorded in the journal, for Invoke-Rollback to restore its data.") +
-                          string.Concat(changes.Select(c => $"\n  configuration: {c.RuleId}: {c.Setting} {c.Action}{(c.MovedFrom is null ? "" : $" from {c.MovedFrom}")}")) +
-                          (configuration is null ? "" : "\n  " + configuration.Diff.TrimEnd('\n').Replace("\n", "\n  "));
-        if (!ShouldChange(deployment.Name, description, "Upgrade", Force)) return;
-        var backup = RunEngine(context => ComposeUpgradeService.CheckBackupAsync(upgrade, context));
-        int? startRevision = null;
-        foreach (var (step, hopOptions) in hops)
-        {
-            var request = new HelmUpgradeRequest
-            {
-                Deployment = deployment, From = step.From, To = step.To, Force = Force, RollbackOnFailure = RollbackOnFailure, HealthTimeout = HealthTimeout,
-                MigrationTimeout = MigrationTimeout, ConfigurationValues = given, Passphrase = upgrade.Passphrase,
-                BackupId = backup?.Id, BackupPath = backup?.Path,
-                // With a backup every hop journals the revision before the path: the backup was taken there, so a rollback returns
-                // data and release together. Without one each hop returns to its own previous revision, as before.
-                ReturnRevision = backup is null ? null : startRevision,
-            };
-            var result = RunEngine(context => HelmUpgradeService.UpgradeAsync(request, hopOptions, context));
-            startRevision ??= result.JournalPath is { } journalPath ? UpgradeJournal.Load(journalPath).PreviousRevision : null;
-            Emit(result);
-            if (result.Status != UpgradeStatus.Succeeded) return;
-        }
-    }
-
     /// <summary>-Chart as helm takes it: a local chart (folder or .tgz) as a full path; anything else (repo/chart, oci://...) as given.</summary>
     internal static string ChartArgument(PathIntrinsics paths, string chart)
     {
@@ -389,23 +332,5 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
                 (result.Status != UpgradeStatus.RolledBack ? "Journal: " + result.JournalPath
                     : result.BackupId is null ? "The previous version serves again; the data was not restored (no backup: -SkipBackup)."
                     : $"Backup {result.BackupId}'s data was restored and the previous version serves again.")));
-    }
-
-    private static string Describe(Deployment deployment, UpgradeRequest request, IReadOnlyList<PlannedHop> plan)
-    {
-        var text = new System.Text.StringBuilder();
-        text.Append($"Upgrade '{deployment.Name}' {request.Path.From} → {request.Path.To} ({request.Path.Route}), strategy {request.Strategy}, ");
-        text.Append($"estimated downtime {request.Path.EstimatedDowntime}; backup: {(request.SkipBackup ? "none (-SkipBackup)" : request.BackupPath ?? "none given")}.");
-        foreach (var hop in plan)
-        {
-            text.Append($"\n  Hop {hop.From} → {hop.To}:");
-            text.Append($"\n    pull: {string.Join(", ", hop.ImagesToPull)}");
-            foreach (var change in hop.ConfigurationChanges) text.Append($"\n    configuration: {change.RuleId}: {change.Setting} {change.Action}");
-            if (hop.MigrationCommand is not null) text.Append($"\n    migrate: {hop.MigrationCommand} (one-off container of the new image)");
-            text.Append($"\n    recreate: {string.Join(", ", hop.ContainersToRecreate)}");
-            foreach (var diff in hop.FileDiffs.Where(d => d.Length > 0))
-                text.Append("\n    ").Append(diff.TrimEnd('\n').Replace("\n", "\n    "));
-        }
-        return text.ToString();
     }
 }

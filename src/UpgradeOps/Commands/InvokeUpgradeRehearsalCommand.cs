@@ -5,6 +5,10 @@ using UpgradeOps.Commands.Completion;
 using UpgradeOps.Commands.Hosting;
 using UpgradeOps.Rehearsals;
 
+using UpgradeOps.Kubernetes;
+
+using UpgradeOps.Platforms;
+
 namespace UpgradeOps.Commands;
 
 /// <summary>

@@ -4,6 +4,12 @@ using UpgradeOps.Backups;
 using UpgradeOps.Commands.Hosting;
 using UpgradeOps.Commands.Completion;
 
+using UpgradeOps.Kubernetes;
+
+using UpgradeOps.Compose;
+
+using UpgradeOps.Platforms;
+
 namespace UpgradeOps.Commands;
 
 /// <summary>
@@ -97,14 +103,14 @@ public sealed class NewDeploymentBackupCommand : EngineCmdlet
                 Passphrase = passphrase,
                 Components = Component,
             };
-            var helm = Deployment!.Platform == DeploymentPlatform.Kubernetes;
-            var plan = RunEngine(context => helm ? HelmBackupService.PlanAsync(request, context) : ComposeBackupService.PlanAsync(request, context));
+            var platform = DeploymentPlatforms.Open(Deployment!);
+            var plan = RunEngine(context => platform.PlanBackupAsync(request, context));
             var description = $"Back up deployment '{Deployment!.Name}' ({Deployment.Version}) into {request.Path}" +
                               (passphrase is null ? "" : ", encrypted") + ":" +
                               string.Concat(plan.Select(p => $"\n  {p.Name} ({p.Kind}) from {p.Source} -> {p.File}"));
             if (!ShouldChange(Deployment.Name, description, "Back up", Force)) return;
 
-            WriteObject(RunEngine(context => helm ? HelmBackupService.BackupAsync(request, context) : ComposeBackupService.BackupAsync(request, context)));
+            WriteObject(RunEngine(context => platform.BackUpAsync(request, context)));
         });
     }
 }

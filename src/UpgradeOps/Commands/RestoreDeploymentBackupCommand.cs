@@ -4,6 +4,12 @@ using UpgradeOps.Backups;
 using UpgradeOps.Commands.Hosting;
 using UpgradeOps.Commands.Completion;
 
+using UpgradeOps.Kubernetes;
+
+using UpgradeOps.Compose;
+
+using UpgradeOps.Platforms;
+
 namespace UpgradeOps.Commands;
 
 /// <summary>
@@ -95,15 +101,15 @@ public sealed class RestoreDeploymentBackupCommand : EngineCmdlet
                 Passphrase = passphrase,
                 Force = Force,
             };
-            var helm = Deployment!.Platform == DeploymentPlatform.Kubernetes;
-            var plan = RunEngine(context => helm ? HelmRestoreService.PlanAsync(request, context) : ComposeRestoreService.PlanAsync(request, context));
+            var platform = DeploymentPlatforms.Open(Deployment!);
+            var plan = RunEngine(context => platform.PlanRestoreAsync(request, context));
             var description = $"Restore backup {request.BackupPath} onto deployment '{Deployment!.Name}' (data written since the backup is lost):" +
-                              $"\n  {(helm ? "scale down" : "stop")}: {(plan.StopContainers.Count == 0 ? "nothing" : string.Join(", ", plan.StopContainers))}" +
+                              $"\n  {plan.StopVerb}: {(plan.StopContainers.Count == 0 ? "nothing" : string.Join(", ", plan.StopContainers))}" +
                               string.Concat(plan.Actions.Select(a => $"\n  {a}")) +
-                              (helm ? "\n  scale the workloads back and wait until they are ready" : "\n  start the stopped containers and wait until they are healthy");
+                              $"\n  {plan.Ending}";
             if (!ShouldChange(Deployment.Name, description, "Restore", Force)) return;
 
-            WriteObject(RunEngine(context => helm ? HelmRestoreService.RestoreAsync(request, context) : ComposeRestoreService.RestoreAsync(request, context)));
+            WriteObject(RunEngine(context => platform.RestoreAsync(request, context)));
         });
     }
 }

@@ -91,6 +91,7 @@ public sealed class TestDeploymentBackupCommand : EngineCmdlet
                 Passphrase = passphrase,
                 RestoreTest = RestoreTest,
                 Deployment = Deployment,
+                DataStores = Deployment is null ? null : Platforms.DeploymentPlatforms.Open(Deployment).OpenDataStoresAsync,
             };
             var verification = RunEngine(context => BackupVerifier.VerifyAsync(request, context));
             foreach (var warning in verification.Checks.Where(c => c.Status == CheckStatus.Warning)) WriteWarning($"{warning.Name}: {warning.Detail}");

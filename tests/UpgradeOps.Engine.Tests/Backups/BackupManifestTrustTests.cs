@@ -341,7 +341,7 @@ public class BackupManifestTrustTests : IDisposable
     public void A_configuration_file_goes_back_only_to_the_deployments_own_file(string file, string source, string expected)
     {
         var compose = ComposeFile.Load(Path.Combine(_folder, "config", "docker-compose.yml"));
-        var target = ComposeRestoreService.ConfigFileTarget(compose, "prod", new BackupComponent
+        var target = ComposeRestore.ConfigFileTarget(compose, "prod", new BackupComponent
         {
             Name = "config", Kind = BackupComponentKind.ConfigFile, File = file, Sha256 = "", Source = source,
         });
@@ -355,7 +355,7 @@ public class BackupManifestTrustTests : IDisposable
     public void A_configuration_file_the_deployment_does_not_have_is_refused(string file, string source)
     {
         var compose = ComposeFile.Load(Path.Combine(_folder, "config", "docker-compose.yml"));
-        var error = Assert.Throws<UpgradeOpsException>(() => ComposeRestoreService.ConfigFileTarget(compose, "prod", new BackupComponent
+        var error = Assert.Throws<UpgradeOpsException>(() => ComposeRestore.ConfigFileTarget(compose, "prod", new BackupComponent
         {
             Name = "config", Kind = BackupComponentKind.ConfigFile, File = file, Sha256 = "", Source = source,
         }));

@@ -3,6 +3,8 @@ using UpgradeOps.Backups;
 using UpgradeOps.Profiles;
 using Xunit;
 
+using UpgradeOps.Kubernetes;
+
 namespace UpgradeOps.Engine.Tests.Backups;
 
 public class KubernetesObjectSnapshotTests

@@ -66,7 +66,7 @@ public class ConfigurationFileTests : IDisposable
     public void A_line_added_to_a_CRLF_env_ends_in_CRLF()
     {
         var (edit, changes) = PlanSigningKey("# versions\r\nVERSION=1.9.0\r\n");
-        Assert.Equal("Added", Assert.Single(changes).Action);
+        Assert.Equal(ConfigurationAction.Added, Assert.Single(changes).Action);
         AssertEveryLineEndsInCrlf(edit!.After);
         Assert.Matches("^# versions\r\nVERSION=1\\.9\\.0\r\nAPP_SIGNING_KEY=[0-9a-f]{64}\r\n$", edit.After);
     }
@@ -101,7 +101,7 @@ public class ConfigurationFileTests : IDisposable
     public void Of_a_key_set_twice_the_last_assignment_is_the_one_compose_uses_and_the_one_edited()
     {
         var (edit, changes) = PlanSigningKey("APP_SIGNING_KEY=kept-as-it-is\nVERSION=1.9.0\nAPP_SIGNING_KEY=\n");
-        Assert.Equal("Added", Assert.Single(changes).Action);
+        Assert.Equal(ConfigurationAction.Added, Assert.Single(changes).Action);
         Assert.Matches("^APP_SIGNING_KEY=kept-as-it-is\nVERSION=1\\.9\\.0\nAPP_SIGNING_KEY=[0-9a-f]{64}\n$", edit!.After);
         Assert.Equal("kept", EnvFile.Parse("A=1\nA=kept\n")["A"]);
     }
@@ -111,7 +111,7 @@ public class ConfigurationFileTests : IDisposable
     {
         var (edit, changes) = PlanSigningKey("APP_SIGNING_KEY=\nAPP_SIGNING_KEY=set-later\n");
         Assert.Null(edit);
-        Assert.Equal("AlreadySet", Assert.Single(changes).Action);
+        Assert.Equal(ConfigurationAction.AlreadySet, Assert.Single(changes).Action);
     }
 
     [Theory]
@@ -194,7 +194,7 @@ public class ConfigurationFileTests : IDisposable
     public void A_key_added_to_a_CRLF_values_file_with_a_BOM_keeps_both()
     {
         var (edit, changes) = PlanCacheHost("# prod\r\nserver:\r\n  replicas: 2\r\n", bom: true);
-        Assert.Equal("Added", Assert.Single(changes).Action);
+        Assert.Equal(ConfigurationAction.Added, Assert.Single(changes).Action);
         Assert.True(edit!.ByteOrderMark);
         AssertEveryLineEndsInCrlf(edit.After);
         Assert.Equal("# prod\r\nserver:\r\n  replicas: 2\r\ncache:\r\n  host: 127.0.0.1\r\n", edit.After);
@@ -204,7 +204,7 @@ public class ConfigurationFileTests : IDisposable
     public void A_key_moved_in_a_CRLF_values_file_keeps_CRLF()
     {
         var (edit, changes) = PlanCacheHost("cache:\r\n  # the Redis host\r\n  address: 10.0.0.9\r\n  port: 6379\r\n");
-        Assert.Equal("Moved", Assert.Single(changes).Action);
+        Assert.Equal(ConfigurationAction.Moved, Assert.Single(changes).Action);
         AssertEveryLineEndsInCrlf(edit!.After);
     }
 

@@ -4,6 +4,8 @@ using System.Text.Json.Nodes;
 using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;
 
+using UpgradeOps.Platforms;
+
 namespace UpgradeOps.Engine.Tests.Kubernetes;
 
 public class HelmUpgradeArgumentsTests
@@ -17,7 +19,7 @@ public class HelmUpgradeArgumentsTests
     public void Upgrade_waits_keeps_the_values_and_sets_the_version_where_the_profile_says()
     {
         var profile = new ProductProfile { Version = new VersionLocation { HelmValuesKey = "image.tag" } };
-        var arguments = HelmUpgradeService.UpgradeArguments(Release(), profile, "1.7.6",
+        var arguments = HelmArguments.UpgradeArguments(Release(), profile, "1.7.6",
             new HelmUpgradeOptions { Chart = "./chart", ChartVersion = "4.1.0", ValuesFiles = ["a.yaml", "b.yaml"] }, TimeSpan.FromMinutes(5));
         Assert.Equal(["upgrade", "sbx", "./chart", "-n", "sandbox", "--wait", "--timeout", "300s", "--reset-then-reuse-values",
             "--version", "4.1.0", "-f", "a.yaml", "-f", "b.yaml", "--set", "image.tag=1.7.6"], arguments);
@@ -26,7 +28,7 @@ public class HelmUpgradeArgumentsTests
     [Fact]
     public void Without_a_values_key_the_chart_decides_the_version()
     {
-        var arguments = HelmUpgradeService.UpgradeArguments(Release(), new ProductProfile(), "1.7.6", new HelmUpgradeOptions { Chart = "repo/app" }, TimeSpan.FromSeconds(90));
+        var arguments = HelmArguments.UpgradeArguments(Release(), new ProductProfile(), "1.7.6", new HelmUpgradeOptions { Chart = "repo/app" }, TimeSpan.FromSeconds(90));
         Assert.DoesNotContain("--set", arguments);
         Assert.Contains("90s", arguments);
     }
@@ -35,7 +37,7 @@ public class HelmUpgradeArgumentsTests
     public void A_compose_deployment_is_refused()
     {
         var compose = new Deployment { Name = "x", Platform = DeploymentPlatform.Compose, Profile = "infrahub", Location = "/srv/docker-compose.yml" };
-        var ex = Assert.Throws<UpgradeOpsException>(() => HelmUpgradeService.UpgradeArguments(compose, new ProductProfile(), "1.0.0",
+        var ex = Assert.Throws<UpgradeOpsException>(() => HelmArguments.UpgradeArguments(compose, new ProductProfile(), "1.0.0",
             new HelmUpgradeOptions { Chart = "c" }, TimeSpan.FromMinutes(1)));
         Assert.Equal("DeploymentNotSupported", ex.ErrorId);
     }
@@ -62,7 +64,7 @@ public class HelmUpgradeArgumentsTests
         var hop = options.ForStep(Hop("1.7.5", "1.7.6", "0.4.0"));
         Assert.Equal(("repo/app", "0.4.0", "/bin/helm"), (hop.Chart, hop.ChartVersion, hop.HelmPath));
         Assert.Equal(["v.yaml"], hop.ValuesFiles);
-        Assert.Contains("0.4.0", HelmUpgradeService.UpgradeArguments(Release(), new ProductProfile(), "1.7.6", hop, TimeSpan.FromMinutes(1)));
+        Assert.Contains("0.4.0", HelmArguments.UpgradeArguments(Release(), new ProductProfile(), "1.7.6", hop, TimeSpan.FromMinutes(1)));
 
         // No chart map: as before, helm's choice.
         Assert.Same(options, options.ForStep(Hop("1.7.5", "1.7.6", null)));

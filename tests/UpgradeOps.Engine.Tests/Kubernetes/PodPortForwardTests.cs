@@ -89,7 +89,7 @@ public sealed class PortForwardFramesTests
         var api = new ServiceDefinition { Name = "server", Role = ServiceRole.Api };
         var ui = new ServiceDefinition { Name = "ui", Role = ServiceRole.Api };
         var worker = new ServiceDefinition { Name = "worker", Role = ServiceRole.Worker };
-        KubernetesBackupSource.Workload W(string name, ServiceDefinition? s) => new("Deployment", name, 1, new Dictionary<string, string>(), s);
+        HelmDeployment.Workload W(string name, ServiceDefinition? s) => new("Deployment", name, 1, new Dictionary<string, string>(), s);
         var workloads = new[] { W("r-a-ui", ui), W("r-server", api), W("r-worker", worker) };
         var profile = new ProductProfile { Api = new ApiDefinition { Service = "server" } };
         Assert.Equal("r-server", ApiPortForward.ApiWorkload(workloads, profile)?.Name);
@@ -299,7 +299,7 @@ public sealed class PodPortForwardTests(ITestOutputHelper output)
         };
         try
         {
-            using (var source = KubernetesBackupSource.Open(deployment))
+            using (var source = HelmDeployment.Open(deployment))
             using (var none = new ApiPortForward(source, NullLogger.Instance, default))
             {
                 var notReady = await Assert.ThrowsAsync<UpgradeOpsException>(() => none.EndpointAsync(default));
@@ -309,7 +309,7 @@ public sealed class PodPortForwardTests(ITestOutputHelper output)
 
             await client.AppsV1.ReplaceNamespacedDeploymentAsync(Api(1), "rel-api", "ns");
             Uri endpoint;
-            using (var source = KubernetesBackupSource.Open(deployment))
+            using (var source = HelmDeployment.Open(deployment))
             using (var forward = new ApiPortForward(source, NullLogger.Instance, default))
             {
                 endpoint = await forward.EndpointAsync(default);

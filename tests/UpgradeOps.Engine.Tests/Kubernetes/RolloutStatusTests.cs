@@ -4,6 +4,8 @@ using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;
 using UpgradeOps.Upgrades;
 
+using UpgradeOps.Platforms;
+
 namespace UpgradeOps.Engine.Tests.Kubernetes;
 
 /// <summary>How Invoke-Upgrade reads a Helm release's rollout from workload and pod status objects, and the exec migration's profile.</summary>
@@ -170,8 +172,8 @@ public class RolloutStatusTests
     {
         var profile = ProfileLoader.Parse(ExecProfile, "p.yml");
         Assert.Equal("server", profile.Migration.KubernetesExec);
-        Assert.Equal("'app upgrade' by pod exec in a pod of server (server) at the new version", HelmUpgradeService.MigrationPlan(profile));
-        Assert.Null(HelmUpgradeService.MigrationPlan(new ProductProfile()));
+        Assert.Equal("'app upgrade' by pod exec in a pod of server (server) at the new version", HelmArguments.MigrationPlan(profile));
+        Assert.Null(HelmArguments.MigrationPlan(new ProductProfile()));
     }
 
     [Theory]
@@ -190,7 +192,7 @@ public class RolloutStatusTests
     public void With_a_migration_by_exec_helm_does_not_wait_the_rollout_watch_does()
     {
         var release = new Deployment { Name = "sbx", Platform = DeploymentPlatform.Kubernetes, Profile = "p", Location = "sandbox/sbx" };
-        var arguments = HelmUpgradeService.UpgradeArguments(release, ProfileLoader.Parse(ExecProfile, "p.yml"), "1.7.6", new HelmUpgradeOptions { Chart = "./chart" },
+        var arguments = HelmArguments.UpgradeArguments(release, ProfileLoader.Parse(ExecProfile, "p.yml"), "1.7.6", new HelmUpgradeOptions { Chart = "./chart" },
             TimeSpan.FromMinutes(5));
         Assert.Equal(["upgrade", "sbx", "./chart", "-n", "sandbox", "--timeout", "300s", "--reset-then-reuse-values"], arguments);
     }

@@ -115,7 +115,7 @@ public class YamlValuesEditorTests
         Assert.Equal([file], Directory.GetFiles(folder));
         var (again, second) = HelmConfiguration.Plan(file, Profile(), ProductVersion.Parse("1.7.5"), ProductVersion.Parse("1.7.6"), "3.9.0", "4.0.0");
         Assert.Null(again);
-        Assert.All(second, c => Assert.Equal("AlreadySet", c.Action));
+        Assert.All(second, c => Assert.Equal(ConfigurationAction.AlreadySet, c.Action));
     }
 
     [Fact]
@@ -125,12 +125,12 @@ public class YamlValuesEditorTests
         var file = Path.Combine(Directory.CreateTempSubdirectory("values-").FullName, "values.yaml");
         var (none, missing) = HelmConfiguration.Plan(file, profile, ProductVersion.Parse("1.9.0"), ProductVersion.Parse("2.0.0"), null, null);
         Assert.Null(none);
-        Assert.Equal("Missing", missing.Single().Action);
+        Assert.Equal(ConfigurationAction.Missing, missing.Single().Action);
         var (_, elsewhere) = HelmConfiguration.Plan(file, profile, ProductVersion.Parse("1.9.0"), ProductVersion.Parse("2.0.0"), null, null, isSetElsewhere: _ => "x");
-        Assert.Equal("AlreadySet", elsewhere.Single().Action);
+        Assert.Equal(ConfigurationAction.AlreadySet, elsewhere.Single().Action);
         var (given, added) = HelmConfiguration.Plan(file, profile, ProductVersion.Parse("1.9.0"), ProductVersion.Parse("2.0.0"), null, null,
             new Dictionary<string, string> { ["auth.key"] = "s3cr3t-value" });
-        Assert.Equal("Added", added.Single().Action);
+        Assert.Equal(ConfigurationAction.Added, added.Single().Action);
         Assert.Equal("auth:\n  key: \"s3cr3t-value\"\n", given!.After);
         Assert.DoesNotContain("s3cr3t-value", given.Diff);
     }
@@ -138,9 +138,9 @@ public class YamlValuesEditorTests
     [Fact]
     public void Compose_rules_and_Helm_rules_do_not_mix()
     {
-        var compose = ConfigurationRules.Applicable(Profile(), DeploymentPlatform.Compose, ProductVersion.Parse("1.7.5"), ProductVersion.Parse("1.7.6"));
+        var compose = ConfigurationRules.Applicable(Profile(), ConfigurationTarget.EnvFile, ProductVersion.Parse("1.7.5"), ProductVersion.Parse("1.7.6"));
         Assert.Equal(["env"], compose.Select(r => r.Id));
-        var helm = ConfigurationRules.Applicable(Profile(), DeploymentPlatform.Kubernetes, ProductVersion.Parse("1.7.5"), ProductVersion.Parse("1.7.6"));
+        var helm = ConfigurationRules.Applicable(Profile(), ConfigurationTarget.ValuesFile, ProductVersion.Parse("1.7.5"), ProductVersion.Parse("1.7.6"));
         Assert.Equal(["cache-host", "log"], helm.Select(r => r.Id));
     }
 }

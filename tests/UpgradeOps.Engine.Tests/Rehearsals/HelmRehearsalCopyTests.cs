@@ -5,6 +5,10 @@ using UpgradeOps.Upgrades;
 using UpgradeOps.Versioning;
 using Xunit;
 
+using UpgradeOps.Kubernetes;
+
+using UpgradeOps.Reporting;
+
 namespace UpgradeOps.Engine.Tests.Rehearsals;
 
 public class HelmRehearsalCopyTests
@@ -107,7 +111,7 @@ public class HelmRehearsalCopyTests
             },
         };
         var path = new UpgradePath { From = "1.6.4", To = "1.8.0", IsSupported = true, Reason = "" };
-        var combined = HelmRehearsalService.Combine(new[] { Hop("1.6.4", "1.7.6", 0), Hop("1.7.6", "1.8.0", 20) }, path, "hr");
+        var combined = HelmRehearsal.Combine(new[] { Hop("1.6.4", "1.7.6", 0), Hop("1.7.6", "1.8.0", 20) }, path, "hr");
         Assert.Equal(TimeSpan.FromSeconds(20), combined.Duration);
         Assert.Equal(UpgradeStatus.Succeeded, combined.Status);
         var hops = UpgradeHops.Of(combined);

@@ -21,13 +21,13 @@ public class RehearsalCopyTests
     [InlineData("VERSION=1.55432", "VERSION=1.55432")]
     [InlineData("APP_PORT=58001", "APP_PORT=58001")]
     public void Moves_a_port_only_where_it_stands_alone(string text, string expected) =>
-        Assert.Equal(expected, RehearsalCopy.MapPorts(text, Map));
+        Assert.Equal(expected, ComposeRehearsalCopy.MapPorts(text, Map));
 
     [Fact]
     public void Moves_every_port_by_one_offset_to_the_first_free_set()
     {
         var busy = new HashSet<int> { 59001 };
-        var chosen = RehearsalCopy.ChoosePorts(new[] { 58000, 58001, 55432 }, port => !busy.Contains(port));
+        var chosen = ComposeRehearsalCopy.ChoosePorts(new[] { 58000, 58001, 55432 }, port => !busy.Contains(port));
         Assert.Equal(new Dictionary<int, int> { [58000] = 60000, [58001] = 60001, [55432] = 57432 }, chosen);
     }
 
@@ -35,7 +35,7 @@ public class RehearsalCopyTests
     public void Never_moves_a_port_onto_another_port_being_moved()
     {
         // +1000 would put 58000 on 59000, which is itself moved.
-        var chosen = RehearsalCopy.ChoosePorts(new[] { 58000, 59000 }, _ => true);
+        var chosen = ComposeRehearsalCopy.ChoosePorts(new[] { 58000, 59000 }, _ => true);
         Assert.DoesNotContain(chosen.Values, v => v is 58000 or 59000);
         Assert.Equal(chosen[58000] - 58000, chosen[59000] - 59000);
     }
@@ -43,7 +43,7 @@ public class RehearsalCopyTests
     [Fact]
     public void Says_what_to_do_when_no_ports_are_free()
     {
-        var error = Assert.Throws<UpgradeOpsException>(() => RehearsalCopy.ChoosePorts(new[] { 58000 }, _ => false));
+        var error = Assert.Throws<UpgradeOpsException>(() => ComposeRehearsalCopy.ChoosePorts(new[] { 58000 }, _ => false));
         Assert.Equal("RehearsalNoFreePorts", error.ErrorId);
         Assert.Contains(RehearsalLabels.Id, error.Message);
     }
@@ -53,7 +53,7 @@ public class RehearsalCopyTests
     [InlineData("upgradeops-sandbox-worker-2", "upgradeops-sandbox-rehearsal-abc123-worker-2")]
     [InlineData("hand-made", "upgradeops-sandbox-rehearsal-abc123-hand-made")]
     public void Names_containers_after_the_copy(string name, string expected) =>
-        Assert.Equal(expected, RehearsalCopy.CopyName(name, "upgradeops-sandbox", "upgradeops-sandbox-rehearsal-abc123"));
+        Assert.Equal(expected, ComposeRehearsalCopy.CopyName(name, "upgradeops-sandbox", "upgradeops-sandbox-rehearsal-abc123"));
 
     [Fact]
     public void Moves_the_profile_ports_the_api_and_data_store_ports()
@@ -64,7 +64,7 @@ public class RehearsalCopyTests
             Api = new ApiDefinition { Port = 58000 },
             DataStores = { new DataStoreDefinition { Name = "database", Port = 55432 } },
         };
-        Assert.Equal(new[] { 55432, 58000, 58001 }, RehearsalCopy.PortsToMove(profile, Array.Empty<Docker.DotNet.Models.ContainerInspectResponse>()).Order());
+        Assert.Equal(new[] { 55432, 58000, 58001 }, ComposeRehearsalCopy.PortsToMove(profile, Array.Empty<Docker.DotNet.Models.ContainerInspectResponse>()).Order());
     }
 
     [Fact]
@@ -82,11 +82,11 @@ public class RehearsalCopyTests
     [Fact]
     public void A_copy_belongs_to_a_living_process_only_while_that_process_runs()
     {
-        Assert.True(RehearsalCopy.OwnerAlive(RehearsalCopy.CurrentOwner));
+        Assert.True(ComposeRehearsalCopy.OwnerAlive(ComposeRehearsalCopy.CurrentOwner));
         using var self = System.Diagnostics.Process.GetCurrentProcess();
         // Same pid, another start time: the pid was reused by an unrelated process.
-        Assert.False(RehearsalCopy.OwnerAlive($"{self.Id}:1"));
-        Assert.False(RehearsalCopy.OwnerAlive("not-an-owner"));
+        Assert.False(ComposeRehearsalCopy.OwnerAlive($"{self.Id}:1"));
+        Assert.False(ComposeRehearsalCopy.OwnerAlive("not-an-owner"));
     }
 
     [Fact]

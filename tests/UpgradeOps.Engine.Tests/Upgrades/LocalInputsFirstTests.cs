@@ -2,6 +2,10 @@ using UpgradeOps.Hosting;
 using UpgradeOps.Upgrades;
 using UpgradeOps.Versioning;
 
+using UpgradeOps.Compose;
+
+using UpgradeOps.Platforms;
+
 namespace UpgradeOps.Engine.Tests.Upgrades;
 
 /// <summary>
@@ -45,8 +49,8 @@ public sealed class LocalInputsFirstTests : IDisposable
     public async Task A_value_a_rule_requires_is_asked_for_before_the_engine()
     {
         var request = Request(Deployment(generate: false));
-        var plan = await Assert.ThrowsAsync<UpgradeOpsException>(() => ComposeUpgradeService.PlanAsync(request, Context()));
-        var upgrade = await Assert.ThrowsAsync<UpgradeOpsException>(() => ComposeUpgradeService.UpgradeAsync(request, Context()));
+        var plan = await Assert.ThrowsAsync<UpgradeOpsException>(() => ComposeUpgrade.PlanAsync(request, Context()));
+        var upgrade = await Assert.ThrowsAsync<UpgradeOpsException>(() => ComposeUpgrade.UpgradeAsync(request, Context()));
         Assert.All(new[] { plan, upgrade }, ex =>
         {
             Assert.Equal("ConfigurationValueRequired", ex.ErrorId);
@@ -59,7 +63,7 @@ public sealed class LocalInputsFirstTests : IDisposable
     public async Task A_value_no_env_line_can_hold_is_refused_before_the_engine()
     {
         var request = Request(Deployment(), new Dictionary<string, string> { ["APP_KEY"] = "one\ntwo" });
-        var ex = await Assert.ThrowsAsync<UpgradeOpsException>(() => ComposeUpgradeService.PlanAsync(request, Context()));
+        var ex = await Assert.ThrowsAsync<UpgradeOpsException>(() => ComposeUpgrade.PlanAsync(request, Context()));
         Assert.Equal("ConfigurationValueInvalid", ex.ErrorId);
     }
 
@@ -68,14 +72,14 @@ public sealed class LocalInputsFirstTests : IDisposable
     {
         var deployment = Deployment();
         File.Delete(deployment.Location!);
-        var ex = await Assert.ThrowsAsync<UpgradeOpsException>(() => ComposeUpgradeService.UpgradeAsync(Request(deployment), Context()));
+        var ex = await Assert.ThrowsAsync<UpgradeOpsException>(() => ComposeUpgrade.UpgradeAsync(Request(deployment), Context()));
         Assert.Equal("ComposeFileNotFound", ex.ErrorId);
     }
 
     [Fact]
     public async Task With_good_local_inputs_the_engine_is_asked()
     {
-        var ex = await Assert.ThrowsAsync<UpgradeOpsException>(() => ComposeUpgradeService.UpgradeAsync(Request(Deployment()), Context()));
+        var ex = await Assert.ThrowsAsync<UpgradeOpsException>(() => ComposeUpgrade.UpgradeAsync(Request(Deployment()), Context()));
         Assert.Equal("DockerEngineUnreachable", ex.ErrorId);
         Assert.False(Directory.Exists(Path.Combine(_folder, ".upgradeops")), "no journal or lock for an upgrade that never started");
     }
@@ -84,10 +88,10 @@ public sealed class LocalInputsFirstTests : IDisposable
     public async Task Nothing_to_resume_or_roll_back_is_said_before_the_engine()
     {
         var deployment = Deployment();
-        var resume = await Assert.ThrowsAsync<UpgradeOpsException>(() => ComposeUpgradeService.ResumeAsync(Request(deployment), Context()));
+        var resume = await Assert.ThrowsAsync<UpgradeOpsException>(() => ComposeUpgrade.ResumeAsync(Request(deployment), Context()));
         Assert.Equal("NothingToResume", resume.ErrorId);
         var rollback = await Assert.ThrowsAsync<UpgradeOpsException>(() =>
-            ComposeRollbackService.RollBackAsync(new RollbackRequest { Deployment = deployment }, Context()));
+            ComposeRollback.RollBackAsync(new RollbackRequest { Deployment = deployment }, Context()));
         Assert.Equal("NothingToRollBack", rollback.ErrorId);
     }
 

@@ -3,6 +3,8 @@ using UpgradeOps.Hosting;
 using UpgradeOps.Profiles;
 using UpgradeOps.Validation;
 
+using UpgradeOps.Compose;
+
 namespace UpgradeOps.Engine.Tests.Validation;
 
 public class DiagnosticTests
@@ -332,19 +334,19 @@ public class DiagnosticTests
             });
             Save("rb", "Rollback", UpgradeStatus.Succeeded, 1);
 
-            var picked = ComposeDiagnosticCollector.PickJournal(compose, null, "proj")!;
+            var picked = ComposeDiagnostics.PickJournal(compose, null, "proj")!;
             Assert.Equal("up", picked.Result.Id);
             var report = Report();
-            ComposeDiagnosticCollector.ReadJournal(report, picked, Redactor);
+            ComposeDiagnostics.ReadJournal(report, picked, Redactor);
             Assert.Equal("migrate", report.FailedStep);
             Assert.Equal("MigrationFailed", report.ErrorId);
             Assert.DoesNotContain(Secret, report.Error);
             Assert.DoesNotContain(Secret, report.MigrationOutput[0]);
             Assert.DoesNotContain(Secret, report.JournalText);
 
-            Assert.Equal("rb", ComposeDiagnosticCollector.PickJournal(compose, "rb", "proj")!.Result.Id);
-            Assert.Equal("UpgradeNotFound", Assert.Throws<UpgradeOpsException>(() => ComposeDiagnosticCollector.PickJournal(compose, "nope", "proj")).ErrorId);
-            Assert.Null(ComposeDiagnosticCollector.PickJournal(Path.Combine(folder, "other", "docker-compose.yml"), null, "proj"));
+            Assert.Equal("rb", ComposeDiagnostics.PickJournal(compose, "rb", "proj")!.Result.Id);
+            Assert.Equal("UpgradeNotFound", Assert.Throws<UpgradeOpsException>(() => ComposeDiagnostics.PickJournal(compose, "nope", "proj")).ErrorId);
+            Assert.Null(ComposeDiagnostics.PickJournal(Path.Combine(folder, "other", "docker-compose.yml"), null, "proj"));
         }
         finally
         {

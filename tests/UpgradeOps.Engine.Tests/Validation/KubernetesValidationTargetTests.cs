@@ -1,6 +1,8 @@
 using k8s.Models;
 using UpgradeOps.Validation;
 
+using UpgradeOps.Kubernetes;
+
 namespace UpgradeOps.Engine.Tests.Validation;
 
 public class KubernetesValidationTargetTests
@@ -57,7 +59,7 @@ public class KubernetesDiagnosticTests
     [Fact]
     public void A_crash_looping_pod_is_restarting_with_its_last_exit_code_so_the_container_rules_apply()
     {
-        var d = KubernetesDiagnosticCollector.Describe("hv-sandbox-server", Pod("Running", false, Status(
+        var d = HelmDiagnostics.Describe("hv-sandbox-server", Pod("Running", false, Status(
             new V1ContainerState { Waiting = new V1ContainerStateWaiting { Reason = "CrashLoopBackOff" } },
             new V1ContainerState { Terminated = new V1ContainerStateTerminated { ExitCode = 2, Reason = "Error" } }, restarts: 4)));
         Assert.Equal(("restarting", (long?)2, 4L, (string?)null), (d.State, d.ExitCode, d.RestartCount, d.Health));
@@ -69,9 +71,9 @@ public class KubernetesDiagnosticTests
     public void A_running_pod_is_healthy_only_when_ready_and_an_ended_one_exited()
     {
         var running = new V1ContainerState { Running = new V1ContainerStateRunning { StartedAt = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc) } };
-        Assert.Equal("healthy", KubernetesDiagnosticCollector.Describe("w", Pod("Running", true, Status(running))).Health);
-        Assert.Equal("unhealthy", KubernetesDiagnosticCollector.Describe("w", Pod("Running", false, Status(running))).Health);
-        var oom = KubernetesDiagnosticCollector.Describe("w", Pod("Failed", false, Status(
+        Assert.Equal("healthy", HelmDiagnostics.Describe("w", Pod("Running", true, Status(running))).Health);
+        Assert.Equal("unhealthy", HelmDiagnostics.Describe("w", Pod("Running", false, Status(running))).Health);
+        var oom = HelmDiagnostics.Describe("w", Pod("Failed", false, Status(
             new V1ContainerState { Terminated = new V1ContainerStateTerminated { ExitCode = 137, Reason = "OOMKilled" } })));
         Assert.Equal(("exited", (long?)137, true), (oom.State, oom.ExitCode, oom.OomKilled));
     }

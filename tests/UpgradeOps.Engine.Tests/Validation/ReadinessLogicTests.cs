@@ -3,6 +3,10 @@ using UpgradeOps.Hosting;
 using UpgradeOps.Profiles;
 using UpgradeOps.Validation;
 
+using UpgradeOps.Kubernetes;
+
+using UpgradeOps.Platforms;
+
 namespace UpgradeOps.Engine.Tests.Validation;
 
 public class ReadinessLogicTests
@@ -22,23 +26,23 @@ public class ReadinessLogicTests
     public void Helm_needs_are_the_values_rules_the_hop_crosses_against_the_release_values()
     {
         var values = new Dictionary<string, string> { ["cache.address"] = "redis" };
-        var needs = UpgradeReadinessChecker.HelmNeeds(Profile(), "1.7.5", "2.0.0", "0.1.0", k => values.GetValueOrDefault(k));
+        var needs = UpgradeOps.Kubernetes.KubernetesReadinessTarget.HelmNeeds(Profile(), "1.7.5", "2.0.0", "0.1.0", k => values.GetValueOrDefault(k));
         Assert.Equal(new[] { "cache.host", "auth.signingKey", "auth.secret" }, needs.Select(n => n.Setting));
         Assert.Equal(new[] { SettingState.Moved, SettingState.Missing, SettingState.Generated }, needs.Select(n => n.State));
         Assert.Equal("cache.address", needs[0].From);
 
         values["auth.signingKey"] = "set";
         values.Remove("cache.address");
-        needs = UpgradeReadinessChecker.HelmNeeds(Profile(), "1.7.5", "2.0.0", "0.1.0", k => values.GetValueOrDefault(k));
+        needs = UpgradeOps.Kubernetes.KubernetesReadinessTarget.HelmNeeds(Profile(), "1.7.5", "2.0.0", "0.1.0", k => values.GetValueOrDefault(k));
         Assert.Equal(new[] { SettingState.Defaulted, SettingState.Set, SettingState.Generated }, needs.Select(n => n.State));
         // Already past the rules' versions: nothing to check.
-        Assert.Empty(UpgradeReadinessChecker.HelmNeeds(Profile(), "2.0.0", "2.1.0", null, _ => null));
+        Assert.Empty(UpgradeOps.Kubernetes.KubernetesReadinessTarget.HelmNeeds(Profile(), "2.0.0", "2.1.0", null, _ => null));
     }
 
     [Fact]
     public void A_missing_value_without_default_or_generate_fails_Configuration_with_the_remedy()
     {
-        var needs = UpgradeReadinessChecker.HelmNeeds(Profile(), "1.7.5", "2.0.0", null, _ => null);
+        var needs = UpgradeOps.Kubernetes.KubernetesReadinessTarget.HelmNeeds(Profile(), "1.7.5", "2.0.0", null, _ => null);
         var result = UpgradeReadinessChecker.ConfigurationCheck(needs, "2.0.0", "give it");
         Assert.Equal(CheckStatus.Failed, result.Status);
         Assert.Equal("ConfigurationValueMissing", result.ErrorId);
@@ -52,7 +56,7 @@ public class ReadinessLogicTests
     {
         var values = new Dictionary<string, string> { ["auth.signingKey"] = "x" };
         var result = UpgradeReadinessChecker.ConfigurationCheck(
-            UpgradeReadinessChecker.HelmNeeds(Profile(), "1.7.5", "2.0.0", null, k => values.GetValueOrDefault(k)), "2.0.0", "r");
+            UpgradeOps.Kubernetes.KubernetesReadinessTarget.HelmNeeds(Profile(), "1.7.5", "2.0.0", null, k => values.GetValueOrDefault(k)), "2.0.0", "r");
         Assert.Equal(CheckStatus.Passed, result.Status);
         Assert.Contains("generate auth.secret", result.Detail);
         Assert.Contains("default for cache.host", result.Detail);
@@ -62,10 +66,10 @@ public class ReadinessLogicTests
     [Fact]
     public void Compose_needs_are_the_env_rules_as_before()
     {
-        var needs = UpgradeReadinessChecker.ComposeNeeds(Profile(), "1.7.5", "2.0.0", _ => false);
+        var needs = UpgradeOps.Compose.ComposeReadinessTarget.ComposeNeeds(Profile(), "1.7.5", "2.0.0", _ => false);
         Assert.Equal("APP_SIGNING_KEY", Assert.Single(needs).Setting);
         Assert.Equal(SettingState.Missing, needs[0].State);
-        Assert.Equal(SettingState.Set, UpgradeReadinessChecker.ComposeNeeds(Profile(), "1.7.5", "2.0.0", _ => true)[0].State);
+        Assert.Equal(SettingState.Set, UpgradeOps.Compose.ComposeReadinessTarget.ComposeNeeds(Profile(), "1.7.5", "2.0.0", _ => true)[0].State);
     }
 
     [Fact]
@@ -76,14 +80,14 @@ public class ReadinessLogicTests
             Name = "hv", Platform = DeploymentPlatform.Kubernetes, Profile = "test", Location = "hv/hv", Revision = 3, ReleaseStatus = "pending-upgrade",
             Services = new[] { new DeploymentService { Name = "hv-server", Healthy = true, Replicas = 1, ExpectedReplicas = 1 } },
         };
-        var result = UpgradeReadinessChecker.HealthCheck(deployment);
+        var result = UpgradeReadinessChecker.HealthCheck(deployment, UpgradeOps.Kubernetes.KubernetesReadinessTarget.PendingRelease(deployment));
         Assert.Equal(CheckStatus.Failed, result.Status);
         Assert.Equal("HelmReleasePending", result.ErrorId);
         Assert.Contains("pending-upgrade", result.Detail);
         Assert.Contains("helm rollback hv 2 -n hv", result.Remedy);
 
         deployment.ReleaseStatus = "deployed";
-        Assert.Equal(CheckStatus.Passed, UpgradeReadinessChecker.HealthCheck(deployment).Status);
+        Assert.Equal(CheckStatus.Passed, UpgradeReadinessChecker.HealthCheck(deployment, UpgradeOps.Kubernetes.KubernetesReadinessTarget.PendingRelease(deployment)).Status);
     }
 
     [Fact]

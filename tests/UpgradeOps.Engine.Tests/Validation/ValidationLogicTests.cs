@@ -4,6 +4,8 @@ using UpgradeOps.Hosting;
 using UpgradeOps.Profiles;
 using UpgradeOps.Validation;
 
+using UpgradeOps.Platforms;
+
 namespace UpgradeOps.Engine.Tests.Validation;
 
 public class ValidationLogicTests

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace UpgradeOps.Rehearsals;
+namespace UpgradeOps.Reporting;
 
 /// <summary>
 /// The hops of an upgrade as its steps recorded them: a multi-hop upgrade names each step "1.6.3→1.7.6 migrate",

@@ -5,21 +5,27 @@ using UpgradeOps.Hosting;
 using UpgradeOps.Journal;
 using UpgradeOps.Kubernetes;
 
-namespace UpgradeOps.Validation;
+using UpgradeOps.Compose;
+
+using UpgradeOps.Validation;
+
+using UpgradeOps.Platforms;
+
+namespace UpgradeOps.Kubernetes;
 
 /// <summary>
 /// Get-UpgradeDiagnostic on a Helm release, read-only through the Kubernetes API: every pod of the release's workloads
 /// (phase, readiness, restarts, exit code of the last run, last log lines), the newest (or the given) journal of the
 /// release's upgrades, and the same findings as on Compose. Every text is redacted with the release's values.
 /// </summary>
-internal static class KubernetesDiagnosticCollector
+internal static class HelmDiagnostics
 {
     public static async Task<DiagnosticReport> CollectAsync(DiagnosticRequest request, Deployment deployment, UpgradeJournal? givenJournal, EngineContext context)
     {
         var ct = context.CancellationToken;
-        var log = context.CreateLogger(nameof(KubernetesDiagnosticCollector));
+        var log = context.CreateLogger(nameof(HelmDiagnostics));
         using var activity = context.StartActivity($"Collecting diagnostics of {deployment.Name}");
-        using var source = KubernetesBackupSource.Open(deployment);
+        using var source = HelmDeployment.Open(deployment);
         var (ns, release) = (source.Namespace, source.Release);
         activity.Report("Reading the release", 5);
         var latest = await CallAsync(source, "read the release", () => HelmReleaseReader.GetLatestAsync(source.Client, ns, release, ct)).ConfigureAwait(false);
@@ -52,8 +58,8 @@ internal static class KubernetesDiagnosticCollector
         }
 
         activity.Report("Reading the upgrade journal", 85);
-        var journal = givenJournal ?? ComposeDiagnosticCollector.PickJournal(HelmUpgradeService.StateAnchor(ns, release), request.UpgradeId, deployment.Name, report);
-        if (journal is not null) ComposeDiagnosticCollector.ReadJournal(report, journal, redactor);
+        var journal = givenJournal ?? ComposeDiagnostics.PickJournal(HelmStateFolder.Anchor(ns, release), request.UpgradeId, deployment.Name, report);
+        if (journal is not null) ComposeDiagnostics.ReadJournal(report, journal, redactor);
         log.LogDebug("Diagnostics of {Release}: {Pods} pods, journal {Journal}", deployment.Location, report.Services.Count, journal?.Path ?? "(none)");
         var target = journal?.Result.Operation == "Upgrade" ? journal.Result.To : null;
         // Helm's configuration rules are values keys, checked by Convert-UpgradeConfiguration: no .env to read here.
@@ -112,7 +118,7 @@ internal static class KubernetesDiagnosticCollector
         }
     }
 
-    private static async Task<T> CallAsync<T>(KubernetesBackupSource source, string what, Func<Task<T>> call)
+    private static async Task<T> CallAsync<T>(HelmDeployment source, string what, Func<Task<T>> call)
     {
         try
         {

@@ -4,7 +4,13 @@ using UpgradeOps.Hosting;
 using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;
 
-namespace UpgradeOps.Backups;
+using UpgradeOps.Compose;
+
+using UpgradeOps.Backups;
+
+using UpgradeOps.Platforms;
+
+namespace UpgradeOps.Kubernetes;
 
 /// <summary>
 /// Restores a backup's data onto a Helm release: verifies it first, scales the application workloads (the profile's
@@ -14,12 +20,12 @@ namespace UpgradeOps.Backups;
 /// also after a failure) and waits until they are ready. The release's values and manifest are not applied here:
 /// the release returns to its revision with helm rollback (Invoke-Rollback).
 /// </summary>
-public static class HelmRestoreService
+public static class HelmRestore
 {
     public static async Task<RestorePlan> PlanAsync(RestoreRequest request, EngineContext context)
     {
         var backup = BackupCatalog.Open(request.BackupPath, request.Passphrase);
-        using var source = KubernetesBackupSource.Open(request.Deployment);
+        using var source = HelmDeployment.Open(request.Deployment);
         var stop = (await ApplicationWorkloadsAsync(source, context.CancellationToken).ConfigureAwait(false))
             .Select(w => $"{w.Kind} {source.Namespace}/{w.Name} ({w.Replicas} → 0 replicas)").ToList();
         var actions = backup.Components.Select(c => c.Kind switch
@@ -32,15 +38,15 @@ public static class HelmRestoreService
             BackupComponentKind.HelmRelease or BackupComponentKind.KubernetesResources => $"Keep {c.File} for reference (helm rollback returns the release's values and objects)",
             _ => $"Skip {c.Name} ({c.Kind}): not restored on Kubernetes",
         }).ToList();
-        return new RestorePlan(stop, actions);
+        return new RestorePlan(stop, actions, "scale down", "scale the workloads back and wait until they are ready");
     }
 
     /// <summary>The profile's data store a Volume component restores into on Kubernetes (null: none says where).</summary>
-    private static DataStoreDefinition? VolumeStore(KubernetesBackupSource source, BackupComponent component) =>
+    private static DataStoreDefinition? VolumeStore(HelmDeployment source, BackupComponent component) =>
         source.Profile.DataStores.FirstOrDefault(s => s.Kind == DataStoreKind.Volume && s.KubernetesWorkload is not null && s.Name.Equals(component.Name, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The workloads that use the data and run now.</summary>
-    private static async Task<List<KubernetesBackupSource.Workload>> ApplicationWorkloadsAsync(KubernetesBackupSource source, CancellationToken ct)
+    private static async Task<List<HelmDeployment.Workload>> ApplicationWorkloadsAsync(HelmDeployment source, CancellationToken ct)
     {
         var roles = new HashSet<ServiceRole> { ServiceRole.Api, ServiceRole.Worker, ServiceRole.LoadBalancer, ServiceRole.TaskManager };
         var dataServices = source.Profile.DataStores.Select(d => d.Service).Where(s => s is not null).ToHashSet();
@@ -52,8 +58,12 @@ public static class HelmRestoreService
     {
         using var activity = context.StartActivity($"Restoring {Path.GetFileName(request.BackupPath)} onto {request.Deployment.Name}");
         activity.Report("Verifying the backup", 5);
-        var backup = await ComposeRestoreService.VerifiedBackupAsync(request, context).ConfigureAwait(false);
-        using var source = KubernetesBackupSource.Open(request.Deployment);
+        var backup = await DataRestore.VerifiedBackupAsync(new VerifiedRestore
+        {
+            BackupPath = request.BackupPath, Deployment = request.Deployment, Passphrase = request.Passphrase, Force = request.Force,
+            DataStores = ct => Task.FromResult<IDataStoreHost>(HelmDeployment.Open(request.Deployment)),
+        }, context).ConfigureAwait(false);
+        using var source = HelmDeployment.Open(request.Deployment);
         await RestoreDataAsync(source, backup, request.Passphrase, request.HealthTimeout, context, activity).ConfigureAwait(false);
         activity.Complete();
         return backup;
@@ -61,16 +71,16 @@ public static class HelmRestoreService
 
     /// <summary>The data part of a restore (also the data part of a Helm rollback): workloads down, databases restored, workloads up and ready.</summary>
     /// <param name="whileStopped">Runs once the databases are replaced and before the workloads scale back (a rollback's helm rollback).</param>
-    internal static async Task RestoreDataAsync(KubernetesBackupSource source, DeploymentBackup backup, byte[]? passphrase, TimeSpan healthTimeout,
+    internal static async Task RestoreDataAsync(HelmDeployment source, DeploymentBackup backup, byte[]? passphrase, TimeSpan healthTimeout,
         EngineContext context, ProgressActivity activity, Func<Task>? whileStopped = null)
     {
         var ct = context.CancellationToken;
-        var log = context.CreateLogger(nameof(HelmRestoreService));
+        var log = context.CreateLogger(nameof(HelmRestore));
         var folder = Path.GetFullPath(backup.Path);
         var stopped = await ApplicationWorkloadsAsync(source, ct).ConfigureAwait(false);
-        var staged = new List<ComposeRestoreService.StagedDatabase>();
+        var staged = new List<DataRestore.StagedDatabase>();
         Exception? failure = null;
-        var scaledDown = new List<KubernetesBackupSource.Workload>();
+        var scaledDown = new List<HelmDeployment.Workload>();
         try
         {
             // A volume's files are extracted through a pod of the workload that mounts them: that workload stops only once
@@ -101,7 +111,7 @@ public static class HelmRestoreService
             foreach (var dump in backup.Components.Where(c => c.Kind == BackupComponentKind.PostgresDump))
             {
                 activity.Report($"Restoring {dump.Name} from {dump.File} into a staging database", 30);
-                staged.Add(await ComposeRestoreService.StageDatabaseAsync(source, folder, dump, passphrase, ct).ConfigureAwait(false));
+                staged.Add(await DataRestore.StageDatabaseAsync(source, folder, dump, passphrase, ct).ConfigureAwait(false));
             }
             // Only now, with every dump restored and its checksum proven, are the live databases replaced.
             foreach (var database in staged)

@@ -17,7 +17,11 @@ using UpgradeOps.Compose;
 
 using UpgradeOps.Planning;
 
-namespace UpgradeOps.Rehearsals;
+using UpgradeOps.Rehearsals;
+
+using UpgradeOps.Platforms;
+
+namespace UpgradeOps.Kubernetes;
 
 /// <summary>
 /// A rehearsal of a Helm release: a copy release in a namespace of its own, installed from the chart at the backup's
@@ -25,7 +29,7 @@ namespace UpgradeOps.Rehearsals;
 /// upgraded hop by hop with HelmUpgradeService, validated with PostUpgradeValidator, then uninstalled with its namespace.
 /// Production's namespace, release, Secrets and data are only read.
 /// </summary>
-internal static class HelmRehearsalService
+internal static class HelmRehearsal
 {
     private sealed record Prepared(DeploymentBackup Backup, Deployment Production, string Namespace, string Release, UpgradePath Path, HelmRehearsalOptions Options,
         HelmUpgradeOptions Upgrade, string CopyNamespace, string? InstallChartVersion, ProductProfile Profile);
@@ -34,7 +38,7 @@ internal static class HelmRehearsalService
     {
         var p = await PrepareAsync(request, backup, context).ConfigureAwait(false);
         var hops = string.Join("; then ", p.Path.Steps.Select(step =>
-            "helm " + string.Join(' ', HelmUpgradeService.UpgradeArguments(Copy(p.Production, p.CopyNamespace, p.Release), p.Profile, step.To, p.Upgrade.ForStep(step), request.HealthTimeout))));
+            "helm " + string.Join(' ', HelmArguments.UpgradeArguments(Copy(p.Production, p.CopyNamespace, p.Release), p.Profile, step.To, p.Upgrade.ForStep(step), request.HealthTimeout))));
         var creates = $"create namespace {p.CopyNamespace} (labelled {RehearsalLabels.Id}={request.Id}); " +
                       $"helm install {p.Release} {p.Upgrade.Chart} -n {p.CopyNamespace}{(p.InstallChartVersion is null ? "" : $" --version {p.InstallChartVersion}")} " +
                       $"with backup {backup.Id}'s values at {backup.Version}" + (p.Options.CopyValues.Count > 0 ? $" and -CopyValue {string.Join(", ", p.Options.CopyValues.Keys)}" : "") +
@@ -47,7 +51,7 @@ internal static class HelmRehearsalService
     public static async Task<RehearsalReport> RunAsync(RehearsalRequest request, DeploymentBackup backup, EngineContext context)
     {
         var ct = context.CancellationToken;
-        var log = context.CreateLogger(nameof(HelmRehearsalService));
+        var log = context.CreateLogger(nameof(HelmRehearsal));
         var clock = Stopwatch.StartNew();
         var p = await PrepareAsync(request, backup, context).ConfigureAwait(false);
         var production = p.Production;
@@ -59,6 +63,7 @@ internal static class HelmRehearsalService
         var abandoned = await RemoveAbandonedAsync(client, log, ct).ConfigureAwait(false);
         var report = new RehearsalReport
         {
+            Platform = DeploymentPlatform.Kubernetes,
             Id = request.Id, DeploymentName = production.Name, CopyName = $"{p.CopyNamespace}/{p.Release}", From = p.Path.From, To = p.Path.To, Route = p.Path.Route,
             Strategy = UpgradeStrategy.Helm, BackupId = backup.Id, BackupPath = backup.Path, Started = DateTimeOffset.UtcNow, Backup = backup.Duration,
         };
@@ -99,12 +104,12 @@ internal static class HelmRehearsalService
             Directory.Delete(scratch, recursive: true);
 
             var copy = await DescribeAsync(p, context).ConfigureAwait(false);
-            using (var source = KubernetesBackupSource.Open(copy))
+            using (var source = HelmDeployment.Open(copy))
             {
                 activity.Report("Waiting for the copy's workloads", 20);
                 await source.WaitReadyAsync(await source.WorkloadsAsync(ct).ConfigureAwait(false), request.HealthTimeout, ct).ConfigureAwait(false);
                 activity.Report("Restoring the backup's data into the copy", 25);
-                await HelmRestoreService.RestoreDataAsync(source, backup, request.Passphrase, request.HealthTimeout, context, activity).ConfigureAwait(false);
+                await HelmRestore.RestoreDataAsync(source, backup, request.Passphrase, request.HealthTimeout, context, activity).ConfigureAwait(false);
             }
             report.Restore = restoreClock.Elapsed;
             log.LogInformation("Copy {Namespace}/{Release} serves {Version} with the backup's data after {Seconds:N1} s", p.CopyNamespace, p.Release, backup.Version, report.Restore.TotalSeconds);
@@ -114,7 +119,7 @@ internal static class HelmRehearsalService
             var results = new List<UpgradeResult>();
             foreach (var step in p.Path.Steps)
             {
-                var result = await HelmUpgradeService.UpgradeAsync(new HelmUpgradeRequest
+                var result = await HelmUpgrade.UpgradeAsync(new HelmUpgradeRequest
                 {
                     Deployment = await DescribeAsync(p, context).ConfigureAwait(false), From = step.From, To = step.To, Force = true, HealthTimeout = request.HealthTimeout,
                     MigrationTimeout = request.MigrationTimeout, ConfigurationValues = request.ConfigurationValues,
@@ -174,7 +179,7 @@ internal static class HelmRehearsalService
         if (production.Platform != DeploymentPlatform.Kubernetes || production.Location != backup.Location)
             throw new UpgradeOpsException("BackupOfAnotherDeployment", ErrorKind.InvalidArgument, backup.Id,
                 $"The backup is of release {backup.Location}, the deployment given is {production.Location ?? production.Name}. Give that release's backup.");
-        var (prodNs, prodRelease) = (production.Location!.Split('/')[0], production.Location.Split('/')[1]);
+        var (prodNs, prodRelease) = HelmDeployment.Locate(production);
         using (var client = KubernetesDiscovery.Connect(production.Kubeconfig, production.KubeContext))
         {
             // A user who may not read namespaces still rehearses: the check only stops a copy being rehearsed again.
@@ -213,7 +218,7 @@ internal static class HelmRehearsalService
     /// <summary>The copy as a Deployment (what Get-UpgradeDeployment -Namespace COPY -Release would give), for the shared services.</summary>
     private static Deployment Copy(Deployment production, string ns, string release) => new()
     {
-        Name = production.Name, Platform = DeploymentPlatform.Kubernetes, Location = $"{ns}/{release}", Profile = production.Profile,
+        Name = production.Name, Platform = DeploymentPlatform.Kubernetes, Location = $"{ns}/{release}", Namespace = ns, Release = release, Profile = production.Profile,
         Kubeconfig = production.Kubeconfig, KubeContext = production.KubeContext, Version = production.Version,
     };
 
@@ -265,6 +270,7 @@ internal static class HelmRehearsalService
         var last = results.LastOrDefault();
         var combined = new UpgradeResult
         {
+            Platform = DeploymentPlatform.Kubernetes,
             Id = last?.Id ?? name, DeploymentName = name, From = path.From, To = path.To, Strategy = UpgradeStrategy.Helm, Status = last?.Status ?? UpgradeStatus.Failed,
             Started = results.FirstOrDefault()?.Started ?? DateTimeOffset.UtcNow, Duration = results.Aggregate(TimeSpan.Zero, (sum, r) => sum + r.Duration),
             Downtime = results.Aggregate(TimeSpan.Zero, (sum, r) => sum + r.Downtime), Error = last?.Error, ErrorId = last?.ErrorId, Deployment = last?.Deployment,
@@ -303,7 +309,7 @@ internal static class HelmRehearsalService
         {
             left.Add($"kubectl delete namespace {ns}  # {(int)ex.Response.StatusCode}");
         }
-        var state = HelmUpgradeService.NamespaceStateFolder(ns);
+        var state = HelmStateFolder.OfNamespace(ns);
         if (Directory.Exists(state)) Directory.Delete(state, recursive: true);
         foreach (var item in left) log.LogWarning("Rehearsal copy {Namespace}: could not remove: {Item}", ns, item);
         return left;

@@ -13,9 +13,9 @@ namespace UpgradeOps.Kubernetes;
 /// profile's services, the ready pod of each data store (where pg_dump runs through the exec API) and the
 /// release's stored values and manifest.
 /// </summary>
-internal sealed class KubernetesBackupSource : IDataStoreHost
+internal sealed class HelmDeployment : IDataStoreHost
 {
-    private KubernetesBackupSource(Deployment deployment, ProductProfile profile, IKubernetes client, string ns, string release)
+    private HelmDeployment(Deployment deployment, ProductProfile profile, IKubernetes client, string ns, string release)
     {
         Deployment = deployment;
         Profile = profile;
@@ -30,13 +30,24 @@ internal sealed class KubernetesBackupSource : IDataStoreHost
     public string Namespace { get; }
     public string Release { get; }
 
-    public static KubernetesBackupSource Open(Deployment deployment)
+    /// <summary>
+    /// The release's namespace and name: its typed properties, or (a deployment made by hand or read from an older export)
+    /// the namespace/release its Location shows. The one place a release is located.
+    /// </summary>
+    public static (string Namespace, string Release) Locate(Deployment deployment)
     {
-        if (deployment.Platform != DeploymentPlatform.Kubernetes || deployment.Location?.Split('/', 2) is not [{ Length: > 0 } ns, { Length: > 0 } release])
-            throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, deployment.Name,
+        if (deployment is { Namespace: { Length: > 0 } typedNs, Release: { Length: > 0 } typedRelease }) return (typedNs, typedRelease);
+        return deployment.Location?.Split('/', 2) is [{ Length: > 0 } ns, { Length: > 0 } release]
+            ? (ns, release)
+            : throw new UpgradeOpsException("DeploymentNotSupported", ErrorKind.InvalidArgument, deployment.Name,
                 $"'{deployment.Name}' is not a Helm release read with Get-UpgradeDeployment -Namespace -Release. Get it again that way.");
+    }
+
+    public static HelmDeployment Open(Deployment deployment)
+    {
+        var (ns, release) = Locate(deployment);
         var profile = ProfileLoader.Load(deployment.Profile);
-        return new KubernetesBackupSource(deployment, profile, KubernetesDiscovery.Connect(deployment.Kubeconfig, deployment.KubeContext), ns, release);
+        return new HelmDeployment(deployment, profile, KubernetesDiscovery.Connect(deployment.Kubeconfig, deployment.KubeContext), ns, release);
     }
 
     /// <summary>A workload of the release (Deployment or StatefulSet) with the profile service it plays.</summary>

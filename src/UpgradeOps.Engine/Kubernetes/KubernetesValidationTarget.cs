@@ -6,105 +6,20 @@ using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
 using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;
+using UpgradeOps.Platforms;
+using UpgradeOps.Validation;
 
-namespace UpgradeOps.Validation;
-
-/// <summary>
-/// What the post-upgrade checks need of a deployment, on either platform: the deployment described afresh (its
-/// services' containers, or pods), a command run in an instance of a profile service (docker exec, or pod exec through
-/// the Kubernetes API), the logs since a moment (the Engine's container logs, or pod logs through the API), and the
-/// redactor for the deployment's secrets. One validator (PostUpgradeValidator) runs the same checks over it.
-/// </summary>
-internal interface IValidationTarget : IDisposable
-{
-    /// <summary>Described afresh; each service's Containers are its containers (Compose) or pods (Kubernetes).</summary>
-    Deployment Deployment { get; }
-    ProductProfile Profile { get; }
-    SecretRedactor Redactor { get; }
-    /// <summary>"containers" or "pods", for messages.</summary>
-    string InstanceNoun { get; }
-    /// <summary>What to do when an instance does not run (a sentence).</summary>
-    string StartRemedy { get; }
-    /// <summary>Runs a command in a running instance of the profile service; ServiceNotRunning when none runs.</summary>
-    Task<ExecResult> ExecAsync(string service, IReadOnlyList<string> command, CancellationToken ct);
-    /// <summary>
-    /// The product's API: at <paramref name="apiEndpoint"/> when given, else where the deployment publishes it (Compose) or
-    /// through a port-forward to a ready API pod that the target opens on first use and closes when disposed (a Helm release).
-    /// </summary>
-    ProductApi Api(string? apiEndpoint);
-    /// <summary>The log of every instance from <paramref name="since"/> (when null: from the start of the newest product instance, less 5 s).</summary>
-    Task<(DateTimeOffset From, IReadOnlyList<(string Instance, string Text)> Logs)> LogsSinceAsync(DateTimeOffset? since, CancellationToken ct);
-}
-
-internal static class ValidationTarget
-{
-    public static async Task<IValidationTarget> OpenAsync(Deployment given, EngineContext context) =>
-        given.Platform == DeploymentPlatform.Kubernetes
-            ? await KubernetesValidationTarget.OpenAsync(given, context).ConfigureAwait(false)
-            : await ComposeValidationTarget.OpenAsync(given, context).ConfigureAwait(false);
-}
-
-internal sealed class ComposeValidationTarget : IValidationTarget
-{
-    private readonly ComposeBackupSource _source;
-
-    private ComposeValidationTarget(Deployment deployment, ComposeBackupSource source)
-    {
-        Deployment = deployment;
-        _source = source;
-        Redactor = EnvFile.Redactor(source.File.EnvFilePath);
-    }
-
-    public static async Task<ComposeValidationTarget> OpenAsync(Deployment given, EngineContext context)
-    {
-        var deployment = await ComposeDiscovery.DiscoverAsync(ComposeDiscoveryRequest.Again(given), context).ConfigureAwait(false);
-        return new ComposeValidationTarget(deployment, await ComposeBackupSource.OpenAsync(deployment, context.CancellationToken).ConfigureAwait(false));
-    }
-
-    public Deployment Deployment { get; }
-    public ProductProfile Profile => _source.Profile;
-    public SecretRedactor Redactor { get; }
-    public string InstanceNoun => "containers";
-    public string StartRemedy => "Start what stopped ('docker compose up -d'), and read its log with Get-UpgradeDiagnostic.";
-
-    public ProductApi Api(string? apiEndpoint) => ProductApi.For(Deployment, Profile, apiEndpoint);
-
-    public async Task<ExecResult> ExecAsync(string service, IReadOnlyList<string> command, CancellationToken ct)
-    {
-        var container = _source.ContainersOf(service).FirstOrDefault(c => c.State == "running")
-            ?? throw new UpgradeOpsException("ServiceNotRunning", ErrorKind.ObjectNotFound, service,
-                $"No running container of service '{service}' to run {command[0]} in. Start it first.");
-        return await DockerExec.RunAsync(_source.Engine.Client, container.ID, command, ct).ConfigureAwait(false);
-    }
-
-    public async Task<(DateTimeOffset From, IReadOnlyList<(string Instance, string Text)> Logs)> LogsSinceAsync(DateTimeOffset? since, CancellationToken ct)
-    {
-        await _source.RefreshAsync(ct).ConfigureAwait(false);
-        var inspected = await Task.WhenAll(_source.Containers.Select(c => _source.Engine.Client.Containers.InspectContainerAsync(c.ID, ct))).ConfigureAwait(false);
-        // "Since the upgrade": the caller's moment, else the start of the newest product container (the current version).
-        var productServices = Profile.Services.Where(s => s.ProductImage).Select(s => _source.ComposeName(s.Name)).ToHashSet();
-        var from = since ?? inspected
-            .Where(i => DockerModels.ConfigOf(i).Labels?.TryGetValue(ComposeDiscovery.ServiceLabel, out var s) == true && productServices.Contains(s))
-            .Select(i => DateTimeOffset.TryParse(DockerModels.StateOf(i).StartedAt, out var at) ? at : DateTimeOffset.MinValue)
-            .DefaultIfEmpty(DateTimeOffset.UtcNow.AddHours(-1)).Max().AddSeconds(-5);
-        var logs = new List<(string, string)>();
-        foreach (var container in inspected)
-            logs.Add((container.Name.TrimStart('/'), await PostUpgradeValidator.ReadLogsAsync(_source.Engine, container.ID, from, ct).ConfigureAwait(false)));
-        return (from, logs);
-    }
-
-    public void Dispose() => _source.Dispose();
-}
+namespace UpgradeOps.Kubernetes;
 
 /// <summary>A Helm release: its workloads' pods stand for the containers; exec and logs go through the Kubernetes API.</summary>
 internal sealed class KubernetesValidationTarget : IValidationTarget
 {
-    private readonly KubernetesBackupSource _source;
-    private readonly IReadOnlyList<(KubernetesBackupSource.Workload Workload, IReadOnlyList<V1Pod> Pods)> _pods;
+    private readonly HelmDeployment _source;
+    private readonly IReadOnlyList<(HelmDeployment.Workload Workload, IReadOnlyList<V1Pod> Pods)> _pods;
 
     private readonly ApiPortForward _forward;
 
-    private KubernetesValidationTarget(Deployment deployment, KubernetesBackupSource source, IReadOnlyList<(KubernetesBackupSource.Workload, IReadOnlyList<V1Pod>)> pods,
+    private KubernetesValidationTarget(Deployment deployment, HelmDeployment source, IReadOnlyList<(HelmDeployment.Workload, IReadOnlyList<V1Pod>)> pods,
         SecretRedactor redactor, EngineContext context)
     {
         Deployment = deployment;
@@ -118,11 +33,11 @@ internal sealed class KubernetesValidationTarget : IValidationTarget
     {
         var ct = context.CancellationToken;
         var deployment = await KubernetesDiscovery.AgainAsync(given, context).ConfigureAwait(false);
-        var (ns, release) = (deployment.Location!.Split('/', 2)[0], deployment.Location.Split('/', 2)[1]);
-        var source = KubernetesBackupSource.Open(deployment);
+        var (ns, release) = HelmDeployment.Locate(deployment);
+        var source = HelmDeployment.Open(deployment);
         try
         {
-            var pods = new List<(KubernetesBackupSource.Workload, IReadOnlyList<V1Pod>)>();
+            var pods = new List<(HelmDeployment.Workload, IReadOnlyList<V1Pod>)>();
             foreach (var workload in await source.WorkloadsAsync(ct).ConfigureAwait(false))
             {
                 var owned = (await source.PodsAsync(workload, ct).ConfigureAwait(false)).Where(p => p.Metadata.DeletionTimestamp is null &&
@@ -172,7 +87,7 @@ internal sealed class KubernetesValidationTarget : IValidationTarget
     public async Task<ExecResult> ExecAsync(string service, IReadOnlyList<string> command, CancellationToken ct)
     {
         var (workload, pods) = _pods.FirstOrDefault(p => p.Workload.Service?.Name == service);
-        var pod = pods?.Where(KubernetesBackupSource.IsReady).OrderBy(p => p.Metadata.Name, StringComparer.Ordinal).FirstOrDefault()
+        var pod = pods?.Where(HelmDeployment.IsReady).OrderBy(p => p.Metadata.Name, StringComparer.Ordinal).FirstOrDefault()
             ?? throw new UpgradeOpsException("ServiceNotRunning", ErrorKind.ObjectNotFound, service,
                 $"No ready pod of service '{service}'{(workload is null ? " (no workload of the release plays it: check the profile's kubernetesWorkload)" : $" ({workload.Kind} {_source.Namespace}/{workload.Name})")} to run {command[0]} in. " +
                 "Check the pods with 'kubectl get pods' first.");

@@ -2,7 +2,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using UpgradeOps.Hosting;
 
-namespace UpgradeOps.Backups;
+using UpgradeOps.Backups;
+
+namespace UpgradeOps.Kubernetes;
 
 /// <summary>
 /// The ConfigMaps and Secrets a profile names (kubernetesResources), as one JSON document in a backup:
@@ -13,7 +15,7 @@ namespace UpgradeOps.Backups;
 public static class KubernetesObjectSnapshot
 {
     public const string File = "config/resources.json";
-    public const string Component = "resources";
+    public const string Component = Profiles.ProductProfile.KubernetesResourcesComponent;
 
     public static JsonObject ConfigMap(string name, IDictionary<string, string>? data)
     {

@@ -5,21 +5,11 @@ using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
 using UpgradeOps.Profiles;
 
-namespace UpgradeOps.Backups;
+using UpgradeOps.Backups;
 
-/// <summary>What Restore-DeploymentBackup asks.</summary>
-public sealed class RestoreRequest
-{
-    public required string BackupPath { get; init; }
-    public required Deployment Deployment { get; init; }
-    public byte[]? Passphrase { get; init; }
-    /// <summary>Restore a backup that fails verification, or was taken at another version.</summary>
-    public bool Force { get; init; }
-    public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromMinutes(3);
-}
+using UpgradeOps.Platforms;
 
-/// <summary>What a restore would do, for -WhatIf.</summary>
-public sealed record RestorePlan(IReadOnlyList<string> StopContainers, IReadOnlyList<string> Actions);
+namespace UpgradeOps.Compose;
 
 /// <summary>
 /// Restores a backup onto a Compose deployment: verifies it first, stops the application containers,
@@ -27,18 +17,18 @@ public sealed record RestorePlan(IReadOnlyList<string> StopContainers, IReadOnly
 /// configuration files back, starts the containers again (always, also after a failure) and waits until
 /// they are healthy.
 /// </summary>
-public static class ComposeRestoreService
+public static class ComposeRestore
 {
     private const string RestoreMount = "/upgradeops-restore";
 
     public static async Task<RestorePlan> PlanAsync(RestoreRequest request, EngineContext context)
     {
         var backup = BackupCatalog.Open(request.BackupPath, request.Passphrase);
-        using var source = await ComposeBackupSource.OpenAsync(request.Deployment, context.CancellationToken).ConfigureAwait(false);
+        using var source = await ComposeDeployment.OpenAsync(request.Deployment, context.CancellationToken).ConfigureAwait(false);
         return Plan(source, backup);
     }
 
-    private static RestorePlan Plan(ComposeBackupSource source, DeploymentBackup backup)
+    private static RestorePlan Plan(ComposeDeployment source, DeploymentBackup backup)
     {
         var stop = ApplicationContainers(source).Select(c => c.Names.First().TrimStart('/')).Order().ToList();
         var actions = backup.Components.Select(c => c.Kind switch
@@ -48,14 +38,14 @@ public static class ComposeRestoreService
             BackupComponentKind.ConfigFile => $"Put {c.File} back at {ConfigFileTarget(source, c)}",
             _ => $"Restore {c.Name} from {c.File}",
         }).ToList();
-        return new RestorePlan(stop, actions);
+        return new RestorePlan(stop, actions, "stop", "start the stopped containers and wait until they are healthy");
     }
 
     /// <summary>
     /// The running containers that use the data: the product's own services and the load balancer in front of
     /// them. Databases keep running (pg_restore runs in them); caches and queues hold nothing to restore.
     /// </summary>
-    private static List<ContainerListResponse> ApplicationContainers(ComposeBackupSource source)
+    private static List<ContainerListResponse> ApplicationContainers(ComposeDeployment source)
     {
         var roles = new HashSet<ServiceRole> { ServiceRole.Api, ServiceRole.Worker, ServiceRole.LoadBalancer, ServiceRole.TaskManager };
         var services = source.Profile.Services.Where(s => s.ProductImage || roles.Contains(s.Role)).Select(s => s.ComposeService ?? s.Name)
@@ -67,17 +57,17 @@ public static class ComposeRestoreService
     public static async Task<DeploymentBackup> RestoreAsync(RestoreRequest request, EngineContext context)
     {
         var ct = context.CancellationToken;
-        var log = context.CreateLogger(nameof(ComposeRestoreService));
+        var log = context.CreateLogger(nameof(ComposeRestore));
         using var activity = context.StartActivity($"Restoring {Path.GetFileName(request.BackupPath)} onto {request.Deployment.Name}");
 
         activity.Report("Verifying the backup", 5);
-        var backup = await VerifiedBackupAsync(request, context).ConfigureAwait(false);
+        var backup = await DataRestore.VerifiedBackupAsync(Verified(request), context).ConfigureAwait(false);
 
-        using var source = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
+        using var source = await ComposeDeployment.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
         CheckConfigFileTargets(source, backup);
         var folder = Path.GetFullPath(request.BackupPath);
         var stopped = ApplicationContainers(source);
-        var staged = new List<StagedDatabase>();
+        var staged = new List<DataRestore.StagedDatabase>();
         // The application stops (all at once) while the dumps restore into staging databases beside the live ones;
         // the database containers keep running so pg_restore can run in them.
         activity.Report($"Stopping {string.Join(", ", stopped.Select(c => c.Names.First().TrimStart('/')))}", 15);
@@ -89,7 +79,7 @@ public static class ComposeRestoreService
             {
                 activity.Report($"Restoring {dump.Name} from {dump.File} into a staging database", 30);
                 log.LogDebug("Restoring {Component} into a staging database", dump.Name);
-                staged.Add(await StageDatabaseAsync(source, folder, dump, request.Passphrase, ct).ConfigureAwait(false));
+                staged.Add(await DataRestore.StageDatabaseAsync(source, folder, dump, request.Passphrase, ct).ConfigureAwait(false));
             }
             await stopping.ConfigureAwait(false);
 
@@ -163,43 +153,13 @@ public static class ComposeRestoreService
         return backup;
     }
 
-    /// <summary>
-    /// The backup to restore, verified first (dumps are hashed while they stream into their staging databases, not read
-    /// twice): refused when it fails verification, is encrypted without the right key, or was taken at another version,
-    /// unless Force.
-    /// </summary>
-    internal static async Task<DeploymentBackup> VerifiedBackupAsync(RestoreRequest request, EngineContext context)
-    {
-        var verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest
-        {
-            BackupPath = request.BackupPath, Passphrase = request.Passphrase, Deployment = request.Deployment, DumpsCheckedWhileRestoring = true,
-        }, context).ConfigureAwait(false);
-        BackupVerifier.RefuseUntrusted(verification, request.BackupPath, "Nothing was restored.");
-        if (verification.Checks.Any(c => c.ErrorId == "BackupWrongKey") || (request.Passphrase is null && verification.Backup?.Encrypted == true))
-            throw new UpgradeOpsException("BackupWrongKey", ErrorKind.SecurityError, request.BackupPath,
-                "The backup is encrypted and the right -EncryptionKey was not given: nothing was restored. Run again with -EncryptionKey, the key the backup was made with (New-DeploymentBackup -EncryptionKey).");
-        if (!verification.Passed && !request.Force)
-        {
-            var failed = verification.Checks.First(c => c.Status == CheckStatus.Failed);
-            throw new UpgradeOpsException(failed.ErrorId ?? "BackupVerificationFailed", ErrorKind.InvalidData, request.BackupPath,
-                $"The backup failed verification ({failed.Name}: {failed.Detail}). Nothing was restored. Use another backup, or -Force to restore it anyway.");
-        }
-        var backup = verification.Backup ?? BackupCatalog.Open(request.BackupPath, request.Passphrase);
-        if (backup.Version != request.Deployment.Version && !request.Force)
-            throw new UpgradeOpsException("BackupVersionMismatch", ErrorKind.InvalidOperation, request.BackupPath,
-                $"The backup was taken at version {backup.Version} and the deployment runs {request.Deployment.Version}: restoring data under other images " +
-                "would leave the services unable to start. Use Invoke-Rollback, which also returns the containers to the backup's images, or -Force.");
-
-        return backup;
-    }
-
-    internal static async Task RestoreComponentAsync(ComposeBackupSource source, string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct)
+    internal static async Task RestoreComponentAsync(ComposeDeployment source, string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct)
     {
         var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == component.Name);
         switch (component.Kind)
         {
             case BackupComponentKind.PostgresDump:
-                await RestoreDatabaseAsync(source, folder, component, passphrase, ct).ConfigureAwait(false);
+                await DataRestore.RestoreDatabaseAsync(source, folder, component, passphrase, ct).ConfigureAwait(false);
                 break;
             case BackupComponentKind.Volume:
                 await RestoreVolumeAsync(source, store!, folder, component, passphrase, ct).ConfigureAwait(false);
@@ -210,73 +170,11 @@ public static class ComposeRestoreService
         }
     }
 
-    /// <summary>One dump restored into a staging database, then put in the live one's place (the replaced one dropped).</summary>
-    internal static async Task RestoreDatabaseAsync(IDataStoreHost source, string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct)
-    {
-        var staged = await StageDatabaseAsync(source, folder, component, passphrase, ct).ConfigureAwait(false);
-        if (await staged.Target.ReplaceDatabaseAsync(staged.Target.Database, staged.Name, ct).ConfigureAwait(false) is { } replaced)
-            await staged.Target.TryDropDatabaseAsync(replaced, null).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Restores a dump into a new database beside the live one, hashing the file as it streams; a dump whose checksum
-    /// differs from the manifest's is dropped again and the live database was never touched.
-    /// </summary>
-    internal static async Task<StagedDatabase> StageDatabaseAsync(IDataStoreHost source, string folder, BackupComponent component, byte[]? passphrase,
-        CancellationToken ct)
-    {
-        var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == component.Name)
-            ?? throw new UpgradeOpsException("BackupComponentUnknown", ErrorKind.InvalidData, component.Name,
-                $"The deployment's profile has no data store '{component.Name}' to restore {component.File} into. Use the profile the backup was made with (-Profile).");
-        var target = await source.PostgresAsync(store, ct).ConfigureAwait(false);
-        var staged = new StagedDatabase(target, $"upgradeops_restore_{Guid.NewGuid():N}"[..35]);
-        try
-        {
-            await target.CreateDatabaseAsync(staged.Name, ct).ConfigureAwait(false);
-            await using var file = BackupFiles.OpenRead(BackupVerifier.ComponentPath(folder, component));
-            await using var hashing = new HashingStream(file);
-            Exception? restoreFailure = null;
-            try
-            {
-                // Disposing the decryption stream must not dispose the hashing stream under it, whose hash is read below.
-                await using var decrypted = passphrase is null ? null : BackupEncryption.Decrypt(hashing, passphrase);
-                await target.RestoreAsync(decrypted ?? hashing, staged.Name, ct).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is UpgradeOpsException or BackupFormatException)
-            {
-                restoreFailure = ex;
-            }
-            // A damaged file usually makes pg_restore fail too: the checksum names the real cause.
-            hashing.ReadToEnd();
-            if (hashing.HashHex() != component.Sha256)
-                throw new UpgradeOpsException("BackupChecksumMismatch", ErrorKind.InvalidData, folder,
-                    $"{component.File}'s SHA-256 is {hashing.HashHex()}, the manifest recorded {component.Sha256}: the file was changed or damaged. " +
-                    "The live database was not touched; restore another backup.", restoreFailure);
-            if (restoreFailure is not null) ExceptionDispatchInfo.Throw(restoreFailure);
-            return staged;
-        }
-        catch
-        {
-            await staged.Target.TryDropDatabaseAsync(staged.Name, null).ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    /// <summary>A dump restored into a database of its own, waiting to replace the live one.</summary>
-    internal sealed class StagedDatabase(PostgresTarget target, string name)
-    {
-        public PostgresTarget Target { get; } = target;
-        public string Name { get; } = name;
-        public bool Replaced { get; set; }
-        /// <summary>The name the live database was given when this one took its place.</summary>
-        public string? ReplacedName { get; set; }
-    }
-
     /// <summary>
     /// Empties the volume and extracts the archive into it, through a short-lived container of the same image
     /// that mounts only that volume and has no network.
     /// </summary>
-    private static async Task RestoreVolumeAsync(ComposeBackupSource source, DataStoreDefinition store, string folder, BackupComponent component,
+    private static async Task RestoreVolumeAsync(ComposeDeployment source, DataStoreDefinition store, string folder, BackupComponent component,
         byte[]? passphrase, CancellationToken ct)
     {
         var volume = await source.VolumeAsync(store, ct).ConfigureAwait(false);
@@ -318,7 +216,7 @@ public static class ComposeRestoreService
     /// the path the manifest names (a manifest can be edited to name any file). The backup writes each as
     /// config/&lt;its own file name&gt;, and records where it came from; both must say the same.
     /// </summary>
-    internal static string ConfigFileTarget(ComposeBackupSource source, BackupComponent component) =>
+    internal static string ConfigFileTarget(ComposeDeployment source, BackupComponent component) =>
         ConfigFileTarget(source.File, source.Deployment.Name, component);
 
     internal static string ConfigFileTarget(ComposeFile deploymentFile, string deploymentName, BackupComponent component)
@@ -334,7 +232,7 @@ public static class ComposeRestoreService
     }
 
     /// <summary>Every configuration file of the backup has its place in the deployment, checked before anything stops.</summary>
-    internal static void CheckConfigFileTargets(ComposeBackupSource source, DeploymentBackup backup)
+    internal static void CheckConfigFileTargets(ComposeDeployment source, DeploymentBackup backup)
     {
         foreach (var component in backup.Components.Where(c => c.Kind == BackupComponentKind.ConfigFile)) ConfigFileTarget(source, component);
     }
@@ -356,4 +254,11 @@ public static class ComposeRestoreService
             if (File.Exists(temporary)) File.Delete(temporary);
         }
     }
+
+    /// <summary>The verification a restore of this deployment starts with; its dumps are read by its own database containers.</summary>
+    internal static VerifiedRestore Verified(RestoreRequest request) => new()
+    {
+        BackupPath = request.BackupPath, Deployment = request.Deployment, Passphrase = request.Passphrase, Force = request.Force,
+        DataStores = async ct => await ComposeDeployment.OpenAsync(request.Deployment, ct).ConfigureAwait(false),
+    };
 }

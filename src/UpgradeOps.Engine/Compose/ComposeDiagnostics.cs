@@ -6,24 +6,13 @@ using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
 using UpgradeOps.Journal;
 
-namespace UpgradeOps.Validation;
+using UpgradeOps.Validation;
 
-/// <summary>What Get-UpgradeDiagnostic asks.</summary>
-public sealed class DiagnosticRequest
-{
-    /// <summary>The deployment; when null, it is read again from the journal's compose file, profile and Docker endpoint.</summary>
-    public Deployment? Deployment { get; init; }
-    /// <summary>The upgrade or rollback to read (its Id); null: the newest.</summary>
-    public string? UpgradeId { get; init; }
-    /// <summary>The journal file to read, instead of looking it up by id.</summary>
-    public string? JournalPath { get; init; }
-    /// <summary>How many log lines per container.</summary>
-    public int Tail { get; init; } = 50;
-    /// <summary>Only log lines written at or after this time.</summary>
-    public DateTimeOffset? Since { get; init; }
-    /// <summary>Only these compose services; empty means all.</summary>
-    public IReadOnlyList<string> Services { get; init; } = Array.Empty<string>();
-}
+using UpgradeOps.Kubernetes;
+
+using UpgradeOps.Platforms;
+
+namespace UpgradeOps.Compose;
 
 /// <summary>
 /// Collects what troubleshooting a Compose deployment needs, read-only, through the Engine API: every container's
@@ -31,22 +20,15 @@ public sealed class DiagnosticRequest
 /// recorded about a failure; and the findings <see cref="DiagnosticAnalyzer"/> makes of them. Every text is
 /// redacted with the values of the deployment's .env.
 /// </summary>
-public static class ComposeDiagnosticCollector
+public static class ComposeDiagnostics
 {
-    public static async Task<DiagnosticReport> CollectAsync(DiagnosticRequest request, EngineContext context)
+    public static async Task<DiagnosticReport> CollectAsync(DiagnosticRequest request, Deployment deployment, UpgradeJournal? givenJournal, EngineContext context)
     {
         var ct = context.CancellationToken;
-        var log = context.CreateLogger(nameof(ComposeDiagnosticCollector));
-        if (request.Tail < 1)
-            throw new UpgradeOpsException("InvalidTail", ErrorKind.InvalidArgument, request.Tail, "-Tail must be 1 or more log lines.");
-
-        var givenJournal = request.JournalPath is not null ? UpgradeJournal.Load(request.JournalPath) : null;
-        var deployment = request.Deployment ?? await DeploymentFromJournalAsync(givenJournal, context).ConfigureAwait(false);
-        if (deployment.Platform == DeploymentPlatform.Kubernetes)
-            return await KubernetesDiagnosticCollector.CollectAsync(request, deployment, givenJournal, context).ConfigureAwait(false);
+        var log = context.CreateLogger(nameof(ComposeDiagnostics));
         using var activity = context.StartActivity($"Collecting diagnostics of {deployment.Name}");
         activity.Report("Connecting to the Docker Engine", 5);
-        using var target = await ComposeBackupSource.OpenAsync(deployment, ct).ConfigureAwait(false);
+        using var target = await ComposeDeployment.OpenAsync(deployment, ct).ConfigureAwait(false);
         var envPath = target.File.EnvFilePath;
         var environment = File.Exists(envPath) ? EnvFile.Read(envPath) : new Dictionary<string, string>().AsReadOnly();
         var redactor = new SecretRedactor(environment);
@@ -177,16 +159,14 @@ public static class ComposeDiagnosticCollector
         }
     }
 
-    private static async Task<Deployment> DeploymentFromJournalAsync(UpgradeJournal? journal, EngineContext context)
-    {
-        if (journal?.ComposeFile is null)
-            throw new UpgradeOpsException("DeploymentRequired", ErrorKind.InvalidArgument, journal?.Path,
-                "Get-UpgradeDiagnostic needs the deployment: give -Deployment (from Get-UpgradeDeployment), or an upgrade result whose journal names its compose file.");
-        return await ComposeDiscovery.DiscoverAsync(new ComposeDiscoveryRequest
-        {
-            ComposeFile = journal.ComposeFile, Profile = journal.Profile ?? "infrahub", DockerHost = journal.DockerEndpoint,
-        }, context).ConfigureAwait(false);
-    }
+    /// <summary>The deployment a Compose journal was written for (its compose file, profile and Docker endpoint); null for another kind of journal.</summary>
+    internal static async Task<Deployment?> DeploymentOfJournalAsync(UpgradeJournal journal, EngineContext context) =>
+        journal.ComposeFile is null
+            ? null
+            : await ComposeDiscovery.DiscoverAsync(new ComposeDiscoveryRequest
+            {
+                ComposeFile = journal.ComposeFile, Profile = journal.Profile ?? "infrahub", DockerHost = journal.DockerEndpoint,
+            }, context).ConfigureAwait(false);
 
     private static string ServiceOf(ContainerListResponse container) =>
         container.Labels.TryGetValue(ComposeDiscovery.ServiceLabel, out var service) ? service : "";

@@ -8,7 +8,13 @@ using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;
 using YamlDotNet.RepresentationModel;
 
-namespace UpgradeOps.Backups;
+using UpgradeOps.Compose;
+
+using UpgradeOps.Backups;
+
+using UpgradeOps.Platforms;
+
+namespace UpgradeOps.Kubernetes;
 
 /// <summary>
 /// Backs up a Helm release through the Kubernetes API only: pg_dump runs in the database pod through the exec API and
@@ -16,18 +22,18 @@ namespace UpgradeOps.Backups;
 /// read from the release Secret (values whose key says secret, and every Secret's data, are redacted unless the backup
 /// is encrypted). Same folder, manifest.json and verification as a Compose backup.
 /// </summary>
-public static class HelmBackupService
+public static class HelmBackup
 {
     public const string ValuesFile = "config/values.json";
     public const string ManifestFile = "config/manifest.yaml";
 
     public static async Task<IReadOnlyList<PlannedComponent>> PlanAsync(BackupRequest request, EngineContext context)
     {
-        using var source = KubernetesBackupSource.Open(request.Deployment);
-        return await PlanAsync(source, request, context.CreateLogger(nameof(HelmBackupService)), context.CancellationToken).ConfigureAwait(false);
+        using var source = HelmDeployment.Open(request.Deployment);
+        return await PlanAsync(source, request, context.CreateLogger(nameof(HelmBackup)), context.CancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<List<PlannedComponent>> PlanAsync(KubernetesBackupSource source, BackupRequest request, ILogger log, CancellationToken ct)
+    private static async Task<List<PlannedComponent>> PlanAsync(HelmDeployment source, BackupRequest request, ILogger log, CancellationToken ct)
     {
         var suffix = request.Passphrase is null ? "" : ".enc";
         var planned = new List<PlannedComponent>();
@@ -54,8 +60,8 @@ public static class HelmBackupService
             }
         }
         var redacted = request.Passphrase is null ? ", secrets redacted" : "";
-        planned.Add(new(ComposeBackupService.ConfigComponent, BackupComponentKind.HelmRelease, $"values of release {source.Namespace}/{source.Release}{redacted}", ValuesFile + suffix));
-        planned.Add(new(ComposeBackupService.ConfigComponent, BackupComponentKind.KubernetesResources, $"manifest of release {source.Namespace}/{source.Release}{redacted}", ManifestFile + suffix));
+        planned.Add(new(BackupComponents.Config, BackupComponentKind.HelmRelease, $"values of release {source.Namespace}/{source.Release}{redacted}", ValuesFile + suffix));
+        planned.Add(new(BackupComponents.Config, BackupComponentKind.KubernetesResources, $"manifest of release {source.Namespace}/{source.Release}{redacted}", ManifestFile + suffix));
 
         if (source.Profile.KubernetesResources.Count > 0)
             planned.Add(new(KubernetesObjectSnapshot.Component, BackupComponentKind.KubernetesResources,
@@ -63,7 +69,7 @@ public static class HelmBackupService
                 (request.Passphrase is null && source.Profile.KubernetesResources.Any(r => r.Kind == "Secret") ? ", Secret values redacted" : ""),
                 KubernetesObjectSnapshot.File + suffix));
 
-        var selected = ComposeBackupService.Select(planned, request);
+        var selected = BackupComponents.Select(planned, request);
         var wanted = request.Components.Where(c => skipped.Contains(c, StringComparer.OrdinalIgnoreCase)).ToList();
         if (wanted.Count > 0)
             throw new UpgradeOpsException("BackupMethodNotSupported", ErrorKind.NotImplemented, string.Join(", ", wanted),
@@ -76,9 +82,9 @@ public static class HelmBackupService
     public static async Task<DeploymentBackup> BackupAsync(BackupRequest request, EngineContext context)
     {
         var ct = context.CancellationToken;
-        var log = context.CreateLogger(nameof(HelmBackupService));
+        var log = context.CreateLogger(nameof(HelmBackup));
         var watch = Stopwatch.StartNew();
-        using var source = KubernetesBackupSource.Open(request.Deployment);
+        using var source = HelmDeployment.Open(request.Deployment);
         var planned = await PlanAsync(source, request, log, ct).ConfigureAwait(false);
         var release = await source.ReleaseJsonAsync(ct).ConfigureAwait(false);
 
@@ -99,7 +105,7 @@ public static class HelmBackupService
                 {
                     case BackupComponentKind.PostgresDump:
                         var store = source.Profile.DataStores.First(s => s.Name == p.Name);
-                        await ComposeBackupService.CapturePostgresAsync(await source.PostgresAsync(store, ct).ConfigureAwait(false), component, writer, activity, backup, ct)
+                        await BackupComponents.CapturePostgresAsync(await source.PostgresAsync(store, ct).ConfigureAwait(false), component, writer, activity, backup, ct)
                             .ConfigureAwait(false);
                         break;
                     case BackupComponentKind.Volume:

@@ -2,15 +2,17 @@ using Docker.DotNet.Models;
 using UpgradeOps.Compose;
 using UpgradeOps.Profiles;
 
-namespace UpgradeOps.Backups;
+using UpgradeOps.Backups;
+
+namespace UpgradeOps.Compose;
 
 /// <summary>
 /// What a Compose deployment offers a backup or a restore: its profile, compose file, the Docker Engine,
 /// its containers, and the container that holds each data store.
 /// </summary>
-internal sealed class ComposeBackupSource : IDataStoreHost
+internal sealed class ComposeDeployment : IDataStoreHost
 {
-    private ComposeBackupSource(Deployment deployment, ProductProfile profile, ComposeFile file, DockerEngine engine,
+    private ComposeDeployment(Deployment deployment, ProductProfile profile, ComposeFile file, DockerEngine engine,
         IList<ContainerListResponse> containers)
     {
         Deployment = deployment;
@@ -26,12 +28,12 @@ internal sealed class ComposeBackupSource : IDataStoreHost
     public DockerEngine Engine { get; }
     public IList<ContainerListResponse> Containers { get; private set; }
 
-    public static async Task<ComposeBackupSource> OpenAsync(Deployment deployment, CancellationToken ct)
+    public static async Task<ComposeDeployment> OpenAsync(Deployment deployment, CancellationToken ct)
     {
         var (profile, file) = ReadLocal(deployment);
         var engine = await DockerEngine.ConnectAsync(deployment.Endpoint, ct).ConfigureAwait(false);
         var containers = await ComposeDiscovery.ListProjectContainersAsync(engine, deployment.Name, ct).ConfigureAwait(false);
-        return new ComposeBackupSource(deployment, profile, file, engine, containers);
+        return new ComposeDeployment(deployment, profile, file, engine, containers);
     }
 
     /// <summary>
@@ -66,7 +68,7 @@ internal sealed class ComposeBackupSource : IDataStoreHost
 
     /// <summary>The PostgreSQL of a data store, in its running container.</summary>
     public async Task<PostgresTarget> PostgresAsync(DataStoreDefinition store, CancellationToken ct) =>
-        PostgresTarget.From(Engine, store, await RunningContainerAsync(store, ct).ConfigureAwait(false));
+        ComposePostgres.Of(Engine, store, await RunningContainerAsync(store, ct).ConfigureAwait(false));
 
     /// <summary>The Docker volume behind a compose volume name, and a container (running or not) that mounts it.</summary>
     public async Task<(string VolumeName, string ContainerId, string MountPath, string Image)> VolumeAsync(DataStoreDefinition store, CancellationToken ct)

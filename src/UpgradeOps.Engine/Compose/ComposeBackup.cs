@@ -4,22 +4,11 @@ using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
 using UpgradeOps.Profiles;
 
-namespace UpgradeOps.Backups;
+using UpgradeOps.Backups;
 
-/// <summary>What New-DeploymentBackup asks.</summary>
-public sealed class BackupRequest
-{
-    public required Deployment Deployment { get; init; }
-    /// <summary>The folder that receives the backup's own folder.</summary>
-    public required string Path { get; init; }
-    /// <summary>UTF-8 bytes of the encryption passphrase, or null for no encryption. Zeroed by the caller.</summary>
-    public byte[]? Passphrase { get; init; }
-    /// <summary>Only these components (data store names, or "config"); empty means all.</summary>
-    public IReadOnlyList<string> Components { get; init; } = Array.Empty<string>();
-}
+using UpgradeOps.Platforms;
 
-/// <summary>One component a backup would capture, for -WhatIf.</summary>
-public sealed record PlannedComponent(string Name, BackupComponentKind Kind, string Source, string File);
+namespace UpgradeOps.Compose;
 
 /// <summary>
 /// Backs up a Compose deployment through the Engine API only: pg_dump runs inside the database container
@@ -27,17 +16,16 @@ public sealed record PlannedComponent(string Name, BackupComponentKind Kind, str
 /// Writers are paused for the duration and always resumed. The backup is written into a hidden folder and
 /// renamed into place with its manifest only when every component is complete.
 /// </summary>
-public static class ComposeBackupService
+public static class ComposeBackup
 {
-    public const string ConfigComponent = "config";
 
     public static async Task<IReadOnlyList<PlannedComponent>> PlanAsync(BackupRequest request, EngineContext context)
     {
-        using var source = await ComposeBackupSource.OpenAsync(request.Deployment, context.CancellationToken).ConfigureAwait(false);
+        using var source = await ComposeDeployment.OpenAsync(request.Deployment, context.CancellationToken).ConfigureAwait(false);
         return Plan(source, request);
     }
 
-    private static List<PlannedComponent> Plan(ComposeBackupSource source, BackupRequest request)
+    private static List<PlannedComponent> Plan(ComposeDeployment source, BackupRequest request)
     {
         var suffix = request.Passphrase is null ? "" : ".enc";
         var planned = new List<PlannedComponent>();
@@ -56,30 +44,20 @@ public static class ComposeBackupService
                         $"Data store '{store.Name}' is Neo4j, whose backup (neo4j-admin database dump) UpgradeOps does not run on Compose yet. Back it up by hand, then pass -Component with the other components.");
             }
         }
-        planned.Add(new(ConfigComponent, BackupComponentKind.ConfigFile, source.File.Path, $"config/{System.IO.Path.GetFileName(source.File.Path)}{suffix}"));
+        planned.Add(new(BackupComponents.Config, BackupComponentKind.ConfigFile, source.File.Path, $"config/{System.IO.Path.GetFileName(source.File.Path)}{suffix}"));
         if (File.Exists(source.File.EnvFilePath))
-            planned.Add(new(ConfigComponent, BackupComponentKind.ConfigFile, source.File.EnvFilePath, $"config/.env{suffix}"));
+            planned.Add(new(BackupComponents.Config, BackupComponentKind.ConfigFile, source.File.EnvFilePath, $"config/.env{suffix}"));
 
-        return Select(planned, request);
+        return BackupComponents.Select(planned, request);
     }
 
-    /// <summary>The components -Component asks for (all when it is empty); an unknown name is an error listing the known ones.</summary>
-    internal static List<PlannedComponent> Select(List<PlannedComponent> planned, BackupRequest request)
-    {
-        if (request.Components.Count == 0) return planned;
-        var unknown = request.Components.Where(c => planned.All(p => !p.Name.Equals(c, StringComparison.OrdinalIgnoreCase))).ToList();
-        if (unknown.Count > 0)
-            throw new UpgradeOpsException("UnknownBackupComponent", ErrorKind.InvalidArgument, string.Join(", ", unknown),
-                $"Unknown component(s) {string.Join(", ", unknown)}. This deployment has: {string.Join(", ", planned.Select(p => p.Name).Distinct())}.");
-        return planned.Where(p => request.Components.Contains(p.Name, StringComparer.OrdinalIgnoreCase)).ToList();
-    }
 
     public static async Task<DeploymentBackup> BackupAsync(BackupRequest request, EngineContext context)
     {
         var ct = context.CancellationToken;
-        var log = context.CreateLogger(nameof(ComposeBackupService));
+        var log = context.CreateLogger(nameof(ComposeBackup));
         var watch = Stopwatch.StartNew();
-        using var source = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
+        using var source = await ComposeDeployment.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
         var planned = Plan(source, request);
 
         var writer = BackupWriter.Create(request, source.Deployment, source.File.Path, log);
@@ -158,13 +136,13 @@ public static class ComposeBackupService
         return backup;
     }
 
-    private static async Task<BackupComponent> CaptureAsync(ComposeBackupSource source, PlannedComponent planned, BackupWriter writer,
+    private static async Task<BackupComponent> CaptureAsync(ComposeDeployment source, PlannedComponent planned, BackupWriter writer,
         ProgressActivity activity, DeploymentBackup backup, CancellationToken ct)
     {
         var component = new BackupComponent { Name = planned.Name, Kind = planned.Kind, File = planned.File, Sha256 = "", Source = planned.Source };
         var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == planned.Name);
         if (planned.Kind == BackupComponentKind.PostgresDump)
-            return await CapturePostgresAsync(await source.PostgresAsync(store!, ct).ConfigureAwait(false), component, writer, activity, backup, ct).ConfigureAwait(false);
+            return await BackupComponents.CapturePostgresAsync(await source.PostgresAsync(store!, ct).ConfigureAwait(false), component, writer, activity, backup, ct).ConfigureAwait(false);
 
         await writer.WriteAsync(component, async target =>
         {
@@ -188,26 +166,8 @@ public static class ComposeBackupService
         return component;
     }
 
-    /// <summary>
-    /// pg_dump -Fc of one database into its component file, with the server and pg_dump versions and the row count of
-    /// every table, counted in the very snapshot pg_dump dumps (through Npgsql from here, or a psql session beside the server).
-    /// </summary>
-    internal static async Task<BackupComponent> CapturePostgresAsync(PostgresTarget postgres, BackupComponent component, BackupWriter writer,
-        ProgressActivity activity, DeploymentBackup backup, CancellationToken ct)
-    {
-        component.ServerMajorVersion = await postgres.ServerMajorVersionAsync(ct).ConfigureAwait(false);
-        component.DumpMajorVersion = await postgres.DumpMajorVersionAsync(ct).ConfigureAwait(false);
-        backup.ToolVersions["pg_dump"] = component.DumpMajorVersion.ToString()!;
-        // Row counts are taken while the dump runs, in the snapshot pg_dump dumps: they match the dump while the application writes.
-        await using var snapshot = await postgres.ShareSnapshotAsync(ct).ConfigureAwait(false);
-        var counting = snapshot.RowCountsAsync(ct);
-        await writer.WriteAsync(component, target => postgres.DumpAsync(target, ct, snapshot.Id), ct).ConfigureAwait(false);
-        component.RowCounts = await counting.ConfigureAwait(false);
-        activity.Report($"{component.Name}: {component.SizeBytes:N0} bytes", -1);
-        return component;
-    }
 
-    private static async Task<bool> NeedsPausedWritersAsync(ComposeBackupSource source, IReadOnlyList<PlannedComponent> planned, CancellationToken ct)
+    private static async Task<bool> NeedsPausedWritersAsync(ComposeDeployment source, IReadOnlyList<PlannedComponent> planned, CancellationToken ct)
     {
         if (planned.Count(p => p.Kind is BackupComponentKind.PostgresDump or BackupComponentKind.Volume) > 1) return true;
         foreach (var component in planned.Where(p => p.Kind == BackupComponentKind.PostgresDump))
@@ -219,7 +179,7 @@ public static class ComposeBackupService
     }
 
     /// <summary>Which image id each image reference had, so a rollback can return to exactly these images.</summary>
-    private static void RecordImages(ComposeBackupSource source, DeploymentBackup backup)
+    private static void RecordImages(ComposeDeployment source, DeploymentBackup backup)
     {
         foreach (var container in source.Containers)
             backup.ImageDigests.TryAdd(container.Image, container.ImageID);

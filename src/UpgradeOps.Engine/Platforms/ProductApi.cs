@@ -2,26 +2,25 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using UpgradeOps.Hosting;
-using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;
 
-namespace UpgradeOps.Validation;
+namespace UpgradeOps.Platforms;
 
 /// <summary>An answer of the product's API: parsed JSON, the GraphQL errors if any, and how long it took.</summary>
-internal sealed record ApiAnswer(JsonNode? Json, IReadOnlyList<string> Errors, TimeSpan Elapsed, int StatusCode);
+public sealed record ApiAnswer(JsonNode? Json, IReadOnlyList<string> Errors, TimeSpan Elapsed, int StatusCode);
 
 /// <summary>
 /// The product's HTTP and GraphQL API, as the profile describes it, at the deployment's API endpoint or through a
 /// port-forward to a Helm release's API pod (opened on the first request; a request it breaks fails with the forward's reason).
 /// </summary>
-internal sealed class ProductApi
+public sealed class ProductApi
 {
     private readonly Uri? _endpoint;
-    private readonly ApiPortForward? _forward;
+    private readonly IApiTunnel? _forward;
 
     public ProductApi(Uri endpoint, ApiDefinition definition) => (_endpoint, Definition) = (endpoint, definition);
 
-    public ProductApi(ApiPortForward forward, ApiDefinition definition) => (_forward, Definition) = (forward, definition);
+    public ProductApi(IApiTunnel forward, ApiDefinition definition) => (_forward, Definition) = (forward, definition);
 
     public ApiDefinition Definition { get; }
 

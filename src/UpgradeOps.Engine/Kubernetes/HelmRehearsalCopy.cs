@@ -6,21 +6,7 @@ using UpgradeOps.Hosting;
 
 using UpgradeOps.Compose;
 
-namespace UpgradeOps.Rehearsals;
-
-/// <summary>What Invoke-UpgradeRehearsal needs beyond the common request to rehearse on a copy of a Helm release.</summary>
-public sealed class HelmRehearsalOptions
-{
-    /// <summary>The chart, as Invoke-Upgrade -Chart takes it: a local folder, a .tgz, or repo/chart.</summary>
-    public string? Chart { get; init; }
-    /// <summary>The chart version of the upgrade's hops (as Invoke-Upgrade -ChartVersion); the copy is installed at the backup's chart version.</summary>
-    public string? ChartVersion { get; init; }
-    public string? HelmPath { get; init; }
-    /// <summary>Values files given to the copy's install after the backup's values (e.g. the real values of secrets an unencrypted backup masked).</summary>
-    public IReadOnlyList<string> ValuesFiles { get; init; } = Array.Empty<string>();
-    /// <summary>Values of the copy only, by dotted key (ingress host, host ports): they win over the backup's and the files'.</summary>
-    public IReadOnlyDictionary<string, string> CopyValues { get; init; } = new Dictionary<string, string>();
-}
+namespace UpgradeOps.Kubernetes;
 
 /// <summary>
 /// The pure parts of a Helm release's rehearsal copy: its namespace name, the values it is installed with, and which
@@ -103,7 +89,7 @@ public static class HelmRehearsalCopy
     /// Who owns a copy: this machine and this process (pid:starttime). A cluster is shared by the admins' machines, so a
     /// process is judged gone only on the machine it ran on.
     /// </summary>
-    public static string CurrentOwner => $"{Environment.MachineName}/{RehearsalCopy.CurrentOwner}";
+    public static string CurrentOwner => $"{Environment.MachineName}/{ComposeRehearsalCopy.CurrentOwner}";
 
     /// <summary>
     /// The copies this machine left behind: owned by a process of this machine that is gone. A copy of a rehearsal still
@@ -112,7 +98,7 @@ public static class HelmRehearsalCopy
     /// </summary>
     public static IReadOnlyList<Listed> Abandoned(IEnumerable<Listed> copies, Func<string, bool>? ownerAlive = null, string? machine = null)
     {
-        ownerAlive ??= RehearsalCopy.OwnerAlive;
+        ownerAlive ??= ComposeRehearsalCopy.OwnerAlive;
         machine ??= Environment.MachineName;
         return copies.Where(c => c.Id is not null && c.Owner?.Split('/', 2) is [var host, var process]
                                  && string.Equals(host, machine, StringComparison.OrdinalIgnoreCase) && !ownerAlive(process)).ToList();

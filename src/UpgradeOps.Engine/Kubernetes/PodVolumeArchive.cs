@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
 
-namespace UpgradeOps.Backups;
+using UpgradeOps.Backups;
+
+namespace UpgradeOps.Kubernetes;
 
 /// <summary>
 /// A Volume data store on Kubernetes, archived with the pod's own tar through the exec API (no local binaries, no

@@ -11,21 +11,21 @@ using UpgradeOps.Profiles;
 
 using UpgradeOps.Versioning;
 
-namespace UpgradeOps.Rehearsals;
+namespace UpgradeOps.Compose;
 
 /// <summary>
 /// A disposable copy of a Compose deployment: the production containers' own configuration (read, never changed) under
 /// another project name, with fresh volumes, its own ports, and the backup's compose file and .env in a folder of its
 /// own. Everything it creates carries the rehearsal labels, so whatever a crash leaves behind is found and removed.
 /// </summary>
-internal sealed class RehearsalCopy
+internal sealed class ComposeRehearsalCopy
 {
     private const string ComposeProjectLabel = "com.docker.compose.project";
     private const string ComposeVolumeLabel = "com.docker.compose.volume";
     private const string WorkingDirLabel = "com.docker.compose.project.working_dir";
     private const string ConfigFilesLabel = "com.docker.compose.project.config_files";
 
-    private RehearsalCopy(string id, string projectName, string folder, string composeFile, IReadOnlyDictionary<int, int> portMap)
+    private ComposeRehearsalCopy(string id, string projectName, string folder, string composeFile, IReadOnlyDictionary<int, int> portMap)
     {
         Id = id;
         ProjectName = projectName;
@@ -58,7 +58,7 @@ internal sealed class RehearsalCopy
     /// Creates the copy's folder, volumes and containers (not started), checking first that its names and ports are free.
     /// Nothing of production is changed: its containers are only inspected.
     /// </summary>
-    public static async Task<RehearsalCopy> CreateAsync(DockerEngine engine, ComposeBackupSource production, DeploymentBackup backup, string backupFolder,
+    public static async Task<ComposeRehearsalCopy> CreateAsync(DockerEngine engine, ComposeDeployment production, DeploymentBackup backup, string backupFolder,
         byte[]? passphrase, string root, string id, ILogger log, CancellationToken ct)
     {
         var client = engine.Client;
@@ -103,7 +103,7 @@ internal sealed class RehearsalCopy
         if (Directory.Exists(folder))
             throw new UpgradeOpsException("RehearsalFolderInUse", ErrorKind.ResourceUnavailable, folder,
                 $"The folder {folder} already exists. Remove it, or run the rehearsal again: its name changes every time.");
-        var copy = new RehearsalCopy(id, projectName, folder, Path.Combine(folder, Path.GetFileName(production.File.Path)), portMap);
+        var copy = new ComposeRehearsalCopy(id, projectName, folder, Path.Combine(folder, Path.GetFileName(production.File.Path)), portMap);
         log.LogInformation("Rehearsal copy {Project}: ports {Ports}, folder {Folder}", projectName, RehearsalLabels.Format(portMap), folder);
 
         // Half a copy is never left behind: whatever was created is removed before the error goes up.
@@ -306,7 +306,7 @@ internal sealed class RehearsalCopy
     private static bool IsNamed(string? volume) => volume is not null && !Regex.IsMatch(volume, "^[0-9a-f]{64}$");
 
     /// <summary>Product images at the backup's version: the copy starts where the backup was taken, whatever production runs now.</summary>
-    private static string ImageAtVersion(ComposeBackupSource production, ContainerInspectResponse container, string? version)
+    private static string ImageAtVersion(ComposeDeployment production, ContainerInspectResponse container, string? version)
     {
         var config = DockerModels.ConfigOf(container);
         var service = Label(config.Labels, "com.docker.compose.service");
@@ -369,7 +369,7 @@ internal sealed class RehearsalCopy
     /// The backup's compose file and .env (what production ran when the backup was taken), named for the copy. A backup
     /// without its configuration falls back on production's files as they are now, with a warning.
     /// </summary>
-    private async Task WriteConfigurationAsync(ComposeBackupSource production, DeploymentBackup backup, string backupFolder, byte[]? passphrase, ILogger log,
+    private async Task WriteConfigurationAsync(ComposeDeployment production, DeploymentBackup backup, string backupFolder, byte[]? passphrase, ILogger log,
         CancellationToken ct)
     {
         var files = backup.Components.Where(c => c.Kind == BackupComponentKind.ConfigFile && c.Source is not null).ToList();

@@ -11,31 +11,11 @@ using UpgradeOps.Journal;
 using UpgradeOps.Profiles;
 using UpgradeOps.Versioning;
 
-namespace UpgradeOps.Upgrades;
+using UpgradeOps.Upgrades;
 
-/// <summary>What Invoke-Upgrade asks on a Compose deployment.</summary>
-public sealed class UpgradeRequest
-{
-    public required Deployment Deployment { get; init; }
-    public required UpgradePath Path { get; init; }
-    public string? BackupPath { get; init; }
-    public bool SkipBackup { get; init; }
-    public UpgradeStrategy Strategy { get; init; } = UpgradeStrategy.Standard;
-    public bool RollbackOnFailure { get; init; }
-    public TimeSpan MigrationTimeout { get; init; } = TimeSpan.FromMinutes(30);
-    public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromMinutes(3);
-    /// <summary>Take a stale lock left by a dead process.</summary>
-    public bool Force { get; init; }
-    /// <summary>Configuration values given by the admin (name → value) for configuration rules.</summary>
-    public IReadOnlyDictionary<string, string>? ConfigurationValues { get; init; }
-    public byte[]? Passphrase { get; init; }
-    /// <summary>After a failed step, start the previous containers again (a rehearsal's disposable copy skips this: it is removed).</summary>
-    public bool ServePreviousOnFailure { get; init; } = true;
-}
+using UpgradeOps.Platforms;
 
-/// <summary>What one hop would do, for -WhatIf.</summary>
-public sealed record PlannedHop(string From, string To, IReadOnlyList<string> ImagesToPull, IReadOnlyList<string> ContainersToRecreate,
-    IReadOnlyList<ConfigurationChange> ConfigurationChanges, string? MigrationCommand, IReadOnlyList<string> FileDiffs);
+namespace UpgradeOps.Compose;
 
 /// <summary>
 /// Carries a Compose deployment through an upgrade path, hop by hop, through the Engine API: pull the new
@@ -46,7 +26,7 @@ public sealed record PlannedHop(string From, string To, IReadOnlyList<string> Im
 /// the profile marks the hop's migrations safe for mixed versions. A journal is written before each step;
 /// every step is idempotent so -Resume can continue after a crash.
 /// </summary>
-public static partial class ComposeUpgradeService
+public static partial class ComposeUpgrade
 {
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
 
@@ -54,7 +34,7 @@ public static partial class ComposeUpgradeService
     {
         CheckPath(request);
         var configurations = PlanConfigurations(request);
-        using var target = await ComposeBackupSource.OpenAsync(request.Deployment, context.CancellationToken).ConfigureAwait(false);
+        using var target = await ComposeDeployment.OpenAsync(request.Deployment, context.CancellationToken).ConfigureAwait(false);
         var hops = new List<PlannedHop>();
         foreach (var (step, (configEdit, changes)) in request.Path.Steps.Zip(configurations))
         {
@@ -75,10 +55,10 @@ public static partial class ComposeUpgradeService
     {
         CheckPath(request);
         var ct = context.CancellationToken;
-        var log = context.CreateLogger(nameof(ComposeUpgradeService));
+        var log = context.CreateLogger(nameof(ComposeUpgrade));
         PlanConfigurations(request);
-        var backup = await CheckBackupAsync(request, context).ConfigureAwait(false);
-        using var target = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
+        var backup = await UpgradeBackup.CheckAsync(request, context).ConfigureAwait(false);
+        using var target = await ComposeDeployment.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
         CheckStrategy(request, target);
 
         var started = DateTimeOffset.UtcNow;
@@ -93,6 +73,7 @@ public static partial class ComposeUpgradeService
             Hops = request.Path.Steps.Select(s => $"{s.From}→{s.To}").ToList(),
             Result = new UpgradeResult
             {
+                Platform = DeploymentPlatform.Compose,
                 Id = id, DeploymentName = target.Deployment.Name, From = request.Path.From, To = request.Path.To, Strategy = request.Strategy,
                 Started = started, BackupId = backup?.Id, BackupPath = backup?.Path,
             },
@@ -116,13 +97,13 @@ public static partial class ComposeUpgradeService
     public static async Task<UpgradeResult> ResumeAsync(UpgradeRequest request, EngineContext context)
     {
         var ct = context.CancellationToken;
-        var log = context.CreateLogger(nameof(ComposeUpgradeService));
+        var log = context.CreateLogger(nameof(ComposeUpgrade));
         // The journal is local: without one there is nothing to ask the engine.
-        var (_, file) = ComposeBackupSource.ReadLocal(request.Deployment);
+        var (_, file) = ComposeDeployment.ReadLocal(request.Deployment);
         var journal = UpgradeJournal.List(file.Path).FirstOrDefault(j => j.Result.Operation == "Upgrade" && j.Result.Status is UpgradeStatus.InProgress or UpgradeStatus.Interrupted)
             ?? throw new UpgradeOpsException("NothingToResume", ErrorKind.ObjectNotFound, file.Path,
                 $"No interrupted upgrade of '{request.Deployment.Name}' is recorded in {UpgradeJournal.JournalFolder(file.Path)}. Start a new one with Invoke-Upgrade.");
-        using var target = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
+        using var target = await ComposeDeployment.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
         using var upgradeLock = UpgradeLock.Acquire(target.File.Path, journal.Result.Id, force: true);
         log.LogInformation("Resuming upgrade {Id} after {Completed}", journal.Result.Id, journal.Completed.LastOrDefault() ?? "(nothing)");
         var path = new UpgradePath
@@ -139,7 +120,7 @@ public static partial class ComposeUpgradeService
         return await RunAsync(journal, target, resumed, context, log).ConfigureAwait(false);
     }
 
-    private static async Task<UpgradeResult> RunAsync(UpgradeJournal journal, ComposeBackupSource target, UpgradeRequest request, EngineContext context, ILogger log)
+    private static async Task<UpgradeResult> RunAsync(UpgradeJournal journal, ComposeDeployment target, UpgradeRequest request, EngineContext context, ILogger log)
     {
         var ct = context.CancellationToken;
         var result = journal.Result;
@@ -193,7 +174,7 @@ public static partial class ComposeUpgradeService
 
             if (request.RollbackOnFailure && result.BackupPath is not null)
             {
-                await ComposeRollbackService.RollBackAsync(journal, target, request.Passphrase, request.HealthTimeout,
+                await ComposeRollback.RollBackAsync(journal, target, request.Passphrase, request.HealthTimeout,
                     new EngineContext(context.Sink, CancellationToken.None)).ConfigureAwait(false);
                 result.Status = UpgradeStatus.RolledBack;
             }
@@ -216,7 +197,7 @@ public static partial class ComposeUpgradeService
         return result;
     }
 
-    private static async Task RunHopAsync(UpgradeJournal journal, ComposeBackupSource target, UpgradeRequest request, int hop,
+    private static async Task RunHopAsync(UpgradeJournal journal, ComposeDeployment target, UpgradeRequest request, int hop,
         ProductVersion from, ProductVersion to, EngineContext context, ProgressActivity activity, ILogger log)
     {
         var ct = context.CancellationToken;
@@ -255,10 +236,10 @@ public static partial class ComposeUpgradeService
         await Step("configuration", 1, () =>
         {
             var (edit, changes) = ComposeConfiguration.Plan(ReloadFile(target), target.Profile, from, to, request.ConfigurationValues);
-            var missing = changes.Where(c => c.Action == "Missing").ToList();
+            var missing = changes.Where(c => c.Action == ConfigurationAction.Missing).ToList();
             if (missing.Count > 0) throw ConfigurationRules.MissingValues(missing, to.ToString(), missing[0].File, ".env");
             edit?.Apply();
-            journal.AddedVariables.AddRange(changes.Where(c => c.Action == "Added").Select(c => c.Setting).Except(journal.AddedVariables));
+            journal.AddedVariables.AddRange(changes.Where(c => c.Action == ConfigurationAction.Added).Select(c => c.Setting).Except(journal.AddedVariables));
             return Task.FromResult<string?>(changes.Count == 0 ? "no configuration rule applies" : string.Join("; ", changes.Select(c => $"{c.Setting}: {c.Action}")));
         }).ConfigureAwait(false);
         var environment = ComposeConfiguration.RequiredValues(ReloadFile(target), target.Profile, ProductVersion.Parse("0.0.0"), to);
@@ -325,12 +306,12 @@ public static partial class ComposeUpgradeService
     /// </summary>
     private static List<(FileEdit? Edit, IReadOnlyList<ConfigurationChange> Changes)> PlanConfigurations(UpgradeRequest request)
     {
-        var (profile, file) = ComposeBackupSource.ReadLocal(request.Deployment);
+        var (profile, file) = ComposeDeployment.ReadLocal(request.Deployment);
         var plans = new List<(FileEdit? Edit, IReadOnlyList<ConfigurationChange> Changes)>();
         foreach (var step in request.Path.Steps)
         {
             var plan = ComposeConfiguration.Plan(file, profile, ProductVersion.Parse(step.From), ProductVersion.Parse(step.To), request.ConfigurationValues);
-            if (plan.Changes.Where(c => c.Action == "Missing").ToList() is { Count: > 0 } missing)
+            if (plan.Changes.Where(c => c.Action == ConfigurationAction.Missing).ToList() is { Count: > 0 } missing)
                 throw ConfigurationRules.MissingValues(missing, step.To, missing[0].File, ".env");
             plans.Add(plan);
         }
@@ -349,7 +330,7 @@ public static partial class ComposeUpgradeService
                 $"The path starts at {request.Path.From} but the deployment runs {request.Deployment.Version}. Check the path again with Test-UpgradePath.");
     }
 
-    private static void CheckStrategy(UpgradeRequest request, ComposeBackupSource target)
+    private static void CheckStrategy(UpgradeRequest request, ComposeDeployment target)
     {
         if (request.Strategy != UpgradeStrategy.Rolling) return;
         var apiContainers = ProductContainers(target).Count(c => RoleOf(target, c) == ServiceRole.Api);
@@ -363,47 +344,23 @@ public static partial class ComposeUpgradeService
                 "(migration.mixedVersionSafe), so a rolling upgrade could corrupt data. Use -Strategy Standard, which stops the API during the migration.");
     }
 
-    public static UpgradeOpsException BackupRequired(Deployment deployment) =>
-        new("BackupRequired", ErrorKind.InvalidOperation, deployment.Name,
-            $"No backup was given. Take and verify one first: $b = $d | New-DeploymentBackup -Path /backups; $b | Test-DeploymentBackup -Deployment $d; " +
-            "then Invoke-Upgrade -Backup $b (or -SkipBackup if you accept an upgrade that cannot be rolled back with its data).");
+    internal static ComposeFile ReloadFile(ComposeDeployment target) => ComposeFile.Load(target.File.Path);
 
-    /// <summary>The verified backup an upgrade requires (null with SkipBackup): of this deployment, at the starting version.</summary>
-    public static async Task<DeploymentBackup?> CheckBackupAsync(UpgradeRequest request, EngineContext context)
-    {
-        if (request.SkipBackup) return null;
-        if (request.BackupPath is null) throw BackupRequired(request.Deployment);
-        var verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest
-        {
-            BackupPath = request.BackupPath, Passphrase = request.Passphrase, Deployment = request.Deployment,
-        }, context).ConfigureAwait(false);
-        if (!verification.Passed)
-            throw new UpgradeOpsException("BackupNotVerified", ErrorKind.InvalidData, request.BackupPath,
-                $"The backup fails verification ({verification.FailureErrorId}: {verification.Checks.First(c => c.Status == CheckStatus.Failed).Detail}). Take a new one with New-DeploymentBackup.");
-        var backup = verification.Backup!;
-        if (backup.DeploymentName != request.Deployment.Name || backup.Version != request.Path.From)
-            throw new UpgradeOpsException("BackupDoesNotMatch", ErrorKind.InvalidData, request.BackupPath,
-                $"The backup is of '{backup.DeploymentName}' at {backup.Version}, not of '{request.Deployment.Name}' at {request.Path.From}: it could not roll this upgrade back. Take a new one.");
-        return backup;
-    }
-
-    internal static ComposeFile ReloadFile(ComposeBackupSource target) => ComposeFile.Load(target.File.Path);
-
-    internal static IReadOnlyList<FileEdit> VersionEdits(ComposeBackupSource target, string version) =>
+    internal static IReadOnlyList<FileEdit> VersionEdits(ComposeDeployment target, string version) =>
         ComposeVersionEditor.PlanVersionChange(ReloadFile(target), target.Profile, version);
 
-    internal static ServiceRole RoleOf(ComposeBackupSource target, ContainerListResponse container) =>
+    internal static ServiceRole RoleOf(ComposeDeployment target, ContainerListResponse container) =>
         target.Profile.Services.FirstOrDefault(s => (s.ComposeService ?? s.Name) == container.Labels[ComposeDiscovery.ServiceLabel])?.Role ?? ServiceRole.Other;
 
-    internal static IEnumerable<ContainerListResponse> ProductContainers(ComposeBackupSource target)
+    internal static IEnumerable<ContainerListResponse> ProductContainers(ComposeDeployment target)
     {
         var product = target.Profile.Services.Where(s => s.ProductImage).Select(s => s.ComposeService ?? s.Name).ToHashSet();
         return target.Containers.Where(c => product.Contains(c.Labels[ComposeDiscovery.ServiceLabel]) && !c.Names.First().EndsWith(ContainerRecreator.PreviousSuffix, StringComparison.Ordinal));
     }
 
-    private static IEnumerable<string> ProductImages(ComposeBackupSource target) => ProductContainers(target).Select(c => c.Image).Distinct();
+    private static IEnumerable<string> ProductImages(ComposeDeployment target) => ProductContainers(target).Select(c => c.Image).Distinct();
 
-    private static async Task<string?> StopRoleAsync(ComposeBackupSource target, ServiceRole role, CancellationToken ct)
+    private static async Task<string?> StopRoleAsync(ComposeDeployment target, ServiceRole role, CancellationToken ct)
     {
         await target.RefreshAsync(ct).ConfigureAwait(false);
         var stopped = new List<string>();
@@ -416,7 +373,7 @@ public static partial class ComposeUpgradeService
     }
 
     /// <summary>Recreates the role's containers on the new image; rolling: one at a time, each healthy before the next.</summary>
-    private static async Task<string?> RecreateRoleAsync(ComposeBackupSource target, ServiceRole role, IReadOnlyDictionary<string, string> newImages,
+    private static async Task<string?> RecreateRoleAsync(ComposeDeployment target, ServiceRole role, IReadOnlyDictionary<string, string> newImages,
         IReadOnlyDictionary<string, string?> environment, bool rolling, TimeSpan healthTimeout, EngineContext context, CancellationToken ct)
     {
         var client = target.Engine.Client;
@@ -447,7 +404,7 @@ public static partial class ComposeUpgradeService
     }
 
     /// <summary>A crash between renaming a container aside and creating its replacement leaves only "NAME-upgradeops-previous": put it back.</summary>
-    internal static async Task RepairInterruptedReplacementsAsync(DockerClient client, ComposeBackupSource target, CancellationToken ct)
+    internal static async Task RepairInterruptedReplacementsAsync(DockerClient client, ComposeDeployment target, CancellationToken ct)
     {
         await target.RefreshAsync(ct).ConfigureAwait(false);
         var names = target.Containers.Select(c => c.Names.First().TrimStart('/')).ToHashSet();
@@ -468,7 +425,7 @@ public static partial class ComposeUpgradeService
     }
 
     /// <summary>After a failure without rollback: the previous containers run again, so the deployment serves its old version.</summary>
-    private static async Task BackToServingAsync(UpgradeJournal journal, ComposeBackupSource target, TimeSpan healthTimeout, ILogger log)
+    private static async Task BackToServingAsync(UpgradeJournal journal, ComposeDeployment target, TimeSpan healthTimeout, ILogger log)
     {
         var none = CancellationToken.None;
         var client = target.Engine.Client;
@@ -535,7 +492,7 @@ public static partial class ComposeUpgradeService
     }
 
     /// <summary>Runs the profile's migration command in a one-off container of the new image, streaming its log, within the timeout.</summary>
-    private static async Task<string> MigrateAsync(ComposeBackupSource target, IReadOnlyDictionary<string, string> newImages, IReadOnlyDictionary<string, string?> environment,
+    private static async Task<string> MigrateAsync(ComposeDeployment target, IReadOnlyDictionary<string, string> newImages, IReadOnlyDictionary<string, string?> environment,
         TimeSpan timeout, int hop, EngineContext context, ProgressActivity parent, ILogger log)
     {
         var ct = context.CancellationToken;

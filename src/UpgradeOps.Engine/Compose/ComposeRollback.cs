@@ -9,19 +9,9 @@ using UpgradeOps.Journal;
 
 using UpgradeOps.Versioning;
 
-namespace UpgradeOps.Upgrades;
+using UpgradeOps.Platforms;
 
-/// <summary>What Invoke-Rollback asks.</summary>
-public sealed class RollbackRequest
-{
-    public required Deployment Deployment { get; init; }
-    /// <summary>The upgrade to undo (its journal); null: the latest upgrade of the deployment.</summary>
-    public string? UpgradeId { get; init; }
-    /// <summary>Roll back to this backup when no journal names one.</summary>
-    public string? BackupPath { get; init; }
-    public byte[]? Passphrase { get; init; }
-    public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromMinutes(3);
-}
+namespace UpgradeOps.Compose;
 
 /// <summary>
 /// Undoes an upgrade on Compose, data included: stops the product containers, restores the databases,
@@ -29,13 +19,13 @@ public sealed class RollbackRequest
 /// on the exact image id it ran before (recorded in the journal, or in the backup's manifest), and waits
 /// for health. Works from the journal of a finished, failed or interrupted (even killed) upgrade.
 /// </summary>
-public static class ComposeRollbackService
+public static class ComposeRollback
 {
     public static async Task<UpgradeResult> RollBackAsync(RollbackRequest request, EngineContext context)
     {
         var ct = context.CancellationToken;
         // The journal and the backup are local: which upgrade to undo, and with what, is settled before the engine is asked.
-        var (_, file) = ComposeBackupSource.ReadLocal(request.Deployment);
+        var (_, file) = ComposeDeployment.ReadLocal(request.Deployment);
         var journals = UpgradeJournal.List(file.Path).Where(j => j.Result.Operation == "Upgrade").ToList();
         UpgradeJournal? journal = null;
         if (request.UpgradeId is not null)
@@ -56,7 +46,7 @@ public static class ComposeRollbackService
         }
         if (journal is not null && request.BackupPath is null && journal.Result.BackupPath is null) throw NeedsBackup(journal.Result);
 
-        using var target = await ComposeBackupSource.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
+        using var target = await ComposeDeployment.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
         journal ??= JournalFromBackup(target, request.BackupPath!);
         if (request.BackupPath is not null)
         {
@@ -67,14 +57,14 @@ public static class ComposeRollbackService
     }
 
     /// <summary>Rolls the journal's upgrade back; the caller holds the deployment's lock.</summary>
-    internal static async Task<UpgradeResult> RollBackAsync(UpgradeJournal upgrade, ComposeBackupSource target, byte[]? passphrase, TimeSpan healthTimeout, EngineContext context)
+    internal static async Task<UpgradeResult> RollBackAsync(UpgradeJournal upgrade, ComposeDeployment target, byte[]? passphrase, TimeSpan healthTimeout, EngineContext context)
     {
         var ct = context.CancellationToken;
-        var log = context.CreateLogger(nameof(ComposeRollbackService));
+        var log = context.CreateLogger(nameof(ComposeRollback));
         var client = target.Engine.Client;
         if (upgrade.Result.BackupPath is null) throw NeedsBackup(upgrade.Result);
         var backup = BackupCatalog.Open(upgrade.Result.BackupPath, passphrase);
-        ComposeRestoreService.CheckConfigFileTargets(target, backup);
+        ComposeRestore.CheckConfigFileTargets(target, backup);
 
         var started = DateTimeOffset.UtcNow;
         var rollback = new UpgradeJournal
@@ -84,6 +74,7 @@ public static class ComposeRollbackService
             PreviousContainers = upgrade.PreviousContainers,
             Result = new UpgradeResult
             {
+                Platform = DeploymentPlatform.Compose,
                 Id = $"{target.Deployment.Name}-{started:yyyyMMdd-HHmmss}-rollback-to-{backup.Version}", Operation = "Rollback",
                 DeploymentName = target.Deployment.Name, Location = target.File.Path,
                 // From where the upgrade was heading (the failed target), not the version described before it started.
@@ -126,10 +117,10 @@ public static class ComposeRollbackService
         {
             await Step("stop product containers", 5, async () =>
             {
-                await ComposeUpgradeService.RepairInterruptedReplacementsAsync(client, target, ct).ConfigureAwait(false);
+                await ComposeUpgrade.RepairInterruptedReplacementsAsync(client, target, ct).ConfigureAwait(false);
                 await RemoveOneOffsAsync(target, ct).ConfigureAwait(false);
                 var stopped = new List<string>();
-                foreach (var container in ComposeUpgradeService.ProductContainers(target).Where(c => c.State is "running" or "restarting"))
+                foreach (var container in ComposeUpgrade.ProductContainers(target).Where(c => c.State is "running" or "restarting"))
                 {
                     await client.Containers.StopContainerAsync(container.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 30 }, ct).ConfigureAwait(false);
                     stopped.Add(container.Names.First().TrimStart('/'));
@@ -141,7 +132,7 @@ public static class ComposeRollbackService
             {
                 await Step($"restore {component.Name}", 20 + 50 * backup.Components.IndexOf(component) / Math.Max(1, backup.Components.Count), async () =>
                 {
-                    await ComposeRestoreService.RestoreComponentAsync(target, backup.Path, component, passphrase, ct).ConfigureAwait(false);
+                    await ComposeRestore.RestoreComponentAsync(target, backup.Path, component, passphrase, ct).ConfigureAwait(false);
                     return $"{component.Kind} from {component.File}";
                 }).ConfigureAwait(false);
             }
@@ -180,12 +171,12 @@ public static class ComposeRollbackService
     }
 
     /// <summary>Puts each product container back on the image id it had before the upgrade, without the variables the upgrade added.</summary>
-    private static async Task<string?> ReturnToPreviousImagesAsync(DockerClient client, ComposeBackupSource target, UpgradeJournal upgrade, CancellationToken ct)
+    private static async Task<string?> ReturnToPreviousImagesAsync(DockerClient client, ComposeDeployment target, UpgradeJournal upgrade, CancellationToken ct)
     {
         // Containers an interrupted upgrade already replaced may still have their original waiting aside: that
         // original is exactly what to return to, so it takes its name back and the replacement goes.
         await target.RefreshAsync(ct).ConfigureAwait(false);
-        foreach (var aside in await ComposeUpgradeService.PreviousContainersAsync(target.Engine, target.Deployment.Name, ct).ConfigureAwait(false))
+        foreach (var aside in await ComposeUpgrade.PreviousContainersAsync(target.Engine, target.Deployment.Name, ct).ConfigureAwait(false))
         {
             var asideName = aside.Names.First().TrimStart('/');
             var original = asideName[..^ContainerRecreator.PreviousSuffix.Length];
@@ -257,7 +248,7 @@ public static class ComposeRollbackService
         }
     }
 
-    private static async Task RemoveOneOffsAsync(ComposeBackupSource target, CancellationToken ct)
+    private static async Task RemoveOneOffsAsync(ComposeDeployment target, CancellationToken ct)
     {
         var all = await target.Engine.Client.Containers.ListContainersAsync(new ContainersListParameters
         {
@@ -273,18 +264,19 @@ public static class ComposeRollbackService
             $"Upgrade {upgrade.Id} ran with -SkipBackup, so its data cannot be restored. Give Invoke-Rollback -Backup with a backup taken at {upgrade.From}.");
 
     /// <summary>Without an upgrade journal: the backup says the version and the image ids to return to.</summary>
-    private static UpgradeJournal JournalFromBackup(ComposeBackupSource target, string backupPath)
+    private static UpgradeJournal JournalFromBackup(ComposeDeployment target, string backupPath)
     {
         var backup = BackupCatalog.Open(backupPath);
         var journal = new UpgradeJournal
         {
             Result = new UpgradeResult
             {
+                Platform = DeploymentPlatform.Compose,
                 Id = $"backup-{backup.Id}", DeploymentName = target.Deployment.Name, From = backup.Version ?? "", To = target.Deployment.Version ?? "",
                 BackupPath = backup.Path, BackupId = backup.Id,
             },
         };
-        foreach (var container in ComposeUpgradeService.ProductContainers(target))
+        foreach (var container in ComposeUpgrade.ProductContainers(target))
         {
             var previousImage = backup.Version is null ? container.Image : ImageReference.WithTag(container.Image, backup.Version);
             if (!backup.ImageDigests.TryGetValue(previousImage, out var id)) continue;

@@ -1,0 +1,86 @@
+using UpgradeOps.Hosting;
+using UpgradeOps.Journal;
+using UpgradeOps.Platforms;
+using UpgradeOps.Profiles;
+using UpgradeOps.Upgrades;
+
+namespace UpgradeOps.Kubernetes;
+
+/// <summary>
+/// The path of a Helm release's upgrade, hop by hop: what the admin must give (the chart), what -WhatIf prints (each hop's
+/// helm command, the values migration, the repair of a pending release), and the run — the backup verified once, then
+/// <see cref="HelmUpgrade.UpgradeAsync"/> for each hop, each with its own journal, stopping at the first that does not succeed.
+/// </summary>
+internal static class HelmUpgradePath
+{
+    /// <summary>What a Helm release cannot do, and what must be given, refused before readiness is checked or the cluster asked.</summary>
+    public static void Check(UpgradeRequest request)
+    {
+        var deployment = request.Deployment;
+        if (request.Resume || request.Strategy == UpgradeStrategy.Rolling)
+            throw new UpgradeOpsException("NotSupportedOnHelm", ErrorKind.NotImplemented, deployment,
+                request.Resume
+                    ? "-Resume is not available for Helm releases: helm keeps no step to continue from. Run Invoke-Upgrade -To again; add -Force when " +
+                      "an interrupted run left its lock or the release pending-upgrade (it is rolled back to its last deployed revision first)."
+                    : "-Strategy Rolling is for Compose deployments: on a Helm release the Deployments roll their pods out themselves " +
+                      "(their spec.strategy). Run Invoke-Upgrade again without -Strategy.");
+        // The parameters and local files first: their faults are not the cluster's, and readiness asks the cluster.
+        if (request.Helm is not { } helm)
+            throw new UpgradeOpsException("ChartRequired", ErrorKind.InvalidArgument, deployment,
+                "A Helm release is upgraded with its chart: give -Chart (a folder, a .tgz, or repo/chart) and, for a repository chart, -ChartVersion unless the path gives each hop its chart version (the profile's version.helmCharts).");
+        HelmConfiguration.CheckValuesFiles(helm.ValuesFiles);
+    }
+
+    public static async Task<UpgradePlan> PlanAsync(UpgradeRequest request, EngineContext context)
+    {
+        var (deployment, path, options) = (request.Deployment, request.Path, request.Helm!);
+        if (!request.SkipBackup && request.BackupPath is null) throw UpgradeBackup.BackupRequired(deployment);
+        if (!path.IsSupported)
+            throw new UpgradeOpsException("UpgradePathNotSupported", ErrorKind.InvalidOperation, path, path.Reason);
+        var profile = ProfileLoader.Load(deployment.Profile);
+        // Each hop's chart version (-ChartVersion, else the path's); a local chart of another version stops here.
+        var hops = path.Steps.Select(step => (Step: step, Options: options.ForStep(step))).ToList();
+        var warnings = options.OverrideWarning(path) is { } overrides ? new[] { overrides } : Array.Empty<string>();
+        // The values migration of the whole path, planned before anything changes: a rule without a value stops here.
+        var (configuration, changes) = await HelmValuesMigration.PlanConfigurationAsync(
+            new HelmUpgradeRequest { Deployment = deployment, From = path.From, To = path.To, ConfigurationValues = request.ConfigurationValues },
+            options.ForStep(path.Steps.LastOrDefault()), context).ConfigureAwait(false);
+        if (changes.Where(c => c.Action == ConfigurationAction.Missing).ToList() is { Count: > 0 } missing)
+            throw ConfigurationRules.MissingValues(missing, path.To, missing[0].File, "the values file");
+        var ruleValuesFile = configuration is not null && !options.ValuesFiles.Contains(configuration.Path) ? configuration.Path : null;
+        var commands = hops.Select(hop => "helm " + string.Join(' ', HelmArguments.UpgradeArguments(deployment, profile, hop.Step.To, hop.Options, request.HealthTimeout, ruleValuesFile)));
+        var description = $"Upgrade Helm release {deployment.Location} {path.Route}: {string.Join("; then ", commands)}" +
+                          (HelmArguments.MigrationPlan(profile) is { } migration ? $"; after each, the migration {migration}" : "") +
+                          (deployment.ReleaseStatus?.StartsWith("pending-", StringComparison.Ordinal) == true ? $"; first repair its {deployment.ReleaseStatus} state with helm rollback (-Force)" : "") +
+                          (request.SkipBackup ? ". No backup (-SkipBackup): Invoke-Rollback can return the release, not its data."
+                              : $". Backup {request.BackupId} is verified first and recorded in the journal, for Invoke-Rollback to restore its data.") +
+                          string.Concat(changes.Select(c => $"\n  configuration: {c.RuleId}: {c.Setting} {c.Action}{(c.MovedFrom is null ? "" : $" from {c.MovedFrom}")}")) +
+                          (configuration is null ? "" : "\n  " + configuration.Diff.TrimEnd('\n').Replace("\n", "\n  "));
+        return new UpgradePlan(description, warnings);
+    }
+
+    public static async Task<IReadOnlyList<UpgradeResult>> RunAsync(UpgradeRequest request, EngineContext context)
+    {
+        var (deployment, path, options) = (request.Deployment, request.Path, request.Helm!);
+        var backup = await UpgradeBackup.CheckAsync(request, context).ConfigureAwait(false);
+        var results = new List<UpgradeResult>();
+        int? startRevision = null;
+        foreach (var step in path.Steps)
+        {
+            var hop = new HelmUpgradeRequest
+            {
+                Deployment = deployment, From = step.From, To = step.To, Force = request.Force, RollbackOnFailure = request.RollbackOnFailure,
+                HealthTimeout = request.HealthTimeout, MigrationTimeout = request.MigrationTimeout, ConfigurationValues = request.ConfigurationValues,
+                Passphrase = request.Passphrase, BackupId = backup?.Id, BackupPath = backup?.Path,
+                // With a backup every hop journals the revision before the path: the backup was taken there, so a rollback returns
+                // data and release together. Without one each hop returns to its own previous revision, as before.
+                ReturnRevision = backup is null ? null : startRevision,
+            };
+            var result = await HelmUpgrade.UpgradeAsync(hop, options.ForStep(step), context).ConfigureAwait(false);
+            startRevision ??= result.JournalPath is { } journalPath ? UpgradeJournal.Load(journalPath).PreviousRevision : null;
+            results.Add(result);
+            if (result.Status != UpgradeStatus.Succeeded) break;
+        }
+        return results;
+    }
+}
