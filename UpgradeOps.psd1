@@ -10,6 +10,8 @@
     CompatiblePSEditions = @('Core')
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('UpgradeOps.Format.ps1xml')
+    # How deep Export-Clixml, jobs and Azure Automation serialize the module's objects (their default cuts nested ones).
+    TypesToProcess       = @('UpgradeOps.Types.ps1xml')
     # Imported first: puts the engine's isolated load context in place before the cmdlets load.
     NestedModules        = @('UpgradeOps.Loader.dll')
     CmdletsToExport      = @(

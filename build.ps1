@@ -83,7 +83,7 @@ function Invoke-Build {
     # The engine's XML docs and deps file are not needed at run time.
     Get-ChildItem (Join-Path $ModuleOut 'Dependencies') -Include '*.xml', '*.deps.json' -Recurse | Remove-Item
 
-    Copy-Item (Join-Path $Root 'src/UpgradeOps/UpgradeOps.Format.ps1xml') $ModuleOut
+    Copy-Item (Join-Path $Root 'src/UpgradeOps/UpgradeOps.Format.ps1xml'), (Join-Path $Root 'src/UpgradeOps/UpgradeOps.Types.ps1xml') $ModuleOut
     Copy-Item (Join-Path $Root 'en-US/*.txt') (Join-Path $ModuleOut 'en-US')
     $manifestText = Get-Content -Raw (Join-Path $Root 'UpgradeOps.psd1')
     $notes = (Get-ChangelogSection) -replace "'", "''"

@@ -2,6 +2,7 @@
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
     . (Join-Path $PSScriptRoot 'SandboxFixture.ps1')
+    . (Join-Path $PSScriptRoot 'Serialization.ps1')
     $script:sandbox = Use-TestSandbox -Version 1.7.5
     $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
     $script:d = Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $profilePath
@@ -72,6 +73,14 @@ Describe 'New-DeploymentBackup' -Tag 'Sandbox', 'Backup' {
         Get-Content -Raw (Join-Path $backup.Path 'manifest.json') | Should -Not -Match ([regex]::Escape($canary))
     }
 
+    It 'survives ConvertTo-Json and Export-Clixml without secrets, and Test-DeploymentBackup takes it back' {
+        Assert-RoundTrip $backup -Type UpgradeOps.DeploymentBackup -Secret (Get-DotEnvSecret $sandbox.Path) -AcceptedBy {
+            param($deserialized)
+            $verification = $deserialized | Test-DeploymentBackup
+            $verification.Passed | Should -BeTrue -Because ($verification.Checks | Format-Table -AutoSize | Out-String)
+        }
+    }
+
     It 'encrypts every file with -EncryptionKey' {
         $key = ConvertTo-SecureString 'correct horse battery staple' -AsPlainText -Force
         $encrypted = $d | New-DeploymentBackup -Path (Join-Path $TestDrive 'encrypted') -EncryptionKey $key -Force
@@ -96,6 +105,7 @@ Describe 'Test-DeploymentBackup' -Tag 'Sandbox', 'Backup' {
         ($verification.Checks | Where-Object Name -like 'RestoreTest *').Detail | Should -Match 'all counts equal'
         docker exec $dbContainer psql -h /run/postgresql -p 55432 -U sandbox -d sandbox -tAc "select count(*) from pg_database where datname like 'upgradeops_verify_%'" |
             Should -Be '0'
+        Assert-RoundTrip $verification -Type UpgradeOps.BackupVerification -Secret (Get-DotEnvSecret $sandbox.Path)
     }
 
     It 'detects <Case> with ErrorId <ErrorId>, and Restore refuses it' -ForEach @(

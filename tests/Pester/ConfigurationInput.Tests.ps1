@@ -3,6 +3,7 @@
 # bad-input corpus (tests/Reliability) covers the refusals; these are the cases that change the file.
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
+    . (Join-Path $PSScriptRoot 'Serialization.ps1')
     $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
     $script:pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
     # Engine types live in the module's own load context: the deployment is built from the engine assembly.
@@ -62,6 +63,7 @@ Describe 'Convert-UpgradeConfiguration on a .env as users keep it' -Tag 'Compose
         [IO.File]::ReadAllText($envFile) | Should -Be "VERSION=1.8.0`nAPP_SIGNING_KEY='p@ss #1 `$x'`n"
         $change.Diff | Should -Match '\+APP_SIGNING_KEY=\*\*\*'
         $change.Diff | Should -Not -Match 'p@ss'
+        Assert-RoundTrip $change -Type UpgradeOps.ConfigurationChange -Secret 'p@ss #1 $x'
     }
 }
 

@@ -2,6 +2,7 @@
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
     . (Join-Path $PSScriptRoot 'SandboxFixture.ps1')
+    . (Join-Path $PSScriptRoot 'Serialization.ps1')
     $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
     $script:sandbox = Use-TestSandbox -Version 1.6.4
 }
@@ -48,6 +49,17 @@ Describe 'Get-UpgradeDeployment on the sandbox' -Tag 'Sandbox', 'Deployment' {
         $path.IsSupported | Should -BeTrue
         $path.Route | Should -Be '1.6.4 → 1.7.6 → 1.8.0'
         $path.Deployment.Name | Should -Be $sandbox.ProjectName
+    }
+
+    It 'survives ConvertTo-Json and Export-Clixml without secrets, and the cmdlets take it back' {
+        $d = Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $profilePath
+        Assert-RoundTrip $d -Type UpgradeOps.Deployment -Secret (Get-DotEnvSecret $sandbox.Path) -AcceptedBy {
+            param($deserialized)
+            $path = $deserialized | Test-UpgradePath -To 1.8.0
+            $path.Route | Should -Be '1.6.4 → 1.7.6 → 1.8.0'
+            $path.Deployment.Services.Count | Should -Be $d.Services.Count
+            (Test-PostUpgrade -Deployment $deserialized -Check ApiVersion).Passed | Should -BeTrue
+        }
     }
 
     It 'reports a stopped worker as unhealthy with one of two containers' {

@@ -3,6 +3,7 @@
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
     . (Join-Path $PSScriptRoot 'SandboxFixture.ps1')
+    . (Join-Path $PSScriptRoot 'Serialization.ps1')
     $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
     $script:sandbox = Use-TestSandbox -Version 1.7.6
     $script:backups = Join-Path $TestDrive 'backups'
@@ -105,6 +106,7 @@ Describe 'Get-UpgradeDiagnostic' -Tag 'Sandbox', 'Diagnostic' {
             $serverLog = ($report.Services | Where-Object Container -eq $server).LogTail -join "`n"
             $serverLog | Should -Match 'ERROR leaked \*\*\* in a log line' -Because 'the planted line was collected, masked'
             ($report | ConvertTo-Json -Depth 8) | Should -Not -Match $canary
+            Assert-RoundTrip $report -Type UpgradeOps.DiagnosticReport -Secret (Get-DotEnvSecret $sandbox.Path)
             $report.OutFile | Should -Be $zip
             $files = Get-ZipText $zip
             $files.Keys | Should -Contain 'report.json'
@@ -145,7 +147,8 @@ Describe 'Get-UpgradeDiagnostic' -Tag 'Sandbox', 'Diagnostic' {
         $result = Invoke-Upgrade -Deployment $d -To 1.7.7 -AvailableVersion 1.7.7 -Backup $b -RollbackOnFailure -Force -ErrorAction SilentlyContinue
         $result.Status | Should -Be 'RolledBack'
 
-        $report = $result | Get-UpgradeDiagnostic
+        # The result as Import-Clixml gives it back (diagnosed from another session) leads to the same journal.
+        $report = Assert-RoundTrip $result -Type UpgradeOps.UpgradeResult -Secret (Get-DotEnvSecret $sandbox.Path) -PassThru | Get-UpgradeDiagnostic
         $report.UpgradeId | Should -Be $result.Id
         $report.UpgradeStatus | Should -Be 'RolledBack'
         $report.FailedStep | Should -BeLike '*migrate'
@@ -156,6 +159,7 @@ Describe 'Get-UpgradeDiagnostic' -Tag 'Sandbox', 'Diagnostic' {
         $report.Findings.Id | Should -Contain 'migration-step-failed'
         ($report.Findings | Where-Object Id -eq 'migration-step-failed').Source | Should -Be 'migration'
         ($report.Findings | Where-Object Id -eq 'MigrationFailed').Guidance | Should -Match 'rolled back'
+        Assert-RoundTrip $report -Type UpgradeOps.DiagnosticReport -Secret (Get-DotEnvSecret $sandbox.Path)
 
         # From the deployment alone, the newest journal is the rollback: the upgrade it undid is the one read.
         $fromDeployment = Get-Deployment | Get-UpgradeDiagnostic

@@ -12,6 +12,7 @@ BeforeAll {
     $script:savedDataHome = $env:XDG_DATA_HOME
     Import-Module $env:UPGRADEOPS_MODULE -Force
     Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Kubernetes/KubeTestServer.psm1') -Force
+    . (Join-Path $PSScriptRoot 'Serialization.ps1')
     $script:chart = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/chart'
     $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
     $script:password = "kube-val-$([guid]::NewGuid().ToString('n').Substring(0, 12))"
@@ -80,6 +81,7 @@ Describe 'A Helm release with its workloads running: backup, upgrade, validation
         $status['ReleaseNotes'].Status | Should -Be 'Warning'
         $status['Rehearsal'].Status | Should -Be 'Warning'
         ($r | ConvertTo-Json -Depth 6) | Should -Not -Match ([regex]::Escape($password))
+        Assert-RoundTrip $r -Type UpgradeOps.ReadinessReport -Secret $password
     }
 
     It 'fails Configuration when the profile needs a Helm value the release lacks; without -ApiEndpoint BackgroundTasks asks the API through a port-forward, closed afterwards' {
@@ -127,6 +129,10 @@ configurationRules:
         ($journal | ConvertFrom-Json).Result.MigrationOutput -join "`n" | Should -Match 'Job hv-sandbox-migrate succeeded'
         $journal | Should -Not -Match ([regex]::Escape($password))
         Get-ApiVersion | Should -Be '1.7.6'
+        # The Helm shapes: a release (revision, kubeconfig, context), its backup (resources, release), the rollout of each workload.
+        Assert-RoundTrip $before -Type UpgradeOps.Deployment -Secret $password
+        Assert-RoundTrip $b -Type UpgradeOps.DeploymentBackup -Secret $password
+        Assert-RoundTrip $result -Type UpgradeOps.UpgradeResult -Secret $password
         & docker inspect -f '{{.Config.Image}}' "$($server.ContainerPrefix)-hv-hv-sandbox-worker" | Should -Be '127.0.0.1:5000/upgradeops/sandbox:1.7.6'
     }
 
@@ -143,6 +149,7 @@ configurationRules:
         ($v.Checks | Where-Object Name -eq 'Logs').Status | Should -Be 'Passed'
         ($v.Checks | Where-Object Name -eq 'ArtifactGeneration').Status | Should -Be 'Passed'
         ($v.Checks | Where-Object Name -eq 'Logs').Detail | Should -Match 'of 6 pods since'
+        Assert-RoundTrip $v -Type UpgradeOps.ValidationReport -Secret $password
     }
 
     It 'uses -ApiEndpoint instead of a port-forward when it is given' {
@@ -280,6 +287,7 @@ configurationRules:
         $server.LogTail.Count | Should -BeGreaterThan 0
         $server.LogTail.Count | Should -BeLessOrEqual 20
         ($diag | ConvertTo-Json -Depth 8) | Should -Not -Match ([regex]::Escape($password))
+        Assert-RoundTrip $diag -Type UpgradeOps.DiagnosticReport -Secret $password
     }
 
 }

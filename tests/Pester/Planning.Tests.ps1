@@ -9,6 +9,7 @@ BeforeDiscovery {
 }
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
+    . (Join-Path $PSScriptRoot 'Serialization.ps1')
     $script:changelog = Join-Path $PSScriptRoot 'Fixtures/CHANGELOG.md'
     $script:releases = '1.5.2', '1.6.0', '1.6.3', '1.7.0', '1.7.6', '1.8.0', '2.0.0'
 
@@ -150,6 +151,15 @@ Describe 'Test-UpgradePath' -Tag 'Planning' {
         $json.Steps.Count | Should -Be 2
         $json.IsSupported | Should -BeTrue
     }
+
+    It 'survives ConvertTo-Json and Export-Clixml with its hops and release notes, and still names its versions' {
+        $path = Test-UpgradePath -From 1.5.2 -To 1.7.6 -AvailableVersion $releases -ReleaseNotePath $changelog
+        Assert-RoundTrip $path -Type UpgradeOps.UpgradePath -AcceptedBy {
+            param($deserialized)
+            $deserialized.Steps[1].ReleaseNotes.Count | Should -BeGreaterThan 0
+            ($deserialized | Get-UpgradeReleaseNote -Path $changelog).Version | Select-Object -Unique | Should -Be @('1.6.0', '1.6.3', '1.7.0', '1.7.6')
+        }
+    }
 }
 
 Describe 'Get-UpgradeReleaseNote' -Tag 'Planning' {
@@ -157,6 +167,7 @@ Describe 'Get-UpgradeReleaseNote' -Tag 'Planning' {
         $notes = Get-UpgradeReleaseNote -Path $changelog -From 1.6.3 -To 1.7.6
         $notes.Version | Select-Object -Unique | Should -Be @('1.7.0', '1.7.6')
         $notes[0].PSObject.TypeNames[0] | Should -Be 'UpgradeOps.ReleaseNote'
+        Assert-RoundTrip ($notes | Where-Object { $_.References.Count -gt 0 } | Select-Object -First 1) -Type UpgradeOps.ReleaseNote
     }
 
     It 'classifies a BREAKING CHANGE line inside a Fixed entry as a breaking change' {

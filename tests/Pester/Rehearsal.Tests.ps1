@@ -3,6 +3,7 @@
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
     . (Join-Path $PSScriptRoot 'SandboxFixture.ps1')
+    . (Join-Path $PSScriptRoot 'Serialization.ps1')
     $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
     $script:sandbox = Use-TestSandbox -Version 1.6.4
     $script:copies = Join-Path $TestDrive 'rehearsals'
@@ -60,6 +61,8 @@ Describe 'Invoke-UpgradeRehearsal' -Tag 'Sandbox', 'Rehearsal' {
         $copy.Name | Should -Be $report.CopyName
         $copy.Version | Should -Be '1.7.6'
         $copy.IsRehearsalCopy | Should -BeTrue
+        # Its port map (profile port → the copy's) survives JSON and CliXml.
+        Assert-RoundTrip $copy -Type UpgradeOps.Deployment -Secret (Get-DotEnvSecret $sandbox.Path)
         $copy.ApiEndpoint | Should -Not -Be 'http://127.0.0.1:58000'
         (Invoke-RestMethod "$($copy.ApiEndpoint)/api/info").version | Should -Be '1.7.6'
         (Invoke-RestMethod 'http://127.0.0.1:58000/api/info').version | Should -Be '1.6.4'
@@ -148,6 +151,13 @@ Describe 'Invoke-UpgradeRehearsal' -Tag 'Sandbox', 'Rehearsal' {
         $path = Get-Deployment | Test-UpgradePath -To 1.8.0 -Rehearsal $report
         $path.RehearsalId | Should -Be $report.Id
         $path.MeasuredWindow | Should -Be $report.EstimatedWindow
+        # The report as Import-Clixml gives it back (handed over a day later) feeds them the same.
+        $handedOver = Assert-RoundTrip $report -Type UpgradeOps.RehearsalReport -Secret (Get-DotEnvSecret $sandbox.Path) -PassThru
+        $readiness = Get-Deployment | Test-UpgradeReadiness -To 1.8.0 -Backup $backup -Rehearsal $handedOver
+        ($readiness.Checks | Where-Object Name -eq Rehearsal).Status | Should -Be 'Passed'
+        (Get-Deployment | Test-UpgradePath -To 1.8.0 -Rehearsal $handedOver).MeasuredWindow | Should -Be $report.EstimatedWindow
+        $handedOverFile = $handedOver | Export-UpgradeReport -Path (Join-Path $TestDrive 'change-kept.md') -Profile $profilePath
+        Get-Content -Raw $handedOverFile.FullName | Should -Match '1\.6\.4 → 1\.7\.6 → 1\.8\.0'
         $files = $report | Export-UpgradeReport -Path (Join-Path $TestDrive 'change.md') -NoticePath (Join-Path $TestDrive 'notice.md') `
             -MaintenanceStart '2026-12-01T22:00:00Z' -Profile $profilePath
         $files.Count | Should -Be 2
@@ -167,6 +177,7 @@ Describe 'Invoke-UpgradeRehearsal' -Tag 'Sandbox', 'Rehearsal' {
         $report = $backup | Invoke-UpgradeRehearsal -To 1.7.7 -AvailableVersion 1.7.7 -Force -WorkingDirectory $copies -ErrorVariable failure -ErrorAction SilentlyContinue
         $report.Status | Should -Be 'Failed'
         ($report.Errors -join ' ') | Should -Match 'MigrationFailed'
+        Assert-RoundTrip $report -Type UpgradeOps.RehearsalReport -Secret (Get-DotEnvSecret $sandbox.Path)
         $failure[0].FullyQualifiedErrorId | Should -BeLike 'RehearsalFailed,*'
         Get-CopyContainer | Should -BeNullOrEmpty
         (Get-Deployment).Version | Should -Be '1.6.4'

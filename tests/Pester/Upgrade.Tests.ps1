@@ -3,6 +3,7 @@
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
     . (Join-Path $PSScriptRoot 'SandboxFixture.ps1')
+    . (Join-Path $PSScriptRoot 'Serialization.ps1')
     $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
     $script:sandbox = Use-TestSandbox -Version 1.6.4
     $script:backups = Join-Path $TestDrive 'backups'
@@ -91,7 +92,9 @@ Describe 'Invoke-Upgrade (Standard)' -Tag 'Sandbox', 'Upgrade' {
         $d = Get-Deployment
         $script:backup180 = $d | New-DeploymentBackup -Path $backups -Force
         $script:before180 = Get-SandboxDataFingerprint $sandbox
-        $result = $d | Test-UpgradePath -To 2.0.0 | Invoke-Upgrade -Backup $backup180 -Force
+        # The plan as Import-Clixml gives it back (approved the day before, say) runs the upgrade.
+        $path = Assert-RoundTrip ($d | Test-UpgradePath -To 2.0.0) -Type UpgradeOps.UpgradePath -Secret (Get-DotEnvSecret $sandbox.Path) -PassThru
+        $result = $path | Invoke-Upgrade -Backup $backup180 -Force
         $result.Status | Should -Be 'Succeeded' -Because $result.Error
         ($result.Steps | Where-Object Name -like '*configuration').Detail | Should -Match 'APP_SIGNING_KEY: Added'
         (Get-Content (Join-Path $sandbox.Path '.env')) -match '^APP_SIGNING_KEY=.{16,}' | Should -Not -BeNullOrEmpty
@@ -100,6 +103,13 @@ Describe 'Invoke-Upgrade (Standard)' -Tag 'Sandbox', 'Upgrade' {
         $key = (Get-Content (Join-Path $sandbox.Path '.env') | Where-Object { $_ -like 'APP_SIGNING_KEY=*' }) -replace '^APP_SIGNING_KEY=', ''
         ($result | ConvertTo-Json -Depth 6) | Should -Not -Match ([regex]::Escape($key))
         Get-Content -Raw $result.JournalPath | Should -Not -Match ([regex]::Escape($key))
+        Assert-RoundTrip $result -Type UpgradeOps.UpgradeResult -Secret (Get-DotEnvSecret $sandbox.Path) -AcceptedBy {
+            param($deserialized)
+            $report = $deserialized | Export-UpgradeReport -Path (Join-Path $TestDrive 'upgrade-2.0.0.md')
+            $text = Get-Content -Raw $report.FullName
+            $text | Should -Match ([regex]::Escape($result.Id))
+            $text | Should -Not -Match ([regex]::Escape($key))
+        }
     }
 
     It 'rolls back from 2.0.0 to 1.8.0 with the data' {
@@ -108,6 +118,7 @@ Describe 'Invoke-Upgrade (Standard)' -Tag 'Sandbox', 'Upgrade' {
         $rollback = $upgrade | Invoke-Rollback -Deployment $d -Force
         $rollback.Status | Should -Be 'Succeeded' -Because ($rollback.Steps | Format-Table -AutoSize | Out-String)
         $rollback.Operation | Should -Be 'Rollback'
+        Assert-RoundTrip $rollback -Type UpgradeOps.UpgradeResult -Secret (Get-DotEnvSecret $sandbox.Path)
         $after = Get-Deployment
         $after.Version | Should -Be '1.8.0'
         $after.ConfiguredVersion | Should -Be '1.8.0'

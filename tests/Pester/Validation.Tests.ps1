@@ -3,6 +3,7 @@
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
     . (Join-Path $PSScriptRoot 'SandboxFixture.ps1')
+    . (Join-Path $PSScriptRoot 'Serialization.ps1')
     $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
     $script:sandbox = Use-TestSandbox -Version 1.7.5
     $script:backups = Join-Path $TestDrive 'backups'
@@ -24,6 +25,7 @@ Describe 'Test-PostUpgrade' -Tag 'Sandbox', 'Validation' {
         $report.Performance.Requests.Name | Should -Be @('info', 'graphql-version')
         # Parallel: the whole run takes less than the sum of its checks.
         $report.Duration | Should -BeLessThan ([timespan]::FromTicks(($report.Checks | Measure-Object -Property { $_.Duration.Ticks } -Sum).Sum))
+        Assert-RoundTrip $report -Type UpgradeOps.ValidationReport -Secret (Get-DotEnvSecret $sandbox.Path)
     }
 
     It 'fails ApiVersion when the API reports another version' {
@@ -103,13 +105,17 @@ Describe 'Test-PostUpgrade' -Tag 'Sandbox', 'Validation' {
             $report.Passed | Should -BeTrue
         }
         finally { $servers | ForEach-Object { docker exec $_ rm -f /tmp/sandbox-delay-ms } }
-        (Get-Check (Get-Deployment | Test-PostUpgrade -Check Performance -Baseline $baseline) Performance).Status | Should -Be 'Passed'
+        # The baseline as Import-Clixml gives it back (captured in another session) still compares.
+        $kept = Assert-RoundTrip $baseline -Type UpgradeOps.PerformanceBaseline -PassThru
+        (Get-Check (Get-Deployment | Test-PostUpgrade -Check Performance -Baseline $kept) Performance).Status | Should -Be 'Passed'
     }
 
     It 'validates an upgrade result from the pipeline against its target version and baseline' {
         $d = Get-Deployment
         $b = $d | New-DeploymentBackup -Path $backups -Force
-        $report = $d | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Backup $b -Force | Test-PostUpgrade
+        $result = $d | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Backup $b -Force
+        # The result as Import-Clixml gives it back (validated from another session): its version, start and baseline count.
+        $report = Assert-RoundTrip $result -Type UpgradeOps.UpgradeResult -Secret (Get-DotEnvSecret $sandbox.Path) -PassThru | Test-PostUpgrade
         $report.ExpectedVersion | Should -Be '1.7.6'
         $report.Passed | Should -BeTrue -Because (($report.Checks | Where-Object Status -ne Passed | ForEach-Object { "$($_.Name): $($_.Detail)" }) -join '; ')
         (Get-Check $report Performance).Detail | Should -Match 'baseline taken'
@@ -126,6 +132,7 @@ Describe 'Test-UpgradeReadiness' -Tag 'Sandbox', 'Validation' {
         $report.Ready | Should -BeTrue -Because (($report.Checks | Where-Object Status -eq Failed | ForEach-Object { "$($_.Name): $($_.Detail)" }) -join '; ')
         (Get-Check $report Rehearsal).Status | Should -Be 'Warning'
         (Get-Check $report Rehearsal).Remedy | Should -Not -BeNullOrEmpty
+        Assert-RoundTrip $report -Type UpgradeOps.ReadinessReport -Secret (Get-DotEnvSecret $sandbox.Path)
     }
 
     It 'is not ready without a backup, with a short window, or with a missing configuration value' {

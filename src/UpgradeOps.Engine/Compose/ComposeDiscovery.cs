@@ -98,7 +98,7 @@ public static class ComposeDiscovery
             RunningVersion = running,
             Services = services,
             ApiEndpoint = ApiEndpoint(profile, services, file, containers),
-            PortMap = containers.Select(c => Compose.RehearsalLabels.PortMap(c.Labels)).FirstOrDefault(m => m.Count > 0) ?? new Dictionary<int, int>(),
+            PortMap = PortMapping.From(containers.Select(c => Compose.RehearsalLabels.PortMap(c.Labels)).FirstOrDefault(m => m.Count > 0)),
             Location = file?.Path,
             Endpoint = engine.Endpoint.ToString(),
             Warnings = warnings,

@@ -44,15 +44,31 @@ public sealed class Deployment
     /// a hashtable), and "" is no compose file, endpoint or kubeconfig; as null, each command says what is missing.
     /// </summary>
     private static string? Given(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
-    /// <summary>A rehearsal copy's ports: the profile's port → the port the copy listens on instead (empty for anything else).</summary>
-    public IReadOnlyDictionary<int, int> PortMap { get; set; } = new Dictionary<int, int>();
+    /// <summary>
+    /// A rehearsal copy's ports: each port the profile names with the port the copy listens on instead (empty for anything
+    /// else). A list of pairs rather than a map keyed by port: ConvertTo-Json takes string keys only.
+    /// </summary>
+    public IReadOnlyList<PortMapping> PortMap { get; set; } = Array.Empty<PortMapping>();
     /// <summary>True for a disposable copy made by Invoke-UpgradeRehearsal.</summary>
     public bool IsRehearsalCopy => PortMap.Count > 0;
 
     /// <summary>The port this deployment really uses for one the profile names.</summary>
-    public int MapPort(int profilePort) => PortMap.TryGetValue(profilePort, out var mapped) ? mapped : profilePort;
+    public int MapPort(int profilePort) => PortMap.FirstOrDefault(p => p.ProfilePort == profilePort)?.Port ?? profilePort;
 
     public override string ToString() => $"{Name} {Version} ({Platform})";
+}
+
+/// <summary>One port of a rehearsal copy: the port the profile names, and the one the copy listens on instead.</summary>
+public sealed class PortMapping
+{
+    public int ProfilePort { get; set; }
+    public int Port { get; set; }
+
+    /// <summary>The pairs of a port → port map, by profile port.</summary>
+    public static IReadOnlyList<PortMapping> From(IReadOnlyDictionary<int, int>? map) =>
+        map is null ? Array.Empty<PortMapping>() : map.OrderBy(p => p.Key).Select(p => new PortMapping { ProfilePort = p.Key, Port = p.Value }).ToList();
+
+    public override string ToString() => $"{ProfilePort}={Port}";
 }
 
 /// <summary>One service of a deployment and its containers (or pods).</summary>

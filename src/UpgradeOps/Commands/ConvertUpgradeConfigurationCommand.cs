@@ -58,6 +58,7 @@ public sealed class ConvertUpgradeConfigurationCommand : EngineCmdlet
     /// <para type="inputType">UpgradeOps.Deployment, or an UpgradeOps.UpgradePath by its Deployment and To properties.</para>
     /// </summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Rehydrate(typeof(Deployment))]
     public Deployment? Deployment { get; set; }
 
     /// <summary>

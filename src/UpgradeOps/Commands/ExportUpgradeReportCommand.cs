@@ -54,6 +54,7 @@ public sealed class ExportUpgradeReportCommand : EngineCmdlet
     /// <para type="description">The rehearsal report (UpgradeOps.RehearsalReport, from Invoke-UpgradeRehearsal) or upgrade result (UpgradeOps.UpgradeResult, from Invoke-Upgrade, Invoke-Rollback or Get-UpgradeHistory) to report on. Anything else is refused with an UnsupportedReportInput error.</para>
     /// </summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [Rehydrate(typeof(RehearsalReport), typeof(UpgradeResult))]
     public object? InputObject { get; set; }
 
     /// <summary>
@@ -84,6 +85,7 @@ public sealed class ExportUpgradeReportCommand : EngineCmdlet
     /// <para type="description">A validation of the upgraded deployment, from Test-PostUpgrade, to report with an upgrade result. A rehearsal report carries its own validation, which this replaces only when the rehearsal has none.</para>
     /// </summary>
     [Parameter]
+    [Rehydrate(typeof(ValidationReport))]
     public ValidationReport? Validation { get; set; }
 
     /// <summary>

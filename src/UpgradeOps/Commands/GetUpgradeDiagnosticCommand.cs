@@ -66,12 +66,14 @@ public sealed class GetUpgradeDiagnosticCommand : EngineCmdlet
     /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = DeploymentSet, ValueFromPipeline = true)]
     [Parameter(ParameterSetName = ResultSet)]
+    [Rehydrate(typeof(Deployment))]
     public Deployment? Deployment { get; set; }
 
     /// <summary>
     /// <para type="description">An upgrade or rollback result (from Invoke-Upgrade, Invoke-Rollback or Get-UpgradeHistory): its journal is the one read.</para>
     /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = ResultSet, ValueFromPipeline = true)]
+    [Rehydrate(typeof(UpgradeResult))]
     public UpgradeResult? Result { get; set; }
 
     /// <summary>

@@ -32,6 +32,7 @@ public sealed class GetUpgradeHistoryCommand : EngineCmdlet
     /// <para type="description">The deployment, from Get-UpgradeDeployment.</para>
     /// </summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [Rehydrate(typeof(Deployment))]
     public Deployment? Deployment { get; set; }
 
     protected override void ProcessRecord()

@@ -49,6 +49,7 @@ public sealed class InvokeRollbackCommand : EngineCmdlet
     /// <para type="description">The deployment to roll back, from Get-UpgradeDeployment.</para>
     /// </summary>
     [Parameter(Mandatory = true)]
+    [Rehydrate(typeof(Deployment))]
     public Deployment? Deployment { get; set; }
 
     /// <summary>
@@ -62,6 +63,7 @@ public sealed class InvokeRollbackCommand : EngineCmdlet
     /// <para type="description">Return to this backup (when no journal names one, or to pick another backup).</para>
     /// </summary>
     [Parameter]
+    [Rehydrate(typeof(DeploymentBackup))]
     public DeploymentBackup? Backup { get; set; }
 
     /// <summary>

@@ -107,6 +107,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     /// <para type="description">The checked path from Test-UpgradePath; it carries the deployment.</para>
     /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = PathSet, ValueFromPipeline = true)]
+    [Rehydrate(typeof(UpgradePath))]
     public UpgradePath? UpgradePath { get; set; }
 
     /// <summary>
@@ -114,6 +115,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = VersionSet)]
     [Parameter(Mandatory = true, ParameterSetName = ResumeSet)]
+    [Rehydrate(typeof(Deployment))]
     public Deployment? Deployment { get; set; }
 
     /// <summary>
@@ -135,6 +137,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     /// </summary>
     [Parameter(ParameterSetName = PathSet)]
     [Parameter(ParameterSetName = VersionSet)]
+    [Rehydrate(typeof(DeploymentBackup))]
     public DeploymentBackup? Backup { get; set; }
 
     /// <summary>

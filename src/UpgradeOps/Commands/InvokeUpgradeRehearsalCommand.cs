@@ -73,6 +73,7 @@ public sealed class InvokeUpgradeRehearsalCommand : EngineCmdlet
     /// <para type="description">The production backup to restore into the copy, from New-DeploymentBackup or Get-DeploymentBackup.</para>
     /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = BackupSet, ValueFromPipeline = true)]
+    [Rehydrate(typeof(DeploymentBackup))]
     public DeploymentBackup? Backup { get; set; }
 
     /// <summary>
@@ -93,6 +94,7 @@ public sealed class InvokeUpgradeRehearsalCommand : EngineCmdlet
     /// <para type="description">The production deployment, from Get-UpgradeDeployment. Default: found again from the compose file and profile the backup records.</para>
     /// </summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Rehydrate(typeof(Deployment))]
     public Deployment? Deployment { get; set; }
 
     /// <summary>

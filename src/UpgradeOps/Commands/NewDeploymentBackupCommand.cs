@@ -65,6 +65,7 @@ public sealed class NewDeploymentBackupCommand : EngineCmdlet
     /// <para type="description">The deployment to back up, from Get-UpgradeDeployment.</para>
     /// </summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [Rehydrate(typeof(Deployment))]
     public Deployment? Deployment { get; set; }
 
     /// <summary>

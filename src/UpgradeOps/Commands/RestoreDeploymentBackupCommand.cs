@@ -63,6 +63,7 @@ public sealed class RestoreDeploymentBackupCommand : EngineCmdlet
     /// <para type="description">The backup to restore, from New-DeploymentBackup or Get-DeploymentBackup.</para>
     /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = BackupSet, ValueFromPipeline = true)]
+    [Rehydrate(typeof(DeploymentBackup))]
     public DeploymentBackup? Backup { get; set; }
 
     /// <summary>
@@ -76,6 +77,7 @@ public sealed class RestoreDeploymentBackupCommand : EngineCmdlet
     /// <para type="description">The deployment to restore onto, from Get-UpgradeDeployment.</para>
     /// </summary>
     [Parameter(Mandatory = true)]
+    [Rehydrate(typeof(Deployment))]
     public Deployment? Deployment { get; set; }
 
     /// <summary>

@@ -49,6 +49,7 @@ public sealed class TestDeploymentBackupCommand : EngineCmdlet
     /// <para type="description">The backup, from New-DeploymentBackup or Get-DeploymentBackup.</para>
     /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = BackupSet, ValueFromPipeline = true)]
+    [Rehydrate(typeof(DeploymentBackup))]
     public DeploymentBackup? Backup { get; set; }
 
     /// <summary>
@@ -68,6 +69,7 @@ public sealed class TestDeploymentBackupCommand : EngineCmdlet
     /// <para type="description">The deployment whose database server reads the dumps (pg_restore runs in its database container, or in its database pod through the Kubernetes exec API for a Helm release). Without it the dumps' contents are not read.</para>
     /// </summary>
     [Parameter]
+    [Rehydrate(typeof(Deployment))]
     public Deployment? Deployment { get; set; }
 
     /// <summary>

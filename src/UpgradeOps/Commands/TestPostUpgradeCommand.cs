@@ -75,12 +75,14 @@ public sealed class TestPostUpgradeCommand : EngineCmdlet
     /// </summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = DeploymentSet)]
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = BaselineSet)]
+    [Rehydrate(typeof(Deployment))]
     public Deployment? Deployment { get; set; }
 
     /// <summary>
     /// <para type="description">The result of Invoke-Upgrade: its deployment, target version, start time and latency baseline are used.</para>
     /// </summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ResultSet)]
+    [Rehydrate(typeof(UpgradeResult))]
     public UpgradeResult? UpgradeResult { get; set; }
 
     /// <summary>
@@ -96,6 +98,7 @@ public sealed class TestPostUpgradeCommand : EngineCmdlet
     /// </summary>
     [Parameter(ParameterSetName = DeploymentSet)]
     [Parameter(ParameterSetName = ResultSet)]
+    [Rehydrate(typeof(PerformanceBaseline))]
     public PerformanceBaseline? Baseline { get; set; }
 
     /// <summary>

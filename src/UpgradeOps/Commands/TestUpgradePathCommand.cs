@@ -114,6 +114,7 @@ public sealed class TestUpgradePathCommand : EngineCmdlet
     /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = DeploymentSet, ValueFromPipeline = true)]
     [Parameter(Mandatory = true, ParameterSetName = DeploymentChartSet, ValueFromPipeline = true)]
+    [Rehydrate(typeof(Deployment))]
     public Deployment? Deployment { get; set; }
 
     /// <summary>
@@ -159,6 +160,7 @@ public sealed class TestUpgradePathCommand : EngineCmdlet
     /// <para type="description">A rehearsal of this upgrade, from Invoke-UpgradeRehearsal. When it passed and went from the same version to the same target, the path carries what it measured: MeasuredWindow, MeasuredDowntime and RehearsalId, and each hop its MeasuredDuration; the Reason says the figure was measured. A rehearsal of other versions gives only the hops it ran, and a warning.</para>
     /// </summary>
     [Parameter]
+    [Rehydrate(typeof(RehearsalReport))]
     public RehearsalReport? Rehearsal { get; set; }
 
     protected override void BeginProcessing() => _releaseNotes = LoadReleaseNotes(ReleaseNotePath, ReleaseNoteUri);

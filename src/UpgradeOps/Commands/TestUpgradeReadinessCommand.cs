@@ -63,6 +63,7 @@ public sealed class TestUpgradeReadinessCommand : EngineCmdlet
     /// <para type="description">The deployment to upgrade, from Get-UpgradeDeployment.</para>
     /// </summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [Rehydrate(typeof(Deployment))]
     public Deployment? Deployment { get; set; }
 
     /// <summary>
@@ -76,6 +77,7 @@ public sealed class TestUpgradeReadinessCommand : EngineCmdlet
     /// <para type="description">The backup the upgrade will rely on, from New-DeploymentBackup or Get-DeploymentBackup.</para>
     /// </summary>
     [Parameter]
+    [Rehydrate(typeof(DeploymentBackup))]
     public DeploymentBackup? Backup { get; set; }
 
     /// <summary>
@@ -121,6 +123,7 @@ public sealed class TestUpgradeReadinessCommand : EngineCmdlet
     /// <para type="description">The rehearsal of this upgrade, from Invoke-UpgradeRehearsal: the Rehearsal item passes when it passed from the deployment's current version to -To within the last 30 days, and its measured window is used for the MaintenanceWindow item.</para>
     /// </summary>
     [Parameter]
+    [Rehydrate(typeof(RehearsalReport))]
     public RehearsalReport? Rehearsal { get; set; }
 
     /// <summary>

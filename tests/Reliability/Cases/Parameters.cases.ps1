@@ -58,6 +58,41 @@ function New-BinderCase([string] $Name, [scriptblock] $Run, [string] $ErrorId, [
         Run = { param($Dir) Test-DeploymentBackup -Path (Join-Path $Dir 'backup') | Restore-DeploymentBackup -Deployment (New-TestDeployment) -Force }
         ErrorId = 'InputObjectNotBound'; Category = 'InvalidArgument'; Target = 'backup: Failed'; Remedy = $false
     }
+    # Objects kept with Export-Clixml come back as Deserialized.UpgradeOps.* bags: a parameter rebuilds only its own type.
+    @{
+        Name = 'A backup verification kept with Export-Clixml piped to Restore-DeploymentBackup'
+        Setup = { param($Dir)
+            $null = New-Item -ItemType Directory -Path (Join-Path $Dir 'backup')
+            Test-DeploymentBackup -Path (Join-Path $Dir 'backup') | Export-Clixml -LiteralPath (Join-Path $Dir 'verification.xml') }
+        Run = { param($Dir) Import-Clixml -LiteralPath (Join-Path $Dir 'verification.xml') | Restore-DeploymentBackup -Deployment (New-TestDeployment) -Force }
+        ErrorId = 'InputObjectNotBound'; Category = 'InvalidArgument'; Target = 'backup: Failed'; Remedy = $false
+    }
+    @{
+        Name = 'A path kept with Export-Clixml given to Test-UpgradeReadiness -Deployment'
+        Setup = { param($Dir) Test-UpgradePath -From 1.7.5 -To 1.7.6 | Export-Clixml -LiteralPath (Join-Path $Dir 'path.xml') }
+        Run = { param($Dir) Test-UpgradeReadiness -Deployment (Import-Clixml -LiteralPath (Join-Path $Dir 'path.xml')) -To 1.7.6 }
+        ErrorId = 'CannotConvertArgumentNoMessage'; Category = 'InvalidArgument'; Target = ''; Remedy = $false
+    }
+    @{
+        Name = 'A deployment kept with Export-Clixml and edited to lose its Name, given to Test-UpgradePath'
+        Setup = { param($Dir)
+            $file = Join-Path $Dir 'deployment.xml'
+            New-TestDeployment | Export-Clixml -LiteralPath $file
+            [IO.File]::WriteAllText($file, ([IO.File]::ReadAllText($file) -replace '<S N="Name">prod</S>', '')) }
+        Run = { param($Dir) Test-UpgradePath -Deployment (Import-Clixml -LiteralPath (Join-Path $Dir 'deployment.xml')) -To 1.7.6 }
+        ErrorId = 'ParameterArgumentTransformationError'; Category = 'InvalidData'; Target = ''; Remedy = $false
+        Message = 'Deployment\.Name cannot be taken: it is missing\. Give the object as'
+    }
+    @{
+        Name = 'A deployment kept with Export-Clixml and edited to an unknown platform, given to Get-UpgradeHistory'
+        Setup = { param($Dir)
+            $file = Join-Path $Dir 'deployment.xml'
+            New-TestDeployment | Export-Clixml -LiteralPath $file
+            [IO.File]::WriteAllText($file, ([IO.File]::ReadAllText($file) -replace '(?s)(<Obj N="Platform".*?<I32>)0(</I32>)', '${1}9${2}')) }
+        Run = { param($Dir) Get-UpgradeHistory -Deployment (Import-Clixml -LiteralPath (Join-Path $Dir 'deployment.xml')) }
+        ErrorId = 'ParameterArgumentTransformationError'; Category = 'InvalidData'; Target = ''; Remedy = $false
+        Message = 'Deployment\.Platform cannot be taken: it is none of Compose, Kubernetes'
+    }
     @{
         Name = 'A deployment piped to Test-DeploymentBackup'
         Run = { New-TestDeployment | Test-DeploymentBackup }
