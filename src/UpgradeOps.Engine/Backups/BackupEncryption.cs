@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Security.Cryptography;
 
 namespace UpgradeOps.Backups;
@@ -14,6 +15,8 @@ public static class BackupEncryption
 {
     internal const int ChunkSize = 1 << 20;
     private const int Iterations = 310_000;
+    private const int MinimumIterations = 100_000;
+    private const int MaximumIterations = 10_000_000;
     private static readonly byte[] Magic = "UOPSAES1"u8.ToArray();
     internal const int HeaderSize = 8 + 16 + 4 + 4;
     private const int TagSize = 16;
@@ -39,7 +42,12 @@ public static class BackupEncryption
         input.ReadExactly(header);
         if (!header.AsSpan(0, 8).SequenceEqual(Magic))
             throw new BackupFormatException("BackupNotEncrypted", "The file is not an UpgradeOps encrypted backup file.");
+        // Checked before deriving: the count comes from the file, and a huge one would hold the reader for hours.
         var iterations = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(24));
+        if (iterations is < MinimumIterations or > MaximumIterations)
+            throw new BackupFormatException("BackupEncryptionParametersRefused", string.Create(CultureInfo.InvariantCulture,
+                $"The encrypted file asks for an unsafe or absurd key derivation: PBKDF2 with {iterations:N0} iterations " +
+                $"(UpgradeOps reads {MinimumIterations:N0} to {MaximumIterations:N0}; it writes {Iterations:N0}). The file was damaged or not written by UpgradeOps: use another backup."));
         return new DecryptingStream(input, DeriveKey(passphrase, header.AsSpan(8, 16), iterations), header);
     }
 
@@ -143,6 +151,9 @@ public static class BackupEncryption
         private int _position;
         private long _index;
         private bool _sawLast;
+        /// <summary>The length of the chunk to read next, read ahead: no next chunk is what marks a chunk as the last.</summary>
+        private int? _nextLength;
+        private bool _started;
 
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
@@ -165,29 +176,39 @@ public static class BackupEncryption
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             ValueTask.FromResult(Read(buffer.Span));
 
-        private void ReadChunk()
+        /// <summary>The next chunk's length; null at the end of the file (the stream may not know its length: a restore hashes as it reads).</summary>
+        private int? ReadLength()
         {
             Span<byte> lengthBytes = stackalloc byte[4];
-            if (input.ReadAtLeast(lengthBytes, 4, throwOnEndOfStream: false) < 4)
-                throw new BackupFormatException("BackupTruncated", "The encrypted file ends before its last chunk: it was cut short.");
+            var read = input.ReadAtLeast(lengthBytes, 4, throwOnEndOfStream: false);
+            if (read == 0) return null;
+            if (read < 4)
+                throw new BackupFormatException("BackupTruncated", "The encrypted file ends inside a chunk: it was cut short.");
             var length = BinaryPrimitives.ReadInt32LittleEndian(lengthBytes);
             if (length is < 0 or > ChunkSize)
                 throw new BackupFormatException("BackupCorrupted", "An encrypted chunk has an impossible length: the file is damaged.");
-            var cipher = new byte[length];
-            var tag = new byte[TagSize];
-            if (input.ReadAtLeast(cipher, length, false) < length || input.ReadAtLeast(tag, TagSize, false) < TagSize)
-                throw new BackupFormatException("BackupTruncated", "The encrypted file ends inside a chunk: it was cut short.");
+            return length;
+        }
 
-            var plain = new byte[length];
-            Span<byte> nonce = stackalloc byte[12];
-            Nonce(nonce, header, _index);
-            var isLast = input.Position == input.Length;
-            try
+        private void ReadChunk()
+        {
+            var length = _started ? _nextLength : ReadLength();
+            _started = true;
+            if (length is null)
+                throw new BackupFormatException("BackupTruncated", "The encrypted file ends before its last chunk: it was cut short.");
+            var cipher = new byte[length.Value];
+            var tag = new byte[TagSize];
+            if (input.ReadAtLeast(cipher, cipher.Length, false) < cipher.Length || input.ReadAtLeast(tag, TagSize, false) < TagSize)
+                throw new BackupFormatException("BackupTruncated", "The encrypted file ends inside a chunk: it was cut short.");
+            _nextLength = ReadLength();
+            var isLast = _nextLength is null;
+
+            var plain = new byte[cipher.Length];
+            if (!TryDecrypt(cipher, tag, plain, isLast))
             {
-                _aes.Decrypt(nonce, cipher, tag, plain, AssociatedData(header, _index, isLast));
-            }
-            catch (AuthenticationTagMismatchException)
-            {
+                // A chunk that authenticates as not the last is whole: the chunks after it are missing.
+                if (isLast && TryDecrypt(cipher, tag, plain, last: false))
+                    throw new BackupFormatException("BackupTruncated", "The encrypted file ends after a whole chunk that is not its last: it was cut short.");
                 throw new BackupFormatException("BackupDecryptionFailed",
                     "A chunk failed authentication: the key is wrong, or the file was altered or cut short.");
             }
@@ -195,6 +216,21 @@ public static class BackupEncryption
             _position = 0;
             _index++;
             _sawLast = isLast;
+        }
+
+        private bool TryDecrypt(byte[] cipher, byte[] tag, byte[] plain, bool last)
+        {
+            Span<byte> nonce = stackalloc byte[12];
+            Nonce(nonce, header, _index);
+            try
+            {
+                _aes.Decrypt(nonce, cipher, tag, plain, AssociatedData(header, _index, last));
+                return true;
+            }
+            catch (AuthenticationTagMismatchException)
+            {
+                return false;
+            }
         }
 
         protected override void Dispose(bool disposing)
