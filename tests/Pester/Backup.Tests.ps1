@@ -88,6 +88,15 @@ Describe 'New-DeploymentBackup' -Tag 'Sandbox', 'Backup' {
         $envCopy = Join-Path $encrypted.Path 'config/.env.enc'
         $envCopy | Should -Exist
         [IO.File]::ReadAllText($envCopy) | Should -Not -Match 'POSTGRES_PASSWORD'
+        # A standard tool opens it where UpgradeOps is not at hand: the README's gpg command, with a gpg home of its own.
+        $gpgHome = (New-Item -ItemType Directory (Join-Path $TestDrive 'gnupg')).FullName
+        chmod 700 $gpgHome
+        $envPlain = Join-Path $TestDrive 'env.decrypted'
+        $gpgOutput = 'correct horse battery staple' | gpg --homedir $gpgHome --batch --pinentry-mode loopback --passphrase-fd 0 --output $envPlain --decrypt $envCopy 2>&1
+        $gpgExit = $LASTEXITCODE
+        gpgconf --homedir $gpgHome --kill gpg-agent
+        $gpgExit | Should -Be 0 -Because ($gpgOutput -join "`n")
+        (Get-FileHash $envPlain).Hash | Should -Be (Get-FileHash (Join-Path $sandbox.Path '.env')).Hash
         $verification = $encrypted | Test-DeploymentBackup -Deployment $d -EncryptionKey $key -RestoreTest
         $verification.Passed | Should -BeTrue -Because ($verification.Checks | Out-String)
         $wrong = $encrypted | Test-DeploymentBackup -Deployment $d -EncryptionKey (ConvertTo-SecureString 'wrong' -AsPlainText -Force)

@@ -4,7 +4,7 @@
     registry) of a small application shaped like Infrahub, for the tests and the demo.
     See tests/Sandbox/README.md. Linux, root (it installs packages and starts dockerd when needed).
 
-      Initialize-SandboxHost   install docker.io, docker-compose, docker-registry, debootstrap; start
+      Initialize-SandboxHost   install docker.io, docker-compose, docker-registry, debootstrap, gnupg; start
                                dockerd and the registry on 127.0.0.1:5000 when they do not answer
       Build-SandboxImage       build (offline, cached by content) and push every sandbox image
       Start-Sandbox            create the deployment folder, migrate, docker-compose up, seed
@@ -289,10 +289,11 @@ function Invoke-SbxGitScript {
 function Initialize-SandboxHost {
     <#
     .SYNOPSIS
-        Installs (apt-get) and starts what the sandbox needs: Docker Engine, docker-compose, the registry, debootstrap.
+        Installs (apt-get) and starts what the sandbox needs: Docker Engine, docker-compose, the registry, debootstrap
+        (and gnupg, which the tests use to prove that a standard tool decrypts an encrypted backup).
     .DESCRIPTION
         Idempotent and quick when everything is present. Installs the missing Debian packages among docker.io,
-        docker-compose, docker-registry and debootstrap (apt-get update once first). Starts dockerd with
+        docker-compose, docker-registry, debootstrap and gnupg (apt-get update once first). Starts dockerd with
         --bridge=none --iptables=false --ip-masq=false when no engine answers (log and pid file under
         out/sandbox/host), and Debian's docker-registry on 127.0.0.1:5000 (tests/Sandbox/registry/config.yml)
         when nothing answers there. Never stops or restarts an engine or registry it did not start.
@@ -309,7 +310,7 @@ function Initialize-SandboxHost {
     $actions = [System.Collections.Generic.List[string]]::new()
     $installed = @()
     if (-not $SkipInstall) {
-        $wanted = [ordered]@{ dockerd = 'docker.io'; docker = 'docker.io'; 'docker-compose' = 'docker-compose'; 'docker-registry' = 'docker-registry'; debootstrap = 'debootstrap' }
+        $wanted = [ordered]@{ dockerd = 'docker.io'; docker = 'docker.io'; 'docker-compose' = 'docker-compose'; 'docker-registry' = 'docker-registry'; debootstrap = 'debootstrap'; gpg = 'gnupg' }
         $missing = @($wanted.Keys | Where-Object { -not (Test-SbxCommand $_) } | ForEach-Object { $wanted[$_] } | Select-Object -Unique)
         if ($missing.Count -gt 0) {
             Assert-SbxRoot "install $($missing -join ', ')"
@@ -325,7 +326,7 @@ function Initialize-SandboxHost {
             $actions.Add("installed $($missing -join ', ')")
         }
         else {
-            $actions.Add('packages present: docker.io, docker-compose, docker-registry, debootstrap')
+            $actions.Add('packages present: docker.io, docker-compose, docker-registry, debootstrap, gnupg')
         }
     }
 

@@ -1,220 +1,42 @@
-using System.Buffers.Binary;
-using System.Security.Cryptography;
-
 namespace UpgradeOps.Backups;
 
 /// <summary>
-/// Streamed AES-256-GCM in authenticated chunks. File layout: a header (magic, salt, iterations, nonce
-/// prefix), then chunks of [length][ciphertext][tag]. Each chunk's nonce is the prefix plus its index, and
-/// its associated data binds the header, the index and whether it is the last chunk, so reordered, cut
-/// short or altered files fail to decrypt. The key is derived from the passphrase with PBKDF2-SHA256 and a
-/// per-file salt; neither passphrase nor key is ever written.
+/// Encrypts and decrypts backup files, as streams, with a passphrase. New files are OpenPGP (RFC 4880 symmetric
+/// encryption: AES-256, integrity-protected, iterated and salted S2K), so a disaster-recovery copy opens with
+/// <c>gpg --decrypt</c> where UpgradeOps is not at hand (<see cref="OpenPgpBackupFile"/>). Files written before that, in
+/// UpgradeOps' own chunked AES-256-GCM format, still decrypt: the reader tells the two apart by the file's first bytes
+/// (<see cref="ChunkedAesGcmFile"/>), whatever the manifest says.
 /// </summary>
 public static class BackupEncryption
 {
+    /// <summary>The manifest's name for how this UpgradeOps encrypts (BackupEncryptionInfo.Algorithm).</summary>
+    public const string Algorithm = "OpenPGP-AES256";
+
+    /// <summary>The manifest's name for how this UpgradeOps derives a file's key (BackupEncryptionInfo.KeyDerivation).</summary>
+    public const string KeyDerivation = "S2K-SHA256-iterated";
+
+    /// <summary>The OpenPGP partial body length new files are written in (what a manifest records as ChunkSize).</summary>
     internal const int ChunkSize = 1 << 20;
-    private const int Iterations = 310_000;
-    private static readonly byte[] Magic = "UOPSAES1"u8.ToArray();
-    internal const int HeaderSize = 8 + 16 + 4 + 4;
-    private const int TagSize = 16;
 
-    /// <summary>A stream that encrypts what is written to it into <paramref name="output"/>; dispose it to finish.</summary>
-    public static Stream Encrypt(Stream output, ReadOnlySpan<byte> passphrase)
-    {
-        var salt = RandomNumberGenerator.GetBytes(16);
-        var noncePrefix = RandomNumberGenerator.GetBytes(4);
-        var header = new byte[HeaderSize];
-        Magic.CopyTo(header, 0);
-        salt.CopyTo(header, 8);
-        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(24), Iterations);
-        noncePrefix.CopyTo(header, 28);
-        output.Write(header);
-        return new EncryptingStream(output, DeriveKey(passphrase, salt, Iterations), header);
-    }
+    /// <summary>A stream that encrypts what is written to it into <paramref name="output"/>; dispose it to finish (it leaves <paramref name="output"/> open).</summary>
+    public static Stream Encrypt(Stream output, ReadOnlySpan<byte> passphrase) => OpenPgpBackupFile.Encrypt(output, passphrase);
 
-    /// <summary>A stream that reads and authenticates <paramref name="input"/>, chunk by chunk.</summary>
+    /// <summary>
+    /// A stream that reads and authenticates <paramref name="input"/> (left open when it is disposed). The key is derived
+    /// here, so a refused, wrong or cut file fails now, as <see cref="BackupFormatException"/>; damage further in fails
+    /// when it is read.
+    /// </summary>
     public static Stream Decrypt(Stream input, ReadOnlySpan<byte> passphrase)
     {
-        var header = new byte[HeaderSize];
-        input.ReadExactly(header);
-        if (!header.AsSpan(0, 8).SequenceEqual(Magic))
-            throw new BackupFormatException("BackupNotEncrypted", "The file is not an UpgradeOps encrypted backup file.");
-        var iterations = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(24));
-        return new DecryptingStream(input, DeriveKey(passphrase, header.AsSpan(8, 16), iterations), header);
-    }
-
-    private static byte[] DeriveKey(ReadOnlySpan<byte> passphrase, ReadOnlySpan<byte> salt, int iterations) =>
-        Rfc2898DeriveBytes.Pbkdf2(passphrase, salt, iterations, HashAlgorithmName.SHA256, 32);
-
-    private static void Nonce(Span<byte> nonce, ReadOnlySpan<byte> header, long index)
-    {
-        header.Slice(28, 4).CopyTo(nonce);
-        BinaryPrimitives.WriteInt64LittleEndian(nonce[4..], index);
-    }
-
-    private static byte[] AssociatedData(byte[] header, long index, bool last)
-    {
-        var data = new byte[HeaderSize + 9];
-        header.CopyTo(data, 0);
-        BinaryPrimitives.WriteInt64LittleEndian(data.AsSpan(HeaderSize), index);
-        data[^1] = last ? (byte)1 : (byte)0;
-        return data;
-    }
-
-    private sealed class EncryptingStream(Stream output, byte[] key, byte[] header) : Stream
-    {
-        private readonly AesGcm _aes = new(key, TagSize);
-        private readonly byte[] _plain = new byte[ChunkSize];
-        private int _filled;
-        private long _index;
-        private bool _finished;
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override void Write(ReadOnlySpan<byte> buffer)
+        var source = new RewindableReadStream(input);
+        Span<byte> start = stackalloc byte[ChunkedAesGcmFile.Magic.Length];
+        var read = source.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
+        source.Rewind();
+        if (start[..read].SequenceEqual(ChunkedAesGcmFile.Magic))
         {
-            while (buffer.Length > 0)
-            {
-                var take = Math.Min(buffer.Length, ChunkSize - _filled);
-                buffer[..take].CopyTo(_plain.AsSpan(_filled));
-                _filled += take;
-                buffer = buffer[take..];
-                // A full chunk is written only once more data arrives, so the last chunk can be marked as last.
-                if (_filled == ChunkSize && buffer.Length > 0) WriteChunk(last: false);
-            }
+            source.StopRecording();
+            return ChunkedAesGcmFile.Decrypt(source, passphrase);
         }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        {
-            Write(buffer.AsSpan(offset, count));
-            return Task.CompletedTask;
-        }
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            Write(buffer.Span);
-            return ValueTask.CompletedTask;
-        }
-
-        private void WriteChunk(bool last)
-        {
-            Span<byte> nonce = stackalloc byte[12];
-            Nonce(nonce, header, _index);
-            var cipher = new byte[_filled];
-            var tag = new byte[TagSize];
-            _aes.Encrypt(nonce, _plain.AsSpan(0, _filled), cipher, tag, AssociatedData(header, _index, last));
-            Span<byte> length = stackalloc byte[4];
-            BinaryPrimitives.WriteInt32LittleEndian(length, _filled);
-            output.Write(length);
-            output.Write(cipher);
-            output.Write(tag);
-            _index++;
-            _filled = 0;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing && !_finished)
-            {
-                _finished = true;
-                WriteChunk(last: true);
-                output.Flush();
-                _aes.Dispose();
-                CryptographicOperations.ZeroMemory(key);
-            }
-            base.Dispose(disposing);
-        }
-
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-    }
-
-    private sealed class DecryptingStream(Stream input, byte[] key, byte[] header) : Stream
-    {
-        private readonly AesGcm _aes = new(key, TagSize);
-        private byte[] _plain = Array.Empty<byte>();
-        private int _position;
-        private long _index;
-        private bool _sawLast;
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            while (_position == _plain.Length)
-            {
-                if (_sawLast) return 0;
-                ReadChunk();
-            }
-            var take = Math.Min(buffer.Length, _plain.Length - _position);
-            _plain.AsSpan(_position, take).CopyTo(buffer);
-            _position += take;
-            return take;
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            Task.FromResult(Read(buffer.AsSpan(offset, count)));
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            ValueTask.FromResult(Read(buffer.Span));
-
-        private void ReadChunk()
-        {
-            Span<byte> lengthBytes = stackalloc byte[4];
-            if (input.ReadAtLeast(lengthBytes, 4, throwOnEndOfStream: false) < 4)
-                throw new BackupFormatException("BackupTruncated", "The encrypted file ends before its last chunk: it was cut short.");
-            var length = BinaryPrimitives.ReadInt32LittleEndian(lengthBytes);
-            if (length is < 0 or > ChunkSize)
-                throw new BackupFormatException("BackupCorrupted", "An encrypted chunk has an impossible length: the file is damaged.");
-            var cipher = new byte[length];
-            var tag = new byte[TagSize];
-            if (input.ReadAtLeast(cipher, length, false) < length || input.ReadAtLeast(tag, TagSize, false) < TagSize)
-                throw new BackupFormatException("BackupTruncated", "The encrypted file ends inside a chunk: it was cut short.");
-
-            var plain = new byte[length];
-            Span<byte> nonce = stackalloc byte[12];
-            Nonce(nonce, header, _index);
-            var isLast = input.Position == input.Length;
-            try
-            {
-                _aes.Decrypt(nonce, cipher, tag, plain, AssociatedData(header, _index, isLast));
-            }
-            catch (AuthenticationTagMismatchException)
-            {
-                throw new BackupFormatException("BackupDecryptionFailed",
-                    "A chunk failed authentication: the key is wrong, or the file was altered or cut short.");
-            }
-            _plain = plain;
-            _position = 0;
-            _index++;
-            _sawLast = isLast;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                _aes.Dispose();
-                CryptographicOperations.ZeroMemory(key);
-            }
-            base.Dispose(disposing);
-        }
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        return OpenPgpBackupFile.Decrypt(source, passphrase);
     }
 }

@@ -10,11 +10,15 @@ using UpgradeOps.Hosting;
 
 namespace UpgradeOps.Backups;
 
-/// <summary>How a backup's files were encrypted; no key material beyond a salted key check and the manifest's MAC.</summary>
+/// <summary>
+/// How a backup's files were encrypted; no key material beyond a salted key check and the manifest's MAC. A new one says
+/// what this UpgradeOps writes (OpenPGP); a manifest read keeps what it recorded (older backups: AES-256-GCM,
+/// PBKDF2-SHA256). Informational: the reader tells the formats apart by each file's first bytes.
+/// </summary>
 public sealed class BackupEncryptionInfo
 {
-    public string Algorithm { get; set; } = "AES-256-GCM";
-    public string KeyDerivation { get; set; } = "PBKDF2-SHA256";
+    public string Algorithm { get; set; } = BackupEncryption.Algorithm;
+    public string KeyDerivation { get; set; } = BackupEncryption.KeyDerivation;
     public int ChunkSize { get; set; } = BackupEncryption.ChunkSize;
     public required string KeyCheckSalt { get; set; }
     public required string KeyCheck { get; set; }
