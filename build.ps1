@@ -110,7 +110,8 @@ function Invoke-XunitTests {
     [pscustomobject]@{
         Passed  = [int]$counters.passed
         Failed  = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
-        Skipped = [int]$counters.notExecuted
+        # A skipped test is counted neither as executed nor as notExecuted: the difference to the total is what was skipped.
+        Skipped = [Math]::Max([int]$counters.total - [int]$counters.executed, [int]$counters.notExecuted)
     }
 }
 

@@ -31,8 +31,7 @@ namespace UpgradeOps.Commands;
 /// with a schema-versioned manifest.json: deployment, version, image ids, every component's size and SHA-256, the database
 /// server and pg_dump versions and the row count of every table at dump time. The folder appears only when it is complete; a
 /// backup that fails leaves no manifest and no partial files.</para>
-/// <para type="description">With -EncryptionKey every file is encrypted with AES-256-GCM in authenticated chunks, with a key
-/// derived from the passphrase; the passphrase is never written anywhere. Keep it: without it the backup cannot be restored.</para>
+/// <para type="description">With -EncryptionKey every file is encrypted as OpenPGP (AES-256 with integrity protection, key from an iterated and salted SHA-256 S2K), so gpg --decrypt opens it without UpgradeOps; the passphrase is never written anywhere. Keep it: without it the backup cannot be restored.</para>
 /// </summary>
 /// <example>
 /// <code>$d = Get-UpgradeDeployment -ComposeFile /srv/app/docker-compose.yml
@@ -75,7 +74,7 @@ public sealed class NewDeploymentBackupCommand : EngineCmdlet
     public string Path { get; set; } = "";
 
     /// <summary>
-    /// <para type="description">A passphrase that encrypts every file of the backup (AES-256-GCM). It is never written; keep it safe.</para>
+    /// <para type="description">A passphrase that encrypts every file of the backup (OpenPGP, AES-256). It is never written; keep it safe.</para>
     /// </summary>
     [Parameter]
     public SecureString? EncryptionKey { get; set; }

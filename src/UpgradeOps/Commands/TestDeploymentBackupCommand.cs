@@ -25,7 +25,7 @@ namespace UpgradeOps.Commands;
 /// <para type="description">The result is an UpgradeOps.BackupVerification whose Passed property scripts can test; each
 /// failed check carries a stable ErrorId (BackupManifestMissing, BackupManifestInvalid, BackupManifestTampered,
 /// BackupPathOutsideBackup, BackupComponentMissing, BackupTruncated, BackupChecksumMismatch, BackupWrongKey, BackupNotEncrypted,
-/// BackupDumpUnreadable, BackupRestoreTestFailed, ...). A -Path that is not a folder is an error, BackupPathNotFound.</para>
+/// BackupEncryptionParametersRefused, BackupDumpUnreadable, BackupRestoreTestFailed, ...). A -Path that is not a folder is an error, BackupPathNotFound.</para>
 /// </summary>
 /// <example>
 /// <code>$b | Test-DeploymentBackup -Deployment $d -RestoreTest</code>
