@@ -56,8 +56,8 @@ public static class ComposeDiagnostics
         }
 
         activity.Report("Reading the upgrade journal", 85);
-        var journal = givenJournal ?? PickJournal(target.File.Path, request.UpgradeId, deployment.Name, report);
-        if (journal is not null) ReadJournal(report, journal, redactor);
+        var journal = givenJournal ?? Diagnostics.PickJournal(target.File.Path, request.UpgradeId, deployment.Name, report);
+        if (journal is not null) Diagnostics.ReadJournal(report, journal, redactor);
         log.LogDebug("Diagnostics of {Deployment}: {Containers} containers, journal {Journal}", deployment.Name, report.Services.Count, journal?.Path ?? "(none)");
 
         var target_ = journal?.Result.Operation == "Upgrade" ? journal.Result.To : null;
@@ -113,51 +113,6 @@ public static class ComposeDiagnostics
 
     private static IEnumerable<string> SplitLines(string text) =>
         text.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0);
-
-    /// <summary>
-    /// The journal that explains the deployment's state: the one asked for, else the newest. A rollback that
-    /// succeeded says less than the upgrade it undid, so then that upgrade is read.
-    /// </summary>
-    internal static UpgradeJournal? PickJournal(string composeFile, string? upgradeId, string deploymentName, DiagnosticReport? report = null)
-    {
-        // Troubleshooting must work when a journal is damaged: the readable ones are used, each damaged one is a finding.
-        var (journals, unreadable) = UpgradeJournal.ListReadable(composeFile);
-        foreach (var problem in unreadable)
-            report?.Findings.Add(new DiagnosticFinding
-            {
-                Id = problem.ErrorId, Severity = FindingSeverity.Warning, Source = "journal", Evidence = problem.Target?.ToString(), Guidance = problem.Message,
-            });
-        if (upgradeId is not null)
-            return journals.FirstOrDefault(j => j.Result.Id == upgradeId)
-                ?? throw new UpgradeOpsException("UpgradeNotFound", ErrorKind.ObjectNotFound, upgradeId,
-                    $"No upgrade or rollback '{upgradeId}' is recorded for '{deploymentName}'. Get-UpgradeHistory lists them.");
-        var newest = journals.FirstOrDefault();
-        if (newest is { Result.Operation: "Rollback", Result.Status: UpgradeStatus.Succeeded })
-            return journals.FirstOrDefault(j => j.Result.RolledBackBy == newest.Result.Id) ?? newest;
-        return newest;
-    }
-
-    internal static void ReadJournal(DiagnosticReport report, UpgradeJournal journal, SecretRedactor redactor)
-    {
-        var result = journal.Result;
-        report.UpgradeId = result.Id;
-        report.Operation = result.Operation;
-        report.UpgradeStatus = result.Status;
-        report.JournalPath = journal.Path;
-        var failed = result.Steps.LastOrDefault(s => s.Status == StepStatus.Failed);
-        report.FailedStep = failed?.Name ?? (result.Status is UpgradeStatus.InProgress or UpgradeStatus.Interrupted ? journal.Current : null);
-        report.Error = result.Error is null ? null : redactor.Redact(result.Error);
-        report.ErrorId = result.ErrorId;
-        report.MigrationOutput = result.MigrationOutput.Select(redactor.Redact).ToList();
-        try
-        {
-            report.JournalText = File.Exists(journal.Path) ? redactor.Redact(File.ReadAllText(journal.Path)) : null;
-        }
-        catch (IOException)
-        {
-            report.JournalText = null;
-        }
-    }
 
     /// <summary>The deployment a Compose journal was written for (its compose file, profile and Docker endpoint); null for another kind of journal.</summary>
     internal static async Task<Deployment?> DeploymentOfJournalAsync(UpgradeJournal journal, EngineContext context) =>

@@ -5,6 +5,8 @@ using UpgradeOps.Profiles;
 
 using UpgradeOps.Versioning;
 
+using UpgradeOps.Rehearsals;
+
 namespace UpgradeOps.Compose;
 
 /// <summary>What Get-UpgradeDeployment asks for a Compose deployment.</summary>
@@ -98,7 +100,7 @@ public static class ComposeDiscovery
             RunningVersion = running,
             Services = services,
             ApiEndpoint = ApiEndpoint(profile, services, file, containers),
-            PortMap = PortMapping.From(containers.Select(c => Compose.RehearsalLabels.PortMap(c.Labels)).FirstOrDefault(m => m.Count > 0)),
+            PortMap = PortMapping.From(containers.Select(c => Rehearsals.RehearsalLabels.PortMap(c.Labels)).FirstOrDefault(m => m.Count > 0)),
             Location = file?.Path,
             Endpoint = engine.Endpoint.ToString(),
             Warnings = warnings,
@@ -202,7 +204,7 @@ public static class ComposeDiscovery
         var definition = file?.Services.GetValueOrDefault(apiService);
         var container = containers.FirstOrDefault(c => Label(c, ServiceLabel) == apiService && c.State == "running");
         if (definition?.NetworkMode == "host" || container?.HostConfig?.NetworkMode == "host")
-            return $"http://127.0.0.1:{Compose.RehearsalLabels.MapPort(container?.Labels, port)}";
+            return $"http://127.0.0.1:{Rehearsals.RehearsalLabels.MapPort(container?.Labels, port)}";
 
         var published = container?.Ports?.FirstOrDefault(p => p.PrivatePort == port && p.PublicPort > 0);
         if (published is null) return null;

@@ -2,6 +2,8 @@ using Docker.DotNet.Models;
 using UpgradeOps.Backups;
 using UpgradeOps.Profiles;
 
+using UpgradeOps.Rehearsals;
+
 namespace UpgradeOps.Compose;
 
 /// <summary>The PostgreSQL of a data store in a Compose deployment: its container, credentials and how to reach it from here.</summary>

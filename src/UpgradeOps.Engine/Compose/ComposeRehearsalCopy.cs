@@ -11,6 +11,8 @@ using UpgradeOps.Profiles;
 
 using UpgradeOps.Versioning;
 
+using UpgradeOps.Rehearsals;
+
 namespace UpgradeOps.Compose;
 
 /// <summary>
@@ -43,16 +45,6 @@ internal sealed class ComposeRehearsalCopy
     /// <summary>Where copies live unless the caller says otherwise (the user's data folder).</summary>
     public static string DefaultRoot =>
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "UpgradeOps", "rehearsals");
-
-    /// <summary>This process, as the copies it owns record it: a later run removes copies whose owner is gone.</summary>
-    internal static string CurrentOwner
-    {
-        get
-        {
-            using var self = Process.GetCurrentProcess();
-            return $"{self.Id}:{self.StartTime.ToUniversalTime().Ticks}";
-        }
-    }
 
     /// <summary>
     /// Creates the copy's folder, volumes and containers (not started), checking first that its names and ports are free.
@@ -113,7 +105,7 @@ internal sealed class ComposeRehearsalCopy
             await copy.WriteConfigurationAsync(production, backup, backupFolder, passphrase, log, ct).ConfigureAwait(false);
             var labels = new Dictionary<string, string>
             {
-                [RehearsalLabels.Id] = id, [RehearsalLabels.Source] = production.Deployment.Name, [RehearsalLabels.Owner] = CurrentOwner,
+                [RehearsalLabels.Id] = id, [RehearsalLabels.Source] = production.Deployment.Name, [RehearsalLabels.Owner] = RehearsalLabels.CurrentOwner,
                 [RehearsalLabels.Ports] = RehearsalLabels.Format(portMap),
             };
 
@@ -206,7 +198,7 @@ internal sealed class ComposeRehearsalCopy
         var removed = new List<string>();
         foreach (var (id, owner, folder) in owners)
         {
-            if (owner is not null && OwnerAlive(owner)) continue;
+            if (owner is not null && RehearsalLabels.OwnerAlive(owner)) continue;
             // Only a folder under the rehearsal root is ever deleted, whatever a label says.
             var safeFolder = folder is not null && Path.GetFullPath(folder).StartsWith(Path.GetFullPath(root) + Path.DirectorySeparatorChar, StringComparison.Ordinal) ? folder : null;
             log.LogWarning("Removing rehearsal copy {Id} left behind by a rehearsal that did not finish (process {Owner} is gone)", id, owner);
@@ -218,21 +210,6 @@ internal sealed class ComposeRehearsalCopy
 
     private static string? Label(IDictionary<string, string>? labels, string key) =>
         labels is not null && labels.TryGetValue(key, out var value) ? value : null;
-
-    internal static bool OwnerAlive(string owner)
-    {
-        var parts = owner.Split(':');
-        if (parts.Length != 2 || !int.TryParse(parts[0], out var pid) || !long.TryParse(parts[1], out var ticks)) return false;
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return process.StartTime.ToUniversalTime().Ticks == ticks;
-        }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
-        {
-            return false;
-        }
-    }
 
     /// <summary>Compose names containers PROJECT-SERVICE-N (or PROJECT_SERVICE_N): the copy's get its project in front.</summary>
     internal static string CopyName(string name, string sourceProject, string copyProject) =>

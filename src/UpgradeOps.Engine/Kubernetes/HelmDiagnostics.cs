@@ -58,8 +58,8 @@ internal static class HelmDiagnostics
         }
 
         activity.Report("Reading the upgrade journal", 85);
-        var journal = givenJournal ?? ComposeDiagnostics.PickJournal(HelmStateFolder.Anchor(ns, release), request.UpgradeId, deployment.Name, report);
-        if (journal is not null) ComposeDiagnostics.ReadJournal(report, journal, redactor);
+        var journal = givenJournal ?? Diagnostics.PickJournal(HelmStateFolder.Anchor(ns, release), request.UpgradeId, deployment.Name, report);
+        if (journal is not null) Diagnostics.ReadJournal(report, journal, redactor);
         log.LogDebug("Diagnostics of {Release}: {Pods} pods, journal {Journal}", deployment.Location, report.Services.Count, journal?.Path ?? "(none)");
         var target = journal?.Result.Operation == "Upgrade" ? journal.Result.To : null;
         // Helm's configuration rules are values keys, checked by Convert-UpgradeConfiguration: no .env to read here.

@@ -6,6 +6,8 @@ using UpgradeOps.Hosting;
 
 using UpgradeOps.Compose;
 
+using UpgradeOps.Rehearsals;
+
 namespace UpgradeOps.Kubernetes;
 
 /// <summary>
@@ -89,7 +91,7 @@ public static class HelmRehearsalCopy
     /// Who owns a copy: this machine and this process (pid:starttime). A cluster is shared by the admins' machines, so a
     /// process is judged gone only on the machine it ran on.
     /// </summary>
-    public static string CurrentOwner => $"{Environment.MachineName}/{ComposeRehearsalCopy.CurrentOwner}";
+    public static string CurrentOwner => $"{Environment.MachineName}/{RehearsalLabels.CurrentOwner}";
 
     /// <summary>
     /// The copies this machine left behind: owned by a process of this machine that is gone. A copy of a rehearsal still
@@ -98,7 +100,7 @@ public static class HelmRehearsalCopy
     /// </summary>
     public static IReadOnlyList<Listed> Abandoned(IEnumerable<Listed> copies, Func<string, bool>? ownerAlive = null, string? machine = null)
     {
-        ownerAlive ??= ComposeRehearsalCopy.OwnerAlive;
+        ownerAlive ??= RehearsalLabels.OwnerAlive;
         machine ??= Environment.MachineName;
         return copies.Where(c => c.Id is not null && c.Owner?.Split('/', 2) is [var host, var process]
                                  && string.Equals(host, machine, StringComparison.OrdinalIgnoreCase) && !ownerAlive(process)).ToList();

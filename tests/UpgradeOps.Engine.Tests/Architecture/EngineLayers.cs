@@ -160,4 +160,24 @@ public class EngineLayersTests
                 .Select(e => $"    {e.From} → {e.To} ({e.FromType} uses {e.ToType})"))));
         Assert.True(cycles.Count == 0, "The engine's parts use each other in a circle:\n" + explanation);
     }
+
+    /// <summary>
+    /// The parts from the bottom up: each may use only parts listed before it. A part not listed is a platform (Compose,
+    /// Kubernetes, and any added later): it may use every listed part, and never another platform. docs/architecture.md
+    /// explains the order.
+    /// </summary>
+    private static readonly string[] Layers =
+        ["Model", "Hosting", "Versioning", "Profiles", "ReleaseNotes", "Journal", "Backups", "Platforms", "Planning", "Upgrades", "Validation", "Reporting", "Rehearsals"];
+
+    [Fact]
+    public void Each_part_uses_only_the_parts_below_it_and_no_platform_another()
+    {
+        var edges = EngineLayers.Dependencies(EngineAssembly);
+        int Rank(string part) => Array.IndexOf(Layers, part) is var index and >= 0 ? index : Layers.Length;
+        var wrong = edges.Where(e => Rank(e.To) >= Rank(e.From))
+            .Select(e => Rank(e.From) == Layers.Length && Rank(e.To) == Layers.Length
+                ? $"{e.From} → {e.To}: one platform uses another ({e.FromType} uses {e.ToType})"
+                : $"{e.From} → {e.To}: {e.To} is not below {e.From} ({e.FromType} uses {e.ToType})").ToList();
+        Assert.True(wrong.Count == 0, "Parts use what they may not:\n" + string.Join("\n", wrong));
+    }
 }

@@ -82,11 +82,11 @@ public class RehearsalCopyTests
     [Fact]
     public void A_copy_belongs_to_a_living_process_only_while_that_process_runs()
     {
-        Assert.True(ComposeRehearsalCopy.OwnerAlive(ComposeRehearsalCopy.CurrentOwner));
+        Assert.True(UpgradeOps.Rehearsals.RehearsalLabels.OwnerAlive(UpgradeOps.Rehearsals.RehearsalLabels.CurrentOwner));
         using var self = System.Diagnostics.Process.GetCurrentProcess();
         // Same pid, another start time: the pid was reused by an unrelated process.
-        Assert.False(ComposeRehearsalCopy.OwnerAlive($"{self.Id}:1"));
-        Assert.False(ComposeRehearsalCopy.OwnerAlive("not-an-owner"));
+        Assert.False(UpgradeOps.Rehearsals.RehearsalLabels.OwnerAlive($"{self.Id}:1"));
+        Assert.False(UpgradeOps.Rehearsals.RehearsalLabels.OwnerAlive("not-an-owner"));
     }
 
     [Fact]

@@ -334,19 +334,19 @@ public class DiagnosticTests
             });
             Save("rb", "Rollback", UpgradeStatus.Succeeded, 1);
 
-            var picked = ComposeDiagnostics.PickJournal(compose, null, "proj")!;
+            var picked = UpgradeOps.Validation.Diagnostics.PickJournal(compose, null, "proj")!;
             Assert.Equal("up", picked.Result.Id);
             var report = Report();
-            ComposeDiagnostics.ReadJournal(report, picked, Redactor);
+            UpgradeOps.Validation.Diagnostics.ReadJournal(report, picked, Redactor);
             Assert.Equal("migrate", report.FailedStep);
             Assert.Equal("MigrationFailed", report.ErrorId);
             Assert.DoesNotContain(Secret, report.Error);
             Assert.DoesNotContain(Secret, report.MigrationOutput[0]);
             Assert.DoesNotContain(Secret, report.JournalText);
 
-            Assert.Equal("rb", ComposeDiagnostics.PickJournal(compose, "rb", "proj")!.Result.Id);
-            Assert.Equal("UpgradeNotFound", Assert.Throws<UpgradeOpsException>(() => ComposeDiagnostics.PickJournal(compose, "nope", "proj")).ErrorId);
-            Assert.Null(ComposeDiagnostics.PickJournal(Path.Combine(folder, "other", "docker-compose.yml"), null, "proj"));
+            Assert.Equal("rb", UpgradeOps.Validation.Diagnostics.PickJournal(compose, "rb", "proj")!.Result.Id);
+            Assert.Equal("UpgradeNotFound", Assert.Throws<UpgradeOpsException>(() => UpgradeOps.Validation.Diagnostics.PickJournal(compose, "nope", "proj")).ErrorId);
+            Assert.Null(UpgradeOps.Validation.Diagnostics.PickJournal(Path.Combine(folder, "other", "docker-compose.yml"), null, "proj"));
         }
         finally
         {

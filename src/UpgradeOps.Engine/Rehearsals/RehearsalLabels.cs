@@ -1,4 +1,6 @@
-namespace UpgradeOps.Compose;
+using System.Diagnostics;
+
+namespace UpgradeOps.Rehearsals;
 
 /// <summary>
 /// The labels that mark a rehearsal copy's containers and volumes: which rehearsal made them, which process owns it
@@ -30,4 +32,30 @@ public static class RehearsalLabels
     /// <summary>The port a container really listens on for one the profile names (host networking).</summary>
     public static int MapPort(IDictionary<string, string>? labels, int port) =>
         PortMap(labels).TryGetValue(port, out var mapped) ? mapped : port;
+
+    /// <summary>This process, as the copies it owns record it: a later run removes copies whose owner is gone.</summary>
+    public static string CurrentOwner
+    {
+        get
+        {
+            using var self = Process.GetCurrentProcess();
+            return $"{self.Id}:{self.StartTime.ToUniversalTime().Ticks}";
+        }
+    }
+
+    /// <summary>Whether the process an owner label names still runs on this machine (its id and start time both match).</summary>
+    public static bool OwnerAlive(string owner)
+    {
+        var parts = owner.Split(':');
+        if (parts.Length != 2 || !int.TryParse(parts[0], out var pid) || !long.TryParse(parts[1], out var ticks)) return false;
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return process.StartTime.ToUniversalTime().Ticks == ticks;
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    }
 }
