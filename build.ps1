@@ -129,11 +129,33 @@ function Invoke-PesterTests {
     $env:UPGRADEOPS_MODULE = Join-Path $ModuleOut 'UpgradeOps.psd1'
     $env:UPGRADEOPS_ROOT = $Root
     $result = Invoke-Pester -Configuration $config
+    Write-PesterSummary $result
     Write-ReliabilitySummary $result
     [pscustomobject]@{
         Passed  = $result.PassedCount
         Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
         Skipped = $result.SkippedCount + $result.NotRunCount
+    }
+}
+
+function Write-PesterSummary {
+    # CI shows only the end of the output: what took the time, and every failure by name, come last.
+    param($Result)
+    Write-Host 'Pester files by time:'
+    foreach ($container in @($Result.Containers | Sort-Object Duration -Descending)) {
+        $name = [IO.Path]::GetFileName([string]$container.Item)
+        Write-Host ('  {0,7:N1} s  {1} ({2})' -f $container.Duration.TotalSeconds, $name, $container.Result)
+    }
+    foreach ($test in @($Result.Failed)) {
+        $message = @($test.ErrorRecord | ForEach-Object { $_.Exception.Message }) -join ' | '
+        if ($message.Length -gt 400) { $message = $message.Substring(0, 400) + '…' }
+        Write-Host "  failed: $($test.ExpandedPath): $message"
+    }
+    foreach ($block in @($Result.FailedBlocks)) {
+        Write-Host "  failed block: $($block.ExpandedPath): $(@($block.ErrorRecord | ForEach-Object { $_.Exception.Message }) -join ' | ')"
+    }
+    foreach ($container in @($Result.FailedContainers)) {
+        Write-Host "  failed file: $($container.Item): $(@($container.ErrorRecord | ForEach-Object { $_.Exception.Message }) -join ' | ')"
     }
 }
 
