@@ -19,6 +19,39 @@ function global:Get-FileSha256 {
 function global:New-BackupFixture {
     # A complete backup of 'prod' at 1.7.5 in $Path (a database dump, a volume archive, the compose file and its .env), as
     # New-DeploymentBackup writes one; encrypted with -Passphrase. Returns the folder.
+    # Each kind (folder name, passphrase) is written once per test process and copied: an encrypted one derives an
+    # OpenPGP key (65 MB hashed) for each of its files, over a second per backup, and the corpus makes over a hundred.
+    param([Parameter(Mandatory)][string] $Path, [string] $Passphrase)
+    $leaf = Split-Path -Leaf $Path
+    if (-not (Get-Variable -Name BackupFixtureTemplates -Scope Global -ErrorAction SilentlyContinue)) { $global:BackupFixtureTemplates = @{} }
+    $template = $global:BackupFixtureTemplates["$leaf|$Passphrase"]
+    if (-not $template -or -not (Test-Path -LiteralPath $template)) {
+        $template = Join-Path ([IO.Path]::GetTempPath()) "uops-fixtures-$PID/$($global:BackupFixtureTemplates.Count)/$leaf"
+        $null = Write-BackupFixture -Path $template -Passphrase $Passphrase
+        $global:BackupFixtureTemplates["$leaf|$Passphrase"] = $template
+    }
+    Copy-FixtureTree -Source $template -Destination $Path
+    $Path
+}
+
+function global:Copy-FixtureTree {
+    # Every file, hidden ones (config/.env) included, into a folder that need not exist.
+    param([Parameter(Mandatory)][string] $Source, [Parameter(Mandatory)][string] $Destination)
+    $null = New-Item -ItemType Directory -Force -Path $Destination
+    foreach ($entry in Get-ChildItem -LiteralPath $Source -Force) {
+        $target = Join-Path $Destination $entry.Name
+        if ($entry.PSIsContainer) { Copy-FixtureTree -Source $entry.FullName -Destination $target }
+        else { [IO.File]::Copy($entry.FullName, $target) }
+    }
+}
+
+function global:Remove-BackupFixtureTemplates {
+    # The templates New-BackupFixture made in this process (BadInput.Tests.ps1 calls it when the corpus is done).
+    Remove-Item -LiteralPath (Join-Path ([IO.Path]::GetTempPath()) "uops-fixtures-$PID") -Recurse -Force -ErrorAction SilentlyContinue
+    $global:BackupFixtureTemplates = @{}
+}
+
+function global:Write-BackupFixture {
     param([Parameter(Mandatory)][string] $Path, [string] $Passphrase)
     [byte[]] $key = if ($Passphrase) { [Text.Encoding]::UTF8.GetBytes($Passphrase) } else { $null }
     $suffix = if ($key) { '.enc' } else { '' }

@@ -17,6 +17,7 @@ BeforeAll {
 
 AfterAll {
     Exit-UnreachableEngines $script:saved
+    if (Get-Command Remove-BackupFixtureTemplates -ErrorAction SilentlyContinue) { Remove-BackupFixtureTemplates }
 }
 
 Describe 'Bad-input corpus' -Tag 'Reliability', 'BadInput' {
