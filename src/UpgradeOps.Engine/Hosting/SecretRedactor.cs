@@ -5,7 +5,9 @@ namespace UpgradeOps.Hosting;
 /// <summary>
 /// Masks the deployment's secret values in text that leaves the engine (migration output, logs, reports, bundles):
 /// every value of a variable whose name says it is secret, whatever its length, and every other .env value of six
-/// characters or more (a shorter one, such as a port or a version, would mask ordinary words).
+/// characters or more (a shorter one, such as a port or a version, would mask ordinary words). Values that name the
+/// deployment rather than protect it (the Compose project name, image and version variables, a chart's name overrides)
+/// stay readable: masked, they turned every container name, upgrade id and image in a report into "***".
 /// </summary>
 public sealed partial class SecretRedactor
 {
@@ -15,7 +17,7 @@ public sealed partial class SecretRedactor
     public SecretRedactor(IEnumerable<KeyValuePair<string, string>> variables)
     {
         _secrets = variables
-            .Where(v => v.Value.Length > 0 && (SecretName().IsMatch(v.Key) || v.Value.Length >= 6))
+            .Where(v => v.Value.Length > 0 && (SecretName().IsMatch(v.Key) || (v.Value.Length >= 6 && !IsIdentityName(v.Key))))
             .Select(v => v.Value).Distinct(StringComparer.Ordinal)
             // Longer first, so a secret that contains another is masked whole.
             .OrderByDescending(v => v.Length).ToArray();
@@ -31,6 +33,12 @@ public sealed partial class SecretRedactor
         foreach (var secret in _secrets) text = text.Replace(secret, Mask, StringComparison.Ordinal);
         return text;
     }
+
+    /// <summary>Whether a variable or key names the deployment (its project, image, version, chart name), not a secret.</summary>
+    public static bool IsIdentityName(string name) => !SecretName().IsMatch(name) && IdentityName().IsMatch(name);
+
+    [GeneratedRegex(@"^COMPOSE_(PROJECT_NAME|FILE|PROFILES)$|(^|[._])(VERSION|IMAGE|TAG|REPOSITORY)$|(^|\.)(fullnameOverride|nameOverride)$", RegexOptions.IgnoreCase)]
+    private static partial Regex IdentityName();
 
     [GeneratedRegex("PASS|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH", RegexOptions.IgnoreCase)]
     private static partial Regex SecretName();

@@ -1,0 +1,60 @@
+using UpgradeOps.Hosting;
+
+namespace UpgradeOps.Tests.Hosting;
+
+/// <summary>
+/// What a report, a log or a diagnostic bundle masks: secrets by name whatever their length, other values of six characters
+/// or more, but never the values that name the deployment (a report of "***" upgraded by "***_worker_1" helps nobody).
+/// </summary>
+public class SecretRedactorTests
+{
+    private static readonly Dictionary<string, string> SandboxEnv = new()
+    {
+        ["COMPOSE_PROJECT_NAME"] = "upgradeops-sandbox",
+        ["VERSION"] = "1.7.6",
+        ["SANDBOX_IMAGE"] = "127.0.0.1:5000/upgradeops/sandbox",
+        ["POSTGRES_USER"] = "sandbox",
+        ["POSTGRES_PASSWORD"] = "pw",
+        ["APP_CANARY_SECRET"] = "canary-0123",
+        ["INFRAHUB_DOCKER_IMAGE"] = "registry.opsmill.io/opsmill/infrahub:1.7.6",
+        ["DATABASE_URL"] = "postgres://db.internal/app",
+    };
+
+    [Fact]
+    public void The_deployment_s_name_image_and_version_stay_readable()
+    {
+        var text = new SecretRedactor(SandboxEnv).Redact(
+            "upgradeops-sandbox_worker_1 runs 127.0.0.1:5000/upgradeops/sandbox:1.7.6; upgrade upgradeops-sandbox-20261204-upgrade-1.7.5-to-1.7.6; " +
+            "infrahub from registry.opsmill.io/opsmill/infrahub:1.7.6");
+        Assert.Equal(
+            "upgradeops-sandbox_worker_1 runs 127.0.0.1:5000/upgradeops/sandbox:1.7.6; upgrade upgradeops-sandbox-20261204-upgrade-1.7.5-to-1.7.6; " +
+            "infrahub from registry.opsmill.io/opsmill/infrahub:1.7.6", text);
+    }
+
+    [Fact]
+    public void Secrets_by_name_and_other_long_values_are_masked()
+    {
+        var text = new SecretRedactor(SandboxEnv).Redact("password pw, canary canary-0123, url postgres://db.internal/app, user sandbox");
+        Assert.Equal("password ***, canary ***, url ***, user ***", text);
+    }
+
+    [Theory]
+    [InlineData("COMPOSE_PROJECT_NAME", true)]
+    [InlineData("NEO4J_DOCKER_IMAGE", true)]
+    [InlineData("image.tag", true)]
+    [InlineData("infrahub.image.repository", true)]
+    [InlineData("fullnameOverride", true)]
+    [InlineData("IMAGE_PULL_TOKEN", false)]
+    [InlineData("SIGNING_KEY_VERSION", false)]
+    [InlineData("DATABASE_URL", false)]
+    [InlineData("POSTGRES_USER", false)]
+    public void A_name_says_whether_its_value_names_the_deployment(string name, bool identity) =>
+        Assert.Equal(identity, SecretRedactor.IsIdentityName(name));
+
+    [Fact]
+    public void A_secret_named_variable_is_masked_even_when_it_looks_like_an_image()
+    {
+        var redactor = new SecretRedactor(new Dictionary<string, string> { ["REGISTRY_TOKEN_IMAGE"] = "ghp_abcdef123456" });
+        Assert.Equal("token ***", redactor.Redact("token ghp_abcdef123456"));
+    }
+}
