@@ -1,4 +1,17 @@
 # Argument completers as a user meets them: TabExpansion2 on a command line. No sandbox, no Docker.
+# TabExpansion2 swallows whatever a completer throws, so the tests that a completer never throws call it directly.
+BeforeDiscovery {
+    Import-Module $env:UPGRADEOPS_MODULE -Force
+    # Every parameter that has a completer, found from the cmdlets themselves, so a new one is covered without a new test.
+    $script:completerUses = foreach ($command in Get-Command -Module UpgradeOps -CommandType Cmdlet | Sort-Object Name) {
+        foreach ($parameter in $command.Parameters.Values | Sort-Object Name) {
+            foreach ($completer in $parameter.Attributes | Where-Object { $_ -is [System.Management.Automation.ArgumentCompleterAttribute] -and $_.Type }) {
+                @{ Completer = $completer.Type.Name; Command = $command.Name; Parameter = $parameter.Name }
+            }
+        }
+    }
+}
+
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
     $script:changelog = Join-Path $PSScriptRoot 'Fixtures/CHANGELOG.md'
@@ -10,6 +23,34 @@ BeforeAll {
 
     function Get-CompletionText([string] $Line) {
         @(Get-Completion $Line | ForEach-Object CompletionText)
+    }
+
+    # Calls the completer of -Parameter the way PowerShell does, but directly, so that an exception it throws fails the test.
+    # The results are enumerated here: a completer that fails lazily, while PowerShell reads its results, fails too.
+    function Invoke-Completer([string] $Command, [string] $Parameter, $Word, $Bound = @{}, [switch] $WithoutAst) {
+        $type = (Get-Command $Command).Parameters[$Parameter].Attributes |
+            Where-Object { $_ -is [System.Management.Automation.ArgumentCompleterAttribute] } | ForEach-Object Type
+        if (-not $type) { throw "$Command -$Parameter has no argument completer" }
+        $ast = if (-not $WithoutAst) {
+            [System.Management.Automation.Language.Parser]::ParseInput("$Command -$Parameter ", [ref]$null, [ref]$null).
+                Find({ $args[0] -is [System.Management.Automation.Language.CommandAst] }, $true)
+        }
+        $results = @([Activator]::CreateInstance($type).CompleteArgument($Command, $Parameter, $Word, $ast, $Bound))
+        foreach ($result in $results) {
+            if ($result -isnot [System.Management.Automation.CompletionResult] -or [string]::IsNullOrEmpty($result.CompletionText)) {
+                throw "$Command -$Parameter completed something that is not a completion: '$result'"
+            }
+        }
+        $results
+    }
+
+    # An input as a failure message can show it: control characters escaped, long ones cut.
+    function Format-Input($Value) {
+        $text = if ($null -eq $Value) { '$null' } elseif ($Value -is [System.Collections.IDictionary]) {
+            '@{' + (@($Value.Keys | ForEach-Object { "$_=$(Format-Input $Value[$_])" }) -join '; ') + '}'
+        } elseif ($Value -is [string]) { "'$Value'" } else { "[$($Value.GetType().Name)]$(try { "$Value" } catch { '?' })" }
+        $text = [regex]::Replace($text, '[\x00-\x1f]', { '\x{0:x2}' -f [int][char]$args[0].Value })
+        $text.Length -gt 120 ? $text.Substring(0, 120) + "...($($text.Length) chars)" : $text
     }
 
     # A backup folder with a valid manifest, written by the engine's own manifest type (its integrity hash included).
@@ -73,9 +114,9 @@ Describe 'Version completion' -Tag 'Completion' {
     }
 
     It 'never throws on a profile or release notes that do not exist' {
-        { Get-Completion 'Test-UpgradePath -From 1.0.0 -Profile /nonexistent/profile.yml -ReleaseNotePath /nonexistent/CHANGELOG.md -To ' } |
-            Should -Not -Throw
-        (Get-Completion 'Test-UpgradePath -From 1.0.0 -Profile /nonexistent/profile.yml -To ') | Should -BeNullOrEmpty
+        Invoke-Completer Test-UpgradePath To '' @{ From = '1.0.0'; Profile = '/nonexistent/profile.yml'; ReleaseNotePath = '/nonexistent/CHANGELOG.md' } |
+            Should -BeNullOrEmpty
+        Invoke-Completer Test-UpgradePath To '' @{ From = '1.0.0'; Profile = '/nonexistent/profile.yml' } | Should -BeNullOrEmpty
     }
 
     It 'is fast' {
@@ -110,8 +151,8 @@ Describe 'Backup completion' -Tag 'Completion' {
     }
 
     It 'never throws on a folder that does not exist' {
-        { Get-Completion 'Test-DeploymentBackup -Path /nonexistent/folder/' } | Should -Not -Throw
-        Get-Completion 'Test-DeploymentBackup -Path /nonexistent/folder/' | Should -BeNullOrEmpty
+        Invoke-Completer Test-DeploymentBackup Path '/nonexistent/folder/' | Should -BeNullOrEmpty
+        Invoke-Completer Test-DeploymentBackup Path '/nonexistent/folder/upgr' | Should -BeNullOrEmpty
     }
 }
 
@@ -151,7 +192,87 @@ Describe 'Service name completion' -Tag 'Completion' {
     }
 
     It 'completes nothing, and does not throw, without a bound deployment' {
+        Invoke-Completer Get-UpgradeDiagnostic Service '' | Should -BeNullOrEmpty
         Get-CompletionText 'Get-UpgradeDiagnostic -Service ' | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Completers never throw' -Tag 'Completion' {
+    BeforeAll {
+        $script:completerTypes = (Get-Command Test-UpgradePath).ImplementingType.Assembly.GetTypes() |
+            Where-Object { -not $_.IsAbstract -and [System.Management.Automation.IArgumentCompleter].IsAssignableFrom($_) } | ForEach-Object Name
+
+        # Files a user may well point a parameter at: broken, empty, of the wrong shape, a folder, binary.
+        $script:brokenProfile = Join-Path $TestDrive 'broken-profile.yml'
+        Set-Content $brokenProfile "name: [unclosed`n  : :`n`tcatalog: {"
+        $script:listProfile = Join-Path $TestDrive 'list-profile.yml'
+        Set-Content $listProfile "- 1`n- 2"
+        $script:emptyFile = Join-Path $TestDrive 'empty.yml'
+        Set-Content $emptyFile '' -NoNewline
+        $script:folderFile = Join-Path $TestDrive 'folder.yml'
+        $null = New-Item -ItemType Directory $folderFile
+        $script:binaryFile = Join-Path $TestDrive 'binary.md'
+        [IO.File]::WriteAllBytes($binaryFile, [byte[]](0..255 + 0..255))
+        $script:brokenCompose = Join-Path $TestDrive 'docker-compose.yml'
+        Set-Content $brokenCompose ("services:`n  server: [`n" + '    image: ${UNCLOSED')
+        # Backups whose manifest is not JSON, is JSON of the wrong shape, or is a folder.
+        $script:backups = Join-Path $TestDrive 'backups'
+        foreach ($bad in @{ 'not-json' = '{ not json'; 'wrong-shape' = '{"Backup": 42, "Components": "x"}'; 'empty' = '' }.GetEnumerator()) {
+            $null = New-Item -ItemType Directory (Join-Path $backups $bad.Key)
+            Set-Content (Join-Path $backups $bad.Key 'manifest.json') $bad.Value -NoNewline
+        }
+        $null = New-Item -ItemType Directory (Join-Path $backups 'manifest-folder/manifest.json')
+
+        $script:hostileWords = @(
+            '', [NullString]::Value, "'", '"', "'unterminated", '"unterminated', "''", '*', '?[a-', '[', '`', '$env:HOME', '-',
+            '/nonexistent/folder/', '/nonexistent/folder/x', '~', '~/', '..', '/', '\', "a`0b", "`0", "`n", "`r`n", 'v', '1.', 'vv1',
+            '99999999999999999999999.0.0', 'ü∂', ('x' * 10000), ('a/' * 2000), "$backups/", "$backups/not", "'$backups/'"
+        )
+        $hostilePaths = @(
+            '', ' ', "'", '*', '~', '/', '/nonexistent/file.yml', $brokenProfile, $listProfile, $emptyFile, $folderFile, $binaryFile,
+            $brokenCompose, "bad`0name.yml", (('p' * 5000) + '.yml'), 42, @('a.yml', 'b.yml'), [pscustomobject]@{ Path = 'x' }
+        )
+        $throwing = [pscustomobject]@{ Name = 'x' }
+        $throwing | Add-Member ScriptProperty Services { throw 'Services cannot be read' }
+        $throwing | Add-Member ScriptProperty Profile { throw 'Profile cannot be read' }
+        $throwing | Add-Member ScriptProperty Version { throw 'Version cannot be read' }
+        $hostileDeployments = @(
+            'a string', 42, @(), @($null), $throwing, @{ Profile = "bad`0name.yml"; Services = @{ Name = 'x' } },
+            [pscustomobject]@{ Name = $null; Profile = $brokenProfile; Version = 'not a version'; Services = 'not a list' },
+            [pscustomobject]@{ Name = 'x'; Profile = $folderFile; Version = ''; Services = @($null, 42, 'x', [pscustomobject]@{ Name = $null; Role = @{} }) },
+            [pscustomobject]@{ Name = 'x'; Profile = 42; Version = @('1.0.0', '2.0.0'); Services = $throwing }
+        )
+        $script:hostileBound = @(
+            $null
+            @{ Deployment = $null; Profile = $null; AvailableVersion = $null; ReleaseNotePath = $null; From = $null; UpgradePath = $null }
+            foreach ($name in 'Profile', 'ReleaseNotePath', 'Path', 'ComposeFile', 'ValuesFile') { foreach ($value in $hostilePaths) { @{ $name = $value } } }
+            foreach ($value in $hostileDeployments) { @{ Deployment = $value }; @{ UpgradePath = [pscustomobject]@{ Deployment = $value } } }
+            @{ UpgradePath = 'a string' }
+            @{ UpgradePath = $throwing }
+            @{ AvailableVersion = @($null, '', 'v', '99999999999999999999999.0.0', "1.0.0`0", '1.0.0-', [pscustomobject]@{}, $throwing) }
+            @{ AvailableVersion = 42 }
+            foreach ($value in 'garbage', '', "1.0`0", 42, $throwing) { @{ From = $value }; @{ From = $value; Deployment = $hostileDeployments[6] } }
+        )
+    }
+
+    It 'finds every completer of the module on some parameter' -ForEach @{ Used = @($completerUses.Completer) } {
+        $completerTypes | Should -Not -BeNullOrEmpty
+        foreach ($type in $completerTypes) { $Used | Should -Contain $type }
+    }
+
+    It '<Completer> of <Command> -<Parameter> returns completions or nothing for hostile input' -ForEach $completerUses {
+        $failures = [System.Collections.Generic.List[string]]::new()
+        foreach ($word in $hostileWords) {
+            try { $null = Invoke-Completer $Command $Parameter $word @{} }
+            catch { $failures.Add("word $(Format-Input $word): $($_.Exception.GetBaseException().GetType().Name): $(Format-Input $_.Exception.GetBaseException().Message)") }
+        }
+        foreach ($bound in $hostileBound) {
+            try { $null = Invoke-Completer $Command $Parameter '' $bound }
+            catch { $failures.Add("bound $(Format-Input $bound): $($_.Exception.GetBaseException().GetType().Name): $(Format-Input $_.Exception.GetBaseException().Message)") }
+        }
+        try { $null = Invoke-Completer $Command $Parameter '' $null -WithoutAst }
+        catch { $failures.Add("no command AST and no bound parameters: $($_.Exception.GetBaseException().Message)") }
+        $failures | Should -BeNullOrEmpty
     }
 }
 

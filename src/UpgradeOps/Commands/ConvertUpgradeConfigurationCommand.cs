@@ -94,12 +94,12 @@ public sealed class ConvertUpgradeConfigurationCommand : EngineCmdlet
 
     protected override void ProcessRecord()
     {
-        try
+        var deployment = Deployment!;
+        var valuesFile = ValuesFile is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(ValuesFile);
+        var given = ConfigurationValues(ConfigurationValue);
+        RunEngineOrWriteError(context => ConfigurationMigration.PlanAsync(deployment, To, valuesFile, ChartVersion, given, context), plan =>
         {
-            var deployment = Deployment!;
-            var valuesFile = ValuesFile is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(ValuesFile);
-            var given = ConfigurationValues(ConfigurationValue);
-            var (edit, changes) = RunEngine(context => ConfigurationMigration.PlanAsync(deployment, To, valuesFile, ChartVersion, given, context));
+            var (edit, changes) = plan;
             if (changes.Where(c => c.Action == ConfigurationAction.Missing).ToList() is { Count: > 0 } missing)
             {
                 WriteObject(changes, enumerateCollection: true);
@@ -115,10 +115,6 @@ public sealed class ConvertUpgradeConfigurationCommand : EngineCmdlet
             edit.Apply();
             foreach (var change in changes) change.Applied = change.Action is ConfigurationAction.Added or ConfigurationAction.Moved;
             WriteObject(changes, enumerateCollection: true);
-        }
-        catch (UpgradeOpsException ex)
-        {
-            WriteEngineError(ex);
-        }
+        });
     }
 }

@@ -102,39 +102,32 @@ public sealed class ExportUpgradeReportCommand : EngineCmdlet
 
     protected override void BeginProcessing() => _releaseNotes = LoadReleaseNotes(ReleaseNotePath);
 
-    protected override void ProcessRecord()
+    protected override void ProcessRecord() => RunOrWriteError(() =>
     {
-        try
-        {
-            var input = InputObject is PSObject wrapped ? wrapped.BaseObject : InputObject;
-            var request = UpgradeReportWriter.RequestFor(input, Profile is null ? null : ResolveProfile(Profile), Validation, _releaseNotes, MaintenanceStart);
-            var report = new OutputFile(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path), "-Path", "Report", "the report", "upgrade-report.md");
-            var notice = NoticePath is null ? null
-                : new OutputFile(SessionState.Path.GetUnresolvedProviderPathFromPSPath(NoticePath), "-NoticePath", "Notice", "the notice", "maintenance-notice.md");
-            if (notice is not null && string.Equals(notice.Path, report.Path, StringComparison.Ordinal))
-                throw new UpgradeOpsException("NoticePathSameAsPath", ErrorKind.InvalidArgument, notice.Path,
-                    $"-Path and -NoticePath both name {report.Path}. Give the notice a file of its own, for example {System.IO.Path.ChangeExtension(report.Path, ".notice.md")}.");
-            // Both files are checked before either is written, so a refusal leaves nothing half done.
-            report.Check(Force);
-            notice?.Check(Force);
+        var input = InputObject is PSObject wrapped ? wrapped.BaseObject : InputObject;
+        var request = UpgradeReportWriter.RequestFor(input, Profile is null ? null : ResolveProfile(Profile), Validation, _releaseNotes, MaintenanceStart);
+        var report = new OutputFile(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path), "-Path", "Report", "the report", "upgrade-report.md");
+        var notice = NoticePath is null ? null
+            : new OutputFile(SessionState.Path.GetUnresolvedProviderPathFromPSPath(NoticePath), "-NoticePath", "Notice", "the notice", "maintenance-notice.md");
+        if (notice is not null && string.Equals(notice.Path, report.Path, StringComparison.Ordinal))
+            throw new UpgradeOpsException("NoticePathSameAsPath", ErrorKind.InvalidArgument, notice.Path,
+                $"-Path and -NoticePath both name {report.Path}. Give the notice a file of its own, for example {System.IO.Path.ChangeExtension(report.Path, ".notice.md")}.");
+        // Both files are checked before either is written, so a refusal leaves nothing half done.
+        report.Check(Force);
+        notice?.Check(Force);
 
-            var subject = UpgradeReportWriter.Describe(request);
-            if (ShouldChange(report.Path, $"Write the Markdown report of {subject} to {report.Path}.", "Write", Force))
-            {
-                report.WriteText(Force, UpgradeReportWriter.Report(request));
-                WriteObject(WrittenFile(report.Path));
-            }
-            if (notice is not null && ShouldChange(notice.Path, $"Write the maintenance notice of {subject} to {notice.Path}.", "Write", Force))
-            {
-                notice.WriteText(Force, UpgradeReportWriter.Notice(request));
-                WriteObject(WrittenFile(notice.Path));
-            }
-        }
-        catch (UpgradeOpsException ex)
+        var subject = UpgradeReportWriter.Describe(request);
+        if (ShouldChange(report.Path, $"Write the Markdown report of {subject} to {report.Path}.", "Write", Force))
         {
-            WriteEngineError(ex);
+            report.WriteText(Force, UpgradeReportWriter.Report(request));
+            WriteObject(WrittenFile(report.Path));
         }
-    }
+        if (notice is not null && ShouldChange(notice.Path, $"Write the maintenance notice of {subject} to {notice.Path}.", "Write", Force))
+        {
+            notice.WriteText(Force, UpgradeReportWriter.Notice(request));
+            WriteObject(WrittenFile(notice.Path));
+        }
+    });
 
     /// <summary>
     /// The file as Get-Item shows it: a bare FileInfo lacks the provider's notes, so its Size, mode and owner columns were

@@ -41,14 +41,7 @@ public sealed class GetDeploymentBackupCommand : EngineCmdlet
 
     protected override void ProcessRecord()
     {
-        try
-        {
-            var path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
-            WriteObject(RunEngine(context => Task.FromResult(BackupCatalog.List(path, DeploymentName, context))), enumerateCollection: true);
-        }
-        catch (UpgradeOpsException ex)
-        {
-            WriteEngineError(ex);
-        }
+        var path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+        RunEngineOrWriteError(context => Task.FromResult(BackupCatalog.List(path, DeploymentName, context)), backups => WriteObject(backups, enumerateCollection: true));
     }
 }

@@ -113,16 +113,7 @@ public sealed class GetUpgradeDeploymentCommand : EngineCmdlet
                 Namespace = Namespace, Release = Release, KubeContext = KubeContext, Profile = ResolveProfile(Profile),
                 Kubeconfig = Kubeconfig is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Kubeconfig),
             };
-            try
-            {
-                var release = RunEngine(context => KubernetesDiscovery.DiscoverAsync(helm, context));
-                foreach (var warning in release.Warnings) WriteWarning(warning);
-                WriteObject(release);
-            }
-            catch (UpgradeOpsException ex)
-            {
-                WriteEngineError(ex);
-            }
+            RunEngineOrWriteError(context => KubernetesDiscovery.DiscoverAsync(helm, context), Emit);
             return;
         }
         var request = new ComposeDiscoveryRequest
@@ -132,15 +123,12 @@ public sealed class GetUpgradeDeploymentCommand : EngineCmdlet
             Profile = ResolveProfile(Profile),
             DockerHost = DockerHost,
         };
-        try
-        {
-            var deployment = RunEngine(context => ComposeDiscovery.DiscoverAsync(request, context));
-            foreach (var warning in deployment.Warnings) WriteWarning(warning);
-            WriteObject(deployment);
-        }
-        catch (UpgradeOpsException ex)
-        {
-            WriteEngineError(ex);
-        }
+        RunEngineOrWriteError(context => ComposeDiscovery.DiscoverAsync(request, context), Emit);
+    }
+
+    private void Emit(Deployment deployment)
+    {
+        foreach (var warning in deployment.Warnings) WriteWarning(warning);
+        WriteObject(deployment);
     }
 }

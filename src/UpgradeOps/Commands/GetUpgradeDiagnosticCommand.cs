@@ -115,40 +115,33 @@ public sealed class GetUpgradeDiagnosticCommand : EngineCmdlet
     [ArgumentCompleter(typeof(Completion.ServiceNameCompleter))]
     public string[] Service { get; set; } = Array.Empty<string>();
 
-    protected override void ProcessRecord()
+    protected override void ProcessRecord() => RunOrWriteError(() =>
     {
-        try
+        var outFile = OutFile is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(OutFile);
+        if (outFile is not null) DiagnosticBundle.CheckTarget(outFile, Force);
+        var request = new DiagnosticRequest
         {
-            var outFile = OutFile is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(OutFile);
-            if (outFile is not null) DiagnosticBundle.CheckTarget(outFile, Force);
-            var request = new DiagnosticRequest
-            {
-                Deployment = Deployment ?? Result?.Deployment,
-                UpgradeId = Result is null ? UpgradeId : null,
-                JournalPath = Result?.JournalPath,
-                Tail = Tail,
-                Services = Service,
-                Since = Since is { } since ? new DateTimeOffset(since.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(since, DateTimeKind.Local) : since) : null,
-            };
-            if (Result is not null && request.JournalPath is null)
-                request = new DiagnosticRequest { Deployment = request.Deployment, UpgradeId = Result.Id, Tail = request.Tail, Since = request.Since, Services = Service };
-            if (request.Deployment is null && request.JournalPath is null)
-                ThrowEngineError(new UpgradeOpsException("DeploymentRequired", ErrorKind.InvalidArgument, Result,
-                    "This result names no journal to find its deployment from. Give -Deployment (from Get-UpgradeDeployment)."));
+            Deployment = Deployment ?? Result?.Deployment,
+            UpgradeId = Result is null ? UpgradeId : null,
+            JournalPath = Result?.JournalPath,
+            Tail = Tail,
+            Services = Service,
+            Since = Since is { } since ? new DateTimeOffset(since.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(since, DateTimeKind.Local) : since) : null,
+        };
+        if (Result is not null && request.JournalPath is null)
+            request = new DiagnosticRequest { Deployment = request.Deployment, UpgradeId = Result.Id, Tail = request.Tail, Since = request.Since, Services = Service };
+        if (request.Deployment is null && request.JournalPath is null)
+            ThrowEngineError(new UpgradeOpsException("DeploymentRequired", ErrorKind.InvalidArgument, Result,
+                "This result names no journal to find its deployment from. Give -Deployment (from Get-UpgradeDeployment)."));
 
-            var report = RunEngine(context => Validation.Diagnostics.CollectAsync(request, context));
-            if (outFile is not null &&
-                ShouldChange(outFile, $"Write the diagnostic bundle of '{report.DeploymentName}' (report.json, {report.Services.Count} container logs, journal.json; redacted) to {outFile}.",
-                    "Write", Force))
-            {
-                DiagnosticBundle.Write(report, outFile, Force);
-                WriteVerbose($"Diagnostic bundle written to {report.OutFile}");
-            }
-            WriteObject(report);
-        }
-        catch (UpgradeOpsException ex)
+        var report = RunEngine(context => Validation.Diagnostics.CollectAsync(request, context));
+        if (outFile is not null &&
+            ShouldChange(outFile, $"Write the diagnostic bundle of '{report.DeploymentName}' (report.json, {report.Services.Count} container logs, journal.json; redacted) to {outFile}.",
+                "Write", Force))
         {
-            WriteEngineError(ex);
+            DiagnosticBundle.Write(report, outFile, Force);
+            WriteVerbose($"Diagnostic bundle written to {report.OutFile}");
         }
-    }
+        WriteObject(report);
+    });
 }

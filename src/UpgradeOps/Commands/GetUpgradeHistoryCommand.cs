@@ -35,18 +35,11 @@ public sealed class GetUpgradeHistoryCommand : EngineCmdlet
     [Rehydrate(typeof(Deployment))]
     public Deployment? Deployment { get; set; }
 
-    protected override void ProcessRecord()
+    protected override void ProcessRecord() => RunOrWriteError(() =>
     {
-        try
-        {
-            var (results, unreadable) = UpgradeHistory.List(Deployment!);
-            // One damaged journal hides nothing else: the readable ones are listed, each damaged one is named.
-            foreach (var problem in unreadable) WriteWarning(problem.Message);
-            WriteObject(results, enumerateCollection: true);
-        }
-        catch (UpgradeOpsException ex)
-        {
-            WriteEngineError(ex);
-        }
-    }
+        var (results, unreadable) = UpgradeHistory.List(Deployment!);
+        // One damaged journal hides nothing else: the readable ones are listed, each damaged one is named.
+        foreach (var problem in unreadable) WriteWarning(problem.Message);
+        WriteObject(results, enumerateCollection: true);
+    });
 }

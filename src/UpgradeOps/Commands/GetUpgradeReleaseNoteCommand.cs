@@ -89,18 +89,11 @@ public sealed class GetUpgradeReleaseNoteCommand : EngineCmdlet
     protected override void BeginProcessing() =>
         _document = ParameterSetName == UriSet ? LoadReleaseNotes(null, Uri, Format) : LoadReleaseNotes(Path, format: Format);
 
-    protected override void ProcessRecord()
+    protected override void ProcessRecord() => RunOrWriteError(() =>
     {
-        try
-        {
-            var selection = _document!.Select(From, To, Category);
-            foreach (var warning in selection.Warnings) WriteWarning(warning);
-            WriteVerbose(selection.Detail);
-            WriteObject(selection.Notes, enumerateCollection: true);
-        }
-        catch (UpgradeOpsException ex)
-        {
-            WriteEngineError(ex);
-        }
-    }
+        var selection = _document!.Select(From, To, Category);
+        foreach (var warning in selection.Warnings) WriteWarning(warning);
+        WriteVerbose(selection.Detail);
+        WriteObject(selection.Notes, enumerateCollection: true);
+    });
 }

@@ -145,15 +145,8 @@ public sealed class TestPostUpgradeCommand : EngineCmdlet
     {
         if (CaptureBaseline)
         {
-            try
-            {
-                WriteObject(RunEngine(context => PostUpgradeValidator.CaptureBaselineAsync(Deployment!, ApiEndpoint, context)));
-            }
-            catch (UpgradeOpsException ex)
-            {
-                // No API to measure (none known, or a Helm release's port-forward failed): its ErrorId, category and target.
-                WriteEngineError(ex);
-            }
+            // No API to measure (none known, or a Helm release's port-forward failed) is an ErrorRecord for this deployment.
+            RunEngineOrWriteError(context => PostUpgradeValidator.CaptureBaselineAsync(Deployment!, ApiEndpoint, context), baseline => WriteObject(baseline));
             return;
         }
         var deployment = Deployment ?? UpgradeResult!.Deployment;
@@ -174,14 +167,6 @@ public sealed class TestPostUpgradeCommand : EngineCmdlet
             ApiEndpoint = ApiEndpoint,
             CheckTimeout = CheckTimeout,
         };
-        try
-        {
-            WriteObject(RunEngine(context => PostUpgradeValidator.ValidateAsync(request, context)));
-        }
-        catch (UpgradeOpsException ex)
-        {
-            // An ErrorRecord with the engine's ErrorId and category (a bare exception would lose both).
-            WriteEngineError(ex);
-        }
+        RunEngineOrWriteError(context => PostUpgradeValidator.ValidateAsync(request, context), report => WriteObject(report));
     }
 }

@@ -175,9 +175,7 @@ public sealed class TestUpgradePathCommand : EngineCmdlet
             return;
         }
 
-        try
-        {
-            var path = RunEngine(context => Task.FromResult(UpgradePathService.Test(new UpgradePathRequest
+        RunEngineOrWriteError(context => Task.FromResult(UpgradePathService.Test(new UpgradePathRequest
             {
                 From = from!,
                 To = To,
@@ -189,13 +187,11 @@ public sealed class TestUpgradePathCommand : EngineCmdlet
                 Deployment = Deployment,
                 DatabaseSizeBytes = DatabaseSize,
                 Rehearsal = Rehearsal,
-            }, context)));
-            foreach (var warning in path.Warnings) WriteWarning(warning);
-            WriteObject(path);
-        }
-        catch (UpgradeOpsException ex)
-        {
-            WriteEngineError(ex);
-        }
+            }, context)),
+            path =>
+            {
+                foreach (var warning in path.Warnings) WriteWarning(warning);
+                WriteObject(path);
+            });
     }
 }

@@ -160,14 +160,6 @@ public sealed class TestUpgradeReadinessCommand : EngineCmdlet
             Rehearsal = Rehearsal,
             ApiEndpoint = ApiEndpoint,
         };
-        try
-        {
-            WriteObject(RunEngine(context => UpgradeReadinessChecker.CheckAsync(request, context)));
-        }
-        catch (UpgradeOpsException ex)
-        {
-            // An ErrorRecord with the engine's ErrorId and category (a bare exception would lose both).
-            WriteEngineError(ex);
-        }
+        RunEngineOrWriteError(context => UpgradeReadinessChecker.CheckAsync(request, context), report => WriteObject(report));
     }
 }

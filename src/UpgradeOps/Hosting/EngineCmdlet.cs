@@ -72,15 +72,7 @@ public abstract class EngineCmdlet : PSCmdlet
     {
         var source = path is not null ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(path) : uri?.AbsoluteUri;
         if (source is null) return null;
-        try
-        {
-            return RunEngine(context => ReleaseNoteSource.LoadAsync(source, format, EngineHttp.Client, context.CancellationToken));
-        }
-        catch (UpgradeOpsException ex)
-        {
-            ThrowEngineError(ex);
-            return null;
-        }
+        return RunEngineOrThrowError(context => ReleaseNoteSource.LoadAsync(source, format, EngineHttp.Client, context.CancellationToken));
     }
 
     /// <summary>
@@ -124,11 +116,7 @@ public abstract class EngineCmdlet : PSCmdlet
         var passphrase = SecureStrings.ToUtf8(key);
         try
         {
-            action(passphrase);
-        }
-        catch (UpgradeOpsException ex)
-        {
-            WriteEngineError(ex);
+            RunOrWriteError(() => action(passphrase));
         }
         finally
         {
@@ -140,11 +128,46 @@ public abstract class EngineCmdlet : PSCmdlet
     /// Parameters that are wrong whatever the deployment (<see cref="Commands.ParameterChecks"/>), refused as a terminating
     /// ErrorRecord before any engine or cluster is contacted.
     /// </summary>
-    protected void CheckParameters(Action checks)
+    protected void CheckParameters(Action checks) => RunOrThrowError(checks);
+
+    /// <summary>
+    /// Runs engine work for one input and hands its result to <paramref name="onResult"/> (warnings, ShouldProcess, output);
+    /// an engine error from either becomes a non-terminating ErrorRecord, and the cmdlet goes on with the next input.
+    /// </summary>
+    protected void RunEngineOrWriteError<T>(Func<EngineContext, Task<T>> work, Action<T> onResult) =>
+        RunOrWriteError(() => onResult(RunEngine(work)));
+
+    /// <summary>Runs engine work whose failure stops the cmdlet (what every input needs): an engine error is a terminating ErrorRecord.</summary>
+    protected T RunEngineOrThrowError<T>(Func<EngineContext, Task<T>> work)
+    {
+        T result = default!;
+        RunOrThrowError(() => result = RunEngine(work));
+        return result;
+    }
+
+    /// <summary>
+    /// One input's work, when it is more than one engine call (the cmdlet's own checks, files it writes): an engine error
+    /// becomes a non-terminating ErrorRecord with its ErrorId, category and target (a bare exception would lose all three),
+    /// and the cmdlet goes on with the next input.
+    /// </summary>
+    protected void RunOrWriteError(Action work)
     {
         try
         {
-            checks();
+            work();
+        }
+        catch (UpgradeOpsException ex)
+        {
+            WriteEngineError(ex);
+        }
+    }
+
+    /// <summary>Work whose failure stops the cmdlet: an engine error becomes a terminating ErrorRecord.</summary>
+    protected void RunOrThrowError(Action work)
+    {
+        try
+        {
+            work();
         }
         catch (UpgradeOpsException ex)
         {
