@@ -25,32 +25,8 @@ public static class ComposeBackup
         return Plan(source, request);
     }
 
-    private static List<PlannedComponent> Plan(ComposeDeployment source, BackupRequest request)
-    {
-        var suffix = request.Passphrase is null ? "" : ".enc";
-        var planned = new List<PlannedComponent>();
-        foreach (var store in source.Profile.DataStores)
-        {
-            switch (store.Kind)
-            {
-                case DataStoreKind.Postgres:
-                    planned.Add(new(store.Name, BackupComponentKind.PostgresDump, $"database '{store.Database}' in service {source.ComposeName(store.Service!)}", $"{store.Name}.dump{suffix}"));
-                    break;
-                case DataStoreKind.Volume:
-                    planned.Add(new(store.Name, BackupComponentKind.Volume, $"volume {source.Deployment.Name}_{store.Volume}", $"{store.Name}.tar{suffix}"));
-                    break;
-                case DataStoreKind.Neo4j:
-                    throw new UpgradeOpsException("BackupMethodNotSupported", ErrorKind.NotImplemented, store.Name,
-                        $"Data store '{store.Name}' is Neo4j, whose backup (neo4j-admin database dump) UpgradeOps does not run on Compose yet. Back it up by hand, then pass -Component with the other components.");
-            }
-        }
-        planned.Add(new(BackupComponents.Config, BackupComponentKind.ConfigFile, source.File.Path, $"config/{System.IO.Path.GetFileName(source.File.Path)}{suffix}"));
-        if (File.Exists(source.File.EnvFilePath))
-            planned.Add(new(BackupComponents.Config, BackupComponentKind.ConfigFile, source.File.EnvFilePath, $"config/.env{suffix}"));
-
-        return BackupComponents.Select(planned, request);
-    }
-
+    private static List<PlannedComponent> Plan(ComposeDeployment source, BackupRequest request) =>
+        ComposeBackupPlan.Components(source.Profile, source.File, source.Deployment.Name, request);
 
     public static async Task<DeploymentBackup> BackupAsync(BackupRequest request, EngineContext context)
     {
@@ -67,11 +43,12 @@ public static class ComposeBackup
         var paused = new List<string>();
         try
         {
-            RecordImages(source, backup);
+            ComposeBackupPlan.RecordImages(source.Containers, backup);
 
             // pg_dump alone is consistent (one snapshot, shared with the row counts). Writers stop writing only when the
             // database and the volumes must agree with each other, or when the counts cannot share pg_dump's snapshot.
-            if (await NeedsPausedWritersAsync(source, planned, ct).ConfigureAwait(false))
+            if (await ComposeBackupPlan.NeedsPausedWritersAsync(planned, async name =>
+                    (await source.PostgresAsync(source.Profile.DataStores.First(s => s.Name == name), ct).ConfigureAwait(false)).CanShareSnapshot).ConfigureAwait(false))
             foreach (var container in source.Writers())
             {
                 activity.Report($"Pausing {container.Names.FirstOrDefault()?.TrimStart('/')}", 5);
@@ -164,24 +141,5 @@ public static class ComposeBackup
         }, ct).ConfigureAwait(false);
         activity.Report($"{planned.Name}: {component.SizeBytes:N0} bytes", -1);
         return component;
-    }
-
-
-    private static async Task<bool> NeedsPausedWritersAsync(ComposeDeployment source, IReadOnlyList<PlannedComponent> planned, CancellationToken ct)
-    {
-        if (planned.Count(p => p.Kind is BackupComponentKind.PostgresDump or BackupComponentKind.Volume) > 1) return true;
-        foreach (var component in planned.Where(p => p.Kind == BackupComponentKind.PostgresDump))
-        {
-            var store = source.Profile.DataStores.First(s => s.Name == component.Name);
-            if (!(await source.PostgresAsync(store, ct).ConfigureAwait(false)).CanShareSnapshot) return true;
-        }
-        return false;
-    }
-
-    /// <summary>Which image id each image reference had, so a rollback can return to exactly these images.</summary>
-    private static void RecordImages(ComposeDeployment source, DeploymentBackup backup)
-    {
-        foreach (var container in source.Containers)
-            backup.ImageDigests.TryAdd(container.Image, container.ImageID);
     }
 }

@@ -54,8 +54,7 @@ internal sealed class ComposeDeployment : IDataStoreHost
     public IEnumerable<ContainerListResponse> ContainersOf(string service) =>
         Containers.Where(c => c.Labels.TryGetValue(ComposeDiscovery.ServiceLabel, out var s) && s == ComposeName(service));
 
-    public string ComposeName(string service) =>
-        Profile.Services.FirstOrDefault(s => s.Name == service)?.ComposeService ?? service;
+    public string ComposeName(string service) => ComposeRestorePlan.ComposeName(Profile, service);
 
     /// <summary>The running container of a data store's service, inspected.</summary>
     public async Task<ContainerInspectResponse> RunningContainerAsync(DataStoreDefinition store, CancellationToken ct)
@@ -96,13 +95,7 @@ internal sealed class ComposeDeployment : IDataStoreHost
     }
 
     /// <summary>Containers that write data: workers always, the API too when a data store must be backed up offline.</summary>
-    public IReadOnlyList<ContainerListResponse> Writers()
-    {
-        var roles = new HashSet<ServiceRole> { ServiceRole.Worker };
-        if (Profile.DataStores.Any(s => s.Offline)) roles.Add(ServiceRole.Api);
-        var services = Profile.Services.Where(s => roles.Contains(s.Role)).Select(s => s.ComposeService ?? s.Name).ToHashSet();
-        return Containers.Where(c => c.State == "running" && c.Labels.TryGetValue(ComposeDiscovery.ServiceLabel, out var s) && services.Contains(s)).ToList();
-    }
+    public IReadOnlyList<ContainerListResponse> Writers() => ComposeBackupPlan.Writers(Profile, Containers);
 
     public void Dispose() => Engine.Dispose();
 }

@@ -28,31 +28,8 @@ public static class ComposeRestore
         return Plan(source, backup);
     }
 
-    private static RestorePlan Plan(ComposeDeployment source, DeploymentBackup backup)
-    {
-        var stop = ApplicationContainers(source).Select(c => c.Names.First().TrimStart('/')).Order().ToList();
-        var actions = backup.Components.Select(c => c.Kind switch
-        {
-            BackupComponentKind.PostgresDump => $"Drop and recreate database for '{c.Name}', then pg_restore {c.File} into it",
-            BackupComponentKind.Volume => $"Replace the content of volume '{c.Name}' with {c.File}",
-            BackupComponentKind.ConfigFile => $"Put {c.File} back at {ConfigFileTarget(source, c)}",
-            _ => $"Restore {c.Name} from {c.File}",
-        }).ToList();
-        return new RestorePlan(stop, actions, "stop", "start the stopped containers and wait until they are healthy");
-    }
-
-    /// <summary>
-    /// The running containers that use the data: the product's own services and the load balancer in front of
-    /// them. Databases keep running (pg_restore runs in them); caches and queues hold nothing to restore.
-    /// </summary>
-    private static List<ContainerListResponse> ApplicationContainers(ComposeDeployment source)
-    {
-        var roles = new HashSet<ServiceRole> { ServiceRole.Api, ServiceRole.Worker, ServiceRole.LoadBalancer, ServiceRole.TaskManager };
-        var services = source.Profile.Services.Where(s => s.ProductImage || roles.Contains(s.Role)).Select(s => s.ComposeService ?? s.Name)
-            .Except(source.Profile.DataStores.Where(d => d.Service is not null).Select(d => source.ComposeName(d.Service!)))
-            .ToHashSet();
-        return source.Containers.Where(c => c.State == "running" && services.Contains(c.Labels[ComposeDiscovery.ServiceLabel])).ToList();
-    }
+    private static RestorePlan Plan(ComposeDeployment source, DeploymentBackup backup) =>
+        ComposeRestorePlan.Plan(source.Profile, source.File, source.Deployment.Name, source.Containers, backup);
 
     public static async Task<DeploymentBackup> RestoreAsync(RestoreRequest request, EngineContext context)
     {
@@ -66,7 +43,8 @@ public static class ComposeRestore
         using var source = await ComposeDeployment.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
         CheckConfigFileTargets(source, backup);
         var folder = Path.GetFullPath(request.BackupPath);
-        var stopped = ApplicationContainers(source);
+        var stopped = ComposeRestorePlan.ContainersToStop(source.Profile, source.Containers);
+        var (dumps, others) = ComposeRestorePlan.Order(backup.Components);
         var staged = new List<DataRestore.StagedDatabase>();
         // The application stops (all at once) while the dumps restore into staging databases beside the live ones;
         // the database containers keep running so pg_restore can run in them.
@@ -75,7 +53,7 @@ public static class ComposeRestore
         Exception? failure = null;
         try
         {
-            foreach (var dump in backup.Components.Where(c => c.Kind == BackupComponentKind.PostgresDump))
+            foreach (var dump in dumps)
             {
                 activity.Report($"Restoring {dump.Name} from {dump.File} into a staging database", 30);
                 log.LogDebug("Restoring {Component} into a staging database", dump.Name);
@@ -90,7 +68,7 @@ public static class ComposeRestore
                 database.ReplacedName = await database.Target.ReplaceDatabaseAsync(database.Target.Database, database.Name, ct).ConfigureAwait(false);
                 database.Replaced = true;
             }
-            foreach (var component in backup.Components.Where(c => c.Kind != BackupComponentKind.PostgresDump))
+            foreach (var component in others)
             {
                 activity.Report($"Restoring {component.Name} from {component.File}", 80);
                 log.LogDebug("Restoring {Component} ({Kind})", component.Name, component.Kind);

@@ -27,24 +27,9 @@ public static class ComposeRollback
         // The journal and the backup are local: which upgrade to undo, and with what, is settled before the engine is asked.
         var (_, file) = ComposeDeployment.ReadLocal(request.Deployment);
         var journals = UpgradeJournal.List(file.Path).Where(j => j.Result.Operation == "Upgrade").ToList();
-        UpgradeJournal? journal = null;
-        if (request.UpgradeId is not null)
-        {
-            journal = journals.FirstOrDefault(j => j.Result.Id == request.UpgradeId)
-                ?? throw new UpgradeOpsException("UpgradeNotFound", ErrorKind.ObjectNotFound, request.UpgradeId,
-                    $"No upgrade '{request.UpgradeId}' is recorded for '{request.Deployment.Name}'. Get-UpgradeHistory lists them.");
-        }
-        else if (request.BackupPath is not null)
-        {
-            BackupCatalog.Open(request.BackupPath, request.Passphrase);
-        }
-        else
-        {
-            journal = journals.FirstOrDefault(j => j.Result.Status != UpgradeStatus.RolledBack)
-                ?? throw new UpgradeOpsException("NothingToRollBack", ErrorKind.ObjectNotFound, file.Path,
-                    $"No upgrade of '{request.Deployment.Name}' is recorded to roll back. Give -Backup to return to a backup.");
-        }
-        if (journal is not null && request.BackupPath is null && journal.Result.BackupPath is null) throw NeedsBackup(journal.Result);
+        var journal = ComposeRollbackPlan.SelectJournal(journals, request, file.Path);
+        // Returning to a backup without a journal: the backup must open (with its key) before the engine is asked.
+        if (journal is null) BackupCatalog.Open(request.BackupPath!, request.Passphrase);
 
         using var target = await ComposeDeployment.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
         journal ??= JournalFromBackup(target, request.BackupPath!);
@@ -62,11 +47,12 @@ public static class ComposeRollback
         var ct = context.CancellationToken;
         var log = context.CreateLogger(nameof(ComposeRollback));
         var client = target.Engine.Client;
-        if (upgrade.Result.BackupPath is null) throw NeedsBackup(upgrade.Result);
+        if (upgrade.Result.BackupPath is null) throw ComposeRollbackPlan.NeedsBackup(upgrade.Result);
         var backup = BackupCatalog.Open(upgrade.Result.BackupPath, passphrase);
         ComposeRestore.CheckConfigFileTargets(target, backup);
 
         var started = DateTimeOffset.UtcNow;
+        var (from, to) = ComposeRollbackPlan.Versions(upgrade.Result, backup);
         var rollback = new UpgradeJournal
         {
             Path = Path.Combine(UpgradeJournal.JournalFolder(target.File.Path), $"{target.Deployment.Name}-{started:yyyyMMdd-HHmmss}-rollback-to-{backup.Version}.json"),
@@ -77,8 +63,7 @@ public static class ComposeRollback
                 Platform = DeploymentPlatform.Compose,
                 Id = $"{target.Deployment.Name}-{started:yyyyMMdd-HHmmss}-rollback-to-{backup.Version}", Operation = "Rollback",
                 DeploymentName = target.Deployment.Name, Location = target.File.Path,
-                // From where the upgrade was heading (the failed target), not the version described before it started.
-                From = upgrade.Result.To, To = backup.Version ?? upgrade.Result.From,
+                From = from, To = to,
                 Strategy = upgrade.Result.Strategy, Started = started, BackupId = backup.Id, BackupPath = backup.Path,
             },
         };
@@ -115,35 +100,36 @@ public static class ComposeRollback
 
         try
         {
-            await Step("stop product containers", 5, async () =>
+            foreach (var step in ComposeRollbackPlan.Steps(backup.Components))
             {
-                await ComposeUpgrade.RepairInterruptedReplacementsAsync(client, target, ct).ConfigureAwait(false);
-                await RemoveOneOffsAsync(target, ct).ConfigureAwait(false);
-                var stopped = new List<string>();
-                foreach (var container in ComposeUpgrade.ProductContainers(target).Where(c => c.State is "running" or "restarting"))
+                await Step(step.Name, step.Percent, step.Kind switch
                 {
-                    await client.Containers.StopContainerAsync(container.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 30 }, ct).ConfigureAwait(false);
-                    stopped.Add(container.Names.First().TrimStart('/'));
-                }
-                return stopped.Count == 0 ? "nothing running" : string.Join(", ", stopped);
-            }).ConfigureAwait(false);
-
-            foreach (var component in backup.Components)
-            {
-                await Step($"restore {component.Name}", 20 + 50 * backup.Components.IndexOf(component) / Math.Max(1, backup.Components.Count), async () =>
-                {
-                    await ComposeRestore.RestoreComponentAsync(target, backup.Path, component, passphrase, ct).ConfigureAwait(false);
-                    return $"{component.Kind} from {component.File}";
+                    RollbackStepKind.StopProductContainers => async () =>
+                    {
+                        await ComposeUpgrade.RepairInterruptedReplacementsAsync(client, target, ct).ConfigureAwait(false);
+                        await RemoveOneOffsAsync(target, ct).ConfigureAwait(false);
+                        var stopped = new List<string>();
+                        foreach (var container in ComposeRollbackPlan.ToStop(target.Profile, target.Containers))
+                        {
+                            await client.Containers.StopContainerAsync(container.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 30 }, ct).ConfigureAwait(false);
+                            stopped.Add(ComposeUpgradePlan.NameOf(container));
+                        }
+                        return stopped.Count == 0 ? "nothing running" : string.Join(", ", stopped);
+                    },
+                    RollbackStepKind.RestoreComponent => async () =>
+                    {
+                        await ComposeRestore.RestoreComponentAsync(target, backup.Path, step.Component!, passphrase, ct).ConfigureAwait(false);
+                        return $"{step.Component!.Kind} from {step.Component.File}";
+                    },
+                    RollbackStepKind.PreviousImages => () => ReturnToPreviousImagesAsync(client, target, upgrade, ct),
+                    RollbackStepKind.WaitHealthy => async () =>
+                    {
+                        await ComposeHealth.WaitHealthyAsync(target.Engine, target.Deployment.Name, healthTimeout, ct).ConfigureAwait(false);
+                        return "every container healthy";
+                    },
+                    _ => throw new InvalidOperationException($"No action for the rollback step '{step.Name}'."),
                 }).ConfigureAwait(false);
             }
-
-            await Step("previous images", 75, () => ReturnToPreviousImagesAsync(client, target, upgrade, ct)).ConfigureAwait(false);
-
-            await Step("wait healthy", 90, async () =>
-            {
-                await ComposeHealth.WaitHealthyAsync(target.Engine, target.Deployment.Name, healthTimeout, ct).ConfigureAwait(false);
-                return "every container healthy";
-            }).ConfigureAwait(false);
 
             result.Status = UpgradeStatus.Succeeded;
             upgrade.Result.Status = UpgradeStatus.RolledBack;
@@ -176,13 +162,10 @@ public static class ComposeRollback
         // Containers an interrupted upgrade already replaced may still have their original waiting aside: that
         // original is exactly what to return to, so it takes its name back and the replacement goes.
         await target.RefreshAsync(ct).ConfigureAwait(false);
-        foreach (var aside in await ComposeUpgrade.PreviousContainersAsync(target.Engine, target.Deployment.Name, ct).ConfigureAwait(false))
+        var asides = await ComposeUpgrade.PreviousContainersAsync(target.Engine, target.Deployment.Name, ct).ConfigureAwait(false);
+        foreach (var (aside, original, takesNameBack, replacement) in ComposeRollbackPlan.AsideReturns(target.Containers, asides, upgrade.PreviousContainers))
         {
-            var asideName = aside.Names.First().TrimStart('/');
-            var original = asideName[..^ContainerRecreator.PreviousSuffix.Length];
-            var recorded = upgrade.PreviousContainers.FirstOrDefault(p => p.Name == original);
-            var replacement = target.Containers.FirstOrDefault(c => c.Names.First().TrimStart('/') == original);
-            if (recorded is not null && aside.ImageID == recorded.ImageId)
+            if (takesNameBack)
             {
                 if (replacement is not null)
                     await client.Containers.RemoveContainerAsync(replacement.ID, new ContainerRemoveParameters { Force = true }, ct).ConfigureAwait(false);
@@ -196,27 +179,25 @@ public static class ComposeRollback
 
         await target.RefreshAsync(ct).ConfigureAwait(false);
         // Variables the upgrade added go back to what the restored .env says (compose gives an unset one as empty).
-        var restoredEnv = EnvFile.Read(target.File.EnvFilePath);
-        var removeAdded = upgrade.AddedVariables.ToDictionary(v => v, v => (string?)(restoredEnv.GetValueOrDefault(v) ?? ""));
+        var removeAdded = ComposeRollbackPlan.AddedVariablesReset(upgrade.AddedVariables, EnvFile.Read(target.File.EnvFilePath));
         var changed = new List<string>();
         var ids = new List<string>();
-        foreach (var previous in upgrade.PreviousContainers)
+        foreach (var (previous, action, current) in ComposeRollbackPlan.PreviousImageActions(target.Containers, upgrade.PreviousContainers))
         {
-            var current = target.Containers.FirstOrDefault(c => c.Names.First().TrimStart('/') == previous.Name);
-            if (current is null)
+            if (action == PreviousImageActionKind.Missing)
                 throw new UpgradeOpsException("ContainerMissing", ErrorKind.ObjectNotFound, previous.Name,
                     $"Container {previous.Name} no longer exists, so it cannot be put back on {previous.Image}. Recreate it with 'docker compose up -d' after the rollback.");
-            if (current.ImageID != previous.ImageId)
+            if (action == PreviousImageActionKind.Recreate)
             {
                 await EnsureTagAsync(client, previous, ct).ConfigureAwait(false);
-                var replaced = await ContainerRecreator.ReplaceAsync(client, current.ID, previous.Image, TimeSpan.FromSeconds(30), ct, removeAdded).ConfigureAwait(false);
+                var replaced = await ContainerRecreator.ReplaceAsync(client, current!.ID, previous.Image, TimeSpan.FromSeconds(30), ct, removeAdded).ConfigureAwait(false);
                 await ContainerRecreator.RemovePreviousAsync(client, replaced).ConfigureAwait(false);
                 changed.Add(previous.Name);
                 ids.Add(replaced.NewId);
             }
             else
             {
-                await client.Containers.StartContainerAsync(current.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);
+                await client.Containers.StartContainerAsync(current!.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);
                 ids.Add(current.ID);
             }
         }
@@ -259,10 +240,6 @@ public static class ComposeRollback
             await target.Engine.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, ct).ConfigureAwait(false);
     }
 
-    private static UpgradeOpsException NeedsBackup(UpgradeResult upgrade) =>
-        new("RollbackNeedsBackup", ErrorKind.InvalidOperation, upgrade.Id,
-            $"Upgrade {upgrade.Id} ran with -SkipBackup, so its data cannot be restored. Give Invoke-Rollback -Backup with a backup taken at {upgrade.From}.");
-
     /// <summary>Without an upgrade journal: the backup says the version and the image ids to return to.</summary>
     private static UpgradeJournal JournalFromBackup(ComposeDeployment target, string backupPath)
     {
@@ -276,15 +253,7 @@ public static class ComposeRollback
                 BackupPath = backup.Path, BackupId = backup.Id,
             },
         };
-        foreach (var container in ComposeUpgrade.ProductContainers(target))
-        {
-            var previousImage = backup.Version is null ? container.Image : ImageReference.WithTag(container.Image, backup.Version);
-            if (!backup.ImageDigests.TryGetValue(previousImage, out var id)) continue;
-            journal.PreviousContainers.Add(new PreviousContainer
-            {
-                Name = container.Names.First().TrimStart('/'), Service = container.Labels[ComposeDiscovery.ServiceLabel], Image = previousImage, ImageId = id,
-            });
-        }
+        journal.PreviousContainers.AddRange(ComposeRollbackPlan.PreviousFromBackup(target.Profile, target.Containers, backup));
         return journal;
     }
 }

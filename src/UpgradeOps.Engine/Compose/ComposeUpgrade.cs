@@ -32,7 +32,7 @@ public static partial class ComposeUpgrade
 
     public static async Task<IReadOnlyList<PlannedHop>> PlanAsync(UpgradeRequest request, EngineContext context)
     {
-        CheckPath(request);
+        ComposeUpgradePlan.CheckPath(request);
         var configurations = PlanConfigurations(request);
         using var target = await ComposeDeployment.OpenAsync(request.Deployment, context.CancellationToken).ConfigureAwait(false);
         var hops = new List<PlannedHop>();
@@ -53,13 +53,13 @@ public static partial class ComposeUpgrade
 
     public static async Task<UpgradeResult> UpgradeAsync(UpgradeRequest request, EngineContext context)
     {
-        CheckPath(request);
+        ComposeUpgradePlan.CheckPath(request);
         var ct = context.CancellationToken;
         var log = context.CreateLogger(nameof(ComposeUpgrade));
         PlanConfigurations(request);
         var backup = await UpgradeBackup.CheckAsync(request, context).ConfigureAwait(false);
         using var target = await ComposeDeployment.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
-        CheckStrategy(request, target);
+        ComposeUpgradePlan.CheckStrategy(request, target.Profile, target.Containers, target.Deployment.Name);
 
         var started = DateTimeOffset.UtcNow;
         var id = $"{target.Deployment.Name}-{started:yyyyMMdd-HHmmss}-upgrade-{request.Path.From}-to-{request.Path.To}";
@@ -79,12 +79,7 @@ public static partial class ComposeUpgrade
             },
         };
         journal.Result.JournalPath = journal.Path;
-        foreach (var container in ProductContainers(target))
-            journal.PreviousContainers.Add(new PreviousContainer
-            {
-                Name = container.Names.First().TrimStart('/'), Service = container.Labels[ComposeDiscovery.ServiceLabel],
-                Image = container.Image, ImageId = container.ImageID,
-            });
+        journal.PreviousContainers.AddRange(ComposeUpgradePlan.PreviousContainers(target.Profile, target.Containers));
         foreach (var file in new[] { target.File.Path, target.File.EnvFilePath }.Where(File.Exists))
             journal.PreviousFileHashes[file] = await HashingStream.HashFileAsync(file, ct).ConfigureAwait(false);
         journal.Save();
@@ -106,11 +101,7 @@ public static partial class ComposeUpgrade
         using var target = await ComposeDeployment.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
         using var upgradeLock = UpgradeLock.Acquire(target.File.Path, journal.Result.Id, force: true);
         log.LogInformation("Resuming upgrade {Id} after {Completed}", journal.Result.Id, journal.Completed.LastOrDefault() ?? "(nothing)");
-        var path = new UpgradePath
-        {
-            From = journal.Result.From, To = journal.Result.To, IsSupported = true, Reason = "resumed",
-            Steps = journal.Hops.Select(h => h.Split('→')).Select(p => new UpgradeStep { From = p[0], To = p[1], Kind = UpgradeKind.Patch }).ToList(),
-        };
+        var path = ComposeUpgradePlan.ResumedPath(journal);
         var resumed = new UpgradeRequest
         {
             Deployment = request.Deployment, Path = path, Strategy = journal.Result.Strategy, RollbackOnFailure = request.RollbackOnFailure,
@@ -202,89 +193,89 @@ public static partial class ComposeUpgrade
     {
         var ct = context.CancellationToken;
         var client = target.Engine.Client;
-        var prefix = request.Path.Steps.Count > 1 ? $"{from}→{to} " : "";
-        var key = $"hop{hop + 1}:";
         var rolling = request.Strategy == UpgradeStrategy.Rolling;
-        int Percent(int stepIndex) => (int)(100.0 * (hop * 8 + stepIndex) / (request.Path.Steps.Count * 8));
 
-        async Task Step(string name, int index, Func<Task<string?>> action)
+        async Task Step(HopStep step, Func<Task<string?>> action)
         {
-            if (journal.IsDone(key + name)) return;
-            activity.Report($"{prefix}{name}", Percent(index));
-            journal.Current = key + name;
-            var record = new UpgradeStepResult { Name = prefix + name, Status = StepStatus.Running, Started = DateTimeOffset.UtcNow };
+            if (journal.IsDone(step.Key)) return;
+            activity.Report(step.RecordName, step.Percent);
+            journal.Current = step.Key;
+            var record = new UpgradeStepResult { Name = step.RecordName, Status = StepStatus.Running, Started = DateTimeOffset.UtcNow };
             journal.Result.Steps.Add(record);
             journal.Save();
-            await PauseForCrashTestAsync(key + name, log, ct).ConfigureAwait(false);
+            await PauseForCrashTestAsync(step.Key, log, ct).ConfigureAwait(false);
             var watch = Stopwatch.StartNew();
             record.Detail = await action().ConfigureAwait(false);
             record.Duration = watch.Elapsed;
             record.Status = StepStatus.Succeeded;
-            journal.Completed.Add(key + name);
+            journal.Completed.Add(step.Key);
             journal.Save();
             log.LogDebug("{Step} done in {Seconds:N1} s{Detail}", record.Name, watch.Elapsed.TotalSeconds, record.Detail is null ? "" : ": " + record.Detail);
         }
 
-        var newImages = ProductImages(target).ToDictionary(i => i, i => ImageReference.WithTag(i, to.ToString()));
+        var newImages = ComposeUpgradePlan.NewImages(target.Profile, target.Containers, to.ToString());
+        // What the configuration step leaves in .env, read once it has run (or was done before a resume).
+        IReadOnlyDictionary<string, string?> environment = new Dictionary<string, string?>();
 
-        await Step("pull images", 0, async () =>
+        Func<Task<string?>> ActionOf(string name) => name switch
         {
-            foreach (var image in newImages.Values.Distinct()) await PullAsync(client, image, context, ct).ConfigureAwait(false);
-            return string.Join(", ", newImages.Values.Distinct());
-        }).ConfigureAwait(false);
+            ComposeUpgradePlan.PullImages => async () =>
+            {
+                foreach (var image in newImages.Values.Distinct()) await PullAsync(client, image, context, ct).ConfigureAwait(false);
+                return string.Join(", ", newImages.Values.Distinct());
+            },
+            ComposeUpgradePlan.Configuration => () =>
+            {
+                var (edit, changes) = ComposeConfiguration.Plan(ReloadFile(target), target.Profile, from, to, request.ConfigurationValues);
+                var missing = changes.Where(c => c.Action == ConfigurationAction.Missing).ToList();
+                if (missing.Count > 0) throw ConfigurationRules.MissingValues(missing, to.ToString(), missing[0].File, ".env");
+                edit?.Apply();
+                journal.AddedVariables.AddRange(changes.Where(c => c.Action == ConfigurationAction.Added).Select(c => c.Setting).Except(journal.AddedVariables));
+                return Task.FromResult<string?>(changes.Count == 0 ? "no configuration rule applies" : string.Join("; ", changes.Select(c => $"{c.Setting}: {c.Action}")));
+            },
+            ComposeUpgradePlan.StopWorkers => () => StopRoleAsync(target, ServiceRole.Worker, ct),
+            ComposeUpgradePlan.StopApi => () => StopRoleAsync(target, ServiceRole.Api, ct),
+            ComposeUpgradePlan.Migrate => async () =>
+            {
+                string output;
+                try
+                {
+                    output = await MigrateAsync(target, newImages, environment, request.MigrationTimeout, hop, context, activity, log).ConfigureAwait(false);
+                }
+                catch (UpgradeOpsException ex) when (ex.Data[MigrationRun.OutputKey] is string failedOutput)
+                {
+                    // A failed migration's output is what troubleshooting needs most (Get-UpgradeDiagnostic reads it from the journal).
+                    journal.Result.MigrationOutput.Add($"{from} → {to} (failed):\n{failedOutput}");
+                    throw;
+                }
+                journal.Result.MigrationOutput.Add($"{from} → {to}:\n{output}");
+                return $"{target.Profile.Migration.Command.FirstOrDefault()} finished";
+            },
+            ComposeUpgradePlan.RecreateApi => () => RecreateRoleAsync(target, ServiceRole.Api, newImages, environment, rolling, request.HealthTimeout, context, ct),
+            ComposeUpgradePlan.RecreateWorkers => () => RecreateRoleAsync(target, ServiceRole.Worker, newImages, environment, rolling, request.HealthTimeout, context, ct),
+            ComposeUpgradePlan.UpdateComposeFiles => () =>
+            {
+                var edits = VersionEdits(target, to.ToString()).Where(e => e.Before != e.After).ToList();
+                foreach (var edit in edits) edit.Apply();
+                return Task.FromResult<string?>(edits.Count == 0 ? "already names " + to : string.Join(", ", edits.Select(e => System.IO.Path.GetFileName(e.Path))));
+            },
+            ComposeUpgradePlan.CleanUp => async () =>
+            {
+                await target.RefreshAsync(ct).ConfigureAwait(false);
+                var previous = await PreviousContainersAsync(target.Engine, target.Deployment.Name, ct).ConfigureAwait(false);
+                foreach (var container in previous)
+                    await client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, ct).ConfigureAwait(false);
+                return $"{previous.Count} previous containers removed";
+            },
+            _ => throw new InvalidOperationException($"No action for the upgrade step '{name}'."),
+        };
 
-        await Step("configuration", 1, () =>
+        foreach (var step in ComposeUpgradePlan.HopSteps(hop, request.Path.Steps.Count, from.ToString(), to.ToString(), rolling))
         {
-            var (edit, changes) = ComposeConfiguration.Plan(ReloadFile(target), target.Profile, from, to, request.ConfigurationValues);
-            var missing = changes.Where(c => c.Action == ConfigurationAction.Missing).ToList();
-            if (missing.Count > 0) throw ConfigurationRules.MissingValues(missing, to.ToString(), missing[0].File, ".env");
-            edit?.Apply();
-            journal.AddedVariables.AddRange(changes.Where(c => c.Action == ConfigurationAction.Added).Select(c => c.Setting).Except(journal.AddedVariables));
-            return Task.FromResult<string?>(changes.Count == 0 ? "no configuration rule applies" : string.Join("; ", changes.Select(c => $"{c.Setting}: {c.Action}")));
-        }).ConfigureAwait(false);
-        var environment = ComposeConfiguration.RequiredValues(ReloadFile(target), target.Profile, ProductVersion.Parse("0.0.0"), to);
-
-        if (!rolling)
-        {
-            await Step("stop workers", 2, () => StopRoleAsync(target, ServiceRole.Worker, ct)).ConfigureAwait(false);
-            await Step("stop API", 3, () => StopRoleAsync(target, ServiceRole.Api, ct)).ConfigureAwait(false);
+            await Step(step, ActionOf(step.Name)).ConfigureAwait(false);
+            if (step.Name == ComposeUpgradePlan.Configuration)
+                environment = ComposeConfiguration.RequiredValues(ReloadFile(target), target.Profile, ProductVersion.Parse("0.0.0"), to);
         }
-
-        await Step("migrate", 4, async () =>
-        {
-            string output;
-            try
-            {
-                output = await MigrateAsync(target, newImages, environment, request.MigrationTimeout, hop, context, activity, log).ConfigureAwait(false);
-            }
-            catch (UpgradeOpsException ex) when (ex.Data[MigrationRun.OutputKey] is string failedOutput)
-            {
-                // A failed migration's output is what troubleshooting needs most (Get-UpgradeDiagnostic reads it from the journal).
-                journal.Result.MigrationOutput.Add($"{from} → {to} (failed):\n{failedOutput}");
-                throw;
-            }
-            journal.Result.MigrationOutput.Add($"{from} → {to}:\n{output}");
-            return $"{target.Profile.Migration.Command.FirstOrDefault()} finished";
-        }).ConfigureAwait(false);
-
-        await Step("recreate API", 5, () => RecreateRoleAsync(target, ServiceRole.Api, newImages, environment, rolling, request.HealthTimeout, context, ct)).ConfigureAwait(false);
-        await Step("recreate workers", 6, () => RecreateRoleAsync(target, ServiceRole.Worker, newImages, environment, rolling, request.HealthTimeout, context, ct)).ConfigureAwait(false);
-
-        await Step("update compose files", 7, () =>
-        {
-            var edits = VersionEdits(target, to.ToString()).Where(e => e.Before != e.After).ToList();
-            foreach (var edit in edits) edit.Apply();
-            return Task.FromResult<string?>(edits.Count == 0 ? "already names " + to : string.Join(", ", edits.Select(e => System.IO.Path.GetFileName(e.Path))));
-        }).ConfigureAwait(false);
-
-        await Step("clean up", 8, async () =>
-        {
-            await target.RefreshAsync(ct).ConfigureAwait(false);
-            var previous = await PreviousContainersAsync(target.Engine, target.Deployment.Name, ct).ConfigureAwait(false);
-            foreach (var container in previous)
-                await client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, ct).ConfigureAwait(false);
-            return $"{previous.Count} previous containers removed";
-        }).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -318,53 +309,21 @@ public static partial class ComposeUpgrade
         return plans;
     }
 
-    private static void CheckPath(UpgradeRequest request)
-    {
-        if (!request.Path.IsSupported)
-            throw new UpgradeOpsException("UpgradePathNotSupported", ErrorKind.InvalidOperation, $"{request.Path.From} → {request.Path.To}",
-                $"The upgrade {request.Path.From} → {request.Path.To} is not supported: {request.Path.Reason}");
-        if (request.Path.Steps.Count == 0)
-            throw new UpgradeOpsException("NothingToUpgrade", ErrorKind.InvalidOperation, request.Path.To, $"The deployment already runs {request.Path.To}.");
-        if (request.Deployment.Version is not null && request.Deployment.Version != request.Path.From)
-            throw new UpgradeOpsException("DeploymentVersionChanged", ErrorKind.InvalidOperation, request.Deployment.Name,
-                $"The path starts at {request.Path.From} but the deployment runs {request.Deployment.Version}. Check the path again with Test-UpgradePath.");
-    }
-
-    private static void CheckStrategy(UpgradeRequest request, ComposeDeployment target)
-    {
-        if (request.Strategy != UpgradeStrategy.Rolling) return;
-        var apiContainers = ProductContainers(target).Count(c => RoleOf(target, c) == ServiceRole.Api);
-        if (apiContainers < 2)
-            throw new UpgradeOpsException("RollingNotPossible", ErrorKind.InvalidOperation, target.Deployment.Name,
-                $"A rolling upgrade needs two or more API containers behind a load balancer; '{target.Deployment.Name}' has {apiContainers}. Use -Strategy Standard.");
-        var unsafeHops = request.Path.Steps.Where(s => !target.Profile.Migration.MixedVersionSafe.Contains(s.To)).Select(s => $"{s.From} → {s.To}").ToList();
-        if (unsafeHops.Count > 0)
-            throw new UpgradeOpsException("RollingNotSafe", ErrorKind.InvalidOperation, string.Join(", ", unsafeHops),
-                $"The profile does not mark the migrations of {string.Join(", ", unsafeHops)} as safe with old and new servers side by side " +
-                "(migration.mixedVersionSafe), so a rolling upgrade could corrupt data. Use -Strategy Standard, which stops the API during the migration.");
-    }
-
     internal static ComposeFile ReloadFile(ComposeDeployment target) => ComposeFile.Load(target.File.Path);
 
     internal static IReadOnlyList<FileEdit> VersionEdits(ComposeDeployment target, string version) =>
         ComposeVersionEditor.PlanVersionChange(ReloadFile(target), target.Profile, version);
 
-    internal static ServiceRole RoleOf(ComposeDeployment target, ContainerListResponse container) =>
-        target.Profile.Services.FirstOrDefault(s => (s.ComposeService ?? s.Name) == container.Labels[ComposeDiscovery.ServiceLabel])?.Role ?? ServiceRole.Other;
+    internal static IEnumerable<ContainerListResponse> ProductContainers(ComposeDeployment target) =>
+        ComposeUpgradePlan.ProductContainers(target.Profile, target.Containers);
 
-    internal static IEnumerable<ContainerListResponse> ProductContainers(ComposeDeployment target)
-    {
-        var product = target.Profile.Services.Where(s => s.ProductImage).Select(s => s.ComposeService ?? s.Name).ToHashSet();
-        return target.Containers.Where(c => product.Contains(c.Labels[ComposeDiscovery.ServiceLabel]) && !c.Names.First().EndsWith(ContainerRecreator.PreviousSuffix, StringComparison.Ordinal));
-    }
-
-    private static IEnumerable<string> ProductImages(ComposeDeployment target) => ProductContainers(target).Select(c => c.Image).Distinct();
+    private static IEnumerable<string> ProductImages(ComposeDeployment target) => ComposeUpgradePlan.ProductImages(target.Profile, target.Containers);
 
     private static async Task<string?> StopRoleAsync(ComposeDeployment target, ServiceRole role, CancellationToken ct)
     {
         await target.RefreshAsync(ct).ConfigureAwait(false);
         var stopped = new List<string>();
-        foreach (var container in ProductContainers(target).Where(c => RoleOf(target, c) == role && c.State == "running"))
+        foreach (var container in ComposeUpgradePlan.ToStop(target.Profile, target.Containers, role))
         {
             await target.Engine.Client.Containers.StopContainerAsync(container.ID, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)StopTimeout.TotalSeconds }, ct).ConfigureAwait(false);
             stopped.Add(container.Names.First().TrimStart('/'));
@@ -381,11 +340,9 @@ public static partial class ComposeUpgrade
         await target.RefreshAsync(ct).ConfigureAwait(false);
         var replaced = new List<string>();
         var started = new List<string>();
-        foreach (var container in ProductContainers(target).Where(c => RoleOf(target, c) == role).OrderBy(c => c.Names.First(), StringComparer.Ordinal).ToList())
+        foreach (var (container, newImage, alreadyReplaced) in ComposeUpgradePlan.Recreations(target.Profile, target.Containers, role, newImages))
         {
-            var baseImage = newImages.Keys.FirstOrDefault(k => ImageReference.Repository(k) == ImageReference.Repository(container.Image)) ?? container.Image;
-            var newImage = newImages.GetValueOrDefault(baseImage) ?? ImageReference.WithTag(container.Image, newImages.Values.First().Split(':').Last());
-            if (container.Image == newImage)
+            if (alreadyReplaced)
             {
                 // Done before an interruption: only make sure it runs.
                 if (container.State != "running") await client.Containers.StartContainerAsync(container.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);
@@ -407,21 +364,16 @@ public static partial class ComposeUpgrade
     internal static async Task RepairInterruptedReplacementsAsync(DockerClient client, ComposeDeployment target, CancellationToken ct)
     {
         await target.RefreshAsync(ct).ConfigureAwait(false);
-        var names = target.Containers.Select(c => c.Names.First().TrimStart('/')).ToHashSet();
-        foreach (var previous in await PreviousContainersAsync(target.Engine, target.Deployment.Name, ct).ConfigureAwait(false))
-        {
-            var name = previous.Names.First().TrimStart('/');
-            var original = name[..^ContainerRecreator.PreviousSuffix.Length];
-            if (!names.Contains(original))
-                await client.Containers.RenameContainerAsync(previous.ID, new ContainerRenameParameters { NewName = original }, ct).ConfigureAwait(false);
-        }
+        var asides = await PreviousContainersAsync(target.Engine, target.Deployment.Name, ct).ConfigureAwait(false);
+        foreach (var (aside, original) in ComposeUpgradePlan.AsidesToPutBack(target.Containers, asides))
+            await client.Containers.RenameContainerAsync(aside.ID, new ContainerRenameParameters { NewName = original }, ct).ConfigureAwait(false);
         await target.RefreshAsync(ct).ConfigureAwait(false);
     }
 
     internal static async Task<IList<ContainerListResponse>> PreviousContainersAsync(DockerEngine engine, string project, CancellationToken ct)
     {
         var all = await ComposeDiscovery.ListProjectContainersAsync(engine, project, ct).ConfigureAwait(false);
-        return all.Where(c => c.Names.First().EndsWith(ContainerRecreator.PreviousSuffix, StringComparison.Ordinal)).ToList();
+        return all.Where(ComposeUpgradePlan.IsAside).ToList();
     }
 
     /// <summary>After a failure without rollback: the previous containers run again, so the deployment serves its old version.</summary>
@@ -434,22 +386,18 @@ public static partial class ComposeUpgrade
             await target.RefreshAsync(none).ConfigureAwait(false);
             foreach (var previous in await PreviousContainersAsync(target.Engine, target.Deployment.Name, none).ConfigureAwait(false))
             {
-                var name = previous.Names.First().TrimStart('/');
-                var original = name[..^ContainerRecreator.PreviousSuffix.Length];
-                var replacement = target.Containers.FirstOrDefault(c => c.Names.First().TrimStart('/') == original);
+                var name = ComposeUpgradePlan.NameOf(previous);
+                var original = ComposeUpgradePlan.OriginalName(previous);
+                var replacement = target.Containers.FirstOrDefault(c => ComposeUpgradePlan.NameOf(c) == original);
                 await ContainerRecreator.RevertAsync(client, new ReplacedContainer(original, previous.ID, name, replacement?.ID ?? "", previous.Image, replacement?.Image ?? ""), start: false)
                     .ConfigureAwait(false);
             }
             await target.RefreshAsync(none).ConfigureAwait(false);
             // Only containers still on their previous image start again; one already on the new image would fail on the old schema.
-            foreach (var container in ProductContainers(target).Where(c => c.State != "running"))
-            {
-                var before = journal.PreviousContainers.FirstOrDefault(p => p.Name == container.Names.First().TrimStart('/'));
-                if (before is not null && before.ImageId == container.ImageID)
-                    await client.Containers.StartContainerAsync(container.ID, new ContainerStartParameters(), none).ConfigureAwait(false);
-            }
+            foreach (var container in ComposeUpgradePlan.ToStartAfterFailure(target.Profile, target.Containers, journal.PreviousContainers))
+                await client.Containers.StartContainerAsync(container.ID, new ContainerStartParameters(), none).ConfigureAwait(false);
             await ComposeHealth.WaitHealthyAsync(target.Engine, target.Deployment.Name, healthTimeout, none).ConfigureAwait(false);
-            if (journal.Completed.Any(c => c.EndsWith(":stop API", StringComparison.Ordinal) || c.EndsWith(":migrate", StringComparison.Ordinal)) || journal.Current?.EndsWith(":migrate", StringComparison.Ordinal) == true)
+            if (ComposeUpgradePlan.DataMayHaveChanged(journal.Completed, journal.Current))
                 log.LogWarning("The previous version serves again. If the migration changed data, restore it with Invoke-Rollback -UpgradeId {Id}.", journal.Result.Id);
         }
         catch (Exception ex) when (ex is UpgradeOpsException or DockerApiException)
