@@ -30,7 +30,11 @@ param(
     # Pester tag filter for quick local runs (e.g. -PesterTag Help); CI runs everything.
     [string[]] $PesterTag,
     # Check task: the Pester files or folders to run (default: the bad-input corpus).
-    [string[]] $PesterPath = @('tests/Reliability')
+    [string[]] $PesterPath = @('tests/Reliability'),
+    # Check task: run the tests on the module already built (the Test task's second process uses it).
+    [switch] $NoBuild,
+    # Check task: also write the counts as JSON to this file (read by the Test task).
+    [string] $SummaryPath
 )
 
 $ErrorActionPreference = 'Stop'
@@ -116,7 +120,9 @@ function Invoke-XunitTests {
 }
 
 function Invoke-PesterTests {
-    param([string[]] $Path = @((Join-Path $Root 'tests/Pester'), (Join-Path $Root 'tests/Reliability')))
+    param([string[]] $Path = @((Join-Path $Root 'tests/Pester'), (Join-Path $Root 'tests/Reliability')), [string] $ResultName = 'pester',
+        # The caller writes the summary (Write-PesterSummary) itself, after what it still has to show.
+        [switch] $DeferSummary)
     $pester = Join-Path (Get-ToolPackagePath 'Pester' '5.7.1') 'tools/Pester.psd1'
     Import-Module $pester -MinimumVersion 5.7.1 -Force
     $config = New-PesterConfiguration
@@ -124,18 +130,45 @@ function Invoke-PesterTests {
     $config.Run.PassThru = $true
     $config.Output.Verbosity = 'Detailed'
     $config.TestResult.Enabled = $true
-    $config.TestResult.OutputPath = Join-Path $OutDir 'test-results/pester.xml'
+    $config.TestResult.OutputPath = Join-Path $OutDir "test-results/$ResultName.xml"
     if ($PesterTag) { $config.Filter.Tag = $PesterTag -split ',' }
     $env:UPGRADEOPS_MODULE = Join-Path $ModuleOut 'UpgradeOps.psd1'
     $env:UPGRADEOPS_ROOT = $Root
     $result = Invoke-Pester -Configuration $config
-    Write-PesterSummary $result
-    Write-ReliabilitySummary $result
+    if (-not $DeferSummary) { Write-PesterSummary $result }
     [pscustomobject]@{
-        Passed  = $result.PassedCount
-        Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
-        Skipped = $result.SkippedCount + $result.NotRunCount
+        Result      = $result
+        Passed      = $result.PassedCount
+        Failed      = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+        Skipped     = $result.SkippedCount + $result.NotRunCount
+        Reliability = Get-ReliabilitySummary $result
     }
+}
+
+function Start-PesterProcess {
+    # Tests that need no Docker Engine (the bad-input corpus) run in a second process beside those that do, which spend
+    # most of their time waiting on containers. Its output goes to a log, shown when it is done.
+    param([Parameter(Mandatory)][string[]] $Path, [Parameter(Mandatory)][string] $Name)
+    $results = Join-Path $OutDir 'test-results'
+    $null = New-Item -ItemType Directory -Force -Path $results
+    $side = [pscustomobject]@{ Name = $Name; Log = (Join-Path $results "$Name.log"); Summary = (Join-Path $results "$Name.json"); Process = $null }
+    Remove-Item -LiteralPath $side.Log, "$($side.Log).err", $side.Summary -ErrorAction SilentlyContinue
+    $arguments = @('-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'build.ps1'), '-Task', 'Check', '-NoBuild',
+        '-Configuration', $Configuration, '-PesterPath', ($Path -join ','), '-SummaryPath', $side.Summary) | ForEach-Object { '"' + $_ + '"' }
+    $side.Process = Start-Process -FilePath $PwshPath -ArgumentList $arguments -RedirectStandardOutput $side.Log -RedirectStandardError "$($side.Log).err" -PassThru
+    $side
+}
+
+function Receive-PesterProcess {
+    param([Parameter(Mandatory)] $Side)
+    $Side.Process.WaitForExit()
+    Write-Host "---- $($Side.Name) (run beside the tests above) ----"
+    Get-Content -LiteralPath $Side.Log, "$($Side.Log).err" -ErrorAction SilentlyContinue | Out-Host
+    if (-not (Test-Path -LiteralPath $Side.Summary)) {
+        Write-Host "  failed: the $($Side.Name) process ended (exit code $($Side.Process.ExitCode)) without its results"
+        return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0; Reliability = $null }
+    }
+    Get-Content -Raw -LiteralPath $Side.Summary | ConvertFrom-Json
 }
 
 function Write-PesterSummary {
@@ -159,22 +192,26 @@ function Write-PesterSummary {
     }
 }
 
-function Write-ReliabilitySummary {
+function Get-ReliabilitySummary {
     # The bad-input corpus in one figure: cases tried, held, and every one that did not, by name.
     param($Result)
     $cases = @($Result.Tests | Where-Object { $_.Tag -contains 'BadInput' -or $_.Block.Tag -contains 'BadInput' })
-    if ($cases.Count -eq 0) { return }
+    if ($cases.Count -eq 0) { return $null }
     $held = @($cases | Where-Object Result -eq 'Passed')
     $notHeld = @($cases | Where-Object Result -ne 'Passed')
-    Write-Host "Bad-input corpus: $($cases.Count) cases tried, $($held.Count) held, $($notHeld.Count) did not"
-    foreach ($case in $notHeld) { Write-Host "  did not hold: $($case.ExpandedName) ($($case.Result))" }
+    @("Bad-input corpus: $($cases.Count) cases tried, $($held.Count) held, $($notHeld.Count) did not") +
+        @(foreach ($case in $notHeld) { "  did not hold: $($case.ExpandedName) ($($case.Result))" }) -join "`n"
 }
 
 function Invoke-Check {
-    Invoke-Build
+    if (-not $NoBuild) { Invoke-Build }
     # 'a,b' arrives as one string from a shell (dotnet pwsh ./build.ps1 -PesterPath a,b): split it.
-    $pester = Invoke-PesterTests -Path @($PesterPath | ForEach-Object { $_ -split ',' } | ForEach-Object { Join-Path $Root $_.Trim() })
+    $paths = @($PesterPath | ForEach-Object { $_ -split ',' } | Where-Object { $_ } | ForEach-Object { Join-Path $Root $_.Trim() })
+    $name = if ($SummaryPath) { [IO.Path]::GetFileNameWithoutExtension($SummaryPath) } else { 'pester-check' }
+    $pester = Invoke-PesterTests -Path $paths -ResultName $name
+    if ($pester.Reliability) { Write-Host $pester.Reliability }
     Write-Host "Pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped"
+    if ($SummaryPath) { $pester | Select-Object Passed, Failed, Skipped, Reliability | ConvertTo-Json | Set-Content -LiteralPath $SummaryPath }
     if ($pester.Failed -gt 0) { exit 1 }
 }
 
@@ -202,13 +239,22 @@ function Invoke-Test {
     New-Package
     Initialize-Sandbox
     $xunit = Invoke-XunitTests
+    $side = Start-PesterProcess -Path @('tests/Reliability') -Name 'pester-reliability'
     try {
-        $pester = Invoke-PesterTests
+        $main = Invoke-PesterTests -Path @(Join-Path $Root 'tests/Pester') -DeferSummary
     }
     finally {
         # The tests share one sandbox deployment; it goes when they are done (the engine and registry stay).
         Stop-Sandbox -RemoveVolumes -RemoveFolder -ErrorAction Continue | Out-Null
+        $corpus = Receive-PesterProcess $side
     }
+    # Last, where CI's tail shows it: what took the time and every failure of the main run.
+    Write-Host '---- tests/Pester ----'
+    Write-PesterSummary $main.Result
+    $pester = [pscustomobject]@{
+        Passed = $main.Passed + $corpus.Passed; Failed = $main.Failed + $corpus.Failed; Skipped = $main.Skipped + $corpus.Skipped
+    }
+    foreach ($summary in @($main.Reliability, $corpus.Reliability) | Where-Object { $_ }) { Write-Host $summary }
     $passed = $xunit.Passed + $pester.Passed
     $failed = $xunit.Failed + $pester.Failed
     $skipped = $xunit.Skipped + $pester.Skipped
