@@ -6,8 +6,9 @@ namespace UpgradeOps.Hosting;
 /// Masks the deployment's secret values in text that leaves the engine (migration output, logs, reports, bundles):
 /// every value of a variable whose name says it is secret, whatever its length, and every other .env value of six
 /// characters or more (a shorter one, such as a port or a version, would mask ordinary words). Values that name the
-/// deployment rather than protect it (the Compose project name, image and version variables, a chart's name overrides)
-/// stay readable: masked, they turned every container name, upgrade id and image in a report into "***".
+/// deployment rather than protect it (the Compose project name, image and version variables, a database's user and name,
+/// a host or address, a chart's name overrides) stay readable: masked, a project named like its database user turned
+/// every container name, upgrade id and image in a report into "***".
 /// </summary>
 public sealed partial class SecretRedactor
 {
@@ -37,7 +38,7 @@ public sealed partial class SecretRedactor
     /// <summary>Whether a variable or key names the deployment (its project, image, version, chart name), not a secret.</summary>
     public static bool IsIdentityName(string name) => !SecretName().IsMatch(name) && IdentityName().IsMatch(name);
 
-    [GeneratedRegex(@"^COMPOSE_(PROJECT_NAME|FILE|PROFILES)$|(^|[._])(VERSION|IMAGE|TAG|REPOSITORY)$|(^|\.)(fullnameOverride|nameOverride)$", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"^COMPOSE_(PROJECT_NAME|FILE|PROFILES)$|(^|[._])(VERSION|IMAGE|TAG|REPOSITORY|USER|USERNAME|DB|DATABASE|HOST|HOSTNAME|PORT|ADDRESS)$|(^|\.)(fullnameOverride|nameOverride)$", RegexOptions.IgnoreCase)]
     private static partial Regex IdentityName();
 
     [GeneratedRegex("PASS|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH", RegexOptions.IgnoreCase)]

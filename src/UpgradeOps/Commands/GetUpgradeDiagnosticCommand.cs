@@ -23,7 +23,8 @@ namespace UpgradeOps.Commands;
 /// unhealthy, stopped or paused; a migration or another upgrade step failed (Invoke-Rollback, Invoke-Upgrade -Resume). Log lines of a
 /// running container from before its latest start are shown but not matched: it has moved past them.</para>
 /// <para type="description">Every text in the report and in the bundle is redacted with the values of the deployment's .env (secret
-/// variables whatever their length, other values of six characters or more). -OutFile writes a zip (report.json, logs/&lt;container&gt;.log,
+/// variables whatever their length, other values of six characters or more, except those that name the deployment: the Compose
+/// project name, image, version, user, database, host and address variables). -OutFile writes a zip (report.json, logs/&lt;container&gt;.log,
 /// journal.json) to hand to support: it is written beside its final name and renamed into place, and an existing file is replaced only
 /// with -Force. -WhatIf returns the report and writes no file.</para>
 /// <para type="description">On a Helm release (Get-UpgradeDeployment -Namespace -Release) it reads the same through the Kubernetes API: every

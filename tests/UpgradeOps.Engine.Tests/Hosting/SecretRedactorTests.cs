@@ -18,6 +18,7 @@ public class SecretRedactorTests
         ["APP_CANARY_SECRET"] = "canary-0123",
         ["INFRAHUB_DOCKER_IMAGE"] = "registry.opsmill.io/opsmill/infrahub:1.7.6",
         ["DATABASE_URL"] = "postgres://db.internal/app",
+        ["APP_GREETING"] = "hello there",
     };
 
     [Fact]
@@ -35,7 +36,7 @@ public class SecretRedactorTests
     public void Secrets_by_name_and_other_long_values_are_masked()
     {
         var text = new SecretRedactor(SandboxEnv).Redact("password pw, canary canary-0123, url postgres://db.internal/app, user sandbox");
-        Assert.Equal("password ***, canary ***, url ***, user ***", text);
+        Assert.Equal("password ***, canary ***, url ***, user sandbox", text);
     }
 
     [Theory]
@@ -47,9 +48,19 @@ public class SecretRedactorTests
     [InlineData("IMAGE_PULL_TOKEN", false)]
     [InlineData("SIGNING_KEY_VERSION", false)]
     [InlineData("DATABASE_URL", false)]
-    [InlineData("POSTGRES_USER", false)]
+    [InlineData("POSTGRES_USER", true)]
+    [InlineData("NEO4J_DB", true)]
+    [InlineData("INFRAHUB_ADDRESS", true)]
+    [InlineData("POSTGRES_PASSWORD", false)]
+    [InlineData("DB_PASSWORD_USER", false)]
     public void A_name_says_whether_its_value_names_the_deployment(string name, bool identity) =>
         Assert.Equal(identity, SecretRedactor.IsIdentityName(name));
+
+    [Fact]
+    public void A_value_whose_name_says_nothing_is_masked_from_six_characters()
+    {
+        Assert.Equal("greeting ***", new SecretRedactor(SandboxEnv).Redact("greeting hello there"));
+    }
 
     [Fact]
     public void A_secret_named_variable_is_masked_even_when_it_looks_like_an_image()

@@ -37,7 +37,7 @@ public class ValidationLogicTests
     {
         var redactor = new SecretRedactor(new Dictionary<string, string>
         {
-            ["POSTGRES_PASSWORD"] = "pw1", ["APP_SIGNING_KEY"] = "k3y-that-is-long", ["VERSION"] = "1.7.5", ["IMAGE"] = "registry.local/app",
+            ["POSTGRES_PASSWORD"] = "pw1", ["APP_SIGNING_KEY"] = "k3y-that-is-long", ["VERSION"] = "1.7.5", ["MIRROR_URL"] = "registry.local/app",
             ["EMPTY_TOKEN"] = "",
         });
         var text = redactor.Redact("login pw1 with k3y-that-is-long on registry.local/app at 1.7.5");
