@@ -52,7 +52,7 @@ public static class ComposeBackup
             foreach (var container in source.Writers())
             {
                 activity.Report($"Pausing {container.Names.FirstOrDefault()?.TrimStart('/')}", 5);
-                await source.Engine.Client.Containers.PauseContainerAsync(container.ID, ct).ConfigureAwait(false);
+                await source.Engine.PauseAsync(container.ID, ct).ConfigureAwait(false);
                 paused.Add(container.ID);
             }
 

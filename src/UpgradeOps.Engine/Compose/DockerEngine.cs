@@ -1,5 +1,6 @@
 using Docker.DotNet;
-
+using Polly;
+using Polly.Retry;
 using UpgradeOps.Hosting;
 
 namespace UpgradeOps.Compose;
@@ -75,6 +76,26 @@ public sealed class DockerEngine : IDisposable
     }
 
     public void Dispose() => Client.Dispose();
+
+    /// <summary>
+    /// Pauses a container, trying again when the engine's freezer gives up for a moment: runc cannot freeze a container
+    /// while a process is being started in it (a healthcheck or an exec), and answers "unable to freeze".
+    /// </summary>
+    public Task PauseAsync(string containerId, CancellationToken ct) =>
+        TransientFreeze.ExecuteAsync(async token => await Client.Containers.PauseContainerAsync(containerId, token).ConfigureAwait(false), ct).AsTask();
+
+    private static readonly ResiliencePipeline TransientFreeze = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<DockerApiException>(IsTransientFreeze),
+            MaxRetryAttempts = 5,
+            Delay = TimeSpan.FromMilliseconds(200),
+            BackoffType = DelayBackoffType.Exponential,
+        })
+        .Build();
+
+    internal static bool IsTransientFreeze(DockerApiException ex) =>
+        ex.StatusCode == System.Net.HttpStatusCode.InternalServerError && ex.ResponseBody?.Contains("unable to freeze", StringComparison.OrdinalIgnoreCase) == true;
 
     /// <summary>The transports this module carries: a Unix socket, TCP (plain or TLS), and a named pipe on Windows.</summary>
     private static bool IsSupported(Uri uri) =>
