@@ -46,9 +46,9 @@ namespace UpgradeOps.Commands;
 public sealed class InvokeRollbackCommand : EngineCmdlet
 {
     /// <summary>
-    /// <para type="description">The deployment to roll back, from Get-UpgradeDeployment.</para>
+    /// <para type="description">The deployment to roll back, from Get-UpgradeDeployment; it can be piped.</para>
     /// </summary>
-    [Parameter(Mandatory = true)]
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
     [Rehydrate(typeof(Deployment))]
     public Deployment? Deployment { get; set; }
 

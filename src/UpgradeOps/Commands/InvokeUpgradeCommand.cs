@@ -111,10 +111,10 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     public UpgradePath? UpgradePath { get; set; }
 
     /// <summary>
-    /// <para type="description">The deployment to upgrade, from Get-UpgradeDeployment (with -To, or with -Resume).</para>
+    /// <para type="description">The deployment to upgrade, from Get-UpgradeDeployment (with -To, or with -Resume); it can be piped.</para>
     /// </summary>
-    [Parameter(Mandatory = true, ParameterSetName = VersionSet)]
-    [Parameter(Mandatory = true, ParameterSetName = ResumeSet)]
+    [Parameter(Mandatory = true, ParameterSetName = VersionSet, ValueFromPipeline = true)]
+    [Parameter(Mandatory = true, ParameterSetName = ResumeSet, ValueFromPipeline = true)]
     [Rehydrate(typeof(Deployment))]
     public Deployment? Deployment { get; set; }
 

@@ -142,6 +142,10 @@ function New-BinderCase([string] $Name, [scriptblock] $Run, [string] $ErrorId, [
             @{ Name = 'New-DeploymentBackup'; Run = { New-TestDeployment -Profile "$env:UPGRADEOPS_ROOT/tests/Sandbox/profile.yml" | New-DeploymentBackup -Path ./backups -Force  } }
             @{ Name = 'Invoke-Upgrade'; Run = { Invoke-Upgrade -Deployment (New-TestDeployment -Profile "$env:UPGRADEOPS_ROOT/tests/Sandbox/profile.yml") -To 1.7.6 -SkipBackup -Force  } }
             @{ Name = 'Invoke-Rollback'; Run = { Invoke-Rollback -Deployment (New-TestDeployment -Profile "$env:UPGRADEOPS_ROOT/tests/Sandbox/profile.yml") -Force  } }
+            # Piped, the deployment reaches the same check (Invoke-Upgrade -To/-Resume and Invoke-Rollback take it from the pipeline).
+            @{ Name = 'Invoke-Upgrade -To, piped,'; Run = { New-TestDeployment -Profile "$env:UPGRADEOPS_ROOT/tests/Sandbox/profile.yml" | Invoke-Upgrade -To 1.7.6 -SkipBackup -Force } }
+            @{ Name = 'Invoke-Upgrade -Resume, piped,'; Run = { New-TestDeployment -Profile "$env:UPGRADEOPS_ROOT/tests/Sandbox/profile.yml" | Invoke-Upgrade -Resume -Force } }
+            @{ Name = 'Invoke-Rollback, piped,'; Run = { New-TestDeployment -Profile "$env:UPGRADEOPS_ROOT/tests/Sandbox/profile.yml" | Invoke-Rollback -Force } }
             @{ Name = 'Test-PostUpgrade'; Run = { Test-PostUpgrade -Deployment (New-TestDeployment -Profile "$env:UPGRADEOPS_ROOT/tests/Sandbox/profile.yml")  } }
             @{ Name = 'Test-UpgradeReadiness'; Run = { Test-UpgradeReadiness -Deployment (New-TestDeployment -Profile "$env:UPGRADEOPS_ROOT/tests/Sandbox/profile.yml") -To 1.7.6  } }
             @{ Name = 'Get-UpgradeDiagnostic'; Run = { Get-UpgradeDiagnostic -Deployment (New-TestDeployment -Profile "$env:UPGRADEOPS_ROOT/tests/Sandbox/profile.yml")  } }
