@@ -25,7 +25,13 @@ public sealed class Neo4jTarget
     /// neo4j-admin works. infrahub-backup ships a Go binary (inotify) for this; a shell loop needs nothing in the image.
     /// It prints its own process id, so it can be stopped when the server never goes away.
     /// </summary>
-    internal const string WatchdogScript = "(while [ -e \"$2\" ]; do :; done; kill -STOP \"$1\") </dev/null >/dev/null 2>&1 & echo $!";
+    internal const string WatchdogScript = "(while [ -e \"$2\" ]; do :; done; kill -STOP \"$1\" && echo \"$1\" > \"$3\") </dev/null >/dev/null 2>&1 & echo $!";
+
+    /// <summary>Where the watchdog notes the process it froze, so a run killed before it resumed the server is found and undone by the next.</summary>
+    internal const string HeldMarker = "/tmp/upgradeops-neo4j-held";
+
+    /// <summary>Resumes the process the marker names when it is still frozen, printing its id; removes the marker.</summary>
+    internal const string RecoverScript = "p=$(cat \"$0\" 2>/dev/null) || exit 0; rm -f \"$0\"; case $(sed -n 's/^State:\t//p' /proc/$p/status 2>/dev/null) in T*) kill -CONT \"$p\" && echo \"$p\";; esac";
 
     private readonly IContainerExec _exec;
     private readonly string _password;
@@ -93,6 +99,7 @@ public sealed class Neo4jTarget
     public async Task<Neo4jEdition> EditionAsync(CancellationToken ct)
     {
         if (_edition is { } known) return known;
+        await ResumeLeftHeldAsync(ct).ConfigureAwait(false);
         if (_configured is { } configured) return (_edition = configured).Value;
 
         var result = await RunAsync(new[] { "cypher-shell", "-d", "system", "--format", "plain", "CALL dbms.components() YIELD edition" }, ct).ConfigureAwait(false);
@@ -114,6 +121,22 @@ public sealed class Neo4jTarget
         throw new UpgradeOpsException("Neo4jEditionUnknown", ErrorKind.InvalidData, Name,
             $"The edition of Neo4j in {_exec.Description} cannot be told: cypher-shell did not answer ({(error.Length > 0 ? error : $"exit code {result.ExitCode}")}) " +
             $"and neither the image '{UserText.Shown(_image)}' nor NEO4J_ACCEPT_LICENSE_AGREEMENT says it. Set 'edition: Community' or 'edition: Enterprise' on data store '{Name}' in the profile.");
+    }
+
+    /// <summary>
+    /// A backup or restore killed while the server was held stopped (kill -9, a lost connection) leaves it frozen, and the
+    /// database unusable until someone resumes it: the next one resumes it first, and stops, since the server then ends its
+    /// shutdown and its container restarts.
+    /// </summary>
+    private async Task ResumeLeftHeldAsync(CancellationToken ct)
+    {
+        var recovered = await RunAsync(new[] { "sh", "-c", RecoverScript, HeldMarker }, ct).ConfigureAwait(false);
+        var pid = recovered.StandardOutputText.Trim();
+        if (recovered.ExitCode != 0 || pid.Length == 0) return;
+        _log?.LogWarning("Neo4j (process {Pid}) in {Where} was left stopped by an interrupted backup or restore and has been resumed.", pid, _exec.Description);
+        throw new UpgradeOpsException("Neo4jLeftStopped", ErrorKind.ResourceUnavailable, Name,
+            $"The Neo4j server of '{Name}' in {_exec.Description} (process {pid}) had been left stopped by an interrupted backup or restore; it has been resumed " +
+            "and restarts now. Wait until the database container is healthy again, then run it again.");
     }
 
     private Neo4jEdition? EditionOfContainer()
@@ -236,7 +259,7 @@ public sealed class Neo4jTarget
             throw new UpgradeOpsException("Neo4jProcessNotFound", ErrorKind.ResourceUnavailable, Name,
                 $"The Neo4j server in {_exec.Description} has no process id in {PidFile} ({Redact(pidFile.StandardError.Trim())}): it is not running, or not the official image's layout. " +
                 "Start the database container and run it again.");
-        var watchdog = await RunAsync(new[] { "sh", "-c", WatchdogScript, "upgradeops-neo4j-watchdog", pid, PidFile }, ct).ConfigureAwait(false);
+        var watchdog = await RunAsync(new[] { "sh", "-c", WatchdogScript, "upgradeops-neo4j-watchdog", pid, PidFile, HeldMarker }, ct).ConfigureAwait(false);
         var watchdogPid = watchdog.StandardOutputText.Trim();
         if (watchdog.ExitCode != 0 || watchdogPid.Length == 0 || !watchdogPid.All(char.IsAsciiDigit))
             throw AdminFailure("Neo4jStopFailed", "the watchdog", watchdog);
@@ -258,6 +281,7 @@ public sealed class Neo4jTarget
         {
             await RunAsync(new[] { "kill", watchdogPid }, CancellationToken.None).ConfigureAwait(false);
             var resumed = await RunAsync(new[] { "kill", "-CONT", pid }, CancellationToken.None).ConfigureAwait(false);
+            await RunAsync(new[] { "rm", "-f", HeldMarker }, CancellationToken.None).ConfigureAwait(false);
             if (resumed.ExitCode != 0)
             {
                 _log?.LogWarning("Neo4j (process {Pid}) in {Where} could not be resumed: {Error}", pid, _exec.Description, Redact(resumed.StandardError.Trim()));

@@ -39,13 +39,16 @@ public sealed class Neo4jTargetTests : IDisposable
         public string Whoami { get; set; } = "root";
         public byte[]? Loaded { get; private set; }
         public bool ResumeFails { get; set; }
+        public bool LeftHeld { get; set; }
 
         public Task<ExecResult> RunAsync(IReadOnlyList<string> command, CancellationToken ct, Stream? standardOutput = null, Stream? standardInput = null)
         {
             ct.ThrowIfCancellationRequested();
             var line = string.Join(' ', command);
-            Commands.Add(command[0] == "sh" && command[2] == Neo4jTarget.WatchdogScript ? "watchdog " + string.Join(' ', command.Skip(4)) : line);
+            Commands.Add(command[0] == "sh" && command[2] == Neo4jTarget.WatchdogScript ? "watchdog " + string.Join(' ', command.Skip(4))
+                : command[0] == "sh" && command[2] == Neo4jTarget.RecoverScript ? "recover " + command[3] : line);
             ExecResult Ok(string output = "") => new(0, "", output);
+            if (Commands[^1].StartsWith("recover", StringComparison.Ordinal)) return Task.FromResult(Ok(LeftHeld ? "4242\n" : ""));
             if (line.StartsWith("cypher-shell", StringComparison.Ordinal) && line.EndsWith("YIELD edition", StringComparison.Ordinal))
                 return Task.FromResult(new ExecResult(Components.Exit, Components.Error, Components.Output));
             if (line == $"cat {Neo4jTarget.PidFile}") return Task.FromResult(Ok("4242\n"));
@@ -113,16 +116,17 @@ public sealed class Neo4jTargetTests : IDisposable
             image, environment ?? InfrahubEnvironment, log)
         { PollInterval = TimeSpan.FromMilliseconds(5), StopTimeout = TimeSpan.FromMilliseconds(200) };
 
+    private const string Recover = $"recover {Neo4jTarget.HeldMarker}";
     private const string Detect = "cypher-shell -d system --format plain CALL dbms.components() YIELD edition";
-    private static readonly string[] Stop = [$"cat {Neo4jTarget.PidFile}", $"watchdog 4242 {Neo4jTarget.PidFile}", "kill 4242", "sed -n s/^State:\t//p /proc/4242/status"];
-    private static readonly string[] Resume = ["kill 4343", "kill -CONT 4242"];
+    private static readonly string[] Stop = [$"cat {Neo4jTarget.PidFile}", $"watchdog 4242 {Neo4jTarget.PidFile} {Neo4jTarget.HeldMarker}", "kill 4242", "sed -n s/^State:\t//p /proc/4242/status"];
+    private static readonly string[] Resume = ["kill 4343", "kill -CONT 4242", $"rm -f {Neo4jTarget.HeldMarker}"];
 
     [Fact]
     public async Task A_Community_dump_holds_the_server_stopped_dumps_to_stdout_and_resumes_it()
     {
         var output = new MemoryStream();
         Assert.Equal(Neo4jEdition.Community, await Target().DumpAsync(output, default));
-        Assert.Equal([Detect, .. Stop, "neo4j-admin database dump --to-stdout neo4j", .. Resume], _server.Commands);
+        Assert.Equal([Recover, Detect, .. Stop, "neo4j-admin database dump --to-stdout neo4j", .. Resume], _server.Commands);
         Assert.Equal(DumpBytes, output.ToArray());
     }
 
@@ -136,7 +140,7 @@ public sealed class Neo4jTargetTests : IDisposable
         _server.ProcessState = "T (stopped)";
         await dumping;
         Assert.True(_server.Commands.Count(c => c.StartsWith("sed", StringComparison.Ordinal)) > 1);
-        Assert.Equal([.. Resume], _server.Commands.TakeLast(2));
+        Assert.Equal([.. Resume], _server.Commands.TakeLast(3));
     }
 
     [Fact]
@@ -146,7 +150,7 @@ public sealed class Neo4jTargetTests : IDisposable
         var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().DumpAsync(new MemoryStream(), default));
         Assert.Equal(("Neo4jDumpFailed", ErrorKind.InvalidOperation, (object?)"database"), (error.ErrorId, error.Kind, error.Target));
         Assert.Contains("Dump failed for databases", error.Message);
-        Assert.Equal([.. Resume], _server.Commands.TakeLast(2));
+        Assert.Equal([.. Resume], _server.Commands.TakeLast(3));
     }
 
     [Fact]
@@ -156,7 +160,7 @@ public sealed class Neo4jTargetTests : IDisposable
         var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().DumpAsync(new MemoryStream(), default));
         Assert.Equal(("Neo4jDatabaseRunning", ErrorKind.ResourceBusy), (error.ErrorId, error.Kind));
         Assert.DoesNotContain('\n', error.Message);
-        Assert.Equal([.. Resume], _server.Commands.TakeLast(2));
+        Assert.Equal([.. Resume], _server.Commands.TakeLast(3));
     }
 
     [Fact]
@@ -165,7 +169,7 @@ public sealed class Neo4jTargetTests : IDisposable
         using var cancel = new CancellationTokenSource();
         _server.CancelDuringDump = cancel;
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Target().DumpAsync(new MemoryStream(), cancel.Token));
-        Assert.Equal([.. Resume], _server.Commands.TakeLast(2));
+        Assert.Equal([.. Resume], _server.Commands.TakeLast(3));
     }
 
     [Fact]
@@ -175,7 +179,7 @@ public sealed class Neo4jTargetTests : IDisposable
         var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().DumpAsync(new MemoryStream(), default));
         Assert.Equal(("Neo4jStopFailed", ErrorKind.OperationTimeout), (error.ErrorId, error.Kind));
         Assert.DoesNotContain(_server.Commands, c => c.StartsWith("neo4j-admin", StringComparison.Ordinal));
-        Assert.Equal([.. Resume], _server.Commands.TakeLast(2));
+        Assert.Equal([.. Resume], _server.Commands.TakeLast(3));
     }
 
     [Fact]
@@ -196,17 +200,29 @@ public sealed class Neo4jTargetTests : IDisposable
     }
 
     [Fact]
+    public async Task A_server_an_interrupted_run_left_stopped_is_resumed_first_and_nothing_else_is_done()
+    {
+        _server.LeftHeld = true;
+        var log = new Captured();
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target(Neo4jEdition.Community, log: log).DumpAsync(new MemoryStream(), default));
+        Assert.Equal(("Neo4jLeftStopped", ErrorKind.ResourceUnavailable, (object?)"database"), (error.ErrorId, error.Kind, error.Target));
+        Assert.Contains("Wait until the database container is healthy again", error.Message);
+        Assert.Equal([Recover], _server.Commands);
+        Assert.Single(log.Lines);
+    }
+
+    [Fact]
     public async Task An_Enterprise_server_is_backed_up_online_and_never_stopped()
     {
         _server.Components = (0, "edition\n\"enterprise\"\n", "");
         var output = new MemoryStream();
         Assert.Equal(Neo4jEdition.Enterprise, await Target().DumpAsync(output, default));
         Assert.Equal(ArtifactBytes, output.ToArray());
-        Assert.Equal(Detect, _server.Commands[0]);
-        Assert.Equal($"sh -c rm -rf \"$0\" && mkdir -p \"$0\" {Neo4jTarget.BackupFolder}", _server.Commands[1]);
-        Assert.Equal($"neo4j-admin database backup --expand-commands --include-metadata=all --type=FULL --to-path={Neo4jTarget.BackupFolder} neo4j", _server.Commands[2]);
-        Assert.StartsWith("sh -c set --", _server.Commands[3]);
-        Assert.Equal($"rm -rf {Neo4jTarget.BackupFolder}", _server.Commands[4]);
+        Assert.Equal([Recover, Detect], _server.Commands.Take(2));
+        Assert.Equal($"sh -c rm -rf \"$0\" && mkdir -p \"$0\" {Neo4jTarget.BackupFolder}", _server.Commands[2]);
+        Assert.Equal($"neo4j-admin database backup --expand-commands --include-metadata=all --type=FULL --to-path={Neo4jTarget.BackupFolder} neo4j", _server.Commands[3]);
+        Assert.StartsWith("sh -c set --", _server.Commands[4]);
+        Assert.Equal($"rm -rf {Neo4jTarget.BackupFolder}", _server.Commands[5]);
         Assert.DoesNotContain(_server.Commands, c => c.StartsWith("kill", StringComparison.Ordinal));
     }
 
@@ -239,7 +255,7 @@ public sealed class Neo4jTargetTests : IDisposable
     public async Task The_profiles_edition_is_taken_without_asking_the_server()
     {
         Assert.Equal(Neo4jEdition.Enterprise, await Target(Neo4jEdition.Enterprise, "neo4j:5.20.0-community").EditionAsync(default));
-        Assert.Empty(_server.Commands);
+        Assert.Equal([Recover], _server.Commands);
     }
 
     [Fact]
@@ -288,7 +304,7 @@ public sealed class Neo4jTargetTests : IDisposable
     public async Task A_Community_load_holds_the_server_stopped_and_loads_from_stdin_as_the_neo4j_user_with_overwrite()
     {
         await Target().LoadAsync(new MemoryStream(DumpBytes), Neo4jEdition.Community, default);
-        Assert.Equal([Detect, "whoami", .. Stop,
+        Assert.Equal([Recover, Detect, "whoami", .. Stop,
             "su neo4j -s /bin/sh -c exec \"$0\" \"$@\" neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", .. Resume], _server.Commands);
         Assert.Equal(DumpBytes, _server.Loaded);
     }
@@ -301,7 +317,7 @@ public sealed class Neo4jTargetTests : IDisposable
         var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().LoadAsync(new MemoryStream(DumpBytes), null, default));
         Assert.Equal("Neo4jLoadFailed", error.ErrorId);
         Assert.Contains("neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", _server.Commands);
-        Assert.Equal([.. Resume], _server.Commands.TakeLast(2));
+        Assert.Equal([.. Resume], _server.Commands.TakeLast(3));
     }
 
     [Fact]
@@ -319,7 +335,7 @@ public sealed class Neo4jTargetTests : IDisposable
         _server.Whoami = "neo4j";
         _server.LoadFailure = (1, "broken archive");
         await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().LoadAsync(new MemoryStream(ArtifactBytes), Neo4jEdition.Enterprise, default));
-        Assert.Equal([Detect, "whoami", "cypher-shell -d system --format plain STOP DATABASE `neo4j`",
+        Assert.Equal([Recover, Detect, "whoami", "cypher-shell -d system --format plain STOP DATABASE `neo4j`",
             "neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", "cypher-shell -d system --format plain START DATABASE `neo4j`"], _server.Commands);
     }
 
@@ -328,7 +344,7 @@ public sealed class Neo4jTargetTests : IDisposable
     {
         var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().LoadAsync(new MemoryStream(ArtifactBytes), Neo4jEdition.Enterprise, default));
         Assert.Equal(("Neo4jEditionMismatch", ErrorKind.InvalidOperation), (error.ErrorId, error.Kind));
-        Assert.Equal([Detect], _server.Commands);
+        Assert.Equal([Recover, Detect], _server.Commands);
     }
 
     [Fact]
