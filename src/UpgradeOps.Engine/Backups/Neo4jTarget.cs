@@ -59,6 +59,8 @@ public sealed class Neo4jTarget
     public string Database { get; }
     public string User { get; }
     internal TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Whether the server was asked to shut down for a dump or a load: it then restarts once resumed, which the platform waits for.</summary>
+    public bool WasStopped { get; private set; }
     /// <summary>How long the server may take to shut down (infrahub-backup waits 120 s).</summary>
     internal TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
@@ -269,6 +271,7 @@ public sealed class Neo4jTarget
         {
             var term = await RunAsync(new[] { "kill", pid }, ct).ConfigureAwait(false);
             if (term.ExitCode != 0) throw AdminFailure("Neo4jStopFailed", $"kill {pid}", term);
+            WasStopped = true;
             await WaitFrozenAsync(pid, ct).ConfigureAwait(false);
             await work().ConfigureAwait(false);
         }

@@ -44,7 +44,7 @@ public static class ComposeBackup
         var paused = new List<string>();
         var stopped = new List<ContainerListResponse>();
         // Neo4j data stores whose server was held stopped, with their containers' start times, to bring them back before the writers.
-        var resumedStores = new List<(DataStoreDefinition Store, Dictionary<string, string> StartedBefore)>();
+        var resumedStores = new List<(Neo4jTarget Target, Dictionary<string, string> StartedBefore)>();
         // One target per Neo4j store: its edition is asked of the server once, for the writers' hold and for the dump.
         var graphs = new Dictionary<string, Neo4jTarget>();
         async Task<Neo4jTarget> GraphAsync(string name) => graphs.TryGetValue(name, out var known) ? known
@@ -103,16 +103,16 @@ public static class ComposeBackup
                 }
             }
             // A resumed Neo4j server ends and its container restarts: the application starts once it is back.
-            foreach (var (store, startedBefore) in resumedStores)
+            foreach (var (graph, startedBefore) in resumedStores.Where(r => r.Target.WasStopped))
             {
-                activity.Report($"Waiting for {store.Name} to be back", 92);
+                activity.Report($"Waiting for {graph.Name} to be back", 92);
                 try
                 {
                     await source.BringBackAsync(startedBefore, TimeSpan.FromMinutes(5), CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is UpgradeOpsException or Docker.DotNet.DockerApiException)
                 {
-                    log.LogWarning("After the backup the database of {Store} is not healthy: {Message}", store.Name, ex.Message);
+                    log.LogWarning("After the backup the database of {Store} is not healthy: {Message}", graph.Name, ex.Message);
                 }
             }
             await Task.WhenAll(stopped.Select(async container =>
@@ -158,7 +158,7 @@ public static class ComposeBackup
     }
 
     private static async Task<BackupComponent> CaptureAsync(ComposeDeployment source, PlannedComponent planned, BackupWriter writer,
-        ProgressActivity activity, DeploymentBackup backup, List<(DataStoreDefinition, Dictionary<string, string>)> resumedStores,
+        ProgressActivity activity, DeploymentBackup backup, List<(Neo4jTarget, Dictionary<string, string>)> resumedStores,
         Func<string, Task<Neo4jTarget>> graphOf, CancellationToken ct)
     {
         var component = new BackupComponent { Name = planned.Name, Kind = planned.Kind, File = planned.File, Sha256 = "", Source = planned.Source };
@@ -169,7 +169,7 @@ public static class ComposeBackup
         {
             var neo4j = await graphOf(store!.Name).ConfigureAwait(false);
             if (await neo4j.EditionAsync(ct).ConfigureAwait(false) == Neo4jEdition.Community)
-                resumedStores.Add((store!, await source.StartTimesAsync(store!, ct).ConfigureAwait(false)));
+                resumedStores.Add((neo4j, await source.StartTimesAsync(store!, ct).ConfigureAwait(false)));
             return await BackupComponents.CaptureNeo4jAsync(neo4j, component, writer, activity, ct).ConfigureAwait(false);
         }
 

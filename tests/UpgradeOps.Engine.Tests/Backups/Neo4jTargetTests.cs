@@ -125,7 +125,9 @@ public sealed class Neo4jTargetTests : IDisposable
     public async Task A_Community_dump_holds_the_server_stopped_dumps_to_stdout_and_resumes_it()
     {
         var output = new MemoryStream();
-        Assert.Equal(Neo4jEdition.Community, await Target().DumpAsync(output, default));
+        var target = Target();
+        Assert.Equal(Neo4jEdition.Community, await target.DumpAsync(output, default));
+        Assert.True(target.WasStopped);
         Assert.Equal([Recover, Detect, .. Stop, "neo4j-admin database dump --to-stdout neo4j", .. Resume], _server.Commands);
         Assert.Equal(DumpBytes, output.ToArray());
     }
@@ -224,6 +226,26 @@ public sealed class Neo4jTargetTests : IDisposable
         Assert.StartsWith("sh -c set --", _server.Commands[4]);
         Assert.Equal($"rm -rf {Neo4jTarget.BackupFolder}", _server.Commands[5]);
         Assert.DoesNotContain(_server.Commands, c => c.StartsWith("kill", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_server_whose_process_id_cannot_be_read_is_never_stopped()
+    {
+        var target = new Neo4jTarget(new NoPidFile(_server), new DataStoreDefinition { Name = "database", Kind = DataStoreKind.Neo4j, Service = "database" }, "neo4j:5.20.0", InfrahubEnvironment);
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => target.DumpAsync(new MemoryStream(), default));
+        Assert.Equal(("Neo4jProcessNotFound", ErrorKind.ResourceUnavailable), (error.ErrorId, error.Kind));
+        Assert.False(target.WasStopped);
+        Assert.DoesNotContain(_server.Commands, c => c.StartsWith("kill", StringComparison.Ordinal) || c.StartsWith("watchdog", StringComparison.Ordinal));
+    }
+
+    /// <summary>A container whose pid file is missing (the server not running, or another image's layout).</summary>
+    private sealed class NoPidFile(FakeNeo4j inner) : IContainerExec
+    {
+        public string Description => inner.Description;
+        public Task<ExecResult> RunAsync(IReadOnlyList<string> command, CancellationToken ct, Stream? standardOutput = null, Stream? standardInput = null) =>
+            command[0] == "cat"
+                ? Task.FromResult(new ExecResult(1, $"cat: {Neo4jTarget.PidFile}: No such file or directory", ""))
+                : inner.RunAsync(command, ct, standardOutput, standardInput);
     }
 
     [Theory]
