@@ -37,4 +37,17 @@ public static class BackupComponents
         activity.Report($"{component.Name}: {component.SizeBytes:N0} bytes", -1);
         return component;
     }
+
+    /// <summary>
+    /// A Neo4j database into its component file as neo4j-admin streams it (an offline dump, or Enterprise's online backup
+    /// artifact), hashed as it is written; the component records the edition that took it and where it came from.
+    /// </summary>
+    internal static async Task<BackupComponent> CaptureNeo4jAsync(Neo4jTarget neo4j, BackupComponent component, BackupWriter writer,
+        ProgressActivity activity, CancellationToken ct)
+    {
+        await writer.WriteAsync(component, async target => component.Neo4jEdition = await neo4j.DumpAsync(target, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+        component.Source = $"{component.Source}, database '{neo4j.Database}' ({component.Neo4jEdition} {(component.Neo4jEdition == Neo4jEdition.Community ? "offline dump" : "online backup")})";
+        activity.Report($"{component.Name}: {component.SizeBytes:N0} bytes", -1);
+        return component;
+    }
 }

@@ -101,6 +101,29 @@ public static class DataRestore
         }
     }
 
+    /// <summary>
+    /// A Neo4j dump (or Enterprise backup artifact) loaded over the live database, hashing the file as it streams. Neo4j
+    /// Community holds one user database, so there is no staging database beside it: the whole file was already hashed by the
+    /// verification a restore starts with (<see cref="VerifiedBackupAsync"/>), and a checksum that differs now means the file
+    /// changed during the restore.
+    /// </summary>
+    public static async Task LoadNeo4jAsync(IDataStoreHost source, string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct)
+    {
+        var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == component.Name && s.Kind == Profiles.DataStoreKind.Neo4j)
+            ?? throw new UpgradeOpsException("BackupComponentUnknown", ErrorKind.InvalidData, component.Name,
+                $"The deployment's profile has no Neo4j data store '{component.Name}' to load {component.File} into. Use the profile the backup was made with (-Profile).");
+        var target = await source.Neo4jAsync(store, ct).ConfigureAwait(false);
+        await using var file = BackupFiles.OpenRead(BackupVerifier.ComponentPath(folder, component));
+        await using var hashing = new HashingStream(file);
+        await using (var decrypted = passphrase is null ? null : BackupEncryption.Decrypt(hashing, passphrase))
+            await target.LoadAsync(decrypted ?? hashing, component.Neo4jEdition, ct).ConfigureAwait(false);
+        hashing.ReadToEnd();
+        if (hashing.HashHex() != component.Sha256)
+            throw new UpgradeOpsException("BackupChecksumMismatch", ErrorKind.InvalidData, folder,
+                $"{component.File}'s SHA-256 is {hashing.HashHex()}, the manifest recorded {component.Sha256}: the file changed while it was loaded. " +
+                $"Database '{target.Database}' holds what was read; restore the backup again from a copy nothing writes to.");
+    }
+
     /// <summary>A dump restored into a database of its own, waiting to replace the live one.</summary>
     public sealed class StagedDatabase(PostgresTarget target, string name)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
 using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
@@ -41,19 +42,37 @@ public static class ComposeBackup
 
         using var activity = context.StartActivity($"Backing up {source.Deployment.Name}");
         var paused = new List<string>();
+        var stopped = new List<ContainerListResponse>();
+        // Neo4j data stores whose server was held stopped, with their containers' start times, to bring them back before the writers.
+        var resumedStores = new List<(Neo4jTarget Target, Dictionary<string, string> StartedBefore)>();
+        // One target per Neo4j store: its edition is asked of the server once, for the writers' hold and for the dump.
+        var graphs = new Dictionary<string, Neo4jTarget>();
+        async Task<Neo4jTarget> GraphAsync(string name) => graphs.TryGetValue(name, out var known) ? known
+            : graphs[name] = await source.Neo4jAsync(source.Profile.DataStores.First(s => s.Name == name), ct).ConfigureAwait(false);
         try
         {
             ComposeBackupPlan.RecordImages(source.Containers, backup);
 
             // pg_dump alone is consistent (one snapshot, shared with the row counts). Writers stop writing only when the
-            // database and the volumes must agree with each other, or when the counts cannot share pg_dump's snapshot.
-            if (await ComposeBackupPlan.NeedsPausedWritersAsync(planned, async name =>
-                    (await source.PostgresAsync(source.Profile.DataStores.First(s => s.Name == name), ct).ConfigureAwait(false)).CanShareSnapshot).ConfigureAwait(false))
+            // database and the volumes must agree with each other, or when the counts cannot share pg_dump's snapshot;
+            // a Neo4j dump stops them (the API and the workers) first.
+            var hold = await ComposeBackupPlan.WriterHoldAsync(planned,
+                async name => (await source.PostgresAsync(source.Profile.DataStores.First(s => s.Name == name), ct).ConfigureAwait(false)).CanShareSnapshot,
+                async name => await (await GraphAsync(name).ConfigureAwait(false)).EditionAsync(ct).ConfigureAwait(false) == Neo4jEdition.Community).ConfigureAwait(false);
+            if (hold == ComposeBackupPlan.WriterHold.Pause)
             foreach (var container in source.Writers())
             {
                 activity.Report($"Pausing {container.Names.FirstOrDefault()?.TrimStart('/')}", 5);
                 await source.Engine.PauseAsync(container.ID, ct).ConfigureAwait(false);
                 paused.Add(container.ID);
+            }
+            if (hold == ComposeBackupPlan.WriterHold.Stop)
+            {
+                var writers = source.Writers(stopped: true);
+                activity.Report($"Stopping {string.Join(", ", writers.Select(ComposeUpgradePlan.NameOf))}", 5);
+                stopped.AddRange(writers);
+                await Task.WhenAll(writers.Select(c => source.Engine.Client.Containers.StopContainerAsync(c.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 30 }, ct)))
+                    .ConfigureAwait(false);
             }
 
             for (var i = 0; i < planned.Count; i++)
@@ -61,7 +80,7 @@ public static class ComposeBackup
                 var component = planned[i];
                 activity.Report($"{component.Name}: {component.Source}", 10 + 80 * i / planned.Count);
                 log.LogDebug("Capturing {Component} from {Source}", component.Name, component.Source);
-                backup.Components.Add(await CaptureAsync(source, component, writer, activity, backup, ct).ConfigureAwait(false));
+                backup.Components.Add(await CaptureAsync(source, component, writer, activity, backup, resumedStores, GraphAsync, ct).ConfigureAwait(false));
             }
         }
         catch
@@ -83,15 +102,40 @@ public static class ComposeBackup
                     log.LogWarning("Could not resume container {Container}: {Message}. Resume it with 'docker unpause {Container}'.", containerId, ex.Message, containerId);
                 }
             }
+            // A resumed Neo4j server ends and its container restarts: the application starts once it is back.
+            foreach (var (graph, startedBefore) in resumedStores.Where(r => r.Target.WasStopped))
+            {
+                activity.Report($"Waiting for {graph.Name} to be back", 92);
+                try
+                {
+                    await source.BringBackAsync(startedBefore, TimeSpan.FromMinutes(5), CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is UpgradeOpsException or Docker.DotNet.DockerApiException)
+                {
+                    log.LogWarning("After the backup the database of {Store} is not healthy: {Message}", graph.Name, ex.Message);
+                }
+            }
+            await Task.WhenAll(stopped.Select(async container =>
+            {
+                try
+                {
+                    await source.Engine.Client.Containers.StartContainerAsync(container.ID, new ContainerStartParameters(), CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    log.LogWarning("Could not start {Container} again: {Message}. Start it with 'docker start {Container}'.", ComposeUpgradePlan.NameOf(container), ex.Message, ComposeUpgradePlan.NameOf(container));
+                }
+            })).ConfigureAwait(false);
         }
         // A healthcheck that ran while a writer was paused failed, and the Engine calls it unhealthy until its next one
-        // passes: the backup is done when the writers are healthy again, as they were.
-        if (paused.Count > 0)
+        // passes: the backup is done when the writers are healthy again, as they were (and the stopped ones started).
+        var held = paused.Concat(stopped.Select(c => c.ID)).ToList();
+        if (held.Count > 0)
         {
             activity.Report("Waiting for the resumed writers to be healthy", 95);
             try
             {
-                await ComposeHealth.WaitHealthyAsync(source.Engine, source.Deployment.Name, TimeSpan.FromMinutes(2), ct, paused).ConfigureAwait(false);
+                await ComposeHealth.WaitHealthyAsync(source.Engine, source.Deployment.Name, TimeSpan.FromMinutes(2), ct, held).ConfigureAwait(false);
             }
             catch (UpgradeOpsException ex)
             {
@@ -114,12 +158,20 @@ public static class ComposeBackup
     }
 
     private static async Task<BackupComponent> CaptureAsync(ComposeDeployment source, PlannedComponent planned, BackupWriter writer,
-        ProgressActivity activity, DeploymentBackup backup, CancellationToken ct)
+        ProgressActivity activity, DeploymentBackup backup, List<(Neo4jTarget, Dictionary<string, string>)> resumedStores,
+        Func<string, Task<Neo4jTarget>> graphOf, CancellationToken ct)
     {
         var component = new BackupComponent { Name = planned.Name, Kind = planned.Kind, File = planned.File, Sha256 = "", Source = planned.Source };
         var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == planned.Name);
         if (planned.Kind == BackupComponentKind.PostgresDump)
             return await BackupComponents.CapturePostgresAsync(await source.PostgresAsync(store!, ct).ConfigureAwait(false), component, writer, activity, backup, ct).ConfigureAwait(false);
+        if (planned.Kind == BackupComponentKind.Neo4jDump)
+        {
+            var neo4j = await graphOf(store!.Name).ConfigureAwait(false);
+            if (await neo4j.EditionAsync(ct).ConfigureAwait(false) == Neo4jEdition.Community)
+                resumedStores.Add((neo4j, await source.StartTimesAsync(store!, ct).ConfigureAwait(false)));
+            return await BackupComponents.CaptureNeo4jAsync(neo4j, component, writer, activity, ct).ConfigureAwait(false);
+        }
 
         await writer.WriteAsync(component, async target =>
         {

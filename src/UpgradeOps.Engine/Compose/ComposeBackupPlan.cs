@@ -10,9 +10,12 @@ namespace UpgradeOps.Compose;
 /// </summary>
 internal static class ComposeBackupPlan
 {
+    /// <summary>What happens to the writers during a backup: nothing, paused (frozen, resumed after), or stopped (started after).</summary>
+    public enum WriterHold { None, Pause, Stop }
+
     /// <summary>
     /// The components in the order they are captured: each data store of the profile in its order (a PostgreSQL dump, a
-    /// volume's archive; Neo4j is refused), then the compose file and, when there is one, its .env; narrowed to -Component.
+    /// volume's archive, a Neo4j dump), then the compose file and, when there is one, its .env; narrowed to -Component.
     /// An encrypted backup's files end in .enc.
     /// </summary>
     public static List<PlannedComponent> Components(ProductProfile profile, ComposeFile file, string deploymentName, BackupRequest request)
@@ -30,8 +33,8 @@ internal static class ComposeBackupPlan
                     planned.Add(new(store.Name, BackupComponentKind.Volume, $"volume {deploymentName}_{store.Volume}", $"{store.Name}.tar{suffix}"));
                     break;
                 case DataStoreKind.Neo4j:
-                    throw new UpgradeOpsException("BackupMethodNotSupported", ErrorKind.NotImplemented, store.Name,
-                        $"Data store '{store.Name}' is Neo4j, whose backup (neo4j-admin database dump) UpgradeOps does not run on Compose yet. Back it up by hand, then pass -Component with the other components.");
+                    planned.Add(new(store.Name, BackupComponentKind.Neo4jDump, $"Neo4j in service {ComposeRestorePlan.ComposeName(profile, store.Service!)}", $"{store.Name}.dump{suffix}"));
+                    break;
             }
         }
         planned.Add(new(BackupComponents.Config, BackupComponentKind.ConfigFile, file.Path, $"config/{System.IO.Path.GetFileName(file.Path)}{suffix}"));
@@ -42,13 +45,13 @@ internal static class ComposeBackupPlan
     }
 
     /// <summary>
-    /// Whether writers pause during the backup. pg_dump alone is consistent (one snapshot, shared with the row counts):
-    /// writers stop writing only when two or more data components must agree with each other, or when a dump's row counts
-    /// cannot share pg_dump's snapshot (asked of each dump in turn, until one cannot).
+    /// Whether writers pause during the backup. pg_dump alone is consistent (one snapshot, shared with the row counts), and
+    /// so is Enterprise's online Neo4j backup: writers stop writing only when two or more data components must agree with
+    /// each other, or when a dump's row counts cannot share pg_dump's snapshot (asked of each dump in turn, until one cannot).
     /// </summary>
     public static async Task<bool> NeedsPausedWritersAsync(IReadOnlyList<PlannedComponent> planned, Func<string, Task<bool>> canShareSnapshot)
     {
-        if (planned.Count(p => p.Kind is BackupComponentKind.PostgresDump or BackupComponentKind.Volume) > 1) return true;
+        if (planned.Count(p => p.Kind is BackupComponentKind.PostgresDump or BackupComponentKind.Volume or BackupComponentKind.Neo4jDump) > 1) return true;
         foreach (var component in planned.Where(p => p.Kind == BackupComponentKind.PostgresDump))
         {
             if (!await canShareSnapshot(component.Name).ConfigureAwait(false)) return true;
@@ -56,11 +59,28 @@ internal static class ComposeBackupPlan
         return false;
     }
 
-    /// <summary>Containers that write data, running: workers always, the API too when a data store must be backed up offline.</summary>
-    public static IReadOnlyList<ContainerListResponse> Writers(ProductProfile profile, IEnumerable<ContainerListResponse> containers)
+    /// <summary>
+    /// How the writers are held while the components are captured. A Neo4j dump taken offline (Community: its server goes
+    /// away under them and restarts, which a paused client would not survive) stops them, the API and the workers, as
+    /// infrahub-backup does; <paramref name="takenOffline"/> is asked of each Neo4j component, until one is. Otherwise they
+    /// pause when <see cref="NeedsPausedWritersAsync"/> says so.
+    /// </summary>
+    public static async Task<WriterHold> WriterHoldAsync(IReadOnlyList<PlannedComponent> planned, Func<string, Task<bool>> canShareSnapshot,
+        Func<string, Task<bool>> takenOffline)
+    {
+        foreach (var graph in planned.Where(p => p.Kind == BackupComponentKind.Neo4jDump))
+            if (await takenOffline(graph.Name).ConfigureAwait(false)) return WriterHold.Stop;
+        return await NeedsPausedWritersAsync(planned, canShareSnapshot).ConfigureAwait(false) ? WriterHold.Pause : WriterHold.None;
+    }
+
+    /// <summary>
+    /// Containers that write data, running: workers always, the API too when a data store must be backed up offline or
+    /// (<paramref name="stopped"/>) the writers stop for a Neo4j dump.
+    /// </summary>
+    public static IReadOnlyList<ContainerListResponse> Writers(ProductProfile profile, IEnumerable<ContainerListResponse> containers, bool stopped = false)
     {
         var roles = new HashSet<ServiceRole> { ServiceRole.Worker };
-        if (profile.DataStores.Any(s => s.Offline)) roles.Add(ServiceRole.Api);
+        if (stopped || profile.DataStores.Any(s => s.Offline)) roles.Add(ServiceRole.Api);
         var services = profile.Services.Where(s => roles.Contains(s.Role)).Select(s => s.ComposeService ?? s.Name).ToHashSet();
         return containers.Where(c => c.State == "running" && c.Labels.TryGetValue(ComposeDiscovery.ServiceLabel, out var s) && services.Contains(s)).ToList();
     }

@@ -69,6 +69,10 @@ internal sealed class ComposeDeployment : IDataStoreHost
     public async Task<PostgresTarget> PostgresAsync(DataStoreDefinition store, CancellationToken ct) =>
         ComposePostgres.Of(Engine, store, await RunningContainerAsync(store, ct).ConfigureAwait(false));
 
+    /// <summary>The Neo4j of a data store, in its running container.</summary>
+    public async Task<Neo4jTarget> Neo4jAsync(DataStoreDefinition store, CancellationToken ct) =>
+        ComposeNeo4j.Of(Engine, store, await RunningContainerAsync(store, ct).ConfigureAwait(false));
+
     /// <summary>The Docker volume behind a compose volume name, and a container (running or not) that mounts it.</summary>
     public async Task<(string VolumeName, string ContainerId, string MountPath, string Image)> VolumeAsync(DataStoreDefinition store, CancellationToken ct)
     {
@@ -95,7 +99,47 @@ internal sealed class ComposeDeployment : IDataStoreHost
     }
 
     /// <summary>Containers that write data: workers always, the API too when a data store must be backed up offline.</summary>
-    public IReadOnlyList<ContainerListResponse> Writers() => ComposeBackupPlan.Writers(Profile, Containers);
+    public IReadOnlyList<ContainerListResponse> Writers(bool stopped = false) => ComposeBackupPlan.Writers(Profile, Containers, stopped);
+
+    /// <summary>When each container of a data store's service last started, to tell afterwards whether it restarted.</summary>
+    public async Task<Dictionary<string, string>> StartTimesAsync(DataStoreDefinition store, CancellationToken ct)
+    {
+        var times = new Dictionary<string, string>();
+        foreach (var container in ContainersOf(store.Service!))
+            times[container.ID] = DockerModels.StateOf(await Engine.Client.Containers.InspectContainerAsync(container.ID, ct).ConfigureAwait(false)).StartedAt ?? "";
+        return times;
+    }
+
+    /// <summary>
+    /// After a Neo4j server was held stopped and resumed, it ends its shutdown and its container's restart policy brings the
+    /// container back: waits until it has restarted (a container left exited is started here; one that never went away is
+    /// accepted after half a minute) and is healthy, so the application does not start against a database about to go.
+    /// </summary>
+    public async Task BringBackAsync(IReadOnlyDictionary<string, string> startedBefore, TimeSpan timeout, CancellationToken ct)
+    {
+        foreach (var (id, started) in startedBefore)
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            DateTime? exitedSince = null;
+            while (DateTime.UtcNow < deadline)
+            {
+                var state = DockerModels.StateOf(await Engine.Client.Containers.InspectContainerAsync(id, ct).ConfigureAwait(false));
+                if (state.Running && state.StartedAt != started) break;
+                if (!state.Running && !state.Restarting)
+                {
+                    exitedSince ??= DateTime.UtcNow;
+                    // The restart policy restarts at once; a container still exited after a few seconds has none.
+                    if (DateTime.UtcNow - exitedSince > TimeSpan.FromSeconds(3))
+                    {
+                        await Engine.Client.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct).ConfigureAwait(false);
+                        break;
+                    }
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(250), ct).ConfigureAwait(false);
+            }
+        }
+        await ComposeHealth.WaitHealthyAsync(Engine, Deployment.Name, timeout, ct, startedBefore.Keys.ToList()).ConfigureAwait(false);
+    }
 
     public void Dispose() => Engine.Dispose();
 }

@@ -44,7 +44,7 @@ public static class ComposeRestore
         CheckConfigFileTargets(source, backup);
         var folder = Path.GetFullPath(request.BackupPath);
         var stopped = ComposeRestorePlan.ContainersToStop(source.Profile, source.Containers);
-        var (dumps, others) = ComposeRestorePlan.Order(backup.Components);
+        var (dumps, graphs, others) = ComposeRestorePlan.Order(backup.Components);
         var staged = new List<DataRestore.StagedDatabase>();
         // The application stops (all at once) while the dumps restore into staging databases beside the live ones;
         // the database containers keep running so pg_restore can run in them.
@@ -60,6 +60,14 @@ public static class ComposeRestore
                 staged.Add(await DataRestore.StageDatabaseAsync(source, folder, dump, request.Passphrase, ct).ConfigureAwait(false));
             }
             await stopping.ConfigureAwait(false);
+
+            // The application is stopped: each Neo4j database is loaded over (no staging beside it on Community), and is
+            // back before the application starts.
+            foreach (var graph in graphs)
+            {
+                activity.Report($"Loading {graph.Name} from {graph.File}", 60);
+                await LoadGraphAsync(source, folder, graph, request.Passphrase, request.HealthTimeout, ct).ConfigureAwait(false);
+            }
 
             // Only now, with every dump restored and its checksum proven, are the live databases replaced.
             foreach (var database in staged)
@@ -139,12 +147,45 @@ public static class ComposeRestore
             case BackupComponentKind.PostgresDump:
                 await DataRestore.RestoreDatabaseAsync(source, folder, component, passphrase, ct).ConfigureAwait(false);
                 break;
+            case BackupComponentKind.Neo4jDump:
+                await LoadGraphAsync(source, folder, component, passphrase, TimeSpan.FromMinutes(5), ct).ConfigureAwait(false);
+                break;
             case BackupComponentKind.Volume:
                 await RestoreVolumeAsync(source, store!, folder, component, passphrase, ct).ConfigureAwait(false);
                 break;
             case BackupComponentKind.ConfigFile:
                 await RestoreFileAsync(ConfigFileTarget(source, component), folder, component, passphrase, ct).ConfigureAwait(false);
                 break;
+        }
+    }
+
+    /// <summary>
+    /// A Neo4j dump loaded over its database, then its container waited for until it is back and healthy (the server held
+    /// stopped for the load ends and restarts), also after a failed load: the application never starts against it half-way.
+    /// </summary>
+    private static async Task LoadGraphAsync(ComposeDeployment source, string folder, BackupComponent component, byte[]? passphrase, TimeSpan healthTimeout,
+        CancellationToken ct)
+    {
+        var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == component.Name);
+        var startedBefore = store?.Service is null ? new Dictionary<string, string>() : await source.StartTimesAsync(store, ct).ConfigureAwait(false);
+        Exception? failure = null;
+        try
+        {
+            await DataRestore.LoadNeo4jAsync(source, folder, component, passphrase, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+            throw;
+        }
+        finally
+        {
+            try
+            {
+                if (startedBefore.Count > 0) await source.BringBackAsync(startedBefore, healthTimeout, CancellationToken.None).ConfigureAwait(false);
+            }
+            // After a failed load its own error is the one to report; the restore's end waits for the services anyway.
+            catch (Exception ex) when (failure is not null && ex is UpgradeOpsException or Docker.DotNet.DockerApiException) { }
         }
     }
 

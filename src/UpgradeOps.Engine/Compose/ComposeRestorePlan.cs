@@ -29,14 +29,16 @@ internal static class ComposeRestorePlan
         profile.Services.FirstOrDefault(s => s.Name == service)?.ComposeService ?? service;
 
     /// <summary>
-    /// The order a restore takes: every database dump first, into staging databases beside the live ones (any that fails
-    /// leaves the live data untouched), then, once all are swapped in, the volumes and configuration files, each in the
-    /// manifest's order.
+    /// The order a restore takes: every PostgreSQL dump first, into staging databases beside the live ones (any that fails
+    /// leaves the live data untouched); then, the application stopped, each Neo4j dump loaded over its database (Neo4j
+    /// Community has no database beside it to stage into), before the staged databases are swapped in, so a load that fails
+    /// leaves PostgreSQL untouched; then the volumes and configuration files. Each group in the manifest's order.
     /// </summary>
-    public static (IReadOnlyList<BackupComponent> Dumps, IReadOnlyList<BackupComponent> Others) Order(IEnumerable<BackupComponent> components)
+    public static (IReadOnlyList<BackupComponent> Dumps, IReadOnlyList<BackupComponent> Graphs, IReadOnlyList<BackupComponent> Others) Order(IEnumerable<BackupComponent> components)
     {
         var all = components.ToList();
-        return (all.Where(c => c.Kind == BackupComponentKind.PostgresDump).ToList(), all.Where(c => c.Kind != BackupComponentKind.PostgresDump).ToList());
+        return (all.Where(c => c.Kind == BackupComponentKind.PostgresDump).ToList(), all.Where(c => c.Kind == BackupComponentKind.Neo4jDump).ToList(),
+            all.Where(c => c.Kind is not (BackupComponentKind.PostgresDump or BackupComponentKind.Neo4jDump)).ToList());
     }
 
     /// <summary>What -WhatIf says a restore would do: the containers it stops (by name) and one action per component.</summary>
@@ -46,6 +48,7 @@ internal static class ComposeRestorePlan
         var actions = backup.Components.Select(c => c.Kind switch
         {
             BackupComponentKind.PostgresDump => $"Drop and recreate database for '{c.Name}', then pg_restore {c.File} into it",
+            BackupComponentKind.Neo4jDump => $"Stop the Neo4j database of '{c.Name}', load {c.File} over it (neo4j-admin database load --overwrite-destination=true), then bring it back",
             BackupComponentKind.Volume => $"Replace the content of volume '{c.Name}' with {c.File}",
             BackupComponentKind.ConfigFile => $"Put {c.File} back at {ComposeRestore.ConfigFileTarget(file, deploymentName, c)}",
             _ => $"Restore {c.Name} from {c.File}",

@@ -2,6 +2,9 @@ namespace UpgradeOps;
 
 public enum BackupComponentKind { PostgresDump, Neo4jDump, Volume, ConfigFile, KubernetesResources, HelmRelease }
 
+/// <summary>A Neo4j edition, which decides how its database is backed up: Community offline (a dump), Enterprise online (a backup).</summary>
+public enum Neo4jEdition { Community, Enterprise }
+
 /// <summary>One file of a backup: a database dump, a volume archive, a configuration file.</summary>
 public sealed class BackupComponent
 {
@@ -19,6 +22,8 @@ public sealed class BackupComponent
     public int? DumpMajorVersion { get; set; }
     /// <summary>PostgreSQL: the row count of every table at dump time, "schema.table" → rows.</summary>
     public Dictionary<string, long>? RowCounts { get; set; }
+    /// <summary>Neo4j: the edition that took it: Community, an offline dump; Enterprise, a full online backup artifact (which Community cannot load).</summary>
+    public Neo4jEdition? Neo4jEdition { get; set; }
 
     public override string ToString() => $"{Name} ({Kind}, {SizeBytes} bytes)";
 }

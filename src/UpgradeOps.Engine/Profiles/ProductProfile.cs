@@ -217,6 +217,8 @@ public sealed class DataStoreDefinition
     public string? KubernetesWorkload { get; set; }
     /// <summary>The backup must be taken with the API stopped, not only the workers.</summary>
     public bool Offline { get; set; }
+    /// <summary>Neo4j: the edition, when it must not be detected (the server's dbms.components(), else the image tag or NEO4J_ACCEPT_LICENSE_AGREEMENT).</summary>
+    public Neo4jEdition? Edition { get; set; }
 }
 
 /// <summary>A Kubernetes object of the release's namespace; {release} in the name is the release's name.</summary>

@@ -84,6 +84,8 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
                 Fail(store, $"data store '{store.Name}' names service '{store.Service}', which is not declared.");
             if (store.Kind == DataStoreKind.Postgres && string.IsNullOrWhiteSpace(store.Database))
                 Fail(store, $"data store '{store.Name}' (Postgres) needs a 'database'.");
+            if (store.Edition is not null && store.Kind != DataStoreKind.Neo4j)
+                Fail(store, $"data store '{store.Name}' ({store.Kind}): 'edition' applies to Neo4j data stores only.");
             if (store.Kind == DataStoreKind.Volume && string.IsNullOrWhiteSpace(store.Volume))
                 Fail(store, $"data store '{store.Name}' (Volume) needs a 'volume'.");
             if (store.Port is < 1 or > 65535)

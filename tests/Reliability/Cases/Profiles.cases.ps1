@@ -140,6 +140,8 @@ $at = '[/\\]profile\.yml:\d+:\d+: '
     New-ProfileCase 'no performance samples' ($minimal + "validation:`n  performance:`n    samples: 0`n") "${at}.*samples"
     New-ProfileCase 'the API on port 70000' ($minimal + "api:`n  service: web`n  port: 70000`n") "${at}.*70000"
     New-ProfileCase 'a database on port 0' ($minimal + "dataStores:`n  - name: db`n    kind: Postgres`n    service: web`n    database: app`n    port: 0`n") "${at}.*port"
+    New-ProfileCase 'a Neo4j edition on a Postgres data store' ($minimal + "dataStores:`n  - name: db`n    kind: Postgres`n    service: web`n    database: app`n    edition: Community`n") "${at}.*'edition' applies to Neo4j"
+    New-ProfileCase 'a Neo4j edition that does not exist' ($minimal + "dataStores:`n  - name: graph`n    kind: Neo4j`n    service: web`n    edition: Aura`n") "${at}.*'Aura'.*Community, Enterprise"
     New-ProfileCase 'a negative replica count' "name: mine`nservices:`n  - name: web`n    replicas: -1`n" "${at}.*replicas"
     New-ProfileCase 'minutes per gigabyte of .nan' ($minimal + "estimates:`n  minutesPerGigabyte: .nan`n") "${at}.*minutesPerGigabyte"
     New-ProfileCase 'a negative minutes per gigabyte' ($minimal + "estimates:`n  minutesPerGigabyte: -2`n") "${at}.*minutesPerGigabyte"

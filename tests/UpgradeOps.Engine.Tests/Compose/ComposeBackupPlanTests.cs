@@ -62,12 +62,38 @@ public sealed class ComposeBackupPlanTests : IDisposable
     }
 
     [Fact]
-    public void A_Neo4j_data_store_is_refused_on_Compose()
+    public void A_Neo4j_data_store_is_dumped_in_the_profiles_order()
     {
         var profile = Profile();
-        profile.DataStores.Insert(0, new DataStoreDefinition { Name = "graph", Kind = DataStoreKind.Neo4j, Service = "database" });
-        var error = Assert.Throws<UpgradeOpsException>(() => Plan(profile));
-        Assert.Equal(("BackupMethodNotSupported", ErrorKind.NotImplemented, (object?)"graph"), (error.ErrorId, error.Kind, error.Target));
+        profile.DataStores.Insert(0, new DataStoreDefinition { Name = "graph", Kind = DataStoreKind.Neo4j, Service = "task-manager-db" });
+        Assert.Equal(new PlannedComponent("graph", BackupComponentKind.Neo4jDump, "Neo4j in service task-manager-db", "graph.dump"), Plan(profile)[0]);
+        Assert.Equal("graph.dump.enc", Plan(profile, [1, 2, 3])[0].File);
+    }
+
+    [Fact]
+    public async Task A_Community_Neo4j_dump_stops_the_writers_without_asking_the_PostgreSQL_databases()
+    {
+        PlannedComponent graph = new("graph", BackupComponentKind.Neo4jDump, "", "graph.dump");
+        var asked = new List<string>();
+        Assert.Equal(ComposeBackupPlan.WriterHold.Stop, await ComposeBackupPlan.WriterHoldAsync([graph, Dump("a"), Config()],
+            _ => throw new InvalidOperationException("not asked"), n => { asked.Add(n); return Task.FromResult(true); }));
+        Assert.Equal(["graph"], asked);
+    }
+
+    [Fact]
+    public async Task An_Enterprise_Neo4j_backup_online_is_one_more_data_component_that_must_agree_with_the_others()
+    {
+        PlannedComponent graph = new("graph", BackupComponentKind.Neo4jDump, "", "graph.dump");
+        Assert.Equal(ComposeBackupPlan.WriterHold.Pause, await ComposeBackupPlan.WriterHoldAsync([graph, Dump("a"), Config()], _ => Task.FromResult(true), _ => Task.FromResult(false)));
+        Assert.Equal(ComposeBackupPlan.WriterHold.None, await ComposeBackupPlan.WriterHoldAsync([graph, Config()], _ => Task.FromResult(true), _ => Task.FromResult(false)));
+        Assert.Equal(ComposeBackupPlan.WriterHold.Pause, await ComposeBackupPlan.WriterHoldAsync([Dump("a"), Volume("v")], _ => Task.FromResult(true), _ => throw new InvalidOperationException("not asked")));
+        Assert.Equal(ComposeBackupPlan.WriterHold.None, await ComposeBackupPlan.WriterHoldAsync([Dump("a"), Config()], _ => Task.FromResult(true), _ => throw new InvalidOperationException("not asked")));
+    }
+
+    [Fact]
+    public void Writers_stopped_for_a_Neo4j_dump_are_the_API_and_the_workers_whatever_offline_says()
+    {
+        Assert.Equal(["prod-server-2", "prod-server-1", "prod-worker-1", "prod-worker-2"], Names(ComposeBackupPlan.Writers(Profile(), Containers(), stopped: true)));
     }
 
     [Fact]

@@ -58,10 +58,11 @@ public sealed class ComposeRestorePlanTests : IDisposable
         var components = new[]
         {
             Component("config", BackupComponentKind.ConfigFile), Component("one", BackupComponentKind.PostgresDump), Component("artifacts", BackupComponentKind.Volume),
-            Component("two", BackupComponentKind.PostgresDump), Component("other", BackupComponentKind.Volume),
+            Component("two", BackupComponentKind.PostgresDump), Component("other", BackupComponentKind.Volume), Component("graph", BackupComponentKind.Neo4jDump),
         };
-        var (dumps, others) = ComposeRestorePlan.Order(components);
+        var (dumps, graphs, others) = ComposeRestorePlan.Order(components);
         Assert.Equal(["one", "two"], dumps.Select(c => c.Name));
+        Assert.Equal(["graph"], graphs.Select(c => c.Name));
         Assert.Equal(["config", "artifacts", "other"], others.Select(c => c.Name));
     }
 
@@ -75,6 +76,7 @@ public sealed class ComposeRestorePlanTests : IDisposable
             {
                 Component("prefect", BackupComponentKind.PostgresDump, "prefect.dump"),
                 Component("artifacts", BackupComponentKind.Volume, "artifacts.tar"),
+                Component("graph", BackupComponentKind.Neo4jDump, "graph.dump"),
                 Component("config", BackupComponentKind.ConfigFile, "config/docker-compose.yml", "/elsewhere/docker-compose.yml"),
                 Component("config", BackupComponentKind.ConfigFile, "config/.env.enc"),
             },
@@ -85,6 +87,7 @@ public sealed class ComposeRestorePlanTests : IDisposable
         [
             "Drop and recreate database for 'prefect', then pg_restore prefect.dump into it",
             "Replace the content of volume 'artifacts' with artifacts.tar",
+            "Stop the Neo4j database of 'graph', load graph.dump over it (neo4j-admin database load --overwrite-destination=true), then bring it back",
             $"Put config/docker-compose.yml back at {_composePath}",
             $"Put config/.env.enc back at {System.IO.Path.Combine(_folder, ".env")}",
         ], plan.Actions);

@@ -1,0 +1,332 @@
+using Microsoft.Extensions.Logging;
+using UpgradeOps.Hosting;
+using UpgradeOps.Profiles;
+
+namespace UpgradeOps.Backups;
+
+/// <summary>
+/// A Neo4j 5 database inside a container or a pod, backed up and loaded with its own neo4j-admin through an exec API
+/// (<see cref="IContainerExec"/>), as opsmill/infrahub-backup does: Community is dumped offline (neo4j-admin database dump
+/// --to-stdout) while its server process is held stopped, so the container stays up; Enterprise is backed up online
+/// (neo4j-admin database backup). Both load back with neo4j-admin database load --from-stdin --overwrite-destination=true.
+/// The credentials (NEO4J_AUTH) go in the exec's environment for cypher-shell, never on a command line or in a message.
+/// </summary>
+public sealed class Neo4jTarget
+{
+    /// <summary>Where the Neo4j server of the official image writes its process id (and removes it at the end of its shutdown).</summary>
+    internal const string PidFile = "/var/lib/neo4j/run/neo4j.pid";
+    /// <summary>Enterprise: the folder in the container the online backup is written to, streamed out, then removed.</summary>
+    internal const string BackupFolder = "/tmp/upgradeops-neo4j-backup";
+
+    /// <summary>
+    /// The watchdog, started in the background before the server is asked to stop: when the server removes its pid file (at
+    /// the very end of its shutdown, the store closed and its lock released) the process is frozen with SIGSTOP before it can
+    /// exit, so the container's main process never ends and the container is neither stopped nor restarted while
+    /// neo4j-admin works. infrahub-backup ships a Go binary (inotify) for this; a shell loop needs nothing in the image.
+    /// It prints its own process id, so it can be stopped when the server never goes away.
+    /// </summary>
+    internal const string WatchdogScript = "(while [ -e \"$2\" ]; do :; done; kill -STOP \"$1\" && echo \"$1\" > \"$3\") </dev/null >/dev/null 2>&1 & echo $!";
+
+    /// <summary>Where the watchdog notes the process it froze, so a run killed before it resumed the server is found and undone by the next.</summary>
+    internal const string HeldMarker = "/tmp/upgradeops-neo4j-held";
+
+    /// <summary>Resumes the process the marker names when it is still frozen, printing its id; removes the marker.</summary>
+    internal const string RecoverScript = "p=$(cat \"$0\" 2>/dev/null) || exit 0; rm -f \"$0\"; case $(sed -n 's/^State:\t//p' /proc/$p/status 2>/dev/null) in T*) kill -CONT \"$p\" && echo \"$p\";; esac";
+
+    private readonly IContainerExec _exec;
+    private readonly string _password;
+    private readonly Neo4jEdition? _configured;
+    private readonly string _image;
+    private readonly IReadOnlyDictionary<string, string> _environment;
+    private readonly ILogger? _log;
+    private Neo4jEdition? _edition;
+
+    /// <param name="environment">The container's own environment (NEO4J_AUTH, NEO4J_ACCEPT_LICENSE_AGREEMENT...).</param>
+    internal Neo4jTarget(IContainerExec exec, DataStoreDefinition store, string image, IReadOnlyDictionary<string, string> environment, ILogger? log = null)
+    {
+        _exec = exec;
+        _image = image;
+        _environment = environment;
+        _configured = store.Edition;
+        _log = log;
+        Name = store.Name;
+        (User, _password) = Credentials(store, environment);
+        Database = DatabaseName(store, environment);
+    }
+
+    /// <summary>The profile's data store.</summary>
+    public string Name { get; }
+    public string Database { get; }
+    public string User { get; }
+    internal TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Whether the server was asked to shut down for a dump or a load: it then restarts once resumed, which the platform waits for.</summary>
+    public bool WasStopped { get; private set; }
+    /// <summary>How long the server may take to shut down (infrahub-backup waits 120 s).</summary>
+    internal TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>
+    /// User and password: the profile's userVariable/passwordVariable when it names them, else NEO4J_AUTH=user/password
+    /// as the official image and Infrahub's compose file give it (NEO4J_AUTH=none: no authentication).
+    /// </summary>
+    public static (string User, string Password) Credentials(DataStoreDefinition store, IReadOnlyDictionary<string, string> environment)
+    {
+        string user = "neo4j", password = "";
+        if (environment.TryGetValue("NEO4J_AUTH", out var auth) && auth != "none" && auth.Split('/', 2) is [var u, var p])
+            (user, password) = (u, p);
+        if (store.UserVariable is not null && environment.TryGetValue(store.UserVariable, out var configuredUser)) user = configuredUser;
+        if (store.PasswordVariable is not null && environment.TryGetValue(store.PasswordVariable, out var configuredPassword)) password = configuredPassword;
+        return (user, password);
+    }
+
+    /// <summary>The environment cypher-shell reads its credentials from (NEO4J_USERNAME, NEO4J_PASSWORD), for the exec to carry.</summary>
+    public static IReadOnlyList<string> ExecEnvironment(DataStoreDefinition store, IReadOnlyDictionary<string, string> environment)
+    {
+        var (user, password) = Credentials(store, environment);
+        return password.Length == 0 ? new[] { $"NEO4J_USERNAME={user}" } : new[] { $"NEO4J_USERNAME={user}", $"NEO4J_PASSWORD={password}" };
+    }
+
+    /// <summary>The profile's database, else the default database the container's environment configures, else neo4j (Neo4j's default).</summary>
+    public static string DatabaseName(DataStoreDefinition store, IReadOnlyDictionary<string, string> environment) =>
+        !string.IsNullOrWhiteSpace(store.Database) ? store.Database
+        : environment.TryGetValue("NEO4J_initial_dbms_default__database", out var initial) && initial.Length > 0 ? initial
+        : environment.TryGetValue("NEO4J_dbms_default__database", out var legacy) && legacy.Length > 0 ? legacy
+        : "neo4j";
+
+    /// <summary>
+    /// The edition: the profile's (edition:) when it says one; else the server's own answer to CALL dbms.components(), as
+    /// infrahub-backup asks it; else, when the server cannot be asked, the container's image tag (-enterprise, -community) or
+    /// NEO4J_ACCEPT_LICENSE_AGREEMENT (required by Enterprise images only). Unlike infrahub-backup, which assumes
+    /// Community when its query fails, an edition nothing tells is refused.
+    /// </summary>
+    public async Task<Neo4jEdition> EditionAsync(CancellationToken ct)
+    {
+        if (_edition is { } known) return known;
+        await ResumeLeftHeldAsync(ct).ConfigureAwait(false);
+        if (_configured is { } configured) return (_edition = configured).Value;
+
+        var result = await RunAsync(new[] { "cypher-shell", "-d", "system", "--format", "plain", "CALL dbms.components() YIELD edition" }, ct).ConfigureAwait(false);
+        var answer = result.StandardOutputText.Split('\n').Select(l => l.Trim().Trim('"').Trim()).LastOrDefault(l => l.Length > 0)?.ToLowerInvariant();
+        if (result.ExitCode == 0 && answer is "community" or "enterprise")
+            return (_edition = answer == "community" ? Neo4jEdition.Community : Neo4jEdition.Enterprise).Value;
+
+        var error = Redact(result.StandardError.Trim());
+        var unauthorized = error.Contains("unauthorized", StringComparison.OrdinalIgnoreCase) || error.Contains("authentication", StringComparison.OrdinalIgnoreCase);
+        if (EditionOfContainer() is { } fromContainer)
+        {
+            _log?.LogWarning("Neo4j of data store {Store} did not say its edition ({Error}); the container's image and environment say {Edition}.", Name, error, fromContainer);
+            return (_edition = fromContainer).Value;
+        }
+        if (unauthorized)
+            throw new UpgradeOpsException("Neo4jAuthenticationFailed", ErrorKind.SecurityError, Name,
+                $"Neo4j in {_exec.Description} refused user '{User}': {error} The credentials come from the container's NEO4J_AUTH (user/password) " +
+                "or the variables the profile names (userVariable, passwordVariable): check them, or set the data store's 'edition' in the profile.");
+        throw new UpgradeOpsException("Neo4jEditionUnknown", ErrorKind.InvalidData, Name,
+            $"The edition of Neo4j in {_exec.Description} cannot be told: cypher-shell did not answer ({(error.Length > 0 ? error : $"exit code {result.ExitCode}")}) " +
+            $"and neither the image '{UserText.Shown(_image)}' nor NEO4J_ACCEPT_LICENSE_AGREEMENT says it. Set 'edition: Community' or 'edition: Enterprise' on data store '{Name}' in the profile.");
+    }
+
+    /// <summary>
+    /// A backup or restore killed while the server was held stopped (kill -9, a lost connection) leaves it frozen, and the
+    /// database unusable until someone resumes it: the next one resumes it first, and stops, since the server then ends its
+    /// shutdown and its container restarts.
+    /// </summary>
+    private async Task ResumeLeftHeldAsync(CancellationToken ct)
+    {
+        var recovered = await RunAsync(new[] { "sh", "-c", RecoverScript, HeldMarker }, ct).ConfigureAwait(false);
+        var pid = recovered.StandardOutputText.Trim();
+        if (recovered.ExitCode != 0 || pid.Length == 0) return;
+        _log?.LogWarning("Neo4j (process {Pid}) in {Where} was left stopped by an interrupted backup or restore and has been resumed.", pid, _exec.Description);
+        throw new UpgradeOpsException("Neo4jLeftStopped", ErrorKind.ResourceUnavailable, Name,
+            $"The Neo4j server of '{Name}' in {_exec.Description} (process {pid}) had been left stopped by an interrupted backup or restore; it has been resumed " +
+            "and restarts now. Wait until the database container is healthy again, then run it again.");
+    }
+
+    private Neo4jEdition? EditionOfContainer()
+    {
+        var tag = _image[(_image.LastIndexOf('/') + 1)..];
+        tag = tag.Contains(':') ? tag[(tag.IndexOf(':') + 1)..] : "";
+        if (tag.Contains("enterprise", StringComparison.OrdinalIgnoreCase)) return Neo4jEdition.Enterprise;
+        if (tag.Contains("community", StringComparison.OrdinalIgnoreCase)) return Neo4jEdition.Community;
+        return _environment.ContainsKey("NEO4J_ACCEPT_LICENSE_AGREEMENT") ? Neo4jEdition.Enterprise : null;
+    }
+
+    /// <summary>
+    /// The database into <paramref name="output"/>, as it streams: Community, an offline dump while the server process is
+    /// held stopped (always resumed, also after a failure or a cancel); Enterprise, a full online backup artifact.
+    /// </summary>
+    public async Task<Neo4jEdition> DumpAsync(Stream output, CancellationToken ct)
+    {
+        var edition = await EditionAsync(ct).ConfigureAwait(false);
+        if (edition == Neo4jEdition.Enterprise)
+        {
+            await BackupOnlineAsync(output, ct).ConfigureAwait(false);
+            return edition;
+        }
+        await WhileStoppedAsync(async () =>
+        {
+            var result = await RunAsync(new[] { "neo4j-admin", "database", "dump", "--to-stdout", Database }, ct, output).ConfigureAwait(false);
+            if (result.ExitCode != 0) throw AdminFailure("Neo4jDumpFailed", "neo4j-admin database dump", result);
+        }, ct).ConfigureAwait(false);
+        return edition;
+    }
+
+    private async Task BackupOnlineAsync(Stream output, CancellationToken ct)
+    {
+        try
+        {
+            var prepared = await RunAsync(new[] { "sh", "-c", "rm -rf \"$0\" && mkdir -p \"$0\"", BackupFolder }, ct).ConfigureAwait(false);
+            if (prepared.ExitCode != 0) throw AdminFailure("Neo4jBackupFailed", "mkdir", prepared);
+            var backup = await RunAsync(new[] { "neo4j-admin", "database", "backup", "--expand-commands", "--include-metadata=all", "--type=FULL",
+                $"--to-path={BackupFolder}", Database }, ct).ConfigureAwait(false);
+            if (backup.ExitCode != 0) throw AdminFailure("Neo4jBackupFailed", "neo4j-admin database backup", backup);
+            // The one full artifact the backup wrote (<database>-<time>.backup), which neo4j-admin database load reads like a dump.
+            var streamed = await RunAsync(new[] { "sh", "-c", "set -- \"$0\"/*.backup; [ \"$#\" -eq 1 ] && [ -f \"$1\" ] && exec cat \"$1\"; echo \"expected one .backup file, found: $*\" >&2; exit 1", BackupFolder },
+                ct, output).ConfigureAwait(false);
+            if (streamed.ExitCode != 0) throw AdminFailure("Neo4jBackupFailed", "reading the backup artifact", streamed);
+        }
+        finally
+        {
+            await RunAsync(new[] { "rm", "-rf", BackupFolder }, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Replaces the database with the dump or artifact on <paramref name="dump"/> (neo4j-admin database load --from-stdin
+    /// --overwrite-destination=true, as the neo4j user), the database offline meanwhile: Community's server process held
+    /// stopped, Enterprise's database stopped with STOP DATABASE; both brought back whatever happens.
+    /// </summary>
+    public async Task LoadAsync(Stream dump, Neo4jEdition? takenWith, CancellationToken ct)
+    {
+        var edition = await EditionAsync(ct).ConfigureAwait(false);
+        if (takenWith == Neo4jEdition.Enterprise && edition == Neo4jEdition.Community)
+            throw new UpgradeOpsException("Neo4jEditionMismatch", ErrorKind.InvalidOperation, Name,
+                $"The backup of '{Name}' is an Enterprise online backup and Neo4j in {_exec.Description} is Community, which cannot load it. " +
+                "Restore it onto a Neo4j Enterprise, or restore a backup taken from a Community edition.");
+        var load = await AsNeo4jUserAsync(new[] { "neo4j-admin", "database", "load", "--from-stdin", "--overwrite-destination=true", Database }, ct).ConfigureAwait(false);
+        async Task LoadOnceAsync()
+        {
+            var result = await RunAsync(load, ct, stdin: dump).ConfigureAwait(false);
+            if (result.ExitCode != 0) throw AdminFailure("Neo4jLoadFailed", "neo4j-admin database load", result);
+        }
+        if (edition == Neo4jEdition.Community)
+        {
+            await WhileStoppedAsync(LoadOnceAsync, ct).ConfigureAwait(false);
+            return;
+        }
+        await CypherAsync($"STOP DATABASE `{Database.Replace("`", "``")}`", ct).ConfigureAwait(false);
+        try
+        {
+            await LoadOnceAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            await CypherAsync($"START DATABASE `{Database.Replace("`", "``")}`", CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>What neo4j-admin database load --info says of a dump on <paramref name="dump"/> (files, bytes, format), loading nothing.</summary>
+    public async Task<string> InfoAsync(Stream dump, CancellationToken ct)
+    {
+        var output = new MemoryStream();
+        var result = await RunAsync(new[] { "neo4j-admin", "database", "load", "--info", "--from-stdin", Database }, ct, output, dump).ConfigureAwait(false);
+        if (result.ExitCode != 0) throw AdminFailure("Neo4jDumpUnreadable", "neo4j-admin database load --info", result);
+        return System.Text.Encoding.UTF8.GetString(output.ToArray()).Trim();
+    }
+
+    /// <summary>neo4j-admin database load must run as the neo4j user (its files are the server's): through su when the exec runs as another.</summary>
+    private async Task<string[]> AsNeo4jUserAsync(string[] command, CancellationToken ct)
+    {
+        var whoami = await RunAsync(new[] { "whoami" }, ct).ConfigureAwait(false);
+        if (whoami.ExitCode == 0 && whoami.StandardOutputText.Trim() == "neo4j") return command;
+        return new[] { "su", "neo4j", "-s", "/bin/sh", "-c", "exec \"$0\" \"$@\"" }.Concat(command).ToArray();
+    }
+
+    private async Task CypherAsync(string statement, CancellationToken ct)
+    {
+        var result = await RunAsync(new[] { "cypher-shell", "-d", "system", "--format", "plain", statement }, ct).ConfigureAwait(false);
+        if (result.ExitCode != 0) throw AdminFailure("Neo4jCommandFailed", "cypher-shell", result);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> while the Community server process is held stopped: the watchdog started, the server
+    /// asked to shut down (SIGTERM) and waited for until it is frozen (State T); afterwards, whatever happened, the watchdog
+    /// ended and the process continued (SIGCONT), with no cancellation. The server then ends its shutdown and the
+    /// container's restart policy (or the platform) brings it back, as with infrahub-backup.
+    /// </summary>
+    private async Task WhileStoppedAsync(Func<Task> work, CancellationToken ct)
+    {
+        var pidFile = await RunAsync(new[] { "cat", PidFile }, ct).ConfigureAwait(false);
+        var pid = pidFile.StandardOutputText.Trim();
+        if (pidFile.ExitCode != 0 || pid.Length == 0 || !pid.All(char.IsAsciiDigit))
+            throw new UpgradeOpsException("Neo4jProcessNotFound", ErrorKind.ResourceUnavailable, Name,
+                $"The Neo4j server in {_exec.Description} has no process id in {PidFile} ({Redact(pidFile.StandardError.Trim())}): it is not running, or not the official image's layout. " +
+                "Start the database container and run it again.");
+        var watchdog = await RunAsync(new[] { "sh", "-c", WatchdogScript, "upgradeops-neo4j-watchdog", pid, PidFile, HeldMarker }, ct).ConfigureAwait(false);
+        var watchdogPid = watchdog.StandardOutputText.Trim();
+        if (watchdog.ExitCode != 0 || watchdogPid.Length == 0 || !watchdogPid.All(char.IsAsciiDigit))
+            throw AdminFailure("Neo4jStopFailed", "the watchdog", watchdog);
+
+        Exception? failure = null;
+        try
+        {
+            var term = await RunAsync(new[] { "kill", pid }, ct).ConfigureAwait(false);
+            if (term.ExitCode != 0) throw AdminFailure("Neo4jStopFailed", $"kill {pid}", term);
+            WasStopped = true;
+            await WaitFrozenAsync(pid, ct).ConfigureAwait(false);
+            await work().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+            throw;
+        }
+        finally
+        {
+            await RunAsync(new[] { "kill", watchdogPid }, CancellationToken.None).ConfigureAwait(false);
+            var resumed = await RunAsync(new[] { "kill", "-CONT", pid }, CancellationToken.None).ConfigureAwait(false);
+            await RunAsync(new[] { "rm", "-f", HeldMarker }, CancellationToken.None).ConfigureAwait(false);
+            if (resumed.ExitCode != 0)
+            {
+                _log?.LogWarning("Neo4j (process {Pid}) in {Where} could not be resumed: {Error}", pid, _exec.Description, Redact(resumed.StandardError.Trim()));
+                if (failure is null) throw AdminFailure("Neo4jResumeFailed", $"kill -CONT {pid}", resumed);
+            }
+        }
+    }
+
+    private async Task WaitFrozenAsync(string pid, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + StopTimeout;
+        while (true)
+        {
+            var state = await RunAsync(new[] { "sed", "-n", "s/^State:\t//p", $"/proc/{pid}/status" }, ct).ConfigureAwait(false);
+            if (state.ExitCode != 0)
+                throw new UpgradeOpsException("Neo4jStopFailed", ErrorKind.InvalidOperation, Name,
+                    $"The Neo4j server (process {pid}) in {_exec.Description} exited instead of being held stopped, so its container stops or restarts. " +
+                    "Wait until the database container is healthy again, then run it again.");
+            if (state.StandardOutputText.TrimStart().StartsWith('T')) return;
+            if (DateTime.UtcNow >= deadline)
+                throw new UpgradeOpsException("Neo4jStopFailed", ErrorKind.OperationTimeout, Name,
+                    $"The Neo4j server (process {pid}) in {_exec.Description} did not shut down within {StopTimeout.TotalSeconds:N0} s (state {state.StandardOutputText.Trim()}); " +
+                    "it was resumed. Look at the database's logs, then run it again.");
+            await Task.Delay(PollInterval, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<ExecResult> RunAsync(IReadOnlyList<string> command, CancellationToken ct, Stream? stdout = null, Stream? stdin = null) =>
+        await _exec.RunAsync(command, ct, stdout, stdin).ConfigureAwait(false);
+
+    private UpgradeOpsException AdminFailure(string errorId, string tool, ExecResult result)
+    {
+        var error = Redact(result.StandardError.Trim());
+        // Community's store lock: neo4j-admin refuses a database its server still has open ("The database is in use. Stop database 'x' and try again.").
+        if (error.Contains("in use", StringComparison.OrdinalIgnoreCase))
+            return new UpgradeOpsException("Neo4jDatabaseRunning", ErrorKind.ResourceBusy, Name,
+                $"{tool} in {_exec.Description} was refused because database '{Database}' is in use by its running server: {error} " +
+                "Nothing was changed. Check that the server process is the one in " + PidFile + ", or stop the database container's other users, then run it again.");
+        return new UpgradeOpsException(errorId, ErrorKind.InvalidOperation, Name,
+            $"{tool} in {_exec.Description} failed with exit code {result.ExitCode}: {(error.Length > 0 ? error : "no error output")} " +
+            "Look at the database container's logs, check that it runs Neo4j 5 with neo4j-admin, then run it again.");
+    }
+
+    private string Redact(string text) => UserText.Shown(_password.Length == 0 ? text : text.Replace(_password, "***"));
+}

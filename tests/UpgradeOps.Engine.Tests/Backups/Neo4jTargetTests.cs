@@ -1,0 +1,456 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using UpgradeOps.Backups;
+using UpgradeOps.Hosting;
+using UpgradeOps.Profiles;
+
+namespace UpgradeOps.Engine.Tests.Backups;
+
+/// <summary>
+/// Neo4j backups and loads through the exec contract (IContainerExec): a fake answers cypher-shell, neo4j-admin and the
+/// shell commands as a Neo4j 5 container of the official image would, and records every command, so the sequences (the
+/// server held stopped around a Community dump, and always resumed) are proven without a Neo4j.
+/// </summary>
+public sealed class Neo4jTargetTests : IDisposable
+{
+    private const string Password = "s3cr3t-Pa55";
+    private static readonly byte[] DumpBytes = Encoding.ASCII.GetBytes("DZV1 a Neo4j 5 dump, as neo4j-admin streams it" + new string('x', 70_000));
+    private static readonly byte[] ArtifactBytes = Encoding.ASCII.GetBytes("an Enterprise full backup artifact");
+    private readonly FakeNeo4j _server = new();
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), $"neo4j-target-{Guid.NewGuid():N}");
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_folder)) Directory.Delete(_folder, true);
+    }
+
+    /// <summary>A Neo4j container of the official image: pid 4242 in its pid file, the watchdog started as 4343.</summary>
+    private sealed class FakeNeo4j : IContainerExec
+    {
+        public List<string> Commands { get; } = new();
+        public string Description => "fake neo4j container";
+        public (int Exit, string Output, string Error) Components { get; set; } = (0, "edition\n\"community\"\n", "");
+        public string ProcessState { get; set; } = "T (stopped)";
+        public bool ProcessGone { get; set; }
+        public (int Exit, string Error)? DumpFailure { get; set; }
+        public (int Exit, string Error)? LoadFailure { get; set; }
+        public CancellationTokenSource? CancelDuringDump { get; set; }
+        public string Whoami { get; set; } = "root";
+        public byte[]? Loaded { get; private set; }
+        public bool ResumeFails { get; set; }
+        public bool LeftHeld { get; set; }
+
+        public Task<ExecResult> RunAsync(IReadOnlyList<string> command, CancellationToken ct, Stream? standardOutput = null, Stream? standardInput = null)
+        {
+            ct.ThrowIfCancellationRequested();
+            var line = string.Join(' ', command);
+            Commands.Add(command[0] == "sh" && command[2] == Neo4jTarget.WatchdogScript ? "watchdog " + string.Join(' ', command.Skip(4))
+                : command[0] == "sh" && command[2] == Neo4jTarget.RecoverScript ? "recover " + command[3] : line);
+            ExecResult Ok(string output = "") => new(0, "", output);
+            if (Commands[^1].StartsWith("recover", StringComparison.Ordinal)) return Task.FromResult(Ok(LeftHeld ? "4242\n" : ""));
+            if (line.StartsWith("cypher-shell", StringComparison.Ordinal) && line.EndsWith("YIELD edition", StringComparison.Ordinal))
+                return Task.FromResult(new ExecResult(Components.Exit, Components.Error, Components.Output));
+            if (line == $"cat {Neo4jTarget.PidFile}") return Task.FromResult(Ok("4242\n"));
+            if (Commands[^1].StartsWith("watchdog", StringComparison.Ordinal)) return Task.FromResult(Ok("4343\n"));
+            if (line == "kill -CONT 4242" && ResumeFails) return Task.FromResult(new ExecResult(1, "kill: (4242) - No such process", ""));
+            if (command[0] == "sed")
+                return Task.FromResult(ProcessGone ? new ExecResult(2, "sed: can't read /proc/4242/status: No such file or directory", "") : Ok(ProcessState + "\n"));
+            if (command[0] == "whoami") return Task.FromResult(Ok(Whoami + "\n"));
+            if (line.StartsWith("neo4j-admin database dump", StringComparison.Ordinal))
+            {
+                if (CancelDuringDump is { } cancel)
+                {
+                    standardOutput!.Write(DumpBytes, 0, 100);
+                    cancel.Cancel();
+                    ct.ThrowIfCancellationRequested();
+                }
+                if (DumpFailure is { } failure)
+                {
+                    standardOutput!.Write(DumpBytes, 0, 100);
+                    return Task.FromResult(new ExecResult(failure.Exit, failure.Error, ""));
+                }
+                standardOutput!.Write(DumpBytes);
+                return Task.FromResult(Ok());
+            }
+            if (command[0] == "sh" && command[2].StartsWith("set --", StringComparison.Ordinal))
+            {
+                standardOutput!.Write(ArtifactBytes);
+                return Task.FromResult(Ok());
+            }
+            if (line.Contains("neo4j-admin database load --info", StringComparison.Ordinal))
+            {
+                standardInput!.CopyTo(Stream.Null);
+                standardOutput!.Write(Encoding.UTF8.GetBytes("Database: neo4j\nFormat: ZSTD\nFiles: 12\nBytes: 70000\n"));
+                return Task.FromResult(Ok());
+            }
+            if (line.Contains("neo4j-admin database load", StringComparison.Ordinal))
+            {
+                var loaded = new MemoryStream();
+                standardInput!.CopyTo(loaded);
+                Loaded = loaded.ToArray();
+                return Task.FromResult(LoadFailure is { } failure ? new ExecResult(failure.Exit, failure.Error, "") : Ok());
+            }
+            return Task.FromResult(Ok());
+        }
+    }
+
+    private sealed class Captured : ILogger
+    {
+        public List<string> Lines { get; } = new();
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => true;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Lines.Add(formatter(state, exception));
+    }
+
+    private static readonly Dictionary<string, string> InfrahubEnvironment = new()
+    {
+        // As Infrahub's docker-compose.yml gives the database service its credentials.
+        ["NEO4J_AUTH"] = $"neo4j/{Password}",
+        ["NEO4J_dbms_security_procedures_unrestricted"] = "apoc.*",
+    };
+
+    private Neo4jTarget Target(Neo4jEdition? edition = null, string image = "neo4j:5.20.0", Dictionary<string, string>? environment = null, ILogger? log = null) =>
+        new(_server, new DataStoreDefinition { Name = "database", Kind = DataStoreKind.Neo4j, Service = "database", Edition = edition },
+            image, environment ?? InfrahubEnvironment, log)
+        { PollInterval = TimeSpan.FromMilliseconds(5), StopTimeout = TimeSpan.FromMilliseconds(200) };
+
+    private const string Recover = $"recover {Neo4jTarget.HeldMarker}";
+    private const string Detect = "cypher-shell -d system --format plain CALL dbms.components() YIELD edition";
+    private static readonly string[] Stop = [$"cat {Neo4jTarget.PidFile}", $"watchdog 4242 {Neo4jTarget.PidFile} {Neo4jTarget.HeldMarker}", "kill 4242", "sed -n s/^State:\t//p /proc/4242/status"];
+    private static readonly string[] Resume = ["kill 4343", "kill -CONT 4242", $"rm -f {Neo4jTarget.HeldMarker}"];
+
+    [Fact]
+    public async Task A_Community_dump_holds_the_server_stopped_dumps_to_stdout_and_resumes_it()
+    {
+        var output = new MemoryStream();
+        var target = Target();
+        Assert.Equal(Neo4jEdition.Community, await target.DumpAsync(output, default));
+        Assert.True(target.WasStopped);
+        Assert.Equal([Recover, Detect, .. Stop, "neo4j-admin database dump --to-stdout neo4j", .. Resume], _server.Commands);
+        Assert.Equal(DumpBytes, output.ToArray());
+    }
+
+    [Fact]
+    public async Task The_server_is_waited_for_until_it_is_frozen()
+    {
+        _server.ProcessState = "S (sleeping)";
+        var target = Target();
+        var dumping = target.DumpAsync(new MemoryStream(), default);
+        await Task.Delay(30);
+        _server.ProcessState = "T (stopped)";
+        await dumping;
+        Assert.True(_server.Commands.Count(c => c.StartsWith("sed", StringComparison.Ordinal)) > 1);
+        Assert.Equal([.. Resume], _server.Commands.TakeLast(3));
+    }
+
+    [Fact]
+    public async Task A_failed_dump_still_resumes_the_server_and_says_what_neo4j_admin_said()
+    {
+        _server.DumpFailure = (1, "Dump failed for databases: 'neo4j'");
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().DumpAsync(new MemoryStream(), default));
+        Assert.Equal(("Neo4jDumpFailed", ErrorKind.InvalidOperation, (object?)"database"), (error.ErrorId, error.Kind, error.Target));
+        Assert.Contains("Dump failed for databases", error.Message);
+        Assert.Equal([.. Resume], _server.Commands.TakeLast(3));
+    }
+
+    [Fact]
+    public async Task A_dump_refused_because_the_database_runs_is_its_own_error_and_the_server_is_resumed()
+    {
+        _server.DumpFailure = (1, "Dump failed for databases: 'neo4j'\nThe database is in use. Stop database 'neo4j' and try again.");
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().DumpAsync(new MemoryStream(), default));
+        Assert.Equal(("Neo4jDatabaseRunning", ErrorKind.ResourceBusy), (error.ErrorId, error.Kind));
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.Equal([.. Resume], _server.Commands.TakeLast(3));
+    }
+
+    [Fact]
+    public async Task A_cancelled_dump_resumes_the_server_without_the_cancelled_token()
+    {
+        using var cancel = new CancellationTokenSource();
+        _server.CancelDuringDump = cancel;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Target().DumpAsync(new MemoryStream(), cancel.Token));
+        Assert.Equal([.. Resume], _server.Commands.TakeLast(3));
+    }
+
+    [Fact]
+    public async Task A_server_that_does_not_shut_down_in_time_is_resumed_and_nothing_is_dumped()
+    {
+        _server.ProcessState = "S (sleeping)";
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().DumpAsync(new MemoryStream(), default));
+        Assert.Equal(("Neo4jStopFailed", ErrorKind.OperationTimeout), (error.ErrorId, error.Kind));
+        Assert.DoesNotContain(_server.Commands, c => c.StartsWith("neo4j-admin", StringComparison.Ordinal));
+        Assert.Equal([.. Resume], _server.Commands.TakeLast(3));
+    }
+
+    [Fact]
+    public async Task A_server_that_exits_instead_of_freezing_is_reported_and_nothing_is_dumped()
+    {
+        _server.ProcessGone = true;
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().DumpAsync(new MemoryStream(), default));
+        Assert.Equal("Neo4jStopFailed", error.ErrorId);
+        Assert.DoesNotContain(_server.Commands, c => c.StartsWith("neo4j-admin", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_server_that_cannot_be_resumed_after_a_good_dump_is_an_error()
+    {
+        _server.ResumeFails = true;
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().DumpAsync(new MemoryStream(), default));
+        Assert.Equal("Neo4jResumeFailed", error.ErrorId);
+    }
+
+    [Fact]
+    public async Task A_server_an_interrupted_run_left_stopped_is_resumed_first_and_nothing_else_is_done()
+    {
+        _server.LeftHeld = true;
+        var log = new Captured();
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target(Neo4jEdition.Community, log: log).DumpAsync(new MemoryStream(), default));
+        Assert.Equal(("Neo4jLeftStopped", ErrorKind.ResourceUnavailable, (object?)"database"), (error.ErrorId, error.Kind, error.Target));
+        Assert.Contains("Wait until the database container is healthy again", error.Message);
+        Assert.Equal([Recover], _server.Commands);
+        Assert.Single(log.Lines);
+    }
+
+    [Fact]
+    public async Task An_Enterprise_server_is_backed_up_online_and_never_stopped()
+    {
+        _server.Components = (0, "edition\n\"enterprise\"\n", "");
+        var output = new MemoryStream();
+        Assert.Equal(Neo4jEdition.Enterprise, await Target().DumpAsync(output, default));
+        Assert.Equal(ArtifactBytes, output.ToArray());
+        Assert.Equal([Recover, Detect], _server.Commands.Take(2));
+        Assert.Equal($"sh -c rm -rf \"$0\" && mkdir -p \"$0\" {Neo4jTarget.BackupFolder}", _server.Commands[2]);
+        Assert.Equal($"neo4j-admin database backup --expand-commands --include-metadata=all --type=FULL --to-path={Neo4jTarget.BackupFolder} neo4j", _server.Commands[3]);
+        Assert.StartsWith("sh -c set --", _server.Commands[4]);
+        Assert.Equal($"rm -rf {Neo4jTarget.BackupFolder}", _server.Commands[5]);
+        Assert.DoesNotContain(_server.Commands, c => c.StartsWith("kill", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_server_whose_process_id_cannot_be_read_is_never_stopped()
+    {
+        var target = new Neo4jTarget(new NoPidFile(_server), new DataStoreDefinition { Name = "database", Kind = DataStoreKind.Neo4j, Service = "database" }, "neo4j:5.20.0", InfrahubEnvironment);
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => target.DumpAsync(new MemoryStream(), default));
+        Assert.Equal(("Neo4jProcessNotFound", ErrorKind.ResourceUnavailable), (error.ErrorId, error.Kind));
+        Assert.False(target.WasStopped);
+        Assert.DoesNotContain(_server.Commands, c => c.StartsWith("kill", StringComparison.Ordinal) || c.StartsWith("watchdog", StringComparison.Ordinal));
+    }
+
+    /// <summary>A container whose pid file is missing (the server not running, or another image's layout).</summary>
+    private sealed class NoPidFile(FakeNeo4j inner) : IContainerExec
+    {
+        public string Description => inner.Description;
+        public Task<ExecResult> RunAsync(IReadOnlyList<string> command, CancellationToken ct, Stream? standardOutput = null, Stream? standardInput = null) =>
+            command[0] == "cat"
+                ? Task.FromResult(new ExecResult(1, $"cat: {Neo4jTarget.PidFile}: No such file or directory", ""))
+                : inner.RunAsync(command, ct, standardOutput, standardInput);
+    }
+
+    [Theory]
+    [InlineData(0, "edition\n\"enterprise\"\n", "", "neo4j:5.20.0", false, Neo4jEdition.Enterprise)]
+    [InlineData(0, "edition\ncommunity\n", "", "neo4j:5.20.0-enterprise", false, Neo4jEdition.Community)]
+    [InlineData(1, "", "Connection refused", "neo4j:5.20.0-enterprise", false, Neo4jEdition.Enterprise)]
+    [InlineData(1, "", "Connection refused", "registry.local/mirror/neo4j:5.20.0-community", false, Neo4jEdition.Community)]
+    [InlineData(1, "", "Connection refused", "neo4j:5.20.0", true, Neo4jEdition.Enterprise)]
+    [InlineData(1, "", "Connection refused", "neo4j:5", false, null)]
+    [InlineData(1, "", "Connection refused", "neo4j", false, null)]
+    public async Task The_edition_is_the_servers_answer_else_the_image_tag_or_the_license_variable(int exit, string output, string error, string image, bool license,
+        Neo4jEdition? expected)
+    {
+        _server.Components = (exit, output, error);
+        var environment = new Dictionary<string, string>(InfrahubEnvironment);
+        if (license) environment["NEO4J_ACCEPT_LICENSE_AGREEMENT"] = "yes";
+        var target = Target(image: image, environment: environment);
+        if (expected is null)
+        {
+            var refused = await Assert.ThrowsAsync<UpgradeOpsException>(() => target.EditionAsync(default));
+            Assert.Equal(("Neo4jEditionUnknown", ErrorKind.InvalidData, (object?)"database"), (refused.ErrorId, refused.Kind, refused.Target));
+            Assert.Contains("edition: Community", refused.Message);
+            return;
+        }
+        Assert.Equal(expected, await target.EditionAsync(default));
+    }
+
+    [Fact]
+    public async Task The_profiles_edition_is_taken_without_asking_the_server()
+    {
+        Assert.Equal(Neo4jEdition.Enterprise, await Target(Neo4jEdition.Enterprise, "neo4j:5.20.0-community").EditionAsync(default));
+        Assert.Equal([Recover], _server.Commands);
+    }
+
+    [Fact]
+    public async Task A_refused_password_with_an_image_that_says_nothing_is_an_authentication_error_that_never_shows_the_password()
+    {
+        _server.Components = (1, "", $"The client is unauthorized due to authentication failure. (password {Password})");
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target(image: "neo4j:5").EditionAsync(default));
+        Assert.Equal(("Neo4jAuthenticationFailed", ErrorKind.SecurityError), (error.ErrorId, error.Kind));
+        Assert.DoesNotContain(Password, error.Message);
+        Assert.Contains("NEO4J_AUTH", error.Message);
+    }
+
+    [Fact]
+    public async Task The_password_is_in_the_execs_environment_only_never_in_a_command_a_log_line_or_a_message()
+    {
+        _server.Components = (1, "", $"unauthorized: {Password}");
+        _server.DumpFailure = (1, $"failed with {Password}");
+        var log = new Captured();
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target(image: "neo4j:5.20.0-community", log: log).DumpAsync(new MemoryStream(), default));
+        Assert.DoesNotContain(Password, error.Message);
+        Assert.Contains("***", error.Message);
+        Assert.NotEmpty(log.Lines);
+        Assert.DoesNotContain(log.Lines, l => l.Contains(Password, StringComparison.Ordinal));
+        Assert.DoesNotContain(_server.Commands, c => c.Contains(Password, StringComparison.Ordinal));
+        var store = new DataStoreDefinition { Name = "database", Kind = DataStoreKind.Neo4j, Service = "database" };
+        Assert.Equal(["NEO4J_USERNAME=neo4j", $"NEO4J_PASSWORD={Password}"], Neo4jTarget.ExecEnvironment(store, InfrahubEnvironment));
+    }
+
+    [Fact]
+    public void Credentials_and_database_come_from_the_containers_environment_or_the_variables_the_profile_names()
+    {
+        var store = new DataStoreDefinition { Name = "database", Kind = DataStoreKind.Neo4j, Service = "database" };
+        Assert.Equal(("neo4j", Password), Neo4jTarget.Credentials(store, InfrahubEnvironment));
+        Assert.Equal(("neo4j", ""), Neo4jTarget.Credentials(store, new Dictionary<string, string> { ["NEO4J_AUTH"] = "none" }));
+        Assert.Equal(["NEO4J_USERNAME=neo4j"], Neo4jTarget.ExecEnvironment(store, new Dictionary<string, string> { ["NEO4J_AUTH"] = "none" }));
+        var named = new DataStoreDefinition { Name = "database", Kind = DataStoreKind.Neo4j, Service = "database", UserVariable = "DB_USER", PasswordVariable = "DB_PASSWORD" };
+        Assert.Equal(("graph", "other"), Neo4jTarget.Credentials(named, new Dictionary<string, string> { ["NEO4J_AUTH"] = "neo4j/x", ["DB_USER"] = "graph", ["DB_PASSWORD"] = "other" }));
+
+        Assert.Equal("neo4j", Neo4jTarget.DatabaseName(store, InfrahubEnvironment));
+        Assert.Equal("graph", Neo4jTarget.DatabaseName(store, new Dictionary<string, string> { ["NEO4J_initial_dbms_default__database"] = "graph" }));
+        Assert.Equal("infrahub", Neo4jTarget.DatabaseName(new DataStoreDefinition { Name = "d", Database = "infrahub" },
+            new Dictionary<string, string> { ["NEO4J_initial_dbms_default__database"] = "graph" }));
+    }
+
+    [Fact]
+    public async Task A_Community_load_holds_the_server_stopped_and_loads_from_stdin_as_the_neo4j_user_with_overwrite()
+    {
+        await Target().LoadAsync(new MemoryStream(DumpBytes), Neo4jEdition.Community, default);
+        Assert.Equal([Recover, Detect, "whoami", .. Stop,
+            "su neo4j -s /bin/sh -c exec \"$0\" \"$@\" neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", .. Resume], _server.Commands);
+        Assert.Equal(DumpBytes, _server.Loaded);
+    }
+
+    [Fact]
+    public async Task A_load_in_a_container_that_runs_as_neo4j_needs_no_su_and_a_failed_load_still_resumes_the_server()
+    {
+        _server.Whoami = "neo4j";
+        _server.LoadFailure = (1, "Failed to load database 'neo4j': unexpected end of archive");
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().LoadAsync(new MemoryStream(DumpBytes), null, default));
+        Assert.Equal("Neo4jLoadFailed", error.ErrorId);
+        Assert.Contains("neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", _server.Commands);
+        Assert.Equal([.. Resume], _server.Commands.TakeLast(3));
+    }
+
+    [Fact]
+    public async Task A_load_into_a_database_its_server_still_holds_is_refused_as_running()
+    {
+        _server.LoadFailure = (1, "The database is in use. Stop database 'neo4j' and try again.");
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().LoadAsync(new MemoryStream(DumpBytes), null, default));
+        Assert.Equal("Neo4jDatabaseRunning", error.ErrorId);
+    }
+
+    [Fact]
+    public async Task An_Enterprise_load_stops_and_starts_the_database_and_starts_it_also_after_a_failure()
+    {
+        _server.Components = (0, "edition\nenterprise\n", "");
+        _server.Whoami = "neo4j";
+        _server.LoadFailure = (1, "broken archive");
+        await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().LoadAsync(new MemoryStream(ArtifactBytes), Neo4jEdition.Enterprise, default));
+        Assert.Equal([Recover, Detect, "whoami", "cypher-shell -d system --format plain STOP DATABASE `neo4j`",
+            "neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", "cypher-shell -d system --format plain START DATABASE `neo4j`"], _server.Commands);
+    }
+
+    [Fact]
+    public async Task An_Enterprise_backup_is_refused_on_a_Community_server_before_anything_stops()
+    {
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().LoadAsync(new MemoryStream(ArtifactBytes), Neo4jEdition.Enterprise, default));
+        Assert.Equal(("Neo4jEditionMismatch", ErrorKind.InvalidOperation), (error.ErrorId, error.Kind));
+        Assert.Equal([Recover, Detect], _server.Commands);
+    }
+
+    [Fact]
+    public async Task The_manifests_SHA256_is_that_of_the_bytes_streamed_and_the_edition_is_recorded()
+    {
+        var writer = BackupWriter.Create(new BackupRequest { Deployment = Deployment(), Path = _folder }, Deployment(), "/srv/docker-compose.yml", NullLog.Instance);
+        var component = new BackupComponent { Name = "database", Kind = BackupComponentKind.Neo4jDump, File = "database.dump", Sha256 = "", Source = "Neo4j in service database" };
+        using var activity = EngineContext.Silent().StartActivity("test");
+        writer.Backup.Components.Add(await BackupComponents.CaptureNeo4jAsync(Target(), component, writer, activity, default));
+        await writer.CompleteAsync(TimeSpan.FromSeconds(1), default);
+
+        var written = BackupCatalog.Open(writer.Backup.Path, null).Components.Single();
+        Assert.Equal(Convert.ToHexString(SHA256.HashData(DumpBytes)).ToLowerInvariant(), written.Sha256);
+        Assert.Equal(DumpBytes.Length, written.SizeBytes);
+        Assert.Equal(DumpBytes, File.ReadAllBytes(Path.Combine(writer.Backup.Path, "database.dump")));
+        Assert.Equal(Neo4jEdition.Community, written.Neo4jEdition);
+        Assert.Equal("Neo4j in service database, database 'neo4j' (Community offline dump)", written.Source);
+    }
+
+    private static Deployment Deployment() => new() { Name = "prod", Platform = DeploymentPlatform.Compose, Profile = "infrahub", Version = "1.7.5" };
+
+    private sealed class NullLog : ILogger
+    {
+        public static readonly NullLog Instance = new();
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => false;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) { }
+    }
+
+    private sealed class FakeHost(ProductProfile profile, Neo4jTarget target) : IDataStoreHost
+    {
+        public ProductProfile Profile { get; } = profile;
+        public Task<PostgresTarget> PostgresAsync(DataStoreDefinition store, CancellationToken ct) => throw new InvalidOperationException("no PostgreSQL here");
+        public Task<Neo4jTarget> Neo4jAsync(DataStoreDefinition store, CancellationToken ct) => Task.FromResult(target);
+        public void Dispose() { }
+    }
+
+    private (string Folder, BackupComponent Component) WriteDump(string? recordedSha = null)
+    {
+        Directory.CreateDirectory(_folder);
+        File.WriteAllBytes(Path.Combine(_folder, "database.dump"), DumpBytes);
+        return (_folder, new BackupComponent
+        {
+            Name = "database", Kind = BackupComponentKind.Neo4jDump, File = "database.dump", SizeBytes = DumpBytes.Length,
+            Sha256 = recordedSha ?? Convert.ToHexString(SHA256.HashData(DumpBytes)).ToLowerInvariant(), Neo4jEdition = Neo4jEdition.Community,
+        });
+    }
+
+    private FakeHost Host() => new(new ProductProfile { DataStores = { new DataStoreDefinition { Name = "database", Kind = DataStoreKind.Neo4j, Service = "database" } } }, Target());
+
+    [Fact]
+    public async Task A_restore_streams_the_file_into_the_load_and_proves_its_SHA256()
+    {
+        var (folder, component) = WriteDump();
+        await DataRestore.LoadNeo4jAsync(Host(), folder, component, null, default);
+        Assert.Equal(DumpBytes, _server.Loaded);
+    }
+
+    [Fact]
+    public async Task A_file_whose_SHA256_is_not_the_manifests_is_reported_after_the_load()
+    {
+        var (folder, component) = WriteDump(new string('0', 64));
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => DataRestore.LoadNeo4jAsync(Host(), folder, component, null, default));
+        Assert.Equal(("BackupChecksumMismatch", ErrorKind.InvalidData), (error.ErrorId, error.Kind));
+    }
+
+    [Fact]
+    public async Task Verification_reads_a_Neo4j_dumps_header_with_the_targets_neo4j_admin_and_skips_a_restore_test()
+    {
+        var (folder, component) = WriteDump();
+        var manifest = new BackupManifest
+        {
+            Backup = new DeploymentBackup { Id = "prod-1", CreatedAt = DateTimeOffset.UtcNow, DeploymentName = "prod", Version = "1.7.5", Components = { component } },
+        };
+        File.WriteAllText(Path.Combine(folder, BackupManifest.FileName), manifest.ToJson());
+        var verification = await BackupVerifier.VerifyAsync(new BackupVerificationRequest
+        {
+            BackupPath = folder, RestoreTest = true, Deployment = Deployment(), DataStores = _ => Task.FromResult<IDataStoreHost>(Host()),
+        }, EngineContext.Silent());
+        var dump = verification.Checks.Single(c => c.Name == "Dump database");
+        Assert.Equal(CheckStatus.Passed, dump.Status);
+        Assert.Contains("Format: ZSTD", dump.Detail);
+        Assert.Equal(CheckStatus.Skipped, verification.Checks.Single(c => c.Name == "RestoreTest database").Status);
+        Assert.Contains("neo4j-admin database load --info --from-stdin neo4j", _server.Commands);
+        Assert.True(verification.Passed);
+    }
+}
