@@ -125,7 +125,8 @@ public static class ComposeRollback
                     RollbackStepKind.WaitHealthy => async () =>
                     {
                         await ComposeHealth.WaitHealthyAsync(target.Engine, target.Deployment.Name, healthTimeout, ct).ConfigureAwait(false);
-                        return "every container healthy";
+                        await ComposeHealth.WaitApiAnswersAsync(target.Deployment, target.Profile, healthTimeout, ct).ConfigureAwait(false);
+                        return target.Deployment.ApiEndpoint is null ? "every container healthy" : $"every container healthy, the API answering at {target.Deployment.ApiEndpoint}";
                     },
                     _ => throw new InvalidOperationException($"No action for the rollback step '{step.Name}'."),
                 }).ConfigureAwait(false);

@@ -357,6 +357,9 @@ public static partial class ComposeUpgrade
         }
         if (started.Count > 0)
             await ComposeHealth.WaitHealthyAsync(target.Engine, target.Deployment.Name, healthTimeout, ct, started).ConfigureAwait(false);
+        // The API step ends when users reach the API again, not when its containers say healthy.
+        if (role == ServiceRole.Api && started.Count > 0)
+            await ComposeHealth.WaitApiAnswersAsync(target.Deployment, target.Profile, healthTimeout, ct).ConfigureAwait(false);
         return replaced.Count == 0 ? "already on the new image" : string.Join(", ", replaced);
     }
 
@@ -397,6 +400,7 @@ public static partial class ComposeUpgrade
             foreach (var container in ComposeUpgradePlan.ToStartAfterFailure(target.Profile, target.Containers, journal.PreviousContainers))
                 await client.Containers.StartContainerAsync(container.ID, new ContainerStartParameters(), none).ConfigureAwait(false);
             await ComposeHealth.WaitHealthyAsync(target.Engine, target.Deployment.Name, healthTimeout, none).ConfigureAwait(false);
+            await ComposeHealth.WaitApiAnswersAsync(target.Deployment, target.Profile, healthTimeout, none).ConfigureAwait(false);
             if (ComposeUpgradePlan.DataMayHaveChanged(journal.Completed, journal.Current))
                 log.LogWarning("The previous version serves again. If the migration changed data, restore it with Invoke-Rollback -UpgradeId {Id}.", journal.Result.Id);
         }
