@@ -120,7 +120,7 @@ function Invoke-XunitTests {
 }
 
 function Invoke-PesterTests {
-    param([string[]] $Path = @((Join-Path $Root 'tests/Pester'), (Join-Path $Root 'tests/Reliability')), [string] $ResultName = 'pester',
+    param([string[]] $Path = @((Join-Path $Root 'tests/Pester'), (Join-Path $Root 'tests/Reliability')),
         # The caller writes the summary (Write-PesterSummary) itself, after what it still has to show.
         [switch] $DeferSummary)
     $pester = Join-Path (Get-ToolPackagePath 'Pester' '5.7.1') 'tools/Pester.psd1'
@@ -129,12 +129,14 @@ function Invoke-PesterTests {
     $config.Run.Path = $Path
     $config.Run.PassThru = $true
     $config.Output.Verbosity = 'Detailed'
-    $config.TestResult.Enabled = $true
-    $config.TestResult.OutputPath = Join-Path $OutDir "test-results/$ResultName.xml"
+    # No NUnit XML: nothing reads it, and a failure message holding an escape character (a child's coloured output)
+    # made its export throw and lose the whole run's counts.
+    $config.TestResult.Enabled = $false
     if ($PesterTag) { $config.Filter.Tag = $PesterTag -split ',' }
     $env:UPGRADEOPS_MODULE = Join-Path $ModuleOut 'UpgradeOps.psd1'
     $env:UPGRADEOPS_ROOT = $Root
     $result = Invoke-Pester -Configuration $config
+    if ($null -eq $result -or -not $result.PSObject.Properties['PassedCount']) { throw "Pester returned no results for $($Path -join ', '): see its errors above." }
     if (-not $DeferSummary) { Write-PesterSummary $result }
     [pscustomobject]@{
         Result      = $result
@@ -207,8 +209,7 @@ function Invoke-Check {
     if (-not $NoBuild) { Invoke-Build }
     # 'a,b' arrives as one string from a shell (dotnet pwsh ./build.ps1 -PesterPath a,b): split it.
     $paths = @($PesterPath | ForEach-Object { $_ -split ',' } | Where-Object { $_ } | ForEach-Object { Join-Path $Root $_.Trim() })
-    $name = if ($SummaryPath) { [IO.Path]::GetFileNameWithoutExtension($SummaryPath) } else { 'pester-check' }
-    $pester = Invoke-PesterTests -Path $paths -ResultName $name
+    $pester = Invoke-PesterTests -Path $paths
     if ($pester.Reliability) { Write-Host $pester.Reliability }
     Write-Host "Pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped"
     if ($SummaryPath) { $pester | Select-Object Passed, Failed, Skipped, Reliability | ConvertTo-Json | Set-Content -LiteralPath $SummaryPath }
@@ -239,9 +240,13 @@ function Invoke-Test {
     New-Package
     Initialize-Sandbox
     $xunit = Invoke-XunitTests
-    $side = Start-PesterProcess -Path @('tests/Reliability') -Name 'pester-reliability'
+    # Files whose tests need no Docker Engine (no block tagged Sandbox, Kubernetes or Helm) run beside the ones that do.
+    $files = @(Get-ChildItem (Join-Path $Root 'tests/Pester') -Filter '*.Tests.ps1' | Sort-Object Name)
+    $needsEngine = { param($file) (Get-Content -Raw $file.FullName) -match "-Tag\s[^{]*'(Sandbox|Kubernetes|Helm)'" }
+    $beside = @($files | Where-Object { -not (& $needsEngine $_) } | ForEach-Object { [IO.Path]::GetRelativePath($Root, $_.FullName) })
+    $side = Start-PesterProcess -Path (@('tests/Reliability') + $beside) -Name 'pester-beside'
     try {
-        $main = Invoke-PesterTests -Path @(Join-Path $Root 'tests/Pester') -DeferSummary
+        $main = Invoke-PesterTests -Path @($files | Where-Object { & $needsEngine $_ } | ForEach-Object FullName) -DeferSummary
     }
     finally {
         # The tests share one sandbox deployment; it goes when they are done (the engine and registry stay).
