@@ -760,9 +760,16 @@ function Start-Sandbox {
         }
         $null = Stop-Sandbox -ProjectName $ProjectName -Path $folder -RemoveVolumes
     }
+    # A port of a sandbox just removed can stay held for a while (seen once in CI: 55432 for about a minute after
+    # docker-compose down): wait for it, then say what holds it.
+    $portDeadline = [DateTime]::UtcNow.AddSeconds(120)
     foreach ($name in $script:Ports.Keys) {
-        if (Test-SbxPort $script:Ports[$name]) {
-            throw "Port $($script:Ports[$name]) ($name) on 127.0.0.1 is already in use: another sandbox or program runs (docker ps --filter label=com.docker.compose.project). The sandbox uses fixed ports on the host network."
+        while (Test-SbxPort $script:Ports[$name]) {
+            if ([DateTime]::UtcNow -gt $portDeadline) {
+                $holder = if (Test-SbxCommand ss) { ((Invoke-SbxNative ss @('-ltnp', "sport = :$($script:Ports[$name])") -AllowFailure).Output | Select-Object -Skip 1) -join '; ' } else { 'unknown' }
+                throw "Port $($script:Ports[$name]) ($name) on 127.0.0.1 is still in use after 120 s ($holder): another sandbox or program runs (docker ps --filter label=com.docker.compose.project). The sandbox uses fixed ports on the host network."
+            }
+            Start-Sleep -Milliseconds 500
         }
     }
     $image = "$($script:AppImage):$Version"
