@@ -18,7 +18,8 @@ public sealed partial class SecretRedactor
     public SecretRedactor(IEnumerable<KeyValuePair<string, string>> variables)
     {
         _secrets = variables
-            .Where(v => v.Value.Length > 0 && (SecretName().IsMatch(v.Key) || (v.Value.Length >= 6 && !IsIdentityName(v.Key))))
+            .Where(v => v.Value.Length > 0 && (SecretName().IsMatch(v.Key) ||
+                (v.Value.Length >= 6 && (!IsIdentityName(v.Key) || UrlCredentials().IsMatch(v.Value)))))
             .Select(v => v.Value).Distinct(StringComparer.Ordinal)
             // Longer first, so a secret that contains another is masked whole.
             .OrderByDescending(v => v.Length).ToArray();
@@ -40,6 +41,10 @@ public sealed partial class SecretRedactor
 
     [GeneratedRegex(@"^COMPOSE_(PROJECT_NAME|FILE|PROFILES)$|(^|[._])(VERSION|IMAGE|TAG|REPOSITORY|USER|USERNAME|DB|DATABASE|HOST|HOSTNAME|PORT|ADDRESS)$|(^|\.)(fullnameOverride|nameOverride)$", RegexOptions.IgnoreCase)]
     private static partial Regex IdentityName();
+
+    /// <summary>A URL with a user and password or token in it (https://user:token@host/...): masked whatever the name.</summary>
+    [GeneratedRegex(@"://[^/@\s]+@")]
+    private static partial Regex UrlCredentials();
 
     [GeneratedRegex("PASS|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH", RegexOptions.IgnoreCase)]
     private static partial Regex SecretName();

@@ -63,6 +63,13 @@ public class SecretRedactorTests
     }
 
     [Fact]
+    public void A_URL_with_credentials_is_masked_even_under_a_name_that_names_the_deployment()
+    {
+        var redactor = new SecretRedactor(new Dictionary<string, string> { ["CONFIG_REPOSITORY"] = "https://bot:ghp_abc123@git.example/config.git" });
+        Assert.Equal("cloning ***", redactor.Redact("cloning https://bot:ghp_abc123@git.example/config.git"));
+    }
+
+    [Fact]
     public void A_secret_named_variable_is_masked_even_when_it_looks_like_an_image()
     {
         var redactor = new SecretRedactor(new Dictionary<string, string> { ["REGISTRY_TOKEN_IMAGE"] = "ghp_abcdef123456" });
