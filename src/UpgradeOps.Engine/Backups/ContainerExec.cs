@@ -6,6 +6,9 @@ namespace UpgradeOps.Backups;
 /// </summary>
 public interface IContainerExec
 {
+    /// <summary>How much stdout a run keeps as text when no stream takes it: 1 MiB, on every platform.</summary>
+    const int CapturedLimit = 1 << 20;
+
     /// <summary>Where the command runs, for messages ("container ab12cd", "pod ns/name (container database)").</summary>
     string Description { get; }
 

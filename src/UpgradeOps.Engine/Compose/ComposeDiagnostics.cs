@@ -8,7 +8,6 @@ using UpgradeOps.Journal;
 
 using UpgradeOps.Validation;
 
-using UpgradeOps.Kubernetes;
 
 using UpgradeOps.Platforms;
 

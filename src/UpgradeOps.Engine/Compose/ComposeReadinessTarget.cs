@@ -1,7 +1,6 @@
 using UpgradeOps.Backups;
 using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
-using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;
 using UpgradeOps.Versioning;
 using UpgradeOps.Platforms;

@@ -12,7 +12,6 @@ using UpgradeOps.Versioning;
 
 using UpgradeOps.Planning;
 
-using UpgradeOps.Kubernetes;
 
 using UpgradeOps.Platforms;
 using UpgradeOps.Rehearsals;

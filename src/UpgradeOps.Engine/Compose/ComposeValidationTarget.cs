@@ -4,7 +4,6 @@ using k8s.Models;
 using UpgradeOps.Backups;
 using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
-using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;
 using UpgradeOps.Platforms;
 using UpgradeOps.Validation;

@@ -66,7 +66,7 @@ public static class DockerExec
             if (read.EOF) break;
             if (read.Target == MultiplexedStream.TargetStream.StandardError)
                 stderr.Append(buffer.AsSpan(0, read.Count));
-            else if (!capped || target.Length < CapturedLimit)
+            else if (!capped || target.Length < Backups.IContainerExec.CapturedLimit)
                 await target.WriteAsync(buffer.AsMemory(0, read.Count), cancellationToken).ConfigureAwait(false);
         }
         // The command's output ended: it is done with its input too. A write still blocked on a full pipe would wait for
@@ -74,8 +74,6 @@ public static class DockerExec
         if (!feeding.IsCompleted) stream.Dispose();
         await feeding.ConfigureAwait(false);
     }
-
-    internal const int CapturedLimit = 1 << 20;
 
     private static async Task FeedAsync(MultiplexedStream stream, Stream input, CancellationToken cancellationToken)
     {

@@ -53,7 +53,7 @@ internal static class UnixSocketExec
                     if (read == 0) throw new EndOfStreamException("The Engine closed the exec stream inside a frame.");
                     remaining -= read;
                     if (stream == 2) stderr.Append(buffer.AsSpan(0, read));
-                    else if (!capped || standardOutput.Length < DockerExec.CapturedLimit) standardOutput.Write(buffer, 0, read);
+                    else if (!capped || standardOutput.Length < Backups.IContainerExec.CapturedLimit) standardOutput.Write(buffer, 0, read);
                 }
             }
 

@@ -8,7 +8,6 @@ using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;
 using YamlDotNet.RepresentationModel;
 
-using UpgradeOps.Compose;
 
 using UpgradeOps.Backups;
 

@@ -1,4 +1,3 @@
-using UpgradeOps.Compose;
 using UpgradeOps.Profiles;
 using UpgradeOps.Versioning;
 

@@ -5,7 +5,6 @@ using UpgradeOps.Hosting;
 using UpgradeOps.Journal;
 using UpgradeOps.Kubernetes;
 
-using UpgradeOps.Compose;
 
 using UpgradeOps.Validation;
 

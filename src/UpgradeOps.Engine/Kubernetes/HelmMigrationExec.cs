@@ -1,6 +1,5 @@
 using k8s;
 using Microsoft.Extensions.Logging;
-using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
 using UpgradeOps.Profiles;
 using UpgradeOps.Upgrades;

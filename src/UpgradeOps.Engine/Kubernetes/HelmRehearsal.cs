@@ -13,7 +13,6 @@ using UpgradeOps.Upgrades;
 using UpgradeOps.Validation;
 using UpgradeOps.Versioning;
 
-using UpgradeOps.Compose;
 
 using UpgradeOps.Planning;
 

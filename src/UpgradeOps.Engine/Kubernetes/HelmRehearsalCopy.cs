@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using UpgradeOps.Hosting;
 
-using UpgradeOps.Compose;
 
 using UpgradeOps.Rehearsals;
 

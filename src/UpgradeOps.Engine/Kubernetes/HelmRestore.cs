@@ -4,7 +4,6 @@ using UpgradeOps.Hosting;
 using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;
 
-using UpgradeOps.Compose;
 
 using UpgradeOps.Backups;
 

@@ -1,6 +1,5 @@
 using UpgradeOps.Backups;
 using Microsoft.Extensions.Logging;
-using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
 using UpgradeOps.Journal;
 using UpgradeOps.Profiles;

@@ -1,5 +1,4 @@
 using UpgradeOps.Backups;
-using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
 using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;

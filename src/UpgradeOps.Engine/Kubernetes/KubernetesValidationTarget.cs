@@ -2,7 +2,6 @@ using System.Globalization;
 using k8s;
 using k8s.Models;
 using UpgradeOps.Backups;
-using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
 using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;

@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using k8s;
 using k8s.Autorest;
 using UpgradeOps.Backups;
-using UpgradeOps.Compose;
 using UpgradeOps.Hosting;
 
 namespace UpgradeOps.Kubernetes;
@@ -122,7 +121,7 @@ internal sealed class PodContainerExec(IKubernetes client, string ns, string pod
                     if (payload.Count == 0) continue;
                     switch (channel)
                     {
-                        case PodExecFrames.StdOut when captured is null || captured.Length < DockerExec.CapturedLimit:
+                        case PodExecFrames.StdOut when captured is null || captured.Length < IContainerExec.CapturedLimit:
                             await output.WriteAsync(payload, ct).ConfigureAwait(false);
                             break;
                         case PodExecFrames.StdErr:
