@@ -60,11 +60,13 @@ public static class ComposeBackup
                 async name => (await source.PostgresAsync(source.Profile.DataStores.First(s => s.Name == name), ct).ConfigureAwait(false)).CanShareSnapshot,
                 async name => await (await GraphAsync(name).ConfigureAwait(false)).EditionAsync(ct).ConfigureAwait(false) == Neo4jEdition.Community).ConfigureAwait(false);
             if (hold == ComposeBackupPlan.WriterHold.Pause)
-            foreach (var container in source.Writers())
             {
-                activity.Report($"Pausing {container.Names.FirstOrDefault()?.TrimStart('/')}", 5);
-                await source.Engine.PauseAsync(container.ID, ct).ConfigureAwait(false);
-                paused.Add(container.ID);
+                foreach (var container in source.Writers())
+                {
+                    activity.Report($"Pausing {container.Names.FirstOrDefault()?.TrimStart('/')}", 5);
+                    await source.Engine.PauseAsync(container.ID, ct).ConfigureAwait(false);
+                    paused.Add(container.ID);
+                }
             }
             if (hold == ComposeBackupPlan.WriterHold.Stop)
             {

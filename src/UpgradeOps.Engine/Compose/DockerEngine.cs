@@ -81,8 +81,20 @@ public sealed class DockerEngine : IDisposable
     /// Pauses a container, trying again when the engine's freezer gives up for a moment: runc cannot freeze a container
     /// while a process is being started in it (a healthcheck or an exec), and answers "unable to freeze".
     /// </summary>
-    public Task PauseAsync(string containerId, CancellationToken ct) =>
-        TransientFreeze.ExecuteAsync(async token => await Client.Containers.PauseContainerAsync(containerId, token).ConfigureAwait(false), ct).AsTask();
+    public async Task PauseAsync(string containerId, CancellationToken ct)
+    {
+        try
+        {
+            await TransientFreeze.ExecuteAsync(async token => await Client.Containers.PauseContainerAsync(containerId, token).ConfigureAwait(false), ct)
+                .ConfigureAwait(false);
+        }
+        catch (DockerApiException ex)
+        {
+            throw new UpgradeOpsException("ContainerPauseFailed", ErrorKind.ResourceUnavailable, containerId,
+                $"The Docker Engine could not pause container {containerId[..Math.Min(12, containerId.Length)]} ({ex.ResponseBody?.Trim() ?? ex.Message}); " +
+                "nothing was written. Run the backup again; if it keeps failing, look at 'docker logs' of the container and the engine's log.", ex);
+        }
+    }
 
     private static readonly ResiliencePipeline TransientFreeze = new ResiliencePipelineBuilder()
         .AddRetry(new RetryStrategyOptions
