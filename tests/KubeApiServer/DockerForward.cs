@@ -62,12 +62,24 @@ public sealed class DockerForward(string socketPath, IReadOnlyDictionary<string,
         var execId = (string)created!["Id"]!;
 
         using var socket = await StartAsync(execId);
+        // The output's stream is made before the input pump starts: once stdin ends that pump shuts the socket's sending
+        // side, and a NetworkStream refuses a socket that no longer says Connected (a short stdin lost the whole exec).
+        using var output = new NetworkStream(socket, ownsSocket: false);
         using var ws = await context.WebSockets.AcceptWebSocketAsync(protocol);
         var sendLock = new SemaphoreSlim(1, 1);
         var input = Task.Run(() => PumpInputAsync(ws, socket, protocol == V5, context.RequestAborted));
-        await PumpOutputAsync(ws, socket, sendLock, context.RequestAborted);
-
-        var exit = await ExitCodeAsync(execId);
+        long exit;
+        try
+        {
+            await PumpOutputAsync(ws, output, sendLock, context.RequestAborted);
+            exit = await ExitCodeAsync(execId);
+        }
+        catch (Exception e)
+        {
+            // The client sees only a connection closed without a handshake: the test output says why.
+            Console.Error.WriteLine($"kube test server: exec in {container} failed: {e}");
+            throw;
+        }
         var status = exit == 0
             ? new JsonObject { ["metadata"] = new JsonObject(), ["status"] = "Success" }
             : new JsonObject
@@ -109,11 +121,10 @@ public sealed class DockerForward(string socketPath, IReadOnlyDictionary<string,
         return socket;
     }
 
-    private static async Task PumpOutputAsync(WebSocket ws, Socket socket, SemaphoreSlim sendLock, CancellationToken ct)
+    private static async Task PumpOutputAsync(WebSocket ws, NetworkStream stream, SemaphoreSlim sendLock, CancellationToken ct)
     {
         var header = new byte[8];
         var buffer = new byte[64 * 1024];
-        using var stream = new NetworkStream(socket, ownsSocket: false);
         while (await ReadExactlyAsync(stream, header, ct))
         {
             var channel = header[0] == 2 ? (byte)2 : (byte)1;
