@@ -34,7 +34,9 @@ param(
     # Check task: run the tests on the module already built (the Test task's second process uses it).
     [switch] $NoBuild,
     # Check task: also write the counts as JSON to this file (read by the Test task).
-    [string] $SummaryPath
+    [string] $SummaryPath,
+    # Check task: run the xunit tests first and count them in the summary (the Test task's second process does).
+    [switch] $Xunit
 )
 
 $ErrorActionPreference = 'Stop'
@@ -148,15 +150,17 @@ function Invoke-PesterTests {
 }
 
 function Start-PesterProcess {
-    # Tests that need no Docker Engine (the bad-input corpus) run in a second process beside those that do, which spend
-    # most of their time waiting on containers. Its output goes to a log, shown when it is done.
-    param([Parameter(Mandatory)][string[]] $Path, [Parameter(Mandatory)][string] $Name)
+    # Tests that do not use the Compose sandbox (xunit, the bad-input corpus, the Helm tests on their own API server and
+    # ports) run in a second process beside those that do, which spend most of their time waiting on containers. Its
+    # output goes to a log, shown when it is done.
+    param([Parameter(Mandatory)][string[]] $Path, [Parameter(Mandatory)][string] $Name, [switch] $Xunit)
     $results = Join-Path $OutDir 'test-results'
     $null = New-Item -ItemType Directory -Force -Path $results
     $side = [pscustomobject]@{ Name = $Name; Log = (Join-Path $results "$Name.log"); Summary = (Join-Path $results "$Name.json"); Process = $null }
     Remove-Item -LiteralPath $side.Log, "$($side.Log).err", $side.Summary -ErrorAction SilentlyContinue
     $arguments = @('-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'build.ps1'), '-Task', 'Check', '-NoBuild',
-        '-Configuration', $Configuration, '-PesterPath', ($Path -join ','), '-SummaryPath', $side.Summary) | ForEach-Object { '"' + $_ + '"' }
+        '-Configuration', $Configuration, '-PesterPath', ($Path -join ','), '-SummaryPath', $side.Summary) + @(if ($Xunit) { '-Xunit' }) |
+        ForEach-Object { '"' + $_ + '"' }
     $side.Process = Start-Process -FilePath $PwshPath -ArgumentList $arguments -RedirectStandardOutput $side.Log -RedirectStandardError "$($side.Log).err" -PassThru
     $side
 }
@@ -168,7 +172,7 @@ function Receive-PesterProcess {
     Get-Content -LiteralPath $Side.Log, "$($Side.Log).err" -ErrorAction SilentlyContinue | Out-Host
     if (-not (Test-Path -LiteralPath $Side.Summary)) {
         Write-Host "  failed: the $($Side.Name) process ended (exit code $($Side.Process.ExitCode)) without its results"
-        return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0; Reliability = $null }
+        return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0; Reliability = $null; Xunit = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 } }
     }
     Get-Content -Raw -LiteralPath $Side.Summary | ConvertFrom-Json
 }
@@ -207,13 +211,26 @@ function Get-ReliabilitySummary {
 
 function Invoke-Check {
     if (-not $NoBuild) { Invoke-Build }
+    $xunitCounts = if ($Xunit) { Invoke-XunitTests } else { [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 } }
     # 'a,b' arrives as one string from a shell (dotnet pwsh ./build.ps1 -PesterPath a,b): split it.
     $paths = @($PesterPath | ForEach-Object { $_ -split ',' } | Where-Object { $_ } | ForEach-Object { Join-Path $Root $_.Trim() })
     $pester = Invoke-PesterTests -Path $paths
     if ($pester.Reliability) { Write-Host $pester.Reliability }
+    if ($Xunit) { Write-Host "xunit: $($xunitCounts.Passed) passed, $($xunitCounts.Failed) failed, $($xunitCounts.Skipped) skipped" }
     Write-Host "Pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped"
-    if ($SummaryPath) { $pester | Select-Object Passed, Failed, Skipped, Reliability | ConvertTo-Json | Set-Content -LiteralPath $SummaryPath }
-    if ($pester.Failed -gt 0) { exit 1 }
+    if ($SummaryPath) {
+        [pscustomobject]@{
+            Passed = $pester.Passed; Failed = $pester.Failed; Skipped = $pester.Skipped; Reliability = $pester.Reliability
+            Xunit = $xunitCounts
+            # Repeated at the very end of the Test task's output, where CI's tail shows them.
+            FailedTests = @(@($pester.Result.Failed) + @($pester.Result.FailedBlocks) + @($pester.Result.FailedContainers) | ForEach-Object {
+                $path = if ($_.PSObject.Properties['ExpandedPath']) { $_.ExpandedPath } else { [string]$_.Item }
+                $message = @($_.ErrorRecord | ForEach-Object { $_.Exception.Message }) -join ' | '
+                "${path}: $(if ($message.Length -gt 300) { $message.Substring(0, 300) + '…' } else { $message })"
+            })
+        } | ConvertTo-Json -Depth 4 | Set-Content -LiteralPath $SummaryPath
+    }
+    if ($pester.Failed + $xunitCounts.Failed -gt 0) { exit 1 }
 }
 
 function Initialize-Sandbox {
@@ -239,27 +256,29 @@ function Invoke-Test {
     # The package test checks the zip; made here so no test rebuilds the module it has loaded.
     New-Package
     Initialize-Sandbox
-    $xunit = Invoke-XunitTests
-    # Files whose tests need no Docker Engine (no block tagged Sandbox, Kubernetes or Helm) run beside the ones that do.
+    # The Compose sandbox has fixed ports: the files that use it (a block tagged Sandbox) run one after the other here;
+    # xunit and every other file (the Helm ones on their own test API server and free ports) run in a second process.
     $files = @(Get-ChildItem (Join-Path $Root 'tests/Pester') -Filter '*.Tests.ps1' | Sort-Object Name)
-    $needsEngine = { param($file) (Get-Content -Raw $file.FullName) -match "-Tag\s[^{]*'(Sandbox|Kubernetes|Helm)'" }
-    $beside = @($files | Where-Object { -not (& $needsEngine $_) } | ForEach-Object { [IO.Path]::GetRelativePath($Root, $_.FullName) })
-    $side = Start-PesterProcess -Path (@('tests/Reliability') + $beside) -Name 'pester-beside'
+    $usesSandbox = { param($file) (Get-Content -Raw $file.FullName) -match "-Tag\s[^{]*'Sandbox'" }
+    $beside = @($files | Where-Object { -not (& $usesSandbox $_) } | ForEach-Object { [IO.Path]::GetRelativePath($Root, $_.FullName) })
+    $side = Start-PesterProcess -Path ($beside + @('tests/Reliability')) -Name 'xunit-and-pester-beside' -Xunit
     try {
-        $main = Invoke-PesterTests -Path @($files | Where-Object { & $needsEngine $_ } | ForEach-Object FullName) -DeferSummary
+        $main = Invoke-PesterTests -Path @($files | Where-Object { & $usesSandbox $_ } | ForEach-Object FullName) -DeferSummary
     }
     finally {
         # The tests share one sandbox deployment; it goes when they are done (the engine and registry stay).
         Stop-Sandbox -RemoveVolumes -RemoveFolder -ErrorAction Continue | Out-Null
-        $corpus = Receive-PesterProcess $side
+        $other = Receive-PesterProcess $side
     }
     # Last, where CI's tail shows it: what took the time and every failure of the main run.
-    Write-Host '---- tests/Pester ----'
+    Write-Host '---- tests/Pester (Compose sandbox) ----'
     Write-PesterSummary $main.Result
+    foreach ($failure in @($other.PSObject.Properties['FailedTests'] ? $other.FailedTests : @())) { Write-Host "  failed (beside): $failure" }
+    $xunit = $other.Xunit
     $pester = [pscustomobject]@{
-        Passed = $main.Passed + $corpus.Passed; Failed = $main.Failed + $corpus.Failed; Skipped = $main.Skipped + $corpus.Skipped
+        Passed = $main.Passed + $other.Passed; Failed = $main.Failed + $other.Failed; Skipped = $main.Skipped + $other.Skipped
     }
-    foreach ($summary in @($main.Reliability, $corpus.Reliability) | Where-Object { $_ }) { Write-Host $summary }
+    foreach ($summary in @($main.Reliability, $other.Reliability) | Where-Object { $_ }) { Write-Host $summary }
     $passed = $xunit.Passed + $pester.Passed
     $failed = $xunit.Failed + $pester.Failed
     $skipped = $xunit.Skipped + $pester.Skipped

@@ -181,7 +181,8 @@ Describe 'Invoke-Upgrade faults' -Tag 'Sandbox', 'Upgrade' {
 
     It 'stops nothing and says so when the registry is unreachable during the pull' {
         $d = Get-Deployment
-        $running = (docker ps -q | Measure-Object).Count
+        # The sandbox's containers only: the Helm tests beside this file start and stop their own.
+        $running = @(docker ps -q --filter "label=com.docker.compose.project=$($sandbox.ProjectName)").Count
         if (-not (Stop-SandboxHost).Stopped) {
             Set-ItResult -Skipped -Because 'the registry on 127.0.0.1:5000 was not started by this checkout, so the test cannot stop it'
             return
@@ -190,7 +191,7 @@ Describe 'Invoke-Upgrade faults' -Tag 'Sandbox', 'Upgrade' {
             $err = Get-ErrorFrom { Invoke-Upgrade -Deployment $d -To 1.8.0 -SkipBackup -Force -ErrorAction Stop }
             $err.FullyQualifiedErrorId | Should -BeLike 'RegistryUnreachable,*'
             $err.Exception.Message | Should -Match 'Nothing was stopped'
-            (docker ps -q | Measure-Object).Count | Should -Be $running
+            @(docker ps -q --filter "label=com.docker.compose.project=$($sandbox.ProjectName)").Count | Should -Be $running
             (Get-Deployment).Version | Should -Be '1.7.6'
         }
         finally {
