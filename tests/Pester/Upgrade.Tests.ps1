@@ -179,6 +179,24 @@ Describe 'Invoke-Upgrade faults' -Tag 'Sandbox', 'Upgrade' {
         "$($rollback.From) → $($rollback.To)" | Should -Be '1.7.7 → 1.7.6'
     }
 
+    It 'fails with MigrationFailed and rolls back when the migration exits 0 but prints a line of migration.failurePatterns' {
+        # As Infrahub's 'infrahub upgrade' does after a failed migration: here 1.8.0's migration succeeds, and a profile that
+        # names one of its lines as a failure must stop the upgrade all the same.
+        $failing = Join-Path $TestDrive 'failure-pattern.yml'
+        (Get-Content -Raw $profilePath).Replace("  mixedVersionSafe: [1.7.6]`n", "  mixedVersionSafe: [1.7.6]`n  failurePatterns: ['applying migration 1\.8\.0']`n") |
+            Set-Content $failing
+        $d = Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $failing -WarningAction SilentlyContinue
+        $b = $d | New-DeploymentBackup -Path $backups -Force
+        $result = Invoke-Upgrade -Deployment $d -To 1.8.0 -Backup $b -RollbackOnFailure -Force -ErrorVariable upgradeErrors -ErrorAction SilentlyContinue
+        $result.Status | Should -Be 'RolledBack'
+        $result.ErrorId | Should -Be 'MigrationFailed'
+        $upgradeErrors[0].Exception.Message | Should -Match "exited with code 0 but reported a failure: '.*applying migration 1\.8\.0"
+        ($result.MigrationOutput -join "`n") | Should -Match 'applying migration 1\.8\.0'
+        $after = Get-Deployment
+        $after.Version | Should -Be '1.7.6'
+        $after.Healthy | Should -BeTrue
+    }
+
     It 'stops nothing and says so when the registry is unreachable during the pull' {
         $d = Get-Deployment
         # The sandbox's containers only: the Helm tests beside this file start and stop their own.

@@ -340,7 +340,9 @@ public static partial class ComposeUpgrade
         await target.RefreshAsync(ct).ConfigureAwait(false);
         var replaced = new List<string>();
         var started = new List<string>();
-        foreach (var (container, newImage, alreadyReplaced) in ComposeUpgradePlan.Recreations(target.Profile, target.Containers, role, newImages))
+        var recreations = ComposeUpgradePlan.Recreations(target.Profile, target.Containers, role, newImages);
+        var minReady = TimeSpan.FromSeconds(target.Profile.Rolling.MinReadySeconds);
+        foreach (var (container, newImage, alreadyReplaced) in recreations)
         {
             if (alreadyReplaced)
             {
@@ -353,7 +355,15 @@ public static partial class ComposeUpgrade
             replaced.Add(replacement.Name);
             started.Add(replacement.NewId);
             if (rolling)
+            {
                 await ComposeHealth.WaitHealthyAsync(target.Engine, target.Deployment.Name, healthTimeout, ct, new[] { replacement.NewId }).ConfigureAwait(false);
+                // Before the next server stops, the load balancer must have this one back in rotation (rolling.minReadySeconds).
+                if (minReady > TimeSpan.Zero && !ReferenceEquals(container, recreations[^1].Container))
+                {
+                    await Task.Delay(minReady, ct).ConfigureAwait(false);
+                    await ComposeHealth.WaitHealthyAsync(target.Engine, target.Deployment.Name, healthTimeout, ct, new[] { replacement.NewId }).ConfigureAwait(false);
+                }
+            }
         }
         if (started.Count > 0)
             await ComposeHealth.WaitHealthyAsync(target.Engine, target.Deployment.Name, healthTimeout, ct, started).ConfigureAwait(false);
@@ -511,6 +521,8 @@ public static partial class ComposeUpgrade
             var exit = await client.Containers.WaitContainerAsync(created.ID, CancellationToken.None).ConfigureAwait(false);
             if (exit.StatusCode != 0)
                 throw MigrationRun.Failed(migration.Command, ImageReference.Tag(image), exit.StatusCode, output.ToString());
+            if (MigrationRun.FailureLine(migration, output.ToString()) is { } failure)
+                throw MigrationRun.FailedInOutput(migration.Command, ImageReference.Tag(image), failure, output.ToString());
             activity.Complete();
             return output.ToString();
         }

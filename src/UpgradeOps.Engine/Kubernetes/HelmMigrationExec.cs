@@ -60,8 +60,10 @@ internal static class HelmMigrationExec
                 $"the connection to it was closed, but the command may still run in pod {podName} ('kubectl exec' cannot stop it)");
         }
         var text = redactor.Redact(output.Text + (run.StandardError.Length > 0 ? run.StandardError.TrimEnd('\n') + "\n" : ""));
-        migrationOutput.Add($"{from} → {to}{(run.ExitCode == 0 ? "" : " (failed)")}: {string.Join(' ', command)}{where} exited with code {run.ExitCode}\n{text}");
+        var failure = run.ExitCode == 0 ? MigrationRun.FailureLine(profile.Migration, text) : null;
+        migrationOutput.Add($"{from} → {to}{(run.ExitCode == 0 && failure is null ? "" : " (failed)")}: {string.Join(' ', command)}{where} exited with code {run.ExitCode}\n{text}");
         if (run.ExitCode != 0) throw MigrationRun.Failed(command, to, run.ExitCode, text, where);
+        if (failure is not null) throw MigrationRun.FailedInOutput(command, to, failure, text, where);
         activity.Complete();
         return ($"{string.Join(' ', command)}{where} ({workload}) finished", DateTimeOffset.UtcNow - execStarted);
     }

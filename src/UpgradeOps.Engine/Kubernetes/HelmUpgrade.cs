@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using UpgradeOps.Hosting;
 using UpgradeOps.Journal;
 using UpgradeOps.Profiles;
+using UpgradeOps.Upgrades;
 using UpgradeOps.Versioning;
 
 using UpgradeOps.Platforms;
@@ -158,6 +159,10 @@ public static class HelmUpgrade
                         $"helm upgrade failed after {run.Duration.TotalSeconds:N0} s: {run.Error} " +
                         "Get-UpgradeDiagnostic and 'helm history' show what ran; Invoke-Rollback returns to the previous revision.");
                 }
+                // The Job succeeded, yet its command may say it failed (a product that exits 0 after a failed migration): the
+                // workloads now run on that database, so the upgrade fails and -RollbackOnFailure can return to the backup.
+                if (migration is { Succeeded: true } && MigrationRun.FailureLine(profile.Migration, migration.Output) is { } failure)
+                    throw MigrationRun.FailedInOutput(profile.Migration.Command, request.To, failure, migration.Output, $" (Job {ns}/{migration.Job})");
                 return $"done in {run.Duration.TotalSeconds:N1} s" + (migration is null ? "" : $"; migration Job {migration.Job} succeeded (pre-upgrade hook)") +
                        (execService is null ? "" : "; applied without --wait: the migration runs by pod exec next, then the rollout is waited for");
             }).ConfigureAwait(false);

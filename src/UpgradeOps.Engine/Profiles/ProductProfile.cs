@@ -35,8 +35,20 @@ public sealed class ProductProfile
     public DiagnosticsDefinition Diagnostics { get; set; } = new();
     /// <summary>How Invoke-UpgradeRehearsal makes a disposable copy of a deployment (optional).</summary>
     public RehearsalDefinition Rehearsal { get; set; } = new();
+    public RollingDefinition Rolling { get; set; } = new();
 
     public override string ToString() => Name;
+}
+
+/// <summary>The Rolling strategy (Invoke-Upgrade -Strategy Rolling on Compose).</summary>
+public sealed class RollingDefinition
+{
+    /// <summary>
+    /// How long a replaced API server must stay healthy before the next one is stopped: a load balancer that saw it fail
+    /// keeps it out of rotation for a while (nginx's fail_timeout), and stopping the last server in rotation then fails
+    /// every request. Kubernetes calls this minReadySeconds.
+    /// </summary>
+    public int MinReadySeconds { get; set; }
 }
 
 public sealed class RehearsalDefinition
@@ -239,6 +251,9 @@ public sealed class MigrationDefinition
     public string? MajorNotes { get; set; }
     /// <summary>Versions whose migrations are safe with old and new API servers running side by side (Rolling).</summary>
     public List<string> MixedVersionSafe { get; set; } = new();
+    /// <summary>Regular expressions of output lines that mean the migration failed even when it exits 0 (Infrahub's
+    /// 'infrahub upgrade' prints "Upgrade cancelled due to migration failure." and exits 0).</summary>
+    public List<string> FailurePatterns { get; set; } = new();
     /// <summary>Helm: the chart's migration Job (a pre-upgrade hook), matched like kubernetesWorkload: its full name, its
     /// name without the release prefix, or its app.kubernetes.io/component label. Its outcome and pod logs are the
     /// upgrade's migration output.</summary>

@@ -69,6 +69,11 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
             if (profile.Migration.Command.Count == 0)
                 Fail(profile.Migration, "migration.kubernetesExec needs the migration 'command' to run in the pod.");
         }
+        if (profile.Rolling.MinReadySeconds is < 0 or > 600)
+            Fail(profile.Rolling, $"rolling.minReadySeconds {profile.Rolling.MinReadySeconds} must be between 0 and 600 seconds.");
+        foreach (var pattern in profile.Migration.FailurePatterns)
+            if (!IsRegex(pattern, out var why))
+                Fail(profile.Migration, $"migration.failurePatterns: '{pattern}' is not a valid regular expression ({why}).");
         foreach (var version in profile.Migration.MixedVersionSafe)
             if (!ProductVersion.TryParse(version, out _))
                 Fail(profile.Migration, $"migration.mixedVersionSafe entry '{version}' is not a semantic version.");

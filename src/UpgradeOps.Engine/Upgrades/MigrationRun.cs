@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using UpgradeOps.Hosting;
+using UpgradeOps.Profiles;
 
 namespace UpgradeOps.Upgrades;
 
@@ -27,6 +28,24 @@ internal static partial class MigrationRun
         new("MigrationFailed", ErrorKind.InvalidOperation, string.Join(' ', command),
             $"The migration to {to}{where} failed with exit code {exitCode}: {LastLines(output, 5)} " +
             "The full output is in the result's MigrationOutput; Invoke-Rollback returns to the backup.")
+        { Data = { [OutputKey] = output } };
+
+    /// <summary>
+    /// The first line of a migration's output that one of the profile's migration.failurePatterns matches, or null: a
+    /// product that exits 0 after a failed migration says so only in its output.
+    /// </summary>
+    public static string? FailureLine(MigrationDefinition migration, string output)
+    {
+        if (migration.FailurePatterns.Count == 0) return null;
+        var patterns = migration.FailurePatterns.Select(p => new Regex(p, RegexOptions.None, TimeSpan.FromSeconds(1))).ToList();
+        return output.Split('\n').Select(l => l.TrimEnd('\r')).FirstOrDefault(line => patterns.Any(p => p.IsMatch(line)));
+    }
+
+    /// <summary>A migration that exited 0 but printed a line of the profile's migration.failurePatterns: MigrationFailed.</summary>
+    public static UpgradeOpsException FailedInOutput(IReadOnlyList<string> command, string? to, string line, string output, string? where = null) =>
+        new("MigrationFailed", ErrorKind.InvalidOperation, string.Join(' ', command),
+            $"The migration to {to}{where} exited with code 0 but reported a failure: '{line.Trim()}' (a line its profile's migration.failurePatterns names). " +
+            $"Last lines: {LastLines(output, 5)} The full output is in the result's MigrationOutput; Invoke-Rollback returns to the backup.")
         { Data = { [OutputKey] = output } };
 
     /// <summary>A migration stopped at -MigrationTimeout; <paramref name="stopped"/> says what became of it.</summary>

@@ -23,6 +23,20 @@ public class ProfileLoaderTests
     }
 
     [Fact]
+    public void Builtin_infrahub_profile_reads_a_failed_migration_from_its_output_and_asks_the_checks_infrahub_answers()
+    {
+        var profile = ProfileLoader.Load("infrahub");
+        // 'infrahub upgrade' exits 0 after a failed migration (opsmill/infrahub backend/infrahub/cli/upgrade.py).
+        Assert.Equal("Upgrade cancelled due to migration failure. FAILED", UpgradeOps.Upgrades.MigrationRun.FailureLine(profile.Migration,
+            "Step 1/7: Database migrations\r\nMigration: m012 FAILED\r\nUpgrade cancelled due to migration failure. FAILED\r\n"));
+        Assert.Null(UpgradeOps.Upgrades.MigrationRun.FailureLine(profile.Migration, "Step 1/7: Database migrations\nUpgrade complete\n"));
+        Assert.Equal(["Repositories", "Artifacts"], profile.Validation.GraphQL.Select(q => q.Name));
+        Assert.Equal("query { InfrahubTask(state: [PENDING, RUNNING]) { count } }", profile.Validation.RunningTasksQuery);
+        Assert.Equal(["data.InfrahubTask.count"], profile.Validation.RunningTasksPaths);
+        Assert.Contains(profile.Diagnostics.Patterns, p => p.Id == "migration-cancelled" && p.AppliesTo == "migration");
+    }
+
+    [Fact]
     public void Loads_a_profile_from_a_path()
     {
         var path = Path.Combine(Path.GetTempPath(), $"profile-{Guid.NewGuid():N}.yml");
@@ -94,6 +108,7 @@ public class ProfileLoaderTests
     [InlineData("name: x\nservices:\n  - name: web\nconfigurationRules:\n  - id: r\n    appVersion: 1.0.0\n    requiresValuesKey: cache..host\n", "dotted values key")]
     [InlineData("name: x\nservices:\n  - name: web\nconfigurationRules:\n  - id: r\n    appVersion: 1.0.0\n    requiresVariable: X\n    movedFrom: a.b\n", "movedFrom")]
     [InlineData("schemaVersion: 2\nname: x\nservices:\n  - name: web\n", "schemaVersion 2")]
+    [InlineData("name: x\nservices:\n  - name: web\nmigration:\n  failurePatterns: ['(unclosed']\n", "migration.failurePatterns: '(unclosed' is not a valid regular expression")]
     public void Validation_says_what_is_wrong(string yaml, string expected)
     {
         var error = Assert.Throws<ProfileException>(() => ProfileLoader.Parse(yaml, "p.yml"));
