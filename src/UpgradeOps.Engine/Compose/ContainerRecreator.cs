@@ -90,13 +90,8 @@ public static class ContainerRecreator
         try
         {
             newId = (await client.Containers.CreateContainerAsync(parameters, ct).ConfigureAwait(false)).ID;
-            var primary = PrimaryNetwork(current)?.Key;
-            foreach (var (network, endpoint) in current.NetworkSettings?.Networks ?? new Dictionary<string, EndpointSettings>())
-            {
-                if (network == primary || primary is null) continue;
-                await client.Networks.ConnectNetworkAsync(network, new NetworkConnectParameters { Container = newId, EndpointConfig = Endpoint(endpoint, current.ID) }, ct)
-                    .ConfigureAwait(false);
-            }
+            foreach (var (network, endpoint) in SecondaryEndpoints(current))
+                await client.Networks.ConnectNetworkAsync(network, new NetworkConnectParameters { Container = newId, EndpointConfig = endpoint }, ct).ConfigureAwait(false);
             await client.Containers.StartContainerAsync(newId, new ContainerStartParameters(), ct).ConfigureAwait(false);
         }
         catch
@@ -123,6 +118,15 @@ public static class ContainerRecreator
             await client.Containers.RemoveContainerAsync(newId, new ContainerRemoveParameters { Force = true }, none).ConfigureAwait(false);
         await client.Containers.RenameContainerAsync(previousId, new ContainerRenameParameters { NewName = name }, none).ConfigureAwait(false);
         if (start) await client.Containers.StartContainerAsync(previousId, new ContainerStartParameters(), none).ConfigureAwait(false);
+    }
+
+    /// <summary>The networks other than the one the replacement is created on, each with its endpoint as configured: connected before the start.</summary>
+    internal static List<KeyValuePair<string, EndpointSettings>> SecondaryEndpoints(ContainerInspectResponse current)
+    {
+        var primary = PrimaryNetwork(current)?.Key;
+        if (primary is null) return new();
+        return (current.NetworkSettings?.Networks ?? new Dictionary<string, EndpointSettings>())
+            .Where(n => n.Key != primary).Select(n => KeyValuePair.Create(n.Key, Endpoint(n.Value, current.ID))).ToList();
     }
 
     private static KeyValuePair<string, EndpointSettings>? PrimaryNetwork(ContainerInspectResponse current)
