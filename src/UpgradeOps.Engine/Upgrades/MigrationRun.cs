@@ -38,7 +38,18 @@ internal static partial class MigrationRun
     {
         if (migration.FailurePatterns.Count == 0) return null;
         var patterns = migration.FailurePatterns.Select(p => new Regex(p, RegexOptions.None, TimeSpan.FromSeconds(1))).ToList();
-        return output.Split('\n').Select(l => l.TrimEnd('\r')).FirstOrDefault(line => patterns.Any(p => p.IsMatch(line)));
+        try
+        {
+            return output.Split('\n').Select(l => l.TrimEnd('\r')).FirstOrDefault(line => patterns.Any(p => p.IsMatch(line)));
+        }
+        catch (RegexMatchTimeoutException ex)
+        {
+            // Undecided is not "no failure": the migration may have failed, so the upgrade does not go on.
+            throw new UpgradeOpsException("FailurePatternTimedOut", ErrorKind.InvalidData, ex.Pattern,
+                $"The profile's migration.failurePatterns entry '{ex.Pattern}' took more than {ex.MatchTimeout.TotalSeconds:N0} s on one line of the migration's " +
+                "output, so whether the migration failed is not known. Read the output (the result's MigrationOutput), simplify the pattern, " +
+                "and run Invoke-Upgrade -Resume, or Invoke-Rollback if the migration failed.", ex) { Data = { [OutputKey] = output } };
+        }
     }
 
     /// <summary>A migration that exited 0 but printed a line of the profile's migration.failurePatterns: MigrationFailed.</summary>

@@ -37,6 +37,16 @@ public class ProfileLoaderTests
     }
 
     [Fact]
+    public void A_failure_pattern_too_slow_to_decide_stops_the_upgrade_with_its_own_ErrorId()
+    {
+        var migration = new MigrationDefinition { FailurePatterns = ["^(a+)+$"] };
+        var error = Assert.Throws<UpgradeOpsException>(() => UpgradeOps.Upgrades.MigrationRun.FailureLine(migration, new string('a', 40) + "!"));
+        Assert.Equal("FailurePatternTimedOut", error.ErrorId);
+        Assert.Equal("^(a+)+$", error.Target);
+        Assert.Contains("simplify the pattern", error.Message);
+    }
+
+    [Fact]
     public void Loads_a_profile_from_a_path()
     {
         var path = Path.Combine(Path.GetTempPath(), $"profile-{Guid.NewGuid():N}.yml");
