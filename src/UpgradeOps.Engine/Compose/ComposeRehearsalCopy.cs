@@ -90,7 +90,7 @@ internal sealed class ComposeRehearsalCopy
             throw new UpgradeOpsException("RehearsalVolumeInUse", ErrorKind.ResourceUnavailable, takenVolumes[0],
                 $"Volumes named {string.Join(", ", takenVolumes)} already exist: a copy must start empty. Remove them ('docker volume rm NAME') or run the rehearsal again: its name changes every time.");
 
-        var portMap = ChoosePorts(PortsToMove(production.Profile, containers));
+        var portMap = ChoosePorts(PortsToMove(production.Profile, containers), clientPorts: ClientPortRange());
         var folder = Path.Combine(root, projectName);
         if (Directory.Exists(folder))
             throw new UpgradeOpsException("RehearsalFolderInUse", ErrorKind.ResourceUnavailable, folder,
@@ -229,20 +229,36 @@ internal sealed class ComposeRehearsalCopy
 
     /// <summary>
     /// The same offset for every port (58000 → 59000, 55432 → 56432) so the copy's ports read like production's, the first
-    /// offset whose ports are all free on 127.0.0.1 and clear of the ports being moved.
+    /// offset whose ports are all free on 127.0.0.1 and clear of the ports being moved. Offsets that keep every port out of
+    /// <paramref name="clientPorts"/> (the kernel's ephemeral range) come first: a port in it is free when checked, but any
+    /// outgoing connection or port-0 listener on the host may take it before the copy's container binds it, and the
+    /// container then fails to start.
     /// </summary>
-    internal static IReadOnlyDictionary<int, int> ChoosePorts(IReadOnlyCollection<int> ports, Func<int, bool>? isFree = null)
+    internal static IReadOnlyDictionary<int, int> ChoosePorts(IReadOnlyCollection<int> ports, Func<int, bool>? isFree = null, (int Low, int High)? clientPorts = null)
     {
         isFree ??= PortIsFree;
         if (ports.Count == 0) return new Dictionary<int, int>();
-        for (var offset = 1000; offset < 64000; offset += 1000)
-        {
-            var candidate = ports.ToDictionary(p => p, p => (p + offset - 1024) % (65535 - 1024) + 1024);
-            if (candidate.Values.Any(ports.Contains) || candidate.Values.Distinct().Count() != candidate.Count) continue;
+        var candidates = Enumerable.Range(1, 63).Select(step => ports.ToDictionary(p => p, p => (p + step * 1000 - 1024) % (65535 - 1024) + 1024))
+            .Where(candidate => !candidate.Values.Any(ports.Contains) && candidate.Values.Distinct().Count() == candidate.Count)
+            .ToList();
+        bool OutsideClientPorts(IReadOnlyDictionary<int, int> candidate) =>
+            clientPorts is not { } range || candidate.Values.All(p => p < range.Low || p > range.High);
+        foreach (var candidate in candidates.Where(OutsideClientPorts).Concat(candidates.Where(c => !OutsideClientPorts(c))))
             if (candidate.Values.All(isFree)) return candidate;
-        }
         throw new UpgradeOpsException("RehearsalNoFreePorts", ErrorKind.ResourceUnavailable, string.Join(", ", ports),
             $"No free set of ports was found for a copy of ports {string.Join(", ", ports)}. Remove earlier copies (they are labelled {RehearsalLabels.Id}) or free some ports.");
+    }
+
+    /// <summary>The range the kernel hands out to outgoing connections and port-0 listeners (Linux reads it from /proc; elsewhere the IANA dynamic range).</summary>
+    internal static (int Low, int High) ClientPortRange(string procFile = "/proc/sys/net/ipv4/ip_local_port_range")
+    {
+        try
+        {
+            var parts = File.ReadAllText(procFile).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 2 && int.TryParse(parts[0], out var low) && int.TryParse(parts[1], out var high) && low <= high) return (low, high);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return (49152, 65535);
     }
 
     private static bool PortIsFree(int port)

@@ -32,6 +32,37 @@ public class RehearsalCopyTests
     }
 
     [Fact]
+    public void Prefers_ports_outside_the_range_the_kernel_gives_to_outgoing_connections()
+    {
+        // Linux's default 32768-60999: the sandbox's 55432-58002 land on 61432-64002, where no client socket can take them first.
+        var chosen = ComposeRehearsalCopy.ChoosePorts(new[] { 58000, 58001, 58002, 55432, 56379 }, _ => true, (32768, 60999));
+        Assert.All(chosen.Values, port => Assert.True(port > 60999, $"{port} is in the ephemeral range"));
+        Assert.Equal(new Dictionary<int, int> { [58000] = 64000, [58001] = 64001, [58002] = 64002, [55432] = 61432, [56379] = 62379 }, chosen);
+    }
+
+    [Fact]
+    public void Takes_ports_inside_the_client_range_when_nothing_outside_is_free()
+    {
+        var chosen = ComposeRehearsalCopy.ChoosePorts(new[] { 58000 }, port => port is >= 32768 and <= 60999, (32768, 60999));
+        Assert.Equal(59000, chosen[58000]);
+    }
+
+    [Fact]
+    public void Reads_the_client_port_range_of_the_kernel_and_falls_back_to_the_dynamic_range()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(file, "32768\t60999\n");
+            Assert.Equal((32768, 60999), ComposeRehearsalCopy.ClientPortRange(file));
+            File.WriteAllText(file, "garbage");
+            Assert.Equal((49152, 65535), ComposeRehearsalCopy.ClientPortRange(file));
+        }
+        finally { File.Delete(file); }
+        Assert.Equal((49152, 65535), ComposeRehearsalCopy.ClientPortRange(Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("n"))));
+    }
+
+    [Fact]
     public void Never_moves_a_port_onto_another_port_being_moved()
     {
         // +1000 would put 58000 on 59000, which is itself moved.
