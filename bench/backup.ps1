@@ -12,7 +12,7 @@
       - by hand:    what an admin types for the same restore: docker stop the application, drop/create the database,
                     docker exec -i DB pg_restore < file, docker start the application, wait until docker says healthy
                     (a second baseline: the issue's raw pg_restore does not stop or start anything)
-    and prints the medians and the ratios. Goal: both ratios at most 1.10.
+    and emits the medians and the ratios as bench/run.ps1's rows (goals 0.8 for the backup, 0.9 whole restore, 1.10 data phase).
 .EXAMPLE
     dotnet pwsh ./bench/backup.ps1 -Runs 3
 #>
@@ -20,10 +20,13 @@ param(
     [int] $Runs = 3,
     [double] $MinimumGigabytes = 1.0,
     [long] $SeedRows = 9500000,
-    [string] $ModulePath = (Join-Path $PSScriptRoot '../out/UpgradeOps/UpgradeOps.psd1')
+    [string] $ModulePath = (Join-Path $PSScriptRoot '../out/UpgradeOps/UpgradeOps.psd1'),
+    # Where bench/run.ps1 collects this benchmark's figures (JSON).
+    [string] $ResultFile
 )
 $ErrorActionPreference = 'Stop'
 $root = Split-Path $PSScriptRoot
+. (Join-Path $PSScriptRoot 'Figures.ps1')
 Import-Module (Resolve-Path $ModulePath).Path -Force
 Import-Module (Join-Path $root 'tests/Sandbox/Sandbox.psm1') -Force
 $profilePath = Join-Path $root 'tests/Sandbox/profile.yml'
@@ -42,9 +45,10 @@ if ($bytes / 1GB -lt $MinimumGigabytes) { throw "The database is smaller than $M
 
 $d = Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $profilePath -WarningAction SilentlyContinue
 function Measure-Seconds([scriptblock] $Action) { $w = [Diagnostics.Stopwatch]::StartNew(); & $Action | Out-Null; $w.Elapsed.TotalSeconds }
-function Get-Median([double[]] $Values) { ($Values | Sort-Object)[[int][math]::Floor($Values.Count / 2)] }
+function Get-Median([double[]] $Values) { Get-BenchMedian $Values }
 
-$times = @{ RawDump = @(); Backup = @(); RawRestore = @(); Restore = @(); DataBack = @(); ByHand = @() }
+$times = @{ RawDump = @(); Backup = @(); RawRestore = @(); Restore = @(); DataBack = @(); ByHand = @(); RawBytes = @(); BackupBytes = @() }
+$serverVersion = (docker @psql 'show server_version') -join ''
 $app = @(docker ps --filter "label=com.docker.compose.project=$($sandbox.ProjectName)" --format '{{.Names}} {{.Label "com.docker.compose.service"}}' |
     Where-Object { $_ -notmatch ' (database|cache)$' } | ForEach-Object { ($_ -split ' ')[0] })
 function Wait-DockerHealthy([string[]] $Names) {
@@ -61,6 +65,8 @@ for ($i = 1; $i -le $Runs; $i++) {
     }
     $backup = $null
     $times.Backup += Measure-Seconds { $script:backup = $d | New-DeploymentBackup -Path $work -Component database -Force }
+    $times.RawBytes += (Get-Item $rawFile).Length
+    $times.BackupBytes += (Get-ChildItem -Recurse -File $script:backup.Path | Measure-Object -Property Length -Sum).Sum
     $times.RawRestore += Measure-Seconds {
         docker @psql "DROP DATABASE IF EXISTS bench_raw WITH (FORCE)" | Out-Null
         docker @psql "CREATE DATABASE bench_raw" | Out-Null
@@ -95,11 +101,16 @@ for ($i = 1; $i -le $Runs; $i++) {
 
 $rawDump = Get-Median $times.RawDump; $backup = Get-Median $times.Backup
 $rawRestore = Get-Median $times.RawRestore; $restore = Get-Median $times.Restore
+$dataBack = Get-Median $times.DataBack; $byHand = Get-Median $times.ByHand
+$sizeRatio = (Get-Median $times.BackupBytes) / (Get-Median $times.RawBytes)
+$context = "PostgreSQL $serverVersion, $('{0:N2}' -f ($bytes / 1GB)) GB database, median of $Runs"
 Write-Host ''
-Write-Host ("Backup:  New-DeploymentBackup {0:N1} s / raw pg_dump {1:N1} s = {2:N2} (goal <= 1.10)" -f $backup, $rawDump, ($backup / $rawDump))
-Write-Host ("Restore: Restore-DeploymentBackup {0:N1} s / raw pg_restore {1:N1} s = {2:N2} (goal <= 1.10)" -f $restore, $rawRestore, ($restore / $rawRestore))
-$dataBack = Get-Median $times.DataBack
-Write-Host ("         of which data restored and swapped in {0:N1} s ({1:N2} of raw); the rest is starting the services and waiting for their healthchecks" -f $dataBack, ($dataBack / $rawRestore))
-$byHand = Get-Median $times.ByHand
-Write-Host ("         against the same restore by hand (stop app, pg_restore, start, wait healthy) {0:N1} s: {1:N2}" -f $byHand, ($restore / $byHand))
+@(
+    New-BenchFigure -Figure 'New-DeploymentBackup (PostgreSQL) / raw pg_dump -Fc' -UpgradeOps $backup -Baseline $rawDump -Goal 0.8 `
+        -Note ("$context; backup {0:N0} MB = {1:N2} x the raw dump's size" -f ((Get-Median $times.BackupBytes) / 1MB), $sizeRatio)
+    New-BenchFigure -Figure 'Restore-DeploymentBackup, whole / the same restore by hand' -UpgradeOps $restore -Baseline $byHand -Goal 0.9 `
+        -Note 'by hand: stop the app, drop/create, pg_restore, start, wait until docker says healthy'
+    New-BenchFigure -Figure 'Restore, data phase / raw drop/create + pg_restore' -UpgradeOps $dataBack -Baseline $rawRestore -Goal 1.10 `
+        -Note 'until the data is swapped in (the rest is starting services and their health)'
+) | Write-BenchResult -Path $ResultFile
 Stop-Sandbox -RemoveVolumes | Out-Null

@@ -9,9 +9,12 @@
 #>
 param(
     [int] $Runs = 15,
-    [string] $ModulePath = (Join-Path $PSScriptRoot '../out/UpgradeOps/UpgradeOps.psd1')
+    [string] $ModulePath = (Join-Path $PSScriptRoot '../out/UpgradeOps/UpgradeOps.psd1'),
+    # Where bench/run.ps1 collects this benchmark's figures (JSON).
+    [string] $ResultFile
 )
 $ErrorActionPreference = 'Stop'
+. (Join-Path $PSScriptRoot 'Figures.ps1')
 $ModulePath = (Resolve-Path $ModulePath).Path
 $pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
 
@@ -22,10 +25,7 @@ function Measure-Start([string] $Command) {
     $watch.Elapsed.TotalMilliseconds
 }
 
-function Get-Median([double[]] $Values) {
-    $sorted = $Values | Sort-Object
-    $sorted[[int][math]::Floor($sorted.Count / 2)]
-}
+function Get-Median([double[]] $Values) { Get-BenchMedian $Values }
 
 $cases = [ordered]@{
     'pwsh -NoProfile (baseline)'          = 'exit 0'
@@ -52,3 +52,6 @@ $rows = foreach ($name in $cases.Keys) {
 $rows | Format-Table -AutoSize | Out-String | Write-Host
 $added = (Get-Median $times['Import-Module UpgradeOps']) - $baseline
 Write-Host ("Import-Module adds {0:N0} ms to pwsh start-up (goal: under 150 ms; {1} runs each)" -f $added, $Runs)
+New-BenchFigure -Figure 'Import-Module UpgradeOps / pwsh -NoProfile start-up' -UpgradeOps (Get-Median $times['Import-Module UpgradeOps']) -Baseline $baseline `
+    -Unit 'ms' -GoalKind 'added' -Goal 150 -Note ("{0:N0} ms added, median of {1}; with the first Test-UpgradePath {2:N0} ms" -f $added, $Runs, (Get-Median $times['Import + first Test-UpgradePath'])) |
+    Write-BenchResult -Path $ResultFile
