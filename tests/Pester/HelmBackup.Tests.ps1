@@ -83,7 +83,7 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
         $warnings | Should -BeNullOrEmpty
         # The password is nowhere in the backup: not in the values, not in the manifest's Secret (base64), not in the manifest.json.
         $b64 = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($password))
-        foreach ($file in Get-ChildItem -Recurse -File $b.Path | Where-Object Extension -notin '.dump', '.zst') {
+        foreach ($file in Get-ChildItem -Recurse -File $b.Path | Where-Object Extension -ne '.dump') {
             $text = Get-Content -Raw $file.FullName
             $text | Should -Not -Match ([regex]::Escape($password)) -Because $file.Name
             $text | Should -Not -Match ([regex]::Escape($b64)) -Because $file.Name
@@ -235,7 +235,7 @@ Describe 'Invoke-Upgrade -Backup and Invoke-Rollback on a Helm release, data inc
         $result = Get-Hb | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -Backup $b2 -HelmPath $helm -Force
         $result.Status | Should -Be 'Succeeded' -Because $result.Error
         $revision = (Get-Hb).Revision
-        $dump = Join-Path $b2.Path ($b2.Components | Where-Object Kind -eq 'PostgresDump').File
+        $dump = Join-Path $b2.Path 'database.dump'
         $bytes = [IO.File]::ReadAllBytes($dump); $bytes[100] = $bytes[100] -bxor 0xff; [IO.File]::WriteAllBytes($dump, $bytes)
         $err = Get-ErrorFrom { Invoke-Rollback -Deployment (Get-Hb) -HelmPath $helm -Force -ErrorAction Stop }
         $err.FullyQualifiedErrorId | Should -BeLike 'BackupNotVerified,*'

@@ -20,7 +20,7 @@ public static class BackupComponents
     }
 
     /// <summary>
-    /// pg_dump -Fc -Z0 of one database into its component file, compressed with zstd as it streams (<see cref="BackupCompression"/>), with the server and pg_dump versions and the row count of
+    /// pg_dump -Fc of one database into its component file, with the server and pg_dump versions and the row count of
     /// every table, counted in the very snapshot pg_dump dumps (through Npgsql from here, or a psql session beside the server).
     /// </summary>
     internal static async Task<BackupComponent> CapturePostgresAsync(PostgresTarget postgres, BackupComponent component, BackupWriter writer,
@@ -32,12 +32,7 @@ public static class BackupComponents
         // Row counts are taken while the dump runs, in the snapshot pg_dump dumps: they match the dump while the application writes.
         await using var snapshot = await postgres.ShareSnapshotAsync(ct).ConfigureAwait(false);
         var counting = snapshot.RowCountsAsync(ct);
-        component.Compression = BackupCompression.Zstd;
-        await writer.WriteAsync(component, async target =>
-        {
-            await using var compressed = BackupCompression.Compress(target);
-            await postgres.DumpAsync(compressed, ct, snapshot.Id, compress: false).ConfigureAwait(false);
-        }, ct).ConfigureAwait(false);
+        await writer.WriteAsync(component, target => postgres.DumpAsync(target, ct, snapshot.Id), ct).ConfigureAwait(false);
         component.RowCounts = await counting.ConfigureAwait(false);
         activity.Report($"{component.Name}: {component.SizeBytes:N0} bytes", -1);
         return component;

@@ -195,7 +195,7 @@ public static class BackupVerifier
     internal static Stream OpenContent(string folder, BackupComponent component, byte[]? passphrase)
     {
         var file = BackupFiles.OpenRead(ComponentPath(folder, component));
-        return BackupCompression.Decompressed(passphrase is null ? file : BackupEncryption.Decrypt(file, passphrase), component);
+        return passphrase is null ? file : BackupEncryption.Decrypt(file, passphrase);
     }
 
     /// <summary>A component's file, refused (BackupPathOutsideBackup) unless it lies inside the backup folder.</summary>

@@ -79,8 +79,7 @@ public static class DataRestore
             {
                 // Disposing the decryption stream must not dispose the hashing stream under it, whose hash is read below.
                 await using var decrypted = passphrase is null ? null : BackupEncryption.Decrypt(hashing, passphrase);
-                await using var content = BackupCompression.Decompressed(decrypted ?? hashing, component, leaveOpen: true);
-                await target.RestoreAsync(content, staged.Name, ct).ConfigureAwait(false);
+                await target.RestoreAsync(decrypted ?? hashing, staged.Name, ct).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is UpgradeOpsException or BackupFormatException)
             {

@@ -56,14 +56,10 @@ public sealed partial class PostgresTarget
         return match.Success ? int.Parse(match.Groups[1].Value) : 0;
     }
 
-    /// <summary>
-    /// pg_dump -Fc streamed from the container into <paramref name="output"/>, in an exported snapshot when one is given;
-    /// without pg_dump's own zlib (-Z0) when <paramref name="compress"/> is false and the caller compresses on its side.
-    /// </summary>
-    public async Task DumpAsync(Stream output, CancellationToken ct, string? snapshot = null, bool compress = true)
+    /// <summary>pg_dump -Fc streamed from the container into <paramref name="output"/>, in an exported snapshot when one is given.</summary>
+    public async Task DumpAsync(Stream output, CancellationToken ct, string? snapshot = null)
     {
         var arguments = new List<string> { "pg_dump", "-Fc" };
-        if (!compress) arguments.Add("-Z0");
         if (snapshot is not null) arguments.Add($"--snapshot={snapshot}");
         var result = await ExecAsync(arguments.Concat(Connection(Database)), ct, output).ConfigureAwait(false);
         if (result.ExitCode != 0) throw Failure("pg_dump", result);

@@ -24,8 +24,6 @@ public sealed class BackupComponent
     public Dictionary<string, long>? RowCounts { get; set; }
     /// <summary>Neo4j: the edition that took it: Community, an offline dump; Enterprise, a full online backup artifact (which Community cannot load).</summary>
     public Neo4jEdition? Neo4jEdition { get; set; }
-    /// <summary>A compression of UpgradeOps's around the tool's output ("zstd"); null when the file is as the tool wrote it (every backup written before zstd came in).</summary>
-    public string? Compression { get; set; }
 
     public override string ToString() => $"{Name} ({Kind}, {SizeBytes} bytes)";
 }

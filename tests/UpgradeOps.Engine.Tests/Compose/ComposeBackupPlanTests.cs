@@ -33,7 +33,7 @@ public sealed class ComposeBackupPlanTests : IDisposable
         var planned = Plan();
         Assert.Equal(
         [
-            new PlannedComponent("prefect", BackupComponentKind.PostgresDump, "database 'prefect' in service task-manager-db", "prefect.dump.zst"),
+            new PlannedComponent("prefect", BackupComponentKind.PostgresDump, "database 'prefect' in service task-manager-db", "prefect.dump"),
             new PlannedComponent("artifacts", BackupComponentKind.Volume, "volume prod_storage_data", "artifacts.tar"),
             new PlannedComponent("config", BackupComponentKind.ConfigFile, _composePath, "config/docker-compose.yml"),
             new PlannedComponent("config", BackupComponentKind.ConfigFile, EnvPath, "config/.env"),
@@ -50,7 +50,7 @@ public sealed class ComposeBackupPlanTests : IDisposable
     public void An_encrypted_backups_files_end_in_enc()
     {
         File.WriteAllText(EnvPath, "VERSION=1.7.5\n");
-        Assert.Equal(["prefect.dump.zst.enc", "artifacts.tar.enc", "config/docker-compose.yml.enc", "config/.env.enc"], Plan(passphrase: [1, 2, 3]).Select(p => p.File));
+        Assert.Equal(["prefect.dump.enc", "artifacts.tar.enc", "config/docker-compose.yml.enc", "config/.env.enc"], Plan(passphrase: [1, 2, 3]).Select(p => p.File));
     }
 
     [Fact]
