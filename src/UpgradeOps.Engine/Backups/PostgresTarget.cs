@@ -56,10 +56,15 @@ public sealed partial class PostgresTarget
         return match.Success ? int.Parse(match.Groups[1].Value) : 0;
     }
 
-    /// <summary>pg_dump -Fc streamed from the container into <paramref name="output"/>, in an exported snapshot when one is given.</summary>
+    /// <summary>
+    /// pg_dump -Fc -Z1 streamed from the container into <paramref name="output"/>, in an exported snapshot when one is given.
+    /// Level 1, not pg_dump's default 6: what bounds a dump is the data crossing the exec stream, so it must be compressed
+    /// where it is made, and zlib's first level does that at a fraction of level 6's cost (on a 1 GB database: 23.7 s and
+    /// 250 MB, against 36.0 s and 236 MB at level 6 and 36.5 s and 822 MB uncompressed). pg_restore reads every level.
+    /// </summary>
     public async Task DumpAsync(Stream output, CancellationToken ct, string? snapshot = null)
     {
-        var arguments = new List<string> { "pg_dump", "-Fc" };
+        var arguments = new List<string> { "pg_dump", "-Fc", "-Z1" };
         if (snapshot is not null) arguments.Add($"--snapshot={snapshot}");
         var result = await ExecAsync(arguments.Concat(Connection(Database)), ct, output).ConfigureAwait(false);
         if (result.ExitCode != 0) throw Failure("pg_dump", result);
