@@ -20,7 +20,12 @@ function Start-ApiProbe {
                 if (-not $ok) { $key = "HTTP $([int]$response.StatusCode)"; $state.Errors[$key] = 1 + [int]$state.Errors[$key] }
                 $response.Dispose()
             }
-            catch { $key = $_.Exception.GetBaseException().GetType().Name; $state.Errors[$key] = 1 + [int]$state.Errors[$key] }
+            catch {
+                # The type and its message, with the second of the run it happened at: enough to tell a client's own hiccup from an outage.
+                $base = $_.Exception.GetBaseException()
+                $key = "$($base.GetType().Name) ($($base.Message)) at $([math]::Round($clock.Elapsed.TotalSeconds, 1)) s"
+                $state.Errors[$key] = 1 + [int]$state.Errors[$key]
+            }
             $state.Requests++
             if (-not $ok) {
                 $state.Failures++

@@ -29,6 +29,15 @@ $profilePath = Join-Path $root 'tests/Sandbox/profile.yml'
 $d = Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $profilePath -WarningAction SilentlyContinue
 $backup = $d | New-DeploymentBackup -Path (Join-Path $root 'out/bench/rolling') -Force
 
+# The control: the same probes for 10 s with nothing changing, so that a failure during the upgrade can be told from the
+# client's or the load balancer's own.
+$control = @(1..$Probes | ForEach-Object { Start-ApiProbe -IntervalMs $IntervalMs })
+Start-Sleep -Seconds 10
+$controlResults = @($control | ForEach-Object { Stop-ApiProbe $_ })
+$controlRequests = ($controlResults.Requests | Measure-Object -Sum).Sum
+$controlFailures = ($controlResults.Failures | Measure-Object -Sum).Sum
+Write-Host ("Control, no upgrade: {0} requests in 10 s, failed: {1} {2}" -f $controlRequests, $controlFailures, (($controlResults.Errors | Where-Object { $_ }) -join ', '))
+
 $running = @(1..$Probes | ForEach-Object { Start-ApiProbe -IntervalMs $IntervalMs })
 $watch = [Diagnostics.Stopwatch]::StartNew()
 $result = $d | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Backup $backup -Strategy Rolling -Force
@@ -43,7 +52,7 @@ $errors = ($measured.Errors | Where-Object { $_ }) -join ', '
 Write-Host ("Rolling upgrade 1.7.5 -> 1.7.6: {0} in {1:N1} s" -f $result.Status, $upgradeSeconds)
 Write-Host ("Requests through the load balancer: {0} in {1:N1} s ({2:N0}/s); failed: {3} {4} (goal: 0)" -f $requests, $watch.Elapsed.TotalSeconds, $rate, $failures, $errors)
 $figure = New-BenchFigure -Figure 'Rolling upgrade, failed requests' -UpgradeOps $failures -Unit 'requests' -GoalKind 'at most' -Goal 0 `
-    -Note ("{0} requests at {1:N0}/s during a {2} upgrade of {3:N1} s{4}" -f $requests, $rate, $result.Status, $upgradeSeconds, $(if ($errors) { "; $errors" }))
+    -Note ("{0} requests at {1:N0}/s during a {2} upgrade of {3:N1} s{4}; control without an upgrade: {5} of {6} failed" -f $requests, $rate, $result.Status, $upgradeSeconds, $(if ($errors) { "; $errors" }), $controlFailures, $controlRequests)
 if ($rate -lt 300 -or $requests -lt 6000 -or $result.Status -ne 'Succeeded') { $figure.Held = $false; $figure.Note += ' (short of 6,000 requests at 300/s, or the upgrade failed)' }
 
 # One replica's start-to-healthy on the upgraded version, the unit a rolling replacement cannot go under.
