@@ -146,6 +146,7 @@ function Invoke-PesterTests {
         Failed      = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
         Skipped     = $result.SkippedCount + $result.NotRunCount
         Reliability = Get-ReliabilitySummary $result
+        Faults      = Get-FaultResult $result
     }
 }
 
@@ -213,6 +214,26 @@ function Get-ReliabilitySummary {
         @(foreach ($case in $notHeld) { "  did not hold: $($case.ExpandedName) ($($case.Result))" }) -join "`n"
 }
 
+function Get-FaultResult {
+    # The fault matrix: every test tagged Fault (a failure injected into a running operation: a kill, Ctrl+C, a full disk,
+    # a registry or database gone, a broken version, damaged files), with its file and result.
+    param($Result)
+    @($Result.Tests | Where-Object { $_.Tag -contains 'Fault' -or $_.Block.Tag -contains 'Fault' } | ForEach-Object {
+        [pscustomobject]@{ File = [IO.Path]::GetFileName([string]$_.ScriptBlock.File); Name = $_.ExpandedPath; Result = [string]$_.Result }
+    })
+}
+
+function Format-FaultMatrix {
+    # One figure for the fault matrix, the faults per file, and every one that did not hold, by name.
+    param([object[]] $Fault)
+    $Fault = @($Fault | Where-Object { $_ })
+    if ($Fault.Count -eq 0) { return $null }
+    $notHeld = @($Fault | Where-Object Result -ne 'Passed')
+    $perFile = ($Fault | Group-Object File | Sort-Object Name | ForEach-Object { "$($_.Name -replace '\.Tests\.ps1$') $($_.Count)" }) -join ', '
+    @("Fault matrix: $($Fault.Count) faults injected, $($Fault.Count - $notHeld.Count) held, $($notHeld.Count) did not ($perFile)") +
+        @(foreach ($case in $notHeld) { "  did not hold: $($case.Name) ($($case.Result))" }) -join "`n"
+}
+
 function Invoke-Check {
     if (-not $NoBuild) { Invoke-Build }
     $xunitCounts = if ($Xunit) { Invoke-XunitTests } else { [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 } }
@@ -220,11 +241,13 @@ function Invoke-Check {
     $paths = @($PesterPath | ForEach-Object { $_ -split ',' } | Where-Object { $_ } | ForEach-Object { Join-Path $Root $_.Trim() })
     $pester = Invoke-PesterTests -Path $paths
     if ($pester.Reliability) { Write-Host $pester.Reliability }
+    if ($matrix = Format-FaultMatrix $pester.Faults) { Write-Host $matrix }
     if ($Xunit) { Write-Host "xunit: $($xunitCounts.Passed) passed, $($xunitCounts.Failed) failed, $($xunitCounts.Skipped) skipped" }
     Write-Host "Pester: $($pester.Passed) passed, $($pester.Failed) failed, $($pester.Skipped) skipped"
     if ($SummaryPath) {
         [pscustomobject]@{
             Passed = $pester.Passed; Failed = $pester.Failed; Skipped = $pester.Skipped; Reliability = $pester.Reliability
+            Faults = @($pester.Faults)
             Xunit = $xunitCounts
             # Repeated at the very end of the Test task's output, where CI's tail shows them.
             FailedTests = @(@($pester.Result.Failed) + @($pester.Result.FailedBlocks) + @($pester.Result.FailedContainers) | ForEach-Object {
@@ -283,6 +306,7 @@ function Invoke-Test {
         Passed = $main.Passed + $other.Passed; Failed = $main.Failed + $other.Failed; Skipped = $main.Skipped + $other.Skipped
     }
     foreach ($summary in @($main.Reliability, $other.Reliability) | Where-Object { $_ }) { Write-Host $summary }
+    if ($matrix = Format-FaultMatrix (@($main.Faults) + @($other.PSObject.Properties['Faults'] ? $other.Faults : @()))) { Write-Host $matrix }
     $passed = $xunit.Passed + $pester.Passed
     $failed = $xunit.Failed + $pester.Failed
     $skipped = $xunit.Skipped + $pester.Skipped

@@ -117,7 +117,7 @@ Describe 'Test-DeploymentBackup' -Tag 'Sandbox', 'Backup' {
         Assert-RoundTrip $verification -Type UpgradeOps.BackupVerification -Secret (Get-DotEnvSecret $sandbox.Path)
     }
 
-    It 'detects <Case> with ErrorId <ErrorId>, and Restore refuses it' -ForEach @(
+    It 'detects <Case> with ErrorId <ErrorId>, and Restore refuses it' -Tag 'Fault' -ForEach @(
         @{ Case = 'a flipped bit'; ErrorId = 'BackupChecksumMismatch'; Damage = {
                 param($folder, $file)
                 $bytes = [IO.File]::ReadAllBytes($file); $bytes[[int]($bytes.Length / 2)] = $bytes[[int]($bytes.Length / 2)] -bxor 1
@@ -186,7 +186,7 @@ Describe 'Restore-DeploymentBackup' -Tag 'Sandbox', 'Backup' {
     }
 }
 
-Describe 'Backup faults' -Tag 'Sandbox', 'Backup' {
+Describe 'Backup faults' -Tag 'Sandbox', 'Backup', 'Fault' {
     It 'leaves no manifest and no partial files when the target fills up halfway, and resumes the workers' {
         $small = Join-Path $TestDrive 'full'
         New-Item -ItemType Directory $small | Out-Null

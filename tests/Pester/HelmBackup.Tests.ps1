@@ -231,7 +231,7 @@ Describe 'Invoke-Upgrade -Backup and Invoke-Rollback on a Helm release, data inc
         (Get-Hb | Get-UpgradeHistory | Where-Object Operation -eq 'Upgrade')[0].Status | Should -Be 'RolledBack'
     }
 
-    It 'refuses a rollback whose backup is damaged, before changing anything' {
+    It 'refuses a rollback whose backup is damaged, before changing anything' -Tag 'Fault' {
         $result = Get-Hb | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -Backup $b2 -HelmPath $helm -Force
         $result.Status | Should -Be 'Succeeded' -Because $result.Error
         $revision = (Get-Hb).Revision

@@ -119,7 +119,7 @@ Describe 'Invoke-Upgrade on a Helm release: rollout watch and migration by pod e
         Get-ApiVersion | Should -Be '1.7.6'
     }
 
-    It 'fails with MigrationFailed when the command exits non-zero in the pod (the withdrawn 1.7.7), its output in the result and the journal' {
+    It 'fails with MigrationFailed when the command exits non-zero in the pod (the withdrawn 1.7.7), its output in the result and the journal' -Tag 'Fault' {
         $script:beforeFailed = Get-Hr
         $run = Invoke-Watched @{ Deployment = $beforeFailed; To = '1.7.7'; AvailableVersion = '1.7.7'; SkipBackup = $true; HealthTimeout = '00:01:30' }
         $r = $run.Result
@@ -171,7 +171,7 @@ Describe 'Invoke-Upgrade on a Helm release: rollout watch and migration by pod e
         (Wait-Healthy).Version | Should -Be '1.7.6'
     }
 
-    It 'names the crashing server and its last log line when helm upgrade --wait times out (RolloutTimedOut), with the chart''s migration Job' {
+    It 'names the crashing server and its last log line when helm upgrade --wait times out (RolloutTimedOut), with the chart''s migration Job' -Tag 'Fault' {
         # The servers of 1.8.0 are told to listen on a port this test holds: they exit and restart until the timeout.
         $script:blocker = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, $blockedPort)
         $blocker.Start()

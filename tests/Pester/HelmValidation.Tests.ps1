@@ -160,7 +160,7 @@ configurationRules:
         Get-Forward $out | Should -BeNullOrEmpty
     }
 
-    It 'closes the port-forward when Test-PostUpgrade is stopped (Ctrl+C) while it runs' {
+    It 'closes the port-forward when Test-PostUpgrade is stopped (Ctrl+C) while it runs' -Tag 'Fault' {
         $ps = [powershell]::Create()
         try {
             $null = $ps.AddScript({
@@ -223,7 +223,7 @@ configurationRules:
         $after.Version | Should -Be '1.7.5'
     }
 
-    It 'rolls the failed 1.7.7 back with -RequireReadiness -Backup -RollbackOnFailure: RolledBack, the backup''s data and the API at 1.7.5' {
+    It 'rolls the failed 1.7.7 back with -RequireReadiness -Backup -RollbackOnFailure: RolledBack, the backup''s data and the API at 1.7.5' -Tag 'Fault' {
         $before = Get-Hv
         $fresh = $before | New-DeploymentBackup -Path $backups -WarningAction SilentlyContinue
         $null = Invoke-Sql 'DELETE FROM kube_marker WHERE id > 10'
@@ -249,7 +249,7 @@ configurationRules:
         Get-ApiVersion | Should -Be '1.7.5'
     }
 
-    It 'fails with MigrationFailed when the migration Job fails (the withdrawn 1.7.7), and the servers stay on 1.7.5' {
+    It 'fails with MigrationFailed when the migration Job fails (the withdrawn 1.7.7), and the servers stay on 1.7.5' -Tag 'Fault' {
         $failed = Invoke-Upgrade -Deployment (Get-Hv) -To 1.7.7 -AvailableVersion 1.7.7 -Chart $chart -HelmPath $helm -SkipBackup -Force `
             -ErrorVariable upgradeErrors -ErrorAction SilentlyContinue
         $failed.Status | Should -Be 'Failed'

@@ -66,7 +66,7 @@ BeforeAll {
     }
 }
 
-Describe 'An upgrade killed at <Step>' -Tag 'Sandbox', 'Interruption' -ForEach $rollbacks {
+Describe 'An upgrade killed at <Step>' -Tag 'Sandbox', 'Interruption', 'Fault' -ForEach $rollbacks {
     It 'is undone by Invoke-Rollback' {
         Invoke-KilledUpgrade -Step $Step
         $rollback = Invoke-Rollback -Deployment (Get-Deployment) -Force
@@ -75,7 +75,7 @@ Describe 'An upgrade killed at <Step>' -Tag 'Sandbox', 'Interruption' -ForEach $
     }
 }
 
-Describe 'An upgrade killed at <Step>' -Tag 'Sandbox', 'Interruption' -ForEach $resumes {
+Describe 'An upgrade killed at <Step>' -Tag 'Sandbox', 'Interruption', 'Fault' -ForEach $resumes {
     It 'is finished by Invoke-Upgrade -Resume' {
         Invoke-KilledUpgrade -Step $Step
         $resumed = Invoke-Upgrade -Deployment (Get-Deployment) -Resume -Force
@@ -87,7 +87,7 @@ Describe 'An upgrade killed at <Step>' -Tag 'Sandbox', 'Interruption' -ForEach $
     }
 }
 
-Describe 'An upgrade killed in the middle of its migration' -Tag 'Sandbox', 'Interruption' {
+Describe 'An upgrade killed in the middle of its migration' -Tag 'Sandbox', 'Interruption', 'Fault' {
     It 'is undone by Invoke-Rollback and finished by -Resume (1.7.5 -> 1.8.0, killed in 1.8.0''s data migration)' {
         # 1.8.0 rewrites every bulk row in batches; small, slow batches make the kill land inside it.
         $envFile = Join-Path $sandbox.Path '.env'

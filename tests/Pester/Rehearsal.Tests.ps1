@@ -68,7 +68,7 @@ Describe 'Invoke-UpgradeRehearsal' -Tag 'Sandbox', 'Rehearsal' {
         (Invoke-RestMethod 'http://127.0.0.1:58000/api/info').version | Should -Be '1.6.4'
     }
 
-    It 'leaves a copy behind when its process is killed (SIGKILL) half-way' {
+    It 'leaves a copy behind when its process is killed (SIGKILL) half-way' -Tag 'Fault' {
         $kept = @(docker ps -a --filter label=io.upgradeops.rehearsal.id --format '{{.Label "io.upgradeops.rehearsal.id"}}' | Sort-Object -Unique)
         $pwsh = Join-Path $PSHOME 'pwsh'
         $command = "Import-Module '$env:UPGRADEOPS_MODULE'; Get-DeploymentBackup -Path '$(Split-Path $backup.Path)' | " +
@@ -172,7 +172,7 @@ Describe 'Invoke-UpgradeRehearsal' -Tag 'Sandbox', 'Rehearsal' {
         foreach ($secret in $secrets) { $markdown + $notice | Should -Not -Match ([regex]::Escape($secret)) }
     }
 
-    It 'fails with the upgrade''s own error when the target version cannot be upgraded to, and still removes the copy' {
+    It 'fails with the upgrade''s own error when the target version cannot be upgraded to, and still removes the copy' -Tag 'Fault' {
         # 1.7.7 is the withdrawn build whose migration fails.
         $report = $backup | Invoke-UpgradeRehearsal -To 1.7.7 -AvailableVersion 1.7.7 -Force -WorkingDirectory $copies -ErrorVariable failure -ErrorAction SilentlyContinue
         $report.Status | Should -Be 'Failed'
@@ -183,7 +183,7 @@ Describe 'Invoke-UpgradeRehearsal' -Tag 'Sandbox', 'Rehearsal' {
         (Get-Deployment).Version | Should -Be '1.6.4'
     }
 
-    It 'removes its copy when it is stopped like Ctrl+C' {
+    It 'removes its copy when it is stopped like Ctrl+C' -Tag 'Fault' {
         $module = $env:UPGRADEOPS_MODULE
         $backupFolder = Split-Path $backup.Path
         $job = Start-ThreadJob {

@@ -57,7 +57,7 @@ Describe 'Export-UpgradeReport of a result read from the journal' -Tag 'Report' 
 }
 
 Describe 'Get-UpgradeHistory with a damaged journal' -Tag 'Report' {
-    It 'lists the readable journals and names the damaged one in a warning' {
+    It 'lists the readable journals and names the damaged one in a warning' -Tag 'Fault' {
         $deployment = New-JournalledDeployment (Join-Path $TestDrive 'damaged')
         $bad = Join-Path (Split-Path $deployment.Location) '.upgradeops/journal/cut.json'
         Set-Content -LiteralPath $bad -Value '{"result": {"id": "cut"'

@@ -160,7 +160,7 @@ Describe 'Invoke-Upgrade (Rolling)' -Tag 'Sandbox', 'Upgrade' {
     }
 }
 
-Describe 'Invoke-Upgrade faults' -Tag 'Sandbox', 'Upgrade' {
+Describe 'Invoke-Upgrade faults' -Tag 'Sandbox', 'Upgrade', 'Fault' {
     It 'returns to the previous version with its data when the broken 1.7.7 fails with -RollbackOnFailure' {
         $script:sandbox = Use-TestSandbox -Version 1.7.6
         $d = Get-Deployment
