@@ -218,6 +218,50 @@ Describe 'Backup faults' -Tag 'Sandbox', 'Backup', 'Fault' {
         }
     }
 
+    It 'fails clearly, leaves no backup and resumes the workers when the database restarts in the middle of the dump' {
+        $root = Join-Path $TestDrive 'db-restart'
+        $psql = @('exec', $dbContainer, 'psql', '-X', '-h', '/run/postgresql', '-p', '55432', '-U', 'sandbox', '-d', 'sandbox', '-tAc')
+        # A session holding an exclusive lock on a table keeps pg_dump (and the row count in its snapshot) waiting: the
+        # database then goes away while the dump is surely under way, whatever the machine's load.
+        $lock = Start-Process docker -ArgumentList ($psql + '"BEGIN; LOCK TABLE artifacts IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);"') -PassThru `
+            -RedirectStandardOutput (Join-Path $TestDrive 'lock.out') -RedirectStandardError (Join-Path $TestDrive 'lock.err')
+        $job = $null
+        try {
+            $deadline = (Get-Date).AddSeconds(30)
+            while ((docker @psql "select count(*) from pg_locks where mode = 'AccessExclusiveLock' and relation = 'artifacts'::regclass and granted") -ne '1') {
+                if ((Get-Date) -gt $deadline) { throw 'the lock was not taken within 30 s' }
+                Start-Sleep -Milliseconds 200
+            }
+            $job = Start-ThreadJob -ArgumentList $env:UPGRADEOPS_MODULE, $sandbox.ComposeFile, $profilePath, $root -ScriptBlock {
+                param($module, $composeFile, $profilePath, $root)
+                Import-Module $module
+                try { $null = Get-UpgradeDeployment -ComposeFile $composeFile -Profile $profilePath -WarningAction SilentlyContinue | New-DeploymentBackup -Path $root -Force -ErrorAction Stop; $null }
+                catch { $_ }
+            }
+            $deadline = (Get-Date).AddSeconds(60)
+            while ((docker @psql "select count(*) from pg_stat_activity where application_name = 'pg_dump' and wait_event_type = 'Lock'") -ne '1') {
+                if ((Get-Date) -gt $deadline) { throw "pg_dump was not seen waiting within 60 s: $($job | Receive-Job -Keep | Out-String)" }
+                Start-Sleep -Milliseconds 200
+            }
+            docker restart -t 5 $dbContainer | Out-Null
+            $err = $job | Wait-Job -Timeout 120 | Receive-Job
+            $err | Should -BeOfType System.Management.Automation.ErrorRecord
+            $err.FullyQualifiedErrorId | Should -BeLike 'DatabaseConnectionLost,*'
+            $err.CategoryInfo.Category | Should -Be 'ConnectionError'
+            $err.Exception.Message | Should -Match '(?s)lost its connection to the database.*run the command again'
+            @(Get-ChildItem -Force $root -ErrorAction SilentlyContinue).Count | Should -Be 0
+            foreach ($container in ($d.Services | Where-Object Name -eq 'worker').Containers) {
+                docker inspect -f '{{.State.Paused}}' $container.Name | Should -Be 'false'
+            }
+        }
+        finally {
+            if ($job) { $job | Remove-Job -Force }
+            if (-not $lock.HasExited) { Stop-Process -Id $lock.Id -Force }
+            Wait-SandboxHealthy -ProjectName $sandbox.ProjectName | Out-Null
+        }
+        (Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $profilePath).Healthy | Should -BeTrue
+    }
+
     It 'reports wrong database credentials clearly' {
         $wrongProfile = Join-Path $TestDrive 'wrong-credentials.yml'
         (Get-Content -Raw $profilePath) -replace 'passwordVariable: POSTGRES_PASSWORD', 'passwordVariable: PGPORT' | Set-Content $wrongProfile

@@ -337,6 +337,11 @@ public sealed partial class PostgresTarget
             return AuthenticationFailed(error);
         if (error.Contains("could not connect", StringComparison.OrdinalIgnoreCase) || error.Contains("Connection refused", StringComparison.OrdinalIgnoreCase))
             return Unreachable($"127.0.0.1:{Port} in {_exec.Description}", error);
+        // The server went away while the tool ran (restarted, stopped, or its backend terminated): not a configuration problem.
+        if (ConnectionLostMessages.Any(m => error.Contains(m, StringComparison.OrdinalIgnoreCase)))
+            return new("DatabaseConnectionLost", ErrorKind.ConnectionError, Database,
+                $"{tool} in {_exec.Description} lost its connection to the database while it ran (the server restarted or was stopped): {error} " +
+                "Nothing of this attempt is kept. Wait until the database is healthy again (Get-UpgradeDeployment shows it), then run the command again.");
         return new("DatabaseCommandFailed", ErrorKind.InvalidOperation, Database,
             $"{tool} in {_exec.Description} failed with exit code {result.ExitCode}: {error} " +
             "Check that the database is running and that the profile names the right database, user and password variables.");
@@ -346,6 +351,9 @@ public sealed partial class PostgresTarget
         new("DatabaseAuthenticationFailed", ErrorKind.SecurityError, Database,
             $"PostgreSQL refused user '{User}' for database '{Database}': {Redact(detail)} The user and password come from the database container's " +
             "environment variables that the profile names (userVariable, passwordVariable): check those names and values.", inner);
+
+    private static readonly string[] ConnectionLostMessages =
+        { "terminating connection", "server closed the connection unexpectedly", "connection to server was lost", "the database system is shutting down" };
 
     private UpgradeOpsException Unreachable(string where, string detail, Exception? inner = null) =>
         new("DatabaseUnreachable", ErrorKind.ConnectionError, Database,
