@@ -186,8 +186,16 @@ public sealed class UpgradeLock : IDisposable
             catch (IOException) when (File.Exists(path))
             {
                 var owner = Read(path);
-                var alive = owner is not null && owner.Host == Environment.MachineName && IsAlive(owner.ProcessId);
-                if (alive || owner is not null && owner.Host != Environment.MachineName)
+                // Another machine's process cannot be checked from here (a compose folder on shared storage): it may run, or that
+                // machine may have died mid-upgrade. -Force never takes such a lock (runbooks pass -Force routinely); the
+                // message says how a person who knows it is gone takes it.
+                if (owner is not null && owner.Host != Environment.MachineName)
+                    throw new UpgradeOpsException("UpgradeInProgress", ErrorKind.ResourceBusy, composeFile,
+                        $"Upgrade {owner.UpgradeId} of this deployment was started on {owner.Host} (process {owner.ProcessId}, since {owner.Since:u}), which " +
+                        $"this machine cannot check. If it still runs there, wait for it to finish. If {owner.Host} stopped or was restarted during it, " +
+                        $"delete {path} and continue it with Invoke-Upgrade -Resume or undo it with Invoke-Rollback; -Force does not take another machine's lock.");
+                var alive = owner is not null && IsAlive(owner.ProcessId);
+                if (alive)
                     throw new UpgradeOpsException("UpgradeInProgress", ErrorKind.ResourceBusy, composeFile,
                         $"Upgrade {owner!.UpgradeId} of this deployment is running (process {owner.ProcessId} on {owner.Host}, since {owner.Since:u}). " +
                         "Wait for it to finish; only one upgrade or rollback runs at a time.");

@@ -113,4 +113,23 @@ public sealed class UpgradeJournalTests : IDisposable
         Assert.Contains("-Force", error.Message);
         using (UpgradeLock.Acquire(ComposeFile, "id", force: true)) { }
     }
+
+    [Fact]
+    public void A_lock_from_another_machine_is_never_taken_and_says_how_a_person_clears_it()
+    {
+        var state = UpgradeJournal.StateFolder(ComposeFile);
+        Directory.CreateDirectory(state);
+        var path = Path.Combine(state, "upgrade.lock");
+        File.WriteAllText(path, "{\"ProcessId\": 4242, \"Host\": \"jump-host-7\", \"UpgradeId\": \"proj-up\", \"Since\": \"2026-12-04T02:00:00+00:00\"}");
+        foreach (var force in new[] { false, true })
+        {
+            var error = Assert.Throws<UpgradeOpsException>(() => UpgradeLock.Acquire(ComposeFile, "id", force));
+            Assert.Equal("UpgradeInProgress", error.ErrorId);
+            Assert.Equal(ErrorKind.ResourceBusy, error.Kind);
+            Assert.Contains("jump-host-7", error.Message);
+            Assert.Contains(path, error.Message);
+            Assert.Contains("Invoke-Upgrade -Resume", error.Message);
+            Assert.True(File.Exists(path));
+        }
+    }
 }
