@@ -10,7 +10,7 @@
     asserted in tests: this table is what the notes and the changelog report.
 .EXAMPLE
     dotnet pwsh ./bench/run.ps1
-    The whole run (about 25 minutes on 2 cores, most of it the 1 GB backup benchmark). Table on screen,
+    The whole run (about 15 minutes on 2 cores, most of it the 1 GB backup benchmark). Table on screen,
     JSON in out/bench/results.json.
 .EXAMPLE
     dotnet pwsh ./bench/run.ps1 -Quick -Only import, validate
