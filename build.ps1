@@ -203,10 +203,16 @@ function Write-PesterSummary {
     }
 }
 
+function Get-TaggedTest {
+    # The tests of a run that carry -Tag themselves or through their block.
+    param($Result, [Parameter(Mandatory)][string] $Tag)
+    @($Result.Tests | Where-Object { $_.Tag -contains $Tag -or $_.Block.Tag -contains $Tag })
+}
+
 function Get-ReliabilitySummary {
     # The bad-input corpus in one figure: cases tried, held, and every one that did not, by name.
     param($Result)
-    $cases = @($Result.Tests | Where-Object { $_.Tag -contains 'BadInput' -or $_.Block.Tag -contains 'BadInput' })
+    $cases = Get-TaggedTest $Result 'BadInput'
     if ($cases.Count -eq 0) { return $null }
     $held = @($cases | Where-Object Result -eq 'Passed')
     $notHeld = @($cases | Where-Object Result -ne 'Passed')
@@ -218,7 +224,7 @@ function Get-FaultResult {
     # The fault matrix: every test tagged Fault (a failure injected into a running operation: a kill, Ctrl+C, a full disk,
     # a registry or database gone, a broken version, damaged files), with its file and result.
     param($Result)
-    @($Result.Tests | Where-Object { $_.Tag -contains 'Fault' -or $_.Block.Tag -contains 'Fault' } | ForEach-Object {
+    @(Get-TaggedTest $Result 'Fault' | ForEach-Object {
         [pscustomobject]@{ File = [IO.Path]::GetFileName([string]$_.ScriptBlock.File); Name = $_.ExpandedPath; Result = [string]$_.Result }
     })
 }

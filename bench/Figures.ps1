@@ -48,4 +48,15 @@ function Write-BenchResult {
     end { if ($Path) { ConvertTo-Json -InputObject @($all) -Depth 4 | Set-Content -Path $Path -Encoding utf8 } }
 }
 
+function Wait-DockerHealthy {
+    <# .SYNOPSIS Waits until every named container runs and, where it has a healthcheck, is healthy; throws after -TimeoutSeconds. #>
+    param([Parameter(Mandatory)][string[]] $Names, [int] $IntervalMs = 250, [int] $TimeoutSeconds = 120)
+    $deadline = (Get-Date).AddSeconds($TimeoutSeconds)
+    do {
+        Start-Sleep -Milliseconds $IntervalMs
+        $states = docker inspect --format '{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}' $Names
+        if ((Get-Date) -gt $deadline) { throw "$($Names -join ', ') not healthy within $TimeoutSeconds s: $($states -join ', ')" }
+    } while ($states | Where-Object { $_ -notmatch '^running/(healthy)?$' })
+}
+
 function Get-BenchMedian([double[]] $Values) { ($Values | Sort-Object)[[int][math]::Floor($Values.Count / 2)] }

@@ -45,18 +45,11 @@ if ($bytes / 1GB -lt $MinimumGigabytes) { throw "The database is smaller than $M
 
 $d = Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $profilePath -WarningAction SilentlyContinue
 function Measure-Seconds([scriptblock] $Action) { $w = [Diagnostics.Stopwatch]::StartNew(); & $Action | Out-Null; $w.Elapsed.TotalSeconds }
-function Get-Median([double[]] $Values) { Get-BenchMedian $Values }
 
 $times = @{ RawDump = @(); Backup = @(); RawRestore = @(); Restore = @(); DataBack = @(); ByHand = @(); RawBytes = @(); BackupBytes = @() }
 $serverVersion = (docker @psql 'show server_version') -join ''
 $app = @(docker ps --filter "label=com.docker.compose.project=$($sandbox.ProjectName)" --format '{{.Names}} {{.Label "com.docker.compose.service"}}' |
     Where-Object { $_ -notmatch ' (database|cache)$' } | ForEach-Object { ($_ -split ' ')[0] })
-function Wait-DockerHealthy([string[]] $Names) {
-    do {
-        Start-Sleep -Milliseconds 250
-        $states = docker inspect --format '{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}' $Names
-    } while ($states | Where-Object { $_ -notmatch '^running/(healthy)?$' })
-}
 for ($i = 1; $i -le $Runs; $i++) {
     $rawFile = Join-Path $work "raw-$i.dump"
     $times.RawDump += Measure-Seconds {
@@ -99,15 +92,15 @@ for ($i = 1; $i -le $Runs; $i++) {
     Remove-Item -Recurse -Force $script:backup.Path
 }
 
-$rawDump = Get-Median $times.RawDump; $backup = Get-Median $times.Backup
-$rawRestore = Get-Median $times.RawRestore; $restore = Get-Median $times.Restore
-$dataBack = Get-Median $times.DataBack; $byHand = Get-Median $times.ByHand
-$sizeRatio = (Get-Median $times.BackupBytes) / (Get-Median $times.RawBytes)
+$rawDump = Get-BenchMedian $times.RawDump; $backup = Get-BenchMedian $times.Backup
+$rawRestore = Get-BenchMedian $times.RawRestore; $restore = Get-BenchMedian $times.Restore
+$dataBack = Get-BenchMedian $times.DataBack; $byHand = Get-BenchMedian $times.ByHand
+$sizeRatio = (Get-BenchMedian $times.BackupBytes) / (Get-BenchMedian $times.RawBytes)
 $context = "PostgreSQL $serverVersion, $('{0:N2}' -f ($bytes / 1GB)) GB database, median of $Runs"
 Write-Host ''
 @(
     New-BenchFigure -Figure 'New-DeploymentBackup (PostgreSQL) / raw pg_dump -Fc' -UpgradeOps $backup -Baseline $rawDump -Goal 0.8 `
-        -Note ("$context; backup {0:N0} MB = {1:N2} x the raw dump's size" -f ((Get-Median $times.BackupBytes) / 1MB), $sizeRatio)
+        -Note ("$context; backup {0:N0} MB = {1:N2} x the raw dump's size" -f ((Get-BenchMedian $times.BackupBytes) / 1MB), $sizeRatio)
     New-BenchFigure -Figure 'Restore-DeploymentBackup, whole / the same restore by hand' -UpgradeOps $restore -Baseline $byHand -Goal 0.9 `
         -Note 'by hand: stop the app, drop/create, pg_restore, start, wait until docker says healthy'
     New-BenchFigure -Figure 'Restore, data phase / raw drop/create + pg_restore' -UpgradeOps $dataBack -Baseline $rawRestore -Goal 1.10 `

@@ -66,10 +66,7 @@ $migrationSeconds = $watch.Elapsed.TotalSeconds
 $watch.Restart()
 (Invoke-SandboxCompose -Arguments up, -d, --no-deps, server-a).ExitCode | Out-Null
 $serverA = docker ps -q --filter "label=com.docker.compose.project=$($sandbox.ProjectName)" --filter 'label=com.docker.compose.service=server-a'
-while ((docker inspect --format '{{.State.Health.Status}}' $serverA) -ne 'healthy') {
-    if ($watch.Elapsed.TotalSeconds -gt 120) { throw 'server-a was not healthy within 120 s' }
-    Start-Sleep -Milliseconds 50
-}
+Wait-DockerHealthy $serverA -IntervalMs 50
 $startSeconds = $watch.Elapsed.TotalSeconds
 Write-Host ("floor: migration alone {0:N2} s + one API container start-to-healthy {1:N2} s = {2:N2} s" -f $migrationSeconds, $startSeconds, ($migrationSeconds + $startSeconds))
 

@@ -25,7 +25,6 @@ function Measure-Start([string] $Command) {
     $watch.Elapsed.TotalMilliseconds
 }
 
-function Get-Median([double[]] $Values) { Get-BenchMedian $Values }
 
 $cases = [ordered]@{
     'pwsh -NoProfile (baseline)'          = 'exit 0'
@@ -39,9 +38,9 @@ for ($i = 0; $i -lt $Runs; $i++) {
     foreach ($name in $cases.Keys) { $times[$name].Add((Measure-Start $cases[$name])) }
 }
 
-$baseline = Get-Median $times['pwsh -NoProfile (baseline)']
+$baseline = Get-BenchMedian $times['pwsh -NoProfile (baseline)']
 $rows = foreach ($name in $cases.Keys) {
-    $median = Get-Median $times[$name]
+    $median = Get-BenchMedian $times[$name]
     [pscustomobject]@{
         Case          = $name
         MedianMs      = [math]::Round($median)
@@ -50,8 +49,8 @@ $rows = foreach ($name in $cases.Keys) {
     }
 }
 $rows | Format-Table -AutoSize | Out-String | Write-Host
-$added = (Get-Median $times['Import-Module UpgradeOps']) - $baseline
+$added = (Get-BenchMedian $times['Import-Module UpgradeOps']) - $baseline
 Write-Host ("Import-Module adds {0:N0} ms to pwsh start-up (goal: under 150 ms; {1} runs each)" -f $added, $Runs)
-New-BenchFigure -Figure 'Import-Module UpgradeOps / pwsh -NoProfile start-up' -UpgradeOps (Get-Median $times['Import-Module UpgradeOps']) -Baseline $baseline `
-    -Unit 'ms' -GoalKind 'added' -Goal 150 -Note ("{0:N0} ms added, median of {1}; with the first Test-UpgradePath {2:N0} ms" -f $added, $Runs, (Get-Median $times['Import + first Test-UpgradePath'])) |
+New-BenchFigure -Figure 'Import-Module UpgradeOps / pwsh -NoProfile start-up' -UpgradeOps (Get-BenchMedian $times['Import-Module UpgradeOps']) -Baseline $baseline `
+    -Unit 'ms' -GoalKind 'added' -Goal 150 -Note ("{0:N0} ms added, median of {1}; with the first Test-UpgradePath {2:N0} ms" -f $added, $Runs, (Get-BenchMedian $times['Import + first Test-UpgradePath'])) |
     Write-BenchResult -Path $ResultFile

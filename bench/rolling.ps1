@@ -60,10 +60,7 @@ $serverA = docker ps -q --filter "label=com.docker.compose.project=$($sandbox.Pr
 docker stop $serverA | Out-Null
 $watch.Restart()
 docker start $serverA | Out-Null
-while ((docker inspect --format '{{.State.Health.Status}}' $serverA) -ne 'healthy') {
-    if ($watch.Elapsed.TotalSeconds -gt 120) { throw 'server-a was not healthy within 120 s' }
-    Start-Sleep -Milliseconds 50
-}
+Wait-DockerHealthy $serverA -IntervalMs 50
 $oneReplica = $watch.Elapsed.TotalSeconds
 $replace = ($result.Steps | Where-Object Name -eq 'recreate API' | Select-Object -First 1).Duration.TotalSeconds
 @(

@@ -37,7 +37,7 @@ for ($i = 1; $i -le $Runs; $i++) {
     Write-Host ("run {0}: all {1} checks {2:N2} s (sum of checks {3:N2} s), slowest {4} {5:N2} s, ratio {6:N2}, passed {7}" -f $i,
         $report.Checks.Count, $wall, $sum, $slowest.Name, $slowest.Duration.TotalSeconds, $ratios[-1], $report.Passed)
 }
-$median = ($ratios | Sort-Object)[[int][math]::Floor($ratios.Count / 2)]
+$median = Get-BenchMedian $ratios
 Write-Host ''
 Write-Host ("Validation: wall time / slowest check = {0:N2} (median of {1}; goal <= 1.5)" -f $median, $Runs)
 New-BenchFigure -Figure 'Test-PostUpgrade, all checks / its slowest single check' -UpgradeOps (Get-BenchMedian $walls) -Baseline (Get-BenchMedian $slowests) -Goal 1.5 `

@@ -239,11 +239,10 @@ internal sealed class ComposeRehearsalCopy
         isFree ??= PortIsFree;
         if (ports.Count == 0) return new Dictionary<int, int>();
         var candidates = Enumerable.Range(1, 63).Select(step => ports.ToDictionary(p => p, p => (p + step * 1000 - 1024) % (65535 - 1024) + 1024))
-            .Where(candidate => !candidate.Values.Any(ports.Contains) && candidate.Values.Distinct().Count() == candidate.Count)
-            .ToList();
+            .Where(candidate => !candidate.Values.Any(ports.Contains) && candidate.Values.Distinct().Count() == candidate.Count);
         bool OutsideClientPorts(IReadOnlyDictionary<int, int> candidate) =>
             clientPorts is not { } range || candidate.Values.All(p => p < range.Low || p > range.High);
-        foreach (var candidate in candidates.Where(OutsideClientPorts).Concat(candidates.Where(c => !OutsideClientPorts(c))))
+        foreach (var candidate in candidates.OrderBy(c => OutsideClientPorts(c) ? 0 : 1))
             if (candidate.Values.All(isFree)) return candidate;
         throw new UpgradeOpsException("RehearsalNoFreePorts", ErrorKind.ResourceUnavailable, string.Join(", ", ports),
             $"No free set of ports was found for a copy of ports {string.Join(", ", ports)}. Remove earlier copies (they are labelled {RehearsalLabels.Id}) or free some ports.");

@@ -194,10 +194,9 @@ public sealed class UpgradeLock : IDisposable
                         $"Upgrade {owner.UpgradeId} of this deployment was started on {owner.Host} (process {owner.ProcessId}, since {owner.Since:u}), which " +
                         $"this machine cannot check. If it still runs there, wait for it to finish. If {owner.Host} stopped or was restarted during it, " +
                         $"delete {path} and continue it with Invoke-Upgrade -Resume or undo it with Invoke-Rollback; -Force does not take another machine's lock.");
-                var alive = owner is not null && IsAlive(owner.ProcessId);
-                if (alive)
+                if (owner is not null && IsAlive(owner.ProcessId))
                     throw new UpgradeOpsException("UpgradeInProgress", ErrorKind.ResourceBusy, composeFile,
-                        $"Upgrade {owner!.UpgradeId} of this deployment is running (process {owner.ProcessId} on {owner.Host}, since {owner.Since:u}). " +
+                        $"Upgrade {owner.UpgradeId} of this deployment is running (process {owner.ProcessId} on {owner.Host}, since {owner.Since:u}). " +
                         "Wait for it to finish; only one upgrade or rollback runs at a time.");
                 if (!force)
                     throw new UpgradeOpsException("StaleUpgradeLock", ErrorKind.ResourceBusy, composeFile,
