@@ -212,7 +212,7 @@ function Get-TaggedTest {
 function Get-ReliabilitySummary {
     # The bad-input corpus in one figure: cases tried, held, and every one that did not, by name.
     param($Result)
-    $cases = Get-TaggedTest $Result 'BadInput'
+    $cases = @(Get-TaggedTest $Result 'BadInput')
     if ($cases.Count -eq 0) { return $null }
     $held = @($cases | Where-Object Result -eq 'Passed')
     $notHeld = @($cases | Where-Object Result -ne 'Passed')
