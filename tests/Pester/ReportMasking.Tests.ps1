@@ -5,11 +5,13 @@ BeforeAll {
     . (Join-Path $env:UPGRADEOPS_ROOT 'tests/Reliability/Reliability.ps1')
     $script:canary = 'canary-Zq81wLk-secret'
 
-    function New-JournalledDeployment([string] $Folder, [switch] $WithoutComposeFile) {
+    # -InlineSecret: the secret is a default written in the compose file, as Infrahub's own file writes its passwords, not in .env.
+    function New-JournalledDeployment([string] $Folder, [switch] $WithoutComposeFile, [switch] $InlineSecret) {
         $null = New-Item -ItemType Directory -Force -Path $Folder
         $compose = Join-Path $Folder 'docker-compose.yml'
-        Set-Content -LiteralPath $compose -Value "services:`n  infrahub-server:`n    image: registry.opsmill.io/opsmill/infrahub:`${VERSION:-1.7.5}`n"
-        Set-Content -LiteralPath (Join-Path $Folder '.env') -Value "VERSION=1.7.6`nINFRAHUB_DB_PASSWORD=$canary`n"
+        $environment = if ($InlineSecret) { "`n    environment:`n      INFRAHUB_DB_PASSWORD: `${INFRAHUB_DB_PASSWORD:-$canary}" } else { '' }
+        Set-Content -LiteralPath $compose -Value "services:`n  infrahub-server:`n    image: registry.opsmill.io/opsmill/infrahub:`${VERSION:-1.7.5}$environment`n"
+        Set-Content -LiteralPath (Join-Path $Folder '.env') -Value ($InlineSecret ? "VERSION=1.7.6`n" : "VERSION=1.7.6`nINFRAHUB_DB_PASSWORD=$canary`n")
         $journalFolder = Join-Path $Folder '.upgradeops/journal'
         $null = New-Item -ItemType Directory -Force -Path $journalFolder
         # The shape UpgradeJournal.Save writes, as a journal of an earlier version (no result.location) would hold it.
@@ -37,6 +39,14 @@ Describe 'Export-UpgradeReport of a result read from the journal' -Tag 'Report' 
         $result = $deployment | Get-UpgradeHistory
         $result.Deployment | Should -Not -BeNullOrEmpty
         $file = $result | Export-UpgradeReport -Path (Join-Path $TestDrive 'history.md')
+        $text = Get-Content -Raw $file.FullName
+        $text | Should -Match 'migration failed'
+        $text | Should -Not -Match $canary
+    }
+
+    It 'masks a secret written in the compose file itself (a default such as ${INFRAHUB_DB_PASSWORD:-...}), with no .env value' {
+        $deployment = New-JournalledDeployment (Join-Path $TestDrive 'inline') -InlineSecret
+        $file = $deployment | Get-UpgradeHistory | Export-UpgradeReport -Path (Join-Path $TestDrive 'inline.md')
         $text = Get-Content -Raw $file.FullName
         $text | Should -Match 'migration failed'
         $text | Should -Not -Match $canary

@@ -30,7 +30,7 @@ public static class ComposeDiagnostics
         using var target = await ComposeDeployment.OpenAsync(deployment, ct).ConfigureAwait(false);
         var envPath = target.File.EnvFilePath;
         var environment = File.Exists(envPath) ? EnvFile.Read(envPath) : new Dictionary<string, string>().AsReadOnly();
-        var redactor = new SecretRedactor(environment);
+        var redactor = ComposeFile.RedactorAt(target.File.Path);
 
         var report = new DiagnosticReport
         {

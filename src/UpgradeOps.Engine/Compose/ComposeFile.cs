@@ -17,6 +17,8 @@ public sealed class ComposeServiceDefinition
     public int Replicas { get; init; } = 1;
     public bool HasHealthcheck { get; init; }
     public string? NetworkMode { get; init; }
+    /// <summary>The service's environment: as written in the file (mapping or KEY=value list), interpolated; a variable only named (no value) is left out.</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>
@@ -39,6 +41,36 @@ public sealed partial class ComposeFile
     public string EnvFilePath => System.IO.Path.Combine(Directory, ".env");
     /// <summary>The top-level 'name:' of the project, when the file sets one.</summary>
     public string? Name { get; }
+
+    /// <summary>
+    /// What a report or a log of this deployment must mask: the .env's values, and the values written in the file itself
+    /// (a service's environment, defaults such as ${INFRAHUB_DB_PASSWORD:-admin} included) whose name says they are secret
+    /// or that carry credentials in a URL. Other values written in the file (paths, log levels, addresses) stay readable.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Secrets =>
+        DotEnv.Concat(Services.Values.SelectMany(s => s.Environment)
+            .Where(v => SecretRedactor.IsSecretName(v.Key) || SecretRedactor.HasUrlCredentials(v.Value))).ToList();
+
+    /// <summary>
+    /// The <see cref="Secrets"/> of the compose file at <paramref name="path"/> as it is now (the .env may have changed since
+    /// the deployment was opened); the .env's values alone when the file cannot be read, since a broken deployment's report
+    /// must still be masked.
+    /// </summary>
+    public static IReadOnlyList<KeyValuePair<string, string>> SecretsAt(string path)
+    {
+        try
+        {
+            return Load(path).Secrets;
+        }
+        catch (UpgradeOpsException)
+        {
+            try { return EnvFile.Read(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!, ".env")).ToList(); }
+            catch (UpgradeOpsException) { return Array.Empty<KeyValuePair<string, string>>(); }
+        }
+    }
+
+    /// <summary>Masks the <see cref="SecretsAt"/> the compose file at <paramref name="path"/>.</summary>
+    public static SecretRedactor RedactorAt(string path) => new(SecretsAt(path));
     public IReadOnlyDictionary<string, ComposeServiceDefinition> Services { get; }
     /// <summary>The .env file's values. Secrets: never log or return them.</summary>
     internal IReadOnlyDictionary<string, string> DotEnv { get; }
@@ -136,7 +168,32 @@ public sealed partial class ComposeFile
             HasHealthcheck = Child(path, service, "healthcheck") is YamlMappingNode health &&
                              !(Child(path, health, "disable") is YamlScalarNode { Value: "true" }),
             NetworkMode = (Child(path, service, "network_mode") as YamlScalarNode)?.Value,
+            Environment = ReadEnvironment(path, Child(path, service, "environment"), lookup),
         };
+    }
+
+    /// <summary>
+    /// environment: as a mapping (merge keys expanded) or a list of KEY=value. A value compose could not interpolate is left
+    /// out rather than refused: it is read to mask secrets written in the file, and compose itself reports the error.
+    /// </summary>
+    private static Dictionary<string, string> ReadEnvironment(string path, YamlNode? node, Func<string, string?> lookup)
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        void Add(string name, string? raw)
+        {
+            if (raw is null || name.Length == 0) return;
+            try { environment[name] = ComposeInterpolation.Interpolate(raw, lookup); }
+            catch (FormatException) { }
+        }
+        if (node is YamlMappingNode mapping)
+            foreach (var (key, value) in Entries(path, mapping))
+                // "KEY:" alone (a plain empty value) takes the shell's value, not an empty one.
+                Add(((YamlScalarNode)key).Value!, value is YamlScalarNode scalar && !(scalar.Style == ScalarStyle.Plain && string.IsNullOrEmpty(scalar.Value)) ? scalar.Value : null);
+        else if (node is YamlSequenceNode list)
+            foreach (var item in list.Children.OfType<YamlScalarNode>())
+                if (item.Value is { } entry && entry.IndexOf('=') is > 0 and var equals)
+                    Add(entry[..equals], entry[(equals + 1)..]);
+        return environment;
     }
 
     /// <summary>A replica count: a whole number, 0 or more (compose scales a service to zero).</summary>

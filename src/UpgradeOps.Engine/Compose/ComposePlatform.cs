@@ -18,11 +18,9 @@ public sealed class ComposePlatform : IPlatform
     public string DescribeCommand(Deployment? deployment, string name) =>
         deployment?.Location is { } composeFile ? $"Get-UpgradeDeployment -ComposeFile {Quote(composeFile)}" : $"Get-UpgradeDeployment -ProjectName {Quote(name)}";
 
-    /// <summary>The .env beside the compose file.</summary>
+    /// <summary>The .env beside the compose file, and the secrets written in the file itself.</summary>
     public IEnumerable<KeyValuePair<string, string>> SecretsAt(string location) =>
-        File.Exists(location) && Path.Combine(Path.GetDirectoryName(Path.GetFullPath(location))!, ".env") is var env && File.Exists(env)
-            ? EnvFile.Read(env)
-            : Array.Empty<KeyValuePair<string, string>>();
+        File.Exists(location) ? ComposeFile.SecretsAt(location) : Array.Empty<KeyValuePair<string, string>>();
 
     public IDeploymentPlatform Open(Deployment deployment) => new ComposeDeploymentPlatform(deployment);
 

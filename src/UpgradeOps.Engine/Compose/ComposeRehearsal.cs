@@ -85,8 +85,8 @@ internal static class ComposeRehearsal
         catch (Exception ex) when (ex is UpgradeOpsException or DockerApiException or IOException or HttpRequestException)
         {
             // The copy's .env is the backup's; production's may hold secrets set since.
-            report.Stopped(ex, new SecretRedactor(new[] { source.File.EnvFilePath, copy is null ? null : Path.Combine(copy.Folder, ".env") }
-                .Where(File.Exists).SelectMany(f => EnvFile.Read(f!)).ToList()).Redact);
+            report.Stopped(ex, new SecretRedactor(ComposeFile.SecretsAt(source.File.Path)
+                .Concat(copy is null ? Array.Empty<KeyValuePair<string, string>>() : EnvFile.Read(Path.Combine(copy.Folder, ".env"))).ToList()).Redact);
         }
         finally
         {

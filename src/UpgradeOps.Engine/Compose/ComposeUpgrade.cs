@@ -486,7 +486,7 @@ public static partial class ComposeUpgrade
         using var activity = context.StartActivity($"Migrating to {ImageReference.Tag(image)}: {string.Join(' ', migration.Command)}", parent);
         var created = await client.Containers.CreateContainerAsync(parameters, ct).ConfigureAwait(false);
         var output = new StringBuilder();
-        var secrets = EnvFile.Redactor(target.File.EnvFilePath);
+        var secrets = ComposeFile.RedactorAt(target.File.Path);
         try
         {
             await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);

@@ -18,7 +18,7 @@ internal sealed class ComposeValidationTarget : IValidationTarget
     {
         Deployment = deployment;
         _source = source;
-        Redactor = EnvFile.Redactor(source.File.EnvFilePath);
+        Redactor = ComposeFile.RedactorAt(source.File.Path);
     }
 
     public static async Task<ComposeValidationTarget> OpenAsync(Deployment given, EngineContext context)

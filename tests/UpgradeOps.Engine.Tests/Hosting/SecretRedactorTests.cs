@@ -75,4 +75,25 @@ public class SecretRedactorTests
         var redactor = new SecretRedactor(new Dictionary<string, string> { ["REGISTRY_TOKEN_IMAGE"] = "ghp_abcdef123456" });
         Assert.Equal("token ***", redactor.Redact("token ghp_abcdef123456"));
     }
+
+    [Fact]
+    public void A_switch_or_a_measure_under_a_secret_sounding_name_stays_readable()
+    {
+        var redactor = new SecretRedactor(new Dictionary<string, string>
+        {
+            ["AWS_QUERYSTRING_AUTH"] = "false",
+            ["INFRAHUB_SECURITY_ACCESS_TOKEN_LIFETIME"] = "3600",
+            ["NEO4J_dbms_security_auth__minimum__password__length"] = "4",
+            ["APP_SECRET_ENABLED"] = "True",
+        });
+        Assert.Equal(0, redactor.Count);
+        Assert.Equal("{\"ok\": false, \"took\": 3600, \"n\": 4}", redactor.Redact("{\"ok\": false, \"took\": 3600, \"n\": 4}"));
+    }
+
+    [Fact]
+    public void The_password_of_a_user_password_pair_is_masked_also_alone()
+    {
+        var redactor = new SecretRedactor(new Dictionary<string, string> { ["NEO4J_AUTH"] = "neo4j/admin" });
+        Assert.Equal("auth ***, password ***, user neo4j", redactor.Redact("auth neo4j/admin, password admin, user neo4j"));
+    }
 }

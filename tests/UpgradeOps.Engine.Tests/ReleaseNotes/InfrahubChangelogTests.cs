@@ -78,6 +78,7 @@ public class InfrahubChangelogTests
 internal static class InfrahubCorpus
 {
     public static string? Changelog { get; } = Find(Path.Combine("shared", "corpus", "infrahub", "CHANGELOG.md"));
+    public static string? ComposeFile { get; } = Find(Path.Combine("shared", "corpus", "infrahub", "docker-compose.yml"));
 
     private static string? Find(string relative)
     {
