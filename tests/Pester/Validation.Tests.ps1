@@ -94,6 +94,28 @@ Describe 'Test-PostUpgrade' -Tag 'Sandbox', 'Validation' {
         (Get-Deployment | Test-PostUpgrade -Check Logs -Since ([DateTimeOffset]::UtcNow.AddSeconds(1))).Passed | Should -BeTrue
     }
 
+    It 'masks a secret that a GraphQL error quotes from its query' {
+        # A token in the .env that a profile's query carries (here as a field name, which the sandbox's GraphQL quotes back
+        # in "Cannot query field ..."; a real server quotes arguments and variables the same way).
+        $token = 'leakedToken' + [guid]::NewGuid().ToString('N')
+        $envFile = Join-Path $sandbox.Path '.env'
+        $envBefore = Get-Content -Raw $envFile
+        $profileCopy = Join-Path $TestDrive 'quoting-profile.yml'
+        (Get-Content -Raw $profilePath).Replace('query { ArtifactSummary { total ready error } }', "query { $token { count } }") | Set-Content $profileCopy
+        try {
+            Add-Content -Path $envFile -Value "APP_API_TOKEN=$token"
+            $deployment = Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $profileCopy -WarningAction SilentlyContinue
+            $streams = @($deployment | Test-PostUpgrade -Check GraphQL -Verbose 4>&1)
+            $report = $streams | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+            $graphQL = Get-Check $report GraphQL
+            $graphQL.Status | Should -Be 'Failed'
+            $graphQL.Detail | Should -Match 'Cannot query field'
+            $graphQL.Detail | Should -Not -Match $token
+            ($streams | Out-String) | Should -Not -Match $token
+        }
+        finally { [IO.File]::WriteAllText($envFile, $envBefore) }
+    }
+
     It 'warns on Performance when responses slow down against the baseline' {
         $baseline = Get-Deployment | Test-PostUpgrade -CaptureBaseline
         $baseline.Requests.Count | Should -Be 2

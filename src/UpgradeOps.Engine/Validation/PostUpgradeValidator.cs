@@ -94,7 +94,7 @@ public static class PostUpgradeValidator
         var done = 0;
         var results = await Task.WhenAll(selected.Select(async check =>
         {
-            var result = await RunCheckAsync(check.Name, check.Run, timeout, log, ct).ConfigureAwait(false);
+            var result = await RunCheckAsync(check.Name, check.Run, timeout, log, source.Redactor, ct).ConfigureAwait(false);
             activity.Report($"{check.Name}: {result.Status}", 100 * Interlocked.Increment(ref done) / selected.Count);
             return result;
         })).ConfigureAwait(false);
@@ -114,8 +114,12 @@ public static class PostUpgradeValidator
         return await MeasureAsync(api, source, context.CancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// One check, its texts masked before anything logs or returns them: a GraphQL error may quote its input, an HTTP
+    /// error or an exception the API's answer, and either can hold a secret of the deployment.
+    /// </summary>
     private static async Task<CheckResult> RunCheckAsync(string name, Func<CancellationToken, Task<CheckResult>> run, TimeSpan timeout, ILogger log,
-        CancellationToken ct)
+        SecretRedactor redactor, CancellationToken ct)
     {
         var watch = Stopwatch.StartNew();
         var check = CheckTimer.Start(name);
@@ -141,6 +145,8 @@ public static class PostUpgradeValidator
             result = check.Fail("CheckError", $"{ex.GetType().Name}: {ex.Message}", "Check that the API endpoint answers (Get-UpgradeDeployment shows it).");
         }
         result.Duration = watch.Elapsed;
+        result.Detail = result.Detail is null ? null : redactor.Redact(result.Detail);
+        result.Remedy = result.Remedy is null ? null : redactor.Redact(result.Remedy);
         log.LogDebug("{Check}: {Status} in {Ms:N0} ms — {Detail}", name, result.Status, watch.Elapsed.TotalMilliseconds, result.Detail);
         return result;
     }
