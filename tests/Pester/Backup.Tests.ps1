@@ -11,6 +11,32 @@ BeforeAll {
     $script:dbContainer = ($d.Services | Where-Object Name -eq 'database').Containers[0].Name
 
     function Get-ErrorFrom([scriptblock] $Action) { try { & $Action; $null } catch { $_ } }
+
+    # Runs a backup or a restore in a thread job paused at a step boundary (UPGRADEOPS_PAUSE_AT_STEP), and stops it there
+    # as Ctrl+C does (StopProcessing), then waits until the sandbox is healthy again. Returns what the job wrote.
+    function Stop-AtStep([string] $Step, [scriptblock] $Command) {
+        $env:UPGRADEOPS_PAUSE_AT_STEP = $Step
+        $job = Start-ThreadJob -ScriptBlock $Command -ArgumentList $env:UPGRADEOPS_MODULE, $sandbox.ComposeFile, $profilePath, $backupRoot, $TestDrive
+        try {
+            $deadline = (Get-Date).AddSeconds(90)
+            while (-not ($job.Warning | Where-Object { "$_" -like "*paused before $Step until*" })) {
+                if ($job.State -notin 'Running', 'NotStarted' -or (Get-Date) -gt $deadline) {
+                    throw "The job did not pause at '$Step' ($($job.State)): $($job | Receive-Job -Keep 2>&1 | Out-String)"
+                }
+                Start-Sleep -Milliseconds 100
+            }
+            $job | Stop-Job
+            $job | Receive-Job -ErrorAction SilentlyContinue 2>&1 3>&1
+        }
+        finally {
+            Remove-Item Env:UPGRADEOPS_PAUSE_AT_STEP -ErrorAction SilentlyContinue
+            $job | Remove-Job -Force
+            Wait-SandboxHealthy -ProjectName $sandbox.ProjectName | Out-Null
+        }
+    }
+    function Get-DatabaseNames {
+        docker exec $dbContainer psql -X -h /run/postgresql -p 55432 -U sandbox -d postgres -tAc 'select datname from pg_database order by 1'
+    }
     function Copy-Backup([string] $Name) {
         $copy = Join-Path $TestDrive $Name
         Copy-Item -Recurse $backup.Path $copy
@@ -269,5 +295,50 @@ Describe 'Backup faults' -Tag 'Sandbox', 'Backup', 'Fault' {
         $err = Get-ErrorFrom { $wrong | New-DeploymentBackup -Path (Join-Path $TestDrive 'wrongcreds') -Force -ErrorAction Stop }
         $err.FullyQualifiedErrorId | Should -BeLike 'DatabaseAuthenticationFailed,*'
         $err.CategoryInfo.Category | Should -Be 'SecurityError'
+    }
+}
+
+Describe 'Backup and restore stopped like Ctrl+C at a step boundary' -Tag 'Sandbox', 'Backup', 'Fault' {
+    It 'a backup stopped before <Step> leaves no files, the workers running and the deployment healthy' -ForEach @(
+        @{ Step = 'backup:capture database' }, @{ Step = 'backup:writers' }, @{ Step = 'backup:complete' }
+    ) {
+        $root = Join-Path $TestDrive "ctrl-c-$($Step -replace '\W', '-')"
+        $null = Stop-AtStep $Step ([scriptblock]::Create(@"
+            param(`$module, `$composeFile, `$profilePath)
+            Import-Module `$module
+            Get-UpgradeDeployment -ComposeFile `$composeFile -Profile `$profilePath -WarningAction SilentlyContinue | New-DeploymentBackup -Path '$root' -Force
+"@))
+        Get-ChildItem -Force $root -ErrorAction SilentlyContinue | ForEach-Object Name | Should -BeNullOrEmpty -Because 'a stopped backup leaves no partial folder'
+        @(Get-DeploymentBackup -Path $root -ErrorAction SilentlyContinue).Count | Should -Be 0
+        foreach ($container in ($d.Services | Where-Object Name -eq 'worker').Containers) {
+            docker inspect -f '{{.State.Paused}} {{.State.Running}}' $container.Name | Should -Be 'false true'
+        }
+        (Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $profilePath).Healthy | Should -BeTrue
+    }
+
+    It 'a restore stopped before <Step> leaves the deployment serving, no staging database, and a second restore finishes it' -ForEach @(
+        @{ Step = 'restore:stage database' }, @{ Step = 'restore:replace sandbox' }, @{ Step = 'restore:component artifacts' }
+    ) {
+        $expected = Get-SandboxDataFingerprint $sandbox
+        $databasesBefore = Get-DatabaseNames
+        docker exec $dbContainer psql -X -h /run/postgresql -p 55432 -U sandbox -d sandbox -c 'TRUNCATE artifacts CASCADE' | Out-Null
+        $null = Stop-AtStep $Step ([scriptblock]::Create(@"
+            param(`$module, `$composeFile, `$profilePath)
+            Import-Module `$module
+            `$d = Get-UpgradeDeployment -ComposeFile `$composeFile -Profile `$profilePath -WarningAction SilentlyContinue
+            Get-DeploymentBackup -Path '$($backup.Path)' | Restore-DeploymentBackup -Deployment `$d -Force
+"@))
+        (Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $profilePath).Healthy | Should -BeTrue
+        # The data is the one before the restore or the backup's, never a database half swapped.
+        (Get-SandboxDataFingerprint $sandbox).ArtifactRows | Should -BeIn @(0, $expected.ArtifactRows)
+        $deadline = (Get-Date).AddSeconds(30)
+        while ((Compare-Object $databasesBefore (Get-DatabaseNames)) -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 500 }
+        Get-DatabaseNames | Should -Be $databasesBefore -Because 'no staging or replaced database stays behind'
+
+        $backup | Restore-DeploymentBackup -Deployment $d -Force | Out-Null
+        $after = Get-SandboxDataFingerprint $sandbox
+        $after.ArtifactRows | Should -Be $expected.ArtifactRows
+        $after.ArtifactChecksums | Should -Be $expected.ArtifactChecksums
+        $after.StorageFiles | Should -Be $expected.StorageFiles
     }
 }

@@ -73,7 +73,9 @@ public static class ComposeBackup
                 var writers = source.Writers(stopped: true);
                 activity.Report($"Stopping {string.Join(", ", writers.Select(ComposeUpgradePlan.NameOf))}", 5);
                 stopped.AddRange(writers);
-                await Task.WhenAll(writers.Select(c => source.Engine.Client.Containers.StopContainerAsync(c.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 30 }, ct)))
+                // Not cancellable: a cancelled request does not stop the Engine from stopping them, and the start the finally
+                // sends meanwhile would be a no-op, leaving the writers stopped after a Ctrl+C.
+                await Task.WhenAll(writers.Select(c => source.Engine.Client.Containers.StopContainerAsync(c.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 30 }, CancellationToken.None)))
                     .ConfigureAwait(false);
             }
 
@@ -82,6 +84,7 @@ public static class ComposeBackup
                 var component = planned[i];
                 activity.Report($"{component.Name}: {component.Source}", 10 + 80 * i / planned.Count);
                 log.LogDebug("Capturing {Component} from {Source}", component.Name, component.Source);
+                await StepPause.AtAsync($"backup:capture {component.Name}", log, ct).ConfigureAwait(false);
                 backup.Components.Add(await CaptureAsync(source, component, writer, activity, backup, resumedStores, GraphAsync, ct).ConfigureAwait(false));
             }
         }
@@ -132,25 +135,27 @@ public static class ComposeBackup
         // A healthcheck that ran while a writer was paused failed, and the Engine calls it unhealthy until its next one
         // passes: the backup is done when the writers are healthy again, as they were (and the stopped ones started).
         var held = paused.Concat(stopped.Select(c => c.ID)).ToList();
-        if (held.Count > 0)
-        {
-            activity.Report("Waiting for the resumed writers to be healthy", 95);
-            try
-            {
-                await ComposeHealth.WaitHealthyAsync(source.Engine, source.Deployment.Name, TimeSpan.FromMinutes(2), ct, held).ConfigureAwait(false);
-            }
-            catch (UpgradeOpsException ex)
-            {
-                log.LogWarning("After the backup the resumed writers are not healthy: {Message}", ex.Message);
-            }
-        }
-
         try
         {
+            if (held.Count > 0)
+            {
+                await StepPause.AtAsync("backup:writers", log, ct).ConfigureAwait(false);
+                activity.Report("Waiting for the resumed writers to be healthy", 95);
+                try
+                {
+                    await ComposeHealth.WaitHealthyAsync(source.Engine, source.Deployment.Name, TimeSpan.FromMinutes(2), ct, held).ConfigureAwait(false);
+                }
+                catch (UpgradeOpsException ex)
+                {
+                    log.LogWarning("After the backup the resumed writers are not healthy: {Message}", ex.Message);
+                }
+            }
+            await StepPause.AtAsync("backup:complete", log, ct).ConfigureAwait(false);
             backup.ToolVersions["DockerEngine"] = (await source.Engine.Client.System.GetVersionAsync(ct).ConfigureAwait(false)).Version;
         }
         catch
         {
+            // Also a Ctrl+C while the writers come back: the partial folder must not stay behind.
             writer.Abort();
             throw;
         }

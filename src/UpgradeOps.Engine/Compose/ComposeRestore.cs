@@ -49,7 +49,9 @@ public static class ComposeRestore
         // The application stops (all at once) while the dumps restore into staging databases beside the live ones;
         // the database containers keep running so pg_restore can run in them.
         activity.Report($"Stopping {string.Join(", ", stopped.Select(c => c.Names.First().TrimStart('/')))}", 15);
-        var stopping = Task.WhenAll(stopped.Select(c => source.Engine.Client.Containers.StopContainerAsync(c.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 30 }, ct)));
+        // Not cancellable: a cancelled request does not stop the Engine from stopping the container, and a start sent
+        // meanwhile is a no-op, so after a Ctrl+C the application would stay stopped. The finally waits for these instead.
+        var stopping = Task.WhenAll(stopped.Select(c => source.Engine.Client.Containers.StopContainerAsync(c.ID, new ContainerStopParameters { WaitBeforeKillSeconds = 30 }, CancellationToken.None)));
         Exception? failure = null;
         try
         {
@@ -57,6 +59,7 @@ public static class ComposeRestore
             {
                 activity.Report($"Restoring {dump.Name} from {dump.File} into a staging database", 30);
                 log.LogDebug("Restoring {Component} into a staging database", dump.Name);
+                await StepPause.AtAsync($"restore:stage {dump.Name}", log, ct).ConfigureAwait(false);
                 staged.Add(await DataRestore.StageDatabaseAsync(source, folder, dump, request.Passphrase, ct).ConfigureAwait(false));
             }
             await stopping.ConfigureAwait(false);
@@ -73,6 +76,7 @@ public static class ComposeRestore
             foreach (var database in staged)
             {
                 activity.Report($"Replacing database {database.Target.Database} with the restored copy", 75);
+                await StepPause.AtAsync($"restore:replace {database.Target.Database}", log, ct).ConfigureAwait(false);
                 database.ReplacedName = await database.Target.ReplaceDatabaseAsync(database.Target.Database, database.Name, ct).ConfigureAwait(false);
                 database.Replaced = true;
             }
@@ -80,6 +84,7 @@ public static class ComposeRestore
             {
                 activity.Report($"Restoring {component.Name} from {component.File}", 80);
                 log.LogDebug("Restoring {Component} ({Kind})", component.Name, component.Kind);
+                await StepPause.AtAsync($"restore:component {component.Name}", log, ct).ConfigureAwait(false);
                 await RestoreComponentAsync(source, folder, component, request.Passphrase, ct).ConfigureAwait(false);
             }
         }
@@ -90,6 +95,11 @@ public static class ComposeRestore
         finally
         {
             foreach (var database in staged.Where(d => !d.Replaced)) await database.Target.TryDropDatabaseAsync(database.Name, log).ConfigureAwait(false);
+            // Stopped after a database was swapped (a later component failed, or Ctrl+C): the live one holds the backup's
+            // data, which running the restore again completes; the one it replaced would only stay behind, unnamed, taking space.
+            if (failure is not null)
+                foreach (var database in staged.Where(d => d.ReplacedName is not null))
+                    await database.Target.TryDropDatabaseAsync(database.ReplacedName!, log).ConfigureAwait(false);
             try
             {
                 await stopping.ConfigureAwait(false);
@@ -130,6 +140,7 @@ public static class ComposeRestore
         }
 
         activity.Report("Waiting for the services to be healthy", 90);
+        await StepPause.AtAsync("restore:health", log, ct).ConfigureAwait(false);
         // The replaced databases go while the services start: the application never needs them again.
         var dropping = Task.WhenAll(staged.Where(d => d.ReplacedName is not null)
             .Select(d => d.Target.TryDropDatabaseAsync(d.ReplacedName!, log)));

@@ -203,7 +203,7 @@ public static partial class ComposeUpgrade
             var record = new UpgradeStepResult { Name = step.RecordName, Status = StepStatus.Running, Started = DateTimeOffset.UtcNow };
             journal.Result.Steps.Add(record);
             journal.Save();
-            await PauseForCrashTestAsync(step.Key, log, ct).ConfigureAwait(false);
+            await StepPause.AtAsync(step.Key, log, ct).ConfigureAwait(false);
             var watch = Stopwatch.StartNew();
             record.Detail = await action().ConfigureAwait(false);
             record.Duration = watch.Elapsed;
@@ -276,17 +276,6 @@ public static partial class ComposeUpgrade
             if (step.Name == ComposeUpgradePlan.Configuration)
                 environment = ComposeConfiguration.RequiredValues(ReloadFile(target), target.Profile, ProductVersion.Parse("0.0.0"), to);
         }
-    }
-
-    /// <summary>
-    /// Crash tests kill the process at exact step boundaries: with UPGRADEOPS_PAUSE_AT_STEP=hop1:migrate the upgrade
-    /// stops right after writing that step into its journal, as a crash there would leave it, and waits to be killed.
-    /// </summary>
-    private static async Task PauseForCrashTestAsync(string stepKey, ILogger log, CancellationToken ct)
-    {
-        if (Environment.GetEnvironmentVariable("UPGRADEOPS_PAUSE_AT_STEP") != stepKey) return;
-        log.LogWarning("UPGRADEOPS_PAUSE_AT_STEP: paused before {Step} until the process is stopped", stepKey);
-        await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -31,7 +31,17 @@ public abstract class EngineCmdlet : PSCmdlet
         while (!task.IsCompleted)
         {
             signal.Wait();
-            Drain(queue);
+            try
+            {
+                Drain(queue);
+            }
+            catch (PipelineStoppedException) when (_stopping.IsCancellationRequested)
+            {
+                // Ctrl+C: the pipeline takes no more output, but the engine is still bringing the deployment back (containers
+                // started, partial files removed). Wait for it: a script or job that ends now would kill that halfway.
+                task.ContinueWith(_ => { }, TaskScheduler.Default).Wait();
+                throw;
+            }
         }
         Drain(queue);
 
