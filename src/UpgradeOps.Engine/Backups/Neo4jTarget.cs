@@ -233,13 +233,21 @@ public sealed class Neo4jTarget
         return System.Text.Encoding.UTF8.GetString(output.ToArray()).Trim();
     }
 
-    /// <summary>neo4j-admin database load must run as the neo4j user (its files are the server's): through su when the exec runs as another.</summary>
+    /// <summary>
+    /// neo4j-admin database load must run as the neo4j user (its files are the server's): through su when the exec runs as
+    /// another. su's options come first and "--" ends them: util-linux su reads options anywhere on its command line, so
+    /// the command's own (--from-stdin) were taken as su's and refused ("su: unrecognized option").
+    /// </summary>
     private async Task<string[]> AsNeo4jUserAsync(string[] command, CancellationToken ct)
     {
         var whoami = await RunAsync(new[] { "whoami" }, ct).ConfigureAwait(false);
         if (whoami.ExitCode == 0 && whoami.StandardOutputText.Trim() == "neo4j") return command;
-        return new[] { "su", "neo4j", "-s", "/bin/sh", "-c", "exec \"$0\" \"$@\"" }.Concat(command).ToArray();
+        return AsUser("neo4j", command);
     }
+
+    /// <summary>The command run through su as <paramref name="user"/>, its arguments untouched by su's option parsing.</summary>
+    internal static string[] AsUser(string user, IEnumerable<string> command) =>
+        new[] { "su", "-s", "/bin/sh", "-c", "exec \"$0\" \"$@\"", "--", user }.Concat(command).ToArray();
 
     private async Task CypherAsync(string statement, CancellationToken ct)
     {

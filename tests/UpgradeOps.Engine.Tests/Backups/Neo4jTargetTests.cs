@@ -327,7 +327,7 @@ public sealed class Neo4jTargetTests : IDisposable
     {
         await Target().LoadAsync(new MemoryStream(DumpBytes), Neo4jEdition.Community, default);
         Assert.Equal([Recover, Detect, "whoami", .. Stop,
-            "su neo4j -s /bin/sh -c exec \"$0\" \"$@\" neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", .. Resume], _server.Commands);
+            "su -s /bin/sh -c exec \"$0\" \"$@\" -- neo4j neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", .. Resume], _server.Commands);
         Assert.Equal(DumpBytes, _server.Loaded);
     }
 
