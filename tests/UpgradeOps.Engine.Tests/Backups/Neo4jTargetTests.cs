@@ -325,7 +325,9 @@ public sealed class Neo4jTargetTests : IDisposable
     [Fact]
     public async Task A_Community_load_holds_the_server_stopped_and_loads_from_stdin_as_the_neo4j_user_with_overwrite()
     {
-        await Target().LoadAsync(new MemoryStream(DumpBytes), Neo4jEdition.Community, default);
+        var target = Target();
+        await target.LoadAsync(new MemoryStream(DumpBytes), Neo4jEdition.Community, default);
+        Assert.True(target.WasStopped);
         Assert.Equal([Recover, Detect, "whoami", .. Stop,
             "su -s /bin/sh -c exec \"$0\" \"$@\" -- neo4j neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", .. Resume], _server.Commands);
         Assert.Equal(DumpBytes, _server.Loaded);
@@ -356,7 +358,10 @@ public sealed class Neo4jTargetTests : IDisposable
         _server.Components = (0, "edition\nenterprise\n", "");
         _server.Whoami = "neo4j";
         _server.LoadFailure = (1, "broken archive");
-        await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().LoadAsync(new MemoryStream(ArtifactBytes), Neo4jEdition.Enterprise, default));
+        var target = Target();
+        await Assert.ThrowsAsync<UpgradeOpsException>(() => target.LoadAsync(new MemoryStream(ArtifactBytes), Neo4jEdition.Enterprise, default));
+        // The server stayed up: the restore does not wait for its container to restart.
+        Assert.False(target.WasStopped);
         Assert.Equal([Recover, Detect, "whoami", "cypher-shell -d system --format plain STOP DATABASE `neo4j`",
             "neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", "cypher-shell -d system --format plain START DATABASE `neo4j`"], _server.Commands);
     }
