@@ -58,7 +58,8 @@ public sealed class Neo4jTarget
     public string Name { get; }
     public string Database { get; }
     public string User { get; }
-    internal TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>How often the server's state is read while it shuts down (a small one is frozen within milliseconds; each read is one exec).</summary>
+    internal TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(250);
     /// <summary>Whether the server was asked to shut down for a dump or a load: it then restarts once resumed, which the platform waits for.</summary>
     public bool WasStopped { get; private set; }
     /// <summary>How long the server may take to shut down (infrahub-backup waits 120 s).</summary>
