@@ -101,9 +101,21 @@ Describe 'Neo4j Community on Compose' -Tag 'Sandbox', 'Backup', 'Neo4j' {
         $script:backup = $d | New-DeploymentBackup -Path $backupRoot -Force
         $dump = $backup.Components | Where-Object Kind -eq 'Neo4jDump'
         [Text.Encoding]::ASCII.GetString([IO.File]::ReadAllBytes((Join-Path $backup.Path $dump.File)), 0, 26) | Should -Be 'UPGRADEOPS-GRAPHSTORE-DUMP'
-        $verification = $backup | Test-DeploymentBackup -Deployment $d
+        # -RestoreTest loads the dump into a scratch container of the database's image (its own volume, no network, its
+        # server never started) and checks it there; the live database is not touched and nothing is left behind.
+        $started = Get-StartedAt database
+        $volumes = @(docker volume ls -q)
+        $verification = $backup | Test-DeploymentBackup -Deployment $d -RestoreTest
         $verification.Passed | Should -BeTrue -Because ($verification.Checks | Format-Table -AutoSize | Out-String)
+        $verification.RestoreTested | Should -BeTrue
         ($verification.Checks | Where-Object Name -eq 'Dump database').Detail | Should -Match 'Nodes: 300'
+        $restoreTest = $verification.Checks | Where-Object Name -eq 'RestoreTest database'
+        $restoreTest.Status | Should -Be 'Passed'
+        $restoreTest.Detail | Should -Match 'scratch container'
+        $restoreTest.Detail | Should -Match 'Nodes: 300; Relationships: 2'
+        Get-StartedAt database | Should -Be $started
+        docker ps -a -q --filter label=org.upgradeops.purpose=neo4j-restore-test | Should -BeNullOrEmpty
+        @(docker volume ls -q).Count | Should -Be $volumes.Count
         $null = Invoke-Cypher "UNWIND range(1, 20) AS i CREATE (:Rogue {id: i})"
         Get-GraphFingerprint | Should -Not -Be $seeded
         $restored = $backup | Restore-DeploymentBackup -Deployment $d -Force
@@ -178,6 +190,9 @@ Describe 'Neo4j Enterprise on Compose' -Tag 'Sandbox', 'Backup', 'Neo4j' {
         Get-StartedAt task-worker | Should -Be $before.worker
         Get-StartedAt database | Should -Be $before.database
         $expected = Get-GraphFingerprint
+        $verification = $online | Test-DeploymentBackup -Deployment $target -RestoreTest
+        $verification.Passed | Should -BeTrue -Because ($verification.Checks | Format-Table -AutoSize | Out-String)
+        ($verification.Checks | Where-Object Name -eq 'RestoreTest database').Status | Should -Be 'Passed'
         $null = Invoke-Cypher "UNWIND range(1, 5) AS i CREATE (:Rogue {id: i})"
         $null = $online | Restore-DeploymentBackup -Deployment $target -Force
         Wait-GraphHealthy 10

@@ -235,6 +235,21 @@ public sealed class Neo4jTarget
     }
 
     /// <summary>
+    /// The restore test: the dump on <paramref name="dump"/> loaded into a scratch container's own store (neo4j-admin database
+    /// load --from-stdin, its server never started), then neo4j-admin database check on what was loaded; the live database is
+    /// not touched. Returns what the check printed.
+    /// </summary>
+    public async Task<string> RestoreTestAsync(Stream dump, IContainerExec scratch, CancellationToken ct)
+    {
+        var where = $"a scratch container ({scratch.Description})";
+        var load = await scratch.RunAsync(new[] { "neo4j-admin", "database", "load", "--from-stdin", "--overwrite-destination=true", Database }, ct, null, dump).ConfigureAwait(false);
+        if (load.ExitCode != 0) throw AdminFailure("Neo4jLoadFailed", "neo4j-admin database load", load, where);
+        var check = await scratch.RunAsync(new[] { "neo4j-admin", "database", "check", Database }, ct).ConfigureAwait(false);
+        if (check.ExitCode != 0) throw AdminFailure("Neo4jCheckFailed", "neo4j-admin database check", check, where);
+        return string.Join("; ", check.StandardOutputText.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
+
+    /// <summary>
     /// neo4j-admin database load must run as the neo4j user (its files are the server's): through su when the exec runs as
     /// another. su's options come first and "--" ends them: util-linux su reads options anywhere on its command line, so
     /// the command's own (--from-stdin) were taken as su's and refused ("su: unrecognized option").
@@ -324,16 +339,17 @@ public sealed class Neo4jTarget
     private async Task<ExecResult> RunAsync(IReadOnlyList<string> command, CancellationToken ct, Stream? stdout = null, Stream? stdin = null) =>
         await _exec.RunAsync(command, ct, stdout, stdin).ConfigureAwait(false);
 
-    private UpgradeOpsException AdminFailure(string errorId, string tool, ExecResult result)
+    private UpgradeOpsException AdminFailure(string errorId, string tool, ExecResult result, string? where = null)
     {
+        where ??= _exec.Description;
         var error = Redact(result.StandardError.Trim());
         // Community's store lock: neo4j-admin refuses a database its server still has open ("The database is in use. Stop database 'x' and try again.").
         if (error.Contains("in use", StringComparison.OrdinalIgnoreCase))
             return new UpgradeOpsException("Neo4jDatabaseRunning", ErrorKind.ResourceBusy, Name,
-                $"{tool} in {_exec.Description} was refused because database '{Database}' is in use by its running server: {error} " +
+                $"{tool} in {where} was refused because database '{Database}' is in use by its running server: {error} " +
                 "Nothing was changed. Check that the server process is the one in " + PidFile + ", or stop the database container's other users, then run it again.");
         return new UpgradeOpsException(errorId, ErrorKind.InvalidOperation, Name,
-            $"{tool} in {_exec.Description} failed with exit code {result.ExitCode}: {(error.Length > 0 ? error : "no error output")} " +
+            $"{tool} in {where} failed with exit code {result.ExitCode}: {(error.Length > 0 ? error : "no error output")} " +
             "Look at the database container's logs, check that it runs Neo4j 5 with neo4j-admin, then run it again.");
     }
 

@@ -35,6 +35,7 @@ public sealed class Neo4jTargetTests : IDisposable
         public bool ProcessGone { get; set; }
         public (int Exit, string Error)? DumpFailure { get; set; }
         public (int Exit, string Error)? LoadFailure { get; set; }
+        public (int Exit, string Error)? CheckFailure { get; set; }
         public CancellationTokenSource? CancelDuringDump { get; set; }
         public string Whoami { get; set; } = "root";
         public byte[]? Loaded { get; private set; }
@@ -91,6 +92,8 @@ public sealed class Neo4jTargetTests : IDisposable
                 Loaded = loaded.ToArray();
                 return Task.FromResult(LoadFailure is { } failure ? new ExecResult(failure.Exit, failure.Error, "") : Ok());
             }
+            if (line.StartsWith("neo4j-admin database check", StringComparison.Ordinal))
+                return Task.FromResult(CheckFailure is { } failed ? new ExecResult(failed.Exit, failed.Error, "") : Ok("Nodes: 300\nRelationships: 2\n"));
             return Task.FromResult(Ok());
         }
     }
@@ -331,6 +334,32 @@ public sealed class Neo4jTargetTests : IDisposable
         Assert.Equal([Recover, Detect, "whoami", .. Stop,
             "su -s /bin/sh -c exec \"$0\" \"$@\" -- neo4j neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", .. Resume], _server.Commands);
         Assert.Equal(DumpBytes, _server.Loaded);
+    }
+
+    [Fact]
+    public async Task A_restore_test_loads_into_the_scratch_container_only_and_checks_what_it_loaded()
+    {
+        var scratch = new FakeNeo4j();
+        var report = await Target().RestoreTestAsync(new MemoryStream(DumpBytes), scratch, default);
+        Assert.Equal(["neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", "neo4j-admin database check neo4j"], scratch.Commands);
+        Assert.Equal(DumpBytes, scratch.Loaded);
+        Assert.Equal("Nodes: 300; Relationships: 2", report);
+        // The live database is neither stopped nor loaded into.
+        Assert.Empty(_server.Commands);
+    }
+
+    [Fact]
+    public async Task A_restore_test_whose_scratch_load_or_check_fails_names_the_scratch_container()
+    {
+        var scratch = new FakeNeo4j { LoadFailure = (1, "The archive <stdin> is truncated") };
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().RestoreTestAsync(new MemoryStream(DumpBytes), scratch, default));
+        Assert.Equal("Neo4jLoadFailed", error.ErrorId);
+        Assert.Contains("a scratch container (fake neo4j container)", error.Message);
+        Assert.DoesNotContain("neo4j-admin database check neo4j", scratch.Commands);
+        scratch = new FakeNeo4j { CheckFailure = (1, "Inconsistencies found") };
+        error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().RestoreTestAsync(new MemoryStream(DumpBytes), scratch, default));
+        Assert.Equal("Neo4jCheckFailed", error.ErrorId);
+        Assert.Empty(_server.Commands);
     }
 
     [Fact]

@@ -665,6 +665,28 @@ def admin(args):
         finally:
             lock.release()
         return
+    if command == "check":
+        options, positional = parse_options(rest, {"expand-commands", "verbose", "force", "check-indexes", "check-graph", "check-counts", "check-property-owners"},
+                                            {"report-path", "additional-config", "threads", "max-off-heap-memory"})
+        db = database_argument(positional, default_database())
+        if not os.path.exists(store_file(db)):
+            fail(f"Database does not exist: {db}")
+        try:
+            lock = StoreLock(db)
+        except OSError:
+            fail(in_use(db))
+        try:
+            graph = read_graph(db)
+            ids = [n["id"] for n in graph["nodes"]]
+            problems = len(ids) - len(set(ids))
+            problems += sum(1 for r in graph["relationships"] if r["start"] not in set(ids) or r["end"] not in set(ids))
+        finally:
+            lock.release()
+        if problems:
+            fail(f"Inconsistencies found: {problems}. See the report.")
+        print(f"Nodes: {len(graph['nodes'])}\nRelationships: {len(graph['relationships'])}\nLast committed transaction id: {graph.get('lastCommittedTx', 1)}\n"
+              "Consistency check passed")
+        return
     if command == "backup":
         if edition() != "enterprise":
             fail("Unmatched argument at index 1: 'backup'\nDid you mean: neo4j-admin database load or neo4j-admin database dump?", 64)
