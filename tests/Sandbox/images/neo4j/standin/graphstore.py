@@ -232,8 +232,9 @@ class Graph:
         m = re.fullmatch(r"(?is)UNWIND\s+range\(\s*(-?\d+)\s*,\s*(-?\d+)\s*\)\s+AS\s+(" + NAME + r")\s+CREATE\s+(.*)", s)
         if m:
             graph = json.loads(json.dumps(self.data))
+            next_id = self.next_id()
             for i in range(int(m.group(1)), int(m.group(2)) + 1):
-                self.create(graph, m.group(4), {unquote_name(m.group(3)): i})
+                next_id = self.create(graph, m.group(4), {unquote_name(m.group(3)): i}, next_id=next_id)
             self.commit(graph)
             return [], []
         m = re.fullmatch(r"(?is)MATCH\s+(.*?)\s+CREATE\s+(.*)", s)
@@ -260,9 +261,11 @@ class Graph:
         raise CypherError("Neo.ClientError.Statement.SyntaxError",
                           f"The stand-in does not understand this statement (see tests/Sandbox/images/neo4j/README.md): {s[:200]}")
 
-    def create(self, graph, patterns, variables, bound=None):
+    def create(self, graph, patterns, variables, bound=None, next_id=None):
+        """Creates the patterns' nodes and relationships; returns the next free id (given by a caller creating many)."""
         bound = dict(bound or {})
-        next_id = max([n["id"] for n in graph["nodes"]] + [r["id"] for r in graph["relationships"]] + [0]) + 1
+        if next_id is None:
+            next_id = max([n["id"] for n in graph["nodes"]] + [r["id"] for r in graph["relationships"]] + [0]) + 1
         for pattern in split_top(patterns):
             pattern = pattern.strip()
             rel = re.fullmatch(r"(?s)\(\s*(" + NAME + r")\s*\)\s*-\s*\[\s*(?:" + NAME + r")?\s*:\s*(" + NAME + r")\s*(\{.*?\})?\s*\]\s*->\s*\(\s*(" + NAME + r")\s*\)", pattern)
@@ -282,6 +285,7 @@ class Graph:
             if node.group("var"):
                 bound[unquote_name(node.group("var"))] = next_id
             next_id += 1
+        return next_id
 
 
 # ---- the server (`neo4j console`) --------------------------------------------------------------------------------
@@ -766,7 +770,7 @@ def cypher_shell(args):
     if user or password:
         request.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=600) as response:
             answer = json.loads(response.read())
     except urllib.error.HTTPError as e:
         try:
