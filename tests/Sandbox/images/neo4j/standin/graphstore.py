@@ -371,6 +371,16 @@ class Server:
             return graph.run(s)
 
 
+def send_json(handler, status, body):
+    """A JSON answer with its length (HTTP/1.1 keep-alive), for the server's HTTP API and the graph clients."""
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json;charset=utf-8")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 def make_handler(server):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -379,12 +389,7 @@ def make_handler(server):
             pass
 
         def send_json(self, status, body):
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json;charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, body)
 
         def do_GET(self):
             if self.path.rstrip("/") == "":
@@ -566,6 +571,16 @@ def in_use(db):
     return f"The database is in use. Stop database '{db}' and try again."
 
 
+def lock_existing_store(db, failure=""):
+    """The store lock of an existing database, or exit 1: it does not exist, or it is in use (its server holds the lock)."""
+    if not os.path.exists(store_file(db)):
+        fail(f"{failure}Database does not exist: {db}")
+    try:
+        return StoreLock(db)
+    except OSError:
+        fail(f"{failure}{in_use(db)}")
+
+
 def write_archive(out, db, kind):
     raw = open(store_file(db), "rb").read()
     graph = json.loads(raw)
@@ -613,12 +628,7 @@ def admin(args):
     if command == "dump":
         options, positional = parse_options(rest, {"expand-commands", "verbose", "overwrite-destination", "to-stdout"}, {"to-path", "additional-config"})
         db = database_argument(positional, default_database())
-        if not os.path.exists(store_file(db)):
-            fail(f"Dump failed for databases: '{db}'\nDatabase does not exist: {db}")
-        try:
-            lock = StoreLock(db)
-        except OSError:
-            fail(f"Dump failed for databases: '{db}'\n{in_use(db)}")
+        lock = lock_existing_store(db, f"Dump failed for databases: '{db}'\n")
         try:
             if options.get("to-stdout"):
                 write_archive(sys.stdout.buffer, db, "dump")
@@ -673,12 +683,7 @@ def admin(args):
         options, positional = parse_options(rest, {"expand-commands", "verbose", "force", "check-indexes", "check-graph", "check-counts", "check-property-owners"},
                                             {"report-path", "additional-config", "threads", "max-off-heap-memory"})
         db = database_argument(positional, default_database())
-        if not os.path.exists(store_file(db)):
-            fail(f"Database does not exist: {db}")
-        try:
-            lock = StoreLock(db)
-        except OSError:
-            fail(in_use(db))
+        lock = lock_existing_store(db)
         try:
             graph = read_graph(db)
             ids = [n["id"] for n in graph["nodes"]]
@@ -840,12 +845,7 @@ def client(args):
                 status, body = 200, {"status": "ok", "nodes": nodes}
             except OSError as e:
                 status, body = 503, {"status": "graph unavailable", "error": str(e)}
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, body)
 
     ThreadingHTTPServer(("127.0.0.1", port), Api).serve_forever()
 
