@@ -111,16 +111,13 @@ public sealed class Neo4jTarget
             return (_edition = answer == "community" ? Neo4jEdition.Community : Neo4jEdition.Enterprise).Value;
 
         var error = Redact(result.StandardError.Trim());
-        var unauthorized = error.Contains("unauthorized", StringComparison.OrdinalIgnoreCase) || error.Contains("authentication", StringComparison.OrdinalIgnoreCase);
+        var unauthorized = IsUnauthorized(error);
         if (EditionOfContainer() is { } fromContainer)
         {
             _log?.LogWarning("Neo4j of data store {Store} did not say its edition ({Error}); the container's image and environment say {Edition}.", Name, error, fromContainer);
             return (_edition = fromContainer).Value;
         }
-        if (unauthorized)
-            throw new UpgradeOpsException("Neo4jAuthenticationFailed", ErrorKind.SecurityError, Name,
-                $"Neo4j in {_exec.Description} refused user '{User}': {error} The credentials come from the container's NEO4J_AUTH (user/password) " +
-                "or the variables the profile names (userVariable, passwordVariable): check them, or set the data store's 'edition' in the profile.");
+        if (unauthorized) throw AuthenticationFailed(error, "Check them, or set the data store's 'edition' in the profile.");
         throw new UpgradeOpsException("Neo4jEditionUnknown", ErrorKind.InvalidData, Name,
             $"The edition of Neo4j in {_exec.Description} cannot be told: cypher-shell did not answer ({(error.Length > 0 ? error : $"exit code {result.ExitCode}")}) " +
             $"and neither the image '{UserText.Shown(_image)}' nor NEO4J_ACCEPT_LICENSE_AGREEMENT says it. Set 'edition: Community' or 'edition: Enterprise' on data store '{Name}' in the profile.");
@@ -339,10 +336,23 @@ public sealed class Neo4jTarget
     private async Task<ExecResult> RunAsync(IReadOnlyList<string> command, CancellationToken ct, Stream? stdout = null, Stream? stdin = null) =>
         await _exec.RunAsync(command, ct, stdout, stdin).ConfigureAwait(false);
 
+    private static bool IsUnauthorized(string error) =>
+        error.Contains("unauthorized", StringComparison.OrdinalIgnoreCase) || error.Contains("authentication", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Neo4j refused the credentials (cypher-shell: "The client is unauthorized due to authentication failure."); <paramref name="error"/> is redacted.</summary>
+    private UpgradeOpsException AuthenticationFailed(string error, string nextStep) =>
+        new("Neo4jAuthenticationFailed", ErrorKind.SecurityError, Name,
+            $"Neo4j in {_exec.Description} refused user '{User}': {error} The credentials come from the container's NEO4J_AUTH (user/password) " +
+            "or the variables the profile names (userVariable, passwordVariable); NEO4J_AUTH sets the password only when the store is created, " +
+            $"so changing it later does not change the password. {nextStep}");
+
     private UpgradeOpsException AdminFailure(string errorId, string tool, ExecResult result, string? where = null)
     {
         where ??= _exec.Description;
         var error = Redact(result.StandardError.Trim());
+        // cypher-shell (STOP/START DATABASE) with credentials the server refuses: a wrong password, not a failed command.
+        if (tool == "cypher-shell" && IsUnauthorized(error))
+            return AuthenticationFailed(error, "Check them, then run it again.");
         // Community's store lock: neo4j-admin refuses a database its server still has open ("The database is in use. Stop database 'x' and try again.").
         if (error.Contains("in use", StringComparison.OrdinalIgnoreCase))
             return new UpgradeOpsException("Neo4jDatabaseRunning", ErrorKind.ResourceBusy, Name,

@@ -36,6 +36,7 @@ public sealed class Neo4jTargetTests : IDisposable
         public (int Exit, string Error)? DumpFailure { get; set; }
         public (int Exit, string Error)? LoadFailure { get; set; }
         public (int Exit, string Error)? CheckFailure { get; set; }
+        public (int Exit, string Error)? CypherFailure { get; set; }
         public CancellationTokenSource? CancelDuringDump { get; set; }
         public string Whoami { get; set; } = "root";
         public byte[]? Loaded { get; private set; }
@@ -52,6 +53,8 @@ public sealed class Neo4jTargetTests : IDisposable
             if (Commands[^1].StartsWith("recover", StringComparison.Ordinal)) return Task.FromResult(Ok(LeftHeld ? "4242\n" : ""));
             if (line.StartsWith("cypher-shell", StringComparison.Ordinal) && line.EndsWith("YIELD edition", StringComparison.Ordinal))
                 return Task.FromResult(new ExecResult(Components.Exit, Components.Error, Components.Output));
+            if (line.StartsWith("cypher-shell", StringComparison.Ordinal) && CypherFailure is { } refused)
+                return Task.FromResult(new ExecResult(refused.Exit, refused.Error, ""));
             if (line == $"cat {Neo4jTarget.PidFile}") return Task.FromResult(Ok("4242\n"));
             if (Commands[^1].StartsWith("watchdog", StringComparison.Ordinal)) return Task.FromResult(Ok("4343\n"));
             if (line == "kill -CONT 4242" && ResumeFails) return Task.FromResult(new ExecResult(1, "kill: (4242) - No such process", ""));
@@ -334,6 +337,22 @@ public sealed class Neo4jTargetTests : IDisposable
         Assert.Equal([Recover, Detect, "whoami", .. Stop,
             "su -s /bin/sh -c exec \"$0\" \"$@\" -- neo4j neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", .. Resume], _server.Commands);
         Assert.Equal(DumpBytes, _server.Loaded);
+    }
+
+    [Fact]
+    public async Task An_Enterprise_load_whose_STOP_DATABASE_is_refused_for_its_credentials_is_an_authentication_failure_and_loads_nothing()
+    {
+        // The image says Enterprise, so the edition is known although cypher-shell is refused; STOP DATABASE then names the cause.
+        _server.Components = (1, "", $"The client is unauthorized due to authentication failure. ({Password})");
+        _server.CypherFailure = (1, "The client is unauthorized due to authentication failure.");
+        _server.Whoami = "neo4j";
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() =>
+            Target(image: "neo4j:5.20.0-enterprise").LoadAsync(new MemoryStream(ArtifactBytes), Neo4jEdition.Enterprise, default));
+        Assert.Equal("Neo4jAuthenticationFailed", error.ErrorId);
+        Assert.Equal(ErrorKind.SecurityError, error.Kind);
+        Assert.Contains("NEO4J_AUTH", error.Message);
+        Assert.DoesNotContain(Password, error.Message);
+        Assert.Null(_server.Loaded);
     }
 
     [Fact]
