@@ -71,6 +71,8 @@ BeforeAll {
 
 AfterAll {
     if ($script:composeFile -and (Test-Path $script:composeFile)) { $null = Invoke-GraphCompose down -v --remove-orphans }
+    # The tag without an edition the bad-input cases made (the image itself stays, under its own tags).
+    docker image rm 127.0.0.1:5000/upgradeops/neo4j:5 2>&1 | Out-Null
 }
 
 Describe 'Neo4j Community on Compose' -Tag 'Sandbox', 'Backup', 'Neo4j' {
