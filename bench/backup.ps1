@@ -13,6 +13,14 @@
                     docker exec -i DB pg_restore < file, docker start the application, wait until docker says healthy
                     (a second baseline: the issue's raw pg_restore does not stop or start anything)
     and emits the medians and the ratios as bench/run.ps1's rows (goals 0.8 for the backup, 0.9 whole restore, 1.10 data phase).
+    Then, on the graph sandbox (tests/Sandbox/graph, the Neo4j 5 stand-in, a store of -GraphNodes nodes), interleaved:
+      - UpgradeOps: New-DeploymentBackup -Component database (Community: API and worker stopped, the server held
+                    stopped, neo4j-admin database dump --to-stdout streamed, hashed and written, everything brought back)
+      - by hand:    the same steps typed: docker stop the API and worker, the same watchdog and SIGTERM, then
+                    docker exec DB neo4j-admin database dump --to-stdout neo4j > file, SIGCONT, wait until the database
+                    container restarted and is healthy, docker start the API and worker, wait until healthy
+    Two rows (goal 1.05 each): the whole backup against the whole by-hand run, and UpgradeOps' dump phase (its progress
+    from "Capturing database" to the component's size) against the by-hand docker exec dump alone.
 .EXAMPLE
     dotnet pwsh ./bench/backup.ps1 -Runs 3
 #>
@@ -20,6 +28,10 @@ param(
     [int] $Runs = 3,
     [double] $MinimumGigabytes = 1.0,
     [long] $SeedRows = 9500000,
+    # Nodes in the graph sandbox's store for the Neo4j rows (about 0.5 KB each in the stand-in's store).
+    [int] $GraphNodes = 400000,
+    # Which parts to run: PostgreSQL (the 1 GB sandbox database) and Neo4j (the graph sandbox).
+    [ValidateSet('Postgres', 'Neo4j')][string[]] $Part = @('Postgres', 'Neo4j'),
     [string] $ModulePath = (Join-Path $PSScriptRoot '../out/UpgradeOps/UpgradeOps.psd1'),
     # Where bench/run.ps1 collects this benchmark's figures (JSON).
     [string] $ResultFile
@@ -36,6 +48,9 @@ $null = New-Item -ItemType Directory -Force $work
 
 Initialize-SandboxHost | Out-Null
 Build-SandboxImage | Out-Null
+function Measure-Seconds([scriptblock] $Action) { $w = [Diagnostics.Stopwatch]::StartNew(); & $Action | Out-Null; $w.Elapsed.TotalSeconds }
+$figures = [System.Collections.Generic.List[object]]::new()
+if ('Postgres' -in $Part) {
 $sandbox = Start-Sandbox -Version 1.7.5 -Seed -SeedRows $SeedRows -Force
 $db = $sandbox.ServiceContainers['database'][0]
 $psql = @('exec', $db, 'psql', '-h', '/run/postgresql', '-p', '55432', '-U', $sandbox.DatabaseUser, '-d', 'postgres', '-tAc')
@@ -44,7 +59,6 @@ Write-Host ("Database {0}: {1:N2} GB ({2:N0} bulk rows)" -f $sandbox.DatabaseNam
 if ($bytes / 1GB -lt $MinimumGigabytes) { throw "The database is smaller than $MinimumGigabytes GB: raise -SeedRows." }
 
 $d = Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $profilePath -WarningAction SilentlyContinue
-function Measure-Seconds([scriptblock] $Action) { $w = [Diagnostics.Stopwatch]::StartNew(); & $Action | Out-Null; $w.Elapsed.TotalSeconds }
 
 $times = @{ RawDump = @(); Backup = @(); RawRestore = @(); Restore = @(); DataBack = @(); ByHand = @(); RawBytes = @(); BackupBytes = @() }
 $serverVersion = (docker @psql 'show server_version') -join ''
@@ -98,12 +112,87 @@ $dataBack = Get-BenchMedian $times.DataBack; $byHand = Get-BenchMedian $times.By
 $sizeRatio = (Get-BenchMedian $times.BackupBytes) / (Get-BenchMedian $times.RawBytes)
 $context = "PostgreSQL $serverVersion, $('{0:N2}' -f ($bytes / 1GB)) GB database, median of $Runs"
 Write-Host ''
-@(
+$figures.AddRange([object[]]@(
     New-BenchFigure -Figure 'New-DeploymentBackup (PostgreSQL) / raw pg_dump -Fc' -UpgradeOps $backup -Baseline $rawDump -Goal 0.8 `
         -Note ("$context; backup {0:N0} MB = {1:N2} x the raw dump's size" -f ((Get-BenchMedian $times.BackupBytes) / 1MB), $sizeRatio)
     New-BenchFigure -Figure 'Restore-DeploymentBackup, whole / the same restore by hand' -UpgradeOps $restore -Baseline $byHand -Goal 0.9 `
         -Note 'by hand: stop the app, drop/create, pg_restore, start, wait until docker says healthy'
     New-BenchFigure -Figure 'Restore, data phase / raw drop/create + pg_restore' -UpgradeOps $dataBack -Baseline $rawRestore -Goal 1.10 `
         -Note 'until the data is swapped in (the rest is starting services and their health)'
-) | Write-BenchResult -Path $ResultFile
+))
 Stop-Sandbox -RemoveVolumes | Out-Null
+}
+
+if ('Neo4j' -in $Part) {
+    # The graph sandbox in its own folder, seeded with one bulk statement; its project is removed at the end.
+    $graph = Join-Path $work 'graph'
+    $null = New-Item -ItemType Directory -Force $graph
+    $composeFile = Join-Path $graph 'docker-compose.yml'
+    Copy-Item (Join-Path $root 'tests/Sandbox/graph/docker-compose.yml') $composeFile
+    $graphPassword = 'bench-' + [Convert]::ToHexString([Security.Cryptography.RandomNumberGenerator]::GetBytes(8)).ToLower()
+    @('COMPOSE_PROJECT_NAME=upgradeops-graph', "INFRAHUB_DB_PASSWORD=$graphPassword") | Set-Content (Join-Path $graph '.env')
+    $compose = @('-p', 'upgradeops-graph', '-f', $composeFile)
+    docker-compose @compose down -v 2>&1 | Out-Null
+    docker-compose @compose up -d 2>&1 | Out-Null
+    $names = @('database', 'infrahub-server', 'task-worker' | ForEach-Object {
+        docker ps -a --filter 'label=com.docker.compose.project=upgradeops-graph' --filter "label=com.docker.compose.service=$_" --format '{{.Names}}' })
+    $graphDb, $graphApp = $names[0], $names[1..2]
+    Wait-DockerHealthy $names
+    $payload = 'x' * 400
+    docker exec $graphDb cypher-shell -u neo4j -p $graphPassword "UNWIND range(1, $GraphNodes) AS i CREATE (:Device {id: i, payload: '$payload'})" | Out-Null
+    if ($LASTEXITCODE -ne 0) { throw 'seeding the graph failed' }
+    $storeBytes = [long](docker exec $graphDb stat -c %s /data/databases/neo4j/graph.json)
+    Write-Host ("Graph store: {0:N0} nodes, {1:N1} MB" -f $GraphNodes, ($storeBytes / 1MB))
+    $g = Get-UpgradeDeployment -ComposeFile $composeFile -Profile (Join-Path $root 'tests/Pester/Fixtures/graph-profile.yml') -WarningAction SilentlyContinue
+    $pidFile = '/var/lib/neo4j/run/neo4j.pid'
+    # The engine's watchdog (Neo4jTarget.WatchdogScript): freezes the server once it removed its pid file.
+    $watchdog = '(while [ -e "$2" ]; do :; done; kill -STOP "$1") </dev/null >/dev/null 2>&1 & echo $!'
+    $graphTimes = @{ Backup = @(); DumpPhase = @(); ByHand = @(); ByHandDump = @(); Bytes = @() }
+    for ($i = 1; $i -le $Runs; $i++) {
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $script:phaseStart = $null; $script:phaseEnd = $null
+        $script:graphBackup = $null
+        $g | New-DeploymentBackup -Path $work -Component database -Force -Verbose 4>&1 | ForEach-Object {
+            if ($_ -is [System.Management.Automation.VerboseRecord]) {
+                if ($_.Message -match '^Capturing database' -and -not $script:phaseStart) { $script:phaseStart = $watch.Elapsed.TotalSeconds }
+                if ($_.Message -match 'database: [\d,]+ bytes' -and -not $script:phaseEnd) { $script:phaseEnd = $watch.Elapsed.TotalSeconds }
+            } else { $script:graphBackup = $_ }
+        }
+        $graphTimes.Backup += $watch.Elapsed.TotalSeconds
+        $graphTimes.DumpPhase += $script:phaseEnd - $script:phaseStart
+        $graphTimes.Bytes += ($script:graphBackup.Components | Where-Object Kind -eq 'Neo4jDump').SizeBytes
+        Remove-Item -Recurse -Force $script:graphBackup.Path
+
+        $rawFile = Join-Path $work "graph-$i.dump"
+        $watch.Restart()
+        docker stop $graphApp | Out-Null
+        $serverPid = (docker exec $graphDb cat $pidFile).Trim()
+        $started = docker inspect -f '{{.State.StartedAt}}' $graphDb
+        $watchdogPid = (docker exec $graphDb sh -c $watchdog upgradeops-bench $serverPid $pidFile).Trim()
+        docker exec $graphDb kill $serverPid | Out-Null
+        while ((docker exec $graphDb sed -n 's/^State:\t//p' "/proc/$serverPid/status") -notmatch '^T') { Start-Sleep -Milliseconds 100 }
+        $graphTimes.ByHandDump += Measure-Seconds {
+            & bash -c "docker exec $graphDb neo4j-admin database dump --to-stdout neo4j > '$rawFile'"
+            if ($LASTEXITCODE -ne 0) { throw 'neo4j-admin dump by hand failed' }
+        }
+        docker exec $graphDb kill $watchdogPid 2>$null | Out-Null
+        docker exec $graphDb kill -CONT $serverPid | Out-Null
+        while ((docker inspect -f '{{.State.StartedAt}}' $graphDb) -eq $started) { Start-Sleep -Milliseconds 100 }
+        Wait-DockerHealthy @($graphDb)
+        docker start $graphApp | Out-Null
+        Wait-DockerHealthy $names
+        $graphTimes.ByHand += $watch.Elapsed.TotalSeconds
+        Write-Host ("graph run {0}: New-DeploymentBackup {1:N2} s (dump phase {2:N2} s), by hand {3:N2} s (docker exec dump {4:N2} s, {5:N1} MB)" -f $i,
+            $graphTimes.Backup[-1], $graphTimes.DumpPhase[-1], $graphTimes.ByHand[-1], $graphTimes.ByHandDump[-1], ((Get-Item $rawFile).Length / 1MB))
+        Remove-Item -Force $rawFile
+    }
+    $graphContext = ("Neo4j 5 stand-in (not a real Neo4j), {0:N0} nodes, {1:N0} MB dump, median of {2}" -f $GraphNodes, ((Get-BenchMedian $graphTimes.Bytes) / 1MB), $Runs)
+    $figures.AddRange([object[]]@(
+        New-BenchFigure -Figure 'New-DeploymentBackup (Neo4j Community) / the same steps by hand' -UpgradeOps (Get-BenchMedian $graphTimes.Backup) `
+            -Baseline (Get-BenchMedian $graphTimes.ByHand) -Goal 1.05 -Note "$graphContext; by hand: stop API and worker, hold the server, docker exec dump, resume, wait healthy, start, wait healthy"
+        New-BenchFigure -Figure 'Neo4j dump phase / neo4j-admin dump by hand through docker exec' -UpgradeOps (Get-BenchMedian $graphTimes.DumpPhase) `
+            -Baseline (Get-BenchMedian $graphTimes.ByHandDump) -Goal 1.05 -Note "$graphContext; UpgradeOps' phase also holds the server stopped and resumes it"
+    ))
+    docker-compose @compose down -v 2>&1 | Out-Null
+}
+$figures | Write-BenchResult -Path $ResultFile

@@ -441,7 +441,7 @@ function Build-SandboxImage {
     .DESCRIPTION
         The base image (debootstrap --variant=minbase bookworm + apt-get install of images/base/packages.txt,
         docker import) is rebuilt only when no local image carries the hash of its package list and build
-        script. The role images (postgres:15, redis:7, nginx:1) and the application images (sandbox:<version>
+        script. The role images (postgres:15, redis:7, nginx:1, the Neo4j stand-in neo4j:5-community and 5-enterprise) and the application images (sandbox:<version>
         for 1.6.4, 1.7.5, 1.7.6, 1.7.7, 1.8.0, 2.0.0) are rebuilt only when their label differs from the hash
         of their sources and base image. An image is pushed unless the registry already has that exact image.
     .OUTPUTS
@@ -486,6 +486,12 @@ function Build-SandboxImage {
         $dir = Join-Path $images $role.Name
         $specs.Add(@{ Image = "$($script:ImagePrefix)/$($role.Name):$($role.Tag)"; Context = $dir; Hash = (Get-SbxContentHash -Path $dir -Extra @($baseId)); AppVersion = $null })
     }
+    # The Neo4j 5 stand-in (images/neo4j/README.md): one context, the edition baked in by a build argument.
+    foreach ($edition in 'community', 'enterprise') {
+        $dir = Join-Path $images 'neo4j'
+        $specs.Add(@{ Image = "$($script:ImagePrefix)/neo4j:5-$edition"; Context = $dir; Hash = (Get-SbxContentHash -Path $dir -Extra @($baseId, $edition)); AppVersion = $null
+                BuildArgs = @('--build-arg', "NEO4J_EDITION=$edition") })
+    }
     $appSources = @((Join-Path $script:SandboxDir 'app'), (Join-Path $images 'app'))
     foreach ($v in $Version) {
         if ($v -notmatch '^\d+\.\d+\.\d+$') { throw "Not a version: '$v'" }
@@ -499,6 +505,7 @@ function Build-SandboxImage {
         if ($Force -or (Get-SbxLabel $info 'upgradeops.sandbox.hash') -ne $spec.Hash) {
             $context = $spec.Context
             $arguments = @('build', '-q', '--build-arg', "BASE_IMAGE=$($script:BaseImage)", '--build-arg', "SOURCE_HASH=$($spec.Hash)", '-t', $spec.Image)
+            if ($spec.BuildArgs) { $arguments += $spec.BuildArgs }
             if ($spec.AppVersion) {
                 # The application context: the Python package, the command, and the VERSION file baked into the image.
                 $context = Join-Path $buildRoot "sandbox-$($spec.AppVersion)"

@@ -30,4 +30,19 @@ public interface IDataStoreHost : IDisposable
         throw new UpgradeOpsException("BackupMethodNotSupported", ErrorKind.NotImplemented, store.Name,
             $"Data store '{store.Name}' is Neo4j, whose backup and restore UpgradeOps does not run on this platform yet. Back it up and restore it by hand, " +
             "and pass -Component with the other components.");
+
+    /// <summary>
+    /// A scratch container for a Neo4j data store's restore test: the same image as its database, a fresh volume of its own,
+    /// no network, its server never started (only neo4j-admin runs in it); removed with its volume when disposed. Null
+    /// when the platform cannot start one yet.
+    /// </summary>
+    Task<Neo4jScratch?> Neo4jScratchAsync(Profiles.DataStoreDefinition store, CancellationToken ct) => Task.FromResult<Neo4jScratch?>(null);
+}
+
+/// <summary>A scratch container where neo4j-admin runs (<see cref="IDataStoreHost.Neo4jScratchAsync"/>); disposing removes it and its volume.</summary>
+public sealed class Neo4jScratch(IContainerExec exec, Func<Task> remove) : IAsyncDisposable
+{
+    public IContainerExec Exec { get; } = exec;
+
+    public async ValueTask DisposeAsync() => await remove().ConfigureAwait(false);
 }

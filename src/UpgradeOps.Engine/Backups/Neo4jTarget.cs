@@ -58,7 +58,8 @@ public sealed class Neo4jTarget
     public string Name { get; }
     public string Database { get; }
     public string User { get; }
-    internal TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>How often the server's state is read while it shuts down (a small one is frozen within milliseconds; each read is one exec).</summary>
+    internal TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(250);
     /// <summary>Whether the server was asked to shut down for a dump or a load: it then restarts once resumed, which the platform waits for.</summary>
     public bool WasStopped { get; private set; }
     /// <summary>How long the server may take to shut down (infrahub-backup waits 120 s).</summary>
@@ -110,16 +111,13 @@ public sealed class Neo4jTarget
             return (_edition = answer == "community" ? Neo4jEdition.Community : Neo4jEdition.Enterprise).Value;
 
         var error = Redact(result.StandardError.Trim());
-        var unauthorized = error.Contains("unauthorized", StringComparison.OrdinalIgnoreCase) || error.Contains("authentication", StringComparison.OrdinalIgnoreCase);
+        var unauthorized = IsUnauthorized(error);
         if (EditionOfContainer() is { } fromContainer)
         {
             _log?.LogWarning("Neo4j of data store {Store} did not say its edition ({Error}); the container's image and environment say {Edition}.", Name, error, fromContainer);
             return (_edition = fromContainer).Value;
         }
-        if (unauthorized)
-            throw new UpgradeOpsException("Neo4jAuthenticationFailed", ErrorKind.SecurityError, Name,
-                $"Neo4j in {_exec.Description} refused user '{User}': {error} The credentials come from the container's NEO4J_AUTH (user/password) " +
-                "or the variables the profile names (userVariable, passwordVariable): check them, or set the data store's 'edition' in the profile.");
+        if (unauthorized) throw AuthenticationFailed(error, "Check them, or set the data store's 'edition' in the profile.");
         throw new UpgradeOpsException("Neo4jEditionUnknown", ErrorKind.InvalidData, Name,
             $"The edition of Neo4j in {_exec.Description} cannot be told: cypher-shell did not answer ({(error.Length > 0 ? error : $"exit code {result.ExitCode}")}) " +
             $"and neither the image '{UserText.Shown(_image)}' nor NEO4J_ACCEPT_LICENSE_AGREEMENT says it. Set 'edition: Community' or 'edition: Enterprise' on data store '{Name}' in the profile.");
@@ -233,13 +231,36 @@ public sealed class Neo4jTarget
         return System.Text.Encoding.UTF8.GetString(output.ToArray()).Trim();
     }
 
-    /// <summary>neo4j-admin database load must run as the neo4j user (its files are the server's): through su when the exec runs as another.</summary>
+    /// <summary>
+    /// The restore test: the dump on <paramref name="dump"/> loaded into a scratch container's own store (neo4j-admin database
+    /// load --from-stdin, its server never started), then neo4j-admin database check on what was loaded; the live database is
+    /// not touched. Returns what the check printed.
+    /// </summary>
+    public async Task<string> RestoreTestAsync(Stream dump, IContainerExec scratch, CancellationToken ct)
+    {
+        var where = $"a scratch container ({scratch.Description})";
+        var load = await scratch.RunAsync(new[] { "neo4j-admin", "database", "load", "--from-stdin", "--overwrite-destination=true", Database }, ct, null, dump).ConfigureAwait(false);
+        if (load.ExitCode != 0) throw AdminFailure("Neo4jLoadFailed", "neo4j-admin database load", load, where);
+        var check = await scratch.RunAsync(new[] { "neo4j-admin", "database", "check", Database }, ct).ConfigureAwait(false);
+        if (check.ExitCode != 0) throw AdminFailure("Neo4jCheckFailed", "neo4j-admin database check", check, where);
+        return string.Join("; ", check.StandardOutputText.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
+
+    /// <summary>
+    /// neo4j-admin database load must run as the neo4j user (its files are the server's): through su when the exec runs as
+    /// another. su's options come first and "--" ends them: util-linux su reads options anywhere on its command line, so
+    /// the command's own (--from-stdin) were taken as su's and refused ("su: unrecognized option").
+    /// </summary>
     private async Task<string[]> AsNeo4jUserAsync(string[] command, CancellationToken ct)
     {
         var whoami = await RunAsync(new[] { "whoami" }, ct).ConfigureAwait(false);
         if (whoami.ExitCode == 0 && whoami.StandardOutputText.Trim() == "neo4j") return command;
-        return new[] { "su", "neo4j", "-s", "/bin/sh", "-c", "exec \"$0\" \"$@\"" }.Concat(command).ToArray();
+        return AsUser("neo4j", command);
     }
+
+    /// <summary>The command run through su as <paramref name="user"/>, its arguments untouched by su's option parsing.</summary>
+    internal static string[] AsUser(string user, IEnumerable<string> command) =>
+        new[] { "su", "-s", "/bin/sh", "-c", "exec \"$0\" \"$@\"", "--", user }.Concat(command).ToArray();
 
     private async Task CypherAsync(string statement, CancellationToken ct)
     {
@@ -315,16 +336,30 @@ public sealed class Neo4jTarget
     private async Task<ExecResult> RunAsync(IReadOnlyList<string> command, CancellationToken ct, Stream? stdout = null, Stream? stdin = null) =>
         await _exec.RunAsync(command, ct, stdout, stdin).ConfigureAwait(false);
 
-    private UpgradeOpsException AdminFailure(string errorId, string tool, ExecResult result)
+    private static bool IsUnauthorized(string error) =>
+        error.Contains("unauthorized", StringComparison.OrdinalIgnoreCase) || error.Contains("authentication", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Neo4j refused the credentials (cypher-shell: "The client is unauthorized due to authentication failure."); <paramref name="error"/> is redacted.</summary>
+    private UpgradeOpsException AuthenticationFailed(string error, string nextStep) =>
+        new("Neo4jAuthenticationFailed", ErrorKind.SecurityError, Name,
+            $"Neo4j in {_exec.Description} refused user '{User}': {error} The credentials come from the container's NEO4J_AUTH (user/password) " +
+            "or the variables the profile names (userVariable, passwordVariable); NEO4J_AUTH sets the password only when the store is created, " +
+            $"so changing it later does not change the password. {nextStep}");
+
+    private UpgradeOpsException AdminFailure(string errorId, string tool, ExecResult result, string? where = null)
     {
+        where ??= _exec.Description;
         var error = Redact(result.StandardError.Trim());
+        // cypher-shell (STOP/START DATABASE) with credentials the server refuses: a wrong password, not a failed command.
+        if (tool == "cypher-shell" && IsUnauthorized(error))
+            return AuthenticationFailed(error, "Check them, then run it again.");
         // Community's store lock: neo4j-admin refuses a database its server still has open ("The database is in use. Stop database 'x' and try again.").
         if (error.Contains("in use", StringComparison.OrdinalIgnoreCase))
             return new UpgradeOpsException("Neo4jDatabaseRunning", ErrorKind.ResourceBusy, Name,
-                $"{tool} in {_exec.Description} was refused because database '{Database}' is in use by its running server: {error} " +
+                $"{tool} in {where} was refused because database '{Database}' is in use by its running server: {error} " +
                 "Nothing was changed. Check that the server process is the one in " + PidFile + ", or stop the database container's other users, then run it again.");
         return new UpgradeOpsException(errorId, ErrorKind.InvalidOperation, Name,
-            $"{tool} in {_exec.Description} failed with exit code {result.ExitCode}: {(error.Length > 0 ? error : "no error output")} " +
+            $"{tool} in {where} failed with exit code {result.ExitCode}: {(error.Length > 0 ? error : "no error output")} " +
             "Look at the database container's logs, check that it runs Neo4j 5 with neo4j-admin, then run it again.");
     }
 

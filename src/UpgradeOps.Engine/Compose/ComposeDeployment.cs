@@ -73,6 +73,44 @@ internal sealed class ComposeDeployment : IDataStoreHost
     public async Task<Neo4jTarget> Neo4jAsync(DataStoreDefinition store, CancellationToken ct) =>
         ComposeNeo4j.Of(Engine, store, await RunningContainerAsync(store, ct).ConfigureAwait(false));
 
+    /// <summary>
+    /// The restore test's scratch container for a Neo4j data store: the live database container's image (by id, so nothing is
+    /// pulled) and environment without NEO4J_AUTH, an anonymous volume at /data that is removed with it, no network, and
+    /// sleep instead of the image's entrypoint, so its server never starts and binds nothing: only neo4j-admin runs in it.
+    /// </summary>
+    public async Task<Neo4jScratch?> Neo4jScratchAsync(DataStoreDefinition store, CancellationToken ct)
+    {
+        var live = await RunningContainerAsync(store, ct).ConfigureAwait(false);
+        var environment = (DockerModels.ConfigOf(live).Env ?? new List<string>()).Where(e => !e.StartsWith("NEO4J_AUTH=", StringComparison.Ordinal)).ToList();
+        var created = await Engine.Client.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = live.Image,
+            Name = $"{Deployment.Name}-upgradeops-neo4j-verify-{Guid.NewGuid():N}",
+            Entrypoint = new List<string> { "sleep" },
+            Cmd = new List<string> { "3600" },
+            Env = environment,
+            Labels = new Dictionary<string, string> { ["org.upgradeops.purpose"] = "neo4j-restore-test" },
+            HostConfig = new HostConfig
+            {
+                NetworkMode = "none",
+                Mounts = new List<Mount> { new() { Type = "volume", Target = "/data" } },
+            },
+        }, ct).ConfigureAwait(false);
+        async Task RemoveAsync() =>
+            await Engine.Client.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None)
+                .ConfigureAwait(false);
+        try
+        {
+            await Engine.Client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await RemoveAsync().ConfigureAwait(false);
+            throw;
+        }
+        return new Neo4jScratch(new DockerContainerExec(Engine.Client, created.ID, Array.Empty<string>()), RemoveAsync);
+    }
+
     /// <summary>The Docker volume behind a compose volume name, and a container (running or not) that mounts it.</summary>
     public async Task<(string VolumeName, string ContainerId, string MountPath, string Image)> VolumeAsync(DataStoreDefinition store, CancellationToken ct)
     {

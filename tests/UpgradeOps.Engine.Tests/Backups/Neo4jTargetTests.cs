@@ -35,6 +35,8 @@ public sealed class Neo4jTargetTests : IDisposable
         public bool ProcessGone { get; set; }
         public (int Exit, string Error)? DumpFailure { get; set; }
         public (int Exit, string Error)? LoadFailure { get; set; }
+        public (int Exit, string Error)? CheckFailure { get; set; }
+        public (int Exit, string Error)? CypherFailure { get; set; }
         public CancellationTokenSource? CancelDuringDump { get; set; }
         public string Whoami { get; set; } = "root";
         public byte[]? Loaded { get; private set; }
@@ -51,6 +53,8 @@ public sealed class Neo4jTargetTests : IDisposable
             if (Commands[^1].StartsWith("recover", StringComparison.Ordinal)) return Task.FromResult(Ok(LeftHeld ? "4242\n" : ""));
             if (line.StartsWith("cypher-shell", StringComparison.Ordinal) && line.EndsWith("YIELD edition", StringComparison.Ordinal))
                 return Task.FromResult(new ExecResult(Components.Exit, Components.Error, Components.Output));
+            if (line.StartsWith("cypher-shell", StringComparison.Ordinal) && CypherFailure is { } refused)
+                return Task.FromResult(new ExecResult(refused.Exit, refused.Error, ""));
             if (line == $"cat {Neo4jTarget.PidFile}") return Task.FromResult(Ok("4242\n"));
             if (Commands[^1].StartsWith("watchdog", StringComparison.Ordinal)) return Task.FromResult(Ok("4343\n"));
             if (line == "kill -CONT 4242" && ResumeFails) return Task.FromResult(new ExecResult(1, "kill: (4242) - No such process", ""));
@@ -91,6 +95,8 @@ public sealed class Neo4jTargetTests : IDisposable
                 Loaded = loaded.ToArray();
                 return Task.FromResult(LoadFailure is { } failure ? new ExecResult(failure.Exit, failure.Error, "") : Ok());
             }
+            if (line.StartsWith("neo4j-admin database check", StringComparison.Ordinal))
+                return Task.FromResult(CheckFailure is { } failed ? new ExecResult(failed.Exit, failed.Error, "") : Ok("Nodes: 300\nRelationships: 2\n"));
             return Task.FromResult(Ok());
         }
     }
@@ -325,10 +331,54 @@ public sealed class Neo4jTargetTests : IDisposable
     [Fact]
     public async Task A_Community_load_holds_the_server_stopped_and_loads_from_stdin_as_the_neo4j_user_with_overwrite()
     {
-        await Target().LoadAsync(new MemoryStream(DumpBytes), Neo4jEdition.Community, default);
+        var target = Target();
+        await target.LoadAsync(new MemoryStream(DumpBytes), Neo4jEdition.Community, default);
+        Assert.True(target.WasStopped);
         Assert.Equal([Recover, Detect, "whoami", .. Stop,
-            "su neo4j -s /bin/sh -c exec \"$0\" \"$@\" neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", .. Resume], _server.Commands);
+            "su -s /bin/sh -c exec \"$0\" \"$@\" -- neo4j neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", .. Resume], _server.Commands);
         Assert.Equal(DumpBytes, _server.Loaded);
+    }
+
+    [Fact]
+    public async Task An_Enterprise_load_whose_STOP_DATABASE_is_refused_for_its_credentials_is_an_authentication_failure_and_loads_nothing()
+    {
+        // The image says Enterprise, so the edition is known although cypher-shell is refused; STOP DATABASE then names the cause.
+        _server.Components = (1, "", $"The client is unauthorized due to authentication failure. ({Password})");
+        _server.CypherFailure = (1, "The client is unauthorized due to authentication failure.");
+        _server.Whoami = "neo4j";
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() =>
+            Target(image: "neo4j:5.20.0-enterprise").LoadAsync(new MemoryStream(ArtifactBytes), Neo4jEdition.Enterprise, default));
+        Assert.Equal("Neo4jAuthenticationFailed", error.ErrorId);
+        Assert.Equal(ErrorKind.SecurityError, error.Kind);
+        Assert.Contains("NEO4J_AUTH", error.Message);
+        Assert.DoesNotContain(Password, error.Message);
+        Assert.Null(_server.Loaded);
+    }
+
+    [Fact]
+    public async Task A_restore_test_loads_into_the_scratch_container_only_and_checks_what_it_loaded()
+    {
+        var scratch = new FakeNeo4j();
+        var report = await Target().RestoreTestAsync(new MemoryStream(DumpBytes), scratch, default);
+        Assert.Equal(["neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", "neo4j-admin database check neo4j"], scratch.Commands);
+        Assert.Equal(DumpBytes, scratch.Loaded);
+        Assert.Equal("Nodes: 300; Relationships: 2", report);
+        // The live database is neither stopped nor loaded into.
+        Assert.Empty(_server.Commands);
+    }
+
+    [Fact]
+    public async Task A_restore_test_whose_scratch_load_or_check_fails_names_the_scratch_container()
+    {
+        var scratch = new FakeNeo4j { LoadFailure = (1, "The archive <stdin> is truncated") };
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().RestoreTestAsync(new MemoryStream(DumpBytes), scratch, default));
+        Assert.Equal("Neo4jLoadFailed", error.ErrorId);
+        Assert.Contains("a scratch container (fake neo4j container)", error.Message);
+        Assert.DoesNotContain("neo4j-admin database check neo4j", scratch.Commands);
+        scratch = new FakeNeo4j { CheckFailure = (1, "Inconsistencies found") };
+        error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().RestoreTestAsync(new MemoryStream(DumpBytes), scratch, default));
+        Assert.Equal("Neo4jCheckFailed", error.ErrorId);
+        Assert.Empty(_server.Commands);
     }
 
     [Fact]
@@ -356,7 +406,10 @@ public sealed class Neo4jTargetTests : IDisposable
         _server.Components = (0, "edition\nenterprise\n", "");
         _server.Whoami = "neo4j";
         _server.LoadFailure = (1, "broken archive");
-        await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().LoadAsync(new MemoryStream(ArtifactBytes), Neo4jEdition.Enterprise, default));
+        var target = Target();
+        await Assert.ThrowsAsync<UpgradeOpsException>(() => target.LoadAsync(new MemoryStream(ArtifactBytes), Neo4jEdition.Enterprise, default));
+        // The server stayed up: the restore does not wait for its container to restart.
+        Assert.False(target.WasStopped);
         Assert.Equal([Recover, Detect, "whoami", "cypher-shell -d system --format plain STOP DATABASE `neo4j`",
             "neo4j-admin database load --from-stdin --overwrite-destination=true neo4j", "cypher-shell -d system --format plain START DATABASE `neo4j`"], _server.Commands);
     }

@@ -1,0 +1,206 @@
+# Neo4j data stores on Compose, with the real cmdlets, on the graph sandbox (tests/Sandbox/graph: Infrahub's database,
+# infrahub-server and task-worker services on the Neo4j 5 stand-in, tests/Sandbox/images/neo4j): Community's offline
+# dump with the API and worker stopped, restore, Test-DeploymentBackup, Enterprise's online backup, and bad input.
+# Not tagged Sandbox: the graph sandbox has its own project and ports (7474, 18000), so this file runs in the second
+# process beside the Compose sandbox's files.
+BeforeAll {
+    Import-Module $env:UPGRADEOPS_MODULE -Force
+    $script:project = 'upgradeops-graph'
+    $script:folder = Join-Path $TestDrive 'graph'
+    $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Pester/Fixtures/graph-profile.yml'
+    $script:password = 'graph-' + [Convert]::ToHexString([Security.Cryptography.RandomNumberGenerator]::GetBytes(8)).ToLower()
+    $script:template = Get-Content -Raw (Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/graph/docker-compose.yml')
+    $script:composeFile = Join-Path $folder 'docker-compose.yml'
+
+    function Get-ErrorFrom([scriptblock] $Action) { try { & $Action; $null } catch { $_ } }
+    function Invoke-GraphCompose { docker-compose -p $project -f $composeFile @args 2>&1 | Out-String }
+    function Get-GraphContainer([string] $Service) {
+        docker ps -a --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$Service" --format '{{.Names}}' | Select-Object -First 1
+    }
+    function Get-StartedAt([string] $Service) { docker inspect -f '{{.State.StartedAt}}' (Get-GraphContainer $Service) }
+    function Wait-GraphHealthy([int] $Seconds = 60) {
+        $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+        while ([DateTime]::UtcNow -lt $deadline) {
+            $states = @('database', 'infrahub-server', 'task-worker' | ForEach-Object { docker inspect -f '{{.State.Health.Status}}' (Get-GraphContainer $_) })
+            if (@($states | Where-Object { $_ -ne 'healthy' }).Count -eq 0) { return }
+            Start-Sleep -Milliseconds 250
+        }
+        throw "The graph sandbox is not healthy after $Seconds s: $(docker ps -a --filter "label=com.docker.compose.project=$project" --format '{{.Names}} {{.Status}}')"
+    }
+    function Invoke-Cypher([string[]] $Statement) {
+        $output = docker exec (Get-GraphContainer database) cypher-shell -u neo4j -p $password --format plain @Statement 2>&1
+        if ($LASTEXITCODE -ne 0) { throw "cypher-shell: $output" }
+        $output
+    }
+    function Get-GraphFingerprint {
+        # Node and relationship counts and the content checksum (the stand-in's CALL upgradeops.graph.checksum()), read
+        # through the HTTP API as the application does (cypher-shell may be the thing a test breaks).
+        $body = @{ statements = @('MATCH (n) RETURN count(n)', 'MATCH ()-[r]->() RETURN count(r)', 'CALL upgradeops.graph.checksum()' | ForEach-Object { @{ statement = $_ } }) } |
+            ConvertTo-Json -Depth 4
+        $credential = [PSCredential]::new('neo4j', (ConvertTo-SecureString $password -AsPlainText -Force))
+        $answer = Invoke-RestMethod -Method Post -Uri 'http://127.0.0.1:7474/db/neo4j/tx/commit' -Body $body -ContentType 'application/json' `
+            -Authentication Basic -Credential $credential -AllowUnencryptedAuthentication
+        if ($answer.errors.Count -gt 0) { throw "graph: $($answer.errors[0].message)" }
+        "nodes=$($answer.results[0].data[0].row[0]) relationships=$($answer.results[1].data[0].row[0]) checksum=$($answer.results[2].data[0].row[0])"
+    }
+    function Set-Database([string] $Image, [string[]] $Environment = @(), [string] $AuthPassword = $password) {
+        # The database service recreated with another image, other environment or NEO4J_AUTH, on the same volume.
+        $extra = ($Environment | ForEach-Object { "`n      $_" }) -join ''
+        $text = $template.Replace('NEO4J_dbms_security_auth__minimum__password__length: 4', "NEO4J_dbms_security_auth__minimum__password__length: 4$extra")
+        @("COMPOSE_PROJECT_NAME=$project", "INFRAHUB_DB_PASSWORD=$password", "NEO4J_DOCKER_IMAGE=$Image") | Set-Content (Join-Path $folder '.env')
+        # Only the database's NEO4J_AUTH may differ: the API and the worker keep the password the store has.
+        [IO.File]::WriteAllText($composeFile, $text.Replace('NEO4J_AUTH: neo4j/${INFRAHUB_DB_PASSWORD:-admin}', "NEO4J_AUTH: neo4j/$AuthPassword"))
+        $out = Invoke-GraphCompose up -d --no-deps database
+        if ($LASTEXITCODE -ne 0) { throw "docker-compose up database: $out" }
+        Wait-GraphHealthy
+        Get-UpgradeDeployment -ComposeFile $composeFile -Profile $profilePath -WarningAction SilentlyContinue
+    }
+
+    $null = New-Item -ItemType Directory -Force $folder
+    [IO.File]::WriteAllText($composeFile, $template)
+    @("COMPOSE_PROJECT_NAME=$project", "INFRAHUB_DB_PASSWORD=$password") | Set-Content (Join-Path $folder '.env')
+    $null = Invoke-GraphCompose down -v --remove-orphans
+    $out = Invoke-GraphCompose up -d
+    if ($LASTEXITCODE -ne 0) { throw "docker-compose up: $out" }
+    Wait-GraphHealthy
+    $null = Invoke-Cypher "UNWIND range(1, 300) AS i CREATE (:Device {id: i, name: 'device', role: 'edge'})"
+    $null = Invoke-Cypher "MATCH (a:Device {id: 1}), (b:Device {id: 2}) CREATE (a)-[:CONNECTED {port: 1}]->(b)"
+    $null = Invoke-Cypher "MATCH (a:Device {id: 2}), (b:Device {id: 3}) CREATE (a)-[:CONNECTED {port: 2}]->(b)"
+    $script:seeded = Get-GraphFingerprint
+    $script:d = Get-UpgradeDeployment -ComposeFile $composeFile -Profile $profilePath -WarningAction SilentlyContinue
+    $script:backupRoot = Join-Path $TestDrive 'backups'
+}
+
+AfterAll {
+    if ($script:composeFile -and (Test-Path $script:composeFile)) { $null = Invoke-GraphCompose down -v --remove-orphans }
+    # The tag without an edition the bad-input cases made (the image itself stays, under its own tags).
+    docker image rm 127.0.0.1:5000/upgradeops/neo4j:5 2>&1 | Out-Null
+}
+
+Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
+    It 'dumps offline with the API and worker stopped and started again, the dump''s SHA-256 in the manifest, encrypted with -EncryptionKey' {
+        $before = @{ api = Get-StartedAt infrahub-server; worker = Get-StartedAt task-worker; database = Get-StartedAt database }
+        $key = ConvertTo-SecureString 'correct horse battery staple' -AsPlainText -Force
+        $script:encrypted = $d | New-DeploymentBackup -Path (Join-Path $TestDrive 'encrypted') -EncryptionKey $key -Force
+        $dump = $encrypted.Components | Where-Object Kind -eq 'Neo4jDump'
+        $dump.Neo4jEdition | Should -Be 'Community'
+        $dump.Source | Should -Match 'Community offline dump'
+        $file = Join-Path $encrypted.Path $dump.File
+        $file | Should -BeLike '*.enc'
+        (Get-FileHash $file -Algorithm SHA256).Hash.ToLower() | Should -Be $dump.Sha256
+        (Get-Content -Raw (Join-Path $encrypted.Path 'manifest.json')) | Should -Match $dump.Sha256
+        [Text.Encoding]::ASCII.GetString([IO.File]::ReadAllBytes($file), 0, 26) | Should -Not -Be 'UPGRADEOPS-GRAPHSTORE-DUMP'
+        # Stopped (not paused) and started again; the database held stopped, resumed, restarted by its restart policy.
+        Get-StartedAt infrahub-server | Should -Not -Be $before.api
+        Get-StartedAt task-worker | Should -Not -Be $before.worker
+        Get-StartedAt database | Should -Not -Be $before.database
+        Wait-GraphHealthy 10
+        Get-GraphFingerprint | Should -Be $seeded
+        $verification = $encrypted | Test-DeploymentBackup -Deployment $d -EncryptionKey $key
+        $verification.Passed | Should -BeTrue -Because ($verification.Checks | Format-Table -AutoSize | Out-String)
+        Get-Content -Raw (Join-Path $encrypted.Path 'manifest.json') | Should -Not -Match ([regex]::Escape($password))
+    }
+
+    It 'restores the graph it dumped after the graph changed: counts and content checksum equal' {
+        $script:backup = $d | New-DeploymentBackup -Path $backupRoot -Force
+        $dump = $backup.Components | Where-Object Kind -eq 'Neo4jDump'
+        [Text.Encoding]::ASCII.GetString([IO.File]::ReadAllBytes((Join-Path $backup.Path $dump.File)), 0, 26) | Should -Be 'UPGRADEOPS-GRAPHSTORE-DUMP'
+        # -RestoreTest loads the dump into a scratch container of the database's image (its own volume, no network, its
+        # server never started) and checks it there; the live database is not touched and nothing is left behind.
+        $started = Get-StartedAt database
+        $volumes = @(docker volume ls -q)
+        $verification = $backup | Test-DeploymentBackup -Deployment $d -RestoreTest
+        $verification.Passed | Should -BeTrue -Because ($verification.Checks | Format-Table -AutoSize | Out-String)
+        $verification.RestoreTested | Should -BeTrue
+        ($verification.Checks | Where-Object Name -eq 'Dump database').Detail | Should -Match 'Nodes: 300'
+        $restoreTest = $verification.Checks | Where-Object Name -eq 'RestoreTest database'
+        $restoreTest.Status | Should -Be 'Passed'
+        $restoreTest.Detail | Should -Match 'scratch container'
+        $restoreTest.Detail | Should -Match 'Nodes: 300; Relationships: 2'
+        Get-StartedAt database | Should -Be $started
+        docker ps -a -q --filter label=org.upgradeops.purpose=neo4j-restore-test | Should -BeNullOrEmpty
+        @(docker volume ls -q).Count | Should -Be $volumes.Count
+        $null = Invoke-Cypher "UNWIND range(1, 20) AS i CREATE (:Rogue {id: i})"
+        Get-GraphFingerprint | Should -Not -Be $seeded
+        $restored = $backup | Restore-DeploymentBackup -Deployment $d -Force
+        $restored.Id | Should -Be $backup.Id
+        Wait-GraphHealthy 10
+        Get-GraphFingerprint | Should -Be $seeded
+    }
+
+    It 'refuses a dump truncated in the backup with BackupTruncated before anything stops; with -Force neo4j-admin refuses it (Neo4jLoadFailed), nothing is loaded and it serves again' {
+        $copy = Join-Path $TestDrive 'truncated'
+        Copy-Item -Recurse $backup.Path $copy
+        $file = Join-Path $copy ($backup.Components | Where-Object Kind -eq 'Neo4jDump').File
+        $bytes = [IO.File]::ReadAllBytes($file); [IO.File]::WriteAllBytes($file, $bytes[0..([int]($bytes.Length / 2))])
+        $null = Invoke-Cypher "CREATE (:AfterBackup {id: 1})"
+        $changed = Get-GraphFingerprint
+        $started = Get-StartedAt database
+        $api = Get-StartedAt infrahub-server
+        $err = Get-ErrorFrom { Restore-DeploymentBackup -Path $copy -Deployment $d -Confirm:$false -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'BackupTruncated,*'
+        $err.TargetObject | Should -Be $copy
+        Get-StartedAt database | Should -Be $started
+        Get-StartedAt infrahub-server | Should -Be $api
+        Get-GraphFingerprint | Should -Be $changed
+        # -Force restores a backup that failed verification: the truncated archive reaches neo4j-admin, which refuses it whole.
+        $err = Get-ErrorFrom { Restore-DeploymentBackup -Path $copy -Deployment $d -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'Neo4jLoadFailed,*'
+        $err.Exception.Message | Should -Match 'truncated'
+        Wait-GraphHealthy 20
+        Get-GraphFingerprint | Should -Be $changed
+    }
+}
+
+Describe 'Neo4j bad input on Compose' -Tag 'Backup', 'Neo4j', 'BadInput' {
+    It 'names a wrong Neo4j password Neo4jAuthenticationFailed, without the password, and stops nothing' {
+        # NEO4J_AUTH changed after the store was created does not change its password (as Neo4j): the tool's is wrong.
+        $wrongPassword = 'not-the-' + $password
+        docker tag 127.0.0.1:5000/upgradeops/neo4j:5-community 127.0.0.1:5000/upgradeops/neo4j:5
+        $target = Set-Database -Image 127.0.0.1:5000/upgradeops/neo4j:5 -AuthPassword $wrongPassword
+        $api = Get-StartedAt infrahub-server
+        $err = Get-ErrorFrom { $target | New-DeploymentBackup -Path (Join-Path $TestDrive 'wrong-password') -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'Neo4jAuthenticationFailed,*'
+        $err.CategoryInfo.Category | Should -Be 'SecurityError'
+        $err.Exception.Message | Should -Match 'NEO4J_AUTH'
+        $err.Exception.Message | Should -Not -Match ([regex]::Escape($wrongPassword))
+        Get-StartedAt infrahub-server | Should -Be $api
+        Join-Path $TestDrive 'wrong-password' | Get-ChildItem -ErrorAction SilentlyContinue | Where-Object Name -notlike '.*' | Should -BeNullOrEmpty
+    }
+
+    It 'refuses an edition nothing tells with Neo4jEditionUnknown (no edition in the tag, no license variable, cypher-shell cannot connect)' {
+        $graph = Get-GraphFingerprint
+        $target = Set-Database -Image 127.0.0.1:5000/upgradeops/neo4j:5 -Environment 'NEO4J_server_bolt_enabled: "false"'
+        $api = Get-StartedAt infrahub-server
+        $err = Get-ErrorFrom { $target | New-DeploymentBackup -Path (Join-Path $TestDrive 'unknown-edition') -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'Neo4jEditionUnknown,*'
+        $err.TargetObject | Should -Be 'database'
+        $err.Exception.Message | Should -Match "edition: Community"
+        Get-StartedAt infrahub-server | Should -Be $api
+        Get-GraphFingerprint | Should -Be $graph
+    }
+}
+
+Describe 'Neo4j Enterprise on Compose' -Tag 'Backup', 'Neo4j' {
+    It 'backs up online without stopping the API, and restores with STOP/START DATABASE' {
+        $target = Set-Database -Image 127.0.0.1:5000/upgradeops/neo4j:5-enterprise -Environment 'NEO4J_ACCEPT_LICENSE_AGREEMENT: "yes"'
+        $before = @{ api = Get-StartedAt infrahub-server; worker = Get-StartedAt task-worker; database = Get-StartedAt database }
+        $online = $target | New-DeploymentBackup -Path (Join-Path $TestDrive 'enterprise') -Force
+        $dump = $online.Components | Where-Object Kind -eq 'Neo4jDump'
+        $dump.Neo4jEdition | Should -Be 'Enterprise'
+        $dump.Source | Should -Match 'Enterprise online backup'
+        (Get-FileHash (Join-Path $online.Path $dump.File) -Algorithm SHA256).Hash.ToLower() | Should -Be $dump.Sha256
+        Get-StartedAt infrahub-server | Should -Be $before.api
+        Get-StartedAt task-worker | Should -Be $before.worker
+        Get-StartedAt database | Should -Be $before.database
+        $expected = Get-GraphFingerprint
+        $verification = $online | Test-DeploymentBackup -Deployment $target -RestoreTest
+        $verification.Passed | Should -BeTrue -Because ($verification.Checks | Format-Table -AutoSize | Out-String)
+        ($verification.Checks | Where-Object Name -eq 'RestoreTest database').Status | Should -Be 'Passed'
+        $null = Invoke-Cypher "UNWIND range(1, 5) AS i CREATE (:Rogue {id: i})"
+        $null = $online | Restore-DeploymentBackup -Deployment $target -Force
+        Wait-GraphHealthy 10
+        Get-GraphFingerprint | Should -Be $expected
+        Get-StartedAt database | Should -Be $before.database
+    }
+}
