@@ -54,6 +54,26 @@ public class HelmUpgradeArgumentsTests
         Assert.Null(release.Value("image.repository"));
     }
 
+    [Fact]
+    public void The_builtin_infrahub_profile_sets_the_charts_image_tag_so_an_app_bump_within_one_chart_works()
+    {
+        // opsmill/infrahub-helm 4.1.13: image ...:{{ .Values.global.infrahubTag | default .Chart.AppVersion }}.
+        var profile = ProfileLoader.Load("infrahub");
+        Assert.Equal("global.infrahubTag", profile.Version.HelmValuesKey);
+        Assert.Empty(profile.ConfigurationRules);
+        var arguments = HelmArguments.UpgradeArguments(Release(), profile, "1.1.9",
+            new HelmUpgradeOptions { Chart = "opsmill/infrahub", ChartVersion = "4.1.13" }, TimeSpan.FromMinutes(5));
+        Assert.Equal(["--set", "global.infrahubTag=1.1.9"], arguments.TakeLast(2));
+        Assert.Contains("--reset-then-reuse-values", arguments);
+        var bumped = new HelmRelease("ih", "infrahub", 3, "deployed", "infrahub", "4.1.13", "1.1.8", null, null, "s")
+        {
+            Values = JsonNode.Parse("""{"global":{"infrahubTag":"1.1.9"}}""") as JsonObject,
+        };
+        Assert.Equal("1.1.9", bumped.Value(profile.Version.HelmValuesKey!));
+        var plain = bumped with { Values = null };
+        Assert.Null(plain.Value(profile.Version.HelmValuesKey!));   // then the chart's appVersion (1.1.8) is the version
+    }
+
     private static UpgradeStep Hop(string from, string to, string? chart) =>
         new() { From = from, To = to, Kind = UpgradeKind.Patch, ToChartVersion = chart };
 
