@@ -505,7 +505,7 @@ function Build-SandboxImage {
         if ($Force -or (Get-SbxLabel $info 'upgradeops.sandbox.hash') -ne $spec.Hash) {
             $context = $spec.Context
             $arguments = @('build', '-q', '--build-arg', "BASE_IMAGE=$($script:BaseImage)", '--build-arg', "SOURCE_HASH=$($spec.Hash)", '-t', $spec.Image)
-            if ($spec.BuildArgs) { $arguments += $spec.BuildArgs }
+            if ($spec.ContainsKey('BuildArgs')) { $arguments += $spec.BuildArgs }
             if ($spec.AppVersion) {
                 # The application context: the Python package, the command, and the VERSION file baked into the image.
                 $context = Join-Path $buildRoot "sandbox-$($spec.AppVersion)"
