@@ -306,13 +306,16 @@ public static class BackupVerifier
             return check.Pass("Loaded into a scratch container of the database's image (a volume of its own, no network, its server not started); " +
                               $"neo4j-admin database check passed: {LocalFile.Shown(report)}");
         }
-        catch (BackupFormatException ex)
+        catch (Exception ex) when (ex is UpgradeOpsException or BackupFormatException or Docker.DotNet.DockerApiException)
         {
-            return check.Fail(ex.ErrorId, ex.Message);
-        }
-        catch (UpgradeOpsException ex)
-        {
-            return check.Fail(ex.ErrorId, ex.Message);
+            return ex switch
+            {
+                UpgradeOpsException known => check.Fail(known.ErrorId, known.Message),
+                BackupFormatException format => check.Fail(format.ErrorId, format.Message),
+                _ => check.Fail("Neo4jScratchFailed",
+                    $"The scratch container for the restore test could not be started or removed: {ex.Message} Check the Docker Engine " +
+                    "and remove what is left (docker ps -a --filter label=org.upgradeops.purpose=neo4j-restore-test), then run it again."),
+            };
         }
     }
 

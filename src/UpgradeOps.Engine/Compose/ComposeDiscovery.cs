@@ -123,10 +123,13 @@ public static class ComposeDiscovery
             .ToList();
     }
 
+    /// <summary>The compose file a container was created from: the first of its config_files label, or null.</summary>
+    internal static string? FirstConfigFile(IDictionary<string, string>? labels) =>
+        labels is not null && labels.TryGetValue(ConfigFilesLabel, out var files) && files.Split(',')[0] is { Length: > 0 } first ? first : null;
+
     private static ComposeFile? LoadFileFromLabels(IList<ContainerListResponse> containers, List<string> warnings)
     {
-        var configFiles = containers.Select(c => Label(c, ConfigFilesLabel)).FirstOrDefault(f => !string.IsNullOrEmpty(f));
-        var first = configFiles?.Split(',')[0];
+        var first = containers.Select(c => FirstConfigFile(c.Labels)).FirstOrDefault(f => f is not null);
         if (first is not null && File.Exists(first)) return ComposeFile.Load(first);
         warnings.Add(first is null
             ? "The containers do not say which compose file created them: the deployment is described from the containers alone."

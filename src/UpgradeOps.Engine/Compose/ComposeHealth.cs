@@ -69,8 +69,7 @@ public static class ComposeHealth
             if (!state.Running) facts.Add($"exit code {state.ExitCode}");
             var restarts = inspect.RestartCount - restartsBefore.GetValueOrDefault(inspect.ID, inspect.RestartCount);
             if (restarts > 0) facts.Add($"restarted {restarts} times while waiting");
-            var redactor = inspect.Config?.Labels is { } labels && labels.TryGetValue(ComposeDiscovery.ConfigFilesLabel, out var files) &&
-                files.Split(',')[0] is { Length: > 0 } file && File.Exists(file) ? ComposeFile.RedactorAt(file) : null;
+            var redactor = ComposeDiscovery.FirstConfigFile(inspect.Config?.Labels) is { } file && File.Exists(file) ? ComposeFile.RedactorAt(file) : null;
             if (redactor is not null)
             {
                 if (state.Health?.Log?.LastOrDefault()?.Output is { Length: > 0 } check)
