@@ -1,15 +1,17 @@
 # The built-in profile's Helm knowledge checked against the real opsmill/infrahub-helm chart it names: the corpus copy of
-# chart 4.1.13 (/work/shared/corpus/infrahub-helm/chart-4.1.13, read there, copied only into TestDrive) rendered with the
+# chart 4.1.13 (shared/corpus/infrahub-helm/chart-4.1.13 beside the checkout, read there, copied only into TestDrive) rendered with the
 # real helm binary (`helm template`, no cluster). Its subcharts (neo4j, redis, rabbitmq, nats, prefect-server, common)
 # are not in the corpus: empty stand-ins of the same name and version let helm render the chart's own templates, which
 # is all these checks read (the chart includes no subchart template). Skipped where the corpus is not on the machine.
 BeforeDiscovery {
-    $script:corpusMissing = -not (Test-Path (Join-Path $(if ($env:UPGRADEOPS_INFRAHUB_CHART) { $env:UPGRADEOPS_INFRAHUB_CHART } else { '/work/shared/corpus/infrahub-helm/chart-4.1.13' }) 'Chart.yaml'))
+    . (Join-Path $PSScriptRoot 'Corpus.ps1')
+    $script:corpusMissing = -not (Find-SharedCorpus 'infrahub-helm/chart-4.1.13/Chart.yaml')
 }
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
     Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Kubernetes/KubeTestServer.psm1') -Force
-    $script:corpusChart = if ($env:UPGRADEOPS_INFRAHUB_CHART) { $env:UPGRADEOPS_INFRAHUB_CHART } else { '/work/shared/corpus/infrahub-helm/chart-4.1.13' }
+    . (Join-Path $PSScriptRoot 'Corpus.ps1')
+    $script:corpusChart = Find-SharedCorpus 'infrahub-helm/chart-4.1.13'
     $script:helm = Get-Helm
     foreach ($name in 'HELM_CONFIG_HOME', 'HELM_CACHE_HOME', 'HELM_DATA_HOME') { Set-Item "env:$name" (Join-Path $TestDrive $name) }
 

@@ -1,11 +1,8 @@
 # Test-UpgradePath and Get-UpgradeReleaseNote as a user runs them.
 BeforeDiscovery {
-    # The real Infrahub CHANGELOG.md of the shared corpus: shared/corpus beside the checkout (or above it, from a worktree).
-    $script:infrahubChangelog = $null
-    for ($dir = Split-Path $env:UPGRADEOPS_ROOT; $dir; $dir = Split-Path $dir) {
-        $candidate = Join-Path $dir 'shared/corpus/infrahub/CHANGELOG.md'
-        if (Test-Path -LiteralPath $candidate) { $script:infrahubChangelog = $candidate; break }
-    }
+    # The real Infrahub CHANGELOG.md of the shared corpus.
+    . (Join-Path $PSScriptRoot 'Corpus.ps1')
+    $script:infrahubChangelog = Find-SharedCorpus 'infrahub/CHANGELOG.md'
 }
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
