@@ -130,14 +130,27 @@ public sealed class Neo4jTarget
     /// </summary>
     private async Task ResumeLeftHeldAsync(CancellationToken ct)
     {
+        if (await ResumeIfLeftHeldAsync(ct).ConfigureAwait(false) is not { } pid) return;
+        throw LeftStopped(pid, "it has been resumed and restarts now. Wait until the database container is healthy again, then run it again.");
+    }
+
+    /// <summary>
+    /// Resumes the server an interrupted backup or restore left held stopped (its marker names it and it is still frozen),
+    /// returning its process id; null when none was. The server then ends its shutdown and its container restarts.
+    /// </summary>
+    public async Task<string?> ResumeIfLeftHeldAsync(CancellationToken ct)
+    {
         var recovered = await RunAsync(new[] { "sh", "-c", RecoverScript, HeldMarker }, ct).ConfigureAwait(false);
         var pid = recovered.StandardOutputText.Trim();
-        if (recovered.ExitCode != 0 || pid.Length == 0) return;
+        if (recovered.ExitCode != 0 || pid.Length == 0) return null;
         _log?.LogWarning("Neo4j (process {Pid}) in {Where} was left stopped by an interrupted backup or restore and has been resumed.", pid, _exec.Description);
-        throw new UpgradeOpsException("Neo4jLeftStopped", ErrorKind.ResourceUnavailable, Name,
-            $"The Neo4j server of '{Name}' in {_exec.Description} (process {pid}) had been left stopped by an interrupted backup or restore; it has been resumed " +
-            "and restarts now. Wait until the database container is healthy again, then run it again.");
+        return pid;
     }
+
+    /// <summary>Neo4jLeftStopped: the server (process <paramref name="pid"/>) had been left held stopped; <paramref name="what"/> says what was done and what to do.</summary>
+    public UpgradeOpsException LeftStopped(string pid, string what) =>
+        new("Neo4jLeftStopped", ErrorKind.ResourceUnavailable, Name,
+            $"The Neo4j server of '{Name}' in {_exec.Description} (process {pid}) had been left stopped by an interrupted backup or restore; {what}");
 
     private Neo4jEdition? EditionOfContainer()
     {

@@ -219,6 +219,23 @@ public sealed class Neo4jTargetTests : IDisposable
         Assert.Single(log.Lines);
     }
 
+    [Theory]
+    [InlineData(true, "4242")]
+    [InlineData(false, null)]
+    public async Task The_platform_resumes_a_server_left_stopped_itself_to_wait_for_it_before_it_says_so(bool leftHeld, string? pid)
+    {
+        // Compose's backup and restore resume it first (ComposeHold.RecoverAsync), wait for its container, start the
+        // application, and only then stop with Neo4jLeftStopped, whose sentence they end.
+        _server.LeftHeld = leftHeld;
+        var target = Target(Neo4jEdition.Community);
+        Assert.Equal(pid, await target.ResumeIfLeftHeldAsync(default));
+        Assert.Equal([Recover], _server.Commands);
+        var error = target.LeftStopped("4242", "it was resumed and its container is back. Nothing else was done: run the backup again.");
+        Assert.Equal(("Neo4jLeftStopped", ErrorKind.ResourceUnavailable, (object?)"database"), (error.ErrorId, error.Kind, error.Target));
+        Assert.EndsWith("(process 4242) had been left stopped by an interrupted backup or restore; it was resumed and its container is back. Nothing else was done: run the backup again.",
+            error.Message);
+    }
+
     [Fact]
     public async Task An_Enterprise_server_is_backed_up_online_and_never_stopped()
     {
