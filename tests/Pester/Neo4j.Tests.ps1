@@ -152,6 +152,136 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
     }
 }
 
+Describe 'Neo4j Community killed in the middle of a dump or a load' -Tag 'Backup', 'Neo4j', 'Fault' {
+    BeforeAll {
+        $script:pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+        $script:killRoot = Join-Path $TestDrive 'killed'
+        # The gate: neo4j-admin in the database container replaced by a script that, for a dump or a load (not --info),
+        # writes its process id to $reached and waits (60 s at most) for $open before it runs the real one. The test
+        # kills the cmdlet while neo4j-admin is surely running, and the server surely held stopped, whatever the sizes.
+        $script:reached = '/tmp/upgradeops-test-gate-reached'
+        $script:open = '/tmp/upgradeops-test-gate-open'
+        $script:gate = @(
+            '#!/bin/sh'
+            'case "$1 $2 $3" in "database dump "*|"database load --from-stdin"*)'
+            "  echo `$`$ > $reached; i=0"
+            "  while [ ! -e $open ] && [ `$i -lt 600 ]; do sleep 0.1; i=`$((i + 1)); done;;"
+            'esac'
+            'exec python3 /opt/neo4j-standin/graphstore.py neo4j-admin "$@"'
+        ) -join "`n"
+        function Set-AdminGate([switch] $Remove) {
+            $db = Get-GraphContainer database
+            if ($Remove) {
+                docker exec $db sh -c "rm -f $reached $open; printf '#!/bin/sh\nexec python3 /opt/neo4j-standin/graphstore.py neo4j-admin `"`$@`"\n' > /usr/local/bin/neo4j-admin"
+            }
+            else {
+                $gate | docker exec -i $db sh -c "rm -f $reached $open; cat > /usr/local/bin/neo4j-admin"
+            }
+            $LASTEXITCODE | Should -Be 0
+        }
+        function Get-HeldState {
+            # The server's process: the one the watchdog froze (its marker), State T while held.
+            $db = Get-GraphContainer database
+            docker exec $db sh -c 'p=$(cat /tmp/upgradeops-neo4j-held) && sed -n "s/^State:\t//p" /proc/$p/status' 2>$null
+        }
+        # Runs $Command (after Import-Module and $d = the graph sandbox) in its own pwsh, waits until neo4j-admin has reached
+        # the gate, then kills that pwsh (SIGKILL: no finally runs) and lets neo4j-admin go on, as it would, its caller gone.
+        function Invoke-KilledAtGate([string] $Command) {
+            Set-AdminGate
+            $db = Get-GraphContainer database
+            $script = "Import-Module '$env:UPGRADEOPS_MODULE'; " +
+                "`$d = Get-UpgradeDeployment -ComposeFile '$composeFile' -Profile '$profilePath' -WarningAction SilentlyContinue; $Command"
+            $log = Join-Path $TestDrive "killed-$([guid]::NewGuid().ToString('N')).log"
+            $process = Start-Process -FilePath $pwsh -ArgumentList '-NoProfile', '-NonInteractive', '-Command', $script -PassThru -RedirectStandardOutput $log -RedirectStandardError "$log.err"
+            $deadline = (Get-Date).AddSeconds(60)
+            while ((Get-Date) -lt $deadline -and -not $process.HasExited) {
+                docker exec $db test -e $reached
+                if ($LASTEXITCODE -eq 0) { break }
+                Start-Sleep -Milliseconds 200
+            }
+            $process.HasExited | Should -BeFalse -Because "the cmdlet must still run when it is killed (log: $(Get-Content -Raw $log -ErrorAction SilentlyContinue) $(Get-Content -Raw "$log.err" -ErrorAction SilentlyContinue))"
+            $held = Get-HeldState
+            Stop-Process -Id $process.Id -Force
+            $process.WaitForExit()
+            # neo4j-admin goes on, its caller gone: the gate opens, and the test waits (10 s at most) until it has ended.
+            $admin = docker exec $db cat $reached
+            docker exec $db sh -c "touch $open; i=0; while kill -0 $admin 2>/dev/null && [ `$i -lt 100 ]; do sleep 0.1; i=`$((i + 1)); done; ! kill -0 $admin 2>/dev/null"
+            $adminEnded = $LASTEXITCODE -eq 0
+            Set-AdminGate -Remove
+            [pscustomobject]@{ HeldState = $held; AdminEnded = $adminEnded }
+        }
+        function Get-Running([string] $Service) { docker inspect -f '{{.State.Running}}' (Get-GraphContainer $Service) }
+    }
+
+    AfterAll {
+        if (Get-GraphContainer database) { Set-AdminGate -Remove }
+    }
+
+    It 'a backup killed while the server is held: the next one says Neo4jLeftStopped and brings it back, the one after succeeds' {
+        Wait-GraphHealthy 20
+        $script:atBackup = Get-GraphFingerprint
+        $killed = Invoke-KilledAtGate "New-DeploymentBackup -Deployment `$d -Path '$killRoot' -Force"
+        Write-Host "killed backup: server state $($killed.HeldState); neo4j-admin ended afterwards: $($killed.AdminEnded)"
+        $killed.HeldState | Should -BeLike 'T*'
+        # What the admin finds: no backup listed, a hidden partial folder, the API and the worker stopped by the dump.
+        Get-DeploymentBackup -Path $killRoot | Should -BeNullOrEmpty
+        $partials = @(Get-ChildItem -Force $killRoot -Filter '.*.partial' | ForEach-Object Name)
+        $partials.Count | Should -Be 1
+        Write-Host "after the kill: partial folders [$($partials -join ', ')]; infrahub-server running $(Get-Running infrahub-server), task-worker running $(Get-Running task-worker), database $(docker inspect -f '{{.State.Health.Status}}' (Get-GraphContainer database))"
+        Get-Running infrahub-server | Should -Be 'false'
+        Get-Running task-worker | Should -Be 'false'
+
+        $err = Get-ErrorFrom { New-DeploymentBackup -Deployment $d -Path $killRoot -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'Neo4jLeftStopped,*'
+        $err.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        $err.TargetObject | Should -Be 'database'
+        Write-Host "the next backup: $($err.Exception.Message)"
+        # It resumed the server, waited for its container to be back, started the API and the worker the killed run had
+        # stopped, and says so: the deployment serves again, the admin runs the backup again.
+        $err.Exception.Message | Should -Match 'was resumed and its container is back\. The containers that run had stopped were started again\. Nothing else was done: run the backup again\.'
+        Wait-GraphHealthy 10
+        Get-GraphFingerprint | Should -Be $atBackup
+        # Nothing was written by it: the partial folder is still the killed run's only.
+        @(Get-ChildItem -Force $killRoot -Filter '.*.partial' | ForEach-Object Name) | Should -Be $partials
+
+        $script:afterKill = New-DeploymentBackup -Deployment $d -Path $killRoot -Force
+        @(Get-DeploymentBackup -Path $killRoot).Id | Should -Be $afterKill.Id
+        # The killed run's partial folder (its lock file no longer held) was removed by this one.
+        Get-ChildItem -Force $killRoot -Filter '.*.partial' | Should -BeNullOrEmpty
+        Wait-GraphHealthy 20
+        Get-GraphFingerprint | Should -Be $atBackup
+    }
+
+    It 'a restore killed while its load runs: the next one says Neo4jLeftStopped and brings it back, the one after finishes it (the backup''s graph)' {
+        $null = Invoke-Cypher "UNWIND range(1, 7) AS i CREATE (:Rogue {id: i})"
+        $changed = Get-GraphFingerprint
+        $changed | Should -Not -Be $atBackup
+        $killed = Invoke-KilledAtGate "Restore-DeploymentBackup -Path '$($afterKill.Path)' -Deployment `$d -Force"
+        Write-Host "killed restore: server state $($killed.HeldState); neo4j-admin ended afterwards: $($killed.AdminEnded)"
+        $killed.HeldState | Should -BeLike 'T*'
+        Get-Running infrahub-server | Should -Be 'false'
+        Get-Running task-worker | Should -Be 'false'
+
+        $err = Get-ErrorFrom { Restore-DeploymentBackup -Path $afterKill.Path -Deployment $d -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'Neo4jLeftStopped,*'
+        $err.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        $err.TargetObject | Should -Be 'database'
+        $err.Exception.Message | Should -Match 'The containers that run had stopped were started again\. Nothing else was done: run the restore again\.'
+        # Serving again, on one whole graph: neo4j-admin loads an archive whole or not at all. Which one depends on how much of
+        # the archive had reached the container when the cmdlet died: a small dump is all in the pipe's buffers before the
+        # load reads it, so the load the gate lets go on finishes alone (seen here), the server still held until now.
+        Wait-GraphHealthy 10
+        $between = Get-GraphFingerprint
+        Write-Host "after the killed load: $(if ($between -eq $atBackup) { 'the backup''s graph (the load finished alone)' } elseif ($between -eq $changed) { 'the graph before it (nothing loaded)' } else { $between })"
+        $between | Should -BeIn @($changed, $atBackup)
+
+        $restored = Restore-DeploymentBackup -Path $afterKill.Path -Deployment $d -Force
+        $restored.Id | Should -Be $afterKill.Id
+        Wait-GraphHealthy 10
+        Get-GraphFingerprint | Should -Be $atBackup
+    }
+}
+
 Describe 'Neo4j bad input on Compose' -Tag 'Backup', 'Neo4j', 'BadInput' {
     It 'names a wrong Neo4j password Neo4jAuthenticationFailed, without the password, and stops nothing' {
         # NEO4J_AUTH changed after the store was created does not change its password (as Neo4j): the tool's is wrong.
