@@ -366,11 +366,14 @@ public sealed class Neo4jTarget
         // cypher-shell (STOP/START DATABASE) with credentials the server refuses: a wrong password, not a failed command.
         if (tool == "cypher-shell" && IsUnauthorized(error))
             return AuthenticationFailed(error, "Check them, then run it again.");
-        // Community's store lock: neo4j-admin refuses a database its server still has open ("The database is in use. Stop database 'x' and try again.").
+        // The store lock: neo4j-admin refuses a database another process has open ("The database is in use. Stop database 'x'
+        // and try again."). Never the server itself, which let go of the store first (held stopped, or STOP DATABASE): another
+        // process took it meanwhile (seen on the graph sandbox with a second holder of the store lock).
         if (error.Contains("in use", StringComparison.OrdinalIgnoreCase))
             return new UpgradeOpsException("Neo4jDatabaseRunning", ErrorKind.ResourceBusy, Name,
-                $"{tool} in {where} was refused because database '{Database}' is in use by its running server: {error} " +
-                "Nothing was changed. Check that the server process is the one in " + PidFile + ", or stop the database container's other users, then run it again.");
+                $"{tool} in {where} was refused because database '{Database}' is in use by another process: {error} Nothing was changed. " +
+                "The Neo4j server had let go of the store for it, so something else has it open: another backup or restore tool's neo4j-admin, " +
+                "one run by hand, or a second Neo4j on the same volume. Let it finish or stop it, then run it again.");
         return new UpgradeOpsException(errorId, ErrorKind.InvalidOperation, Name,
             $"{tool} in {where} failed with exit code {result.ExitCode}: {(error.Length > 0 ? error : "no error output")} " +
             "Look at the database container's logs, check that it runs Neo4j 5 with neo4j-admin, then run it again.");
