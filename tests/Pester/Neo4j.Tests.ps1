@@ -69,6 +69,90 @@ BeforeAll {
     $script:seeded = Get-GraphFingerprint
     $script:d = Get-UpgradeDeployment -ComposeFile $composeFile -Profile $profilePath -WarningAction SilentlyContinue
     $script:backupRoot = Join-Path $TestDrive 'backups'
+
+    # Kill and bad-input tests of the Community dump and load (Describe blocks tagged Fault and BadInput).
+    $script:pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+    $script:killRoot = Join-Path $TestDrive 'killed'
+    # The gate: neo4j-admin in the database container replaced by a script that, for a dump or a load (not --info),
+    # writes its process id to $reached and waits (60 s at most) for $open before it runs the real one. The test
+    # kills the cmdlet while neo4j-admin is surely running, and the server surely held stopped, whatever the sizes.
+    $script:reached = '/tmp/upgradeops-test-gate-reached'
+    $script:open = '/tmp/upgradeops-test-gate-open'
+    $script:gate = @(
+        '#!/bin/sh'
+        'case "$1 $2 $3" in "database dump "*|"database load --from-stdin"*)'
+        "  echo `$`$ > $reached; i=0"
+        "  while [ ! -e $open ] && [ `$i -lt 600 ]; do sleep 0.1; i=`$((i + 1)); done;;"
+        'esac'
+        'exec python3 /opt/neo4j-standin/graphstore.py neo4j-admin "$@"'
+    ) -join "`n"
+    function Set-AdminGate([switch] $Remove) {
+        $db = Get-GraphContainer database
+        if ($Remove) {
+            docker exec $db sh -c "rm -f $reached $open; printf '#!/bin/sh\nexec python3 /opt/neo4j-standin/graphstore.py neo4j-admin `"`$@`"\n' > /usr/local/bin/neo4j-admin"
+        }
+        else {
+            $gate | docker exec -i $db sh -c "rm -f $reached $open; cat > /usr/local/bin/neo4j-admin"
+        }
+        $LASTEXITCODE | Should -Be 0
+    }
+    function Get-HeldState {
+        # The server's process: the one the watchdog froze (its marker), State T while held.
+        $db = Get-GraphContainer database
+        docker exec $db sh -c 'p=$(cat /tmp/upgradeops-neo4j-held) && sed -n "s/^State:\t//p" /proc/$p/status' 2>$null
+    }
+    # Starts $Command (after Import-Module and $d = the graph sandbox) in its own pwsh, its output in .Log and its error, if
+    # any, in .Result as JSON; returns when neo4j-admin has reached the gate, the server held stopped.
+    function Start-AtGate([string] $Command) {
+        Set-AdminGate
+        $log = Join-Path $TestDrive "at-gate-$([guid]::NewGuid().ToString('N')).log"
+        $script = "Import-Module '$env:UPGRADEOPS_MODULE'; " +
+            "`$d = Get-UpgradeDeployment -ComposeFile '$composeFile' -Profile '$profilePath' -WarningAction SilentlyContinue; " +
+            "try { $Command -ErrorAction Stop | Out-Null } catch { @{ Id = `$_.FullyQualifiedErrorId; Category = [string] `$_.CategoryInfo.Category; " +
+            "Target = [string] `$_.TargetObject; Message = `$_.Exception.Message } | ConvertTo-Json -Compress | Set-Content '$log.result' }"
+        $process = Start-Process -FilePath $pwsh -ArgumentList '-NoProfile', '-NonInteractive', '-Command', $script -PassThru -RedirectStandardOutput $log -RedirectStandardError "$log.err"
+        $db = Get-GraphContainer database
+        $deadline = (Get-Date).AddSeconds(60)
+        while ((Get-Date) -lt $deadline -and -not $process.HasExited) {
+            docker exec $db test -e $reached
+            if ($LASTEXITCODE -eq 0) { break }
+            Start-Sleep -Milliseconds 200
+        }
+        $process.HasExited | Should -BeFalse -Because "the cmdlet must still run at the gate (log: $(Get-Content -Raw $log -ErrorAction SilentlyContinue) $(Get-Content -Raw "$log.err" -ErrorAction SilentlyContinue))"
+        [pscustomobject]@{ Process = $process; Log = $log; Result = "$log.result" }
+    }
+    # Lets neo4j-admin go on; with -Wait, waits (10 s at most) until it has ended, and says whether it did.
+    function Open-AdminGate([switch] $Wait) {
+        $db = Get-GraphContainer database
+        if (-not $Wait) { docker exec $db touch $open; $LASTEXITCODE | Should -Be 0; return }
+        $admin = docker exec $db cat $reached
+        docker exec $db sh -c "touch $open; i=0; while kill -0 $admin 2>/dev/null && [ `$i -lt 100 ]; do sleep 0.1; i=`$((i + 1)); done; ! kill -0 $admin 2>/dev/null"
+        $LASTEXITCODE -eq 0
+    }
+    # Kills the cmdlet at the gate (SIGKILL: no finally runs), then lets neo4j-admin go on, as it would, its caller gone.
+    function Invoke-KilledAtGate([string] $Command) {
+        $run = Start-AtGate $Command
+        $held = Get-HeldState
+        Stop-Process -Id $run.Process.Id -Force
+        $run.Process.WaitForExit()
+        $ended = Open-AdminGate -Wait
+        Set-AdminGate -Remove
+        [pscustomobject]@{ HeldState = $held; AdminEnded = $ended }
+    }
+    # Another process takes the database's store while the server is held stopped for UpgradeOps' neo4j-admin, as a
+    # second backup tool's neo4j-admin (infrahub-backup's dump, a check run by hand) does: the stand-in's own store lock,
+    # held until $taken is removed or the container restarts (60 s at most).
+    $script:taken = '/tmp/upgradeops-test-store-taken'
+    function Lock-Store {
+        $db = Get-GraphContainer database
+        $holder = "import os, sys, time`nsys.path.insert(0, '/opt/neo4j-standin')`nimport graphstore`nlock = graphstore.StoreLock(graphstore.default_database())`n" +
+            "open('$taken', 'w').close()`nend = time.time() + 60`nwhile os.path.exists('$taken') and time.time() < end: time.sleep(0.1)"
+        docker exec -d $db python3 -c $holder
+        $deadline = (Get-Date).AddSeconds(10)
+        do { Start-Sleep -Milliseconds 100; docker exec $db test -e $taken } while ($LASTEXITCODE -ne 0 -and (Get-Date) -lt $deadline)
+        $LASTEXITCODE | Should -Be 0 -Because 'the other process must hold the store'
+    }
+    function Get-Running([string] $Service) { docker inspect -f '{{.State.Running}}' (Get-GraphContainer $Service) }
 }
 
 AfterAll {
@@ -153,66 +237,6 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
 }
 
 Describe 'Neo4j Community killed in the middle of a dump or a load' -Tag 'Backup', 'Neo4j', 'Fault' {
-    BeforeAll {
-        $script:pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
-        $script:killRoot = Join-Path $TestDrive 'killed'
-        # The gate: neo4j-admin in the database container replaced by a script that, for a dump or a load (not --info),
-        # writes its process id to $reached and waits (60 s at most) for $open before it runs the real one. The test
-        # kills the cmdlet while neo4j-admin is surely running, and the server surely held stopped, whatever the sizes.
-        $script:reached = '/tmp/upgradeops-test-gate-reached'
-        $script:open = '/tmp/upgradeops-test-gate-open'
-        $script:gate = @(
-            '#!/bin/sh'
-            'case "$1 $2 $3" in "database dump "*|"database load --from-stdin"*)'
-            "  echo `$`$ > $reached; i=0"
-            "  while [ ! -e $open ] && [ `$i -lt 600 ]; do sleep 0.1; i=`$((i + 1)); done;;"
-            'esac'
-            'exec python3 /opt/neo4j-standin/graphstore.py neo4j-admin "$@"'
-        ) -join "`n"
-        function Set-AdminGate([switch] $Remove) {
-            $db = Get-GraphContainer database
-            if ($Remove) {
-                docker exec $db sh -c "rm -f $reached $open; printf '#!/bin/sh\nexec python3 /opt/neo4j-standin/graphstore.py neo4j-admin `"`$@`"\n' > /usr/local/bin/neo4j-admin"
-            }
-            else {
-                $gate | docker exec -i $db sh -c "rm -f $reached $open; cat > /usr/local/bin/neo4j-admin"
-            }
-            $LASTEXITCODE | Should -Be 0
-        }
-        function Get-HeldState {
-            # The server's process: the one the watchdog froze (its marker), State T while held.
-            $db = Get-GraphContainer database
-            docker exec $db sh -c 'p=$(cat /tmp/upgradeops-neo4j-held) && sed -n "s/^State:\t//p" /proc/$p/status' 2>$null
-        }
-        # Runs $Command (after Import-Module and $d = the graph sandbox) in its own pwsh, waits until neo4j-admin has reached
-        # the gate, then kills that pwsh (SIGKILL: no finally runs) and lets neo4j-admin go on, as it would, its caller gone.
-        function Invoke-KilledAtGate([string] $Command) {
-            Set-AdminGate
-            $db = Get-GraphContainer database
-            $script = "Import-Module '$env:UPGRADEOPS_MODULE'; " +
-                "`$d = Get-UpgradeDeployment -ComposeFile '$composeFile' -Profile '$profilePath' -WarningAction SilentlyContinue; $Command"
-            $log = Join-Path $TestDrive "killed-$([guid]::NewGuid().ToString('N')).log"
-            $process = Start-Process -FilePath $pwsh -ArgumentList '-NoProfile', '-NonInteractive', '-Command', $script -PassThru -RedirectStandardOutput $log -RedirectStandardError "$log.err"
-            $deadline = (Get-Date).AddSeconds(60)
-            while ((Get-Date) -lt $deadline -and -not $process.HasExited) {
-                docker exec $db test -e $reached
-                if ($LASTEXITCODE -eq 0) { break }
-                Start-Sleep -Milliseconds 200
-            }
-            $process.HasExited | Should -BeFalse -Because "the cmdlet must still run when it is killed (log: $(Get-Content -Raw $log -ErrorAction SilentlyContinue) $(Get-Content -Raw "$log.err" -ErrorAction SilentlyContinue))"
-            $held = Get-HeldState
-            Stop-Process -Id $process.Id -Force
-            $process.WaitForExit()
-            # neo4j-admin goes on, its caller gone: the gate opens, and the test waits (10 s at most) until it has ended.
-            $admin = docker exec $db cat $reached
-            docker exec $db sh -c "touch $open; i=0; while kill -0 $admin 2>/dev/null && [ `$i -lt 100 ]; do sleep 0.1; i=`$((i + 1)); done; ! kill -0 $admin 2>/dev/null"
-            $adminEnded = $LASTEXITCODE -eq 0
-            Set-AdminGate -Remove
-            [pscustomobject]@{ HeldState = $held; AdminEnded = $adminEnded }
-        }
-        function Get-Running([string] $Service) { docker inspect -f '{{.State.Running}}' (Get-GraphContainer $Service) }
-    }
-
     AfterAll {
         if (Get-GraphContainer database) { Set-AdminGate -Remove }
     }
@@ -279,6 +303,61 @@ Describe 'Neo4j Community killed in the middle of a dump or a load' -Tag 'Backup
         $restored.Id | Should -Be $afterKill.Id
         Wait-GraphHealthy 10
         Get-GraphFingerprint | Should -Be $atBackup
+    }
+}
+
+Describe 'Neo4j Community store in use by another process' -Tag 'Backup', 'Neo4j', 'BadInput' {
+    # The realistic way to Neo4jDatabaseRunning through the cmdlets: UpgradeOps always holds the server stopped before
+    # neo4j-admin runs, so the store lock can only be held by another process that took the store in that window (a second
+    # backup tool run by cron, a neo4j-admin run by hand). The gate makes that window certain.
+    BeforeAll {
+        # A backup to restore: the file's own when it ran (Community), else one taken here.
+        $script:inUse = if (Get-Variable -Scope Script -Name backup -ValueOnly -ErrorAction SilentlyContinue) { $backup } else { New-DeploymentBackup -Deployment $d -Path (Join-Path $TestDrive 'in-use-source') -Force }
+    }
+
+    AfterAll {
+        if (Get-GraphContainer database) { docker exec (Get-GraphContainer database) rm -f $taken; Set-AdminGate -Remove }
+    }
+
+    It 'refuses a dump with Neo4jDatabaseRunning and a next step; nothing is written, the deployment serves again' {
+        Wait-GraphHealthy 20
+        $graph = Get-GraphFingerprint
+        $root = Join-Path $TestDrive 'store-in-use'
+        $run = Start-AtGate "New-DeploymentBackup -Deployment `$d -Path '$root' -Force"
+        Get-HeldState | Should -BeLike 'T*'
+        Lock-Store
+        Open-AdminGate
+        $run.Process.WaitForExit(120000) | Should -BeTrue
+        $err = Get-Content -Raw $run.Result | ConvertFrom-Json
+        Write-Host "dump: $($err.Id): $($err.Message)"
+        $err.Id | Should -BeLike 'Neo4jDatabaseRunning,*'
+        $err.Category | Should -Be 'ResourceBusy'
+        $err.Target | Should -Be 'database'
+        $err.Message | Should -Match 'in use by another process: .* Nothing was changed\. .* Let it finish or stop it, then run it again\.$'
+        # Nothing half-written: no backup, no partial folder; the server resumed (its restart ended the other process).
+        Get-ChildItem -Force $root -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        Wait-GraphHealthy 10
+        Set-AdminGate -Remove
+        Get-GraphFingerprint | Should -Be $graph
+    }
+
+    It 'refuses a load with Neo4jDatabaseRunning and a next step; the graph is unchanged and the deployment serves again' {
+        $null = Invoke-Cypher "CREATE (:InUse {id: 1})"
+        $graph = Get-GraphFingerprint
+        $run = Start-AtGate "Restore-DeploymentBackup -Path '$($inUse.Path)' -Deployment `$d -Force"
+        Get-HeldState | Should -BeLike 'T*'
+        Lock-Store
+        Open-AdminGate
+        $run.Process.WaitForExit(120000) | Should -BeTrue
+        $err = Get-Content -Raw $run.Result | ConvertFrom-Json
+        Write-Host "load: $($err.Id): $($err.Message)"
+        $err.Id | Should -BeLike 'Neo4jDatabaseRunning,*'
+        $err.Category | Should -Be 'ResourceBusy'
+        $err.Target | Should -Be 'database'
+        $err.Message | Should -Match 'in use by another process: .* Nothing was changed\. .* Let it finish or stop it, then run it again\.$'
+        Wait-GraphHealthy 10
+        Set-AdminGate -Remove
+        Get-GraphFingerprint | Should -Be $graph
     }
 }
 
