@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using UpgradeOps.Backups;
 using UpgradeOps.Hosting;
 
@@ -12,7 +11,7 @@ namespace UpgradeOps.Engine.Tests.Backups;
 public sealed class BackupWriterTests : IDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("uops-writer-").FullName;
-    private readonly Captured _log = new();
+    private readonly CapturedLog _log = new();
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
@@ -67,14 +66,5 @@ public sealed class BackupWriterTests : IDisposable
         Create("prod").Abort();
         Assert.True(Directory.Exists(unknown));
         Assert.Equal([Path.GetFileName(unknown)], Partials(_folder));
-    }
-
-    private sealed class Captured : ILogger
-    {
-        public List<string> Lines { get; } = new();
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(LogLevel logLevel) => true;
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Lines.Add(formatter(state, exception));
     }
 }

@@ -101,15 +101,6 @@ public sealed class Neo4jTargetTests : IDisposable
         }
     }
 
-    private sealed class Captured : ILogger
-    {
-        public List<string> Lines { get; } = new();
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(LogLevel logLevel) => true;
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Lines.Add(formatter(state, exception));
-    }
-
     private static readonly Dictionary<string, string> InfrahubEnvironment = new()
     {
         // As Infrahub's docker-compose.yml gives the database service its credentials.
@@ -214,7 +205,7 @@ public sealed class Neo4jTargetTests : IDisposable
     public async Task A_server_an_interrupted_run_left_stopped_is_resumed_first_and_nothing_else_is_done()
     {
         _server.LeftHeld = true;
-        var log = new Captured();
+        var log = new CapturedLog();
         var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target(Neo4jEdition.Community, log: log).DumpAsync(new MemoryStream(), default));
         Assert.Equal(("Neo4jLeftStopped", ErrorKind.ResourceUnavailable, (object?)"database"), (error.ErrorId, error.Kind, error.Target));
         Assert.Contains("Wait until the database container is healthy again", error.Message);
@@ -321,7 +312,7 @@ public sealed class Neo4jTargetTests : IDisposable
     {
         _server.Components = (1, "", $"unauthorized: {Password}");
         _server.DumpFailure = (1, $"failed with {Password}");
-        var log = new Captured();
+        var log = new CapturedLog();
         var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target(image: "neo4j:5.20.0-community", log: log).DumpAsync(new MemoryStream(), default));
         Assert.DoesNotContain(Password, error.Message);
         Assert.Contains("***", error.Message);

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Microsoft.Extensions.Logging;
 using UpgradeOps.Compose;
 
 namespace UpgradeOps.Engine.Tests.Compose;
@@ -12,7 +11,7 @@ public sealed class ComposeHoldTests : IDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("uops-hold-").FullName;
     private string ComposeFile => Path.Combine(_folder, "docker-compose.yml");
-    private readonly Captured _log = new();
+    private readonly CapturedLog _log = new();
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
@@ -70,14 +69,5 @@ public sealed class ComposeHoldTests : IDisposable
         using (var hold = ComposeHold.Take(ComposeFile, "backup")) hold.Record([], []);
         using var next = ComposeHold.Take(ComposeFile, "restore");
         Assert.Null(next.Left);
-    }
-
-    private sealed class Captured : ILogger
-    {
-        public List<string> Lines { get; } = new();
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(LogLevel logLevel) => true;
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Lines.Add(formatter(state, exception));
     }
 }
