@@ -72,7 +72,9 @@ BeforeAll {
 
     # Kill and bad-input tests of the Community dump and load (Describe blocks tagged Fault and BadInput).
     $script:pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
-    $script:killRoot = Join-Path $TestDrive 'killed'
+    # Outside TestDrive (which Pester empties at the end of each Describe): the backup the kill tests end with is also the
+    # one the store-in-use tests restore. Removed by AfterAll.
+    $script:killRoot = Join-Path ([IO.Path]::GetTempPath()) "upgradeops-neo4j-killed-$([guid]::NewGuid().ToString('N'))"
     # The gate: neo4j-admin in the database container replaced by a script that, for a dump or a load (not --info),
     # writes its process id to $reached and waits (60 s at most) for $open before it runs the real one. The test
     # kills the cmdlet while neo4j-admin is surely running, and the server surely held stopped, whatever the sizes.
@@ -118,7 +120,7 @@ BeforeAll {
             if ($LASTEXITCODE -eq 0) { break }
             Start-Sleep -Milliseconds 200
         }
-        $process.HasExited | Should -BeFalse -Because "the cmdlet must still run at the gate (log: $(Get-Content -Raw $log -ErrorAction SilentlyContinue) $(Get-Content -Raw "$log.err" -ErrorAction SilentlyContinue))"
+        $process.HasExited | Should -BeFalse -Because "the cmdlet must still run at the gate (log: $(Get-Content -Raw $log, "$log.err", "$log.result" -ErrorAction SilentlyContinue))"
         [pscustomobject]@{ Process = $process; Log = $log; Result = "$log.result" }
     }
     # Lets neo4j-admin go on; with -Wait, waits (10 s at most) until it has ended, and says whether it did.
@@ -156,6 +158,7 @@ BeforeAll {
 }
 
 AfterAll {
+    if ($script:killRoot -and (Test-Path $script:killRoot)) { Remove-Item -Recurse -Force $script:killRoot }
     if ($script:composeFile -and (Test-Path $script:composeFile)) { $null = Invoke-GraphCompose down -v --remove-orphans }
     # The tag without an edition the bad-input cases made (the image itself stays, under its own tags).
     docker image rm 127.0.0.1:5000/upgradeops/neo4j:5 2>&1 | Out-Null
@@ -311,8 +314,26 @@ Describe 'Neo4j Community store in use by another process' -Tag 'Backup', 'Neo4j
     # neo4j-admin runs, so the store lock can only be held by another process that took the store in that window (a second
     # backup tool run by cron, a neo4j-admin run by hand). The gate makes that window certain.
     BeforeAll {
-        # A backup to restore: the file's own when it ran (Community), else one taken here.
-        $script:inUse = if (Get-Variable -Scope Script -Name backup -ValueOnly -ErrorAction SilentlyContinue) { $backup } else { New-DeploymentBackup -Deployment $d -Path (Join-Path $TestDrive 'in-use-source') -Force }
+        # A backup to restore: the kill tests' last when they ran, else one taken here.
+        $script:inUse = if (Get-Variable -Scope Script -Name afterKill -ValueOnly -ErrorAction SilentlyContinue) { $afterKill } else { New-DeploymentBackup -Deployment $d -Path (Join-Path $TestDrive 'in-use-source') -Force }
+        # Runs $Command up to the gate, lets another process take the store, then neo4j-admin: the cmdlet's error, checked,
+        # once the deployment serves again.
+        function Invoke-WithStoreTaken([string] $Command) {
+            $run = Start-AtGate $Command
+            Get-HeldState | Should -BeLike 'T*'
+            Lock-Store
+            Open-AdminGate
+            $run.Process.WaitForExit(120000) | Should -BeTrue
+            $err = Get-Content -Raw $run.Result | ConvertFrom-Json
+            Write-Host "$($err.Id): $($err.Message)"
+            $err.Id | Should -BeLike 'Neo4jDatabaseRunning,*'
+            $err.Category | Should -Be 'ResourceBusy'
+            $err.Target | Should -Be 'database'
+            $err.Message | Should -Match 'in use by another process: .* Nothing was changed\. .* Let it finish or stop it, then run it again\.$'
+            # The server was resumed, and its restart ended the other process.
+            Wait-GraphHealthy 10
+            Set-AdminGate -Remove
+        }
     }
 
     AfterAll {
@@ -323,40 +344,16 @@ Describe 'Neo4j Community store in use by another process' -Tag 'Backup', 'Neo4j
         Wait-GraphHealthy 20
         $graph = Get-GraphFingerprint
         $root = Join-Path $TestDrive 'store-in-use'
-        $run = Start-AtGate "New-DeploymentBackup -Deployment `$d -Path '$root' -Force"
-        Get-HeldState | Should -BeLike 'T*'
-        Lock-Store
-        Open-AdminGate
-        $run.Process.WaitForExit(120000) | Should -BeTrue
-        $err = Get-Content -Raw $run.Result | ConvertFrom-Json
-        Write-Host "dump: $($err.Id): $($err.Message)"
-        $err.Id | Should -BeLike 'Neo4jDatabaseRunning,*'
-        $err.Category | Should -Be 'ResourceBusy'
-        $err.Target | Should -Be 'database'
-        $err.Message | Should -Match 'in use by another process: .* Nothing was changed\. .* Let it finish or stop it, then run it again\.$'
-        # Nothing half-written: no backup, no partial folder; the server resumed (its restart ended the other process).
+        Invoke-WithStoreTaken "New-DeploymentBackup -Deployment `$d -Path '$root' -Force"
+        # Nothing half-written: no backup, no partial folder.
         Get-ChildItem -Force $root -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-        Wait-GraphHealthy 10
-        Set-AdminGate -Remove
         Get-GraphFingerprint | Should -Be $graph
     }
 
     It 'refuses a load with Neo4jDatabaseRunning and a next step; the graph is unchanged and the deployment serves again' {
         $null = Invoke-Cypher "CREATE (:InUse {id: 1})"
         $graph = Get-GraphFingerprint
-        $run = Start-AtGate "Restore-DeploymentBackup -Path '$($inUse.Path)' -Deployment `$d -Force"
-        Get-HeldState | Should -BeLike 'T*'
-        Lock-Store
-        Open-AdminGate
-        $run.Process.WaitForExit(120000) | Should -BeTrue
-        $err = Get-Content -Raw $run.Result | ConvertFrom-Json
-        Write-Host "load: $($err.Id): $($err.Message)"
-        $err.Id | Should -BeLike 'Neo4jDatabaseRunning,*'
-        $err.Category | Should -Be 'ResourceBusy'
-        $err.Target | Should -Be 'database'
-        $err.Message | Should -Match 'in use by another process: .* Nothing was changed\. .* Let it finish or stop it, then run it again\.$'
-        Wait-GraphHealthy 10
-        Set-AdminGate -Remove
+        Invoke-WithStoreTaken "Restore-DeploymentBackup -Path '$($inUse.Path)' -Deployment `$d -Force"
         Get-GraphFingerprint | Should -Be $graph
     }
 }
