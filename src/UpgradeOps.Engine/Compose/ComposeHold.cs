@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using UpgradeOps.Backups;
@@ -42,28 +44,44 @@ internal sealed class ComposeHold : IDisposable
 
     public static string PathOf(string composeFile) => System.IO.Path.Combine(UpgradeJournal.StateFolder(composeFile), FileName);
 
+    /// <summary>
+    /// Where the hold is kept when the compose file's folder cannot be written (a backup run by a user who may only read it,
+    /// as backups could before): the temp folder, named by the compose file's full path.
+    /// </summary>
+    internal static string FallbackPathOf(string composeFile) =>
+        System.IO.Path.Combine(System.IO.Path.GetTempPath(),
+            $"upgradeops-hold-{Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(System.IO.Path.GetFullPath(composeFile))))[..16].ToLowerInvariant()}.json");
+
     /// <summary>Takes the hold for <paramref name="operation"/> ("backup", "restore"), or refuses while another run has it.</summary>
     public static ComposeHold Take(string composeFile, string operation, ILogger? log = null)
     {
-        var path = PathOf(composeFile);
-        FileStream file;
-        try
+        FileStream? file = null;
+        Exception? unwritable = null;
+        foreach (var path in new[] { PathOf(composeFile), FallbackPathOf(composeFile) })
         {
-            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
-            file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            try
+            {
+                Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+                file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                break;
+            }
+            // Locked by the run that holds it (FileShare.None: flock on Linux and macOS, a sharing violation on Windows).
+            catch (IOException ex) when (IsLocked(path))
+            {
+                throw new UpgradeOpsException("OperationInProgress", ErrorKind.ResourceBusy, composeFile,
+                    $"Another backup or restore of this deployment is running: it holds {path}. Wait for it to finish, then run this one again; " +
+                    "only one backup or restore stops the application at a time.", ex);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                unwritable ??= ex;
+                log?.LogDebug("The hold file {Path} cannot be opened ({Message}); trying the next place.", path, ex.Message);
+            }
         }
-        catch (IOException ex) when (File.Exists(path) && ex is not PathTooLongException)
-        {
-            throw new UpgradeOpsException("OperationInProgress", ErrorKind.ResourceBusy, composeFile,
-                $"Another backup or restore of this deployment is running: it holds {path}. Wait for it to finish, then run this one again; " +
-                "only one backup or restore stops the application at a time.", ex);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
+        if (file is null)
             throw new UpgradeOpsException("StateFolderNotWritable", ErrorKind.PermissionDenied, composeFile,
-                $"The hold file {path} cannot be created: {ex.Message} A backup or restore records there which containers it stops; " +
-                "give write access to the compose file's folder, then run it again.", ex);
-        }
+                $"The hold file {PathOf(composeFile)} cannot be created ({unwritable!.Message}), nor {FallbackPathOf(composeFile)}. A backup or restore records there " +
+                "which containers it stops; give write access to the compose file's folder or to the temp folder, then run it again.", unwritable);
 
         HeldContainers? left = null;
         try
@@ -78,7 +96,7 @@ internal sealed class ComposeHold : IDisposable
                 catch (JsonException)
                 {
                     log?.LogWarning("The hold file {Path} an interrupted backup or restore left cannot be read; the containers it may have stopped are not known. " +
-                                    "Check with 'docker compose ps -a' that every service runs.", path);
+                                    "Check with 'docker compose ps -a' that every service runs.", file.Name);
                 }
             }
             var hold = new ComposeHold(file, operation, left is { Any: true } ? left : null);
@@ -89,6 +107,24 @@ internal sealed class ComposeHold : IDisposable
         {
             file.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Whether another handle holds the file (then even a shared read is refused); false when it is not there or readable.</summary>
+    private static bool IsLocked(string path)
+    {
+        if (!File.Exists(path)) return false;
+        try
+        {
+            using (new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite)) return false;
+        }
+        catch (IOException)
+        {
+            return File.Exists(path);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 

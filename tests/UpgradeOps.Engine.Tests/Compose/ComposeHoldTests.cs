@@ -64,6 +64,28 @@ public sealed class ComposeHoldTests : IDisposable
     }
 
     [Fact]
+    public void A_compose_folder_that_cannot_be_written_keeps_the_hold_in_the_temp_folder_as_backups_needed_no_write_access_before()
+    {
+        // .upgradeops is a file here, so no folder can be made there (as root, a read-only folder would not stop the test).
+        File.WriteAllText(Path.Combine(_folder, ".upgradeops"), "");
+        try
+        {
+            using (var hold = ComposeHold.Take(ComposeFile, "backup", _log))
+            {
+                Assert.Equal(ComposeHold.FallbackPathOf(ComposeFile), hold.Path);
+                hold.Record([], ["api"]);
+                Assert.Equal("OperationInProgress", Assert.Throws<UpgradeOpsException>(() => ComposeHold.Take(ComposeFile, "restore")).ErrorId);
+            }
+            using var next = ComposeHold.Take(ComposeFile, "restore");
+            Assert.Equal(["api"], next.Left!.Stopped);
+        }
+        finally
+        {
+            File.Delete(ComposeHold.FallbackPathOf(ComposeFile));
+        }
+    }
+
+    [Fact]
     public void A_record_of_nothing_held_brings_nothing_back()
     {
         using (var hold = ComposeHold.Take(ComposeFile, "backup")) hold.Record([], []);
