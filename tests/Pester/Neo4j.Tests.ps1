@@ -69,9 +69,96 @@ BeforeAll {
     $script:seeded = Get-GraphFingerprint
     $script:d = Get-UpgradeDeployment -ComposeFile $composeFile -Profile $profilePath -WarningAction SilentlyContinue
     $script:backupRoot = Join-Path $TestDrive 'backups'
+
+    # Kill and bad-input tests of the Community dump and load (Describe blocks tagged Fault and BadInput).
+    $script:pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+    # Outside TestDrive (which Pester empties at the end of each Describe): the backup the kill tests end with is also the
+    # one the store-in-use tests restore. Removed by AfterAll.
+    $script:killRoot = Join-Path ([IO.Path]::GetTempPath()) "upgradeops-neo4j-killed-$([guid]::NewGuid().ToString('N'))"
+    # The gate: neo4j-admin in the database container replaced by a script that, for a dump or a load (not --info),
+    # writes its process id to $reached and waits (60 s at most) for $open before it runs the real one. The test
+    # kills the cmdlet while neo4j-admin is surely running, and the server surely held stopped, whatever the sizes.
+    $script:reached = '/tmp/upgradeops-test-gate-reached'
+    $script:open = '/tmp/upgradeops-test-gate-open'
+    $script:gate = @(
+        '#!/bin/sh'
+        'case "$1 $2 $3" in "database dump "*|"database load --from-stdin"*)'
+        "  echo `$`$ > $reached; i=0"
+        "  while [ ! -e $open ] && [ `$i -lt 600 ]; do sleep 0.1; i=`$((i + 1)); done;;"
+        'esac'
+        'exec python3 /opt/neo4j-standin/graphstore.py neo4j-admin "$@"'
+    ) -join "`n"
+    function Set-AdminGate([switch] $Remove) {
+        $db = Get-GraphContainer database
+        if ($Remove) {
+            docker exec $db sh -c "rm -f $reached $open; printf '#!/bin/sh\nexec python3 /opt/neo4j-standin/graphstore.py neo4j-admin `"`$@`"\n' > /usr/local/bin/neo4j-admin"
+        }
+        else {
+            $gate | docker exec -i $db sh -c "rm -f $reached $open; cat > /usr/local/bin/neo4j-admin"
+        }
+        $LASTEXITCODE | Should -Be 0
+    }
+    function Get-HeldState {
+        # The server's process: the one the watchdog froze (its marker), State T while held.
+        $db = Get-GraphContainer database
+        docker exec $db sh -c 'p=$(cat /tmp/upgradeops-neo4j-held) && sed -n "s/^State:\t//p" /proc/$p/status' 2>$null
+    }
+    # Starts $Command (after Import-Module and $d = the graph sandbox) in its own pwsh, its output in .Log and its error, if
+    # any, in .Result as JSON; returns when neo4j-admin has reached the gate, the server held stopped.
+    function Start-AtGate([string] $Command) {
+        Set-AdminGate
+        $log = Join-Path $TestDrive "at-gate-$([guid]::NewGuid().ToString('N')).log"
+        $script = "Import-Module '$env:UPGRADEOPS_MODULE'; " +
+            "`$d = Get-UpgradeDeployment -ComposeFile '$composeFile' -Profile '$profilePath' -WarningAction SilentlyContinue; " +
+            "try { $Command -ErrorAction Stop | Out-Null } catch { @{ Id = `$_.FullyQualifiedErrorId; Category = [string] `$_.CategoryInfo.Category; " +
+            "Target = [string] `$_.TargetObject; Message = `$_.Exception.Message } | ConvertTo-Json -Compress | Set-Content '$log.result' }"
+        $process = Start-Process -FilePath $pwsh -ArgumentList '-NoProfile', '-NonInteractive', '-Command', $script -PassThru -RedirectStandardOutput $log -RedirectStandardError "$log.err"
+        $db = Get-GraphContainer database
+        $deadline = (Get-Date).AddSeconds(60)
+        while ((Get-Date) -lt $deadline -and -not $process.HasExited) {
+            docker exec $db test -e $reached
+            if ($LASTEXITCODE -eq 0) { break }
+            Start-Sleep -Milliseconds 200
+        }
+        $process.HasExited | Should -BeFalse -Because "the cmdlet must still run at the gate (log: $(Get-Content -Raw $log, "$log.err", "$log.result" -ErrorAction SilentlyContinue))"
+        [pscustomobject]@{ Process = $process; Log = $log; Result = "$log.result" }
+    }
+    # Lets neo4j-admin go on; with -Wait, waits (10 s at most) until it has ended, and says whether it did.
+    function Open-AdminGate([switch] $Wait) {
+        $db = Get-GraphContainer database
+        if (-not $Wait) { docker exec $db touch $open; $LASTEXITCODE | Should -Be 0; return }
+        $admin = docker exec $db cat $reached
+        docker exec $db sh -c "touch $open; i=0; while kill -0 $admin 2>/dev/null && [ `$i -lt 100 ]; do sleep 0.1; i=`$((i + 1)); done; ! kill -0 $admin 2>/dev/null"
+        $LASTEXITCODE -eq 0
+    }
+    # Kills the cmdlet at the gate (SIGKILL: no finally runs), then lets neo4j-admin go on, as it would, its caller gone.
+    function Invoke-KilledAtGate([string] $Command) {
+        $run = Start-AtGate $Command
+        $held = Get-HeldState
+        Stop-Process -Id $run.Process.Id -Force
+        $run.Process.WaitForExit()
+        $ended = Open-AdminGate -Wait
+        Set-AdminGate -Remove
+        [pscustomobject]@{ HeldState = $held; AdminEnded = $ended }
+    }
+    # Another process takes the database's store while the server is held stopped for UpgradeOps' neo4j-admin, as a
+    # second backup tool's neo4j-admin (infrahub-backup's dump, a check run by hand) does: the stand-in's own store lock,
+    # held until $taken is removed or the container restarts (60 s at most).
+    $script:taken = '/tmp/upgradeops-test-store-taken'
+    function Lock-Store {
+        $db = Get-GraphContainer database
+        $holder = "import os, sys, time`nsys.path.insert(0, '/opt/neo4j-standin')`nimport graphstore`nlock = graphstore.StoreLock(graphstore.default_database())`n" +
+            "open('$taken', 'w').close()`nend = time.time() + 60`nwhile os.path.exists('$taken') and time.time() < end: time.sleep(0.1)"
+        docker exec -d $db python3 -c $holder
+        $deadline = (Get-Date).AddSeconds(10)
+        do { Start-Sleep -Milliseconds 100; docker exec $db test -e $taken } while ($LASTEXITCODE -ne 0 -and (Get-Date) -lt $deadline)
+        $LASTEXITCODE | Should -Be 0 -Because 'the other process must hold the store'
+    }
+    function Get-Running([string] $Service) { docker inspect -f '{{.State.Running}}' (Get-GraphContainer $Service) }
 }
 
 AfterAll {
+    if ($script:killRoot -and (Test-Path $script:killRoot)) { Remove-Item -Recurse -Force $script:killRoot }
     if ($script:composeFile -and (Test-Path $script:composeFile)) { $null = Invoke-GraphCompose down -v --remove-orphans }
     # The tag without an edition the bad-input cases made (the image itself stays, under its own tags).
     docker image rm 127.0.0.1:5000/upgradeops/neo4j:5 2>&1 | Out-Null
@@ -149,6 +236,125 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
         $err.Exception.Message | Should -Match 'truncated'
         Wait-GraphHealthy 20
         Get-GraphFingerprint | Should -Be $changed
+    }
+}
+
+Describe 'Neo4j Community killed in the middle of a dump or a load' -Tag 'Backup', 'Neo4j', 'Fault' {
+    AfterAll {
+        if (Get-GraphContainer database) { Set-AdminGate -Remove }
+    }
+
+    It 'a backup killed while the server is held: the next one says Neo4jLeftStopped and brings it back, the one after succeeds' {
+        Wait-GraphHealthy 20
+        $script:atBackup = Get-GraphFingerprint
+        $killed = Invoke-KilledAtGate "New-DeploymentBackup -Deployment `$d -Path '$killRoot' -Force"
+        Write-Host "killed backup: server state $($killed.HeldState); neo4j-admin ended afterwards: $($killed.AdminEnded)"
+        $killed.HeldState | Should -BeLike 'T*'
+        # What the admin finds: no backup listed, a hidden partial folder, the API and the worker stopped by the dump.
+        Get-DeploymentBackup -Path $killRoot | Should -BeNullOrEmpty
+        $partials = @(Get-ChildItem -Force $killRoot -Filter '.*.partial' | ForEach-Object Name)
+        $partials.Count | Should -Be 1
+        Write-Host "after the kill: partial folders [$($partials -join ', ')]; infrahub-server running $(Get-Running infrahub-server), task-worker running $(Get-Running task-worker), database $(docker inspect -f '{{.State.Health.Status}}' (Get-GraphContainer database))"
+        Get-Running infrahub-server | Should -Be 'false'
+        Get-Running task-worker | Should -Be 'false'
+
+        $err = Get-ErrorFrom { New-DeploymentBackup -Deployment $d -Path $killRoot -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'Neo4jLeftStopped,*'
+        $err.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        $err.TargetObject | Should -Be 'database'
+        Write-Host "the next backup: $($err.Exception.Message)"
+        # It resumed the server, waited for its container to be back, started the API and the worker the killed run had
+        # stopped, and says so: the deployment serves again, the admin runs the backup again.
+        $err.Exception.Message | Should -Match 'was resumed and its container is back\. The containers that run had stopped were started again\. Nothing else was done: run the backup again\.'
+        Wait-GraphHealthy 10
+        Get-GraphFingerprint | Should -Be $atBackup
+        # Nothing was written by it: the partial folder is still the killed run's only.
+        @(Get-ChildItem -Force $killRoot -Filter '.*.partial' | ForEach-Object Name) | Should -Be $partials
+
+        $script:afterKill = New-DeploymentBackup -Deployment $d -Path $killRoot -Force
+        @(Get-DeploymentBackup -Path $killRoot).Id | Should -Be $afterKill.Id
+        # The killed run's partial folder (its lock file no longer held) was removed by this one.
+        Get-ChildItem -Force $killRoot -Filter '.*.partial' | Should -BeNullOrEmpty
+        Wait-GraphHealthy 20
+        Get-GraphFingerprint | Should -Be $atBackup
+    }
+
+    It 'a restore killed while its load runs: the next one says Neo4jLeftStopped and brings it back, the one after finishes it (the backup''s graph)' {
+        $null = Invoke-Cypher "UNWIND range(1, 7) AS i CREATE (:Rogue {id: i})"
+        $changed = Get-GraphFingerprint
+        $changed | Should -Not -Be $atBackup
+        $killed = Invoke-KilledAtGate "Restore-DeploymentBackup -Path '$($afterKill.Path)' -Deployment `$d -Force"
+        Write-Host "killed restore: server state $($killed.HeldState); neo4j-admin ended afterwards: $($killed.AdminEnded)"
+        $killed.HeldState | Should -BeLike 'T*'
+        Get-Running infrahub-server | Should -Be 'false'
+        Get-Running task-worker | Should -Be 'false'
+
+        $err = Get-ErrorFrom { Restore-DeploymentBackup -Path $afterKill.Path -Deployment $d -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'Neo4jLeftStopped,*'
+        $err.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        $err.TargetObject | Should -Be 'database'
+        $err.Exception.Message | Should -Match 'The containers that run had stopped were started again\. Nothing else was done: run the restore again\.'
+        # Serving again, on one whole graph: neo4j-admin loads an archive whole or not at all. Which one depends on how much of
+        # the archive had reached the container when the cmdlet died: a small dump is all in the pipe's buffers before the
+        # load reads it, so the load the gate lets go on finishes alone (seen here), the server still held until now.
+        Wait-GraphHealthy 10
+        $between = Get-GraphFingerprint
+        Write-Host "after the killed load: $(if ($between -eq $atBackup) { 'the backup''s graph (the load finished alone)' } elseif ($between -eq $changed) { 'the graph before it (nothing loaded)' } else { $between })"
+        $between | Should -BeIn @($changed, $atBackup)
+
+        $restored = Restore-DeploymentBackup -Path $afterKill.Path -Deployment $d -Force
+        $restored.Id | Should -Be $afterKill.Id
+        Wait-GraphHealthy 10
+        Get-GraphFingerprint | Should -Be $atBackup
+    }
+}
+
+Describe 'Neo4j Community store in use by another process' -Tag 'Backup', 'Neo4j', 'BadInput' {
+    # The realistic way to Neo4jDatabaseRunning through the cmdlets: UpgradeOps always holds the server stopped before
+    # neo4j-admin runs, so the store lock can only be held by another process that took the store in that window (a second
+    # backup tool run by cron, a neo4j-admin run by hand). The gate makes that window certain.
+    BeforeAll {
+        # A backup to restore: the kill tests' last when they ran, else one taken here.
+        $script:inUse = if (Get-Variable -Scope Script -Name afterKill -ValueOnly -ErrorAction SilentlyContinue) { $afterKill } else { New-DeploymentBackup -Deployment $d -Path (Join-Path $TestDrive 'in-use-source') -Force }
+        # Runs $Command up to the gate, lets another process take the store, then neo4j-admin: the cmdlet's error, checked,
+        # once the deployment serves again.
+        function Invoke-WithStoreTaken([string] $Command) {
+            $run = Start-AtGate $Command
+            Get-HeldState | Should -BeLike 'T*'
+            Lock-Store
+            Open-AdminGate
+            $run.Process.WaitForExit(120000) | Should -BeTrue
+            $err = Get-Content -Raw $run.Result | ConvertFrom-Json
+            Write-Host "$($err.Id): $($err.Message)"
+            $err.Id | Should -BeLike 'Neo4jDatabaseRunning,*'
+            $err.Category | Should -Be 'ResourceBusy'
+            $err.Target | Should -Be 'database'
+            $err.Message | Should -Match 'in use by another process: .* Nothing was changed\. .* Let it finish or stop it, then run it again\.$'
+            # The server was resumed, and its restart ended the other process.
+            Wait-GraphHealthy 10
+            Set-AdminGate -Remove
+        }
+    }
+
+    AfterAll {
+        if (Get-GraphContainer database) { docker exec (Get-GraphContainer database) rm -f $taken; Set-AdminGate -Remove }
+    }
+
+    It 'refuses a dump with Neo4jDatabaseRunning and a next step; nothing is written, the deployment serves again' {
+        Wait-GraphHealthy 20
+        $graph = Get-GraphFingerprint
+        $root = Join-Path $TestDrive 'store-in-use'
+        Invoke-WithStoreTaken "New-DeploymentBackup -Deployment `$d -Path '$root' -Force"
+        # Nothing half-written: no backup, no partial folder.
+        Get-ChildItem -Force $root -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        Get-GraphFingerprint | Should -Be $graph
+    }
+
+    It 'refuses a load with Neo4jDatabaseRunning and a next step; the graph is unchanged and the deployment serves again' {
+        $null = Invoke-Cypher "CREATE (:InUse {id: 1})"
+        $graph = Get-GraphFingerprint
+        Invoke-WithStoreTaken "Restore-DeploymentBackup -Path '$($inUse.Path)' -Deployment `$d -Force"
+        Get-GraphFingerprint | Should -Be $graph
     }
 }
 

@@ -10,7 +10,9 @@ namespace UpgradeOps.Backups;
 /// <summary>
 /// Writes one backup, whatever the platform: a hidden partial folder owner-only, each component file hashed (and
 /// encrypted) as it is written, then the manifest, and only then the rename into place. A failure removes the partial
-/// folder, so a backup either exists complete with its manifest or not at all.
+/// folder, so a backup either exists complete with its manifest or not at all. A process killed meanwhile (kill -9) cannot
+/// remove it: the partial folder holds a lock file (<see cref="LockFileName"/>) its writer keeps locked, so the next backup
+/// into the same folder tells an abandoned partial folder (its lock free) from one being written, and removes it.
 /// </summary>
 internal sealed class BackupWriter
 {
@@ -18,6 +20,10 @@ internal sealed class BackupWriter
     private readonly byte[]? _passphrase;
     private readonly BackupEncryptionInfo? _encryption;
     private readonly ILogger _log;
+    private FileStream? _lock;
+
+    /// <summary>The file in a partial folder its writer keeps open and locked (FileShare.None) until it completes or aborts.</summary>
+    internal const string LockFileName = ".writing";
 
     private BackupWriter(DeploymentBackup backup, string partial, byte[]? passphrase, BackupEncryptionInfo? encryption, ILogger log)
     {
@@ -46,6 +52,7 @@ internal sealed class BackupWriter
             throw new UpgradeOpsException("BackupPathNotWritable", ErrorKind.PermissionDenied, request.Path,
                 $"The backup folder '{root}' cannot be created: {ex.Message} Give a folder you can write to.", ex);
         }
+        RemoveAbandoned(root, log);
         if (Directory.Exists(final))
             throw new UpgradeOpsException("BackupExists", ErrorKind.ResourceBusy, final, $"A backup '{final}' already exists. Wait a second and try again.");
 
@@ -65,6 +72,7 @@ internal sealed class BackupWriter
         try
         {
             BackupFiles.CreatePrivateDirectory(partial);
+            writer._lock = new FileStream(Path.Combine(partial, LockFileName), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
             BackupFiles.CreatePrivateDirectory(Path.Combine(partial, "config"));
         }
         catch
@@ -114,6 +122,7 @@ internal sealed class BackupWriter
             var manifestPath = Path.Combine(_partial, BackupManifest.FileName);
             await File.WriteAllTextAsync(manifestPath, manifest.ToJson(_passphrase), ct).ConfigureAwait(false);
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(manifestPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            ReleaseLock();
             Directory.Move(_partial, Backup.Path);
             _log.LogInformation("Backup {Id}: {Count} components, {Bytes} bytes in {Seconds:N1} s", Backup.Id, Backup.Components.Count, Backup.SizeBytes, duration.TotalSeconds);
         }
@@ -129,11 +138,60 @@ internal sealed class BackupWriter
     {
         try
         {
+            _lock?.Dispose();
             if (Directory.Exists(_partial)) Directory.Delete(_partial, recursive: true);
         }
         catch (Exception ex)
         {
             _log.LogWarning("The partial backup {Folder} could not be removed: {Message}. Remove it by hand.", _partial, ex.Message);
+        }
+    }
+
+    /// <summary>The lock file closed and removed, so it is not part of the backup.</summary>
+    private void ReleaseLock()
+    {
+        _lock?.Dispose();
+        _lock = null;
+        File.Delete(Path.Combine(_partial, LockFileName));
+    }
+
+    /// <summary>
+    /// Removes the partial folders in <paramref name="root"/> whose writer is gone (killed before it completed or cleaned up):
+    /// their lock file can be taken. One being written (its lock held, by this process or another) is left alone, and so is
+    /// one without a lock file (a moment old, or left by an earlier UpgradeOps, which made none).
+    /// </summary>
+    internal static void RemoveAbandoned(string root, ILogger log)
+    {
+        IEnumerable<string> folders;
+        try
+        {
+            folders = Directory.EnumerateDirectories(root, ".*.partial").ToList();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+        foreach (var folder in folders)
+        {
+            var lockPath = Path.Combine(folder, LockFileName);
+            try
+            {
+                // Held by a running backup: refused (an advisory lock on Linux and macOS, a sharing violation on Windows).
+                using (new FileStream(lockPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None)) { }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+                log.LogWarning("Removed {Folder}: the unfinished folder of a backup whose process ended before it completed (killed, or its machine stopped).", folder);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                log.LogWarning("The unfinished folder {Folder} of an interrupted backup could not be removed: {Message}. Remove it by hand.", folder, ex.Message);
+            }
         }
     }
 

@@ -130,14 +130,27 @@ public sealed class Neo4jTarget
     /// </summary>
     private async Task ResumeLeftHeldAsync(CancellationToken ct)
     {
+        if (await ResumeIfLeftHeldAsync(ct).ConfigureAwait(false) is not { } pid) return;
+        throw LeftStopped(pid, "it has been resumed and restarts now. Wait until the database container is healthy again, then run it again.");
+    }
+
+    /// <summary>
+    /// Resumes the server an interrupted backup or restore left held stopped (its marker names it and it is still frozen),
+    /// returning its process id; null when none was. The server then ends its shutdown and its container restarts.
+    /// </summary>
+    public async Task<string?> ResumeIfLeftHeldAsync(CancellationToken ct)
+    {
         var recovered = await RunAsync(new[] { "sh", "-c", RecoverScript, HeldMarker }, ct).ConfigureAwait(false);
         var pid = recovered.StandardOutputText.Trim();
-        if (recovered.ExitCode != 0 || pid.Length == 0) return;
+        if (recovered.ExitCode != 0 || pid.Length == 0) return null;
         _log?.LogWarning("Neo4j (process {Pid}) in {Where} was left stopped by an interrupted backup or restore and has been resumed.", pid, _exec.Description);
-        throw new UpgradeOpsException("Neo4jLeftStopped", ErrorKind.ResourceUnavailable, Name,
-            $"The Neo4j server of '{Name}' in {_exec.Description} (process {pid}) had been left stopped by an interrupted backup or restore; it has been resumed " +
-            "and restarts now. Wait until the database container is healthy again, then run it again.");
+        return pid;
     }
+
+    /// <summary>Neo4jLeftStopped: the server (process <paramref name="pid"/>) had been left held stopped; <paramref name="what"/> says what was done and what to do.</summary>
+    public UpgradeOpsException LeftStopped(string pid, string what) =>
+        new("Neo4jLeftStopped", ErrorKind.ResourceUnavailable, Name,
+            $"The Neo4j server of '{Name}' in {_exec.Description} (process {pid}) had been left stopped by an interrupted backup or restore; {what}");
 
     private Neo4jEdition? EditionOfContainer()
     {
@@ -353,11 +366,14 @@ public sealed class Neo4jTarget
         // cypher-shell (STOP/START DATABASE) with credentials the server refuses: a wrong password, not a failed command.
         if (tool == "cypher-shell" && IsUnauthorized(error))
             return AuthenticationFailed(error, "Check them, then run it again.");
-        // Community's store lock: neo4j-admin refuses a database its server still has open ("The database is in use. Stop database 'x' and try again.").
+        // The store lock: neo4j-admin refuses a database another process has open ("The database is in use. Stop database 'x'
+        // and try again."). Never the server itself, which let go of the store first (held stopped, or STOP DATABASE): another
+        // process took it meanwhile (seen on the graph sandbox with a second holder of the store lock).
         if (error.Contains("in use", StringComparison.OrdinalIgnoreCase))
             return new UpgradeOpsException("Neo4jDatabaseRunning", ErrorKind.ResourceBusy, Name,
-                $"{tool} in {where} was refused because database '{Database}' is in use by its running server: {error} " +
-                "Nothing was changed. Check that the server process is the one in " + PidFile + ", or stop the database container's other users, then run it again.");
+                $"{tool} in {where} was refused because database '{Database}' is in use by another process: {error} Nothing was changed. " +
+                "The Neo4j server had let go of the store for it, so something else has it open: another backup or restore tool's neo4j-admin, " +
+                "one run by hand, or a second Neo4j on the same volume. Let it finish or stop it, then run it again.");
         return new UpgradeOpsException(errorId, ErrorKind.InvalidOperation, Name,
             $"{tool} in {where} failed with exit code {result.ExitCode}: {(error.Length > 0 ? error : "no error output")} " +
             "Look at the database container's logs, check that it runs Neo4j 5 with neo4j-admin, then run it again.");

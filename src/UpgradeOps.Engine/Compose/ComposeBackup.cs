@@ -36,6 +36,9 @@ public static class ComposeBackup
         var watch = Stopwatch.StartNew();
         using var source = await ComposeDeployment.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
         var planned = Plan(source, request);
+        // One backup or restore holds the application at a time; what a killed one left stopped comes back first.
+        using var hold = ComposeHold.Take(source.File.Path, "backup", log);
+        await hold.RecoverAsync(source, "run the backup again.", log, ct).ConfigureAwait(false);
 
         var writer = BackupWriter.Create(request, source.Deployment, source.File.Path, log);
         var backup = writer.Backup;
@@ -56,11 +59,12 @@ public static class ComposeBackup
             // pg_dump alone is consistent (one snapshot, shared with the row counts). Writers stop writing only when the
             // database and the volumes must agree with each other, or when the counts cannot share pg_dump's snapshot;
             // a Neo4j dump stops them (the API and the workers) first.
-            var hold = await ComposeBackupPlan.WriterHoldAsync(planned,
+            var writerHold = await ComposeBackupPlan.WriterHoldAsync(planned,
                 async name => (await source.PostgresAsync(source.Profile.DataStores.First(s => s.Name == name), ct).ConfigureAwait(false)).CanShareSnapshot,
                 async name => await (await GraphAsync(name).ConfigureAwait(false)).EditionAsync(ct).ConfigureAwait(false) == Neo4jEdition.Community).ConfigureAwait(false);
-            if (hold == ComposeBackupPlan.WriterHold.Pause)
+            if (writerHold == ComposeBackupPlan.WriterHold.Pause)
             {
+                hold.Record(source.Writers().Select(c => c.ID), Array.Empty<string>());
                 foreach (var container in source.Writers())
                 {
                     activity.Report($"Pausing {container.Names.FirstOrDefault()?.TrimStart('/')}", 5);
@@ -68,9 +72,10 @@ public static class ComposeBackup
                     paused.Add(container.ID);
                 }
             }
-            if (hold == ComposeBackupPlan.WriterHold.Stop)
+            if (writerHold == ComposeBackupPlan.WriterHold.Stop)
             {
                 var writers = source.Writers(stopped: true);
+                hold.Record(Array.Empty<string>(), writers.Select(c => c.ID));
                 activity.Report($"Stopping {string.Join(", ", writers.Select(ComposeUpgradePlan.NameOf))}", 5);
                 stopped.AddRange(writers);
                 // Not cancellable: a cancelled request does not stop the Engine from stopping them, and the start the finally
@@ -131,6 +136,7 @@ public static class ComposeBackup
                     log.LogWarning("Could not start {Container} again: {Message}. Start it with 'docker start {Container}'.", ComposeUpgradePlan.NameOf(container), ex.Message, ComposeUpgradePlan.NameOf(container));
                 }
             })).ConfigureAwait(false);
+            hold.Released(log);
         }
         // A healthcheck that ran while a writer was paused failed, and the Engine calls it unhealthy until its next one
         // passes: the backup is done when the writers are healthy again, as they were (and the stopped ones started).

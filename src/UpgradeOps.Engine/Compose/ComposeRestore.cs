@@ -42,8 +42,12 @@ public static class ComposeRestore
 
         using var source = await ComposeDeployment.OpenAsync(request.Deployment, ct).ConfigureAwait(false);
         CheckConfigFileTargets(source, backup);
+        // One backup or restore holds the application at a time; what a killed one left stopped comes back first.
+        using var hold = ComposeHold.Take(source.File.Path, "restore", log);
+        await hold.RecoverAsync(source, "run the restore again.", log, ct).ConfigureAwait(false);
         var folder = Path.GetFullPath(request.BackupPath);
         var stopped = ComposeRestorePlan.ContainersToStop(source.Profile, source.Containers);
+        hold.Record(Array.Empty<string>(), stopped.Select(c => c.ID));
         var (dumps, graphs, others) = ComposeRestorePlan.Order(backup.Components);
         var staged = new List<DataRestore.StagedDatabase>();
         // The application stops (all at once) while the dumps restore into staging databases beside the live ones;
@@ -120,6 +124,7 @@ public static class ComposeRestore
                     log.LogWarning("Could not start {Container} again: {Message}. Start it with 'docker start {Container}'.", container.Names.First(), ex.Message, container.Names.First());
                 }
             })).ConfigureAwait(false);
+            hold.Released(log);
         }
 
         if (failure is not null)

@@ -30,7 +30,11 @@ namespace UpgradeOps.Commands;
 /// <para type="description">The backup is one folder named DEPLOYMENT-DATE-TIME-VERSION under -Path, readable by its owner only,
 /// with a schema-versioned manifest.json: deployment, version, image ids, every component's size and SHA-256, the database
 /// server and pg_dump versions and the row count of every table at dump time. The folder appears only when it is complete; a
-/// backup that fails leaves no manifest and no partial files.</para>
+/// backup that fails leaves no manifest and no partial files; one killed outright (kill -9) leaves its hidden .partial folder,
+/// which the next backup into the same folder removes. On Compose one backup or restore stops a deployment's application at a
+/// time (another is OperationInProgress), recording what it stops in .upgradeops/hold.json beside the compose file: the next
+/// backup or restore brings back what a killed one left stopped or paused (a Neo4j server held stopped included, then
+/// Neo4jLeftStopped).</para>
 /// <para type="description">With -EncryptionKey every file is encrypted as OpenPGP (AES-256 with integrity protection, key from an iterated and salted SHA-256 S2K), so gpg --decrypt opens it without UpgradeOps; the passphrase is never written anywhere. Keep it: without it the backup cannot be restored.</para>
 /// </summary>
 /// <example>

@@ -101,15 +101,6 @@ public sealed class Neo4jTargetTests : IDisposable
         }
     }
 
-    private sealed class Captured : ILogger
-    {
-        public List<string> Lines { get; } = new();
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(LogLevel logLevel) => true;
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Lines.Add(formatter(state, exception));
-    }
-
     private static readonly Dictionary<string, string> InfrahubEnvironment = new()
     {
         // As Infrahub's docker-compose.yml gives the database service its credentials.
@@ -168,6 +159,9 @@ public sealed class Neo4jTargetTests : IDisposable
         var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().DumpAsync(new MemoryStream(), default));
         Assert.Equal(("Neo4jDatabaseRunning", ErrorKind.ResourceBusy), (error.ErrorId, error.Kind));
         Assert.DoesNotContain('\n', error.Message);
+        // The server had let go of the store (it was held stopped): the message names who else can have it, not the server.
+        Assert.Contains("in use by another process", error.Message);
+        Assert.EndsWith("Let it finish or stop it, then run it again.", error.Message);
         Assert.Equal([.. Resume], _server.Commands.TakeLast(3));
     }
 
@@ -211,12 +205,29 @@ public sealed class Neo4jTargetTests : IDisposable
     public async Task A_server_an_interrupted_run_left_stopped_is_resumed_first_and_nothing_else_is_done()
     {
         _server.LeftHeld = true;
-        var log = new Captured();
+        var log = new CapturedLog();
         var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target(Neo4jEdition.Community, log: log).DumpAsync(new MemoryStream(), default));
         Assert.Equal(("Neo4jLeftStopped", ErrorKind.ResourceUnavailable, (object?)"database"), (error.ErrorId, error.Kind, error.Target));
         Assert.Contains("Wait until the database container is healthy again", error.Message);
         Assert.Equal([Recover], _server.Commands);
         Assert.Single(log.Lines);
+    }
+
+    [Theory]
+    [InlineData(true, "4242")]
+    [InlineData(false, null)]
+    public async Task The_platform_resumes_a_server_left_stopped_itself_to_wait_for_it_before_it_says_so(bool leftHeld, string? pid)
+    {
+        // Compose's backup and restore resume it first (ComposeHold.RecoverAsync), wait for its container, start the
+        // application, and only then stop with Neo4jLeftStopped, whose sentence they end.
+        _server.LeftHeld = leftHeld;
+        var target = Target(Neo4jEdition.Community);
+        Assert.Equal(pid, await target.ResumeIfLeftHeldAsync(default));
+        Assert.Equal([Recover], _server.Commands);
+        var error = target.LeftStopped("4242", "it was resumed and its container is back. Nothing else was done: run the backup again.");
+        Assert.Equal(("Neo4jLeftStopped", ErrorKind.ResourceUnavailable, (object?)"database"), (error.ErrorId, error.Kind, error.Target));
+        Assert.EndsWith("(process 4242) had been left stopped by an interrupted backup or restore; it was resumed and its container is back. Nothing else was done: run the backup again.",
+            error.Message);
     }
 
     [Fact]
@@ -301,7 +312,7 @@ public sealed class Neo4jTargetTests : IDisposable
     {
         _server.Components = (1, "", $"unauthorized: {Password}");
         _server.DumpFailure = (1, $"failed with {Password}");
-        var log = new Captured();
+        var log = new CapturedLog();
         var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target(image: "neo4j:5.20.0-community", log: log).DumpAsync(new MemoryStream(), default));
         Assert.DoesNotContain(Password, error.Message);
         Assert.Contains("***", error.Message);
