@@ -192,7 +192,7 @@ function Write-PesterSummary {
     }
     foreach ($test in @($Result.Failed)) {
         $message = @($test.ErrorRecord | ForEach-Object { $_.Exception.Message }) -join ' | '
-        if ($message.Length -gt 400) { $message = $message.Substring(0, 400) + '…' }
+        if ($message.Length -gt 1200) { $message = $message.Substring(0, 1200) + '…' }
         Write-Host "  failed: $($test.ExpandedPath): $message"
     }
     foreach ($block in @($Result.FailedBlocks)) {
@@ -259,7 +259,7 @@ function Invoke-Check {
             FailedTests = @(@($pester.Result.Failed) + @($pester.Result.FailedBlocks) + @($pester.Result.FailedContainers) | ForEach-Object {
                 $path = if ($_.PSObject.Properties['ExpandedPath']) { $_.ExpandedPath } else { [string]$_.Item }
                 $message = @($_.ErrorRecord | ForEach-Object { $_.Exception.Message }) -join ' | '
-                "${path}: $(if ($message.Length -gt 300) { $message.Substring(0, 300) + '…' } else { $message })"
+                "${path}: $(if ($message.Length -gt 1200) { $message.Substring(0, 1200) + '…' } else { $message })"
             })
         } | ConvertTo-Json -Depth 4 | Set-Content -LiteralPath $SummaryPath
     }

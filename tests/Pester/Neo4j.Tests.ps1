@@ -13,6 +13,17 @@ BeforeAll {
     $script:composeFile = Join-Path $folder 'docker-compose.yml'
 
     function Get-ErrorFrom([scriptblock] $Action) { try { & $Action; $null } catch { $_ } }
+    function Invoke-Observed([scriptblock] $Action) {
+        # What the database container was doing when a backup or restore that must succeed failed: each process's
+        # state and kernel wait channel, and its last log lines (one CI run saw the server ignore SIGTERM for 120 s).
+        try { & $Action }
+        catch {
+            $database = Get-GraphContainer database
+            $processes = docker exec $database sh -c 'for p in /proc/[0-9]*; do echo "$(basename $p):$(cat $p/comm):$(sed -n "s/^State:	\(.\).*//p" $p/status):$(cat $p/wchan)"; done 2>/dev/null' 2>&1
+            $log = (docker logs --tail 6 $database 2>&1) -join ' / '
+            throw [Exception]::new("$($_.Exception.Message) [database processes: $($processes -join ' '); log: $log]", $_.Exception)
+        }
+    }
     function Invoke-GraphCompose { docker-compose -p $project -f $composeFile @args 2>&1 | Out-String }
     function Get-GraphContainer([string] $Service) {
         docker ps -a --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$Service" --format '{{.Names}}' | Select-Object -First 1
@@ -168,7 +179,7 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
     It 'dumps offline with the API and worker stopped and started again, the dump''s SHA-256 in the manifest, encrypted with -EncryptionKey' {
         $before = @{ api = Get-StartedAt infrahub-server; worker = Get-StartedAt task-worker; database = Get-StartedAt database }
         $key = ConvertTo-SecureString 'correct horse battery staple' -AsPlainText -Force
-        $script:encrypted = $d | New-DeploymentBackup -Path (Join-Path $TestDrive 'encrypted') -EncryptionKey $key -Force
+        $script:encrypted = Invoke-Observed { $d | New-DeploymentBackup -Path (Join-Path $TestDrive 'encrypted') -EncryptionKey $key -Force }
         $dump = $encrypted.Components | Where-Object Kind -eq 'Neo4jDump'
         $dump.Neo4jEdition | Should -Be 'Community'
         $dump.Source | Should -Match 'Community offline dump'
@@ -189,7 +200,7 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
     }
 
     It 'restores the graph it dumped after the graph changed: counts and content checksum equal' {
-        $script:backup = $d | New-DeploymentBackup -Path $backupRoot -Force
+        $script:backup = Invoke-Observed { $d | New-DeploymentBackup -Path $backupRoot -Force }
         $dump = $backup.Components | Where-Object Kind -eq 'Neo4jDump'
         [Text.Encoding]::ASCII.GetString([IO.File]::ReadAllBytes((Join-Path $backup.Path $dump.File)), 0, 26) | Should -Be 'UPGRADEOPS-GRAPHSTORE-DUMP'
         # -RestoreTest loads the dump into a scratch container of the database's image (its own volume, no network, its
@@ -209,7 +220,7 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
         @(docker volume ls -q).Count | Should -Be $volumes.Count
         $null = Invoke-Cypher "UNWIND range(1, 20) AS i CREATE (:Rogue {id: i})"
         Get-GraphFingerprint | Should -Not -Be $seeded
-        $restored = $backup | Restore-DeploymentBackup -Deployment $d -Force
+        $restored = Invoke-Observed { $backup | Restore-DeploymentBackup -Deployment $d -Force }
         $restored.Id | Should -Be $backup.Id
         Wait-GraphHealthy 10
         Get-GraphFingerprint | Should -Be $seeded

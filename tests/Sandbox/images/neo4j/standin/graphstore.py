@@ -443,16 +443,20 @@ def console():
         fail(f"Unable to start database '{server.db}': its store is locked by another process (store_lock in {store_dir(server.db)}).")
     httpd = ThreadingHTTPServer(("127.0.0.1", http_port()), make_handler(server))
     httpd.daemon_threads = True
-    os.makedirs(os.path.dirname(PID_FILE), exist_ok=True)
-    with open(PID_FILE, "w") as f:
-        f.write(str(os.getpid()))
+    # The shutdown handler before the pid file: whoever reads the pid file may send SIGTERM at once.
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    os.makedirs(os.path.dirname(PID_FILE), exist_ok=True)
+    with open(PID_FILE, "w") as f:
+        f.write(str(os.getpid()))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     log(f"HTTP enabled on 127.0.0.1:{http_port()}.")
     log("Started.")
-    stop.wait()
+    # A timed wait: the main thread wakes each half second, so a SIGTERM is handled even if it reached the process
+    # while no wait of the main thread could be interrupted (one CI run saw a server ignore it for 120 s).
+    while not stop.wait(0.5):
+        pass
     log("Neo4j Server shutdown initiated by request")
     httpd.shutdown()
     httpd.server_close()
