@@ -32,7 +32,7 @@ BeforeAll {
     function Wait-GraphHealthy([int] $Seconds = 60) {
         $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
         while ([DateTime]::UtcNow -lt $deadline) {
-            $states = @('database', 'infrahub-server', 'task-worker' | ForEach-Object { docker inspect -f '{{.State.Health.Status}}' (Get-GraphContainer $_) })
+            $states = @('database', 'infrahub-server', 'task-worker', 'task-manager-db' | ForEach-Object { docker inspect -f '{{.State.Health.Status}}' (Get-GraphContainer $_) })
             if (@($states | Where-Object { $_ -ne 'healthy' }).Count -eq 0) { return }
             Start-Sleep -Milliseconds 250
         }
@@ -53,6 +53,15 @@ BeforeAll {
             -Authentication Basic -Credential $credential -AllowUnencryptedAuthentication
         if ($answer.errors.Count -gt 0) { throw "graph: $($answer.errors[0].message)" }
         "nodes=$($answer.results[0].data[0].row[0]) relationships=$($answer.results[1].data[0].row[0]) checksum=$($answer.results[2].data[0].row[0])"
+    }
+    function Get-SideFingerprint {
+        # The rest of what the built-in profile backs up beside Neo4j: the task manager's PostgreSQL (rows of a table in
+        # its prefect database) and the files of the storage and git volumes.
+        $rows = docker exec (Get-GraphContainer task-manager-db) psql -X -h /run/postgresql -p 15432 -U postgres -d prefect -tAc `
+            "select coalesce(string_agg(id || ':' || name, ',' order by id), '') from flow_run" 2>&1
+        $storage = docker exec (Get-GraphContainer infrahub-server) sh -c 'cd /opt/infrahub/storage && find . -type f -exec sha256sum {} + | sort -k2' 2>&1
+        $git = docker exec (Get-GraphContainer task-worker) sh -c 'cd /opt/infrahub/git && find . -type f -exec sha256sum {} + | sort -k2' 2>&1
+        "rows=$rows storage=$($storage -join ';') git=$($git -join ';')"
     }
     function Set-Database([string] $Image, [string[]] $Environment = @(), [string] $AuthPassword = $password) {
         # The database service recreated with another image, other environment or NEO4J_AUTH, on the same volume.
@@ -78,6 +87,12 @@ BeforeAll {
     $null = Invoke-Cypher "MATCH (a:Device {id: 1}), (b:Device {id: 2}) CREATE (a)-[:CONNECTED {port: 1}]->(b)"
     $null = Invoke-Cypher "MATCH (a:Device {id: 2}), (b:Device {id: 3}) CREATE (a)-[:CONNECTED {port: 2}]->(b)"
     $script:seeded = Get-GraphFingerprint
+    $null = docker exec (Get-GraphContainer task-manager-db) psql -X -h /run/postgresql -p 15432 -U postgres -d prefect -v ON_ERROR_STOP=1 -qc `
+        "create table flow_run (id int primary key, name text); insert into flow_run select i, 'run-' || i from generate_series(1, 50) i"
+    if ($LASTEXITCODE -ne 0) { throw 'seeding the task manager database failed' }
+    docker exec (Get-GraphContainer infrahub-server) sh -c 'mkdir -p /opt/infrahub/storage/artifacts && echo rendered-config > /opt/infrahub/storage/artifacts/device-1.cfg'
+    docker exec (Get-GraphContainer task-worker) sh -c 'mkdir -p /opt/infrahub/git/repo && echo "schema: 1" > /opt/infrahub/git/repo/schema.yml'
+    $script:sideSeeded = Get-SideFingerprint
     $script:d = Get-UpgradeDeployment -ComposeFile $composeFile -Profile $profilePath -WarningAction SilentlyContinue
     $script:backupRoot = Join-Path $TestDrive 'backups'
 
@@ -181,6 +196,9 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
         $key = ConvertTo-SecureString 'correct horse battery staple' -AsPlainText -Force
         $script:encrypted = Invoke-Observed { $d | New-DeploymentBackup -Path (Join-Path $TestDrive 'encrypted') -EncryptionKey $key -Force }
         $dump = $encrypted.Components | Where-Object Kind -eq 'Neo4jDump'
+        # Everything the built-in profile declares for Infrahub: the graph, the task manager's database, the two volumes.
+        $components = @($encrypted.Components | ForEach-Object { "$($_.Name)=$($_.Kind)" })
+        foreach ($expected in 'database=Neo4jDump', 'task-manager-db=PostgresDump', 'storage=Volume', 'git=Volume') { $components | Should -Contain $expected }
         $dump.Neo4jEdition | Should -Be 'Community'
         $dump.Source | Should -Match 'Community offline dump'
         $file = Join-Path $encrypted.Path $dump.File
@@ -220,10 +238,15 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
         @(docker volume ls -q).Count | Should -Be $volumes.Count
         $null = Invoke-Cypher "UNWIND range(1, 20) AS i CREATE (:Rogue {id: i})"
         Get-GraphFingerprint | Should -Not -Be $seeded
+        $null = docker exec (Get-GraphContainer task-manager-db) psql -X -h /run/postgresql -p 15432 -U postgres -d prefect -qc "delete from flow_run where id > 25"
+        docker exec (Get-GraphContainer infrahub-server) sh -c 'echo changed > /opt/infrahub/storage/artifacts/device-1.cfg'
+        docker exec (Get-GraphContainer task-worker) sh -c 'rm -rf /opt/infrahub/git/repo'
+        Get-SideFingerprint | Should -Not -Be $sideSeeded
         $restored = Invoke-Observed { $backup | Restore-DeploymentBackup -Deployment $d -Force }
         $restored.Id | Should -Be $backup.Id
         Wait-GraphHealthy 10
         Get-GraphFingerprint | Should -Be $seeded
+        Get-SideFingerprint | Should -Be $sideSeeded
     }
 
     It 'refuses a dump truncated in the backup with BackupTruncated before anything stops; with -Force neo4j-admin refuses it (Neo4jLoadFailed), nothing is loaded and it serves again' {
