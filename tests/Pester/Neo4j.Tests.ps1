@@ -20,8 +20,9 @@ BeforeAll {
         catch {
             $database = Get-GraphContainer database
             $processes = docker exec $database sh -c 'for p in /proc/[0-9]*; do echo "$(basename $p):$(cat $p/comm):$(sed -n "s/^State:	\(.\).*//p" $p/status):$(cat $p/wchan)"; done 2>/dev/null' 2>&1
-            $log = (docker logs --tail 6 $database 2>&1) -join ' / '
-            throw [Exception]::new("$($_.Exception.Message) [database processes: $($processes -join ' '); log: $log]", $_.Exception)
+            $state = docker inspect -f '{{.State.Status}} restarts={{.RestartCount}} exit={{.State.ExitCode}} started={{.State.StartedAt}} finished={{.State.FinishedAt}}' $database 2>&1
+            $log = (docker logs --tail 12 $database 2>&1) -join ' / '
+            throw [Exception]::new("$($_.Exception.Message) [database: $state; processes: $($processes -join ' '); log: $log]", $_.Exception)
         }
     }
     function Invoke-GraphCompose { docker-compose -p $project -f $composeFile @args 2>&1 | Out-String }
@@ -194,7 +195,7 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
     It 'dumps offline with the API and worker stopped and started again, the dump''s SHA-256 in the manifest, encrypted with -EncryptionKey' {
         $before = @{ api = Get-StartedAt infrahub-server; worker = Get-StartedAt task-worker; database = Get-StartedAt database }
         $key = ConvertTo-SecureString 'correct horse battery staple' -AsPlainText -Force
-        $script:encrypted = Invoke-Observed { $d | New-DeploymentBackup -Path (Join-Path $TestDrive 'encrypted') -EncryptionKey $key -Force }
+        $script:encrypted = Invoke-Observed { $d | New-DeploymentBackup -Path (Join-Path $TestDrive 'encrypted') -EncryptionKey $key -Force -ErrorAction Stop }
         $dump = $encrypted.Components | Where-Object Kind -eq 'Neo4jDump'
         # Everything the built-in profile declares for Infrahub: the graph, the task manager's database, the two volumes.
         $components = @($encrypted.Components | ForEach-Object { "$($_.Name)=$($_.Kind)" })
@@ -218,7 +219,7 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
     }
 
     It 'restores the graph it dumped after the graph changed: counts and content checksum equal' {
-        $script:backup = Invoke-Observed { $d | New-DeploymentBackup -Path $backupRoot -Force }
+        $script:backup = Invoke-Observed { $d | New-DeploymentBackup -Path $backupRoot -Force -ErrorAction Stop }
         $dump = $backup.Components | Where-Object Kind -eq 'Neo4jDump'
         [Text.Encoding]::ASCII.GetString([IO.File]::ReadAllBytes((Join-Path $backup.Path $dump.File)), 0, 26) | Should -Be 'UPGRADEOPS-GRAPHSTORE-DUMP'
         # -RestoreTest loads the dump into a scratch container of the database's image (its own volume, no network, its
@@ -242,7 +243,7 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
         docker exec (Get-GraphContainer infrahub-server) sh -c 'echo changed > /opt/infrahub/storage/artifacts/device-1.cfg'
         docker exec (Get-GraphContainer task-worker) sh -c 'rm -rf /opt/infrahub/git/repo'
         Get-SideFingerprint | Should -Not -Be $sideSeeded
-        $restored = Invoke-Observed { $backup | Restore-DeploymentBackup -Deployment $d -Force }
+        $restored = Invoke-Observed { $backup | Restore-DeploymentBackup -Deployment $d -Force -ErrorAction Stop }
         $restored.Id | Should -Be $backup.Id
         Wait-GraphHealthy 10
         Get-GraphFingerprint | Should -Be $seeded
@@ -418,6 +419,52 @@ Describe 'Neo4j bad input on Compose' -Tag 'Backup', 'Neo4j', 'BadInput' {
         $err.Exception.Message | Should -Match "edition: Community"
         Get-StartedAt infrahub-server | Should -Be $api
         Get-GraphFingerprint | Should -Be $graph
+    }
+}
+
+Describe 'A restore whose volume has no room for the staged copy' -Tag 'Backup', 'Neo4j', 'Fault' {
+    BeforeAll {
+        # The storage volume on a 1 MiB file system of its own: a tmpfs mounted over the volume's folder on the host, seen
+        # by every container started after it (the API restarted here, the restore's helper). The live content takes
+        # 700 KB, the backup's copy 400 KB, so staging the copy beside it runs out of space half-way.
+        $script:small = docker volume inspect -f '{{.Mountpoint}}' "$($project)_storage_data"
+        $LASTEXITCODE | Should -Be 0
+        $null = Invoke-GraphCompose stop infrahub-server
+        mount -t tmpfs -o size=1m tmpfs $small
+        $null = Invoke-GraphCompose start infrahub-server
+        Wait-GraphHealthy
+    }
+    AfterAll {
+        $null = Invoke-GraphCompose stop infrahub-server
+        umount $small
+        $null = Invoke-GraphCompose start infrahub-server
+        Wait-GraphHealthy
+    }
+
+    It 'fails with VolumeRestoreFailed while staging, before anything live is replaced: graph, task manager database and volume unchanged, serving' {
+        $server = Get-GraphContainer infrahub-server
+        docker exec $server sh -c 'head -c 409600 /dev/urandom > /opt/infrahub/storage/blob.bin'
+        $backup = $d | New-DeploymentBackup -Path (Join-Path $TestDrive 'small-backups') -Force
+        docker exec $server sh -c 'rm /opt/infrahub/storage/blob.bin; head -c 716800 /dev/urandom > /opt/infrahub/storage/live.bin'
+        $null = Invoke-Cypher "CREATE (:AfterBackup {id: 2})"
+        $null = docker exec (Get-GraphContainer task-manager-db) psql -X -h /run/postgresql -p 15432 -U postgres -d prefect -qc "insert into flow_run values (1000, 'after-backup')"
+        $graph = Get-GraphFingerprint
+        $side = Get-SideFingerprint
+
+        $err = Get-ErrorFrom { $backup | Restore-DeploymentBackup -Deployment $d -Force -ErrorAction Stop }
+
+        $err.FullyQualifiedErrorId | Should -BeLike 'VolumeRestoreFailed,*'
+        $err.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        $err.TargetObject | Should -Be 'storage'
+        $err.Exception.Message | Should -Match 'no space left'
+        $err.Exception.Message | Should -Not -Match '"message"'
+        $err.Exception.Message | Should -Match 'live content was not changed'
+        $err.Exception.Message | Should -Match 'free space there, then run the restore again'
+        Wait-GraphHealthy 30
+        Get-GraphFingerprint | Should -Be $graph
+        Get-SideFingerprint | Should -Be $side
+        @(Get-ChildItem -Force $small | ForEach-Object Name) | Should -Be @('live.bin')
+        docker ps -a -q --filter label=org.upgradeops.purpose=volume-restore | Should -BeNullOrEmpty
     }
 }
 

@@ -61,12 +61,16 @@ public static class DataRestore
     /// Restores a dump into a new database beside the live one, hashing the file as it streams; a dump whose checksum
     /// differs from the manifest's is dropped again and the live database was never touched.
     /// </summary>
+    /// <summary>The profile's data store a backup component restores into, or BackupComponentUnknown.</summary>
+    internal static Profiles.DataStoreDefinition StoreFor(Profiles.ProductProfile profile, BackupComponent component) =>
+        profile.DataStores.FirstOrDefault(s => s.Name == component.Name)
+            ?? throw new UpgradeOpsException("BackupComponentUnknown", ErrorKind.InvalidData, component.Name,
+                $"The deployment's profile has no data store '{component.Name}' to restore {component.File} into. Use the profile the backup was made with (-Profile).");
+
     public static async Task<StagedDatabase> StageDatabaseAsync(IDataStoreHost source, string folder, BackupComponent component, byte[]? passphrase,
         CancellationToken ct)
     {
-        var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == component.Name)
-            ?? throw new UpgradeOpsException("BackupComponentUnknown", ErrorKind.InvalidData, component.Name,
-                $"The deployment's profile has no data store '{component.Name}' to restore {component.File} into. Use the profile the backup was made with (-Profile).");
+        var store = StoreFor(source.Profile, component);
         var target = await source.PostgresAsync(store, ct).ConfigureAwait(false);
         var staged = new StagedDatabase(target, $"upgradeops_restore_{Guid.NewGuid():N}"[..35]);
         try

@@ -12,10 +12,10 @@ using UpgradeOps.Platforms;
 namespace UpgradeOps.Compose;
 
 /// <summary>
-/// Restores a backup onto a Compose deployment: verifies it first, stops the application containers,
-/// recreates each database from its dump, replaces each volume's content with its archive, puts the
-/// configuration files back, starts the containers again (always, also after a failure) and waits until
-/// they are healthy.
+/// Restores a backup onto a Compose deployment: verifies it first, restores each PostgreSQL dump into a staging database,
+/// stops the application containers, stages each volume's archive on the volume, loads each Neo4j dump, then swaps the
+/// staged databases and volumes in, puts the configuration files back, starts the containers again (always, also after a
+/// failure) and waits until they are healthy.
 /// </summary>
 public static class ComposeRestore
 {
@@ -49,7 +49,9 @@ public static class ComposeRestore
         var stopped = ComposeRestorePlan.ContainersToStop(source.Profile, source.Containers);
         hold.Record(Array.Empty<string>(), stopped.Select(c => c.ID));
         var (dumps, graphs, others) = ComposeRestorePlan.Order(backup.Components);
+        var volumes = others.Where(c => c.Kind == BackupComponentKind.Volume).ToList();
         var staged = new List<DataRestore.StagedDatabase>();
+        var stagedVolumes = new List<StagedVolume>();
         // The application stops (all at once) while the dumps restore into staging databases beside the live ones;
         // the database containers keep running so pg_restore can run in them.
         activity.Report($"Stopping {string.Join(", ", stopped.Select(c => c.Names.First().TrimStart('/')))}", 15);
@@ -68,6 +70,15 @@ public static class ComposeRestore
             }
             await stopping.ConfigureAwait(false);
 
+            // With the application stopped, each volume's copy is staged on the volume before anything live is replaced: a
+            // full disk or a damaged archive fails here and leaves every database and volume as it was.
+            foreach (var volume in volumes)
+            {
+                activity.Report($"Staging {volume.Name} from {volume.File}", 45);
+                await StepPause.AtAsync($"restore:stage {volume.Name}", log, ct).ConfigureAwait(false);
+                stagedVolumes.Add(await StageVolumeAsync(source, DataRestore.StoreFor(source.Profile, volume), folder, volume, request.Passphrase, ct).ConfigureAwait(false));
+            }
+
             // The application is stopped: each Neo4j database is loaded over (no staging beside it on Community), and is
             // back before the application starts.
             foreach (var graph in graphs)
@@ -84,7 +95,13 @@ public static class ComposeRestore
                 database.ReplacedName = await database.Target.ReplaceDatabaseAsync(database.Target.Database, database.Name, ct).ConfigureAwait(false);
                 database.Replaced = true;
             }
-            foreach (var component in others)
+            foreach (var volume in stagedVolumes)
+            {
+                activity.Report($"Putting {volume.Component.Name} in place", 78);
+                await StepPause.AtAsync($"restore:component {volume.Component.Name}", log, ct).ConfigureAwait(false);
+                await SwapVolumeAsync(source, volume, ct).ConfigureAwait(false);
+            }
+            foreach (var component in others.Where(c => c.Kind != BackupComponentKind.Volume))
             {
                 activity.Report($"Restoring {component.Name} from {component.File}", 80);
                 log.LogDebug("Restoring {Component} ({Kind})", component.Name, component.Kind);
@@ -99,6 +116,7 @@ public static class ComposeRestore
         finally
         {
             foreach (var database in staged.Where(d => !d.Replaced)) await database.Target.TryDropDatabaseAsync(database.Name, log).ConfigureAwait(false);
+            foreach (var volume in stagedVolumes.Where(v => !v.Swapped)) await DiscardVolumeAsync(source, volume).ConfigureAwait(false);
             // Stopped after a database was swapped (a later component failed, or Ctrl+C): the live one holds the backup's
             // data, which running the restore again completes; the one it replaced would only stay behind, unnamed, taking space.
             if (failure is not null)
@@ -157,7 +175,6 @@ public static class ComposeRestore
 
     internal static async Task RestoreComponentAsync(ComposeDeployment source, string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct)
     {
-        var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == component.Name);
         switch (component.Kind)
         {
             case BackupComponentKind.PostgresDump:
@@ -167,7 +184,7 @@ public static class ComposeRestore
                 await LoadGraphAsync(source, folder, component, passphrase, TimeSpan.FromMinutes(5), ct).ConfigureAwait(false);
                 break;
             case BackupComponentKind.Volume:
-                await RestoreVolumeAsync(source, store!, folder, component, passphrase, ct).ConfigureAwait(false);
+                await RestoreVolumeAsync(source, DataRestore.StoreFor(source.Profile, component), folder, component, passphrase, ct).ConfigureAwait(false);
                 break;
             case BackupComponentKind.ConfigFile:
                 await RestoreFileAsync(ConfigFileTarget(source, component), folder, component, passphrase, ct).ConfigureAwait(false);
@@ -208,19 +225,112 @@ public static class ComposeRestore
         }
     }
 
+    /// <summary>A volume archive extracted into a hidden folder of the volume itself, not yet in the live content's place.</summary>
+    internal sealed record StagedVolume(BackupComponent Component, string VolumeName, string Image, string MountPath, string StagingFolder)
+    {
+        public bool Swapped { get; set; }
+    }
+
+    private const string StagingPrefix = ".upgradeops-staging-";
+
     /// <summary>
-    /// Empties the volume and extracts the archive into it, through a short-lived container of the same image
-    /// that mounts only that volume and has no network.
+    /// Stages the archive, then puts it in the live content's place: a restore that fails while it writes (a full disk, a
+    /// damaged archive) leaves the volume as it was, which emptying it first and extracting into it did not.
     /// </summary>
     private static async Task RestoreVolumeAsync(ComposeDeployment source, DataStoreDefinition store, string folder, BackupComponent component,
         byte[]? passphrase, CancellationToken ct)
     {
+        var staged = await StageVolumeAsync(source, store, folder, component, passphrase, ct).ConfigureAwait(false);
+        try
+        {
+            await SwapVolumeAsync(source, staged, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (!staged.Swapped) await DiscardVolumeAsync(source, staged).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Extracts the archive into a hidden staging folder on the volume's own file system (so the swap is renames, which need no
+    /// space), through a short-lived container of the same image that mounts only that volume and has no network. The live
+    /// content is not touched; a staging folder a killed restore left is removed by the swap.
+    /// </summary>
+    internal static async Task<StagedVolume> StageVolumeAsync(ComposeDeployment source, DataStoreDefinition store, string folder, BackupComponent component,
+        byte[]? passphrase, CancellationToken ct)
+    {
         var volume = await source.VolumeAsync(store, ct).ConfigureAwait(false);
-        var leaf = Path.GetFileName(volume.MountPath.TrimEnd('/'));
-        var mountPath = $"{RestoreMount}/{leaf}";
+        var staged = new StagedVolume(component, volume.VolumeName, volume.Image, $"{RestoreMount}/{Path.GetFileName(volume.MountPath.TrimEnd('/'))}",
+            StagingPrefix + Guid.NewGuid().ToString("N"));
+        await WithVolumeHelperAsync(source, staged, async helper =>
+        {
+            var made = await DockerExec.RunAsync(source.Engine.Client, helper, new[] { "mkdir", $"{staged.MountPath}/{staged.StagingFolder}" }, ct).ConfigureAwait(false);
+            if (made.ExitCode != 0) throw VolumeFailure(staged, "making its staging folder", made.StandardError.Trim());
+            try
+            {
+                await using var archive = BackupVerifier.OpenContent(folder, component, passphrase);
+                await source.Engine.Client.Containers.ExtractArchiveToContainerAsync(helper,
+                    new CopyToContainerParameters { Path = $"{staged.MountPath}/{staged.StagingFolder}" }, archive, ct).ConfigureAwait(false);
+            }
+            catch (Docker.DotNet.DockerApiException ex)
+            {
+                await RunQuietlyAsync(source, helper, new[] { "rm", "-rf", $"{staged.MountPath}/{staged.StagingFolder}" }).ConfigureAwait(false);
+                throw VolumeFailure(staged, "staging the backup's copy beside the live content", DockerModels.ErrorOf(ex), ex);
+            }
+            catch
+            {
+                await RunQuietlyAsync(source, helper, new[] { "rm", "-rf", $"{staged.MountPath}/{staged.StagingFolder}" }).ConfigureAwait(false);
+                throw;
+            }
+        }, ct).ConfigureAwait(false);
+        return staged;
+    }
+
+    /// <summary>
+    /// Puts a staged copy in the live content's place: everything else at the volume's root goes (a staging folder an earlier,
+    /// killed restore left too), the staged entries move up by rename, the root takes the archive's owner and mode.
+    /// </summary>
+    internal static async Task SwapVolumeAsync(ComposeDeployment source, StagedVolume staged, CancellationToken ct)
+    {
+        await WithVolumeHelperAsync(source, staged, async helper =>
+        {
+            var swap = await DockerExec.RunAsync(source.Engine.Client, helper, new[] { "sh", "-c", SwapScript, "upgradeops-volume-swap", staged.MountPath, staged.StagingFolder }, ct)
+                .ConfigureAwait(false);
+            if (swap.ExitCode != 0) throw VolumeFailure(staged, "putting the staged copy in place", swap.StandardError.Trim());
+            staged.Swapped = true;
+        }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes a staged copy that was not swapped in (best effort: a leftover is removed by the next restore's swap).</summary>
+    internal static async Task DiscardVolumeAsync(ComposeDeployment source, StagedVolume staged)
+    {
+        try
+        {
+            await WithVolumeHelperAsync(source, staged, helper => RunQuietlyAsync(source, helper, new[] { "rm", "-rf", $"{staged.MountPath}/{staged.StagingFolder}" }),
+                CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is Docker.DotNet.DockerApiException or HttpRequestException or IOException)
+        {
+            // The next restore's swap removes it.
+        }
+    }
+
+    // $1 the volume's root, $2 the staging folder there; the archive's one top-level folder (the source's mount point) holds
+    // the content. POSIX sh and find/rm/mv/stat/chown/chmod only, as in busybox images.
+    internal const string SwapScript =
+        "set -e; root=\"$1\"; stage=\"$1/$2\"; set -- \"$stage\"/* \"$stage\"/.[!.]* \"$stage\"/..?*; top=''; " +
+        "for f do if [ -e \"$f\" ] || [ -L \"$f\" ]; then [ -z \"$top\" ] || { echo 'the archive has more than one top-level entry' >&2; exit 3; }; top=\"$f\"; fi; done; " +
+        "[ -d \"$top\" ] || { echo 'the archive has no top-level folder' >&2; exit 3; }; " +
+        "for f in \"$root\"/* \"$root\"/.[!.]* \"$root\"/..?*; do if { [ -e \"$f\" ] || [ -L \"$f\" ]; } && [ \"$f\" != \"$stage\" ]; then rm -rf -- \"$f\"; fi; done; " +
+        "for f in \"$top\"/* \"$top\"/.[!.]* \"$top\"/..?*; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then mv -- \"$f\" \"$root\"/; fi; done; " +
+        "chown \"$(stat -c %u:%g \"$top\")\" \"$root\"; chmod \"$(stat -c %a \"$top\")\" \"$root\"; rm -rf -- \"$stage\"";
+
+    /// <summary>Runs <paramref name="work"/> with a short-lived container of the volume's image that mounts only the volume and has no network.</summary>
+    private static async Task WithVolumeHelperAsync(ComposeDeployment source, StagedVolume staged, Func<string, Task> work, CancellationToken ct)
+    {
         var helper = await source.Engine.Client.Containers.CreateContainerAsync(new CreateContainerParameters
         {
-            Image = volume.Image,
+            Image = staged.Image,
             Name = $"{source.Deployment.Name}-upgradeops-restore-{Guid.NewGuid():N}",
             Entrypoint = new List<string> { "sleep" },
             Cmd = new List<string> { "3600" },
@@ -228,25 +338,47 @@ public static class ComposeRestore
             HostConfig = new HostConfig
             {
                 NetworkMode = "none",
-                Mounts = new List<Mount> { new() { Type = "volume", Source = volume.VolumeName, Target = mountPath } },
+                Mounts = new List<Mount> { new() { Type = "volume", Source = staged.VolumeName, Target = staged.MountPath } },
             },
         }, ct).ConfigureAwait(false);
         try
         {
             await source.Engine.Client.Containers.StartContainerAsync(helper.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);
-            var wipe = await DockerExec.RunAsync(source.Engine.Client, helper.ID, new[] { "find", mountPath, "-mindepth", "1", "-delete" }, ct).ConfigureAwait(false);
-            if (wipe.ExitCode != 0)
-                throw new UpgradeOpsException("VolumeRestoreFailed", ErrorKind.InvalidOperation, component.Name,
-                    $"Emptying volume {volume.VolumeName} failed: {wipe.StandardError.Trim()}");
-            await using var archive = BackupVerifier.OpenContent(folder, component, passphrase);
-            await source.Engine.Client.Containers.ExtractArchiveToContainerAsync(helper.ID,
-                new CopyToContainerParameters { Path = RestoreMount }, archive, ct).ConfigureAwait(false);
+            await work(helper.ID).ConfigureAwait(false);
         }
         finally
         {
             await source.Engine.Client.Containers.RemoveContainerAsync(helper.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None)
                 .ConfigureAwait(false);
         }
+    }
+
+    private static async Task RunQuietlyAsync(ComposeDeployment source, string container, IReadOnlyList<string> command)
+    {
+        try
+        {
+            await DockerExec.RunAsync(source.Engine.Client, container, command, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is Docker.DotNet.DockerApiException or HttpRequestException or IOException)
+        {
+            // Best effort: the swap of the next restore removes what is left.
+        }
+    }
+
+    private static UpgradeOpsException VolumeFailure(StagedVolume staged, string doing, string error, Exception? inner = null)
+    {
+        var full = error.Contains("no space left", StringComparison.OrdinalIgnoreCase);
+        var swapping = doing.StartsWith("putting", StringComparison.Ordinal);
+        var state = swapping
+            ? "The volume may hold part of its old and part of the backup's content."
+            : "Its live content was not changed.";
+        var next = full
+            ? $"Its file system needs room for the backup's copy ({staged.Component.SizeBytes:N0} bytes in the backup) beside the live content while it is staged: free space there, then run the restore again."
+            : swapping
+                ? "Run the restore again: it stages the copy anew and replaces what is there."
+                : "Check the backup with Test-DeploymentBackup and the volume's file system, then run the restore again.";
+        return new UpgradeOpsException("VolumeRestoreFailed", full ? ErrorKind.ResourceUnavailable : ErrorKind.InvalidOperation, staged.Component.Name,
+            $"Restoring volume {staged.VolumeName} failed while {doing}: {error.TrimEnd('.')}. {state} {next}", inner);
     }
 
     /// <summary>

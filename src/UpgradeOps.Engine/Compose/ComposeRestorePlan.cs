@@ -32,7 +32,8 @@ internal static class ComposeRestorePlan
     /// The order a restore takes: every PostgreSQL dump first, into staging databases beside the live ones (any that fails
     /// leaves the live data untouched); then, the application stopped, each Neo4j dump loaded over its database (Neo4j
     /// Community has no database beside it to stage into), before the staged databases are swapped in, so a load that fails
-    /// leaves PostgreSQL untouched; then the volumes and configuration files. Each group in the manifest's order.
+    /// leaves PostgreSQL untouched; then the volumes (staged on their own file systems before the first Neo4j load, swapped in
+    /// after the databases) and the configuration files. Each group in the manifest's order.
     /// </summary>
     public static (IReadOnlyList<BackupComponent> Dumps, IReadOnlyList<BackupComponent> Graphs, IReadOnlyList<BackupComponent> Others) Order(IEnumerable<BackupComponent> components)
     {
@@ -49,7 +50,7 @@ internal static class ComposeRestorePlan
         {
             BackupComponentKind.PostgresDump => $"Drop and recreate database for '{c.Name}', then pg_restore {c.File} into it",
             BackupComponentKind.Neo4jDump => $"Stop the Neo4j database of '{c.Name}', load {c.File} over it (neo4j-admin database load --overwrite-destination=true), then bring it back",
-            BackupComponentKind.Volume => $"Replace the content of volume '{c.Name}' with {c.File}",
+            BackupComponentKind.Volume => $"Stage {c.File} on volume '{c.Name}' beside its content, then replace the content with it",
             BackupComponentKind.ConfigFile => $"Put {c.File} back at {ComposeRestore.ConfigFileTarget(file, deploymentName, c)}",
             _ => $"Restore {c.Name} from {c.File}",
         }).ToList();

@@ -9,6 +9,25 @@ namespace UpgradeOps.Compose;
 /// </summary>
 internal static class DockerModels
 {
+    /// <summary>What the Engine said, from its JSON error body (<c>{"message": "..."}</c>), the body as it is, or the exception's text.</summary>
+    public static string ErrorOf(Docker.DotNet.DockerApiException ex)
+    {
+        var body = ex.ResponseBody?.Trim();
+        if (string.IsNullOrEmpty(body)) return ex.Message;
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(body);
+            if (json.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && json.RootElement.TryGetProperty("message", out var message) &&
+                message.ValueKind == System.Text.Json.JsonValueKind.String)
+                return message.GetString()!;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Not JSON: the body is the message.
+        }
+        return body;
+    }
+
     public static ContainerConfig ConfigOf(ContainerInspectResponse container) =>
         container.Config ?? throw Incomplete(container, "Config");
 

@@ -86,7 +86,7 @@ public sealed class ComposeRestorePlanTests : IDisposable
         Assert.Equal(
         [
             "Drop and recreate database for 'prefect', then pg_restore prefect.dump into it",
-            "Replace the content of volume 'artifacts' with artifacts.tar",
+            "Stage artifacts.tar on volume 'artifacts' beside its content, then replace the content with it",
             "Stop the Neo4j database of 'graph', load graph.dump over it (neo4j-admin database load --overwrite-destination=true), then bring it back",
             $"Put config/docker-compose.yml back at {_composePath}",
             $"Put config/.env.enc back at {System.IO.Path.Combine(_folder, ".env")}",
