@@ -58,11 +58,11 @@ internal sealed class HelmDeployment : IDataStoreHost
         var deployments = (await Client.AppsV1.ListNamespacedDeploymentAsync(Namespace, cancellationToken: ct).ConfigureAwait(false)).Items
             .Where(d => KubernetesDiscovery.BelongsTo(d.Metadata, Release))
             .Select(d => new Workload("Deployment", d.Metadata.Name, d.Spec?.Replicas ?? 1, d.Spec?.Selector?.MatchLabels ?? new Dictionary<string, string>(),
-                KubernetesDiscovery.ServiceOf(d.Metadata, Profile, Release)));
+                KubernetesDiscovery.ServiceOf(d.Metadata, d.Spec?.Template?.Metadata?.Labels, Profile, Release)));
         var statefulSets = (await Client.AppsV1.ListNamespacedStatefulSetAsync(Namespace, cancellationToken: ct).ConfigureAwait(false)).Items
             .Where(s => KubernetesDiscovery.BelongsTo(s.Metadata, Release))
             .Select(s => new Workload("StatefulSet", s.Metadata.Name, s.Spec?.Replicas ?? 1, s.Spec?.Selector?.MatchLabels ?? new Dictionary<string, string>(),
-                KubernetesDiscovery.ServiceOf(s.Metadata, Profile, Release)));
+                KubernetesDiscovery.ServiceOf(s.Metadata, s.Spec?.Template?.Metadata?.Labels, Profile, Release)));
         return (IReadOnlyList<Workload>)deployments.Concat(statefulSets).OrderBy(w => w.Name, StringComparer.Ordinal).ToList();
     }).ConfigureAwait(false);
 
