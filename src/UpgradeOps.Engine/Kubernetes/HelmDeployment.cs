@@ -95,7 +95,7 @@ internal sealed class HelmDeployment : IDataStoreHost
         var workload = (await WorkloadsAsync(ct).ConfigureAwait(false)).FirstOrDefault(w => w.Service?.Name == service)
             ?? throw new UpgradeOpsException("DataStoreNotFound", ErrorKind.ObjectNotFound, store.Name,
                 $"No workload of release {Namespace}/{Release} plays the profile's service '{service}' (data store '{store.Name}'). " +
-                "Check the profile's kubernetesWorkload for it against the release's Deployments and StatefulSets.");
+                "Check the profile's kubernetesSelector or kubernetesWorkload for it against the release's Deployments and StatefulSets ('kubectl get deploy,sts --show-labels').");
         var pods = await PodsAsync(workload, ct).ConfigureAwait(false);
         var pod = pods.Where(p => p.Metadata.DeletionTimestamp is null && p.Status?.Phase == "Running")
                       .OrderByDescending(p => p.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true)
