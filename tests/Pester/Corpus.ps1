@@ -8,3 +8,15 @@ function Find-SharedCorpus {
     }
     $null
 }
+
+function Copy-InfrahubChart {
+    # The corpus copy of opsmill/infrahub-helm chart 4.1.13 in a folder of the test's own (TestDrive), its templates and
+    # values unchanged, with our stand-in subcharts (tests/Sandbox/infrahub-helm-subcharts, what differs in its README) in
+    # its charts/ folder, so the real helm renders and installs it whole. Returns the chart's folder.
+    param([Parameter(Mandatory)] [string] $Destination)
+    Copy-Item -Recurse (Find-SharedCorpus 'infrahub-helm/chart-4.1.13') $Destination
+    $charts = Join-Path $Destination 'charts'
+    Copy-Item -Recurse (Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/infrahub-helm-subcharts') $charts
+    Remove-Item (Join-Path $charts 'README.md')
+    $Destination
+}

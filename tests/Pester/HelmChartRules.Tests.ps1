@@ -1,8 +1,9 @@
 # The built-in profile's Helm knowledge checked against the real opsmill/infrahub-helm chart it names: the corpus copy of
 # chart 4.1.13 (shared/corpus/infrahub-helm/chart-4.1.13 beside the checkout, read there, copied only into TestDrive) rendered with the
 # real helm binary (`helm template`, no cluster). Its subcharts (neo4j, redis, rabbitmq, nats, prefect-server, common)
-# are not in the corpus: empty stand-ins of the same name and version let helm render the chart's own templates, which
-# is all these checks read (the chart includes no subchart template). Skipped where the corpus is not on the machine.
+# are not in the corpus: our stand-ins of the same name and version (tests/Sandbox/infrahub-helm-subcharts, Copy-InfrahubChart)
+# let helm render the whole chart; these checks read the chart's own templates (it includes no subchart template).
+# Skipped where the corpus is not on the machine.
 BeforeDiscovery {
     . (Join-Path $PSScriptRoot 'Corpus.ps1')
     $script:corpusMissing = -not (Find-SharedCorpus 'infrahub-helm/chart-4.1.13/Chart.yaml')
@@ -11,22 +12,13 @@ BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
     Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Kubernetes/KubeTestServer.psm1') -Force
     . (Join-Path $PSScriptRoot 'Corpus.ps1')
-    $script:corpusChart = Find-SharedCorpus 'infrahub-helm/chart-4.1.13'
     $script:helm = Get-Helm
     foreach ($name in 'HELM_CONFIG_HOME', 'HELM_CACHE_HOME', 'HELM_DATA_HOME') { Set-Item "env:$name" (Join-Path $TestDrive $name) }
 
-    $script:chart = Join-Path $TestDrive 'infrahub'
-    Copy-Item -Recurse $corpusChart $chart
+    $script:chart = Copy-InfrahubChart (Join-Path $TestDrive 'infrahub')
     $chartYaml = Get-Content -Raw (Join-Path $chart 'Chart.yaml')
     $script:chartVersion = [regex]::Match($chartYaml, '(?m)^version:\s*"?([^"\s]+)').Groups[1].Value
     $script:appVersion = [regex]::Match($chartYaml, '(?m)^appVersion:\s*"?([^"\s]+)').Groups[1].Value
-    # Each dependency entry ('- name:' then its other keys, in any order).
-    foreach ($entry in ($chartYaml -split '(?m)^dependencies:')[1] -split '(?m)^\s+- ' | Select-Object -Skip 1) {
-        $name = [regex]::Match($entry, '(?m)^name:\s*"?([^"\s]+)').Groups[1].Value
-        $version = [regex]::Match($entry, '(?m)^\s*version:\s*"?([^"\s]+)').Groups[1].Value
-        $sub = New-Item -ItemType Directory -Force (Join-Path $chart "charts/$name")
-        "apiVersion: v2`nname: $name`nversion: $version`n" | Set-Content (Join-Path $sub 'Chart.yaml')
-    }
 
     # The manifests helm renders for release 'infrahub' with the given --set arguments.
     # A dotted key and its value go in a values file, as Invoke-Upgrade writes a rule's default (--set would parse braces).

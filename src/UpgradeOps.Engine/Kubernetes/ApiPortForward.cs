@@ -61,8 +61,8 @@ internal sealed class ApiPortForward : IApiTunnel, IDisposable
         var workload = ApiWorkload(workloads, profile)
             ?? throw new UpgradeOpsException("ApiWorkloadNotFound", ErrorKind.ObjectNotFound, $"{ns}/{release}",
                 $"No Deployment or StatefulSet of release {ns}/{release} plays the profile's API ({(profile.Api.Service is { } s ? $"the service '{s}' that api.service names, or " : "")}" +
-                "a service of role Api, matched by its kubernetesWorkload), so there is no pod to port-forward to. " +
-                "Set kubernetesWorkload on that service in the profile, or give -ApiEndpoint.");
+                "a service of role Api, matched by its kubernetesSelector labels or kubernetesWorkload name), so there is no pod to port-forward to. " +
+                "Set kubernetesSelector or kubernetesWorkload on that service in the profile, or give -ApiEndpoint.");
         var pods = await _source.PodsAsync(workload, ct).ConfigureAwait(false);
         var pod = pods.Where(HelmDeployment.IsReady).OrderBy(p => p.Metadata.Name, StringComparer.Ordinal).FirstOrDefault()
             ?? throw new UpgradeOpsException("ApiPodNotReady", ErrorKind.ResourceUnavailable, $"{ns}/{workload.Name}",

@@ -58,11 +58,11 @@ internal sealed class HelmDeployment : IDataStoreHost
         var deployments = (await Client.AppsV1.ListNamespacedDeploymentAsync(Namespace, cancellationToken: ct).ConfigureAwait(false)).Items
             .Where(d => KubernetesDiscovery.BelongsTo(d.Metadata, Release))
             .Select(d => new Workload("Deployment", d.Metadata.Name, d.Spec?.Replicas ?? 1, d.Spec?.Selector?.MatchLabels ?? new Dictionary<string, string>(),
-                KubernetesDiscovery.ServiceOf(d.Metadata, Profile, Release)));
+                KubernetesDiscovery.ServiceOf(d.Metadata, d.Spec?.Template?.Metadata?.Labels, Profile, Release)));
         var statefulSets = (await Client.AppsV1.ListNamespacedStatefulSetAsync(Namespace, cancellationToken: ct).ConfigureAwait(false)).Items
             .Where(s => KubernetesDiscovery.BelongsTo(s.Metadata, Release))
             .Select(s => new Workload("StatefulSet", s.Metadata.Name, s.Spec?.Replicas ?? 1, s.Spec?.Selector?.MatchLabels ?? new Dictionary<string, string>(),
-                KubernetesDiscovery.ServiceOf(s.Metadata, Profile, Release)));
+                KubernetesDiscovery.ServiceOf(s.Metadata, s.Spec?.Template?.Metadata?.Labels, Profile, Release)));
         return (IReadOnlyList<Workload>)deployments.Concat(statefulSets).OrderBy(w => w.Name, StringComparer.Ordinal).ToList();
     }).ConfigureAwait(false);
 
@@ -95,7 +95,7 @@ internal sealed class HelmDeployment : IDataStoreHost
         var workload = (await WorkloadsAsync(ct).ConfigureAwait(false)).FirstOrDefault(w => w.Service?.Name == service)
             ?? throw new UpgradeOpsException("DataStoreNotFound", ErrorKind.ObjectNotFound, store.Name,
                 $"No workload of release {Namespace}/{Release} plays the profile's service '{service}' (data store '{store.Name}'). " +
-                "Check the profile's kubernetesWorkload for it against the release's Deployments and StatefulSets.");
+                "Check the profile's kubernetesSelector or kubernetesWorkload for it against the release's Deployments and StatefulSets ('kubectl get deploy,sts --show-labels').");
         var pods = await PodsAsync(workload, ct).ConfigureAwait(false);
         var pod = pods.Where(p => p.Metadata.DeletionTimestamp is null && p.Status?.Phase == "Running")
                       .OrderByDescending(p => p.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true)

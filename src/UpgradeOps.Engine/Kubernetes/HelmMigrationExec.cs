@@ -20,7 +20,7 @@ internal static class HelmMigrationExec
 
     /// <summary>For -WhatIf and the step's detail: what runs where.</summary>
     public static string? Plan(ProductProfile profile) =>
-        Service(profile) is { } service ? $"'{string.Join(' ', profile.Migration.Command)}' by pod exec in a pod of {service.Name} ({service.KubernetesWorkload}) at the new version" : null;
+        Service(profile) is { } service ? $"'{string.Join(' ', profile.Migration.Command)}' by pod exec in a pod of {service.Name} ({service.DescribeKubernetesMatch()}) at the new version" : null;
 
     /// <summary>Runs the migration; returns the step's detail and how long the command itself ran.</summary>
     public static async Task<(string Detail, TimeSpan Ran)> RunAsync(IKubernetes client, string ns, RolloutWatch watch, ProductProfile profile, string from, string to,

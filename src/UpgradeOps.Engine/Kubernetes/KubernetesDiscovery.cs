@@ -129,11 +129,11 @@ public static partial class KubernetesDiscovery
         var deployments = (await ReadAsync(client, request, "Deployments",
                 () => client.AppsV1.ListNamespacedDeploymentAsync(request.Namespace, cancellationToken: ct)).ConfigureAwait(false)).Items
             .Where(d => BelongsTo(d.Metadata, request.Release))
-            .Select(d => new Workload(d.Metadata, d.Spec?.Replicas ?? 1, d.Status?.ReadyReplicas ?? 0, d.Spec?.Template?.Spec?.Containers));
+            .Select(d => new Workload(d.Metadata, d.Spec?.Template, d.Spec?.Replicas ?? 1, d.Status?.ReadyReplicas ?? 0));
         var statefulSets = (await ReadAsync(client, request, "StatefulSets",
                 () => client.AppsV1.ListNamespacedStatefulSetAsync(request.Namespace, cancellationToken: ct)).ConfigureAwait(false)).Items
             .Where(s => BelongsTo(s.Metadata, request.Release))
-            .Select(s => new Workload(s.Metadata, s.Spec?.Replicas ?? 1, s.Status?.ReadyReplicas ?? 0, s.Spec?.Template?.Spec?.Containers));
+            .Select(s => new Workload(s.Metadata, s.Spec?.Template, s.Spec?.Replicas ?? 1, s.Status?.ReadyReplicas ?? 0));
 
         var services = deployments.Concat(statefulSets).OrderBy(w => w.Metadata.Name).Select(w => Describe(w, profile, request.Release)).ToList();
         var productVersions = services.Where(s => profile.Services.Any(p => p.ProductImage && p.Role == s.Role) && s.Version is not null)
@@ -175,18 +175,18 @@ public static partial class KubernetesDiscovery
         };
     }
 
-    private sealed record Workload(V1ObjectMeta Metadata, int Replicas, int Ready, IList<V1Container>? Containers);
+    private sealed record Workload(V1ObjectMeta Metadata, V1PodTemplateSpec? Template, int Replicas, int Ready);
 
     internal static bool BelongsTo(V1ObjectMeta metadata, string release) =>
         (metadata.Annotations?.TryGetValue(ReleaseNameAnnotation, out var name) == true && name == release) ||
         (metadata.Labels?.TryGetValue(InstanceLabel, out var instance) == true && instance == release);
 
-    /// <summary>A workload's role: the profile service whose kubernetesWorkload is its name, its name without the release prefix, or its component label.</summary>
+    /// <summary>A workload's role and volumes: the profile service it plays (<see cref="ServiceOf"/>), the PVCs its pods mount.</summary>
     private static DeploymentService Describe(Workload workload, ProductProfile profile, string release)
     {
         var name = workload.Metadata.Name;
-        var definition = ServiceOf(workload.Metadata, profile, release);
-        var image = workload.Containers?.FirstOrDefault()?.Image;
+        var definition = ServiceOf(workload.Metadata, workload.Template?.Metadata?.Labels, profile, release);
+        var image = workload.Template?.Spec?.Containers?.FirstOrDefault()?.Image;
         return new DeploymentService
         {
             Name = name,
@@ -196,12 +196,51 @@ public static partial class KubernetesDiscovery
             Replicas = workload.Ready,
             ExpectedReplicas = workload.Replicas,
             Healthy = workload.Ready >= workload.Replicas,
+            Volumes = VolumesOf(workload.Template?.Spec, definition, profile),
         };
     }
 
-    /// <summary>The profile service a workload plays: the one whose kubernetesWorkload the workload answers to (<see cref="AnswersTo"/>).</summary>
-    internal static ServiceDefinition? ServiceOf(V1ObjectMeta metadata, ProductProfile profile, string release) =>
-        profile.Services.FirstOrDefault(s => AnswersTo(s.KubernetesWorkload, release, metadata.Name, metadata.Labels));
+    /// <summary>
+    /// The PersistentVolumeClaims a pod template mounts (every container's mounts), each with the profile's Volume data store
+    /// that names this service as its kubernetesWorkload and this mount path as its path: so a backup's "storage" is seen to be
+    /// the claim it really is. StatefulSet volumeClaimTemplates are not listed (their claims are per pod).
+    /// </summary>
+    internal static IReadOnlyList<DeploymentVolume> VolumesOf(V1PodSpec? spec, ServiceDefinition? service, ProductProfile profile)
+    {
+        var claims = (spec?.Volumes ?? new List<V1Volume>()).Where(v => v.PersistentVolumeClaim?.ClaimName is { Length: > 0 })
+            .ToDictionary(v => v.Name, v => v.PersistentVolumeClaim.ClaimName, StringComparer.Ordinal);
+        return (spec?.Containers ?? new List<V1Container>()).SelectMany(c => c.VolumeMounts ?? new List<V1VolumeMount>())
+            .Where(m => claims.ContainsKey(m.Name))
+            .Select(m => new DeploymentVolume
+            {
+                Claim = claims[m.Name],
+                Path = m.MountPath,
+                DataStore = service is null ? null : profile.DataStores.FirstOrDefault(d => d.Kind == DataStoreKind.Volume &&
+                    string.Equals(d.KubernetesWorkload, service.Name, StringComparison.OrdinalIgnoreCase) &&
+                    string.Equals(d.Path?.TrimEnd('/'), m.MountPath.TrimEnd('/'), StringComparison.Ordinal))?.Name,
+            })
+            .DistinctBy(v => (v.Claim, v.Path)).ToList();
+    }
+
+    /// <summary>
+    /// The profile service a workload plays: first the one whose kubernetesSelector its labels satisfy (a chart's own labels
+    /// hold whatever the release, fullnameOverride or subchart names it), else the one whose kubernetesWorkload it answers to
+    /// (<see cref="AnswersTo"/>), for charts that label nothing.
+    /// </summary>
+    internal static ServiceDefinition? ServiceOf(V1ObjectMeta metadata, IDictionary<string, string>? podLabels, ProductProfile profile, string release) =>
+        profile.Services.FirstOrDefault(s => s.KubernetesSelector is { } selector && Selects(selector, metadata.Labels, podLabels))
+        ?? profile.Services.FirstOrDefault(s => AnswersTo(s.KubernetesWorkload, release, metadata.Name, metadata.Labels));
+
+    /// <summary>
+    /// Whether every pair of a selector is among the pod template's labels, or among the workload's own. Charts put a
+    /// component's label in one place or the other (Infrahub's chart and the Bitnami subcharts on the pods, Neo4j's on both);
+    /// each set is checked whole, so no pair is taken from one and the rest from the other.
+    /// </summary>
+    internal static bool Selects(KubernetesSelector selector, IDictionary<string, string>? workloadLabels, IDictionary<string, string>? podLabels) =>
+        selector.MatchLabels.Count > 0 && (Contains(podLabels, selector.MatchLabels) || Contains(workloadLabels, selector.MatchLabels));
+
+    private static bool Contains(IDictionary<string, string>? labels, Dictionary<string, string> wanted) =>
+        labels is not null && wanted.All(p => labels.TryGetValue(p.Key, out var value) && value == p.Value);
 
     /// <summary>
     /// Whether a workload or Job answers to the name a profile gives it: its full name, its name without the release prefix,

@@ -88,7 +88,7 @@ internal sealed class KubernetesValidationTarget : IValidationTarget
         var (workload, pods) = _pods.FirstOrDefault(p => p.Workload.Service?.Name == service);
         var pod = pods?.Where(HelmDeployment.IsReady).OrderBy(p => p.Metadata.Name, StringComparer.Ordinal).FirstOrDefault()
             ?? throw new UpgradeOpsException("ServiceNotRunning", ErrorKind.ObjectNotFound, service,
-                $"No ready pod of service '{service}'{(workload is null ? " (no workload of the release plays it: check the profile's kubernetesWorkload)" : $" ({workload.Kind} {_source.Namespace}/{workload.Name})")} to run {command[0]} in. " +
+                $"No ready pod of service '{service}'{(workload is null ? " (no workload of the release plays it: check the profile's kubernetesSelector or kubernetesWorkload)" : $" ({workload.Kind} {_source.Namespace}/{workload.Name})")} to run {command[0]} in. " +
                 "Check the pods with 'kubectl get pods' first.");
         var container = pod.Spec?.Containers?.FirstOrDefault()?.Name ?? "";
         return await new PodContainerExec(_source.Client, _source.Namespace, pod.Metadata.Name, container).RunAsync(command, ct).ConfigureAwait(false);

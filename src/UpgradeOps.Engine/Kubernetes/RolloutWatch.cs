@@ -75,7 +75,7 @@ internal sealed class RolloutWatch : IAsyncDisposable
         var watch = new RolloutWatch(client, ns, release, profile, redactor, context, parent, log);
         try
         {
-            foreach (var (status, _, _, _) in await watch.ListAsync(context.CancellationToken).ConfigureAwait(false))
+            foreach (var (status, _, _, _, _) in await watch.ListAsync(context.CancellationToken).ConfigureAwait(false))
                 watch._baseline[$"{status.Kind}/{status.Name}"] = (status.Uid, status.Generation);
         }
         catch (Exception ex) when (ex is HttpOperationException or HttpRequestException)
@@ -105,14 +105,14 @@ internal sealed class RolloutWatch : IAsyncDisposable
         }
     }
 
-    private async Task<List<(WorkloadRolloutStatus Status, V1ObjectMeta Metadata, IDictionary<string, string> Selector, string? Image)>> ListAsync(CancellationToken ct)
+    private async Task<List<(WorkloadRolloutStatus Status, V1ObjectMeta Metadata, IDictionary<string, string>? PodLabels, IDictionary<string, string> Selector, string? Image)>> ListAsync(CancellationToken ct)
     {
         var deployments = await _client.AppsV1.ListNamespacedDeploymentAsync(_ns, cancellationToken: ct).ConfigureAwait(false);
         var statefulSets = await _client.AppsV1.ListNamespacedStatefulSetAsync(_ns, cancellationToken: ct).ConfigureAwait(false);
         return deployments.Items.Where(d => KubernetesDiscovery.BelongsTo(d.Metadata, _release))
-            .Select(d => (WorkloadRolloutStatus.Of(d), d.Metadata, d.Spec?.Selector?.MatchLabels ?? new Dictionary<string, string>(), d.Spec?.Template?.Spec?.Containers?.FirstOrDefault()?.Image))
+            .Select(d => (WorkloadRolloutStatus.Of(d), d.Metadata, d.Spec?.Template?.Metadata?.Labels, d.Spec?.Selector?.MatchLabels ?? new Dictionary<string, string>(), d.Spec?.Template?.Spec?.Containers?.FirstOrDefault()?.Image))
             .Concat(statefulSets.Items.Where(s => KubernetesDiscovery.BelongsTo(s.Metadata, _release))
-                .Select(s => (WorkloadRolloutStatus.Of(s), s.Metadata, s.Spec?.Selector?.MatchLabels ?? new Dictionary<string, string>(), s.Spec?.Template?.Spec?.Containers?.FirstOrDefault()?.Image)))
+                .Select(s => (WorkloadRolloutStatus.Of(s), s.Metadata, s.Spec?.Template?.Metadata?.Labels, s.Spec?.Selector?.MatchLabels ?? new Dictionary<string, string>(), s.Spec?.Template?.Spec?.Containers?.FirstOrDefault()?.Image)))
             .OrderBy(w => w.Item1.Name, StringComparer.Ordinal).ToList();
     }
 
@@ -126,11 +126,11 @@ internal sealed class RolloutWatch : IAsyncDisposable
             List<Tracked> shown;
             lock (_gate)
             {
-                foreach (var (status, metadata, selector, image) in listed)
+                foreach (var (status, metadata, podLabels, selector, image) in listed)
                 {
                     var key = $"{status.Kind}/{status.Name}";
                     if (!_workloads.TryGetValue(key, out var tracked))
-                        _workloads[key] = tracked = new Tracked { Status = status, Service = KubernetesDiscovery.ServiceOf(metadata, _profile, _release) };
+                        _workloads[key] = tracked = new Tracked { Status = status, Service = KubernetesDiscovery.ServiceOf(metadata, podLabels, _profile, _release) };
                     tracked.Status = status;
                     tracked.Selector = selector;
                     tracked.Image = image;
@@ -246,7 +246,7 @@ internal sealed class RolloutWatch : IAsyncDisposable
                 if (workload is null && _lastError is null)
                     throw new UpgradeOpsException("MigrationServiceNotFound", ErrorKind.ObjectNotFound, service.Name,
                         $"No workload of release {_ns}/{_release} plays the profile's service '{service.Name}' (migration.kubernetesExec), so the migration has no pod " +
-                        $"to run in. Check its kubernetesWorkload ('{service.KubernetesWorkload}') against 'kubectl get deploy,sts -n {_ns}'.");
+                        $"to run in. Check how the profile finds it ({service.DescribeKubernetesMatch()}) against 'kubectl get deploy,sts -n {_ns} --show-labels'.");
                 var pod = workload is null || workload.Status.ObservedGeneration < workload.Status.Generation ? null : workload.Pods
                     .Where(p => p.Metadata.DeletionTimestamp is null && p.Status?.Phase == "Running")
                     .Where(p => p.Spec?.Containers?.FirstOrDefault() is { } first && first.Image == workload.Image &&

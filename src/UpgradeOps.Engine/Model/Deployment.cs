@@ -84,8 +84,23 @@ public sealed class DeploymentService
     public int ExpectedReplicas { get; set; }
     public bool Healthy { get; set; }
     public IReadOnlyList<DeploymentContainer> Containers { get; set; } = Array.Empty<DeploymentContainer>();
+    /// <summary>Helm: the PersistentVolumeClaims its pods mount, each with the profile's data store kept there (if any).</summary>
+    public IReadOnlyList<DeploymentVolume> Volumes { get; set; } = Array.Empty<DeploymentVolume>();
 
     public override string ToString() => Name;
+}
+
+/// <summary>One persistent volume a workload's pods mount: the claim, where, and which data store of the profile it holds.</summary>
+public sealed class DeploymentVolume
+{
+    /// <summary>The PersistentVolumeClaim's name.</summary>
+    public required string Claim { get; set; }
+    /// <summary>The mount path in the pod's container.</summary>
+    public required string Path { get; set; }
+    /// <summary>The profile's Volume data store whose kubernetesWorkload is this service and whose path this is; null for none.</summary>
+    public string? DataStore { get; set; }
+
+    public override string ToString() => $"{Claim} at {Path}";
 }
 
 /// <summary>One container (or pod) of a service.</summary>

@@ -71,10 +71,32 @@ public sealed class ServiceDefinition
     public ServiceRole Role { get; set; } = ServiceRole.Other;
     public string? ComposeService { get; set; }
     public string? KubernetesWorkload { get; set; }
+    /// <summary>
+    /// Helm: the labels that say a Deployment/StatefulSet plays this service, on its pod template (or on itself). Matched
+    /// before any kubernetesWorkload name, because a chart's own labels survive fullnameOverride and subchart naming.
+    /// </summary>
+    public KubernetesSelector? KubernetesSelector { get; set; }
+
+    /// <summary>How this service's workload is found on a Helm release, for messages.</summary>
+    public string DescribeKubernetesMatch() => (KubernetesSelector, KubernetesWorkload) switch
+    {
+        ({ } selector, { } workload) => $"labels {selector}, else the name {workload}",
+        ({ } selector, null) => $"labels {selector}",
+        (null, { } workload) => workload,
+        _ => "no kubernetesWorkload or kubernetesSelector",
+    };
     /// <summary>Whether the service runs the product image (and so changes version on upgrade).</summary>
     public bool ProductImage { get; set; }
     public int? Replicas { get; set; }
     public bool Optional { get; set; }
+}
+
+/// <summary>A Kubernetes label selector as a profile gives it: equality on every pair (matchExpressions are not read).</summary>
+public sealed class KubernetesSelector
+{
+    public Dictionary<string, string> MatchLabels { get; set; } = new();
+
+    public override string ToString() => string.Join(",", MatchLabels.Select(p => $"{p.Key}={p.Value}"));
 }
 
 public sealed class VersionLocation

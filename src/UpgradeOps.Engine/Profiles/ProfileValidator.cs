@@ -32,6 +32,15 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
             if (string.IsNullOrWhiteSpace(service.Name)) Fail(service, "every service needs a 'name'.");
             if (!names.Add(service.Name)) Fail(service, $"service '{service.Name}' is declared twice.");
             if (service.Replicas < 0) Fail(service, $"service '{service.Name}': replicas {service.Replicas} must be 0 or more.");
+            if (service.KubernetesSelector is { } selector)
+            {
+                // An empty selector would claim every workload of the release for this one service.
+                if (selector.MatchLabels.Count == 0)
+                    Fail(selector, $"service '{service.Name}': kubernetesSelector.matchLabels needs at least one label (for example infrahub/service: server).");
+                foreach (var (label, value) in selector.MatchLabels)
+                    if (string.IsNullOrWhiteSpace(label) || value is null)
+                        Fail(selector, $"service '{service.Name}': kubernetesSelector.matchLabels has a label without a name or value ('{label}'); give both, as 'infrahub/service: server'.");
+            }
         }
 
         foreach (var version in profile.Catalog)
@@ -64,8 +73,8 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
             var service = profile.Services.FirstOrDefault(s => string.Equals(s.Name, execService, StringComparison.OrdinalIgnoreCase));
             if (service is null)
                 Fail(profile.Migration, $"migration.kubernetesExec '{execService}' is not one of the declared services.");
-            else if (string.IsNullOrWhiteSpace(service.KubernetesWorkload))
-                Fail(profile.Migration, $"migration.kubernetesExec names service '{execService}', which has no kubernetesWorkload to find its pods by.");
+            else if (string.IsNullOrWhiteSpace(service.KubernetesWorkload) && service.KubernetesSelector is null)
+                Fail(profile.Migration, $"migration.kubernetesExec names service '{execService}', which has no kubernetesWorkload or kubernetesSelector to find its pods by.");
             if (profile.Migration.Command.Count == 0)
                 Fail(profile.Migration, "migration.kubernetesExec needs the migration 'command' to run in the pod.");
         }

@@ -20,8 +20,9 @@ namespace UpgradeOps.Commands;
 /// process.</para>
 /// <para type="description">With -Namespace and -Release it describes a Helm release instead, natively from the release Secrets
 /// (sh.helm.release.v1.NAME.vN: no helm binary needed): chart name and version, app version, revision and status, and the
-/// Deployments and StatefulSets helm manages for it, mapped to roles through the profile's kubernetesWorkload names, with
-/// their replicas and readiness. The cluster is found through -Kubeconfig, else KUBECONFIG and ~/.kube/config (with
+/// Deployments and StatefulSets helm manages for it, mapped to roles by the labels each profile service's kubernetesSelector
+/// names (on the pod template or the workload), else by its kubernetesWorkload name, with their replicas, readiness and the
+/// PersistentVolumeClaims their pods mount (Volumes: claim, path, and the profile's data store kept there). The cluster is found through -Kubeconfig, else KUBECONFIG and ~/.kube/config (with
 /// -KubeContext), else the in-cluster service account. Verified here against a test API server only, not a real cluster.</para>
 /// </summary>
 /// <example>
@@ -43,7 +44,7 @@ namespace UpgradeOps.Commands;
 /// <code>Get-UpgradeDeployment -ComposeFile ./docker-compose.yml | Test-UpgradePath -To 1.7.6</code>
 /// <para>Checks the upgrade path from the version the deployment runs now.</para>
 /// </example>
-/// <returns>An UpgradeOps.Deployment: Name, Platform, Profile, Version, ConfiguredVersion, RunningVersion, ChartName, ChartVersion, Revision, ReleaseStatus, Services (Name, Role, Image, Version, Replicas, ExpectedReplicas, Healthy, Containers), ApiEndpoint, Location, Endpoint, Healthy, Warnings.</returns>
+/// <returns>An UpgradeOps.Deployment: Name, Platform, Profile, Version, ConfiguredVersion, RunningVersion, ChartName, ChartVersion, Revision, ReleaseStatus, Services (Name, Role, Image, Version, Replicas, ExpectedReplicas, Healthy, Containers, Volumes), ApiEndpoint, Location, Endpoint, Healthy, Warnings.</returns>
 /// <seealso cref="TestUpgradePathCommand"/>
 [Cmdlet(VerbsCommon.Get, "UpgradeDeployment", DefaultParameterSetName = ComposeFileSet)]
 [OutputType(typeof(Deployment))]

@@ -47,6 +47,42 @@ public class ProfileLoaderTests
     }
 
     [Fact]
+    public void Builtin_infrahub_profile_finds_all_seven_components_by_the_charts_labels_and_the_storage_in_the_server()
+    {
+        var profile = ProfileLoader.Load("infrahub");
+        var selectors = profile.Services.Where(s => s.KubernetesSelector is not null)
+            .ToDictionary(s => s.Name, s => Assert.Single(s.KubernetesSelector!.MatchLabels));
+        Assert.Equal(7, selectors.Count);
+        Assert.Equal(new KeyValuePair<string, string>("infrahub/service", "server"), selectors["infrahub-server"]);
+        Assert.Equal(new KeyValuePair<string, string>("infrahub/service", "task-manager-db"), selectors["task-manager-db"]);
+        Assert.All(selectors.Values, l => Assert.Equal("infrahub/service", l.Key));
+        var storage = profile.DataStores.Single(d => d.Name == "storage");
+        Assert.Equal(("infrahub-server", "/opt/infrahub/storage"), (storage.KubernetesWorkload, storage.Path));
+    }
+
+    [Theory]
+    [InlineData("    kubernetesSelector:\n      matchLabels: {}\n", "needs at least one label")]
+    [InlineData("    kubernetesSelector:\n      matchLabels:\n        app:\n", "without a name or value")]
+    [InlineData("    kubernetesSelector:\n      matchExpressions: []\n", "matchExpressions")]
+    public void A_kubernetesSelector_that_cannot_select_is_refused_with_its_line(string selector, string message)
+    {
+        var yaml = "name: x\nservices:\n  - name: web\n" + selector;
+        var error = Assert.Throws<ProfileException>(() => ProfileLoader.Parse(yaml, "p.yml"));
+        Assert.Equal("InvalidProfile", error.ErrorId);
+        Assert.Contains(message, error.Message);
+        Assert.Contains("p.yml:", error.Message);
+    }
+
+    [Fact]
+    public void A_kubernetesSelector_is_enough_for_the_migrations_pod_exec()
+    {
+        var profile = ProfileLoader.Parse(
+            "name: x\nservices:\n  - name: web\n    kubernetesSelector:\n      matchLabels: { app.kubernetes.io/component: web }\n" +
+            "migration:\n  command: [migrate]\n  kubernetesExec: web\n", "p.yml");
+        Assert.Equal("app.kubernetes.io/component=web", profile.Services[0].KubernetesSelector!.ToString());
+    }
+
+    [Fact]
     public void Loads_a_profile_from_a_path()
     {
         var path = Path.Combine(Path.GetTempPath(), $"profile-{Guid.NewGuid():N}.yml");
