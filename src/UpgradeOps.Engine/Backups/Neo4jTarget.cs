@@ -332,8 +332,8 @@ public sealed class Neo4jTarget
         var deadline = DateTime.UtcNow + StopTimeout;
         while (true)
         {
-            var state = await RunAsync(new[] { "sed", "-n", "s/^State:\t//p", $"/proc/{pid}/status" }, ct).ConfigureAwait(false);
-            if (state.ExitCode != 0)
+            var state = await ProcessStateAsync(pid, ct).ConfigureAwait(false);
+            if (state is null || state.ExitCode != 0)
                 throw new UpgradeOpsException("Neo4jStopFailed", ErrorKind.InvalidOperation, Name,
                     $"The Neo4j server (process {pid}) in {_exec.Description} exited instead of being held stopped, so its container stops or restarts. " +
                     "Wait until the database container is healthy again, then run it again.");
@@ -343,6 +343,27 @@ public sealed class Neo4jTarget
                     $"The Neo4j server (process {pid}) in {_exec.Description} did not shut down within {StopTimeout.TotalSeconds:N0} s (state {state.StandardOutputText.Trim()}); " +
                     "it was resumed. Look at the database's logs, then run it again.");
             await Task.Delay(PollInterval, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The process's State line, or null when its container is no longer running: the server ended its shutdown before the
+    /// watchdog froze it (a busy machine can miss the moment), and the Engine refuses commands while the restart policy
+    /// brings the container back (seen on the graph sandbox as a 409 "is restarting").
+    /// </summary>
+    private async Task<ExecResult?> ProcessStateAsync(string pid, CancellationToken ct)
+    {
+        try
+        {
+            return await RunAsync(new[] { "sed", "-n", "s/^State:\t//p", $"/proc/{pid}/status" }, ct).ConfigureAwait(false);
+        }
+        catch (UpgradeOpsException ex) when (ex.ErrorId == "ContainerExecFailed")
+        {
+            return null;
+        }
+        catch (Docker.DotNet.DockerApiException ex) when (ex.StatusCode == System.Net.HttpStatusCode.Conflict)
+        {
+            return null;
         }
     }
 

@@ -33,6 +33,7 @@ public sealed class Neo4jTargetTests : IDisposable
         public (int Exit, string Output, string Error) Components { get; set; } = (0, "edition\n\"community\"\n", "");
         public string ProcessState { get; set; } = "T (stopped)";
         public bool ProcessGone { get; set; }
+        public bool ContainerRestarting { get; set; }
         public (int Exit, string Error)? DumpFailure { get; set; }
         public (int Exit, string Error)? LoadFailure { get; set; }
         public (int Exit, string Error)? CheckFailure { get; set; }
@@ -58,6 +59,9 @@ public sealed class Neo4jTargetTests : IDisposable
             if (line == $"cat {Neo4jTarget.PidFile}") return Task.FromResult(Ok("4242\n"));
             if (Commands[^1].StartsWith("watchdog", StringComparison.Ordinal)) return Task.FromResult(Ok("4343\n"));
             if (line == "kill -CONT 4242" && ResumeFails) return Task.FromResult(new ExecResult(1, "kill: (4242) - No such process", ""));
+            if (command[0] == "sed" && ContainerRestarting)
+                throw new UpgradeOpsException("ContainerExecFailed", ErrorKind.InvalidOperation, "exec",
+                    "The Docker Engine refused to start a command in the container (HTTP/1.1 409 Conflict: {\"message\":\"Container 8beb is restarting, wait until the container is running\"}). Check that the container is running.");
             if (command[0] == "sed")
                 return Task.FromResult(ProcessGone ? new ExecResult(2, "sed: can't read /proc/4242/status: No such file or directory", "") : Ok(ProcessState + "\n"));
             if (command[0] == "whoami") return Task.FromResult(Ok(Whoami + "\n"));
@@ -182,6 +186,16 @@ public sealed class Neo4jTargetTests : IDisposable
         Assert.Equal(("Neo4jStopFailed", ErrorKind.OperationTimeout), (error.ErrorId, error.Kind));
         Assert.DoesNotContain(_server.Commands, c => c.StartsWith("neo4j-admin", StringComparison.Ordinal));
         Assert.Equal([.. Resume], _server.Commands.TakeLast(3));
+    }
+
+    [Fact]
+    public async Task A_server_whose_container_restarts_instead_of_freezing_is_reported_as_exited_and_nothing_is_dumped()
+    {
+        _server.ContainerRestarting = true;
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().DumpAsync(new MemoryStream(), default));
+        Assert.Equal(("Neo4jStopFailed", ErrorKind.InvalidOperation), (error.ErrorId, error.Kind));
+        Assert.Contains("exited instead of being held stopped", error.Message);
+        Assert.DoesNotContain(_server.Commands, c => c.StartsWith("neo4j-admin", StringComparison.Ordinal));
     }
 
     [Fact]

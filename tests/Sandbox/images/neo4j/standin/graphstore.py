@@ -465,7 +465,7 @@ def console():
     os.unlink(PID_FILE)
     log("Stopped.")
     # What a JVM still does after Neo4j removed its pid file (shutdown hooks, exit): the window the watchdog uses.
-    time.sleep(float(os.environ.get("NEO4J_STANDIN_EXIT_DELAY", "0.75")))
+    time.sleep(float(os.environ.get("NEO4J_STANDIN_EXIT_DELAY", "2")))
 
 
 # ---- the container's main process -------------------------------------------------------------------------------
