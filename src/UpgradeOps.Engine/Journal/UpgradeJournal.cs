@@ -38,6 +38,8 @@ public sealed class UpgradeJournal
     public List<string> AddedVariables { get; set; } = new();
     /// <summary>Helm: the release revision the upgrade started from, which Invoke-Rollback returns to.</summary>
     public int? PreviousRevision { get; set; }
+    /// <summary>Helm: the version the whole path went to (each hop journals only its own To): what Invoke-Upgrade -Resume continues to.</summary>
+    public string? Target { get; set; }
 
     [JsonIgnore]
     public string Path { get; set; } = "";
