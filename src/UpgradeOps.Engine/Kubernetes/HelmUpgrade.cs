@@ -33,10 +33,11 @@ public static class HelmUpgrade
             ?? throw new UpgradeOpsException("HelmReleaseNotFound", ErrorKind.ObjectNotFound, deployment.Location,
                 $"No Helm release {deployment.Location}. Check the names with 'helm list -A' and read it again with Get-UpgradeDeployment.");
         // The values migration is planned first: a rule without a value stops the upgrade before anything changes.
-        var (configuration, changes) = HelmValuesMigration.PlanConfiguration(deployment, profile, latest, request.From, request.To, options, request.ConfigurationValues);
+        var (configuration, changes) = HelmValuesMigration.PlanConfiguration(deployment, profile, HelmValuesMigration.ValuesBase(revisions), request.From, request.To,
+            options, request.ConfigurationValues);
         if (changes.Where(c => c.Action == ConfigurationAction.Missing).ToList() is { Count: > 0 } missing)
             throw ConfigurationRules.MissingValues(missing, request.To, missing[0].File, "the values file");
-        var ruleValuesFile = configuration is not null && !options.ValuesFiles.Contains(configuration.Path) ? configuration.Path : null;
+        var ruleValuesFile = HelmValuesMigration.RuleValuesFile(configuration, changes, options);
         // helm prints values back (NOTES, errors): the release's values, the values files given and the values the rules add are masked in what it says.
         var redactor = new SecretRedactor(latest.FlatValues().Concat(options.ValuesFiles.SelectMany(HelmValuesFile.Flatten))
             .Concat((configuration?.SecretValues ?? Array.Empty<string>()).Select(v => KeyValuePair.Create("SECRET", v))));

@@ -45,11 +45,10 @@ internal static class HelmUpgradePath
             options.ForStep(path.Steps.LastOrDefault()), context).ConfigureAwait(false);
         if (changes.Where(c => c.Action == ConfigurationAction.Missing).ToList() is { Count: > 0 } missing)
             throw ConfigurationRules.MissingValues(missing, path.To, missing[0].File, "the values file");
-        var ruleValuesFile = configuration is not null && !options.ValuesFiles.Contains(configuration.Path) ? configuration.Path : null;
+        var ruleValuesFile = HelmValuesMigration.RuleValuesFile(configuration, changes, options);
         var commands = hops.Select(hop => "helm " + string.Join(' ', HelmArguments.UpgradeArguments(deployment, profile, hop.Step.To, hop.Options, request.HealthTimeout, ruleValuesFile)));
-        var description = $"Upgrade Helm release {deployment.Location} {path.Route}: {string.Join("; then ", commands)}" +
+        var description = $"Upgrade Helm release {deployment.Location} {path.Route}: {PendingRepairPlan(deployment, request.HealthTimeout)}{string.Join("; then ", commands)}" +
                           (HelmArguments.MigrationPlan(profile) is { } migration ? $"; after each, the migration {migration}" : "") +
-                          PendingRepairPlan(deployment, request.HealthTimeout) +
                           (request.SkipBackup ? ". No backup (-SkipBackup): Invoke-Rollback can return the release, not its data."
                               : $". Backup {request.BackupId} is verified first and recorded in the journal, for Invoke-Rollback to restore its data.") +
                           string.Concat(changes.Select(c => $"\n  configuration: {c.RuleId}: {c.Setting} {c.Action}{(c.MovedFrom is null ? "" : $" from {c.MovedFrom}")}")) +
@@ -57,15 +56,15 @@ internal static class HelmUpgradePath
         return new UpgradePlan(description, warnings);
     }
 
-    /// <summary>For -WhatIf: the helm rollback that first repairs a release left pending-* (with -Force or -Resume), or "".</summary>
+    /// <summary>For -WhatIf, before the helm upgrade commands: the helm rollback that first repairs a release left pending-* (with -Force or -Resume), or "".</summary>
     internal static string PendingRepairPlan(Deployment deployment, TimeSpan timeout)
     {
         if (deployment.ReleaseStatus?.StartsWith("pending-", StringComparison.Ordinal) != true) return "";
         var (ns, release) = HelmDeployment.Locate(deployment);
         return deployment.DeployedRevision is { } revision
-            ? $"; first repair its {deployment.ReleaseStatus} revision {deployment.Revision}: helm {string.Join(' ', HelmUpgrade.RepairArguments(release, ns, revision, timeout))} " +
-              $"(revision {revision}, its last deployed one; -Force)"
-            : $"; it is {deployment.ReleaseStatus} and was never deployed: no rollback can repair it ('helm uninstall {release} -n {ns}', then install it again)";
+            ? $"first (with -Force or -Resume) repair its {deployment.ReleaseStatus} revision {deployment.Revision}: " +
+              $"helm {string.Join(' ', HelmUpgrade.RepairArguments(release, ns, revision, timeout))} (back to revision {revision}, its last deployed one); then "
+            : $"it is {deployment.ReleaseStatus} and was never deployed, so no rollback can repair it ('helm uninstall {release} -n {ns}', then install it again); ";
     }
 
     /// <param name="returnRevision">The revision the path's backup was taken at (a resumed path's journal gives it); null: the revision before its first hop.</param>

@@ -63,7 +63,8 @@ public class HelmStuckReleaseTests
             Revision = 3, ReleaseStatus = "pending-upgrade", DeployedRevision = 1,
         };
         var plan = HelmUpgradePath.PendingRepairPlan(release, TimeSpan.FromMinutes(3));
-        Assert.Equal("; first repair its pending-upgrade revision 3: helm rollback sbx 1 -n sandbox --wait --timeout 180s (revision 1, its last deployed one; -Force)", plan);
+        Assert.Equal("first (with -Force or -Resume) repair its pending-upgrade revision 3: helm rollback sbx 1 -n sandbox --wait --timeout 180s " +
+                     "(back to revision 1, its last deployed one); then ", plan);
         release.DeployedRevision = null;
         Assert.Contains("never deployed", HelmUpgradePath.PendingRepairPlan(release, TimeSpan.FromMinutes(3)));
         release.ReleaseStatus = "deployed";
