@@ -143,6 +143,8 @@ Describe 'A Helm release left pending-upgrade by a killed helm, and Invoke-Upgra
         $d.Version | Should -Be '1.7.6'
         $d.ReleaseStatus | Should -Be 'deployed'
         Get-KubeTestApiVersion $api | Should -Be '1.7.6'
+        # The rule's value the killed run wrote to the rules' values file is in the release again, though revision 1 lacked it.
+        ((Invoke-TestHelm $server get values st -n st -o json).Output | ConvertFrom-Json).cache.host | Should -Be '127.0.0.1'
         (Get-Content -Raw $r.JournalPath) | Should -Not -Match ([regex]::Escape($password))
         (Get-Content -Raw $r.JournalPath | ConvertFrom-Json).target | Should -Be '1.7.6'
         # The killed run stays in the history as it ended (Failed): the resume is an upgrade of its own.
