@@ -28,6 +28,32 @@ BeforeAll {
         $secrets = Invoke-RestMethod "$($server.Url)/api/v1/namespaces/st/secrets?labelSelector=owner%3Dhelm,name%3Dst"
         ($secrets.items | Sort-Object { [int]$_.metadata.labels.version } | Select-Object -Last 1).metadata.labels.status
     }
+    # A pwsh session running Invoke-Upgrade of the release to -To without a backup; Printed() is what it printed once it ended.
+    function Start-UpgradeSession([string] $To) {
+        $command = "Import-Module '$env:UPGRADEOPS_MODULE'; " +
+            "`$d = Get-UpgradeDeployment -Namespace st -Release st -Kubeconfig '$($server.KubeconfigPath)' -Profile '$profilePath' -WarningAction SilentlyContinue; " +
+            "`$d | Test-UpgradePath -To $To | Invoke-Upgrade -Chart '$chart' -SkipBackup -HelmPath '$helm' -Force -HealthTimeout 00:02:00 -ErrorAction Continue | " +
+            "ForEach-Object { 'STATUS ' + `$_.Status; 'JOURNAL ' + `$_.JournalPath }"
+        $start = [Diagnostics.ProcessStartInfo]::new((Join-Path $PSHOME 'pwsh'))
+        foreach ($a in @('-NoProfile', '-NonInteractive', '-Command', $command)) { $start.ArgumentList.Add($a) }
+        $start.RedirectStandardOutput = $true
+        $start.RedirectStandardError = $true
+        $start.UseShellExecute = $false
+        $process = [Diagnostics.Process]::Start($start)
+        $out = $process.StandardOutput.ReadToEndAsync()
+        $err = $process.StandardError.ReadToEndAsync()
+        $process | Add-Member -MemberType ScriptMethod -Name Printed -Value { $out.Result + $err.Result }.GetNewClosure() -PassThru
+    }
+    # helm has stored its pending revision and runs the upgrade (the migration hook): its PID then, or $null after 90 s.
+    function Wait-HelmPending($Session) {
+        $deadline = (Get-Date).AddSeconds(90)
+        while (-not $Session.HasExited -and (Get-Date) -lt $deadline) {
+            $helmPid = Get-HelmChild $Session.Id
+            if ($helmPid -and (Get-NewestStatus) -eq 'pending-upgrade') { return $helmPid }
+            Start-Sleep -Milliseconds 100
+        }
+        $null
+    }
     # The helm process a pwsh session started (its child), or $null.
     function Get-HelmChild([int] $ParentId) {
         foreach ($line in @(& ps -o pid=,comm= --ppid $ParentId)) {
@@ -54,33 +80,13 @@ Describe 'A Helm release left pending-upgrade by a killed helm, and Invoke-Upgra
     }
 
     It 'kill -9 of the helm process in the middle of Invoke-Upgrade leaves the release pending-upgrade, still serving 1.7.5' -Tag 'Fault' {
-        $command = "Import-Module '$env:UPGRADEOPS_MODULE'; " +
-            "`$d = Get-UpgradeDeployment -Namespace st -Release st -Kubeconfig '$($server.KubeconfigPath)' -Profile '$profilePath' -WarningAction SilentlyContinue; " +
-            "`$d | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart '$chart' -SkipBackup -HelmPath '$helm' -Force -HealthTimeout 00:02:00 -ErrorAction Continue | " +
-            "ForEach-Object { 'STATUS ' + `$_.Status; 'JOURNAL ' + `$_.JournalPath }"
-        $start = [Diagnostics.ProcessStartInfo]::new((Join-Path $PSHOME 'pwsh'))
-        foreach ($a in @('-NoProfile', '-NonInteractive', '-Command', $command)) { $start.ArgumentList.Add($a) }
-        $start.RedirectStandardOutput = $true
-        $start.RedirectStandardError = $true
-        $start.UseShellExecute = $false
-        $script:session = [Diagnostics.Process]::Start($start)
-        $out = $session.StandardOutput.ReadToEndAsync()
-        $err = $session.StandardError.ReadToEndAsync()
-
-        # helm has stored its pending revision and runs the upgrade (the migration hook): kill it there, by its PID.
-        $deadline = (Get-Date).AddSeconds(90)
-        $helmPid = $null
-        while (-not $session.HasExited -and (Get-Date) -lt $deadline) {
-            $helmPid = Get-HelmChild $session.Id
-            if ($helmPid -and (Get-NewestStatus) -eq 'pending-upgrade') { break }
-            $helmPid = $null
-            Start-Sleep -Milliseconds 100
-        }
+        $script:session = Start-UpgradeSession '1.7.6'
+        $helmPid = Wait-HelmPending $session
         $helmPid | Should -Not -BeNullOrEmpty -Because 'helm upgrade must be caught running with its revision pending'
         & kill -9 $helmPid
         $LASTEXITCODE | Should -Be 0
         $session.WaitForExit(60000) | Should -BeTrue
-        $printed = $out.Result + $err.Result
+        $printed = $session.Printed()
 
         # The session saw helm die: the upgrade failed, its journal says so; the release is stuck as helm left it.
         $printed | Should -Match 'STATUS Failed'
@@ -158,5 +164,35 @@ Describe 'A Helm release left pending-upgrade by a killed helm, and Invoke-Upgra
         $err.TargetObject | Should -Be 'st/st'
         $err.Exception.Message | Should -Match 'Invoke-Upgrade -Deployment \$d -To <version> -Chart <chart>'
         (Get-History).Count | Should -Be 5
+    }
+
+    It 'resumes after the whole session and its helm are killed with kill -9: the stale lock taken over, the journal marked Interrupted, 1.8.0 reached' -Tag 'Fault' {
+        $script:session = Start-UpgradeSession '1.8.0'
+        $helmPid = Wait-HelmPending $session
+        $helmPid | Should -Not -BeNullOrEmpty -Because 'helm upgrade must be caught running with its revision pending'
+        # The session first (it must not see helm end), then its helm: nothing of the client is left to finish anything.
+        & kill -9 $session.Id
+        & kill -9 $helmPid
+        $session.WaitForExit(10000) | Should -BeTrue
+        (Get-History).status[-1] | Should -Be 'pending-upgrade'
+        $killed = (Get-St | Get-UpgradeHistory)[0]
+        $killed.Status | Should -Be 'InProgress'
+        $killed.To | Should -Be '1.8.0'
+        Get-KubeTestApiVersion $api | Should -Be '1.7.6'
+        $lock = Join-Path $env:XDG_DATA_HOME 'UpgradeOps/helm/st/st/.upgradeops/upgrade.lock'
+        (Get-Content -Raw $lock | ConvertFrom-Json).ProcessId | Should -Be $session.Id
+
+        $r = @(Invoke-Upgrade -Deployment (Get-St) -Resume -Chart $chart -HelmPath $helm -Force -HealthTimeout 00:02:00)[0]
+        $r.Status | Should -Be 'Succeeded' -Because $r.Error
+        ($r.Steps | Where-Object Name -eq 'repair pending release').Detail | Should -Be 'pending-upgrade revision 6 rolled back to revision 5, the last deployed one'
+        (Get-History)[-2].description | Should -Be 'Rollback to 5'
+        (Wait-KubeTestRelease { Get-St } 60).Version | Should -Be '1.8.0'
+        Get-KubeTestApiVersion $api | Should -Be '1.8.0'
+        $history = @(Get-St | Get-UpgradeHistory)
+        $history[0].Status | Should -Be 'Succeeded'
+        $history[1].Id | Should -Be $killed.Id
+        $history[1].Status | Should -Be 'Interrupted'
+        ($history[1].Steps | Where-Object Name -eq 'helm upgrade').Detail | Should -Be 'interrupted: the session running it ended'
+        $lock | Should -Not -Exist
     }
 }
