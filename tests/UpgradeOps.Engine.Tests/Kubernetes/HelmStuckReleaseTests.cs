@@ -142,6 +142,19 @@ public class HelmStuckReleaseTests
         Assert.Equal("NotSupportedOnHelm", rolling.ErrorId);
     }
 
+    [Fact]
+    public void A_Compose_resume_refuses_another_target()
+    {
+        var compose = new Deployment { Name = "app", Platform = DeploymentPlatform.Compose, Profile = "test", Location = "/srv/app/docker-compose.yml" };
+        var path = new UpgradePath { From = "1.7.5", To = "1.7.5", IsSupported = true, Reason = "resume" };
+        var error = Assert.Throws<UpgradeOpsException>(() => DeploymentPlatforms.Open(compose).CheckUpgradeRequest(
+            new UpgradeRequest { Deployment = compose, Path = path, Resume = true, ResumeTo = "1.8.0" }));
+        Assert.Equal("ResumeTargetNotSupported", error.ErrorId);
+        Assert.Equal(ErrorKind.InvalidArgument, error.Kind);
+        Assert.Equal("1.8.0", error.Target);
+        DeploymentPlatforms.Open(compose).CheckUpgradeRequest(new UpgradeRequest { Deployment = compose, Path = path, Resume = true });
+    }
+
     private static UpgradeJournal Journal(string id, UpgradeStatus status, string? target = null, string operation = "Upgrade") => new()
     {
         Result = new UpgradeResult { Id = id, DeploymentName = "sbx", From = "1.7.5", To = "1.7.6", Status = status, Operation = operation },
