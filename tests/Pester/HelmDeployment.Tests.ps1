@@ -77,12 +77,16 @@ Describe 'Invoke-Upgrade and Invoke-Rollback on a Helm release' -Tag 'Kubernetes
         $err.Exception.Message | Should -Match 'New-DeploymentBackup.*-SkipBackup'
     }
 
-    It 'refuses -Resume and -Strategy Rolling with what to run instead, changing nothing' {
+    It 'refuses -Resume with nothing to resume and -Strategy Rolling with what to run instead, changing nothing' {
         $revision = (Get-Up).Revision
         $err = Get-ErrorFrom { Invoke-Upgrade -Deployment (Get-Up) -Resume -HelmPath $helm -Force -ErrorAction Stop }
-        $err.FullyQualifiedErrorId | Should -BeLike 'NotSupportedOnHelm,*'
-        $err.CategoryInfo.Category | Should -Be 'NotImplemented'
-        $err.Exception.Message | Should -Match 'Run Invoke-Upgrade -To again; add -Force'
+        $err.FullyQualifiedErrorId | Should -BeLike 'ChartRequired,*'
+        $err.Exception.Message | Should -Match '-Resume needs it too'
+        $err = Get-ErrorFrom { Invoke-Upgrade -Deployment (Get-Up) -Resume -Chart $chart -HelmPath $helm -Force -ErrorAction Stop }
+        $err.FullyQualifiedErrorId | Should -BeLike 'NothingToResume,*'
+        $err.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $err.TargetObject | Should -Be 'upgrade/up'
+        $err.Exception.Message | Should -Match 'No interrupted upgrade of Helm release upgrade/up .*Invoke-Upgrade -Deployment \$d -To <version> -Chart <chart>'
         $err = Get-ErrorFrom { Get-Up | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Strategy Rolling -Chart $chart -SkipBackup -HelmPath $helm -Force -ErrorAction Stop }
         $err.FullyQualifiedErrorId | Should -BeLike 'NotSupportedOnHelm,*'
         $err.Exception.Message | Should -Match 'spec.strategy'

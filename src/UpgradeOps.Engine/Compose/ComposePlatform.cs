@@ -54,6 +54,11 @@ internal sealed class ComposeDeploymentPlatform(Deployment deployment) : IDeploy
     /// <summary>Everything a Compose upgrade can be asked is checked while it is planned.</summary>
     public void CheckUpgradeRequest(UpgradeRequest request)
     {
+        // A Compose upgrade resumes the very steps its journal lists; another target would be another upgrade.
+        if (request.Resume && request.ResumeTo is not null)
+            throw new UpgradeOpsException("ResumeTargetNotSupported", ErrorKind.InvalidArgument, request.ResumeTo,
+                $"-To with -Resume is for Helm releases. '{Deployment.Name}' resumes the path its journal records: run Invoke-Upgrade -Resume without -To, " +
+                "then Invoke-Upgrade -To for a later version.");
     }
 
     public async Task<UpgradePlan> PlanUpgradeAsync(UpgradeRequest request, EngineContext context) =>
@@ -62,7 +67,11 @@ internal sealed class ComposeDeploymentPlatform(Deployment deployment) : IDeploy
     public async Task<IReadOnlyList<UpgradeResult>> UpgradeAsync(UpgradeRequest request, EngineContext context) =>
         new[] { await ComposeUpgrade.UpgradeAsync(request, context).ConfigureAwait(false) };
 
-    public Task<UpgradeResult> ResumeAsync(UpgradeRequest request, EngineContext context) => ComposeUpgrade.ResumeAsync(request, context);
+    public Task<string> PlanResumeAsync(UpgradeRequest request, EngineContext context) =>
+        Task.FromResult($"Resume the interrupted upgrade of '{Deployment.Name}' from its journal.");
+
+    public async Task<IReadOnlyList<UpgradeResult>> ResumeAsync(UpgradeRequest request, EngineContext context) =>
+        new[] { await ComposeUpgrade.ResumeAsync(request, context).ConfigureAwait(false) };
 
     public Task<string> PlanRollbackAsync(RollbackRequest request, EngineContext context) => Task.FromResult(
         $"Roll deployment '{Deployment.Name}' back " +

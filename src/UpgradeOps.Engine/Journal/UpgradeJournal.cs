@@ -38,6 +38,8 @@ public sealed class UpgradeJournal
     public List<string> AddedVariables { get; set; } = new();
     /// <summary>Helm: the release revision the upgrade started from, which Invoke-Rollback returns to.</summary>
     public int? PreviousRevision { get; set; }
+    /// <summary>Helm: the version the whole path went to (each hop journals only its own To): what Invoke-Upgrade -Resume continues to.</summary>
+    public string? Target { get; set; }
 
     [JsonIgnore]
     public string Path { get; set; } = "";
@@ -203,7 +205,7 @@ public sealed class UpgradeLock : IDisposable
                         (owner is null
                             ? $"A lock ({path}) is left that cannot be read (damaged, or not written by UpgradeOps), so no running upgrade owns it. "
                             : $"Upgrade {owner.UpgradeId} left a lock ({path}) but its process {owner.ProcessId} is gone: it was interrupted. ") +
-                        "Continue it with Invoke-Upgrade -Resume (a Helm release: run Invoke-Upgrade again with -Force, which also repairs a release left pending), " +
+                        "Continue it with Invoke-Upgrade -Resume (a Helm release: with -Chart; it first repairs a release left pending), " +
                         "undo it with Invoke-Rollback, or take the lock with -Force.");
                 File.Delete(path);
             }

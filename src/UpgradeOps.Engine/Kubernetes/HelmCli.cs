@@ -62,7 +62,7 @@ public sealed class HelmCli(string path, string? kubeconfig, string? kubeContext
         }
         catch (OperationCanceledException)
         {
-            // Ctrl+C: helm is stopped too, so the release is left as helm leaves it (Invoke-Upgrade -Force repairs a pending one).
+            // Ctrl+C: helm is stopped too, so the release is left as helm leaves it (Invoke-Upgrade -Resume or -Force repairs a pending one).
             try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
             throw;
         }

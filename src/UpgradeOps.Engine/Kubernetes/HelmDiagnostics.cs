@@ -27,7 +27,8 @@ internal static class HelmDiagnostics
         using var source = HelmDeployment.Open(deployment);
         var (ns, release) = (source.Namespace, source.Release);
         activity.Report("Reading the release", 5);
-        var latest = await CallAsync(source, "read the release", () => HelmReleaseReader.GetLatestAsync(source.Client, ns, release, ct)).ConfigureAwait(false);
+        var revisions = await CallAsync(source, "read the release", () => HelmReleaseReader.ListAsync(source.Client, ns, release, ct)).ConfigureAwait(false);
+        var latest = revisions.LastOrDefault();
         var redactor = new SecretRedactor(latest?.FlatValues() ?? Array.Empty<KeyValuePair<string, string>>());
         var report = new DiagnosticReport
         {
@@ -62,10 +63,36 @@ internal static class HelmDiagnostics
         log.LogDebug("Diagnostics of {Release}: {Pods} pods, journal {Journal}", deployment.Location, report.Services.Count, journal?.Path ?? "(none)");
         var target = journal?.Result.Operation == "Upgrade" ? journal.Result.To : null;
         // Helm's configuration rules are values keys, checked by Convert-UpgradeConfiguration: no .env to read here.
+        // A release left pending-* comes first: until it is repaired helm refuses every upgrade, whatever else is found.
+        if (PendingFinding(revisions, ns, journal) is { } pending) report.Findings.Add(pending);
         report.Findings.AddRange(DiagnosticAnalyzer.Analyze(report, source.Profile, new Dictionary<string, string>(), redactor,
             deployment.ConfiguredVersion ?? deployment.Version, target));
         activity.Complete();
         return report;
+    }
+
+    /// <summary>
+    /// The finding for a release whose newest revision is pending-* (a killed or disconnected helm), with the revision it returns
+    /// to and the upgrade -Resume continues (the newest journal's target); null when the release is not pending.
+    /// </summary>
+    internal static DiagnosticFinding? PendingFinding(IReadOnlyList<HelmRelease> revisions, string ns, UpgradeJournal? journal)
+    {
+        if (revisions.Count == 0 || revisions.MaxBy(r => r.Revision) is not { IsPending: true } latest) return null;
+        var deployed = HelmReleaseReader.LastDeployed(revisions);
+        var target = journal?.Result.Operation == "Upgrade" ? journal.Target ?? journal.Result.To : null;
+        return new DiagnosticFinding
+        {
+            Id = "HelmReleasePending", Severity = FindingSeverity.Error, Source = "release",
+            Evidence = $"revision {latest.Revision} is {latest.Status} ({latest.Description ?? "no description"}, chart {latest.ChartName} {latest.ChartVersion})" +
+                       (deployed is null ? "; no revision was ever deployed" : $"; the last deployed revision is {deployed.Revision}"),
+            Guidance = $"A helm operation on {latest.Name} did not finish (its client was killed or lost its connection), and helm refuses every upgrade " +
+                       "until it is repaired ('another operation (install/upgrade/rollback) is in progress'). " +
+                       (deployed is null
+                           ? HelmUpgrade.NeverDeployed(latest, ns).Message
+                           : $"Invoke-Upgrade -Deployment $d -Resume -Chart <chart> rolls it back to revision {deployed.Revision} and continues " +
+                             (target is null ? "to the version -To gives" : $"the interrupted upgrade to {target} ({journal!.Result.Id})") +
+                             $"; -WhatIf shows both. By hand: 'helm rollback {latest.Name} {deployed.Revision} -n {ns}'."),
+        };
     }
 
     /// <summary>A pod in the words of a container: running, restarting (CrashLoopBackOff), exited (its last run ended), created (not started).</summary>

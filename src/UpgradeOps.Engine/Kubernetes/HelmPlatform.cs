@@ -10,8 +10,8 @@ public sealed class HelmPlatform : IPlatform
 {
     public DeploymentPlatform Kind => DeploymentPlatform.Kubernetes;
     public bool InstallsCharts => true;
-    // Compose resumes from the journal's failed step; helm has no such step to resume, so a Helm upgrade is run again
-    // (-Force first rolls a release left pending back to its last deployed revision).
+    // Compose resumes from the journal's failed step; helm has no such step, so a Helm upgrade is run again to its target
+    // (-Resume reads it from the journal; -Force or -Resume first rolls a release left pending back to its last deployed revision).
     public string ContinueUpgradeAdvice => "Invoke-Upgrade -Deployment $d -To <version> runs it again (add -Force when the release is left pending-upgrade)";
     // A release's data is restored with its revision (Invoke-Rollback): workloads scaled down, databases restored, helm rollback.
     public bool RestoresDataAlone => false;
@@ -75,11 +75,8 @@ internal sealed class HelmDeploymentPlatform(Deployment deployment) : IDeploymen
     public Task<UpgradePlan> PlanUpgradeAsync(UpgradeRequest request, EngineContext context) => HelmUpgradePath.PlanAsync(request, context);
     public Task<IReadOnlyList<UpgradeResult>> UpgradeAsync(UpgradeRequest request, EngineContext context) => HelmUpgradePath.RunAsync(request, context);
 
-    public Task<UpgradeResult> ResumeAsync(UpgradeRequest request, EngineContext context)
-    {
-        HelmUpgradePath.Check(request);
-        throw new InvalidOperationException("Check refuses -Resume on a Helm release.");
-    }
+    public Task<string> PlanResumeAsync(UpgradeRequest request, EngineContext context) => HelmResume.DescribeAsync(request, context);
+    public Task<IReadOnlyList<UpgradeResult>> ResumeAsync(UpgradeRequest request, EngineContext context) => HelmResume.RunAsync(request, context);
 
     public Task<string> PlanRollbackAsync(RollbackRequest request, EngineContext context)
     {

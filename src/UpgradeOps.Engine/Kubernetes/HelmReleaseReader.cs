@@ -46,6 +46,9 @@ public sealed record HelmRelease(
 
     /// <summary>A pending-* status: helm refuses the next upgrade ("another operation ... is in progress").</summary>
     public bool IsPending => Status.StartsWith("pending-", StringComparison.Ordinal);
+
+    /// <summary>The product version this revision names: the value at the profile's version key (image.tag), else the chart's appVersion.</summary>
+    public string? VersionAt(string? valuesKey) => (valuesKey is { } key ? Value(key) : null) ?? AppVersion;
 }
 
 /// <summary>
@@ -67,6 +70,20 @@ public static class HelmReleaseReader
     /// <summary>The newest revision of a release, or null when there is none.</summary>
     public static async Task<HelmRelease?> GetLatestAsync(IKubernetes client, string ns, string releaseName, CancellationToken cancellationToken = default) =>
         (await ListAsync(client, ns, releaseName, cancellationToken).ConfigureAwait(false)).LastOrDefault();
+
+    /// <summary>
+    /// The revision a release left pending-* returns to: the newest one helm marked deployed. Not "the pending revision − 1":
+    /// helm keeps a failed upgrade's revision (1 deployed, 2 failed, 3 pending-upgrade returns to 1, not to the failed 2), and
+    /// an earlier repair leaves its pending revision in the history. When helm was killed between marking the old revision
+    /// superseded and the new one deployed, none says deployed: then the newest superseded one. Null when nothing was ever
+    /// deployed (pending-install): no rollback can repair that.
+    /// </summary>
+    /// <param name="revisions">Every stored revision, in any order.</param>
+    public static HelmRelease? LastDeployed(IEnumerable<HelmRelease> revisions)
+    {
+        var newestFirst = revisions.OrderByDescending(r => r.Revision).ToList();
+        return newestFirst.FirstOrDefault(r => r.Status == "deployed") ?? newestFirst.FirstOrDefault(r => r.Status == "superseded");
+    }
 
     /// <summary>The release Secrets (label selector owner=helm,name=RELEASE).</summary>
     public static async Task<IReadOnlyList<V1Secret>> ListSecretsAsync(IKubernetes client, string ns, string releaseName, CancellationToken cancellationToken = default)

@@ -33,19 +33,23 @@ public static class HelmUpgrade
             ?? throw new UpgradeOpsException("HelmReleaseNotFound", ErrorKind.ObjectNotFound, deployment.Location,
                 $"No Helm release {deployment.Location}. Check the names with 'helm list -A' and read it again with Get-UpgradeDeployment.");
         // The values migration is planned first: a rule without a value stops the upgrade before anything changes.
-        var (configuration, changes) = HelmValuesMigration.PlanConfiguration(deployment, profile, latest, request.From, request.To, options, request.ConfigurationValues);
+        var (configuration, changes) = HelmValuesMigration.PlanConfiguration(deployment, profile, HelmValuesMigration.ValuesBase(revisions), request.From, request.To,
+            options, request.ConfigurationValues);
         if (changes.Where(c => c.Action == ConfigurationAction.Missing).ToList() is { Count: > 0 } missing)
             throw ConfigurationRules.MissingValues(missing, request.To, missing[0].File, "the values file");
-        var ruleValuesFile = configuration is not null && !options.ValuesFiles.Contains(configuration.Path) ? configuration.Path : null;
+        var ruleValuesFile = HelmValuesMigration.RuleValuesFile(configuration, changes, options);
         // helm prints values back (NOTES, errors): the release's values, the values files given and the values the rules add are masked in what it says.
         var redactor = new SecretRedactor(latest.FlatValues().Concat(options.ValuesFiles.SelectMany(HelmValuesFile.Flatten))
             .Concat((configuration?.SecretValues ?? Array.Empty<string>()).Select(v => KeyValuePair.Create("SECRET", v))));
         // The revision to return to: the newest one that was deployed (a pending one never finished).
-        var previous = revisions.LastOrDefault(r => r.Status is "deployed" or "superseded") ?? latest;
+        var deployed = HelmReleaseReader.LastDeployed(revisions);
+        if (latest.IsPending && deployed is null) throw NeverDeployed(latest, ns);
+        var previous = deployed ?? latest;
         if (latest.IsPending && !request.Force)
             throw new UpgradeOpsException("HelmReleasePending", ErrorKind.ResourceBusy, deployment.Location,
                 $"Release {releaseName} is {latest.Status} at revision {latest.Revision}: a helm operation did not finish (a killed client leaves this), " +
-                $"and helm refuses to upgrade it. Repair it with 'helm rollback {releaseName} {previous.Revision} -n {ns}', or run Invoke-Upgrade again with -Force, which does that first.");
+                $"and helm refuses to upgrade it. Repair it with 'helm rollback {releaseName} {previous.Revision} -n {ns}' (its last deployed revision), " +
+                "or run Invoke-Upgrade -Resume (or Invoke-Upgrade again with -Force), which does that first.");
         var anchor = HelmStateFolder.Anchor(ns, releaseName);
         var started = DateTimeOffset.UtcNow;
         var id = $"{releaseName}-{started:yyyyMMdd-HHmmss}-upgrade-{request.From}-to-{request.To}";
@@ -55,6 +59,7 @@ public static class HelmUpgrade
             Path = Path.Combine(UpgradeJournal.JournalFolder(anchor), id + ".json"),
             Profile = deployment.Profile,
             Hops = new List<string> { $"{request.From}→{request.To}" },
+            Target = request.Target ?? request.To,
             Result = new UpgradeResult
             {
                 Platform = DeploymentPlatform.Kubernetes,
@@ -106,11 +111,11 @@ public static class HelmUpgrade
             {
                 await StepAsync("repair pending release", async () =>
                 {
-                    var repair = await helm.RunAsync(new[] { "rollback", releaseName, previous.Revision.ToString(), "-n", ns, "--wait" }, redactor, ct).ConfigureAwait(false);
+                    var repair = await helm.RunAsync(RepairArguments(releaseName, ns, previous.Revision, request.HealthTimeout), redactor, ct).ConfigureAwait(false);
                     if (repair.ExitCode != 0)
                         throw new UpgradeOpsException("HelmRepairFailed", ErrorKind.InvalidOperation, deployment.Location,
                             $"helm rollback {releaseName} {previous.Revision} failed: {repair.Error} Look at 'helm history {releaseName} -n {ns}'.");
-                    return $"{latest.Status} revision {latest.Revision} rolled back to revision {previous.Revision}";
+                    return $"{latest.Status} revision {latest.Revision} rolled back to revision {previous.Revision}, the last deployed one";
                 }).ConfigureAwait(false);
             }
 
@@ -245,6 +250,16 @@ public static class HelmUpgrade
         return result;
     }
 
+    /// <summary>The helm rollback that repairs a release left pending-*, the same for -WhatIf and for the run.</summary>
+    internal static string[] RepairArguments(string release, string ns, int revision, TimeSpan timeout) =>
+        ["rollback", release, revision.ToString(System.Globalization.CultureInfo.InvariantCulture), "-n", ns, "--wait", "--timeout", $"{(int)timeout.TotalSeconds}s"];
+
+    /// <summary>A release left pending-install: nothing was ever deployed, so no rollback can bring it back.</summary>
+    internal static UpgradeOpsException NeverDeployed(HelmRelease latest, string ns) =>
+        new("HelmReleaseNeverDeployed", ErrorKind.InvalidOperation, $"{ns}/{latest.Name}",
+            $"Release {latest.Name} is {latest.Status} at revision {latest.Revision} and no revision of it was ever deployed, so there is nothing to roll back to. " +
+            $"Remove it with 'helm uninstall {latest.Name} -n {ns}' (PersistentVolumeClaims of its StatefulSets stay) and install it again with helm install.");
+
     /// <summary>Makes a values file readable by its owner only, creating it empty when it does not exist yet.</summary>
     private static void KeepPrivate(string path)
     {
@@ -294,4 +309,6 @@ public sealed class HelmUpgradeRequest
     /// gives the revision before the path's first hop, which matches the backup taken at the path's start.
     /// </summary>
     public int? ReturnRevision { get; init; }
+    /// <summary>The version the whole path goes to, journalled for -Resume (a hop's journal names only its own To); null: this hop's To.</summary>
+    public string? Target { get; init; }
 }

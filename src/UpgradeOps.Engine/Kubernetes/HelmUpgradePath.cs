@@ -17,17 +17,15 @@ internal static class HelmUpgradePath
     public static void Check(UpgradeRequest request)
     {
         var deployment = request.Deployment;
-        if (request.Resume || request.Strategy == UpgradeStrategy.Rolling)
+        if (request.Strategy == UpgradeStrategy.Rolling)
             throw new UpgradeOpsException("NotSupportedOnHelm", ErrorKind.NotImplemented, deployment,
-                request.Resume
-                    ? "-Resume is not available for Helm releases: helm keeps no step to continue from. Run Invoke-Upgrade -To again; add -Force when " +
-                      "an interrupted run left its lock or the release pending-upgrade (it is rolled back to its last deployed revision first)."
-                    : "-Strategy Rolling is for Compose deployments: on a Helm release the Deployments roll their pods out themselves " +
-                      "(their spec.strategy). Run Invoke-Upgrade again without -Strategy.");
+                "-Strategy Rolling is for Compose deployments: on a Helm release the Deployments roll their pods out themselves " +
+                "(their spec.strategy). Run Invoke-Upgrade again without -Strategy.");
         // The parameters and local files first: their faults are not the cluster's, and readiness asks the cluster.
         if (request.Helm is not { } helm)
             throw new UpgradeOpsException("ChartRequired", ErrorKind.InvalidArgument, deployment,
-                "A Helm release is upgraded with its chart: give -Chart (a folder, a .tgz, or repo/chart) and, for a repository chart, -ChartVersion unless the path gives each hop its chart version (the profile's version.helmCharts).");
+                "A Helm release is upgraded with its chart: give -Chart (a folder, a .tgz, or repo/chart) and, for a repository chart, -ChartVersion unless the path gives each hop its chart version (the profile's version.helmCharts)" +
+                (request.Resume ? "; -Resume needs it too, as helm upgrade does: give the -Chart and -ValuesFile of the interrupted run." : "."));
         HelmConfiguration.CheckValuesFiles(helm.ValuesFiles);
     }
 
@@ -47,11 +45,10 @@ internal static class HelmUpgradePath
             options.ForStep(path.Steps.LastOrDefault()), context).ConfigureAwait(false);
         if (changes.Where(c => c.Action == ConfigurationAction.Missing).ToList() is { Count: > 0 } missing)
             throw ConfigurationRules.MissingValues(missing, path.To, missing[0].File, "the values file");
-        var ruleValuesFile = configuration is not null && !options.ValuesFiles.Contains(configuration.Path) ? configuration.Path : null;
+        var ruleValuesFile = HelmValuesMigration.RuleValuesFile(configuration, changes, options);
         var commands = hops.Select(hop => "helm " + string.Join(' ', HelmArguments.UpgradeArguments(deployment, profile, hop.Step.To, hop.Options, request.HealthTimeout, ruleValuesFile)));
-        var description = $"Upgrade Helm release {deployment.Location} {path.Route}: {string.Join("; then ", commands)}" +
+        var description = $"Upgrade Helm release {deployment.Location} {path.Route}: {PendingRepairPlan(deployment, request.HealthTimeout)}{string.Join("; then ", commands)}" +
                           (HelmArguments.MigrationPlan(profile) is { } migration ? $"; after each, the migration {migration}" : "") +
-                          (deployment.ReleaseStatus?.StartsWith("pending-", StringComparison.Ordinal) == true ? $"; first repair its {deployment.ReleaseStatus} state with helm rollback (-Force)" : "") +
                           (request.SkipBackup ? ". No backup (-SkipBackup): Invoke-Rollback can return the release, not its data."
                               : $". Backup {request.BackupId} is verified first and recorded in the journal, for Invoke-Rollback to restore its data.") +
                           string.Concat(changes.Select(c => $"\n  configuration: {c.RuleId}: {c.Setting} {c.Action}{(c.MovedFrom is null ? "" : $" from {c.MovedFrom}")}")) +
@@ -59,12 +56,24 @@ internal static class HelmUpgradePath
         return new UpgradePlan(description, warnings);
     }
 
-    public static async Task<IReadOnlyList<UpgradeResult>> RunAsync(UpgradeRequest request, EngineContext context)
+    /// <summary>For -WhatIf, before the helm upgrade commands: the helm rollback that first repairs a release left pending-* (with -Force or -Resume), or "".</summary>
+    internal static string PendingRepairPlan(Deployment deployment, TimeSpan timeout)
+    {
+        if (deployment.ReleaseStatus?.StartsWith("pending-", StringComparison.Ordinal) != true) return "";
+        var (ns, release) = HelmDeployment.Locate(deployment);
+        return deployment.DeployedRevision is { } revision
+            ? $"first (with -Force or -Resume) repair its {deployment.ReleaseStatus} revision {deployment.Revision}: " +
+              $"helm {string.Join(' ', HelmUpgrade.RepairArguments(release, ns, revision, timeout))} (back to revision {revision}, its last deployed one); then "
+            : $"it is {deployment.ReleaseStatus} and was never deployed, so no rollback can repair it ('helm uninstall {release} -n {ns}', then install it again); ";
+    }
+
+    /// <param name="returnRevision">The revision the path's backup was taken at (a resumed path's journal gives it); null: the revision before its first hop.</param>
+    public static async Task<IReadOnlyList<UpgradeResult>> RunAsync(UpgradeRequest request, EngineContext context, int? returnRevision = null)
     {
         var (deployment, path, options) = (request.Deployment, request.Path, request.Helm!);
         var backup = await UpgradeBackup.CheckAsync(request, context).ConfigureAwait(false);
         var results = new List<UpgradeResult>();
-        int? startRevision = null;
+        int? startRevision = returnRevision;
         foreach (var step in path.Steps)
         {
             var hop = new HelmUpgradeRequest
@@ -75,6 +84,7 @@ internal static class HelmUpgradePath
                 // With a backup every hop journals the revision before the path: the backup was taken there, so a rollback returns
                 // data and release together. Without one each hop returns to its own previous revision, as before.
                 ReturnRevision = backup is null ? null : startRevision,
+                Target = path.To,
             };
             var result = await HelmUpgrade.UpgradeAsync(hop, options.ForStep(step), context).ConfigureAwait(false);
             startRevision ??= result.JournalPath is { } journalPath ? UpgradeJournal.Load(journalPath).PreviousRevision : null;

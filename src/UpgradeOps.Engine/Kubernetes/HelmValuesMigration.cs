@@ -38,15 +38,33 @@ public static class HelmValuesMigration
         var profile = ProfileLoader.Load(request.Deployment.Profile);
         HelmConfiguration.CheckValuesFiles(options.ValuesFiles);
         using var client = KubernetesDiscovery.Connect(request.Deployment.Kubeconfig, request.Deployment.KubeContext);
-        HelmRelease? latest;
+        IReadOnlyList<HelmRelease> revisions;
         try
         {
-            latest = await HelmReleaseReader.GetLatestAsync(client, ns, releaseName, context.CancellationToken).ConfigureAwait(false);
+            revisions = await HelmReleaseReader.ListAsync(client, ns, releaseName, context.CancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException ex)
         {
             throw KubernetesDiscovery.Unreachable(client, ex);
         }
-        return PlanConfiguration(request.Deployment, profile, latest, request.From, request.To, options, request.ConfigurationValues);
+        return PlanConfiguration(request.Deployment, profile, ValuesBase(revisions), request.From, request.To, options, request.ConfigurationValues);
+    }
+
+    /// <summary>
+    /// The revision whose values helm upgrade reuses: the newest, or for a release left pending-* the deployed one it is rolled
+    /// back to first (the pending revision's values are gone after the repair).
+    /// </summary>
+    public static HelmRelease? ValuesBase(IReadOnlyList<HelmRelease> revisions) =>
+        revisions.LastOrDefault() is { IsPending: true } pending ? HelmReleaseReader.LastDeployed(revisions) ?? pending : revisions.LastOrDefault();
+
+    /// <summary>
+    /// The rules' own values file (no -ValuesFile given) to pass with -f: when this run edits it, and also when a rule of the
+    /// hop applies and an earlier run already wrote it (a re-run after a killed helm, on a release rolled back to a revision
+    /// whose values lack what the rule wrote). Null when the rules edit a -ValuesFile the user passes anyway.
+    /// </summary>
+    public static string? RuleValuesFile(FileEdit? configuration, IReadOnlyList<ConfigurationChange> changes, HelmUpgradeOptions options)
+    {
+        var file = configuration?.Path ?? changes.FirstOrDefault()?.File;
+        return file is not null && !options.ValuesFiles.Contains(file) && (configuration is not null || File.Exists(file)) ? file : null;
     }
 }

@@ -95,9 +95,14 @@ public static partial class KubernetesDiscovery
         }
     }
 
-    /// <summary>How to repair a release left pending-* (a sentence).</summary>
-    internal static string PendingRepair(string release, string ns, int revision) =>
-        $"Invoke-Upgrade -Force repairs it; by hand: 'helm rollback {release} {Math.Max(1, revision - 1)} -n {ns}'.";
+    /// <summary>
+    /// How to repair a release left pending-* (a sentence): back to <paramref name="deployedRevision"/>, the newest revision helm
+    /// deployed (<see cref="HelmReleaseReader.LastDeployed"/>; not the pending one − 1, which may be a failed upgrade's).
+    /// </summary>
+    internal static string PendingRepair(string release, string ns, int? deployedRevision) => deployedRevision is { } revision
+        ? $"Invoke-Upgrade -Deployment $d -Resume -Chart <chart> rolls it back to revision {revision} (its last deployed one) and continues the interrupted upgrade; " +
+          $"by hand: 'helm rollback {release} {revision} -n {ns}'."
+        : $"No revision of it was ever deployed, so no rollback repairs it: 'helm uninstall {release} -n {ns}', then install it again.";
 
     /// <summary>A release read with Get-UpgradeDeployment -Namespace -Release, described afresh (the object given may be old).</summary>
     internal static Task<Deployment> AgainAsync(Deployment given, EngineContext context)
@@ -118,8 +123,10 @@ public static partial class KubernetesDiscovery
         using var client = Connect(request.Kubeconfig, request.KubeContext);
 
         progress.Report("Reading the release Secrets", 20);
-        var release = await ReadAsync(client, request, "Secrets (the release is stored in them)",
-            () => HelmReleaseReader.GetLatestAsync(client, request.Namespace, request.Release, ct)).ConfigureAwait(false);
+        var revisions = await ReadAsync(client, request, "Secrets (the release is stored in them)",
+            () => HelmReleaseReader.ListAsync(client, request.Namespace, request.Release, ct)).ConfigureAwait(false);
+        var release = revisions.LastOrDefault();
+        var deployed = HelmReleaseReader.LastDeployed(revisions);
         if (release is null)
             throw new UpgradeOpsException("HelmReleaseNotFound", ErrorKind.ObjectNotFound, $"{request.Namespace}/{request.Release}",
                 $"No Helm release '{request.Release}' in namespace '{request.Namespace}' on {client.BaseUri}. Check the names with 'helm list -A'.");
@@ -141,12 +148,12 @@ public static partial class KubernetesDiscovery
         var warnings = new List<string>();
         if (release.IsPending)
             warnings.Add($"Release {release.Name} is {release.Status} (revision {release.Revision}): a helm operation did not finish, and helm refuses the next " +
-                          "upgrade until it is repaired. " + PendingRepair(release.Name, release.Namespace, release.Revision));
+                          "upgrade until it is repaired. " + PendingRepair(release.Name, release.Namespace, deployed?.Revision));
         if (productVersions.Count > 1)
             warnings.Add($"The product workloads run different versions: {string.Join(", ", productVersions)}.");
 
         // Where the profile says the version is a value (image.tag), the values win over the chart's appVersion.
-        var configured = (profile.Version.HelmValuesKey is { } key ? release.Value(key) : null) ?? release.AppVersion;
+        var configured = release.VersionAt(profile.Version.HelmValuesKey);
         var running = productVersions.Count == 1 ? productVersions[0] : null;
         // A failed helm upgrade (a pre-upgrade hook failed) leaves a newest revision that names a version no workload runs:
         // what runs is the version, as on Compose.
@@ -166,6 +173,7 @@ public static partial class KubernetesDiscovery
             ChartName = release.ChartName,
             Revision = release.Revision,
             ReleaseStatus = release.Status,
+            DeployedRevision = deployed?.Revision,
             Services = services,
             Location = $"{request.Namespace}/{request.Release}", Namespace = request.Namespace, Release = request.Release,
             Endpoint = client.BaseUri.ToString(),

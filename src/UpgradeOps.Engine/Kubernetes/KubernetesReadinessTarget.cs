@@ -83,7 +83,7 @@ internal sealed class KubernetesReadinessTarget : IReadinessTarget
         var (ns, release) = HelmDeployment.Locate(deployment);
         return ("HelmReleasePending",
             $"Release {release} is {status} at revision {deployment.Revision}: a helm operation did not finish, and helm refuses the next upgrade until it is repaired.",
-            KubernetesDiscovery.PendingRepair(release, ns, deployment.Revision ?? 1));
+            KubernetesDiscovery.PendingRepair(release, ns, deployment.DeployedRevision));
     }
 
     /// <summary>

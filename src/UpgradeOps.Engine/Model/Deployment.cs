@@ -19,6 +19,8 @@ public sealed class Deployment
     public string? ChartName { get; set; }
     public int? Revision { get; set; }
     public string? ReleaseStatus { get; set; }
+    /// <summary>Helm: the newest revision helm marked deployed (what a release left pending-* is rolled back to); null when none was.</summary>
+    public int? DeployedRevision { get; set; }
     /// <summary>Helm: how the cluster was reached (the kubeconfig file and context given to Get-UpgradeDeployment, if any).</summary>
     public string? Kubeconfig { get => _kubeconfig; set => _kubeconfig = Given(value); }
     public string? KubeContext { get => _kubeContext; set => _kubeContext = Given(value); }

@@ -36,8 +36,11 @@ public interface IDeploymentPlatform
     /// <summary>Upgrades along the path; one result per journal written (a Helm release journals each hop).</summary>
     Task<IReadOnlyList<UpgradeResult>> UpgradeAsync(UpgradeRequest request, EngineContext context);
 
-    /// <summary>Continues the interrupted upgrade its journal records.</summary>
-    Task<UpgradeResult> ResumeAsync(UpgradeRequest request, EngineContext context);
+    /// <summary>What -Resume would do, as -WhatIf prints it; nothing is changed.</summary>
+    Task<string> PlanResumeAsync(UpgradeRequest request, EngineContext context);
+
+    /// <summary>Continues the interrupted upgrade its journal records; one result per journal written (a Helm release journals each hop).</summary>
+    Task<IReadOnlyList<UpgradeResult>> ResumeAsync(UpgradeRequest request, EngineContext context);
 
     /// <summary>What a rollback would do, for -WhatIf; nothing is changed.</summary>
     Task<string> PlanRollbackAsync(RollbackRequest request, EngineContext context);

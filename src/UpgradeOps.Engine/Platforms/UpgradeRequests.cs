@@ -10,6 +10,10 @@ public sealed class UpgradeRequest
     public string? BackupId { get; init; }
     /// <summary>Continue the interrupted upgrade the journal records (-Resume).</summary>
     public bool Resume { get; init; }
+    /// <summary>Helm, with -Resume: the version to continue to instead of the one the interrupted upgrade's journal names (-To).</summary>
+    public string? ResumeTo { get; init; }
+    /// <summary>Helm, with -Resume: released versions to plan the continued path through (-AvailableVersion), as for Test-UpgradePath.</summary>
+    public IReadOnlyList<string> AvailableVersions { get; init; } = Array.Empty<string>();
     /// <summary>A Helm release's chart, values files and helm; null when none was given.</summary>
     public HelmUpgradeOptions? Helm { get; init; }
     public bool SkipBackup { get; init; }

@@ -163,7 +163,7 @@ public static class PostUpgradeValidator
             seen.Add($"{infoPath} says {ProductApi.Text(info.Json, "version") ?? $"nothing ({string.Join(", ", info.Errors)})"}");
             if (Normalize(ProductApi.Text(info.Json, "version")) != Normalize(expected))
                 return check.Fail("ApiVersionMismatch", $"{string.Join("; ", seen)}; expected {expected}.",
-                    "The servers still run another image: look at Get-UpgradeHistory and Get-UpgradeDiagnostic; an interrupted upgrade is finished with Invoke-Upgrade -Resume (Compose) or by running Invoke-Upgrade again (Helm).");
+                    "The servers still run another image: look at Get-UpgradeHistory and Get-UpgradeDiagnostic; an interrupted upgrade is finished with Invoke-Upgrade -Resume (on a Helm release with -Chart).");
         }
         if (api.Definition.VersionQuery is { } query)
         {

@@ -38,13 +38,13 @@ namespace UpgradeOps.Commands;
 /// <example>
 /// <code>Get-UpgradeDeployment -Namespace infrahub -Release infrahub -KubeContext prod</code>
 /// <para>Describes a Helm release from its release Secrets: chart, app version, revision and status (a release stuck in
-/// pending-upgrade or pending-rollback is a warning), and its Deployments and StatefulSets mapped to roles with their replicas.</para>
+/// pending-upgrade, pending-install or pending-rollback is a warning naming the revision it returns to), and its Deployments and StatefulSets mapped to roles with their replicas.</para>
 /// </example>
 /// <example>
 /// <code>Get-UpgradeDeployment -ComposeFile ./docker-compose.yml | Test-UpgradePath -To 1.7.6</code>
 /// <para>Checks the upgrade path from the version the deployment runs now.</para>
 /// </example>
-/// <returns>An UpgradeOps.Deployment: Name, Platform, Profile, Version, ConfiguredVersion, RunningVersion, ChartName, ChartVersion, Revision, ReleaseStatus, Services (Name, Role, Image, Version, Replicas, ExpectedReplicas, Healthy, Containers, Volumes), ApiEndpoint, Location, Endpoint, Healthy, Warnings.</returns>
+/// <returns>An UpgradeOps.Deployment: Name, Platform, Profile, Version, ConfiguredVersion, RunningVersion, ChartName, ChartVersion, Revision, ReleaseStatus, DeployedRevision (Helm: the newest deployed revision, which a release left pending-* returns to), Services (Name, Role, Image, Version, Replicas, ExpectedReplicas, Healthy, Containers, Volumes), ApiEndpoint, Location, Endpoint, Healthy, Warnings.</returns>
 /// <seealso cref="TestUpgradePathCommand"/>
 [Cmdlet(VerbsCommon.Get, "UpgradeDeployment", DefaultParameterSetName = ComposeFileSet)]
 [OutputType(typeof(Deployment))]

@@ -34,7 +34,7 @@ namespace UpgradeOps.Commands;
 /// starting version is required (-Backup). A journal is written before each step beside the compose file (.upgradeops/journal)
 /// with the backup, the previous image ids and file hashes; a lock lets only one upgrade run per deployment (ErrorId
 /// UpgradeInProgress; a lock left by a dead process is StaleUpgradeLock). -Resume continues an interrupted upgrade from its
-/// journal. When a step fails the previous containers are started again so the old version serves; with -RollbackOnFailure the
+/// journal (a Helm release: see -Resume). When a step fails the previous containers are started again so the old version serves; with -RollbackOnFailure the
 /// data is restored from the backup too (Invoke-Rollback does the same later).</para>
 /// <para type="description">A Helm release (from Get-UpgradeDeployment -Namespace -Release) is upgraded with helm upgrade
 /// (-Chart, -ChartVersion, -ValuesFile). When the path's hops carry chart versions (Test-UpgradePath on a release whose profile
@@ -86,6 +86,14 @@ namespace UpgradeOps.Commands;
 /// <para>Continues the upgrade that was interrupted (a killed session, a reboot) from the step its journal records.</para>
 /// </example>
 /// <example>
+/// <code>$release = Get-UpgradeDeployment -Namespace infrahub -Release infrahub   # warns: pending-upgrade
+/// Invoke-Upgrade -Deployment $release -Resume -Chart opsmill/infrahub -ValuesFile ./values.yaml -WhatIf
+/// Invoke-Upgrade -Deployment $release -Resume -Chart opsmill/infrahub -ValuesFile ./values.yaml</code>
+/// <para>A helm killed mid-upgrade left the release pending-upgrade, and every helm upgrade now fails with "another operation is in
+/// progress". -WhatIf names the revision it rolls back to (the last deployed one) and the helm upgrade that follows; the run does both,
+/// continuing to the version the interrupted upgrade's journal names.</para>
+/// </example>
+/// <example>
 /// <code>$r = Get-UpgradeDeployment -Namespace infrahub -Release infrahub | Test-UpgradePath -To 1.7.6 |
 ///     Invoke-Upgrade -Chart opsmill/infrahub -ValuesFile ./values.yaml -Backup $b -HealthTimeout 00:10:00 -Verbose
 /// $r.Rollout | Format-Table Workload, Role, Replicas, Ready, TimeToReady</code>
@@ -119,16 +127,18 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     public Deployment? Deployment { get; set; }
 
     /// <summary>
-    /// <para type="description">The version to upgrade to; the path is checked as Test-UpgradePath would.</para>
+    /// <para type="description">The version to upgrade to; the path is checked as Test-UpgradePath would. With -Resume (a Helm release only): the version to continue to instead of the one the interrupted upgrade's journal names.</para>
     /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = VersionSet)]
+    [Parameter(ParameterSetName = ResumeSet)]
     [ArgumentCompleter(typeof(VersionCompleter))]
     public string To { get; set; } = "";
 
     /// <summary>
-    /// <para type="description">Released versions to plan hops through (with -To), as for Test-UpgradePath.</para>
+    /// <para type="description">Released versions to plan hops through (with -To, or with -Resume on a Helm release), as for Test-UpgradePath.</para>
     /// </summary>
     [Parameter(ParameterSetName = VersionSet)]
+    [Parameter(ParameterSetName = ResumeSet)]
     [ArgumentCompleter(typeof(VersionCompleter))]
     public string[] AvailableVersion { get; set; } = Array.Empty<string>();
 
@@ -184,7 +194,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     public Hashtable? ConfigurationValue { get; set; }
 
     /// <summary>
-    /// <para type="description">Continue the interrupted upgrade recorded in the deployment's journal.</para>
+    /// <para type="description">Continue the interrupted upgrade recorded in the deployment's journal. Compose: from the step it stopped at. Helm: a release left pending-upgrade, pending-install or pending-rollback by a killed or disconnected helm is first rolled back to its last deployed revision (helm rollback), then the upgrade runs again from that revision's version to the target the journal names (or -To), with the journal's backup; give the -Chart and -ValuesFile of the interrupted run. Without an interrupted upgrade in the journal it stops with NothingToResume; -WhatIf prints the rollback and the helm upgrade.</para>
     /// </summary>
     [Parameter(Mandatory = true, ParameterSetName = ResumeSet)]
     public SwitchParameter Resume { get; set; }
@@ -268,6 +278,8 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
                 BackupId = Backup?.Id,
                 SkipBackup = SkipBackup,
                 Resume = Resume,
+                ResumeTo = Resume && To.Length > 0 ? To : null,
+                AvailableVersions = AvailableVersion,
                 Strategy = Enum.Parse<UpgradeStrategy>(Strategy),
                 RollbackOnFailure = RollbackOnFailure,
                 MigrationTimeout = MigrationTimeout,
@@ -289,8 +301,9 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
 
             if (Resume)
             {
-                if (!ShouldChange(deployment.Name, $"Resume the interrupted upgrade of '{deployment.Name}' from its journal.", "Resume upgrade", Force)) return;
-                Emit(RunEngine(context => platform.ResumeAsync(request, context)));
+                var resumePlan = RunEngine(context => platform.PlanResumeAsync(request, context));
+                if (!ShouldChange(deployment.Name, resumePlan, "Resume upgrade", Force)) return;
+                foreach (var result in RunEngine(context => platform.ResumeAsync(request, context))) Emit(result);
                 return;
             }
 

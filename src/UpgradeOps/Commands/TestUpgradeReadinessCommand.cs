@@ -23,7 +23,7 @@ namespace UpgradeOps.Commands;
 /// <para type="description">On a Helm release (Get-UpgradeDeployment -Namespace -Release) the same items are checked: the backup's dumps are
 /// read by the release's database pod (as Test-DeploymentBackup does); DiskSpace checks the backup folder only (the cluster's nodes pull
 /// the images, so the Docker root does not apply); DeploymentHealthy reads the release's workloads afresh and fails while the release is
-/// pending-* (with the repair); Configuration checks the profile's Helm rules (requiresValuesKey, movedFrom, defaultValue, generate)
+/// pending-* (ErrorId HelmReleasePending; the remedy names its last deployed revision and Invoke-Upgrade -Resume); Configuration checks the profile's Helm rules (requiresValuesKey, movedFrom, defaultValue, generate)
 /// against the release's values; BackgroundTasks asks the release's API through a port-forward to a ready API pod that the command
 /// opens through the Kubernetes API and closes when it ends (as Test-PostUpgrade does; -Verbose names the pod and port), or at
 /// -ApiEndpoint when given; when the forward cannot be made the item is a Warning with the ErrorId that says why (ApiPodNotReady,

@@ -77,14 +77,16 @@ public class ReadinessLogicTests
     {
         var deployment = new Deployment
         {
-            Name = "hv", Platform = DeploymentPlatform.Kubernetes, Profile = "test", Location = "hv/hv", Revision = 3, ReleaseStatus = "pending-upgrade",
+            // Revision 2 was a failed upgrade: the repair returns to 1, the last deployed revision, not to the pending one − 1.
+            Name = "hv", Platform = DeploymentPlatform.Kubernetes, Profile = "test", Location = "hv/hv", Revision = 3, ReleaseStatus = "pending-upgrade", DeployedRevision = 1,
             Services = new[] { new DeploymentService { Name = "hv-server", Healthy = true, Replicas = 1, ExpectedReplicas = 1 } },
         };
         var result = UpgradeReadinessChecker.HealthCheck(deployment, UpgradeOps.Kubernetes.KubernetesReadinessTarget.PendingRelease(deployment));
         Assert.Equal(CheckStatus.Failed, result.Status);
         Assert.Equal("HelmReleasePending", result.ErrorId);
         Assert.Contains("pending-upgrade", result.Detail);
-        Assert.Contains("helm rollback hv 2 -n hv", result.Remedy);
+        Assert.Contains("helm rollback hv 1 -n hv", result.Remedy);
+        Assert.Contains("Invoke-Upgrade -Deployment $d -Resume -Chart <chart> rolls it back to revision 1", result.Remedy);
 
         deployment.ReleaseStatus = "deployed";
         Assert.Equal(CheckStatus.Passed, UpgradeReadinessChecker.HealthCheck(deployment, UpgradeOps.Kubernetes.KubernetesReadinessTarget.PendingRelease(deployment)).Status);
