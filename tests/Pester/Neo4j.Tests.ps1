@@ -427,6 +427,8 @@ Describe 'A restore whose volume has no room for the staged copy' -Tag 'Backup',
         # The storage volume on a 1 MiB file system of its own: a tmpfs mounted over the volume's folder on the host, seen
         # by every container started after it (the API restarted here, the restore's helper). The live content takes
         # 700 KB, the backup's copy 400 KB, so staging the copy beside it runs out of space half-way.
+        # The Community database as the file starts it (the bad-input cases before change its image and environment).
+        $script:d = Set-Database -Image 127.0.0.1:5000/upgradeops/neo4j:5-community
         $script:small = docker volume inspect -f '{{.Mountpoint}}' "$($project)_storage_data"
         $LASTEXITCODE | Should -Be 0
         $null = Invoke-GraphCompose stop infrahub-server
