@@ -27,7 +27,7 @@ internal static class ComposeBackupPlan
             switch (store.Kind)
             {
                 case DataStoreKind.Postgres:
-                    planned.Add(new(store.Name, BackupComponentKind.PostgresDump, $"database '{store.Database}' in service {ComposeRestorePlan.ComposeName(profile, store.Service!)}", $"{store.Name}.dump{suffix}"));
+                    planned.Add(new(store.Name, BackupComponentKind.PostgresDump, $"database {store.DatabaseShown} in service {ComposeRestorePlan.ComposeName(profile, store.Service!)}", $"{store.Name}.dump{suffix}"));
                     break;
                 case DataStoreKind.Volume:
                     planned.Add(new(store.Name, BackupComponentKind.Volume, $"volume {deploymentName}_{store.Volume}", $"{store.Name}.tar{suffix}"));

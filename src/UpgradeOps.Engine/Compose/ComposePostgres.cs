@@ -34,6 +34,6 @@ internal static class ComposePostgres
             port = int.Parse(binding.HostPort);
         }
         return new PostgresTarget(new DockerContainerExec(engine.Client, container.ID, new[] { $"PGPASSWORD={password}" }),
-            user, password, store.Database!, serverPort, host, port);
+            user, password, store.DatabaseIn(env.GetValueOrDefault)!, serverPort, host, port);
     }
 }

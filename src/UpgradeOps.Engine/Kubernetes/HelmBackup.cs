@@ -44,7 +44,7 @@ public static class HelmBackup
             {
                 case DataStoreKind.Postgres:
                     var workload = workloads.FirstOrDefault(w => w.Service?.Name == store.Service)?.Name ?? store.Service;
-                    planned.Add(new(store.Name, BackupComponentKind.PostgresDump, $"database '{store.Database}' in a pod of {source.Namespace}/{workload}", $"{store.Name}.dump{suffix}"));
+                    planned.Add(new(store.Name, BackupComponentKind.PostgresDump, $"database {store.DatabaseShown} in a pod of {source.Namespace}/{workload}", $"{store.Name}.dump{suffix}"));
                     break;
                 case DataStoreKind.Volume when store.KubernetesWorkload is not null:
                     var holder = workloads.FirstOrDefault(w => w.Service?.Name == store.KubernetesWorkload)?.Name ?? store.KubernetesWorkload;

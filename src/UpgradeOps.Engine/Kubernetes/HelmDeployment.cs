@@ -129,8 +129,10 @@ internal sealed class HelmDeployment : IDataStoreHost
         }
         var port = int.TryParse(await environment.ValueAsync("PGPORT", ct).ConfigureAwait(false), out var p) ? p
             : container.Ports?.FirstOrDefault(c => c.Name is "postgres" or "postgresql")?.ContainerPort ?? store.Port;
+        var named = new Dictionary<string, string?>();
+        foreach (var variable in store.DatabaseVariables) named[variable] = await environment.ValueAsync(variable, ct).ConfigureAwait(false);
         var exec = new PodContainerExec(Client, Namespace, pod.Metadata.Name, container.Name, fromVariables);
-        return new PostgresTarget(exec, user, password, store.Database!, port, npgsqlHost: null, npgsqlPort: null);
+        return new PostgresTarget(exec, user, password, store.DatabaseIn(named.GetValueOrDefault)!, port, npgsqlHost: null, npgsqlPort: null);
     }
 
     /// <summary>A Volume data store's pod (of its kubernetesWorkload), where tar runs on its path: the pod's first container.</summary>

@@ -242,6 +242,19 @@ public sealed class DataStoreDefinition
     /// <summary>Environment variable in the container that holds the database user / password.</summary>
     public string? UserVariable { get; set; }
     public string? PasswordVariable { get; set; }
+    /// <summary>
+    /// PostgreSQL: environment variables of the container that may name the database, tried in order; <see cref="Database"/>
+    /// when none is set. One product's database image differs by platform (POSTGRES_DB in the official image, POSTGRES_DATABASE
+    /// in Bitnami's), and so may the name (Infrahub's task manager: prefect on Compose, server in its Helm chart).
+    /// </summary>
+    public List<string> DatabaseVariables { get; set; } = new();
+
+    /// <summary>The database as a plan names it before any container is read.</summary>
+    public string DatabaseShown => DatabaseVariables.Count == 0 ? $"'{Database}'" : $"'{Database}' (or the one {string.Join(" or ", DatabaseVariables)} names)";
+
+    /// <summary>The database to use: the first of <see cref="DatabaseVariables"/> the container sets, else <see cref="Database"/>.</summary>
+    public string? DatabaseIn(Func<string, string?> environmentValue) =>
+        DatabaseVariables.Select(environmentValue).FirstOrDefault(value => !string.IsNullOrWhiteSpace(value)) ?? Database;
     /// <summary>PostgreSQL: the port the server listens on inside its container (default 5432).</summary>
     public int Port { get; set; } = 5432;
     public string? Volume { get; set; }

@@ -61,6 +61,30 @@ public class ProfileLoaderTests
     }
 
     [Theory]
+    // Compose: the official image's POSTGRES_DB (Infrahub's compose file: prefect).
+    [InlineData("POSTGRES_DB", "prefect", "prefect")]
+    // Helm: prefect-server's Bitnami PostgreSQL, POSTGRES_DATABASE from postgresql.auth.database (server).
+    [InlineData("POSTGRES_DATABASE", "server", "server")]
+    // Neither set (or empty): the profile's database.
+    [InlineData("OTHER", "x", "prefect")]
+    [InlineData("POSTGRES_DATABASE", " ", "prefect")]
+    public void Builtin_infrahub_task_manager_database_is_named_by_the_containers_environment_on_either_platform(string variable, string value, string expected)
+    {
+        var store = ProfileLoader.Load("infrahub").DataStores.Single(d => d.Name == "task-manager-db");
+        var environment = new Dictionary<string, string> { [variable] = value };
+        Assert.Equal(expected, store.DatabaseIn(environment.GetValueOrDefault));
+        Assert.Equal("'prefect' (or the one POSTGRES_DB or POSTGRES_DATABASE names)", store.DatabaseShown);
+    }
+
+    [Fact]
+    public void Without_databaseVariables_the_database_is_the_profiles()
+    {
+        var store = new DataStoreDefinition { Name = "db", Kind = DataStoreKind.Postgres, Database = "shop" };
+        Assert.Equal("shop", store.DatabaseIn(_ => "other"));
+        Assert.Equal("'shop'", store.DatabaseShown);
+    }
+
+    [Theory]
     [InlineData("    kubernetesSelector:\n      matchLabels: {}\n", "needs at least one label")]
     [InlineData("    kubernetesSelector:\n      matchLabels:\n        app:\n", "without a name or value")]
     [InlineData("    kubernetesSelector:\n      matchExpressions: []\n", "matchExpressions")]
