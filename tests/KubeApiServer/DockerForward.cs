@@ -194,13 +194,28 @@ public sealed class DockerForward(string socketPath, IReadOnlyDictionary<string,
         return -1;
     }
 
-    /// <summary>GET /pods/NAME/log: the container's docker logs (stdout and stderr), with tailLines and timestamps.</summary>
+    /// <summary>
+    /// GET /pods/NAME/log: the container's docker logs (stdout and stderr), with tailLines, timestamps and previous. Docker
+    /// restarts the same container, so its log holds every run: previous=true is the log until the running run started
+    /// (the whole log while it is between runs, its last run being the previous one).
+    /// </summary>
     public async Task LogsAsync(HttpContext context, string container)
     {
         var query = context.Request.Query;
         var tail = int.TryParse(query["tailLines"], out var n) ? n.ToString() : "all";
         var timestamps = query["timestamps"] == "true" ? "1" : "0";
-        using var response = await _http.GetAsync($"/containers/{Uri.EscapeDataString(container)}/logs?stdout=1&stderr=1&tail={tail}&timestamps={timestamps}",
+        var until = "";
+        if (query["previous"] == "true")
+        {
+            var state = JsonNode.Parse(await _http.GetStringAsync($"/containers/{Uri.EscapeDataString(container)}/json"))!["State"]!;
+            if (state["Running"]?.GetValue<bool>() == true && DateTimeOffset.TryParse((string?)state["StartedAt"], out var started))
+            {
+                // Seconds and milliseconds as Docker parses them ("s.fff"), whatever the culture.
+                var milliseconds = started.ToUnixTimeMilliseconds();
+                until = $"&until={milliseconds / 1000}.{milliseconds % 1000:D3}";
+            }
+        }
+        using var response = await _http.GetAsync($"/containers/{Uri.EscapeDataString(container)}/logs?stdout=1&stderr=1&tail={tail}&timestamps={timestamps}{until}",
             HttpCompletionOption.ResponseHeadersRead);
         if (!response.IsSuccessStatusCode)
             throw new ApiException(500, "InternalError", $"container {container} behind the pod: {await response.Content.ReadAsStringAsync()}");

@@ -298,10 +298,24 @@ internal sealed class RolloutWatch : IAsyncDisposable
         // A container that never started (an image that cannot be pulled) has no log.
         var container = pod.Status?.ContainerStatuses?.FirstOrDefault(c => c.Ready != true);
         if (container is null || container.RestartCount == 0 && container.State?.Running is null && container.State?.Terminated is null) return null;
+        var crashed = CrashIsInPreviousLog(container);
+        return await LogLineAsync(pod, container.Name, previous: crashed, ct).ConfigureAwait(false)
+            ?? (crashed ? await LogLineAsync(pod, container.Name, previous: false, ct).ConfigureAwait(false) : null);
+    }
+
+    /// <summary>
+    /// Restarted and running again (or waiting to): what the crash said is in the previous run's log; the current one may hold
+    /// only start-up lines, or nothing yet (seen under load: the line that names the failure was missing). Just terminated:
+    /// the current log is the crashed run's.
+    /// </summary>
+    internal static bool CrashIsInPreviousLog(V1ContainerStatus container) => container.RestartCount > 0 && container.State?.Terminated is null;
+
+    private async Task<string?> LogLineAsync(V1Pod pod, string container, bool previous, CancellationToken ct)
+    {
         try
         {
-            await using var stream = await _client.CoreV1.ReadNamespacedPodLogAsync(pod.Metadata.Name, _ns, container: container.Name, tailLines: 5, cancellationToken: ct)
-                .ConfigureAwait(false);
+            await using var stream = await _client.CoreV1.ReadNamespacedPodLogAsync(pod.Metadata.Name, _ns, container: container, tailLines: 5, previous: previous,
+                cancellationToken: ct).ConfigureAwait(false);
             using var reader = new StreamReader(stream);
             var line = (await reader.ReadToEndAsync(ct).ConfigureAwait(false)).Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.Length > 0);
             return line is null ? null : _redactor.Redact(line.Length > 200 ? line[..200] + "…" : line);

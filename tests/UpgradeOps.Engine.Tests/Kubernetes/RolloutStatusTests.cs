@@ -229,4 +229,29 @@ public class RolloutStatusTests
         collector.Write(bytes, 4, bytes.Length - 4);
         Assert.Equal(["schéma → 1.7.6"], lines);
     }
+
+    [Theory]
+    // Restarted and running again: its current log may hold only start-up lines; the crash is in the previous run's.
+    [InlineData(3, "running", true)]
+    // CrashLoopBackOff: no current run; the previous one crashed.
+    [InlineData(3, "waiting", true)]
+    // Just terminated: the current log is the crashed run's.
+    [InlineData(3, "terminated", false)]
+    // Never restarted: there is no previous log.
+    [InlineData(0, "running", false)]
+    [InlineData(0, "terminated", false)]
+    public void A_crashing_containers_last_words_are_read_from_the_run_that_crashed(int restarts, string state, bool previous)
+    {
+        var status = new V1ContainerStatus
+        {
+            Name = "server", RestartCount = restarts,
+            State = state switch
+            {
+                "running" => new V1ContainerState { Running = new V1ContainerStateRunning() },
+                "waiting" => new V1ContainerState { Waiting = new V1ContainerStateWaiting { Reason = "CrashLoopBackOff" } },
+                _ => new V1ContainerState { Terminated = new V1ContainerStateTerminated { ExitCode = 1 } },
+            },
+        };
+        Assert.Equal(previous, RolloutWatch.CrashIsInPreviousLog(status));
+    }
 }
