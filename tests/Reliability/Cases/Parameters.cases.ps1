@@ -30,7 +30,12 @@ function New-BinderCase([string] $Name, [scriptblock] $Run, [string] $ErrorId, [
     New-BinderCase 'Get-UpgradeDeployment -ComposeFile with -Namespace and -Release' { Get-UpgradeDeployment -ComposeFile ./docker-compose.yml -Namespace ns -Release rel } 'AmbiguousParameterSet'
     New-BinderCase 'Get-UpgradeDeployment -ProjectName of an empty string' { Get-UpgradeDeployment -ProjectName '' } 'ParameterArgumentValidationErrorEmptyStringNotAllowed' 'InvalidData'
     New-BinderCase 'Test-UpgradePath -From with -Deployment' { Test-UpgradePath -From 1.7.5 -To 1.7.6 -Deployment (New-TestDeployment) } 'AmbiguousParameterSet'
-    New-BinderCase 'Invoke-Upgrade -To with -Resume' { Invoke-Upgrade -Deployment (New-TestDeployment) -To 1.7.6 -Resume -Force } 'AmbiguousParameterSet'
+    # -To with -Resume binds (a Helm release resumes to a target); a Compose deployment resumes only its journal's path.
+    @{
+        Name = 'Invoke-Upgrade -To with -Resume on Compose'
+        Run = { Invoke-Upgrade -Deployment (New-TestDeployment) -To 1.7.6 -Resume -Force }
+        ErrorId = 'ResumeTargetNotSupported'; Category = 'InvalidArgument'; Target = '1.7.6'
+    }
     New-BinderCase 'Invoke-Upgrade -Backup of a string' { Invoke-Upgrade -Deployment (New-TestDeployment) -To 1.7.6 -Backup '/backups/prod' -Force } 'CannotConvertArgumentNoMessage'
     New-BinderCase 'Restore-DeploymentBackup -Path with -Backup' {
         $backup = [Activator]::CreateInstance((Test-UpgradePath -From 1.0.0 -To 1.0.1).GetType().Assembly.GetType('UpgradeOps.DeploymentBackup'))
