@@ -265,7 +265,7 @@ public static class ComposeRestore
         await WithVolumeHelperAsync(source, staged, async helper =>
         {
             var made = await DockerExec.RunAsync(source.Engine.Client, helper, new[] { "mkdir", $"{staged.MountPath}/{staged.StagingFolder}" }, ct).ConfigureAwait(false);
-            if (made.ExitCode != 0) throw VolumeFailure(staged, "making its staging folder", made.StandardError.Trim());
+            if (made.ExitCode != 0) throw VolumeFailure(staged, "making its staging folder", swapping: false, made.StandardError.Trim());
             try
             {
                 await using var archive = BackupVerifier.OpenContent(folder, component, passphrase);
@@ -275,7 +275,7 @@ public static class ComposeRestore
             catch (Docker.DotNet.DockerApiException ex)
             {
                 await RunQuietlyAsync(source, helper, new[] { "rm", "-rf", $"{staged.MountPath}/{staged.StagingFolder}" }).ConfigureAwait(false);
-                throw VolumeFailure(staged, "staging the backup's copy beside the live content", DockerModels.ErrorOf(ex), ex);
+                throw VolumeFailure(staged, "staging the backup's copy beside the live content", swapping: false, DockerModels.ErrorOf(ex), ex);
             }
             catch
             {
@@ -296,7 +296,7 @@ public static class ComposeRestore
         {
             var swap = await DockerExec.RunAsync(source.Engine.Client, helper, new[] { "sh", "-c", SwapScript, "upgradeops-volume-swap", staged.MountPath, staged.StagingFolder }, ct)
                 .ConfigureAwait(false);
-            if (swap.ExitCode != 0) throw VolumeFailure(staged, "putting the staged copy in place", swap.StandardError.Trim());
+            if (swap.ExitCode != 0) throw VolumeFailure(staged, "putting the staged copy in place", swapping: true, swap.StandardError.Trim());
             staged.Swapped = true;
         }, ct).ConfigureAwait(false);
     }
@@ -365,10 +365,10 @@ public static class ComposeRestore
         }
     }
 
-    private static UpgradeOpsException VolumeFailure(StagedVolume staged, string doing, string error, Exception? inner = null)
+    /// <param name="swapping">Whether the live content was being replaced (it may be half old, half new) rather than only staged beside it.</param>
+    private static UpgradeOpsException VolumeFailure(StagedVolume staged, string doing, bool swapping, string error, Exception? inner = null)
     {
         var full = error.Contains("no space left", StringComparison.OrdinalIgnoreCase);
-        var swapping = doing.StartsWith("putting", StringComparison.Ordinal);
         var state = swapping
             ? "The volume may hold part of its old and part of the backup's content."
             : "Its live content was not changed.";
