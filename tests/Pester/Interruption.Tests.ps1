@@ -107,3 +107,51 @@ Describe 'An upgrade killed in the middle of its migration' -Tag 'Sandbox', 'Int
         Assert-ServingWithData '1.8.0'
     }
 }
+
+# Ctrl+C (StopProcessing) differs from a kill: the engine's own handler runs. It records the upgrade as Interrupted and,
+# by default (serve the previous version on failure), brings the old version back to serving before it returns; the
+# recovery must then still finish or undo it. The two most delicate boundaries, one recovery each.
+Describe 'An upgrade stopped like Ctrl+C at <Step>' -Tag 'Sandbox', 'Interruption', 'Fault' -ForEach @(
+    @{ Step = 'migrate'; Recovery = 'Resume' }, @{ Step = 'recreate API'; Recovery = 'Rollback' }
+) {
+    It 'is recorded as Interrupted, serves, and is finished by <Recovery>' {
+        $env:UPGRADEOPS_PAUSE_AT_STEP = "hop1:$Step"
+        $job = Start-ThreadJob -ArgumentList $env:UPGRADEOPS_MODULE, $sandbox.ComposeFile, $profilePath, $backup.Path -ScriptBlock {
+            param($module, $composeFile, $profilePath, $backupPath)
+            Import-Module $module
+            $d = Get-UpgradeDeployment -ComposeFile $composeFile -Profile $profilePath -WarningAction SilentlyContinue
+            Invoke-Upgrade -Deployment $d -To 1.7.6 -Backup (Get-DeploymentBackup -Path $backupPath) -Force
+        }
+        try {
+            $deadline = (Get-Date).AddSeconds(120)
+            while (-not ($job.Warning | Where-Object { "$_" -like "*paused before hop1:$Step until*" })) {
+                if ($job.State -notin 'Running', 'NotStarted' -or (Get-Date) -gt $deadline) {
+                    throw "The upgrade did not pause at '$Step' ($($job.State)): $($job | Receive-Job -Keep 2>&1 | Out-String)"
+                }
+                Start-Sleep -Milliseconds 100
+            }
+            $job | Stop-Job
+        }
+        finally {
+            Remove-Item Env:UPGRADEOPS_PAUSE_AT_STEP -ErrorAction SilentlyContinue
+            $job | Remove-Job -Force
+        }
+
+        $history = Get-UpgradeHistory -Deployment (Get-Deployment) | Where-Object Operation -eq 'Upgrade' | Select-Object -First 1
+        $history.Status | Should -Be 'Interrupted'
+        $d = Get-Deployment
+        $d.Healthy | Should -BeTrue -Because 'the handler brings the previous version back to serving before it returns'
+
+        if ($Recovery -eq 'Resume') {
+            $resumed = Invoke-Upgrade -Deployment $d -Resume -Force
+            $resumed.Status | Should -Be 'Succeeded' -Because (($resumed.Steps | Format-Table -AutoSize | Out-String) + $resumed.Error)
+            Assert-ServingWithData '1.7.6'
+            (Invoke-Rollback -Deployment (Get-Deployment) -Force).Status | Should -Be 'Succeeded'
+        }
+        else {
+            $rollback = Invoke-Rollback -Deployment $d -Force
+            $rollback.Status | Should -Be 'Succeeded' -Because ($rollback.Steps | Format-Table -AutoSize | Out-String)
+        }
+        Assert-ServingWithData '1.7.5'
+    }
+}
