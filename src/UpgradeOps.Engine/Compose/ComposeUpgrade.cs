@@ -155,23 +155,36 @@ public static partial class ComposeUpgrade
         catch (Exception ex) when (ex is UpgradeOpsException or DockerApiException or OperationCanceledException or IOException or HttpRequestException)
         {
             var cancelled = ex is OperationCanceledException;
-            result.Status = cancelled ? UpgradeStatus.Interrupted : UpgradeStatus.Failed;
-            result.ErrorId = ex is UpgradeOpsException u ? u.ErrorId : cancelled ? "UpgradeInterrupted" : "UpgradeFailed";
-            result.Error = ex.Message;
+            // An engine that stops answering cut the upgrade off as Ctrl+C does: it did not fail by itself, and -Resume continues it.
+            var lost = DockerEngine.IsLost(ex);
+            result.Status = cancelled || lost ? UpgradeStatus.Interrupted : UpgradeStatus.Failed;
+            result.ErrorId = ex is UpgradeOpsException u ? u.ErrorId : cancelled ? "UpgradeInterrupted" : lost ? "DockerEngineUnreachable" : "UpgradeFailed";
+            result.Error = lost
+                ? target.Engine.LostMessage(journal.Current, ex, "finish the upgrade with Invoke-Upgrade -Resume or undo it with Invoke-Rollback.")
+                : ex.Message;
             var failed = result.Steps.LastOrDefault(s => s.Status == StepStatus.Running);
             if (failed is not null) { failed.Status = StepStatus.Failed; failed.Detail = ex.Message; }
             log.LogWarning("Upgrade {Id} {Status} at {Step}: {Message}", result.Id, result.Status, journal.Current, ex.Message);
             journal.Save();
 
-            if (request.RollbackOnFailure && result.BackupPath is not null)
+            try
             {
-                await ComposeRollback.RollBackAsync(journal, target, request.Passphrase, request.HealthTimeout,
-                    new EngineContext(context.Sink, CancellationToken.None)).ConfigureAwait(false);
-                result.Status = UpgradeStatus.RolledBack;
+                if (request.RollbackOnFailure && result.BackupPath is not null)
+                {
+                    await ComposeRollback.RollBackAsync(journal, target, request.Passphrase, request.HealthTimeout,
+                        new EngineContext(context.Sink, CancellationToken.None)).ConfigureAwait(false);
+                    result.Status = UpgradeStatus.RolledBack;
+                }
+                else if (request.ServePreviousOnFailure)
+                {
+                    await BackToServingAsync(journal, target, request.HealthTimeout, log).ConfigureAwait(false);
+                }
             }
-            else if (request.ServePreviousOnFailure)
+            catch (Exception recovery) when (DockerEngine.IsLost(recovery))
             {
-                await BackToServingAsync(journal, target, request.HealthTimeout, log).ConfigureAwait(false);
+                // The engine is still gone: nothing can be put back now. The journal keeps what was done for -Resume or Invoke-Rollback.
+                log.LogWarning("The upgrade could not {Recovery}: {Message}", request.RollbackOnFailure ? "roll back" : "bring the previous version back",
+                    target.Engine.LostMessage(journal.Current, recovery, "run Invoke-Rollback (or Invoke-Upgrade -Resume)."));
             }
         }
         finally

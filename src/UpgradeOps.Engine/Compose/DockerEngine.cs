@@ -78,6 +78,18 @@ public sealed class DockerEngine : IDisposable
     public void Dispose() => Client.Dispose();
 
     /// <summary>
+    /// Whether a failure means the engine stopped answering (stopped, restarted, its socket gone) rather than refusing a
+    /// request: the client reports a refused or broken connection as HttpRequestException, a cut stream as IOException.
+    /// </summary>
+    public static bool IsLost(Exception ex) =>
+        ex is HttpRequestException || ex is IOException { InnerException: System.Net.Sockets.SocketException or HttpRequestException };
+
+    /// <summary>What an operation that lost its engine half-way reports, with where it stopped and how to finish.</summary>
+    public string LostMessage(string? step, Exception ex, string next) =>
+        $"The Docker Engine at {Endpoint} stopped answering{(step is null ? "" : $" at {step}")} ({ex.Message.TrimEnd('.')}). " +
+        $"Start it again (the containers it ran come back by their restart policy), then {next}";
+
+    /// <summary>
     /// Pauses a container, trying again when the engine's freezer gives up for a moment: runc cannot freeze a container
     /// while a process is being started in it (a healthcheck or an exec), and answers "unable to freeze".
     /// </summary>

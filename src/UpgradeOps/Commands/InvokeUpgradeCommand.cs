@@ -343,7 +343,8 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     {
         WriteObject(result);
         if (result.Status is UpgradeStatus.Failed or UpgradeStatus.RolledBack or UpgradeStatus.Interrupted)
-            WriteEngineError(new UpgradeOpsException(result.ErrorId ?? "UpgradeFailed", ErrorKind.InvalidOperation, result,
+            WriteEngineError(new UpgradeOpsException(result.ErrorId ?? "UpgradeFailed",
+                result.ErrorId == "DockerEngineUnreachable" ? ErrorKind.ConnectionError : ErrorKind.InvalidOperation, result,
                 $"Upgrade {result.From} → {result.To} {result.Status}: {result.Error} " +
                 (result.Status != UpgradeStatus.RolledBack ? "Journal: " + result.JournalPath
                     : result.BackupId is null ? "The previous version serves again; the data was not restored (no backup: -SkipBackup)."
