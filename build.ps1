@@ -154,7 +154,9 @@ function Start-PesterProcess {
     # Tests that do not use the Compose sandbox (xunit, the bad-input corpus, the Helm tests on their own API server and
     # ports) run in a second process beside those that do, which spend most of their time waiting on containers. Its
     # output goes to a log, shown when it is done.
-    param([Parameter(Mandatory)][string[]] $Path, [Parameter(Mandatory)][string] $Name, [switch] $Xunit)
+    param([Parameter(Mandatory)][string[]] $Path, [Parameter(Mandatory)][string] $Name, [switch] $Xunit,
+        # A test lane (Start-SandboxLane): the process runs in its network namespace, against its Docker Engine and project.
+        $Lane)
     $results = Join-Path $OutDir 'test-results'
     $null = New-Item -ItemType Directory -Force -Path $results
     $side = [pscustomobject]@{ Name = $Name; Log = (Join-Path $results "$Name.log"); Summary = (Join-Path $results "$Name.json"); Process = $null }
@@ -166,6 +168,10 @@ function Start-PesterProcess {
     # what the machine's two cores must keep steady; the second process only has to finish before them.
     $nice = if (-not $IsWindows) { Get-Command nice -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1 }
     $file, $arguments = if ($nice) { $nice.Source, (@('-n', '10', "`"$PwshPath`"") + $arguments) } else { $PwshPath, $arguments }
+    if ($Lane) {
+        $arguments = @("--net=$($Lane.NetnsPath)", 'env', "DOCKER_HOST=$($Lane.DockerHost)", "UPGRADEOPS_SANDBOX_PROJECT=$($Lane.Project)", "`"$file`"") + $arguments
+        $file = (Get-Command nsenter -CommandType Application).Source
+    }
     $side.Process = Start-Process -FilePath $file -ArgumentList $arguments -RedirectStandardOutput $side.Log -RedirectStandardError "$($side.Log).err" -PassThru
     $side
 }
@@ -289,30 +295,58 @@ function Invoke-Test {
     # The package test checks the zip; made here so no test rebuilds the module it has loaded.
     New-Package
     Initialize-Sandbox
-    # The Compose sandbox has fixed ports: the files that use it (a block tagged Sandbox) run one after the other here;
-    # xunit and every other file (the Helm ones on their own test API server and free ports) run in a second process.
+    # The sandboxes use fixed ports on the host network, so one network namespace runs one sandbox file at a time. The
+    # files run in four processes side by side: the Compose sandbox files are split between this process and a test lane
+    # (a network namespace with its own Docker Engine and registry, Start-SandboxLane), the graph sandboxes (Neo4j,
+    # Infrahub) run in a second lane, and xunit with every file that needs no sandbox (the bad-input corpus, planning,
+    # help, the Helm tests on their own API server and free ports) in a fourth. Most of their time is spent waiting on
+    # containers, which two cores can do side by side.
     $files = @(Get-ChildItem (Join-Path $Root 'tests/Pester') -Filter '*.Tests.ps1' | Sort-Object Name)
     $usesSandbox = { param($file) (Get-Content -Raw $file.FullName) -match "-Tag\s[^{]*'Sandbox'" }
-    $beside = @($files | Where-Object { -not (& $usesSandbox $_) } | ForEach-Object { [IO.Path]::GetRelativePath($Root, $_.FullName) })
-    $side = Start-PesterProcess -Path ($beside + @('tests/Reliability')) -Name 'xunit-and-pester-beside' -Xunit
+    $relative = { param($file) [IO.Path]::GetRelativePath($Root, $file.FullName) }
+    # Chosen by the files' times (the last run's "Pester files by time") so the lanes end together.
+    $laneFiles = [ordered]@{
+        sandbox2 = @('Rehearsal', 'Backup', 'EngineRestart', 'Diagnostic')
+        graph    = @('Neo4j', 'Infrahub')
+    }
+    $inLane = { param($file) $laneFiles.Values | ForEach-Object { $_ } | Where-Object { "$_.Tests.ps1" -eq $file.Name } }
+    $beside = @($files | Where-Object { -not (& $usesSandbox $_) -and -not (& $inLane $_) } | ForEach-Object { & $relative $_ })
+    $here = @($files | Where-Object { (& $usesSandbox $_) -and -not (& $inLane $_) } | ForEach-Object FullName)
+    $sides = [System.Collections.Generic.List[object]]::new()
+    $lanes = [System.Collections.Generic.List[string]]::new()
+    $main = $null
     try {
-        $main = Invoke-PesterTests -Path @($files | Where-Object { & $usesSandbox $_ } | ForEach-Object FullName) -DeferSummary
+        $sides.Add((Start-PesterProcess -Path ($beside + @('tests/Reliability')) -Name 'xunit-and-pester-beside' -Xunit))
+        foreach ($name in $laneFiles.Keys) {
+            $paths = @($files | Where-Object { $_.BaseName -replace '\.Tests$' -in $laneFiles[$name] } | ForEach-Object { & $relative $_ })
+            if ($paths.Count -eq 0) { continue }
+            $lane = Start-SandboxLane -Name $name
+            $lanes.Add($name)
+            $sides.Add((Start-PesterProcess -Path $paths -Name "lane-$name" -Lane $lane))
+        }
+        $main = Invoke-PesterTests -Path $here -DeferSummary
     }
     finally {
-        # The tests share one sandbox deployment; it goes when they are done (the engine and registry stay).
+        # The tests share one sandbox deployment per lane; it goes when they are done (the machine's engine and registry stay).
         Stop-Sandbox -RemoveVolumes -RemoveFolder -ErrorAction Continue | Out-Null
-        $other = Receive-PesterProcess $side
+        $others = @(foreach ($side in $sides) { Receive-PesterProcess $side })
+        foreach ($name in $lanes) { Stop-SandboxLane -Name $name -ErrorAction Continue }
     }
     # Last, where CI's tail shows it: what took the time and every failure of the main run.
     Write-Host '---- tests/Pester (Compose sandbox) ----'
     Write-PesterSummary $main.Result
-    foreach ($failure in @($other.PSObject.Properties['FailedTests'] ? $other.FailedTests : @())) { Write-Host "  failed (beside): $failure" }
-    $xunit = $other.Xunit
-    $pester = [pscustomobject]@{
-        Passed = $main.Passed + $other.Passed; Failed = $main.Failed + $other.Failed; Skipped = $main.Skipped + $other.Skipped
+    for ($i = 0; $i -lt $others.Count; $i++) {
+        foreach ($failure in @($others[$i].PSObject.Properties['FailedTests'] ? $others[$i].FailedTests : @())) { Write-Host "  failed ($($sides[$i].Name)): $failure" }
     }
-    foreach ($summary in @($main.Reliability, $other.Reliability) | Where-Object { $_ }) { Write-Host $summary }
-    if ($matrix = Format-FaultMatrix (@($main.Faults) + @($other.PSObject.Properties['Faults'] ? $other.Faults : @()))) { Write-Host $matrix }
+    $xunit = $others[0].Xunit
+    $pester = [pscustomobject]@{
+        Passed  = $main.Passed + ($others | Measure-Object Passed -Sum).Sum
+        Failed  = $main.Failed + ($others | Measure-Object Failed -Sum).Sum
+        Skipped = $main.Skipped + ($others | Measure-Object Skipped -Sum).Sum
+    }
+    foreach ($summary in @($main.Reliability) + @($others | ForEach-Object Reliability) | Where-Object { $_ }) { Write-Host $summary }
+    $faults = @($main.Faults) + @($others | ForEach-Object { $_.PSObject.Properties['Faults'] ? $_.Faults : @() })
+    if ($matrix = Format-FaultMatrix $faults) { Write-Host $matrix }
     $passed = $xunit.Passed + $pester.Passed
     $failed = $xunit.Failed + $pester.Failed
     $skipped = $xunit.Skipped + $pester.Skipped

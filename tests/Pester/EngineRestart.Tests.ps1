@@ -3,7 +3,7 @@
 # Stopping the machine's engine would break every test running beside this one (the Helm and Neo4j files share it), so
 # this file starts a second dockerd of its own (own socket, data root and exec root; --bridge=none, no iptables, as
 # Initialize-SandboxHost starts the first), runs the sandbox there through DOCKER_HOST, and removes it all at the end.
-# The sandbox's ports are fixed: it runs in the lane of the other sandbox files, after removing their sandbox.
+# The sandbox's ports are fixed: it runs in a lane of the other sandbox files (build.ps1), after removing their sandbox.
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
     . (Join-Path $PSScriptRoot 'SandboxFixture.ps1')
@@ -39,6 +39,8 @@ BeforeAll {
     # The sandbox of the file before this one holds the fixed ports on the machine's engine.
     Stop-Sandbox -RemoveVolumes | Out-Null
     Start-TestEngine
+    # In a test lane DOCKER_HOST names the lane's engine: it is put back at the end.
+    $script:callerDockerHost = $env:DOCKER_HOST
     $env:DOCKER_HOST = $engineSocket
     $script:sandbox = Use-TestSandbox -Version 1.7.5
     # 1.8.0 rewrites every bulk row in batches; small, slow batches keep the migration running while the engine stops.
@@ -54,7 +56,7 @@ BeforeAll {
 AfterAll {
     if ($env:DOCKER_HOST -eq $engineSocket) {
         Stop-Sandbox -RemoveVolumes -ErrorAction SilentlyContinue | Out-Null
-        Remove-Item Env:DOCKER_HOST
+        if ($callerDockerHost) { $env:DOCKER_HOST = $callerDockerHost } else { Remove-Item Env:DOCKER_HOST }
     }
     Stop-TestEngine
     if (Test-Path $engineData) { Remove-Item -LiteralPath $engineData -Recurse -Force -ErrorAction SilentlyContinue }

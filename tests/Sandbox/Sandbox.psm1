@@ -26,7 +26,8 @@ $script:ImagePrefix = "$($script:Registry)/upgradeops"
 $script:BaseImage = "$($script:ImagePrefix)/sandbox-base:bookworm"
 $script:AppImage = "$($script:ImagePrefix)/sandbox"
 $script:Versions = @('1.6.4', '1.7.5', '1.7.6', '1.7.7', '1.8.0', '2.0.0')
-$script:DefaultProject = 'upgradeops-sandbox'
+# A test lane (Start-SandboxLane) names its own project, so two sandboxes never share a deployment folder.
+$script:DefaultProject = if ($env:UPGRADEOPS_SANDBOX_PROJECT) { $env:UPGRADEOPS_SANDBOX_PROJECT } else { 'upgradeops-sandbox' }
 $script:Ports = [ordered]@{ lb = 58000; 'server-a' = 58001; 'server-b' = 58002; database = 55432; cache = 56379 }
 $script:ExpectedContainers = 7   # database, cache, server-a, server-b, lb, 2 workers
 $script:RepositoryName = 'sandbox-config'
@@ -310,7 +311,8 @@ function Initialize-SandboxHost {
     $actions = [System.Collections.Generic.List[string]]::new()
     $installed = @()
     if (-not $SkipInstall) {
-        $wanted = [ordered]@{ dockerd = 'docker.io'; docker = 'docker.io'; 'docker-compose' = 'docker-compose'; 'docker-registry' = 'docker-registry'; debootstrap = 'debootstrap'; gpg = 'gnupg' }
+        # ip and nsenter: the test lanes (Start-SandboxLane).
+        $wanted = [ordered]@{ dockerd = 'docker.io'; docker = 'docker.io'; 'docker-compose' = 'docker-compose'; 'docker-registry' = 'docker-registry'; debootstrap = 'debootstrap'; gpg = 'gnupg'; ip = 'iproute2'; nsenter = 'util-linux' }
         $missing = @($wanted.Keys | Where-Object { -not (Test-SbxCommand $_) } | ForEach-Object { $wanted[$_] } | Select-Object -Unique)
         if ($missing.Count -gt 0) {
             Assert-SbxRoot "install $($missing -join ', ')"
@@ -326,7 +328,7 @@ function Initialize-SandboxHost {
             $actions.Add("installed $($missing -join ', ')")
         }
         else {
-            $actions.Add('packages present: docker.io, docker-compose, docker-registry, debootstrap, gnupg')
+            $actions.Add('packages present: docker.io, docker-compose, docker-registry, debootstrap, gnupg, iproute2, util-linux')
         }
     }
 
@@ -967,6 +969,123 @@ function Stop-Sandbox {
     }
 }
 
+# ---- test lanes ------------------------------------------------------------------------------------
+
+function Get-SbxLanePaths([string] $Name) {
+    # /run for the sockets (containerd's must stay under 108 bytes), /var/tmp for the data root: it keeps the lane's
+    # pulled images from one run to the next, as the machine's engine keeps its own.
+    [pscustomobject]@{
+        Namespace   = "upgradeops-$Name"
+        NetnsPath   = "/run/netns/upgradeops-$Name"
+        Run         = "/run/upgradeops-$Name"
+        Data        = "/var/tmp/upgradeops-$Name"
+        DockerHost  = "unix:///run/upgradeops-$Name/docker.sock"
+        EnginePid   = Join-Path $script:HostDir "lane-$Name-dockerd.pid"
+        RegistryPid = Join-Path $script:HostDir "lane-$Name-registry.pid"
+    }
+}
+
+function Start-SandboxLane {
+    <#
+    .SYNOPSIS
+        Starts a test lane: a network namespace of its own with a Docker Engine and a registry in it, so a sandbox with
+        the same fixed ports on the host network runs beside the machine's own.
+    .DESCRIPTION
+        The sandboxes use host networking and fixed ports on 127.0.0.1, so only one can run per network namespace. A lane
+        is a namespace (ip netns add upgradeops-NAME, loopback only: no route out, no private-range address) with a
+        dockerd of its own (nsenter --net: same file systems and cgroups, own socket, data root and exec root) and
+        Debian's docker-registry on the lane's 127.0.0.1:5000 serving the same storage as the machine's registry, so the
+        lane pulls the images Build-SandboxImage pushed. Run a process in the lane with
+        `nsenter --net=<NetnsPath> env DOCKER_HOST=<DockerHost> UPGRADEOPS_SANDBOX_PROJECT=<Project> ...`.
+        Idempotent: a lane already running is reused. Stop it with Stop-SandboxLane.
+    .OUTPUTS
+        UpgradeOps.SandboxLane: Name, NetnsPath, DockerHost, Project, EnginePid, RegistryPid.
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)][ValidatePattern('^[a-z0-9-]{1,20}$')][string] $Name, [ValidateRange(5, 600)][int] $TimeoutSeconds = 90)
+    Assert-SbxRoot 'start a test lane (network namespace, dockerd)'
+    foreach ($tool in 'ip', 'nsenter', 'dockerd', 'docker-registry') { if (-not (Test-SbxCommand $tool)) { throw "$tool is not installed: a test lane needs it (run Initialize-SandboxHost)." } }
+    $lane = Get-SbxLanePaths $Name
+    if (-not (Test-Path $lane.NetnsPath)) {
+        $null = Invoke-SbxNative ip @('netns', 'add', $lane.Namespace)
+        $null = Invoke-SbxNative ip @('-n', $lane.Namespace, 'link', 'set', 'lo', 'up')
+    }
+    $null = New-Item -ItemType Directory -Force -Path $lane.Run, $lane.Data
+    $enter = @('nsenter', "--net=$($lane.NetnsPath)")
+    $answers = { (Invoke-SbxNative docker @('-H', $lane.DockerHost, 'version', '--format', '{{.Server.Version}}') -AllowFailure).ExitCode -eq 0 }
+    $enginePid = if (Test-Path $lane.EnginePid) { [int](Get-Content -Raw $lane.EnginePid).Trim() } else { 0 }
+    if (-not ((Test-SbxProcess $enginePid 'dockerd') -and (& $answers))) {
+        # nsenter execs dockerd in place: the pid it leaves is dockerd's.
+        $enginePid = Start-SbxDetached -LogFile (Join-Path $script:HostDir "lane-$Name-dockerd.log") -Command ($enter + @('dockerd',
+            '--bridge=none', '--iptables=false', '--ip-masq=false', '-H', $lane.DockerHost, '--data-root', "$($lane.Data)/docker",
+            '--exec-root', "$($lane.Run)/exec", '--pidfile', "$($lane.Run)/docker.pid"))
+        Set-Content -Path $lane.EnginePid -Value $enginePid
+    }
+    $registryPid = if (Test-Path $lane.RegistryPid) { [int](Get-Content -Raw $lane.RegistryPid).Trim() } else { 0 }
+    if (-not (Test-SbxProcess $registryPid 'docker-registry')) {
+        $registryPid = Start-SbxDetached -LogFile (Join-Path $script:HostDir "lane-$Name-registry.log") -Command ($enter + @('docker-registry', 'serve', (Join-Path $script:SandboxDir 'registry/config.yml')))
+        Set-Content -Path $lane.RegistryPid -Value $registryPid
+    }
+    # The lane's registry answers on the lane's loopback only: connect from inside the namespace.
+    $registryAnswers = { (Invoke-SbxNative nsenter @("--net=$($lane.NetnsPath)", 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/5000') -AllowFailure).ExitCode -eq 0 }
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+    while (-not ((& $answers) -and (& $registryAnswers))) {
+        foreach ($p in @(@{ Pid = $enginePid; Name = 'dockerd' }, @{ Pid = $registryPid; Name = 'docker-registry' })) {
+            if (-not (Test-SbxAlive $p.Pid)) { throw "The lane's $($p.Name) exited while starting; see $(Join-Path $script:HostDir "lane-$Name-$($p.Name -replace 'docker-', '').log")" }
+        }
+        if ([DateTime]::UtcNow -gt $deadline) { throw "Test lane '$Name' did not answer within $TimeoutSeconds s (dockerd pid $enginePid, registry pid $registryPid)." }
+        Start-Sleep -Milliseconds 300
+    }
+    [pscustomobject]@{
+        PSTypeName  = 'UpgradeOps.SandboxLane'
+        Name        = $Name
+        NetnsPath   = $lane.NetnsPath
+        DockerHost  = $lane.DockerHost
+        Project     = "upgradeops-$Name"
+        EnginePid   = $enginePid
+        RegistryPid = $registryPid
+    }
+}
+
+function Stop-SandboxLane {
+    <#
+    .SYNOPSIS
+        Stops a test lane: removes every container and volume of its engine, stops its dockerd and registry by the pids
+        Start-SandboxLane recorded, and deletes its network namespace. Its data root (the pulled images) stays for the next run.
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)][ValidatePattern('^[a-z0-9-]{1,20}$')][string] $Name)
+    $lane = Get-SbxLanePaths $Name
+    $enginePid = if (Test-Path $lane.EnginePid) { [int](Get-Content -Raw $lane.EnginePid).Trim() } else { 0 }
+    if (Test-SbxProcess $enginePid 'dockerd') {
+        # Everything the lane's tests made goes with it: the engine is the lane's alone.
+        $containers = @((Invoke-SbxNative docker @('-H', $lane.DockerHost, 'ps', '-aq') -AllowFailure).Output | Where-Object { $_ })
+        if ($containers.Count -gt 0) { $null = Invoke-SbxNative docker (@('-H', $lane.DockerHost, 'rm', '-f', '-v') + $containers) -AllowFailure }
+        $volumes = @((Invoke-SbxNative docker @('-H', $lane.DockerHost, 'volume', 'ls', '-q') -AllowFailure).Output | Where-Object { $_ })
+        if ($volumes.Count -gt 0) { $null = Invoke-SbxNative docker (@('-H', $lane.DockerHost, 'volume', 'rm', '-f') + $volumes) -AllowFailure }
+    }
+    foreach ($target in @(@{ File = $lane.RegistryPid; Name = 'docker-registry' }, @{ File = $lane.EnginePid; Name = 'dockerd' })) {
+        if (-not (Test-Path $target.File)) { continue }
+        $processId = [int](Get-Content -Raw $target.File).Trim()
+        if (Test-SbxProcess $processId $target.Name) {
+            $null = Invoke-SbxNative kill @('-TERM', "$processId") -AllowFailure
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while ((Test-SbxProcess $processId $target.Name) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 200 }
+            if (Test-SbxProcess $processId $target.Name) { Stop-Process -Id $processId -Force }
+        }
+        Remove-Item $target.File -Force
+    }
+    # dockerd leaves its default network namespace mounted under the exec root when it exits.
+    $mounts = @(Get-Content /proc/mounts | ForEach-Object { ($_ -split ' ')[1] } | Where-Object { $_.StartsWith("$($lane.Run)/") } | Sort-Object -Descending)
+    foreach ($mount in $mounts) { $null = Invoke-SbxNative umount @($mount) -AllowFailure }
+    if (Test-Path $lane.Run) { Remove-Item -LiteralPath $lane.Run -Recurse -Force -ErrorAction SilentlyContinue }
+    if (Test-Path $lane.NetnsPath) { $null = Invoke-SbxNative ip @('netns', 'delete', $lane.Namespace) -AllowFailure }
+    # The lane's sandbox deployment folder (its project is upgradeops-NAME), as Stop-Sandbox -RemoveFolder removes it.
+    $folder = Resolve-SbxPath "upgradeops-$Name" $null
+    $envFile = Join-Path $folder '.env'
+    if ((Test-Path $envFile) -and ((Get-Content -Raw $envFile) -like "$($script:EnvMarker)*")) { Remove-Item -LiteralPath $folder -Recurse -Force }
+}
+
 Export-ModuleMember -Function Initialize-SandboxHost, Stop-SandboxHost, Build-SandboxImage, Remove-SandboxImage,
     Start-Sandbox, Stop-Sandbox, Get-Sandbox, Wait-SandboxHealthy, Invoke-SandboxCompose, Invoke-SandboxGraphQL,
-    Add-SandboxRepositoryCommit
+    Add-SandboxRepositoryCommit, Start-SandboxLane, Stop-SandboxLane
