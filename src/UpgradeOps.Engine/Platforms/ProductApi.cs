@@ -49,11 +49,37 @@ public sealed class ProductApi
         using var body = new StringContent(System.Text.Json.JsonSerializer.Serialize(new { query }), System.Text.Encoding.UTF8, "application/json");
         var (status, text) = await ExchangeAsync((root, t) => EngineHttp.Client.PostAsync(new Uri(root, path.TrimStart('/')), body, t), ct).ConfigureAwait(false);
         var json = TryParse(text);
+        return new ApiAnswer(json, ErrorsOf(json, status), watch.Elapsed, status);
+    }
+
+    /// <summary>
+    /// An HTTP request without a body to <paramref name="path"/> (already escaped), such as a REST call that starts an
+    /// operation; its errors are read as a GraphQL answer's are (a product's REST errors often share that shape).
+    /// </summary>
+    public async Task<ApiAnswer> SendAsync(HttpMethod method, string path, CancellationToken ct)
+    {
+        var watch = Stopwatch.StartNew();
+        var (status, text) = await ExchangeAsync(async (root, t) =>
+        {
+            // An explicit empty body: Content-Length 0, which every server reads as "no body" (not a chunked stream).
+            using var request = new HttpRequestMessage(method, new Uri(root, path.TrimStart('/')))
+            {
+                Content = method == HttpMethod.Get ? null : new ByteArrayContent([]),
+            };
+            return await EngineHttp.Client.SendAsync(request, t).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
+        var json = TryParse(text);
+        return new ApiAnswer(json, ErrorsOf(json, status), watch.Elapsed, status);
+    }
+
+    /// <summary>The messages of the answer's errors[], or its HTTP status when it failed without any.</summary>
+    private static List<string> ErrorsOf(JsonNode? json, int status)
+    {
         var errors = new List<string>();
-        if (json?["errors"] is JsonArray array)
-            errors.AddRange(array.Select(e => e?["message"]?.GetValue<string>() ?? e?.ToJsonString() ?? "error"));
+        if (json is JsonObject && json["errors"] is JsonArray array)
+            errors.AddRange(array.Select(e => e is JsonObject && e["message"] is JsonValue message ? message.ToString() : e?.ToJsonString() ?? "error"));
         if ((status is < 200 or >= 300) && errors.Count == 0) errors.Add($"HTTP {status}");
-        return new ApiAnswer(json, errors, watch.Elapsed, status);
+        return errors;
     }
 
     /// <summary>One request and its answer's text; through a port-forward, a request it broke fails with the forward's reason.</summary>
