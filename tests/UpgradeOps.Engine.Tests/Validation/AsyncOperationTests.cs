@@ -122,6 +122,37 @@ public class AsyncOperationTests
     }
 
     [Fact]
+    public async Task The_builtin_infrahub_operations_send_infrahubs_requests_and_read_its_answers()
+    {
+        // The requests and answers of /work/wt/infrahub-validation-contract.md, in Infrahub's shapes (opsmill/infrahub 27f4f86).
+        var validation = ProfileLoader.Load("infrahub").Validation;
+        const string artifacts = """{"data":{"CoreArtifact":{"edges":[{"node":{"id":"18f0-a","name":{"value":"startup-config"},"definition":{"node":{"id":"18f0-d"}}}}]}}}""";
+        const string repositories = """{"data":{"CoreRepository":{"edges":[{"node":{"id":"18f0-r","name":{"value":"infra"},"location":{"value":"https://git.example/infra.git"},"default_branch":{"value":"main"}}}]}}}""";
+        using var api = new ScriptedApi((method, path, body) => (method, path, body) switch
+        {
+            (_, "/api/artifact/generate/18f0-d", _) => (200, "null"),
+            (_, _, "query { CoreArtifact(limit: 1) { edges { node { id name { value } definition { node { id } } } } } }") => (200, artifacts),
+            (_, _, """query { CoreArtifact(ids: ["18f0-a"]) { edges { node { status { value } checksum { value } } } } }""") => (200, Artifact("Ready", "0f343b0931126a20f133d67c2b018a3b")),
+            (_, _, "query { CoreRepository { edges { node { id name { value } location { value } default_branch { value } } } } }") => (200, repositories),
+            (_, _, """mutation { InfrahubRepositoryProcess(data: {id: "18f0-r"}) { ok } }""") => (200, """{"data":{"InfrahubRepositoryProcess":{"ok":true}}}"""),
+            (_, _, """query { CoreRepository(ids: ["18f0-r"]) { edges { node { sync_status { value } commit { value } } } } }""") =>
+                (200, """{"data":{"CoreRepository":{"edges":[{"node":{"sync_status":{"value":"in-sync"},"commit":{"value":"4b825dc642cb6eb9a060e54bf8d69288fbee4904"}}}]}}}"""),
+            _ => (400, """{"data":null,"errors":[{"message":"not in the contract"}]}"""),
+        });
+        var worker = new FakeTarget(new ExecResult(0, "", "4b825dc642cb6eb9a060e54bf8d69288fbee4904\trefs/heads/main\n"));
+
+        var artifact = await PostUpgradeValidator.AsyncOperationAsync("ArtifactGeneration", api.Api, worker, validation.ArtifactGeneration, CancellationToken.None);
+        var sync = await PostUpgradeValidator.AsyncOperationAsync("GitSync", api.Api, worker, validation.GitSync, CancellationToken.None);
+
+        Assert.Equal((CheckStatus.Passed, CheckStatus.Passed), (artifact.Status, sync.Status));
+        Assert.Contains("startup-config: Ready", artifact.Detail);
+        Assert.Contains("infra: in-sync", sync.Detail);
+        Assert.Equal(["git", "ls-remote", "https://git.example/infra.git", "refs/heads/main"], worker.Commands.Single());
+        Assert.Equal("task-worker", worker.Services.Single());
+        Assert.Contains(api.Requests, r => r is { Method: "POST", Path: "/api/artifact/generate/18f0-d", Body: "" });
+    }
+
+    [Fact]
     public void Item_fields_read_nested_paths_and_without_them_an_item_gives_its_top_level_values()
     {
         var item = JsonNode.Parse("""{"node":{"id":"x","name":{"value":"n"}},"top":"t","count":2}""")!.AsObject();
