@@ -158,6 +158,13 @@ public sealed class ApiDefinition
     /// <summary>The service and container port that serve the API.</summary>
     public string? Service { get; set; }
     public int? Port { get; set; }
+    /// <summary>
+    /// Test-PostUpgrade's credentials: the header that carries an API token (e.g. X-INFRAHUB-KEY), and the environment variable
+    /// of the API service's container that holds it. The product's own operations (artifact generation, repository sync)
+    /// need an account; without the variable set, the requests go without it.
+    /// </summary>
+    public string? TokenHeader { get; set; }
+    public string? TokenVariable { get; set; }
 }
 
 /// <summary>

@@ -57,6 +57,12 @@ internal sealed partial class ProfileValidator(string source, ConditionalWeakTab
             Fail(profile.VersionPolicy, "versionPolicy.maxMinorStep must be 1 or more.");
         if (profile.Api.Service is { } apiService && !names.Contains(apiService))
             Fail(profile.Api, $"api.service '{apiService}' is not one of the declared services.");
+        if ((profile.Api.TokenHeader is null) != (profile.Api.TokenVariable is null))
+            Fail(profile.Api, "api.tokenHeader and api.tokenVariable go together: the header that carries the token and the variable of the API service's container that holds it; give both or neither.");
+        if (profile.Api.TokenVariable is not null && profile.Api.Service is null)
+            Fail(profile.Api, "api.tokenVariable is read in the API service's container: add api.service.");
+        if (profile.Api.TokenHeader is { } header && !System.Text.RegularExpressions.Regex.IsMatch(header, "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"))
+            Fail(profile.Api, $"api.tokenHeader '{header}' is not an HTTP header name (letters, digits and -, such as X-INFRAHUB-KEY).");
         if (profile.Api.Port is < 1 or > 65535)
             Fail(profile.Api, $"api.port {profile.Api.Port} is not a TCP port (1-65535).");
         ValidateChecks(profile.Validation, names);

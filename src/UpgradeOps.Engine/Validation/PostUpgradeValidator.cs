@@ -64,7 +64,7 @@ public static class PostUpgradeValidator
         // Described afresh: the object in the pipeline may date from before the upgrade.
         using var source = await DeploymentPlatforms.Open(request.Deployment).OpenValidationTargetAsync(context).ConfigureAwait(false);
         var deployment = source.Deployment;
-        var api = source.Api(request.ApiEndpoint);
+        var api = await WithTokenAsync(source.Api(request.ApiEndpoint), source, log, ct).ConfigureAwait(false);
         var expected = request.ExpectedVersion ?? deployment.ConfiguredVersion ?? deployment.Version;
         var report = new ValidationReport { DeploymentName = deployment.Name, ExpectedVersion = expected, CheckedAt = DateTimeOffset.UtcNow };
         var timeout = request.CheckTimeout ?? TimeSpan.FromSeconds(source.Profile.Validation.CheckTimeoutSeconds);
@@ -149,6 +149,27 @@ public static class PostUpgradeValidator
         result.Remedy = result.Remedy is null ? null : redactor.Redact(result.Remedy);
         log.LogDebug("{Check}: {Status} in {Ms:N0} ms — {Detail}", name, result.Status, watch.Elapsed.TotalMilliseconds, result.Detail);
         return result;
+    }
+
+    /// <summary>
+    /// The API with the profile's token (api.tokenHeader) when the API service's container holds one (api.tokenVariable): the
+    /// product's own operations need an account. Without it, the checks ask as anonymous and say what the API answers.
+    /// </summary>
+    internal static async Task<ProductApi> WithTokenAsync(ProductApi api, IValidationTarget source, ILogger log, CancellationToken ct)
+    {
+        if (source.Profile.Api is not { TokenHeader: { } header, TokenVariable: { } variable, Service: { } service }) return api;
+        try
+        {
+            var run = await source.ExecAsync(service, ["printenv", variable], ct).ConfigureAwait(false);
+            var token = run.StandardOutputText.Trim();
+            if (run.ExitCode == 0 && token.Length > 0) return api.WithToken(header, token);
+            log.LogDebug("{Variable} is not set in {Service}: the API is asked without a token.", variable, service);
+        }
+        catch (Exception ex) when (ex is UpgradeOpsException or HttpRequestException or Docker.DotNet.DockerApiException)
+        {
+            log.LogDebug("The token could not be read from {Service} ({Reason}): the API is asked without one.", service, ex.Message);
+        }
+        return api;
     }
 
     private static string Normalize(string? version) => (version ?? "").Trim().TrimStart('v', 'V');

@@ -210,6 +210,17 @@ public class ProfileLoaderTests
         Assert.StartsWith("p.yml:6", error.Message);
     }
 
+    [Theory]
+    [InlineData("api:\n  service: web\n  tokenHeader: X-KEY\n", "api.tokenHeader and api.tokenVariable go together")]
+    [InlineData("api:\n  tokenHeader: X-KEY\n  tokenVariable: APP_TOKEN\n", "api.tokenVariable is read in the API service's container: add api.service")]
+    [InlineData("api:\n  service: web\n  tokenHeader: 'X KEY'\n  tokenVariable: APP_TOKEN\n", "api.tokenHeader 'X KEY' is not an HTTP header name")]
+    public void An_api_token_needs_its_header_its_variable_and_the_service_that_holds_it(string api, string expected)
+    {
+        var error = Assert.Throws<ProfileException>(() => ProfileLoader.Parse("name: x\nservices:\n  - name: web\n" + api, "p.yml"));
+        Assert.Contains(expected, error.Message);
+        Assert.Equal(5, error.Line);
+    }
+
     [Fact]
     public void An_operation_started_by_an_api_path_with_item_fields_loads()
     {

@@ -153,6 +153,24 @@ public class AsyncOperationTests
     }
 
     [Fact]
+    public async Task The_token_the_api_container_holds_goes_with_every_request_and_none_when_it_holds_none()
+    {
+        using var api = new ScriptedApi((_, _, _) => (200, """{"data":{"InfrahubInfo":{"version":"1.1.8"}}}"""));
+        var server = new FakeTarget(new ExecResult(0, "", "06438eb2-8019-4776-878c-0941b1f1d1ec\n"));
+        var withToken = await PostUpgradeValidator.WithTokenAsync(api.Api, server, new CapturedLog(), CancellationToken.None);
+        await withToken.GraphQLAsync("query { InfrahubInfo { version } }", CancellationToken.None);
+        await withToken.SendAsync(HttpMethod.Post, "/api/artifact/generate/d", CancellationToken.None);
+        Assert.Equal(["printenv", "INFRAHUB_INITIAL_ADMIN_TOKEN"], server.Commands.Single());
+        Assert.Equal("infrahub-server", server.Services.Single());
+        Assert.All(api.Requests, r => Assert.Equal("06438eb2-8019-4776-878c-0941b1f1d1ec", r.Key));
+
+        using var anonymous = new ScriptedApi((_, _, _) => (200, """{"data":{"InfrahubInfo":{"version":"1.1.8"}}}"""));
+        var unset = await PostUpgradeValidator.WithTokenAsync(anonymous.Api, new FakeTarget(new ExecResult(1, "", "")), new CapturedLog(), CancellationToken.None);
+        await unset.GraphQLAsync("query { InfrahubInfo { version } }", CancellationToken.None);
+        Assert.Null(anonymous.Requests.Single().Key);
+    }
+
+    [Fact]
     public void Item_fields_read_nested_paths_and_without_them_an_item_gives_its_top_level_values()
     {
         var item = JsonNode.Parse("""{"node":{"id":"x","name":{"value":"n"}},"top":"t","count":2}""")!.AsObject();

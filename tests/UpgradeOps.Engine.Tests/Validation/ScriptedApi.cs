@@ -11,7 +11,7 @@ namespace UpgradeOps.Engine.Tests.Validation;
 internal sealed class ScriptedApi : IDisposable
 {
     private readonly HttpListener _listener = new();
-    private readonly ConcurrentQueue<(string Method, string Path, string Body)> _requests = new();
+    private readonly ConcurrentQueue<(string Method, string Path, string Body, string? Key)> _requests = new();
 
     public ScriptedApi(Func<string, string, string, (int Status, string Body)> answer)
     {
@@ -35,7 +35,7 @@ internal sealed class ScriptedApi : IDisposable
                 // A GraphQL request is recorded as its query text (the JSON body escapes quotes).
                 if (body.StartsWith('{') && JsonNode.Parse(body)?["query"] is JsonValue query) body = query.ToString();
                 var path = context.Request.RawUrl ?? "";
-                _requests.Enqueue((context.Request.HttpMethod, path, body));
+                _requests.Enqueue((context.Request.HttpMethod, path, body, context.Request.Headers["X-INFRAHUB-KEY"]));
                 var (status, text) = answer(context.Request.HttpMethod, path, body);
                 context.Response.StatusCode = status;
                 context.Response.ContentType = "application/json";
@@ -47,6 +47,6 @@ internal sealed class ScriptedApi : IDisposable
     }
 
     public ProductApi Api { get; }
-    public IReadOnlyList<(string Method, string Path, string Body)> Requests => _requests.ToList();
+    public IReadOnlyList<(string Method, string Path, string Body, string? Key)> Requests => _requests.ToList();
     public void Dispose() => _listener.Close();
 }
