@@ -64,7 +64,10 @@ public static class PostUpgradeValidator
         // Described afresh: the object in the pipeline may date from before the upgrade.
         using var source = await DeploymentPlatforms.Open(request.Deployment).OpenValidationTargetAsync(context).ConfigureAwait(false);
         var deployment = source.Deployment;
-        var api = await WithTokenAsync(source.Api(request.ApiEndpoint), source, log, ct).ConfigureAwait(false);
+        var (api, token) = await WithTokenAsync(source.Api(request.ApiEndpoint), source, log, ct).ConfigureAwait(false);
+        // The token is masked like the deployment's own secrets, should an answer ever quote it.
+        var tokenMask = token is null ? null : new SecretRedactor([new("API_TOKEN", token)]);
+        string Redact(string text) => tokenMask is null ? source.Redactor.Redact(text) : tokenMask.Redact(source.Redactor.Redact(text));
         var expected = request.ExpectedVersion ?? deployment.ConfiguredVersion ?? deployment.Version;
         var report = new ValidationReport { DeploymentName = deployment.Name, ExpectedVersion = expected, CheckedAt = DateTimeOffset.UtcNow };
         var timeout = request.CheckTimeout ?? TimeSpan.FromSeconds(source.Profile.Validation.CheckTimeoutSeconds);
@@ -94,7 +97,7 @@ public static class PostUpgradeValidator
         var done = 0;
         var results = await Task.WhenAll(selected.Select(async check =>
         {
-            var result = await RunCheckAsync(check.Name, check.Run, timeout, log, source.Redactor, ct).ConfigureAwait(false);
+            var result = await RunCheckAsync(check.Name, check.Run, timeout, log, Redact, ct).ConfigureAwait(false);
             activity.Report($"{check.Name}: {result.Status}", 100 * Interlocked.Increment(ref done) / selected.Count);
             return result;
         })).ConfigureAwait(false);
@@ -119,7 +122,7 @@ public static class PostUpgradeValidator
     /// error or an exception the API's answer, and either can hold a secret of the deployment.
     /// </summary>
     private static async Task<CheckResult> RunCheckAsync(string name, Func<CancellationToken, Task<CheckResult>> run, TimeSpan timeout, ILogger log,
-        SecretRedactor redactor, CancellationToken ct)
+        Func<string, string> redact, CancellationToken ct)
     {
         var watch = Stopwatch.StartNew();
         var check = CheckTimer.Start(name);
@@ -145,8 +148,8 @@ public static class PostUpgradeValidator
             result = check.Fail("CheckError", $"{ex.GetType().Name}: {ex.Message}", "Check that the API endpoint answers (Get-UpgradeDeployment shows it).");
         }
         result.Duration = watch.Elapsed;
-        result.Detail = result.Detail is null ? null : redactor.Redact(result.Detail);
-        result.Remedy = result.Remedy is null ? null : redactor.Redact(result.Remedy);
+        result.Detail = result.Detail is null ? null : redact(result.Detail);
+        result.Remedy = result.Remedy is null ? null : redact(result.Remedy);
         log.LogDebug("{Check}: {Status} in {Ms:N0} ms — {Detail}", name, result.Status, watch.Elapsed.TotalMilliseconds, result.Detail);
         return result;
     }
@@ -155,21 +158,21 @@ public static class PostUpgradeValidator
     /// The API with the profile's token (api.tokenHeader) when the API service's container holds one (api.tokenVariable): the
     /// product's own operations need an account. Without it, the checks ask as anonymous and say what the API answers.
     /// </summary>
-    internal static async Task<ProductApi> WithTokenAsync(ProductApi api, IValidationTarget source, ILogger log, CancellationToken ct)
+    internal static async Task<(ProductApi Api, string? Token)> WithTokenAsync(ProductApi api, IValidationTarget source, ILogger log, CancellationToken ct)
     {
-        if (source.Profile.Api is not { TokenHeader: { } header, TokenVariable: { } variable, Service: { } service }) return api;
+        if (source.Profile.Api is not { TokenHeader: { } header, TokenVariable: { } variable, Service: { } service }) return (api, null);
         try
         {
             var run = await source.ExecAsync(service, ["printenv", variable], ct).ConfigureAwait(false);
             var token = run.StandardOutputText.Trim();
-            if (run.ExitCode == 0 && token.Length > 0) return api.WithToken(header, token);
+            if (run.ExitCode == 0 && token.Length > 0) return (api.WithToken(header, token), token);
             log.LogDebug("{Variable} is not set in {Service}: the API is asked without a token.", variable, service);
         }
         catch (Exception ex) when (ex is UpgradeOpsException or HttpRequestException or Docker.DotNet.DockerApiException)
         {
             log.LogDebug("The token could not be read from {Service} ({Reason}): the API is asked without one.", service, ex.Message);
         }
-        return api;
+        return (api, null);
     }
 
     private static string Normalize(string? version) => (version ?? "").Trim().TrimStart('v', 'V');

@@ -157,7 +157,8 @@ public class AsyncOperationTests
     {
         using var api = new ScriptedApi((_, _, _) => (200, """{"data":{"InfrahubInfo":{"version":"1.1.8"}}}"""));
         var server = new FakeTarget(new ExecResult(0, "", "06438eb2-8019-4776-878c-0941b1f1d1ec\n"));
-        var withToken = await PostUpgradeValidator.WithTokenAsync(api.Api, server, new CapturedLog(), CancellationToken.None);
+        var (withToken, token) = await PostUpgradeValidator.WithTokenAsync(api.Api, server, new CapturedLog(), CancellationToken.None);
+        Assert.Equal("06438eb2-8019-4776-878c-0941b1f1d1ec", token);
         await withToken.GraphQLAsync("query { InfrahubInfo { version } }", CancellationToken.None);
         await withToken.SendAsync(HttpMethod.Post, "/api/artifact/generate/d", CancellationToken.None);
         Assert.Equal(["printenv", "INFRAHUB_INITIAL_ADMIN_TOKEN"], server.Commands.Single());
@@ -165,7 +166,8 @@ public class AsyncOperationTests
         Assert.All(api.Requests, r => Assert.Equal("06438eb2-8019-4776-878c-0941b1f1d1ec", r.Key));
 
         using var anonymous = new ScriptedApi((_, _, _) => (200, """{"data":{"InfrahubInfo":{"version":"1.1.8"}}}"""));
-        var unset = await PostUpgradeValidator.WithTokenAsync(anonymous.Api, new FakeTarget(new ExecResult(1, "", "")), new CapturedLog(), CancellationToken.None);
+        var (unset, none) = await PostUpgradeValidator.WithTokenAsync(anonymous.Api, new FakeTarget(new ExecResult(1, "", "")), new CapturedLog(), CancellationToken.None);
+        Assert.Null(none);
         await unset.GraphQLAsync("query { InfrahubInfo { version } }", CancellationToken.None);
         Assert.Null(anonymous.Requests.Single().Key);
     }
