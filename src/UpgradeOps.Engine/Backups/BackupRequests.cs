@@ -10,6 +10,8 @@ public sealed class BackupRequest
     public byte[]? Passphrase { get; init; }
     /// <summary>Only these components (data store names, or "config"); empty means all.</summary>
     public IReadOnlyList<string> Components { get; init; } = Array.Empty<string>();
+    /// <summary>Back up even while the product reports background tasks pending or running (-Force).</summary>
+    public bool IgnoreRunningTasks { get; init; }
 }
 
 /// <summary>One component a backup would capture, for -WhatIf.</summary>

@@ -17,10 +17,17 @@ public sealed class ProductApi
 {
     private readonly Uri? _endpoint;
     private readonly IApiTunnel? _forward;
+    private readonly (string Header, string Value)? _token;
 
     public ProductApi(Uri endpoint, ApiDefinition definition) => (_endpoint, Definition) = (endpoint, definition);
 
     public ProductApi(IApiTunnel forward, ApiDefinition definition) => (_forward, Definition) = (forward, definition);
+
+    private ProductApi(ProductApi api, (string Header, string Value) token) =>
+        (_endpoint, _forward, Definition, _token) = (api._endpoint, api._forward, api.Definition, token);
+
+    /// <summary>The same API, every request carrying the token in <paramref name="header"/>.</summary>
+    public ProductApi WithToken(string header, string value) => new(this, (header, value));
 
     public ApiDefinition Definition { get; }
 
@@ -35,7 +42,7 @@ public sealed class ProductApi
     public async Task<ApiAnswer> GetAsync(string path, CancellationToken ct)
     {
         var watch = Stopwatch.StartNew();
-        var (status, text) = await ExchangeAsync((root, t) => EngineHttp.Client.GetAsync(new Uri(root, path.TrimStart('/')), t), ct).ConfigureAwait(false);
+        var (status, text) = await ExchangeAsync(root => new HttpRequestMessage(HttpMethod.Get, new Uri(root, path.TrimStart('/'))), ct).ConfigureAwait(false);
         return new ApiAnswer(TryParse(text), status is >= 200 and < 300 ? Array.Empty<string>() : new[] { $"HTTP {status}" }, watch.Elapsed, status);
     }
 
@@ -46,23 +53,50 @@ public sealed class ProductApi
                 "The profile declares no GraphQL endpoint (api.graphQL): add it, or leave the GraphQL checks out with -Check.");
         var watch = Stopwatch.StartNew();
         // A buffered body with its Content-Length: a server reached directly (a port-forward, no proxy in front) may not read chunked requests.
-        using var body = new StringContent(System.Text.Json.JsonSerializer.Serialize(new { query }), System.Text.Encoding.UTF8, "application/json");
-        var (status, text) = await ExchangeAsync((root, t) => EngineHttp.Client.PostAsync(new Uri(root, path.TrimStart('/')), body, t), ct).ConfigureAwait(false);
+        var body = System.Text.Json.JsonSerializer.Serialize(new { query });
+        var (status, text) = await ExchangeAsync(root => new HttpRequestMessage(HttpMethod.Post, new Uri(root, path.TrimStart('/')))
+        {
+            Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json"),
+        }, ct).ConfigureAwait(false);
         var json = TryParse(text);
+        return new ApiAnswer(json, ErrorsOf(json, status), watch.Elapsed, status);
+    }
+
+    /// <summary>
+    /// An HTTP request without a body to <paramref name="path"/> (already escaped), such as a REST call that starts an
+    /// operation; its errors are read as a GraphQL answer's are (a product's REST errors often share that shape).
+    /// </summary>
+    public async Task<ApiAnswer> SendAsync(HttpMethod method, string path, CancellationToken ct)
+    {
+        var watch = Stopwatch.StartNew();
+        // An explicit empty body: Content-Length 0, which every server reads as "no body" (not a chunked stream).
+        var (status, text) = await ExchangeAsync(root => new HttpRequestMessage(method, new Uri(root, path.TrimStart('/')))
+        {
+            Content = method == HttpMethod.Get ? null : new ByteArrayContent([]),
+        }, ct).ConfigureAwait(false);
+        var json = TryParse(text);
+        return new ApiAnswer(json, ErrorsOf(json, status), watch.Elapsed, status);
+    }
+
+    /// <summary>The messages of the answer's errors[], or its HTTP status when it failed without any.</summary>
+    private static List<string> ErrorsOf(JsonNode? json, int status)
+    {
         var errors = new List<string>();
-        if (json?["errors"] is JsonArray array)
-            errors.AddRange(array.Select(e => e?["message"]?.GetValue<string>() ?? e?.ToJsonString() ?? "error"));
+        if (json is JsonObject && json["errors"] is JsonArray array)
+            errors.AddRange(array.Select(e => e is JsonObject && e["message"] is JsonValue message ? message.ToString() : e?.ToJsonString() ?? "error"));
         if ((status is < 200 or >= 300) && errors.Count == 0) errors.Add($"HTTP {status}");
-        return new ApiAnswer(json, errors, watch.Elapsed, status);
+        return errors;
     }
 
     /// <summary>One request and its answer's text; through a port-forward, a request it broke fails with the forward's reason.</summary>
-    private async Task<(int Status, string Text)> ExchangeAsync(Func<Uri, CancellationToken, Task<HttpResponseMessage>> send, CancellationToken ct)
+    private async Task<(int Status, string Text)> ExchangeAsync(Func<Uri, HttpRequestMessage> build, CancellationToken ct)
     {
         var root = _endpoint ?? await _forward!.EndpointAsync(ct).ConfigureAwait(false);
         try
         {
-            using var response = await send(root, ct).ConfigureAwait(false);
+            using var request = build(root);
+            if (_token is { } token) request.Headers.TryAddWithoutValidation(token.Header, token.Value);
+            using var response = await EngineHttp.Client.SendAsync(request, ct).ConfigureAwait(false);
             return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
         }
         catch (Exception ex) when ((ex is HttpRequestException or IOException) && _forward?.Explain(ex) is { } explained)

@@ -158,12 +158,19 @@ public sealed class ApiDefinition
     /// <summary>The service and container port that serve the API.</summary>
     public string? Service { get; set; }
     public int? Port { get; set; }
+    /// <summary>
+    /// Test-PostUpgrade's credentials: the header that carries an API token (e.g. X-INFRAHUB-KEY), and the environment variable
+    /// of the API service's container that holds it. The product's own operations (artifact generation, repository sync)
+    /// need an account; without the variable set, the requests go without it.
+    /// </summary>
+    public string? TokenHeader { get; set; }
+    public string? TokenVariable { get; set; }
 }
 
 /// <summary>
 /// The product's own post-upgrade checks: GraphQL smoke queries, an asynchronous operation to run end to end
 /// (artifact generation, repository sync), log patterns and the requests whose latency is compared with a baseline.
-/// Queries may use {name} and {location} placeholders, filled from the listed items.
+/// Queries may use placeholders such as {name}, filled from the listed items (see AsyncOperationDefinition).
 /// </summary>
 public sealed class ValidationDefinition
 {
@@ -191,8 +198,10 @@ public sealed class GraphQLCheckDefinition
 }
 
 /// <summary>
-/// An operation the product completes in the background: Request starts it, StatusQuery is polled until the value at
-/// StatusPath is ReadyStatus (or FailedStatus). With ListQuery, the operation runs for each item at ListPath.
+/// An operation the product completes in the background: Request (a GraphQL mutation) or RequestPath (an HTTP request to
+/// the API) starts it, StatusQuery is polled until the value at StatusPath is ReadyStatus (or FailedStatus). With ListQuery,
+/// the operation runs for each item at ListPath. Placeholders such as {name} are filled from the item: from ItemFields
+/// (placeholder: dotted path in the item) when given, else from the item's top-level scalar fields.
 /// </summary>
 public sealed class AsyncOperationDefinition
 {
@@ -200,7 +209,14 @@ public sealed class AsyncOperationDefinition
     public string? Name { get; set; }
     public string? ListQuery { get; set; }
     public string? ListPath { get; set; }
-    public string Request { get; set; } = "";
+    /// <summary>The placeholders a listed item fills, each with its dotted path in the item (id: id, name: name.value).</summary>
+    public Dictionary<string, string> ItemFields { get; set; } = new();
+    /// <summary>A GraphQL request that starts the operation; or give RequestPath.</summary>
+    public string? Request { get; set; }
+    /// <summary>An HTTP request to the API that starts the operation (placeholders are URL-escaped), sent without a body.</summary>
+    public string? RequestPath { get; set; }
+    /// <summary>The method of RequestPath (default POST).</summary>
+    public string? RequestMethod { get; set; }
     public string StatusQuery { get; set; } = "";
     public string StatusPath { get; set; } = "";
     public string ReadyStatus { get; set; } = "ready";

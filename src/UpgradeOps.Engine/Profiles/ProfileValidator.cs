@@ -12,7 +12,7 @@ using UpgradeOps.Kubernetes;
 namespace UpgradeOps.Profiles;
 
 /// <summary>Checks what YAML typing cannot: required fields, unique names, versions, cross references.</summary>
-internal sealed class ProfileValidator(string source, ConditionalWeakTable<object, ProfileLoader.MarkBox> marks)
+internal sealed partial class ProfileValidator(string source, ConditionalWeakTable<object, ProfileLoader.MarkBox> marks)
 {
     private static readonly NullabilityInfoContext Nullability = new();
 
@@ -57,6 +57,12 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
             Fail(profile.VersionPolicy, "versionPolicy.maxMinorStep must be 1 or more.");
         if (profile.Api.Service is { } apiService && !names.Contains(apiService))
             Fail(profile.Api, $"api.service '{apiService}' is not one of the declared services.");
+        if ((profile.Api.TokenHeader is null) != (profile.Api.TokenVariable is null))
+            Fail(profile.Api, "api.tokenHeader and api.tokenVariable go together: the header that carries the token and the variable of the API service's container that holds it; give both or neither.");
+        if (profile.Api.TokenVariable is not null && profile.Api.Service is null)
+            Fail(profile.Api, "api.tokenVariable is read in the API service's container: add api.service.");
+        if (profile.Api.TokenHeader is { } header && !System.Text.RegularExpressions.Regex.IsMatch(header, "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"))
+            Fail(profile.Api, $"api.tokenHeader '{header}' is not an HTTP header name (letters, digits and -, such as X-INFRAHUB-KEY).");
         if (profile.Api.Port is < 1 or > 65535)
             Fail(profile.Api, $"api.port {profile.Api.Port} is not a TCP port (1-65535).");
         ValidateChecks(profile.Validation, names);
@@ -198,13 +204,29 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
         foreach (var (key, operation) in new[] { ("artifactGeneration", validation.ArtifactGeneration), ("gitSync", validation.GitSync) })
         {
             if (operation is null) continue;
-            foreach (var (field, text) in new[] { ("request", operation.Request), ("statusQuery", operation.StatusQuery), ("statusPath", operation.StatusPath) })
+            var (graphQL, http) = (!string.IsNullOrWhiteSpace(operation.Request), !string.IsNullOrWhiteSpace(operation.RequestPath));
+            if (graphQL == http)
+                Fail(operation, $"validation.{key} has {(graphQL ? "both" : "neither")} 'request' and 'requestPath': give one, the GraphQL request or the " +
+                                "API path (for example /api/artifact/generate/{id}) that starts the operation.");
+            foreach (var (field, text) in new[] { ("statusQuery", operation.StatusQuery), ("statusPath", operation.StatusPath) })
                 if (string.IsNullOrWhiteSpace(text))
-                    Fail(operation, $"validation.{key} needs its '{field}' (request starts the operation, statusQuery and statusPath follow it).");
+                    Fail(operation, $"validation.{key} needs its '{field}' (statusQuery and statusPath follow the operation until it is ready).");
+            if (operation.RequestMethod is { } method && (!http || !HttpMethods.Contains(method)))
+                Fail(operation, http
+                    ? $"validation.{key}.requestMethod '{method}' is not one of {string.Join(", ", HttpMethods)}."
+                    : $"validation.{key}.requestMethod applies to 'requestPath' only (a GraphQL 'request' is always a POST).");
+            if (http && !operation.RequestPath!.StartsWith('/'))
+                Fail(operation, $"validation.{key}.requestPath '{operation.RequestPath}' must be a path on the API, starting with '/'.");
             if (operation.Service is { } service && !services.Contains(service))
                 Fail(operation, $"validation.{key}.service '{service}' is not one of the declared services.");
             if (operation.ListQuery is not null && string.IsNullOrWhiteSpace(operation.ListPath))
                 Fail(operation, $"validation.{key}: 'listQuery' needs the 'listPath' of the items in its answer.");
+            if (operation.ItemFields.Count > 0 && operation.ListQuery is null)
+                Fail(operation, $"validation.{key}: 'itemFields' read the items of 'listQuery'; add listQuery and listPath, or name the one item with 'name'.");
+            foreach (var (placeholder, path) in operation.ItemFields)
+                if (!Placeholder().IsMatch($"{{{placeholder}}}") || string.IsNullOrWhiteSpace(path))
+                    Fail(operation, $"validation.{key}.itemFields: '{placeholder}: {path}' needs a placeholder name of letters, digits and '_' and the dotted path of its value in an item (for example name: name.value).");
+            CheckPlaceholders(key, operation);
         }
         foreach (var (key, patterns) in new[] { ("logErrorPatterns", validation.LogErrorPatterns), ("logIgnorePatterns", validation.LogIgnorePatterns) })
             foreach (var pattern in patterns)
@@ -244,6 +266,31 @@ internal sealed class ProfileValidator(string source, ConditionalWeakTable<objec
     /// A key with nothing after it ("validation:" with its lines commented out) reads as null: it stands for the key's
     /// default, as if it were left out. An empty list entry ("- " and nothing) has no default and is refused.
     /// </summary>
+    private static readonly string[] HttpMethods = ["POST", "PUT", "PATCH", "DELETE", "GET"];
+
+    [GeneratedRegex(@"\{([A-Za-z_][A-Za-z0-9_]*)\}")]
+    private static partial Regex Placeholder();
+
+    /// <summary>
+    /// Every {placeholder} the operation's texts use must be one an item fills: the keys of itemFields, or {name} with 'name'.
+    /// A list without itemFields fills whatever top-level fields its items have, which only the answer tells.
+    /// </summary>
+    private void CheckPlaceholders(string key, AsyncOperationDefinition operation)
+    {
+        HashSet<string>? filled = operation.ItemFields.Count > 0 ? operation.ItemFields.Keys.ToHashSet(StringComparer.Ordinal)
+            : operation.ListQuery is not null ? null
+            : operation.Name is null ? [] : ["name"];
+        if (filled is null) return;
+        var texts = new[] { ("request", operation.Request), ("requestPath", operation.RequestPath), ("statusQuery", operation.StatusQuery) }
+            .Concat(operation.ExpectedResultCommand.Select(argument => ("expectedResultCommand", (string?)argument)));
+        foreach (var (field, text) in texts)
+            foreach (Match match in Placeholder().Matches(text ?? ""))
+                if (!filled.Contains(match.Groups[1].Value))
+                    Fail(operation, $"validation.{key}.{field} uses the placeholder {match.Value}, which no item fills " +
+                                    $"({(filled.Count == 0 ? "this operation fills none" : $"it fills {string.Join(", ", filled.Select(f => $"{{{f}}}"))}")}): " +
+                                    "add it to itemFields, or write a GraphQL selection with spaces ('{ id }').");
+    }
+
     private void FillEmptyKeys(object node, string path)
     {
         var defaults = Activator.CreateInstance(node.GetType())!;

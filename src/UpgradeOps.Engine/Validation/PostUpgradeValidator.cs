@@ -64,7 +64,10 @@ public static class PostUpgradeValidator
         // Described afresh: the object in the pipeline may date from before the upgrade.
         using var source = await DeploymentPlatforms.Open(request.Deployment).OpenValidationTargetAsync(context).ConfigureAwait(false);
         var deployment = source.Deployment;
-        var api = source.Api(request.ApiEndpoint);
+        var (api, token) = await WithTokenAsync(source.Api(request.ApiEndpoint), source, log, ct).ConfigureAwait(false);
+        // The token is masked like the deployment's own secrets, should an answer ever quote it.
+        var tokenMask = token is null ? null : new SecretRedactor([new("API_TOKEN", token)]);
+        string Redact(string text) => tokenMask is null ? source.Redactor.Redact(text) : tokenMask.Redact(source.Redactor.Redact(text));
         var expected = request.ExpectedVersion ?? deployment.ConfiguredVersion ?? deployment.Version;
         var report = new ValidationReport { DeploymentName = deployment.Name, ExpectedVersion = expected, CheckedAt = DateTimeOffset.UtcNow };
         var timeout = request.CheckTimeout ?? TimeSpan.FromSeconds(source.Profile.Validation.CheckTimeoutSeconds);
@@ -94,7 +97,7 @@ public static class PostUpgradeValidator
         var done = 0;
         var results = await Task.WhenAll(selected.Select(async check =>
         {
-            var result = await RunCheckAsync(check.Name, check.Run, timeout, log, source.Redactor, ct).ConfigureAwait(false);
+            var result = await RunCheckAsync(check.Name, check.Run, timeout, log, Redact, ct).ConfigureAwait(false);
             activity.Report($"{check.Name}: {result.Status}", 100 * Interlocked.Increment(ref done) / selected.Count);
             return result;
         })).ConfigureAwait(false);
@@ -119,7 +122,7 @@ public static class PostUpgradeValidator
     /// error or an exception the API's answer, and either can hold a secret of the deployment.
     /// </summary>
     private static async Task<CheckResult> RunCheckAsync(string name, Func<CancellationToken, Task<CheckResult>> run, TimeSpan timeout, ILogger log,
-        SecretRedactor redactor, CancellationToken ct)
+        Func<string, string> redact, CancellationToken ct)
     {
         var watch = Stopwatch.StartNew();
         var check = CheckTimer.Start(name);
@@ -145,10 +148,31 @@ public static class PostUpgradeValidator
             result = check.Fail("CheckError", $"{ex.GetType().Name}: {ex.Message}", "Check that the API endpoint answers (Get-UpgradeDeployment shows it).");
         }
         result.Duration = watch.Elapsed;
-        result.Detail = result.Detail is null ? null : redactor.Redact(result.Detail);
-        result.Remedy = result.Remedy is null ? null : redactor.Redact(result.Remedy);
+        result.Detail = result.Detail is null ? null : redact(result.Detail);
+        result.Remedy = result.Remedy is null ? null : redact(result.Remedy);
         log.LogDebug("{Check}: {Status} in {Ms:N0} ms — {Detail}", name, result.Status, watch.Elapsed.TotalMilliseconds, result.Detail);
         return result;
+    }
+
+    /// <summary>
+    /// The API with the profile's token (api.tokenHeader) when the API service's container holds one (api.tokenVariable): the
+    /// product's own operations need an account. Without it, the checks ask as anonymous and say what the API answers.
+    /// </summary>
+    internal static async Task<(ProductApi Api, string? Token)> WithTokenAsync(ProductApi api, IValidationTarget source, ILogger log, CancellationToken ct)
+    {
+        if (source.Profile.Api is not { TokenHeader: { } header, TokenVariable: { } variable, Service: { } service }) return (api, null);
+        try
+        {
+            var run = await source.ExecAsync(service, ["printenv", variable], ct).ConfigureAwait(false);
+            var token = run.StandardOutputText.Trim();
+            if (run.ExitCode == 0 && token.Length > 0) return (api.WithToken(header, token), token);
+            log.LogDebug("{Variable} is not set in {Service}: the API is asked without a token.", variable, service);
+        }
+        catch (Exception ex) when (ex is UpgradeOpsException or HttpRequestException or Docker.DotNet.DockerApiException)
+        {
+            log.LogDebug("The token could not be read from {Service} ({Reason}): the API is asked without one.", service, ex.Message);
+        }
+        return (api, null);
     }
 
     private static string Normalize(string? version) => (version ?? "").Trim().TrimStart('v', 'V');
@@ -213,24 +237,23 @@ public static class PostUpgradeValidator
     }
 
     /// <summary>Starts the operation for each listed item and polls until it is ready, failed, or the check times out.</summary>
-    private static async Task<CheckResult> AsyncOperationAsync(string name, ProductApi api, IValidationTarget source, AsyncOperationDefinition? operation,
+    internal static async Task<CheckResult> AsyncOperationAsync(string name, ProductApi api, IValidationTarget source, AsyncOperationDefinition? operation,
         CancellationToken ct)
     {
         var check = CheckTimer.Start(name);
         if (operation is null) return check.Skip($"The profile declares no {name} operation (validation.{char.ToLowerInvariant(name[0])}{name[1..]}).");
 
-        var items = new List<Dictionary<string, string>>();
+        var items = new List<Dictionary<string, string?>>();
         if (operation.ListQuery is { } listQuery)
         {
             var list = await api.GraphQLAsync(listQuery, ct).ConfigureAwait(false);
             if (list.Errors.Count > 0)
                 return check.Fail($"{name}Failed", $"listing failed: {string.Join("; ", list.Errors)}");
             if (ProductApi.Select(list.Json, operation.ListPath) is JsonArray array)
-                items.AddRange(array.OfType<JsonObject>().Select(o => o.Where(p => p.Value is JsonValue)
-                    .ToDictionary(p => p.Key, p => p.Value!.ToString())));
+                items.AddRange(array.OfType<JsonObject>().Select(item => ItemValues(item, operation)));
             if (items.Count == 0) return check.Skip("The deployment has nothing to run it on (the list query returned no items).");
         }
-        else items.Add(operation.Name is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["name"] = operation.Name });
+        else items.Add(operation.Name is null ? new Dictionary<string, string?>() : new Dictionary<string, string?> { ["name"] = operation.Name });
 
         var outcomes = await Task.WhenAll(items.Select(item => RunOperationAsync(api, source, operation, item, ct))).ConfigureAwait(false);
         var failed = outcomes.Where(o => !o.Ok).ToList();
@@ -242,27 +265,60 @@ public static class PostUpgradeValidator
                     : "Look at the workers' logs (Get-UpgradeDiagnostic): the generator fails after the upgrade.");
     }
 
-    private static async Task<(bool Ok, string Detail)> RunOperationAsync(ProductApi api, IValidationTarget source, AsyncOperationDefinition operation,
-        Dictionary<string, string> item, CancellationToken ct)
+    /// <summary>
+    /// The placeholder values of one listed item: the profile's itemFields (placeholder: dotted path, null where the item
+    /// has nothing), or without them every top-level scalar field of the item under its own name.
+    /// </summary>
+    internal static Dictionary<string, string?> ItemValues(JsonObject item, AsyncOperationDefinition operation) =>
+        operation.ItemFields.Count == 0
+            ? item.Where(p => p.Value is JsonValue).ToDictionary(p => p.Key, p => (string?)p.Value!.ToString())
+            : operation.ItemFields.ToDictionary(field => field.Key, field => ProductApi.Text(item, field.Value));
+
+    /// <summary>Replaces each {placeholder} of the item in <paramref name="text"/> with its value as <paramref name="escape"/> writes it.</summary>
+    internal static string Fill(string text, IReadOnlyDictionary<string, string> item, Func<string, string> escape) =>
+        item.Aggregate(text, (current, pair) => current.Replace("{" + pair.Key + "}", escape(pair.Value), StringComparison.Ordinal));
+
+    /// <summary>A value as the inside of a GraphQL (JSON-style) string literal, where the profile's placeholders stand in quotes.</summary>
+    internal static string GraphQLString(string value)
     {
-        string Fill(string text) => item.Aggregate(text, (current, pair) => current.Replace("{" + pair.Key + "}", pair.Value, StringComparison.Ordinal));
-        var label = item.TryGetValue("name", out var itemName) ? itemName : "the operation";
+        var text = new System.Text.StringBuilder(value.Length);
+        foreach (var ch in value)
+            text.Append(ch switch
+            {
+                '"' => "\\\"",
+                '\\' => "\\\\",
+                < ' ' => $"\\u{(int)ch:x4}",
+                _ => ch.ToString(),
+            });
+        return text.ToString();
+    }
+
+    private static async Task<(bool Ok, string Detail)> RunOperationAsync(ProductApi api, IValidationTarget source, AsyncOperationDefinition operation,
+        Dictionary<string, string?> listed, CancellationToken ct)
+    {
+        var label = listed.TryGetValue("name", out var itemName) && itemName is not null ? itemName : "the operation";
+        if (listed.FirstOrDefault(pair => pair.Value is null) is { Key: { } missing })
+            return (false, $"{label}: the listed item has nothing at '{operation.ItemFields[missing]}' (itemFields.{missing})");
+        var item = listed.ToDictionary(pair => pair.Key, pair => pair.Value!);
 
         string? expected = null;
         if (operation.ExpectedResultCommand.Count > 0 && operation.Service is { } service)
         {
-            var run = await source.ExecAsync(service, operation.ExpectedResultCommand.Select(Fill).ToList(), ct).ConfigureAwait(false);
+            var run = await source.ExecAsync(service, operation.ExpectedResultCommand.Select(arg => Fill(arg, item, value => value)).ToList(), ct).ConfigureAwait(false);
             if (run.ExitCode != 0)
                 return (false, $"{label}: the remote did not answer ({FirstLine(run.StandardError)})");
             expected = run.StandardOutputText.Split((char[])[' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
         }
 
-        var started = await api.GraphQLAsync(Fill(operation.Request), ct).ConfigureAwait(false);
+        var started = operation.RequestPath is { } requestPath
+            ? await api.SendAsync(new HttpMethod(operation.RequestMethod ?? "POST"), Fill(requestPath, item, Uri.EscapeDataString), ct).ConfigureAwait(false)
+            : await api.GraphQLAsync(Fill(operation.Request ?? "", item, GraphQLString), ct).ConfigureAwait(false);
         if (started.Errors.Count > 0) return (false, $"{label}: the request failed ({string.Join("; ", started.Errors)})");
+        var statusQuery = Fill(operation.StatusQuery, item, GraphQLString);
         var watch = Stopwatch.StartNew();
         while (true)
         {
-            var status = await api.GraphQLAsync(Fill(operation.StatusQuery), ct).ConfigureAwait(false);
+            var status = await api.GraphQLAsync(statusQuery, ct).ConfigureAwait(false);
             var state = ProductApi.Text(status.Json, operation.StatusPath);
             if (state == operation.ReadyStatus)
             {

@@ -234,7 +234,7 @@ public static class UpgradeReadinessChecker
             var answer = await target.Api(apiEndpoint).GraphQLAsync(validation.RunningTasksQuery, ct).ConfigureAwait(false);
             if (answer.Errors.Count > 0)
                 return check.Finish(CheckStatus.Warning, $"The query failed: {string.Join("; ", answer.Errors)}", "Check the tasks in the product's UI.");
-            var running = validation.RunningTasksPaths.Sum(p => long.TryParse(ProductApi.Text(answer.Json, p), out var n) ? n : 0);
+            var running = RunningTasksGate.Count(answer, validation);
             return running == 0
                 ? check.Finish(CheckStatus.Passed, "no background task pending or running")
                 : check.Finish(CheckStatus.Warning, $"{running} background task(s) pending or running: the upgrade would interrupt them.",

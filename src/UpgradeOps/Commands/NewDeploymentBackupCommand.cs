@@ -9,6 +9,7 @@ using UpgradeOps.Kubernetes;
 using UpgradeOps.Compose;
 
 using UpgradeOps.Platforms;
+using UpgradeOps.Validation;
 
 namespace UpgradeOps.Commands;
 
@@ -35,6 +36,9 @@ namespace UpgradeOps.Commands;
 /// time (another is OperationInProgress), recording what it stops in .upgradeops/hold.json beside the compose file: the next
 /// backup or restore brings back what a killed one left stopped or paused (a Neo4j server held stopped included, then
 /// Neo4jLeftStopped).</para>
+/// <para type="description">When the profile counts the product's background tasks (validation.runningTasksQuery, as Infrahub's
+/// does), the backup first asks the API and refuses to start while any is pending or running (BackgroundTasksRunning: wait, or give
+/// -Force), as Infrahub's own backup tool checks; an API that cannot be asked is a warning, not a refusal.</para>
 /// <para type="description">With -EncryptionKey every file is encrypted as OpenPGP (AES-256 with integrity protection, key from an iterated and salted SHA-256 S2K), so gpg --decrypt opens it without UpgradeOps; the passphrase is never written anywhere. Keep it: without it the backup cannot be restored.</para>
 /// </summary>
 /// <example>
@@ -91,7 +95,8 @@ public sealed class NewDeploymentBackupCommand : EngineCmdlet
     public string[] Component { get; set; } = Array.Empty<string>();
 
     /// <summary>
-    /// <para type="description">Back up without asking for confirmation, even when $ConfirmPreference asks.</para>
+    /// <para type="description">Back up without asking for confirmation, even when $ConfirmPreference asks, and even while the product
+    /// reports background tasks pending or running (without -Force that is refused with BackgroundTasksRunning).</para>
     /// </summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -106,15 +111,17 @@ public sealed class NewDeploymentBackupCommand : EngineCmdlet
                 Path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path),
                 Passphrase = passphrase,
                 Components = Component,
+                IgnoreRunningTasks = Force,
             };
             var platform = DeploymentPlatforms.Open(Deployment!);
             var plan = RunEngine(context => platform.PlanBackupAsync(request, context));
             var description = $"Back up deployment '{Deployment!.Name}' ({Deployment.Version}) into {request.Path}" +
                               (passphrase is null ? "" : ", encrypted") + ":" +
-                              string.Concat(plan.Select(p => $"\n  {p.Name} ({p.Kind}) from {p.Source} -> {p.File}"));
+                              string.Concat(plan.Select(p => $"\n  {p.Name} ({p.Kind}) from {p.Source} -> {p.File}")) +
+                              (RunningTasksGate.DescribeBeforeBackup(Deployment, Force) is { } tasks ? $"\n  {tasks}" : "");
             if (!ShouldChange(Deployment.Name, description, "Back up", Force)) return;
 
-            WriteObject(RunEngine(context => platform.BackUpAsync(request, context)));
+            WriteObject(RunEngine(context => RunningTasksGate.BackUpAsync(platform, request, context)));
         });
     }
 }

@@ -20,7 +20,9 @@ namespace UpgradeOps.Commands;
 /// Performance: the p50 and p95 latency of the profile's requests, compared with a baseline taken before the upgrade
 /// (-Baseline, or the Baseline of the UpgradeResult; Invoke-Upgrade takes one); a Warning above the profile's threshold.</para>
 /// <para type="description">ArtifactGeneration and GitSync ask the product to do real work (regenerate one artifact, sync the repositories),
-/// as the guide's validation does. Leave them out with -Check when that is not wanted. Checks a profile does not
+/// as the guide's validation does. Leave them out with -Check when that is not wanted. They need an account on the product: when
+/// the profile names one (api.tokenHeader, api.tokenVariable; Infrahub: X-INFRAHUB-KEY with INFRAHUB_INITIAL_ADMIN_TOKEN of the
+/// server), the token is read from the API service's container and sent with every request, never shown. Checks a profile does not
 /// declare are Skipped. With -CaptureBaseline nothing is checked: the latencies are measured and returned as the
 /// baseline for a later run.</para>
 /// <para type="description">On a Helm release (Get-UpgradeDeployment -Namespace -Release) the same checks run on its pods: ServiceHealth from

@@ -186,6 +186,50 @@ public class ProfileLoaderTests
         Assert.Contains(expected, error.Message);
     }
 
+    private const string Operation = "name: x\nservices:\n  - name: web\nvalidation:\n  gitSync:\n    statusQuery: q\n    statusPath: p\n";
+
+    [Theory]
+    [InlineData(Operation, "has neither 'request' and 'requestPath'")]
+    [InlineData(Operation + "    request: m\n    requestPath: /api/x\n", "has both 'request' and 'requestPath'")]
+    [InlineData(Operation + "    request: m\n    requestMethod: POST\n", "requestMethod applies to 'requestPath' only")]
+    [InlineData(Operation + "    requestPath: /api/x\n    requestMethod: FETCH\n", "requestMethod 'FETCH' is not one of POST, PUT, PATCH, DELETE, GET")]
+    [InlineData(Operation + "    requestPath: api/x\n", "must be a path on the API, starting with '/'")]
+    [InlineData(Operation + "    request: m\n    itemFields: { id: id }\n", "'itemFields' read the items of 'listQuery'")]
+    [InlineData(Operation + "    request: m\n    listQuery: l\n    listPath: data.l\n    itemFields: { 'a-b': id }\n", "needs a placeholder name of letters")]
+    [InlineData(Operation + "    requestPath: /api/sync/{id}\n    listQuery: l\n    listPath: data.l\n    itemFields: { name: name.value }\n",
+        "validation.gitSync.requestPath uses the placeholder {id}, which no item fills (it fills {name})")]
+    [InlineData(Operation + "    request: 'mutation { Sync(name: \"{name}\") }'\n", "uses the placeholder {name}, which no item fills (this operation fills none)")]
+    [InlineData(Operation + "    request: m\n    name: one\n    expectedResultCommand: [git, ls-remote, '{location}']\n", "expectedResultCommand uses the placeholder {location}")]
+    public void An_async_operation_is_started_one_way_and_uses_only_the_placeholders_its_items_fill(string yaml, string expected)
+    {
+        var error = Assert.Throws<ProfileException>(() => ProfileLoader.Parse(yaml, "p.yml"));
+        Assert.Equal("InvalidProfile", error.ErrorId);
+        Assert.Contains(expected, error.Message);
+        // Said where the operation stands.
+        Assert.Equal(6, error.Line);
+        Assert.StartsWith("p.yml:6", error.Message);
+    }
+
+    [Theory]
+    [InlineData("api:\n  service: web\n  tokenHeader: X-KEY\n", "api.tokenHeader and api.tokenVariable go together")]
+    [InlineData("api:\n  tokenHeader: X-KEY\n  tokenVariable: APP_TOKEN\n", "api.tokenVariable is read in the API service's container: add api.service")]
+    [InlineData("api:\n  service: web\n  tokenHeader: 'X KEY'\n  tokenVariable: APP_TOKEN\n", "api.tokenHeader 'X KEY' is not an HTTP header name")]
+    public void An_api_token_needs_its_header_its_variable_and_the_service_that_holds_it(string api, string expected)
+    {
+        var error = Assert.Throws<ProfileException>(() => ProfileLoader.Parse("name: x\nservices:\n  - name: web\n" + api, "p.yml"));
+        Assert.Contains(expected, error.Message);
+        Assert.Equal(5, error.Line);
+    }
+
+    [Fact]
+    public void An_operation_started_by_an_api_path_with_item_fields_loads()
+    {
+        var profile = ProfileLoader.Parse(Operation + "    requestPath: /api/sync/{id}\n    listQuery: l\n    listPath: data.l\n    itemFields: { id: node.id }\n", "p.yml");
+        Assert.Equal("/api/sync/{id}", profile.Validation.GitSync!.RequestPath);
+        Assert.Null(profile.Validation.GitSync.RequestMethod);
+        Assert.Equal("node.id", profile.Validation.GitSync.ItemFields["id"]);
+    }
+
     [Fact]
     public void Empty_document_is_refused()
     {

@@ -80,7 +80,7 @@ public class ValidationLogicTests
     [Fact]
     public void A_profile_without_validation_gets_the_default_log_patterns()
     {
-        var profile = ProfileLoader.Load("infrahub");
+        var profile = ProfileLoader.Parse("name: x\nservices:\n  - name: web\n", "p.yml");
         Assert.Contains(@"\bERROR\b", profile.Validation.LogErrorPatterns);
         Assert.Null(profile.Validation.ArtifactGeneration);
     }
