@@ -170,7 +170,8 @@ function Start-PesterProcess {
     $file, $arguments = if ($nice) { $nice.Source, (@('-n', '10', "`"$PwshPath`"") + $arguments) } else { $PwshPath, $arguments }
     if ($Lane) {
         $arguments = @("--net=$($Lane.NetnsPath)", 'env', "DOCKER_HOST=$($Lane.DockerHost)", "UPGRADEOPS_SANDBOX_PROJECT=$($Lane.Project)", "`"$file`"") + $arguments
-        $file = (Get-Command nsenter -CommandType Application).Source
+        # First match only: with a merged /usr, /bin/nsenter and /usr/bin/nsenter are both found.
+        $file = (Get-Command nsenter -CommandType Application | Select-Object -First 1).Source
     }
     $side.Process = Start-Process -FilePath $file -ArgumentList $arguments -RedirectStandardOutput $side.Log -RedirectStandardError "$($side.Log).err" -PassThru
     $side
