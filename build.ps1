@@ -296,20 +296,25 @@ function Invoke-Test {
     # The package test checks the zip; made here so no test rebuilds the module it has loaded.
     New-Package
     Initialize-Sandbox
-    # The sandboxes use fixed ports on the host network, so one network namespace runs one sandbox file at a time. The
-    # files run in four processes side by side: the Compose sandbox files are split between this process and a test lane
-    # (a network namespace with its own Docker Engine and registry, Start-SandboxLane), the graph sandboxes (Neo4j,
-    # Infrahub) run in a second lane, and xunit with every file that needs no sandbox (the bad-input corpus, planning,
-    # help, the Helm tests on their own API server and free ports) in a fourth. Most of their time is spent waiting on
-    # containers, which two cores can do side by side.
+    # The sandboxes use fixed ports on the host network, so one network namespace runs one sandbox file at a time: the
+    # Compose sandbox files (a block tagged Sandbox) run one after the other in this process, and xunit with every other
+    # file (the bad-input corpus, planning, help, the Helm tests on their own API server and free ports, the graph
+    # sandboxes on ports of their own) in a second process beside them.
+    # With UPGRADEOPS_TEST_LANES=1, part of the sandbox files run in test lanes instead (Start-SandboxLane: a network
+    # namespace with its own Docker Engine and registry, where a second sandbox with the same fixed ports runs beside the
+    # first). Not the default: on this 2-core machine four processes and three sandboxes drove the load average to 40-70
+    # (their healthchecks alone are an exec per container per second), and containers failed their healthchecks.
     $files = @(Get-ChildItem (Join-Path $Root 'tests/Pester') -Filter '*.Tests.ps1' | Sort-Object Name)
     $usesSandbox = { param($file) (Get-Content -Raw $file.FullName) -match "-Tag\s[^{]*'Sandbox'" }
     $relative = { param($file) [IO.Path]::GetRelativePath($Root, $file.FullName) }
     # Chosen by the files' times (the last run's "Pester files by time") so the lanes end together.
-    $laneFiles = [ordered]@{
-        sandbox2 = @('Rehearsal', 'Backup', 'EngineRestart', 'Diagnostic')
-        graph    = @('Neo4j', 'Infrahub')
+    $laneFiles = if ($env:UPGRADEOPS_TEST_LANES -eq '1') {
+        [ordered]@{
+            sandbox2 = @('Rehearsal', 'Backup', 'EngineRestart', 'Diagnostic')
+            graph    = @('Neo4j', 'Infrahub')
+        }
     }
+    else { [ordered]@{} }
     $inLane = { param($file) $laneFiles.Values | ForEach-Object { $_ } | Where-Object { "$_.Tests.ps1" -eq $file.Name } }
     $beside = @($files | Where-Object { -not (& $usesSandbox $_) -and -not (& $inLane $_) } | ForEach-Object { & $relative $_ })
     $here = @($files | Where-Object { (& $usesSandbox $_) -and -not (& $inLane $_) } | ForEach-Object FullName)
