@@ -80,7 +80,8 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
         $artifacts.Source | Should -Match '/opt/sandbox/storage in pod hb/hb-sandbox-worker-'
         & tar -tf (Join-Path $b.Path 'artifacts.tar') | Should -Contain './artifacts/device-001.txt'
         ($b.Components | Where-Object Name -eq 'repositories').SizeBytes | Should -BeGreaterThan 0
-        $warnings | Should -BeNullOrEmpty
+        # This chart's server pod does not serve the API, so the running-task check cannot ask it: that, and only that, is said.
+        $warnings | Where-Object { "$_" -notmatch '^Could not ask the API of .hb. for running background tasks .*backing up without that check' } | Should -BeNullOrEmpty
         # The password is nowhere in the backup: not in the values, not in the manifest's Secret (base64), not in the manifest.json.
         $b64 = [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($password))
         foreach ($file in Get-ChildItem -Recurse -File $b.Path | Where-Object Extension -ne '.dump') {
