@@ -15,24 +15,8 @@ BeforeAll {
     # Runs a backup or a restore in a thread job paused at a step boundary (UPGRADEOPS_PAUSE_AT_STEP), and stops it there
     # as Ctrl+C does (StopProcessing), then waits until the sandbox is healthy again. Returns what the job wrote.
     function Stop-AtStep([string] $Step, [scriptblock] $Command) {
-        $env:UPGRADEOPS_PAUSE_AT_STEP = $Step
-        $job = Start-ThreadJob -ScriptBlock $Command -ArgumentList $env:UPGRADEOPS_MODULE, $sandbox.ComposeFile, $profilePath, $backupRoot, $TestDrive
-        try {
-            $deadline = (Get-Date).AddSeconds(90)
-            while (-not ($job.Warning | Where-Object { "$_" -like "*paused before $Step until*" })) {
-                if ($job.State -notin 'Running', 'NotStarted' -or (Get-Date) -gt $deadline) {
-                    throw "The job did not pause at '$Step' ($($job.State)): $($job | Receive-Job -Keep 2>&1 | Out-String)"
-                }
-                Start-Sleep -Milliseconds 100
-            }
-            $job | Stop-Job
-            $job | Receive-Job -ErrorAction SilentlyContinue 2>&1 3>&1
-        }
-        finally {
-            Remove-Item Env:UPGRADEOPS_PAUSE_AT_STEP -ErrorAction SilentlyContinue
-            $job | Remove-Job -Force
-            Wait-SandboxHealthy -ProjectName $sandbox.ProjectName | Out-Null
-        }
+        try { Stop-JobAtStep -Step $Step -Command $Command -ArgumentList $env:UPGRADEOPS_MODULE, $sandbox.ComposeFile, $profilePath, $backupRoot, $TestDrive -TimeoutSeconds 90 }
+        finally { Wait-SandboxHealthy -ProjectName $sandbox.ProjectName | Out-Null }
     }
     function Get-DatabaseNames {
         docker exec $dbContainer psql -X -h /run/postgresql -p 55432 -U sandbox -d postgres -tAc 'select datname from pg_database order by 1'

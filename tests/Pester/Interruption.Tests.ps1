@@ -115,26 +115,11 @@ Describe 'An upgrade stopped like Ctrl+C at <Step>' -Tag 'Sandbox', 'Interruptio
     @{ Step = 'migrate'; Recovery = 'Resume' }, @{ Step = 'recreate API'; Recovery = 'Rollback' }
 ) {
     It 'is recorded as Interrupted, serves, and is finished by <Recovery>' {
-        $env:UPGRADEOPS_PAUSE_AT_STEP = "hop1:$Step"
-        $job = Start-ThreadJob -ArgumentList $env:UPGRADEOPS_MODULE, $sandbox.ComposeFile, $profilePath, $backup.Path -ScriptBlock {
+        $null = Stop-JobAtStep -Step "hop1:$Step" -ArgumentList $env:UPGRADEOPS_MODULE, $sandbox.ComposeFile, $profilePath, $backup.Path -Command {
             param($module, $composeFile, $profilePath, $backupPath)
             Import-Module $module
             $d = Get-UpgradeDeployment -ComposeFile $composeFile -Profile $profilePath -WarningAction SilentlyContinue
             Invoke-Upgrade -Deployment $d -To 1.7.6 -Backup (Get-DeploymentBackup -Path $backupPath) -Force
-        }
-        try {
-            $deadline = (Get-Date).AddSeconds(120)
-            while (-not ($job.Warning | Where-Object { "$_" -like "*paused before hop1:$Step until*" })) {
-                if ($job.State -notin 'Running', 'NotStarted' -or (Get-Date) -gt $deadline) {
-                    throw "The upgrade did not pause at '$Step' ($($job.State)): $($job | Receive-Job -Keep 2>&1 | Out-String)"
-                }
-                Start-Sleep -Milliseconds 100
-            }
-            $job | Stop-Job
-        }
-        finally {
-            Remove-Item Env:UPGRADEOPS_PAUSE_AT_STEP -ErrorAction SilentlyContinue
-            $job | Remove-Job -Force
         }
 
         $history = Get-UpgradeHistory -Deployment (Get-Deployment) | Where-Object Operation -eq 'Upgrade' | Select-Object -First 1

@@ -44,3 +44,26 @@ function Invoke-WhatIf {
     $pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
     (& $pwsh -NoProfile -NonInteractive -Command $script 2>&1) -join "`n"
 }
+
+function Stop-JobAtStep {
+    # Runs a command in a thread job that pauses at a step boundary (UPGRADEOPS_PAUSE_AT_STEP), stops it there as Ctrl+C
+    # does (StopProcessing), and returns what the job wrote. The job gets -ArgumentList; it imports the module itself.
+    param([Parameter(Mandatory)][string] $Step, [Parameter(Mandatory)][scriptblock] $Command, [object[]] $ArgumentList = @(), [int] $TimeoutSeconds = 120)
+    $env:UPGRADEOPS_PAUSE_AT_STEP = $Step
+    $job = Start-ThreadJob -ScriptBlock $Command -ArgumentList $ArgumentList
+    try {
+        $deadline = (Get-Date).AddSeconds($TimeoutSeconds)
+        while (-not ($job.Warning | Where-Object { "$_" -like "*paused before $Step until*" })) {
+            if ($job.State -notin 'Running', 'NotStarted' -or (Get-Date) -gt $deadline) {
+                throw "The job did not pause at '$Step' ($($job.State)): $($job | Receive-Job -Keep 2>&1 | Out-String)"
+            }
+            Start-Sleep -Milliseconds 100
+        }
+        $job | Stop-Job
+        $job | Receive-Job -ErrorAction SilentlyContinue 2>&1 3>&1
+    }
+    finally {
+        Remove-Item Env:UPGRADEOPS_PAUSE_AT_STEP -ErrorAction SilentlyContinue
+        $job | Remove-Job -Force
+    }
+}
