@@ -21,7 +21,7 @@ BeforeAll {
     "migration:`n  enabled: false`n  waitInPods: true`n" | Set-Content $execValues
     $script:password = "kube-roll-$([guid]::NewGuid().ToString('n').Substring(0, 12))"
 
-    $script:dbPort, $script:cachePort, $script:apiPort, $script:blockedPort = Get-KubeTestFreePort 4
+    $script:dbPort, $script:cachePort, $script:apiPort = Get-KubeTestFreePort 3
     $script:api = "http://127.0.0.1:$apiPort"
     $script:server = Start-KubeTestServer -RunContainers
     $script:helm = Get-Helm
@@ -173,8 +173,11 @@ Describe 'Invoke-Upgrade on a Helm release: rollout watch and migration by pod e
 
     It 'names the crashing server and its last log line when helm upgrade --wait times out (RolloutTimedOut), with the chart''s migration Job' -Tag 'Fault' {
         # The servers of 1.8.0 are told to listen on a port this test holds: they exit and restart until the timeout.
-        $script:blocker = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, $blockedPort)
+        # Bound here, on a port the kernel gives: a port found free minutes earlier can be taken by then (CI saw
+        # "Address already in use" once).
+        $script:blocker = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
         $blocker.Start()
+        $blockedPort = $blocker.LocalEndpoint.Port
         $values = Join-Path $TestDrive 'values-crash.yaml'
         "migration:`n  enabled: true`n  waitInPods: false`nserver:`n  port: $blockedPort`n" | Set-Content $values
         $run = Invoke-Watched @{ Deployment = (Get-Hr -ProfilePath $profilePath); To = '1.8.0'; SkipBackup = $true; ValuesFile = $values; HealthTimeout = '00:00:25' }
