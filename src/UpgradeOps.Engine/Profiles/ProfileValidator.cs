@@ -262,10 +262,6 @@ internal sealed partial class ProfileValidator(string source, ConditionalWeakTab
         }
     }
 
-    /// <summary>
-    /// A key with nothing after it ("validation:" with its lines commented out) reads as null: it stands for the key's
-    /// default, as if it were left out. An empty list entry ("- " and nothing) has no default and is refused.
-    /// </summary>
     private static readonly string[] HttpMethods = ["POST", "PUT", "PATCH", "DELETE", "GET"];
 
     [GeneratedRegex(@"\{([A-Za-z_][A-Za-z0-9_]*)\}")]
@@ -291,6 +287,10 @@ internal sealed partial class ProfileValidator(string source, ConditionalWeakTab
                                     "add it to itemFields, or write a GraphQL selection with spaces ('{ id }').");
     }
 
+    /// <summary>
+    /// A key with nothing after it ("validation:" with its lines commented out) reads as null: it stands for the key's
+    /// default, as if it were left out. An empty list entry ("- " and nothing) has no default and is refused.
+    /// </summary>
     private void FillEmptyKeys(object node, string path)
     {
         var defaults = Activator.CreateInstance(node.GetType())!;

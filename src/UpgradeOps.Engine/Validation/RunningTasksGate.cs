@@ -31,28 +31,28 @@ public static class RunningTasksGate
     /// <summary>New-DeploymentBackup: refuses while background tasks run (unless the request ignores them), then backs up.</summary>
     public static async Task<DeploymentBackup> BackUpAsync(IDeploymentPlatform platform, BackupRequest request, EngineContext context)
     {
-        if (!request.IgnoreRunningTasks)
-        {
-            var validation = ProfileLoader.Load(platform.Deployment.Profile).Validation;
-            if (validation.RunningTasksQuery is not null)
-            {
-                var log = context.CreateLogger(nameof(RunningTasksGate));
-                IValidationTarget target;
-                try
-                {
-                    target = await platform.OpenValidationTargetAsync(context).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is UpgradeOpsException or HttpRequestException)
-                {
-                    // The backup itself says what is wrong with the deployment, in its own terms.
-                    log.LogWarning("Could not reach '{Deployment}' to ask for running background tasks ({Reason}).", platform.Deployment.Name, ex.Message);
-                    return await platform.BackUpAsync(request, context).ConfigureAwait(false);
-                }
-                using (target)
-                    await RefuseWhileTasksRunAsync(() => target.Api(null), platform.Deployment.Name, validation, log, context.CancellationToken).ConfigureAwait(false);
-            }
-        }
+        if (!request.IgnoreRunningTasks) await RefuseWhileTasksRunAsync(platform, context).ConfigureAwait(false);
         return await platform.BackUpAsync(request, context).ConfigureAwait(false);
+    }
+
+    private static async Task RefuseWhileTasksRunAsync(IDeploymentPlatform platform, EngineContext context)
+    {
+        var validation = ProfileLoader.Load(platform.Deployment.Profile).Validation;
+        if (validation.RunningTasksQuery is null) return;
+        var log = context.CreateLogger(nameof(RunningTasksGate));
+        IValidationTarget target;
+        try
+        {
+            target = await platform.OpenValidationTargetAsync(context).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is UpgradeOpsException or HttpRequestException)
+        {
+            // The backup itself says what is wrong with the deployment, in its own terms.
+            log.LogWarning("Could not reach '{Deployment}' to ask for running background tasks ({Reason}).", platform.Deployment.Name, ex.Message);
+            return;
+        }
+        using (target)
+            await RefuseWhileTasksRunAsync(() => target.Api(null), platform.Deployment.Name, validation, log, context.CancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
