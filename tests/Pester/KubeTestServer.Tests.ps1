@@ -17,7 +17,8 @@ Describe 'Kubernetes test server' -Tag 'Kubernetes' {
         $helm = Get-Helm
         $helm | Should -Exist
         (& $helm version --template '{{.Version}}') | Should -Match '^v4\.'
-        (Measure-Command { Get-Helm }).TotalSeconds | Should -BeLessThan 1
+        # From the cache means no download (which takes far longer); the bound is wide for a loaded machine.
+        (Measure-Command { Get-Helm }).TotalSeconds | Should -BeLessThan 5
     }
 
     It 'lints and templates the sandbox chart with the real helm' {
