@@ -515,7 +515,7 @@ function Build-SandboxImage {
                 $null = New-Item -ItemType Directory -Force -Path (Join-Path $context 'app')
                 Copy-Item -Recurse (Join-Path $script:SandboxDir 'app/sandbox') (Join-Path $context 'app/sandbox')
                 Get-ChildItem -Path $context -Recurse -Directory -Filter __pycache__ | Remove-Item -Recurse -Force
-                Copy-Item (Join-Path $images 'app/Dockerfile'), (Join-Path $images 'app/sandbox') $context
+                Copy-Item (Join-Path $images 'app/Dockerfile'), (Join-Path $images 'app/sandbox'), (Join-Path $images 'app/healthcheck') $context
                 [System.IO.File]::SetUnixFileMode((Join-Path $context 'sandbox'), [System.IO.UnixFileMode]'UserRead, UserWrite, UserExecute, GroupRead, GroupExecute, OtherRead, OtherExecute')
                 Set-Content -Path (Join-Path $context 'VERSION') -Value $spec.AppVersion -NoNewline
                 $arguments += @('--build-arg', "APP_VERSION=$($spec.AppVersion)")
