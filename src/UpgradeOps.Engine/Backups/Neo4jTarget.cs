@@ -86,6 +86,27 @@ public sealed class Neo4jTarget
         return password.Length == 0 ? new[] { $"NEO4J_USERNAME={user}" } : new[] { $"NEO4J_USERNAME={user}", $"NEO4J_PASSWORD={password}" };
     }
 
+    /// <summary>The container variables a Neo4j data store reads: credentials, edition, default database.</summary>
+    public static IEnumerable<string> EnvironmentVariables(DataStoreDefinition store) =>
+        new[] { "NEO4J_AUTH", "NEO4J_ACCEPT_LICENSE_AGREEMENT", "NEO4J_EDITION", "NEO4J_initial_dbms_default__database", "NEO4J_dbms_default__database",
+            store.UserVariable, store.PasswordVariable }.OfType<string>().Distinct(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Where cypher-shell's NEO4J_USERNAME and NEO4J_PASSWORD come from in an exec that cannot carry variables (a pod's):
+    /// shell expansions of the container's own variables, the profile's userVariable/passwordVariable, else the two halves
+    /// of NEO4J_AUTH=user/password. Nothing when authentication is off.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> ExecEnvironmentFromVariables(DataStoreDefinition store, IReadOnlyDictionary<string, string> environment)
+    {
+        var result = new Dictionary<string, string>();
+        var auth = environment.TryGetValue("NEO4J_AUTH", out var value) && value != "none" && value.Contains('/');
+        if (store.UserVariable is not null && environment.ContainsKey(store.UserVariable)) result["NEO4J_USERNAME"] = store.UserVariable;
+        else if (auth) result["NEO4J_USERNAME"] = "NEO4J_AUTH%%/*";
+        if (store.PasswordVariable is not null && environment.ContainsKey(store.PasswordVariable)) result["NEO4J_PASSWORD"] = store.PasswordVariable;
+        else if (auth) result["NEO4J_PASSWORD"] = "NEO4J_AUTH#*/";
+        return result;
+    }
+
     /// <summary>The profile's database, else the default database the container's environment configures, else neo4j (Neo4j's default).</summary>
     public static string DatabaseName(DataStoreDefinition store, IReadOnlyDictionary<string, string> environment) =>
         !string.IsNullOrWhiteSpace(store.Database) ? store.Database
@@ -158,7 +179,14 @@ public sealed class Neo4jTarget
         tag = tag.Contains(':') ? tag[(tag.IndexOf(':') + 1)..] : "";
         if (tag.Contains("enterprise", StringComparison.OrdinalIgnoreCase)) return Neo4jEdition.Enterprise;
         if (tag.Contains("community", StringComparison.OrdinalIgnoreCase)) return Neo4jEdition.Community;
-        return _environment.ContainsKey("NEO4J_ACCEPT_LICENSE_AGREEMENT") ? Neo4jEdition.Enterprise : null;
+        if (_environment.ContainsKey("NEO4J_ACCEPT_LICENSE_AGREEMENT")) return Neo4jEdition.Enterprise;
+        // The official image sets NEO4J_EDITION (community, enterprise); the neo4j Helm chart sets COMMUNITY_K8S or ENTERPRISE_K8S.
+        if (_environment.TryGetValue("NEO4J_EDITION", out var edition))
+        {
+            if (edition.StartsWith("community", StringComparison.OrdinalIgnoreCase)) return Neo4jEdition.Community;
+            if (edition.StartsWith("enterprise", StringComparison.OrdinalIgnoreCase)) return Neo4jEdition.Enterprise;
+        }
+        return null;
     }
 
     /// <summary>
@@ -364,6 +392,35 @@ public sealed class Neo4jTarget
         catch (Docker.DotNet.DockerApiException ex) when (ex.StatusCode == System.Net.HttpStatusCode.Conflict)
         {
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Waits until the server answers cypher-shell again, after a dump or load whose held server ended and whose container
+    /// restarts (where nothing else waits for it: a pod's readiness can lag its container's restart). An exec that fails
+    /// while the container restarts is tried again.
+    /// </summary>
+    public async Task WaitAnsweringAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = DateTimeOffset.UtcNow + timeout;
+        var last = "";
+        while (true)
+        {
+            try
+            {
+                var result = await RunAsync(new[] { "cypher-shell", "-d", "system", "--format", "plain", "CALL dbms.components() YIELD edition" }, ct).ConfigureAwait(false);
+                if (result.ExitCode == 0) return;
+                last = Redact(result.StandardError.Trim());
+            }
+            catch (UpgradeOpsException ex)
+            {
+                last = ex.Message;
+            }
+            if (DateTimeOffset.UtcNow > deadline)
+                throw new UpgradeOpsException("Neo4jNotBack", ErrorKind.OperationTimeout, Name,
+                    $"Neo4j of '{Name}' in {_exec.Description} did not answer within {timeout.TotalSeconds:N0} s after its server was stopped for neo4j-admin ({last}). " +
+                    "Look at the database's log (kubectl logs, docker logs); its data was not changed by the backup.");
+            await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
         }
     }
 

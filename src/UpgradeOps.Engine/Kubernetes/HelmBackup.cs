@@ -17,7 +17,8 @@ namespace UpgradeOps.Kubernetes;
 
 /// <summary>
 /// Backs up a Helm release through the Kubernetes API only: pg_dump runs in the database pod through the exec API and
-/// streams into the backup file, as does tar of each Volume data store's path in the pod the profile names; the configuration is the release's user-supplied values and its rendered manifest,
+/// streams into the backup file, as does neo4j-admin's dump of each Neo4j store (Community offline, with the application
+/// scaled to 0 meanwhile) and tar of each Volume data store's path in the pod the profile names; the configuration is the release's user-supplied values and its rendered manifest,
 /// read from the release Secret (values whose key says secret, and every Secret's data, are redacted unless the backup
 /// is encrypted). Same folder, manifest.json and verification as a Compose backup.
 /// </summary>
@@ -54,8 +55,9 @@ public static class HelmBackup
                     skipped.Add(store.Name);
                     break;
                 case DataStoreKind.Neo4j:
-                    throw new UpgradeOpsException("BackupMethodNotSupported", ErrorKind.NotImplemented, store.Name,
-                        $"Data store '{store.Name}' is Neo4j, whose backup UpgradeOps does not run on Kubernetes yet. Back it up by hand, then pass -Component with the other components.");
+                    var graphWorkload = workloads.FirstOrDefault(w => w.Service?.Name == store.Service)?.Name ?? store.Service;
+                    planned.Add(new(store.Name, BackupComponentKind.Neo4jDump, $"Neo4j in a pod of {source.Namespace}/{graphWorkload}", $"{store.Name}.dump{suffix}"));
+                    break;
             }
         }
         var redacted = request.Passphrase is null ? ", secrets redacted" : "";
@@ -90,6 +92,10 @@ public static class HelmBackup
         var writer = BackupWriter.Create(request, source.Deployment, $"{source.Namespace}/{source.Release}", log);
         var backup = writer.Backup;
         using var activity = context.StartActivity($"Backing up Helm release {source.Namespace}/{source.Release}");
+        // A Community Neo4j is dumped offline: as infrahub-backup does, the application (API, workers, task manager) is
+        // scaled to 0 first, so nothing writes to it or fails on it meanwhile, and scaled back at the end, whatever happens.
+        var scaledDown = new List<HelmDeployment.Workload>();
+        var graphs = new List<Neo4jTarget>();
         try
         {
             backup.ToolVersions["HelmChart"] = $"{release["chart"]?["metadata"]?["name"]} {release["chart"]?["metadata"]?["version"]}";
@@ -102,6 +108,21 @@ public static class HelmBackup
                 var component = new BackupComponent { Name = p.Name, Kind = p.Kind, File = p.File, Sha256 = "", Source = p.Source };
                 switch (p.Kind)
                 {
+                    case BackupComponentKind.Neo4jDump:
+                        var graph = await source.Neo4jAsync(source.Profile.DataStores.First(s => s.Name == p.Name), ct).ConfigureAwait(false);
+                        graphs.Add(graph);
+                        if (await graph.EditionAsync(ct).ConfigureAwait(false) == Neo4jEdition.Community && scaledDown.Count == 0)
+                        {
+                            var writers = await HelmRestore.ApplicationWorkloadsAsync(source, ct).ConfigureAwait(false);
+                            activity.Report($"Scaling {string.Join(", ", writers.Select(w => w.Name))} to 0 for the offline dump", -1);
+                            foreach (var workload in writers)
+                            {
+                                await source.ScaleAsync(workload, 0, ct).ConfigureAwait(false);
+                                scaledDown.Add(workload);
+                            }
+                        }
+                        await BackupComponents.CaptureNeo4jAsync(graph, component, writer, activity, ct).ConfigureAwait(false);
+                        break;
                     case BackupComponentKind.PostgresDump:
                         var store = source.Profile.DataStores.First(s => s.Name == p.Name);
                         await BackupComponents.CapturePostgresAsync(await source.PostgresAsync(store, ct).ConfigureAwait(false), component, writer, activity, backup, ct)
@@ -137,6 +158,28 @@ public static class HelmBackup
         {
             writer.Abort();
             throw;
+        }
+        finally
+        {
+            // Not with the cancelled token: after a Ctrl+C the database must still come back and the application scale back.
+            foreach (var graph in graphs.Where(g => g.WasStopped))
+            {
+                activity.Report($"Waiting for {graph.Name} to answer again", 92);
+                try
+                {
+                    await graph.WaitAnsweringAsync(TimeSpan.FromMinutes(5), CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (UpgradeOpsException ex)
+                {
+                    log.LogWarning("After the backup, {Message}", ex.Message);
+                }
+            }
+            await source.ScaleBackAsync(scaledDown, log).ConfigureAwait(false);
+            if (scaledDown.Count > 0)
+            {
+                activity.Report("Waiting for the application to be ready again", 95);
+                await source.WaitReadyAsync(scaledDown, TimeSpan.FromMinutes(5), CancellationToken.None).ConfigureAwait(false);
+            }
         }
         await writer.CompleteAsync(watch.Elapsed, ct).ConfigureAwait(false);
         activity.Complete();

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
+using Microsoft.Extensions.Logging;
 using UpgradeOps.Backups;
 using UpgradeOps.Profiles;
 
@@ -135,6 +136,27 @@ internal sealed class HelmDeployment : IDataStoreHost
         return new PostgresTarget(exec, user, password, store.DatabaseIn(named.GetValueOrDefault)!, port, npgsqlHost: null, npgsqlPort: null);
     }
 
+    /// <summary>
+    /// The Neo4j of a data store: neo4j-admin and cypher-shell run in its pod, as opsmill/infrahub-backup runs them on
+    /// Kubernetes. NEO4J_AUTH comes from the pod's environment (the neo4j chart gives it through envFrom from its Secret
+    /// NAME-auth); cypher-shell gets user and password from that variable inside the container, so the password never
+    /// crosses the API, and its value is read only to mask it.
+    /// </summary>
+    public async Task<Neo4jTarget> Neo4jAsync(DataStoreDefinition store, CancellationToken ct)
+    {
+        var (_, pod) = await DataStorePodAsync(store, ct).ConfigureAwait(false);
+        var containers = pod.Spec?.Containers ?? new List<V1Container>();
+        var container = containers.FirstOrDefault(c => PodEnvironment.Declares(c, "NEO4J_AUTH"))
+            ?? containers.FirstOrDefault()
+            ?? throw new UpgradeOpsException("DataStoreNotRunning", ErrorKind.ResourceUnavailable, store.Name, $"Pod {Namespace}/{pod.Metadata.Name} has no container.");
+        var environment = new PodEnvironment(container, Lookup);
+        var values = new Dictionary<string, string>();
+        foreach (var name in Neo4jTarget.EnvironmentVariables(store))
+            if (await environment.ValueAsync(name, ct).ConfigureAwait(false) is { } value) values[name] = value;
+        var exec = new PodContainerExec(Client, Namespace, pod.Metadata.Name, container.Name, Neo4jTarget.ExecEnvironmentFromVariables(store, values));
+        return new Neo4jTarget(exec, store, container.Image ?? "", values);
+    }
+
     /// <summary>A Volume data store's pod (of its kubernetesWorkload), where tar runs on its path: the pod's first container.</summary>
     public async Task<(Workload Workload, IContainerExec Exec)> VolumeExecAsync(DataStoreDefinition store, CancellationToken ct)
     {
@@ -179,6 +201,26 @@ internal sealed class HelmDeployment : IDataStoreHost
             await Client.AppsV1.PatchNamespacedDeploymentAsync(patch, workload.Name, Namespace, cancellationToken: ct).ConfigureAwait(false);
         return true;
     });
+
+    /// <summary>
+    /// Scales each workload back to the replicas it had, whatever happened before (not with a cancelled token): one that
+    /// cannot be scaled is a warning with the kubectl command to do it, and the others are still scaled back.
+    /// </summary>
+    public async Task ScaleBackAsync(IEnumerable<Workload> workloads, ILogger log)
+    {
+        foreach (var workload in workloads)
+        {
+            try
+            {
+                await ScaleAsync(workload, workload.Replicas, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                log.LogWarning("Could not scale {Kind} {Workload} back to {Replicas}: {Message}. Scale it with 'kubectl scale {Kind} {Workload} -n {Namespace} --replicas={Replicas}'.",
+                    workload.Kind, workload.Name, workload.Replicas, ex.Message, workload.Kind.ToLowerInvariant(), workload.Name, Namespace, workload.Replicas);
+            }
+        }
+    }
 
     /// <summary>Waits until each workload reports as many ready replicas as it asks for.</summary>
     public async Task WaitReadyAsync(IEnumerable<Workload> workloads, TimeSpan timeout, CancellationToken ct)

@@ -14,7 +14,8 @@ namespace UpgradeOps.Kubernetes;
 /// <summary>
 /// Restores a backup's data onto a Helm release: verifies it first, scales the application workloads (the profile's
 /// Api, Worker, TaskManager and LoadBalancer services and the product images) to 0, restores each database into a
-/// staging database in its pod and only then puts it in the live one's place (each Volume the profile places in a pod is
+/// staging database in its pod and only then puts it in the live one's place, loads each Neo4j dump over its database with
+/// neo4j-admin in its pod (each Volume the profile places in a pod is
 /// emptied and extracted back through that pod's tar first, before its workload scales down), scales the workloads back (always,
 /// also after a failure) and waits until they are ready. The release's values and manifest are not applied here:
 /// the release returns to its revision with helm rollback (Invoke-Rollback).
@@ -30,6 +31,7 @@ public static class HelmRestore
         var actions = backup.Components.Select(c => c.Kind switch
         {
             BackupComponentKind.PostgresDump => $"Restore {c.File} into a staging database in the pod of '{c.Name}', then put it in place of the live database",
+            BackupComponentKind.Neo4jDump => $"Load {c.File} over Neo4j database of '{c.Name}' in its pod with neo4j-admin (its server held stopped on Community), then wait until it answers",
             BackupComponentKind.Volume when VolumeStore(source, c) is { } store =>
                 $"Empty {store.Path} in a pod of '{store.KubernetesWorkload}' and extract {c.File} into it (the other workloads scaled to 0 first)",
             BackupComponentKind.KubernetesResources when c.Name == KubernetesObjectSnapshot.Component =>
@@ -44,8 +46,8 @@ public static class HelmRestore
     private static DataStoreDefinition? VolumeStore(HelmDeployment source, BackupComponent component) =>
         source.Profile.DataStores.FirstOrDefault(s => s.Kind == DataStoreKind.Volume && s.KubernetesWorkload is not null && s.Name.Equals(component.Name, StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>The workloads that use the data and run now.</summary>
-    private static async Task<List<HelmDeployment.Workload>> ApplicationWorkloadsAsync(HelmDeployment source, CancellationToken ct)
+    /// <summary>The workloads that use the data and run now (scaled to 0 for a restore, and for a Community Neo4j dump).</summary>
+    internal static async Task<List<HelmDeployment.Workload>> ApplicationWorkloadsAsync(HelmDeployment source, CancellationToken ct)
     {
         var roles = new HashSet<ServiceRole> { ServiceRole.Api, ServiceRole.Worker, ServiceRole.LoadBalancer, ServiceRole.TaskManager };
         var dataServices = source.Profile.DataStores.Select(d => d.Service).Where(s => s is not null).ToHashSet();
@@ -107,6 +109,15 @@ public static class HelmRestore
                 await source.ScaleAsync(workload, 0, ct).ConfigureAwait(false);
                 scaledDown.Add(workload);
             }
+            // Neo4j has no staging database beside the live one on Community: each dump is loaded over it, with the application down.
+            foreach (var graph in backup.Components.Where(c => c.Kind == BackupComponentKind.Neo4jDump))
+            {
+                activity.Report($"Loading {graph.Name} from {graph.File}", 25);
+                Neo4jTarget? target = null;
+                await DataRestore.LoadNeo4jAsync(source, folder, graph, passphrase, ct, opened => target = opened).ConfigureAwait(false);
+                if (target!.WasStopped) await target.WaitAnsweringAsync(healthTimeout, ct).ConfigureAwait(false);
+                log.LogInformation("Loaded {Component} into Neo4j database {Database}", graph.Name, target.Database);
+            }
             foreach (var dump in backup.Components.Where(c => c.Kind == BackupComponentKind.PostgresDump))
             {
                 activity.Report($"Restoring {dump.Name} from {dump.File} into a staging database", 30);
@@ -148,27 +159,15 @@ public static class HelmRestore
         finally
         {
             foreach (var database in staged.Where(d => !d.Replaced)) await database.Target.TryDropDatabaseAsync(database.Name, log).ConfigureAwait(false);
-            // Scale back whatever happened (not with the cancelled token).
-            foreach (var workload in scaledDown)
-            {
-                try
-                {
-                    await source.ScaleAsync(workload, workload.Replicas, CancellationToken.None).ConfigureAwait(false);
-                }
-                // Any failure: the other workloads are still scaled back, and the restore's own error is the one raised.
-                catch (Exception ex)
-                {
-                    log.LogWarning("Could not scale {Kind} {Workload} back to {Replicas}: {Message}. Scale it with 'kubectl scale {Kind} {Workload} -n {Namespace} --replicas={Replicas}'.",
-                        workload.Kind, workload.Name, workload.Replicas, ex.Message, workload.Kind.ToLowerInvariant(), workload.Name, source.Namespace, workload.Replicas);
-                }
-            }
+            // Scale back whatever happened; the restore's own error is the one raised.
+            await source.ScaleBackAsync(scaledDown, log).ConfigureAwait(false);
         }
         if (failure is not null) ExceptionDispatchInfo.Throw(failure);
 
         activity.Report("Waiting for the workloads to be ready", 90);
         await source.WaitReadyAsync(stopped, healthTimeout, ct).ConfigureAwait(false);
         foreach (var database in staged.Where(d => d.ReplacedName is not null)) await database.Target.TryDropDatabaseAsync(database.ReplacedName!, log).ConfigureAwait(false);
-        foreach (var skipped in backup.Components.Where(c => c.Kind is BackupComponentKind.Neo4jDump || c.Kind == BackupComponentKind.Volume && VolumeStore(source, c) is null))
+        foreach (var skipped in backup.Components.Where(c => c.Kind == BackupComponentKind.Volume && VolumeStore(source, c) is null))
             log.LogWarning("{Component} ({Kind}) is not restored on Kubernetes: restore it by hand.", skipped.Name, skipped.Kind);
     }
 }

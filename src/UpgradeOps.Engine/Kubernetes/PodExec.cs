@@ -68,8 +68,8 @@ internal sealed class PodExecFrames
 /// Runs a command in a pod's container through the API server's exec (KubernetesClient opens the WebSocket; the
 /// frames are read here, so stdout streams straight into the caller's stream and the exit code comes from the
 /// status channel). Environment variables cannot travel with a pod exec: a secret the command needs is named by the
-/// container's own environment variable (<paramref name="environmentFromVariables"/>: PGPASSWORD ← POSTGRES_PASSWORD),
-/// so its value never crosses the API.
+/// container's own environment variable (<paramref name="environmentFromVariables"/>: PGPASSWORD ← POSTGRES_PASSWORD,
+/// or a shell expansion of one: NEO4J_PASSWORD ← NEO4J_AUTH#*/), so its value never crosses the API.
 /// </summary>
 internal sealed class PodContainerExec(IKubernetes client, string ns, string pod, string container,
     IReadOnlyDictionary<string, string>? environmentFromVariables = null) : IContainerExec

@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using UpgradeOps.Backups;
 using UpgradeOps.Hosting;
+using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;
 
 namespace UpgradeOps.Engine.Tests.Backups;
@@ -286,13 +287,18 @@ public sealed class Neo4jTargetTests : IDisposable
     [InlineData(1, "", "Connection refused", "registry.local/mirror/neo4j:5.20.0-community", false, Neo4jEdition.Community)]
     [InlineData(1, "", "Connection refused", "neo4j:5.20.0", true, Neo4jEdition.Enterprise)]
     [InlineData(1, "", "Connection refused", "neo4j:5", false, null)]
+    [InlineData(1, "", "Connection refused", "neo4j:5", false, Neo4jEdition.Community, "COMMUNITY_K8S")]
+    [InlineData(1, "", "Connection refused", "neo4j:5", false, Neo4jEdition.Enterprise, "enterprise")]
+    [InlineData(1, "", "Connection refused", "neo4j:5", false, null, "unknown")]
     [InlineData(1, "", "Connection refused", "neo4j", false, null)]
     public async Task The_edition_is_the_servers_answer_else_the_image_tag_or_the_license_variable(int exit, string output, string error, string image, bool license,
-        Neo4jEdition? expected)
+        Neo4jEdition? expected, string? editionVariable = null)
     {
         _server.Components = (exit, output, error);
         var environment = new Dictionary<string, string>(InfrahubEnvironment);
         if (license) environment["NEO4J_ACCEPT_LICENSE_AGREEMENT"] = "yes";
+        // NEO4J_EDITION: the official image's (community, enterprise) or the neo4j Helm chart's (COMMUNITY_K8S, ENTERPRISE_K8S).
+        if (editionVariable is not null) environment["NEO4J_EDITION"] = editionVariable;
         var target = Target(image: image, environment: environment);
         if (expected is null)
         {
@@ -335,6 +341,26 @@ public sealed class Neo4jTargetTests : IDisposable
         Assert.DoesNotContain(_server.Commands, c => c.Contains(Password, StringComparison.Ordinal));
         var store = new DataStoreDefinition { Name = "database", Kind = DataStoreKind.Neo4j, Service = "database" };
         Assert.Equal(["NEO4J_USERNAME=neo4j", $"NEO4J_PASSWORD={Password}"], Neo4jTarget.ExecEnvironment(store, InfrahubEnvironment));
+    }
+
+    [Fact]
+    public void In_a_pod_exec_the_credentials_are_shell_expansions_of_the_containers_own_variables_never_their_values()
+    {
+        var store = new DataStoreDefinition { Name = "database", Kind = DataStoreKind.Neo4j, Service = "database" };
+        var fromAuth = Neo4jTarget.ExecEnvironmentFromVariables(store, InfrahubEnvironment);
+        Assert.Equal(new Dictionary<string, string> { ["NEO4J_USERNAME"] = "NEO4J_AUTH%%/*", ["NEO4J_PASSWORD"] = "NEO4J_AUTH#*/" }, fromAuth);
+        Assert.DoesNotContain(fromAuth.Values, v => v.Contains(Password, StringComparison.Ordinal));
+        Assert.Empty(Neo4jTarget.ExecEnvironmentFromVariables(store, new Dictionary<string, string> { ["NEO4J_AUTH"] = "none" }));
+        var named = new DataStoreDefinition { Name = "database", Kind = DataStoreKind.Neo4j, Service = "database", UserVariable = "DB_USER", PasswordVariable = "DB_PASSWORD" };
+        Assert.Equal(new Dictionary<string, string> { ["NEO4J_USERNAME"] = "DB_USER", ["NEO4J_PASSWORD"] = "DB_PASSWORD" },
+            Neo4jTarget.ExecEnvironmentFromVariables(named, new Dictionary<string, string> { ["NEO4J_AUTH"] = "neo4j/x", ["DB_USER"] = "graph", ["DB_PASSWORD"] = "other" }));
+        Assert.Contains("NEO4J_EDITION", Neo4jTarget.EnvironmentVariables(store));
+        Assert.Equal(["NEO4J_AUTH", "NEO4J_ACCEPT_LICENSE_AGREEMENT", "NEO4J_EDITION", "NEO4J_initial_dbms_default__database", "NEO4J_dbms_default__database", "DB_USER", "DB_PASSWORD"],
+            Neo4jTarget.EnvironmentVariables(named));
+
+        // As sent: sh sets them from NEO4J_AUTH inside the container, so cypher-shell gets user and password without the value crossing the API.
+        var wrapped = new PodContainerExec(null!, "ns", "pod", "neo4j", fromAuth).Wrap(["cypher-shell", "RETURN 1"]);
+        Assert.Equal("export NEO4J_USERNAME=\"${NEO4J_AUTH%%/*}\" NEO4J_PASSWORD=\"${NEO4J_AUTH#*/}\"; exec \"$@\"", wrapped[2]);
     }
 
     [Fact]
