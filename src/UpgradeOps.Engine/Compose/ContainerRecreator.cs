@@ -22,7 +22,13 @@ public static class ContainerRecreator
         IReadOnlyDictionary<string, string?>? environment = null)
     {
         var oldImage = await client.Images.InspectImageAsync(current.Image, ct).ConfigureAwait(false);
-        var image = oldImage.Config ?? new DockerOCIImageConfig();
+        return Build(current, oldImage.Config ?? new DockerOCIImageConfig(), newImage, environment);
+    }
+
+    /// <summary>The create request of <see cref="BuildAsync"/>, from the old container and its image's configuration.</summary>
+    internal static CreateContainerParameters Build(ContainerInspectResponse current, DockerOCIImageConfig image, string newImage,
+        IReadOnlyDictionary<string, string?>? environment = null)
+    {
         var config = DockerModels.ConfigOf(current);
         var name = current.Name.TrimStart('/');
         var hostNetwork = current.HostConfig?.NetworkMode == "host";
@@ -146,6 +152,8 @@ public static class ContainerRecreator
         IPAMConfig = current.IPAMConfig,
         Links = current.Links,
         DriverOpts = current.DriverOpts,
+        // API 1.48 (Docker 28): which network's gateway is the default route. Older engines ignore the field.
+        GwPriority = current.GwPriority,
         MacAddress = null!,
     };
 
@@ -164,7 +172,9 @@ public static class ContainerRecreator
         (a is null || a.Count == 0) && (b is null || b.Count == 0) || a is not null && b is not null && a.SequenceEqual(b);
 
     private static bool SameHealthcheck(HealthcheckConfig? a, HealthcheckConfig? b) =>
-        a is null || b is not null && SameList(a.Test, b.Test) && a.Interval == b.Interval && a.Timeout == b.Timeout && a.Retries == b.Retries && a.StartPeriod == b.StartPeriod;
+        a is null || b is not null && SameList(a.Test, b.Test) && a.Interval == b.Interval && a.Timeout == b.Timeout && a.Retries == b.Retries && a.StartPeriod == b.StartPeriod
+        // API 1.44 (Docker 25): start_interval; a container whose only difference from its image is this one must keep it.
+        && a.StartInterval == b.StartInterval;
 
     private static IDictionary<string, TValue>? Except<TValue>(IDictionary<string, TValue>? container, IDictionary<string, TValue>? image)
     {
