@@ -656,7 +656,17 @@ function Wait-SandboxHealthy {
         while ($true) {
             $containers = @(Get-SbxProjectContainers $ProjectName)
             $ready = @($containers | Where-Object { $_.State -eq 'running' -and $_.Health -in 'healthy', 'none' })
-            if ($containers.Count -ge $ExpectedContainers -and $ready.Count -eq $containers.Count) { return $containers }
+            if ($containers.Count -ge $ExpectedContainers -and $ready.Count -eq $containers.Count) {
+                # Healthy containers are not yet an API that answers through the load balancer: nginx's kept-alive connections
+                # to API servers that were just recreated fail once (502) before it connects again. Only the default project's
+                # ports are known here (a rehearsal copy has its own).
+                if ($ProjectName -eq $script:DefaultProject -and @($containers | Where-Object Service -eq 'lb').Count -gt 0) {
+                    while ((Invoke-SbxHttp "http://127.0.0.1:$($script:Ports.lb)/api/info" -TimeoutSec 3).StatusCode -ne 200 -and [DateTime]::UtcNow -lt $deadline) {
+                        Start-Sleep -Milliseconds 500
+                    }
+                }
+                return $containers
+            }
             if ([DateTime]::UtcNow -gt $deadline) {
                 $states = ($containers | ForEach-Object { "  $($_.Name): $($_.State), $($_.Health) ($($_.Status))" }) -join "`n"
                 $logs = foreach ($c in ($containers | Where-Object { $_ -notin $ready })) {
