@@ -1,4 +1,4 @@
-# Neo4j on Helm: the built-in infrahub profile backs up, verifies and restores the graph database of the real
+# Neo4j on Helm, and how the migration runs there: the built-in infrahub profile backs up, verifies and restores the graph database of the real
 # opsmill/infrahub-helm chart 4.1.13 (the corpus copy with our stand-in subcharts, Corpus.ps1), installed by the real
 # helm into the test API server (tests/KubeApiServer). The database pod's exec is forwarded to a container of the Neo4j 5
 # stand-in (tests/Sandbox/images/neo4j) started here, given the NEO4J_AUTH and NEO4J_EDITION the chart's Secret
@@ -106,5 +106,14 @@ Describe 'The Neo4j of the real Infrahub chart on Helm, with the built-in profil
         Get-GraphFingerprint | Should -Be $before
         @($warnings | Where-Object { "$_" -match 'not restored on Kubernetes' }) | Should -BeNullOrEmpty
         Get-Replicas 'ih-infrahub-infrahub-server' | Should -BeGreaterThan 0
+    }
+
+    It 'plans the migration by pod exec in the server, because chart 4.1.13 renders no upgrade Job, and says so with -WhatIf' {
+        # Before, an upgrade on this chart reported the migration done without 'infrahub upgrade' ever running.
+        $builtIn = Join-Path $env:UPGRADEOPS_ROOT 'src/UpgradeOps.Engine/Profiles/BuiltIn/infrahub.yml'
+        $helm = Get-Helm
+        $out = Invoke-KubeTestWhatIf $server ih ih $builtIn "`$d | Test-UpgradePath -To 1.1.9 -AvailableVersion 1.1.9 | Invoke-Upgrade -Chart '$chart' -HelmPath '$helm' -SkipBackup -WhatIf"
+        $out | Should -Match "the migration 'infrahub upgrade' by pod exec in a pod of infrahub-server .* at the new version, because the chart renders no Job 'infrahub-upgrade' for this upgrade \(set upgrade\.enabled=true"
+        $out | Should -Match '--set global\.infrahubTag=1\.1\.9'
     }
 }

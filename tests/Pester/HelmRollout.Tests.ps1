@@ -60,12 +60,42 @@ Describe 'Invoke-Upgrade on a Helm release: rollout watch and migration by pod e
         Get-ApiVersion | Should -Be '1.7.5'
     }
 
-    It 'refuses a profile that names both kubernetesJob and kubernetesExec (InvalidProfile)' {
+    It 'refuses MigrationJobNotRendered, naming the value to set, when the chart renders no migration Job and no pod exec is named, and changes nothing' {
+        # The sandbox profile names the chart's Job; the release's values disable it (migration.enabled=false), as Infrahub's
+        # later charts leave upgrade.enabled false by default. Before, the upgrade went on and the migration never ran.
+        $jobOnly = Join-Path $TestDrive 'profile-job-only.yml'
+        (Get-Content -Raw $profilePath).Replace("  kubernetesJob: migration`n", "  kubernetesJob: migration`n  kubernetesJobEnabledBy: migration.enabled=true`n") | Set-Content $jobOnly
+        $before = (Get-Hr -ProfilePath $jobOnly).Revision
+        $prelude = "Import-Module '$env:UPGRADEOPS_MODULE'; `$d = Get-UpgradeDeployment -Namespace hr -Release hr -Kubeconfig '$($server.KubeconfigPath)' -Profile '$jobOnly' -WarningAction SilentlyContinue; "
+        $whatIf = (& (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command ($prelude +
+            "`$d | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart '$chart' -ValuesFile '$execValues' -HelmPath '$helm' -SkipBackup -WhatIf") 2>&1) -join "`n"
+        $whatIf | Should -Match 'Set migration\.enabled=true'
+        $err = try { Get-Hr -ProfilePath $jobOnly | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -ValuesFile $execValues -HelmPath $helm -SkipBackup -Force -ErrorAction Stop | Out-Null; $null } catch { $_ }
+        $err.FullyQualifiedErrorId | Should -BeLike 'MigrationJobNotRendered,*'
+        $err.CategoryInfo.Category | Should -Be 'InvalidOperation'
+        $err.Exception.Message | Should -Match "renders no migration Job 'migration' for the upgrade to 1\.7\.6"
+        $err.Exception.Message | Should -Match 'Set migration\.enabled=true'
+        $err.Exception.Message | Should -Match 'migration\.kubernetesExec'
+        $after = Get-Hr -ProfilePath $jobOnly
+        $after.Revision | Should -Be $before
+        $after.Version | Should -Be '1.7.5'
+    }
+
+    It 'with both kubernetesJob and kubernetesExec, -WhatIf names the pod exec because the chart renders no Job, and the Job when it does' {
         $both = Join-Path $TestDrive 'profile-both.yml'
-        (Get-Content -Raw $execProfile).Replace("  kubernetesExec: server-a", "  kubernetesExec: server-a`n  kubernetesJob: migration") | Set-Content $both
-        $err = try { Get-UpgradeDeployment -Namespace hr -Release hr -Kubeconfig $server.KubeconfigPath -Profile $both -ErrorAction Stop | Out-Null; $null } catch { $_ }
-        $err.FullyQualifiedErrorId | Should -BeLike 'InvalidProfile,*'
-        $err.Exception.Message | Should -Match "names both kubernetesJob 'migration' and kubernetesExec 'server-a'"
+        (Get-Content -Raw $execProfile).Replace("  kubernetesExec: server-a", "  kubernetesExec: server-a`n  kubernetesJob: migration`n  kubernetesJobEnabledBy: migration.enabled=true") | Set-Content $both
+        $prelude = "Import-Module '$env:UPGRADEOPS_MODULE'; `$d = Get-UpgradeDeployment -Namespace hr -Release hr -Kubeconfig '$($server.KubeconfigPath)' -Profile '$both' -WarningAction SilentlyContinue; "
+        $disabled = (& (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command ($prelude +
+            "`$d | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart '$chart' -ValuesFile '$execValues' -HelmPath '$helm' -SkipBackup -WhatIf") 2>&1) -join "`n"
+        $disabled | Should -Match "the migration 'sandbox upgrade' by pod exec in a pod of server-a \(server\) at the new version, because the chart renders no Job 'migration' for this upgrade \(set migration\.enabled=true"
+        $disabled | Should -Not -Match ' --wait'
+        $enabled = Join-Path $TestDrive 'values-job.yaml'
+        "migration:`n  enabled: true`n" | Set-Content $enabled
+        $rendered = (& (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command ($prelude +
+            "`$d | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart '$chart' -ValuesFile '$enabled' -HelmPath '$helm' -SkipBackup -WhatIf") 2>&1) -join "`n"
+        $rendered | Should -Match "the migration by the chart's Job hr-sandbox-migrat\S*, which helm runs as a hook"
+        $rendered | Should -Match ' --wait'
+        (Get-Hr).Version | Should -Be '1.7.5'
     }
 
     It 'shows the helm command without --wait and the exec migration with -WhatIf' {

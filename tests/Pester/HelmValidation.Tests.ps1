@@ -113,12 +113,17 @@ configurationRules:
         Test-PortOpen $forward.LocalPort | Should -BeFalse -Because 'the listener is closed when the cmdlet ends'
     }
 
-    It 'upgrades to 1.7.6 with -Backup: the migration Job really ran and its log is in the journal' {
+    It 'upgrades to 1.7.6 with -Backup: the migration Job really ran and its log is in the journal, though its hook policy deleted it on success' {
         $null = Invoke-Sql "CREATE TABLE kube_marker (id int PRIMARY KEY); INSERT INTO kube_marker SELECT generate_series(1, 25);"
         $before = Get-Hv
         $script:revision1 = $before.Revision
         $script:b = $before | New-DeploymentBackup -Path $backups -WarningAction SilentlyContinue
-        $script:result = $before | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -Backup $b -HelmPath $helm -Force
+        # As Infrahub's later chart does (hook-delete-policy hook-succeeded): the Job is gone when helm returns, so its log is
+        # read while helm runs it. Before, it was read afterwards and a successful migration's output was lost.
+        $deleting = Join-Path $TestDrive 'values-delete-on-success.yaml'
+        "migration:`n  deleteOnSuccess: true`n" | Set-Content $deleting
+        $script:result = $before | Test-UpgradePath -To 1.7.6 | Invoke-Upgrade -Chart $chart -ValuesFile $deleting -Backup $b -HelmPath $helm -Force
+        @((Invoke-RestMethod "$($server.Url)/apis/batch/v1/namespaces/hv/jobs").items | ForEach-Object { $_.metadata.name }) | Should -Not -Contain 'hv-sandbox-migrate'
         $result.Status | Should -Be 'Succeeded' -Because $result.Error
         $result.Steps.Name | Should -Be @('configuration', 'helm upgrade', 'rollout', 'verify release')
         ($result.Steps | Where-Object Name -eq 'configuration').Detail | Should -Match 'cache\.host: Added'

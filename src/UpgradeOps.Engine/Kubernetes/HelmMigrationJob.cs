@@ -1,7 +1,9 @@
 using k8s;
 using k8s.Models;
 using UpgradeOps.Hosting;
+using UpgradeOps.Platforms;
 using UpgradeOps.Profiles;
+using YamlDotNet.RepresentationModel;
 
 namespace UpgradeOps.Kubernetes;
 
@@ -56,5 +58,157 @@ internal static class HelmMigrationJob
                 output.AppendLine($"(pod {pod.Metadata.Name} exited with code {terminated.ExitCode})");
         }
         return new MigrationJobOutcome(job.Metadata.Name, succeeded, redactor.Redact(output.ToString()));
+    }
+}
+
+/// <summary>How one hop's migration runs on Helm: the chart's Job (helm runs it as a hook), or by pod exec, and the sentence -WhatIf and the step say.</summary>
+public sealed record HelmMigrationWay(string? Job, ServiceDefinition? ExecService, string Plan)
+{
+    public static readonly HelmMigrationWay None = new(null, null, "");
+}
+
+/// <summary>
+/// Decides how a hop's migration runs from what the chart renders for it (helm upgrade --dry-run): the profile's
+/// kubernetesJob when the chart renders it; else its kubernetesExec; else the upgrade is refused before anything changes,
+/// naming the value that renders the Job. A migration that silently does not run would start the new version on an
+/// unmigrated database (Infrahub's chart 4.1.x has no Job, and later charts render it only with upgrade.enabled=true).
+/// </summary>
+internal static class HelmMigrationRender
+{
+    /// <param name="helm">Needed only when the profile names a kubernetesJob (the chart is rendered).</param>
+    public static async Task<HelmMigrationWay> DecideAsync(HelmCli? helm, Deployment deployment, ProductProfile profile, string to, HelmUpgradeOptions options,
+        TimeSpan timeout, SecretRedactor redactor, CancellationToken ct)
+    {
+        var exec = HelmMigrationExec.Service(profile);
+        var wanted = profile.Migration.KubernetesJob;
+        if (wanted is null) return exec is null ? HelmMigrationWay.None : new(null, exec, HelmMigrationExec.Plan(profile)!);
+        var (_, release) = HelmDeployment.Locate(deployment);
+        // Rendered as the upgrade will be, hooks included; the rules' generated values file is not written yet and does not decide it.
+        var arguments = HelmArguments.UpgradeArguments(deployment, profile, to, options, timeout, ruleValuesFile: null, execMigration: false).Append("--dry-run").ToList();
+        ArgumentNullException.ThrowIfNull(helm);
+        var run = await helm.RunAsync(arguments, redactor, ct).ConfigureAwait(false);
+        if (run.ExitCode != 0)
+            throw new UpgradeOpsException("HelmRenderFailed", ErrorKind.InvalidOperation, deployment.Location,
+                $"helm upgrade --dry-run could not render the chart for {to}, which says whether it runs the migration Job '{wanted}': {run.Error.Trim()} " +
+                "Check -Chart, -ChartVersion and -ValuesFile. Nothing was changed.");
+        if (RenderedJob(run.Output, wanted, release) is { } job)
+            return new(job, null, $"by the chart's Job {job}, which helm runs as a hook (its log is read while it runs)");
+        var enable = profile.Migration.KubernetesJobEnabledBy is { } value ? $" (set {value} in the release's values to render it)" : "";
+        if (exec is not null)
+            return new(null, exec, $"{HelmMigrationExec.Plan(profile)}, because the chart renders no Job '{wanted}' for this upgrade{enable}");
+        throw new UpgradeOpsException("MigrationJobNotRendered", ErrorKind.InvalidOperation, deployment.Location,
+            $"The chart renders no migration Job '{wanted}' for the upgrade to {to}, so '{string.Join(' ', profile.Migration.Command)}' would not run and the new " +
+            $"version would start on a database that is not migrated. " +
+            (profile.Migration.KubernetesJobEnabledBy is { } setting
+                ? $"Set {setting} (-ValuesFile, or in the release's values) so the chart runs it, "
+                : "Enable the chart's migration Job in the release's values, ") +
+            "or name the service to run it in by pod exec (migration.kubernetesExec) in a copy of the profile. Nothing was changed.");
+    }
+
+    /// <summary>
+    /// The name of the Job among what helm upgrade --dry-run printed (HOOKS: and MANIFEST:, YAML documents) that answers to
+    /// <paramref name="wanted"/> as a workload does (<see cref="KubernetesDiscovery.AnswersTo"/>), or null.
+    /// </summary>
+    internal static string? RenderedJob(string helmOutput, string wanted, string release)
+    {
+        foreach (var chunk in helmOutput.Replace("\r\n", "\n").Split("\n---"))
+        {
+            // The text around the documents: helm's summary before the first, a section header (MANIFEST:, NOTES:) after a document.
+            var lines = chunk.Split('\n').TakeWhile(l => l is not ("HOOKS:" or "MANIFEST:" or "NOTES:"));
+            var yaml = new YamlStream();
+            try
+            {
+                yaml.Load(new StringReader(string.Join('\n', lines)));
+            }
+            catch (YamlDotNet.Core.YamlException)
+            {
+                continue; // not a document: helm's own text
+            }
+            foreach (var document in yaml.Documents)
+            {
+                if (document.RootNode is not YamlMappingNode root) continue;
+                if (Scalar(root, "kind") != "Job") continue;
+                var metadata = Child(root, "metadata");
+                var name = metadata is null ? null : Scalar(metadata, "name");
+                if (name is null) continue;
+                var labels = metadata is not null && Child(metadata, "labels") is { } labelNode
+                    ? labelNode.Children.Where(p => p.Key is YamlScalarNode && p.Value is YamlScalarNode)
+                        .ToDictionary(p => ((YamlScalarNode)p.Key).Value!, p => ((YamlScalarNode)p.Value).Value ?? "")
+                    : null;
+                if (HelmMigrationJob.Matches(wanted, release, name, labels)) return name;
+            }
+        }
+        return null;
+
+        static YamlMappingNode? Child(YamlMappingNode node, string key) =>
+            node.Children.TryGetValue(new YamlScalarNode(key), out var child) ? child as YamlMappingNode : null;
+        static string? Scalar(YamlMappingNode node, string key) =>
+            node.Children.TryGetValue(new YamlScalarNode(key), out var child) ? (child as YamlScalarNode)?.Value : null;
+    }
+}
+
+/// <summary>
+/// Reads the migration Job's pod logs while helm upgrade runs it: a Job whose hook policy deletes it on success
+/// (hook-succeeded, as Infrahub's chart does) is gone before helm returns, and its output with it.
+/// </summary>
+internal sealed class HelmJobLogRecorder : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Dictionary<string, string> _logs = new(StringComparer.Ordinal);
+    private readonly Task _reading;
+
+    private HelmJobLogRecorder(IKubernetes client, string ns, string job, SecretRedactor redactor)
+    {
+        _reading = Task.Run(() => ReadAsync(client, ns, job, redactor, _stop.Token));
+    }
+
+    public static HelmJobLogRecorder Start(IKubernetes client, string ns, string job, SecretRedactor redactor) => new(client, ns, job, redactor);
+
+    /// <summary>What the Job's pods had logged when it was last read, redacted, in the order they were created.</summary>
+    public string Output
+    {
+        get { lock (_logs) return string.Concat(_logs.Values); }
+    }
+
+    private async Task ReadAsync(IKubernetes client, string ns, string job, SecretRedactor redactor, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var pods = await client.CoreV1.ListNamespacedPodAsync(ns, labelSelector: $"job-name={job}", cancellationToken: ct).ConfigureAwait(false);
+                foreach (var pod in pods.Items.OrderBy(p => p.Metadata.CreationTimestamp))
+                {
+                    await using var stream = await client.CoreV1.ReadNamespacedPodLogAsync(pod.Metadata.Name, ns, cancellationToken: ct).ConfigureAwait(false);
+                    using var reader = new StreamReader(stream);
+                    var text = redactor.Redact(await reader.ReadToEndAsync(ct).ConfigureAwait(false));
+                    lock (_logs)
+                        if (!_logs.TryGetValue(pod.Metadata.Name, out var known) || text.Length >= known.Length) _logs[pod.Metadata.Name] = text;
+                }
+            }
+            catch (Exception ex) when (ex is k8s.Autorest.HttpOperationException or HttpRequestException or IOException)
+            {
+                // Not created yet, being deleted, or a pod without a log yet: read again.
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        await _reading.ConfigureAwait(false);
+        _stop.Dispose();
     }
 }

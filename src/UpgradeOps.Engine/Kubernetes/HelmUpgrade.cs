@@ -126,6 +126,11 @@ public static class HelmUpgrade
                     return update.ExitCode == 0 ? "repositories updated" : $"helm repo update failed ({update.Error}); using the cached index";
                 }).ConfigureAwait(false);
 
+            // How the migration runs, from what the chart renders for this hop: a Job that is not rendered refuses the upgrade
+            // here, before anything changes, rather than start the new version on a database nothing migrated.
+            var way = await HelmMigrationRender.DecideAsync(helm, deployment, profile, request.To, options, request.HealthTimeout, redactor, ct).ConfigureAwait(false);
+            if (way.Plan.Length > 0) log.LogInformation("Migration to {To}: {Plan}", request.To, way.Plan);
+
             if (changes.Count > 0)
                 await StepAsync("configuration", () =>
                 {
@@ -140,15 +145,31 @@ public static class HelmUpgrade
             // The workloads as they are before helm changes them; then polled through helm upgrade and after it, each changed one
             // shown with its progress and its time to ready recorded.
             watch = await RolloutWatch.StartAsync(client, ns, releaseName, profile, redactor, context, activity, log).ConfigureAwait(false);
-            var execService = HelmMigrationExec.Service(profile);
+            var execService = way.ExecService;
             var helmStarted = DateTimeOffset.UtcNow;
             var deadline = helmStarted + request.HealthTimeout;
             await StepAsync("helm upgrade", async () =>
             {
-                var run = await helm.RunAsync(HelmArguments.UpgradeArguments(deployment, profile, request.To, options, request.HealthTimeout, ruleValuesFile), redactor, ct).ConfigureAwait(false);
+                HelmRun run;
+                // The Job's log is read while helm runs it: its hook policy may delete it as soon as it succeeds.
+                var recorder = way.Job is { } job ? HelmJobLogRecorder.Start(client, ns, job, redactor) : null;
+                try
+                {
+                    run = await helm.RunAsync(HelmArguments.UpgradeArguments(deployment, profile, request.To, options, request.HealthTimeout, ruleValuesFile,
+                        execMigration: execService is not null), redactor, ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    if (recorder is not null) await recorder.DisposeAsync().ConfigureAwait(false);
+                }
                 result.MigrationOutput.Add(run.Output);
                 // The chart's migration Job ran inside helm upgrade (a pre-upgrade hook): its outcome and logs are the migration's record.
                 var migration = await ReadMigrationAsync(client, ns, releaseName, profile, helmStarted, redactor, log, ct).ConfigureAwait(false);
+                // Deleted by its hook policy before it could be read again: helm upgrade waits for a hook to succeed, so it did when helm did.
+                if (way.Job is not null && recorder is not null && (migration is null || migration.Output.Length == 0) && recorder.Output.Length > 0)
+                    migration = new MigrationJobOutcome(way.Job, run.ExitCode == 0 ? true : migration?.Succeeded, recorder.Output);
+                if (way.Job is not null && migration is null && run.ExitCode == 0)
+                    log.LogWarning("The migration Job {Job} ran (helm waits for its hooks) but left no log that could be read: its hook policy deleted it first.", way.Job);
                 if (migration is not null) result.MigrationOutput.Add(migration.Text(request.From, request.To));
                 if (run.ExitCode != 0 && migration is { Succeeded: not true })
                     throw new UpgradeOpsException("MigrationFailed", ErrorKind.InvalidOperation, migration.Job,
@@ -168,7 +189,7 @@ public static class HelmUpgrade
                 // workloads now run on that database, so the upgrade fails and -RollbackOnFailure can return to the backup.
                 if (migration is { Succeeded: true } && MigrationRun.FailureLine(profile.Migration, migration.Output) is { } failure)
                     throw MigrationRun.FailedInOutput(profile.Migration.Command, request.To, failure, migration.Output, $" (Job {ns}/{migration.Job})");
-                return $"done in {run.Duration.TotalSeconds:N1} s" + (migration is null ? "" : $"; migration Job {migration.Job} succeeded (pre-upgrade hook)") +
+                return $"done in {run.Duration.TotalSeconds:N1} s" + (migration is null ? (way.Job is null ? "" : $"; migration Job {way.Job} succeeded (pre-upgrade hook)") : $"; migration Job {migration.Job} succeeded (pre-upgrade hook)") +
                        (execService is null ? "" : "; applied without --wait: the migration runs by pod exec next, then the rollout is waited for");
             }).ConfigureAwait(false);
 

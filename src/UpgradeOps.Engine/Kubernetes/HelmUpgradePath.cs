@@ -46,9 +46,39 @@ internal static class HelmUpgradePath
         if (changes.Where(c => c.Action == ConfigurationAction.Missing).ToList() is { Count: > 0 } missing)
             throw ConfigurationRules.MissingValues(missing, path.To, missing[0].File, "the values file");
         var ruleValuesFile = HelmValuesMigration.RuleValuesFile(configuration, changes, options);
-        var commands = hops.Select(hop => "helm " + string.Join(' ', HelmArguments.UpgradeArguments(deployment, profile, hop.Step.To, hop.Options, request.HealthTimeout, ruleValuesFile)));
+        // How each hop migrates, from what its chart renders (helm upgrade --dry-run); a Job not rendered with no pod exec to fall
+        // back on refuses here. A release left pending cannot be rendered until it is repaired: the run decides then.
+        // Without helm here (-WhatIf needs none otherwise) the run decides it.
+        var pending = deployment.ReleaseStatus?.StartsWith("pending-", StringComparison.Ordinal) == true;
+        HelmCli? helm = null;
+        var undecided = pending ? "after the repair" : "when it runs";
+        if (!pending && profile.Migration.KubernetesJob is not null)
+        {
+            try
+            {
+                helm = HelmCli.Locate(options.HelmPath, deployment.Kubeconfig, deployment.KubeContext);
+            }
+            catch (UpgradeOpsException ex) when (ex.ErrorId == "HelmNotFound")
+            {
+                undecided = "when it runs (no helm here to render the chart)";
+            }
+        }
+        var redactor = new SecretRedactor(options.ValuesFiles.SelectMany(HelmValuesFile.Flatten));
+        var commands = new List<string>();
+        foreach (var hop in hops)
+        {
+            var way = profile.Migration.KubernetesJob is null ? await HelmMigrationRender.DecideAsync(null, deployment, profile, hop.Step.To, hop.Options, request.HealthTimeout,
+                    redactor, context.CancellationToken).ConfigureAwait(false)
+                : helm is null ? null
+                : await HelmMigrationRender.DecideAsync(helm, deployment, profile, hop.Step.To, hop.Options, request.HealthTimeout, redactor, context.CancellationToken).ConfigureAwait(false);
+            var migration = way is null
+                ? $" (the migration by the chart's Job '{profile.Migration.KubernetesJob}' if it renders it" +
+                  (HelmArguments.MigrationPlan(profile) is { } fallback ? $", else {fallback}" : ", else refused") + $": decided {undecided})"
+                : way.Plan.Length > 0 ? $" (the migration {way.Plan})" : "";
+            commands.Add("helm " + string.Join(' ', HelmArguments.UpgradeArguments(deployment, profile, hop.Step.To, hop.Options, request.HealthTimeout, ruleValuesFile,
+                execMigration: way is null ? null : way.ExecService is not null)) + migration);
+        }
         var description = $"Upgrade Helm release {deployment.Location} {path.Route}: {PendingRepairPlan(deployment, request.HealthTimeout)}{string.Join("; then ", commands)}" +
-                          (HelmArguments.MigrationPlan(profile) is { } migration ? $"; after each, the migration {migration}" : "") +
                           (request.SkipBackup ? ". No backup (-SkipBackup): Invoke-Rollback can return the release, not its data."
                               : $". Backup {request.BackupId} is verified first and recorded in the journal, for Invoke-Rollback to restore its data.") +
                           string.Concat(changes.Select(c => $"\n  configuration: {c.RuleId}: {c.Setting} {c.Action}{(c.MovedFrom is null ? "" : $" from {c.MovedFrom}")}")) +

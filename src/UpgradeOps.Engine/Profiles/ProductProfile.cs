@@ -309,9 +309,13 @@ public sealed class MigrationDefinition
     /// name without the release prefix, or its app.kubernetes.io/component label. Its outcome and pod logs are the
     /// upgrade's migration output.</summary>
     public string? KubernetesJob { get; set; }
-    /// <summary>Helm, instead of a Job: the service (declared, with a kubernetesWorkload) in one of whose pods Invoke-Upgrade runs
+    /// <summary>Helm: the value that makes the chart render <see cref="KubernetesJob"/> (Infrahub's later charts:
+    /// upgrade.enabled=true), named when an upgrade finds the Job not rendered and has no pod exec to fall back on.</summary>
+    public string? KubernetesJobEnabledBy { get; set; }
+    /// <summary>Helm: the service (declared, with a kubernetesWorkload or selector) in one of whose pods Invoke-Upgrade runs
     /// <see cref="Command"/> by pod exec after helm upgrade, in a running pod of the new version (as Infrahub's guide runs
-    /// 'infrahub upgrade' in a server pod); then the rollout is waited for.</summary>
+    /// 'infrahub upgrade' in a server pod); then the rollout is waited for. With <see cref="KubernetesJob"/>, only when the
+    /// chart does not render that Job for the upgrade.</summary>
     public string? KubernetesExec { get; set; }
 }
 

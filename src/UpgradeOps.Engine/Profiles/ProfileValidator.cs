@@ -71,11 +71,10 @@ internal sealed partial class ProfileValidator(string source, ConditionalWeakTab
             Fail(profile.Version, $"version.service '{versionService}' is not one of the declared services.");
         if (profile.Migration.Service is { } migrationService && !names.Contains(migrationService))
             Fail(profile.Migration, $"migration.service '{migrationService}' is not one of the declared services.");
+        if (profile.Migration.KubernetesJobEnabledBy is { } enabledBy && profile.Migration.KubernetesJob is null)
+            Fail(profile.Migration, $"migration.kubernetesJobEnabledBy '{enabledBy}' says how the chart renders a migration Job, but migration names no kubernetesJob: add it, or remove kubernetesJobEnabledBy.");
         if (profile.Migration.KubernetesExec is { } execService)
         {
-            if (profile.Migration.KubernetesJob is not null)
-                Fail(profile.Migration, $"migration names both kubernetesJob '{profile.Migration.KubernetesJob}' and kubernetesExec '{execService}': " +
-                                        "a Helm release's migration runs one way; keep one of them.");
             var service = profile.Services.FirstOrDefault(s => string.Equals(s.Name, execService, StringComparison.OrdinalIgnoreCase));
             if (service is null)
                 Fail(profile.Migration, $"migration.kubernetesExec '{execService}' is not one of the declared services.");

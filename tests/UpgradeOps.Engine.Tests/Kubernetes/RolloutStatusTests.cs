@@ -177,15 +177,89 @@ public class RolloutStatusTests
     }
 
     [Theory]
-    [InlineData("  kubernetesExec: server", "  kubernetesExec: server\n  kubernetesJob: migrate", "names both kubernetesJob 'migrate' and kubernetesExec 'server'")]
+    [InlineData("  kubernetesExec: server", "  kubernetesExec: server\n  kubernetesJobEnabledBy: upgrade.enabled=true", "kubernetesJobEnabledBy 'upgrade.enabled=true' says how the chart renders a migration Job, but migration names no kubernetesJob")]
     [InlineData("  kubernetesExec: server", "  kubernetesExec: nope", "kubernetesExec 'nope' is not one of the declared services")]
     [InlineData("  kubernetesExec: server", "  kubernetesExec: cache", "names service 'cache', which has no kubernetesWorkload")]
     [InlineData("  command: [app, upgrade]\n", "", "needs the migration 'command'")]
-    public void A_profile_names_at_most_one_way_to_run_a_Helm_migration(string replace, string with, string expected)
+    public void A_profile_names_a_way_to_run_a_Helm_migration_it_can_use(string replace, string with, string expected)
     {
         var error = Assert.Throws<ProfileException>(() => ProfileLoader.Parse(ExecProfile.Replace(replace, with), "p.yml"));
         Assert.Equal("InvalidProfile", error.ErrorId);
         Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void A_profile_may_name_the_charts_Job_with_a_pod_exec_to_fall_back_on()
+    {
+        var profile = ProfileLoader.Parse(ExecProfile.Replace("  kubernetesExec: server", "  kubernetesExec: server\n  kubernetesJob: migrate\n  kubernetesJobEnabledBy: upgrade.enabled=true"), "p.yml");
+        Assert.Equal(("migrate", "server", "upgrade.enabled=true"), (profile.Migration.KubernetesJob, profile.Migration.KubernetesExec, profile.Migration.KubernetesJobEnabledBy));
+        // Without rendering, the Job is the way: helm waits for the rollout.
+        var release = new Deployment { Name = "sbx", Platform = DeploymentPlatform.Kubernetes, Profile = "p", Location = "sandbox/sbx" };
+        Assert.Contains("--wait", HelmArguments.UpgradeArguments(release, profile, "1.7.6", new HelmUpgradeOptions { Chart = "./chart" }, TimeSpan.FromMinutes(5)));
+        Assert.DoesNotContain("--wait", HelmArguments.UpgradeArguments(release, profile, "1.7.6", new HelmUpgradeOptions { Chart = "./chart" }, TimeSpan.FromMinutes(5),
+            execMigration: true));
+    }
+
+    /// <summary>What helm upgrade --dry-run prints (helm v4, text output): its summary, HOOKS:, MANIFEST:, NOTES:, the documents between.</summary>
+    private const string DryRun = """
+        Release "ih" has been upgraded. Happy Helming!
+        NAME: ih
+        LAST DEPLOYED: Sat Dec  5 07:10:00 2026
+        NAMESPACE: infrahub
+        STATUS: pending-upgrade
+        REVISION: 2
+        DESCRIPTION: Dry run complete
+        TEST SUITE: None
+        HOOKS:
+        ---
+        # Source: infrahub/templates/infrahub-upgrade-job.yaml
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          name: ih-infrahub-infrahub-upgrade
+          labels:
+            service: infrahub-upgrade
+            helm.sh/chart: infrahub-4.2.0
+            app.kubernetes.io/name: infrahub
+          annotations:
+            "helm.sh/hook": post-install,pre-upgrade
+        spec:
+          template:
+            spec:
+              containers:
+                - name: infrahub-upgrade
+                  command: ["infrahub", "upgrade"]
+        MANIFEST:
+        ---
+        # Source: infrahub/templates/infrahub-server.yaml
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: ih-infrahub-infrahub-server
+        ---
+        # Source: infrahub/templates/other-job.yaml
+        apiVersion: batch/v1
+        kind: Job
+        metadata:
+          name: ih-infrahub-cleanup
+
+        NOTES:
+        Infrahub is upgraded: {{ not yaml: [
+        """;
+
+    [Theory]
+    [InlineData("infrahub-upgrade", "ih", "ih-infrahub-infrahub-upgrade")]
+    [InlineData("ih-infrahub-infrahub-upgrade", "ih", "ih-infrahub-infrahub-upgrade")]
+    [InlineData("cleanup", "ih-infrahub", "ih-infrahub-cleanup")]
+    [InlineData("migrate", "ih", null)]
+    public void The_migration_Job_is_found_among_the_documents_helm_renders_for_the_upgrade(string wanted, string release, string? expected) =>
+        Assert.Equal(expected, HelmMigrationRender.RenderedJob(DryRun, wanted, release));
+
+    [Fact]
+    public void A_chart_that_renders_no_Job_has_none()
+    {
+        Assert.Null(HelmMigrationRender.RenderedJob(DryRun.Replace("kind: Job", "kind: ConfigMap"), "infrahub-upgrade", "ih"));
+        Assert.Null(HelmMigrationRender.RenderedJob("Error: nothing rendered", "infrahub-upgrade", "ih"));
     }
 
     [Fact]
