@@ -7,8 +7,9 @@ namespace UpgradeOps.Compose;
 
 /// <summary>
 /// A connection to a Docker Engine: -DockerHost, else DOCKER_HOST and the current docker context (the
-/// library reads both). Requests are unversioned so the engine answers in its own API version: that works
-/// from Engine 20.10 (API 1.41) to Docker 29, which refuses explicit versions below 1.44.
+/// library reads both). Requests are unversioned so the engine answers in its own API version (Docker 29 refuses
+/// explicit versions below 1.44). Needs API 1.41 (Engine 20.10) or newer: run live on 20.10, and against recorded
+/// answers of API 1.43-1.51 (Docker 24-28) in DockerApiVersionTests.
 /// </summary>
 public sealed class DockerEngine : IDisposable
 {
