@@ -419,7 +419,7 @@ public sealed class Neo4jTarget
             if (DateTimeOffset.UtcNow > deadline)
                 throw new UpgradeOpsException("Neo4jNotBack", ErrorKind.OperationTimeout, Name,
                     $"Neo4j of '{Name}' in {_exec.Description} did not answer within {timeout.TotalSeconds:N0} s after its server was stopped for neo4j-admin ({last}). " +
-                    "Look at the database's log (kubectl logs, docker logs); its data was not changed by the backup.");
+                    "Look at the database's log (kubectl logs, docker logs) and start it again if it stays down; once it answers, run the backup or restore again.");
             await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
         }
     }

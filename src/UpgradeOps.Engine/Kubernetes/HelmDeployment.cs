@@ -115,10 +115,7 @@ internal sealed class HelmDeployment : IDataStoreHost
     public async Task<PostgresTarget> PostgresAsync(DataStoreDefinition store, CancellationToken ct)
     {
         var (_, pod) = await DataStorePodAsync(store, ct).ConfigureAwait(false);
-        var containers = pod.Spec?.Containers ?? new List<V1Container>();
-        var container = containers.FirstOrDefault(c => store.PasswordVariable is not null && PodEnvironment.Declares(c, store.PasswordVariable))
-            ?? containers.FirstOrDefault()
-            ?? throw new UpgradeOpsException("DataStoreNotRunning", ErrorKind.ResourceUnavailable, store.Name, $"Pod {Namespace}/{pod.Metadata.Name} has no container.");
+        var container = ContainerOf(pod, store, store.PasswordVariable);
         var environment = new PodEnvironment(container, Lookup);
         var user = (store.UserVariable is null ? null : await environment.ValueAsync(store.UserVariable, ct).ConfigureAwait(false)) ?? "postgres";
         string password = "";
@@ -145,10 +142,7 @@ internal sealed class HelmDeployment : IDataStoreHost
     public async Task<Neo4jTarget> Neo4jAsync(DataStoreDefinition store, CancellationToken ct)
     {
         var (_, pod) = await DataStorePodAsync(store, ct).ConfigureAwait(false);
-        var containers = pod.Spec?.Containers ?? new List<V1Container>();
-        var container = containers.FirstOrDefault(c => PodEnvironment.Declares(c, "NEO4J_AUTH"))
-            ?? containers.FirstOrDefault()
-            ?? throw new UpgradeOpsException("DataStoreNotRunning", ErrorKind.ResourceUnavailable, store.Name, $"Pod {Namespace}/{pod.Metadata.Name} has no container.");
+        var container = ContainerOf(pod, store, "NEO4J_AUTH");
         var environment = new PodEnvironment(container, Lookup);
         var values = new Dictionary<string, string>();
         foreach (var name in Neo4jTarget.EnvironmentVariables(store))
@@ -161,9 +155,19 @@ internal sealed class HelmDeployment : IDataStoreHost
     public async Task<(Workload Workload, IContainerExec Exec)> VolumeExecAsync(DataStoreDefinition store, CancellationToken ct)
     {
         var (workload, pod) = await DataStorePodAsync(store, ct).ConfigureAwait(false);
-        var container = pod.Spec?.Containers?.FirstOrDefault()
-            ?? throw new UpgradeOpsException("DataStoreNotRunning", ErrorKind.ResourceUnavailable, store.Name, $"Pod {Namespace}/{pod.Metadata.Name} has no container.");
+        var container = ContainerOf(pod, store, declaring: null);
         return (workload, new PodContainerExec(Client, Namespace, pod.Metadata.Name, container.Name));
+    }
+
+    /// <summary>The data store's container in its pod: the first that declares <paramref name="declaring"/>, else the first.</summary>
+    private V1Container ContainerOf(V1Pod pod, DataStoreDefinition store, string? declaring)
+    {
+        var containers = pod.Spec?.Containers ?? new List<V1Container>();
+        return containers.FirstOrDefault(c => declaring is not null && PodEnvironment.Declares(c, declaring))
+            ?? containers.FirstOrDefault()
+            ?? throw new UpgradeOpsException("DataStoreNotRunning", ErrorKind.ResourceUnavailable, store.Name,
+                $"Pod {Namespace}/{pod.Metadata.Name} of data store '{store.Name}' has no container to run its tools in. " +
+                $"Check the pod ('kubectl get pod {pod.Metadata.Name} -n {Namespace} -o yaml') and the profile's kubernetesSelector or kubernetesWorkload for '{store.Service ?? store.KubernetesWorkload}'.");
     }
 
     /// <summary>One key of a Secret or ConfigMap, read through the API (null when it is not there).</summary>

@@ -115,10 +115,11 @@ internal static class HelmMigrationRender
         {
             // The text around the documents: helm's summary before the first, a section header (MANIFEST:, NOTES:) after a document.
             var lines = chunk.Split('\n').TakeWhile(l => l is not ("HOOKS:" or "MANIFEST:" or "NOTES:"));
-            var yaml = new YamlStream();
+            YamlStream yaml;
             try
             {
-                yaml.Load(new StringReader(string.Join('\n', lines)));
+                // The chart's rendering is third-party text: loaded depth-limited, like the user's own YAML.
+                yaml = SafeYaml.Load(string.Join('\n', lines));
             }
             catch (YamlDotNet.Core.YamlException)
             {

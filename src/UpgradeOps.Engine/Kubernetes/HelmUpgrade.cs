@@ -189,7 +189,7 @@ public static class HelmUpgrade
                 // workloads now run on that database, so the upgrade fails and -RollbackOnFailure can return to the backup.
                 if (migration is { Succeeded: true } && MigrationRun.FailureLine(profile.Migration, migration.Output) is { } failure)
                     throw MigrationRun.FailedInOutput(profile.Migration.Command, request.To, failure, migration.Output, $" (Job {ns}/{migration.Job})");
-                return $"done in {run.Duration.TotalSeconds:N1} s" + (migration is null ? (way.Job is null ? "" : $"; migration Job {way.Job} succeeded (pre-upgrade hook)") : $"; migration Job {migration.Job} succeeded (pre-upgrade hook)") +
+                return $"done in {run.Duration.TotalSeconds:N1} s" + ((migration?.Job ?? way.Job) is { } ranJob ? $"; migration Job {ranJob} succeeded (pre-upgrade hook)" : "") +
                        (execService is null ? "" : "; applied without --wait: the migration runs by pod exec next, then the rollout is waited for");
             }).ConfigureAwait(false);
 

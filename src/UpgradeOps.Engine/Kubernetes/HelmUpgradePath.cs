@@ -67,9 +67,8 @@ internal static class HelmUpgradePath
         var commands = new List<string>();
         foreach (var hop in hops)
         {
-            var way = profile.Migration.KubernetesJob is null ? await HelmMigrationRender.DecideAsync(null, deployment, profile, hop.Step.To, hop.Options, request.HealthTimeout,
-                    redactor, context.CancellationToken).ConfigureAwait(false)
-                : helm is null ? null
+            // A Job to look for needs helm to render the chart; without one the profile alone decides.
+            var way = profile.Migration.KubernetesJob is not null && helm is null ? null
                 : await HelmMigrationRender.DecideAsync(helm, deployment, profile, hop.Step.To, hop.Options, request.HealthTimeout, redactor, context.CancellationToken).ConfigureAwait(false);
             var migration = way is null
                 ? $" (the migration by the chart's Job '{profile.Migration.KubernetesJob}' if it renders it" +
