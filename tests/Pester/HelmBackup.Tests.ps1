@@ -34,7 +34,11 @@ BeforeAll {
     # release nodocker has no container behind its pods.
     $script:server = Start-KubeTestServer -DockerWorkload @{ 'hb/hb-sandbox-database' = $db; 'hb/unreachable-sandbox-database' = $db; 'hb/hb-sandbox-worker' = $db }
     $script:helm = Get-Helm
-    $install = Invoke-TestHelm $server install hb $chart -n hb --create-namespace --wait --timeout 30s --set "database.port=$port" --set "database.password=$password"
+    # The API on a port nothing listens on (the backup's running-task gate then warns and goes on): the chart's default
+    # 58001 is the Compose sandbox's API server, which the other test process may be running with background jobs.
+    $script:apiPort = Get-FreePort
+    $install = Invoke-TestHelm $server install hb $chart -n hb --create-namespace --wait --timeout 30s --set "database.port=$port" --set "database.password=$password" `
+        --set "server.port=$apiPort"
     if ($install.ExitCode -ne 0) { throw "helm install failed: $($install.Error)" }
     function Get-Hb { Get-UpgradeDeployment -Namespace hb -Release hb -Kubeconfig $server.KubeconfigPath -Profile $profilePath -WarningAction SilentlyContinue }
     # -WhatIf writes to the host: the command runs in a fresh pwsh, where $d is the release.
@@ -168,7 +172,7 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
     }
 
     It 'says clearly when no container answers the pod exec' {
-        $install = Invoke-TestHelm $server install nodocker $chart -n hb --wait --timeout 30s
+        $install = Invoke-TestHelm $server install nodocker $chart -n hb --wait --timeout 30s --set "server.port=$apiPort"
         $install.ExitCode | Should -Be 0 -Because $install.Error
         $nd = Get-UpgradeDeployment -Namespace hb -Release nodocker -Kubeconfig $server.KubeconfigPath -Profile $profilePath -WarningAction SilentlyContinue
         $err = Get-ErrorFrom { $nd | New-DeploymentBackup -Path $backups -ErrorAction Stop -WarningAction SilentlyContinue }
@@ -179,7 +183,8 @@ Describe 'New-, Test- and Restore-DeploymentBackup on a Helm release' -Tag 'Kube
     }
 
     It 'says clearly when PostgreSQL does not answer in the pod' {
-        $install = Invoke-TestHelm $server install unreachable $chart -n hb --wait --timeout 30s --set "database.port=$(Get-FreePort)" --set "database.password=$password"
+        $install = Invoke-TestHelm $server install unreachable $chart -n hb --wait --timeout 30s --set "database.port=$(Get-FreePort)" --set "database.password=$password" `
+            --set "server.port=$apiPort"
         $install.ExitCode | Should -Be 0 -Because $install.Error
         $u = Get-UpgradeDeployment -Namespace hb -Release unreachable -Kubeconfig $server.KubeconfigPath -Profile $profilePath -WarningAction SilentlyContinue
         $err = Get-ErrorFrom { $u | New-DeploymentBackup -Path $backups -ErrorAction Stop -WarningAction SilentlyContinue }

@@ -178,7 +178,9 @@ Describe 'A Helm release left pending-upgrade by a killed helm, and Invoke-Upgra
         $killed = (Get-St | Get-UpgradeHistory)[0]
         $killed.Status | Should -Be 'InProgress'
         $killed.To | Should -Be '1.8.0'
-        Get-KubeTestApiVersion $api | Should -Be '1.7.6'
+        # Serving, at 1.7.6 or already 1.8.0: under load helm can be past its pre-upgrade hook and have applied the new
+        # Deployment (which the test kubelet starts at once) by the time the kill lands. What is asserted is the repair.
+        Get-KubeTestApiVersion $api | Should -BeIn @('1.7.6', '1.8.0')
         $lock = Join-Path $env:XDG_DATA_HOME 'UpgradeOps/helm/st/st/.upgradeops/upgrade.lock'
         (Get-Content -Raw $lock | ConvertFrom-Json).ProcessId | Should -Be $session.Id
 
