@@ -89,6 +89,11 @@ public static class ComposeDiscovery
             warnings.Add($"The compose file and .env name version {configured}, but the containers run {running}: an upgrade or rollback was not finished, " +
                          "or the file was edited without 'docker compose up'. Decide which is right before upgrading.");
 
+        if (file?.ExposedSecretNames is { Count: > 0 } exposed)
+            warnings.Add($"{string.Join(", ", exposed)} {(exposed.Count == 1 ? "has" : "have")} a password that is also a name the deployment shows " +
+                         "(a service, project, user or database name): it cannot be hidden in reports and logs, and anyone can guess it. " +
+                         "Set a real password in the .env (and in the service that checks it), then 'docker compose up -d'.");
+
         progress.Report("Done", 100);
         return new Deployment
         {

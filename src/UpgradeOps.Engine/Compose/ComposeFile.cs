@@ -47,9 +47,50 @@ public sealed partial class ComposeFile
     /// (a service's environment, defaults such as ${INFRAHUB_DB_PASSWORD:-admin} included) whose name says they are secret
     /// or that carry credentials in a URL. Other values written in the file (paths, log levels, addresses) stay readable.
     /// </summary>
-    public IReadOnlyList<KeyValuePair<string, string>> Secrets =>
+    /// A secret whose value is also a name the deployment shows anyway (see <see cref="ExposedSecretNames"/>) is left out.
+    public IReadOnlyList<KeyValuePair<string, string>> Secrets
+    {
+        get
+        {
+            var shown = PublicNames();
+            return AllSecrets().Where(v => !shown.Contains(v.Value)).ToList();
+        }
+    }
+
+    /// <summary>
+    /// The variables whose secret value is also a name every report shows: a service's name or a part of it, the project's
+    /// name, or the value of a user, database, host or image variable. Infrahub's own file does this with its defaults
+    /// (INFRAHUB_BROKER_PASSWORD=infrahub beside the user infrahub and the service infrahub-server; POSTGRES_PASSWORD=postgres
+    /// beside POSTGRES_USER=postgres). Masking such a value hides nothing and turned every "infrahub-server" of a report into
+    /// "***-server"; it is shown, and Get-UpgradeDeployment warns that the password must be changed.
+    /// </summary>
+    public IReadOnlyList<string> ExposedSecretNames
+    {
+        get
+        {
+            var shown = PublicNames();
+            return AllSecrets().Where(v => SecretRedactor.IsSecretName(v.Key) && shown.Contains(v.Value)).Select(v => v.Key)
+                .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        }
+    }
+
+    private IEnumerable<KeyValuePair<string, string>> AllSecrets() =>
         DotEnv.Concat(Services.Values.SelectMany(s => s.Environment)
-            .Where(v => SecretRedactor.IsSecretName(v.Key) || SecretRedactor.HasUrlCredentials(v.Value))).ToList();
+            .Where(v => SecretRedactor.IsSecretName(v.Key) || SecretRedactor.HasUrlCredentials(v.Value)));
+
+    private HashSet<string> PublicNames()
+    {
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ProjectName(_ => null) };
+        foreach (var service in Services.Keys)
+        {
+            names.Add(service);
+            names.UnionWith(service.Split('-', '_', '.'));
+        }
+        foreach (var (key, value) in DotEnv.Concat(Services.Values.SelectMany(s => s.Environment)))
+            if (value.Length > 0 && SecretRedactor.IsIdentityName(key) && !SecretRedactor.HasUrlCredentials(value)) names.Add(value);
+        names.Remove("");
+        return names;
+    }
 
     /// <summary>
     /// The <see cref="Secrets"/> of the compose file at <paramref name="path"/> as it is now (the .env may have changed since

@@ -29,10 +29,34 @@ public class ComposeSecretsTests : IDisposable
         var redactor = new SecretRedactor(ComposeFile.Load(InfrahubCorpus.ComposeFile!, _ => null).Secrets);
         var text = redactor.Redact(
             "db password admin; neo4j auth neo4j/admin; prefect postgres password postgres; initial token 06438eb2-8019-4776-878c-0941b1f1d1ec; " +
-            "agent token 44af444d-3b26-410d-9546-b758657e026c; querystring auth false; token lifetime 3600; minimum password length 4");
+            "agent token 44af444d-3b26-410d-9546-b758657e026c; querystring auth false; token lifetime 3600; minimum password length 4; " +
+            "service infrahub-server, image registry.opsmill.io/opsmill/infrahub:0.16.2");
+        // The passwords that equal a name the file shows anyway (postgres is POSTGRES_USER, infrahub the broker's and cache's
+        // user and a part of infrahub-server) stay readable, and are named by ExposedSecretNames.
         Assert.Equal(
-            "db password ***; neo4j auth ***; prefect *** password ***; initial token ***; " +
-            "agent token ***; querystring auth false; token lifetime 3600; minimum password length 4", text);
+            "db password ***; neo4j auth ***; prefect postgres password postgres; initial token ***; " +
+            "agent token ***; querystring auth false; token lifetime 3600; minimum password length 4; " +
+            "service infrahub-server, image registry.opsmill.io/opsmill/infrahub:0.16.2", text);
+        Assert.Equal(new[] { "INFRAHUB_BROKER_PASSWORD", "INFRAHUB_CACHE_PASSWORD", "INFRAHUB_INITIAL_ADMIN_PASSWORD", "POSTGRES_PASSWORD", "RABBITMQ_DEFAULT_PASS" },
+            ComposeFile.Load(InfrahubCorpus.ComposeFile!, _ => null).ExposedSecretNames);
+    }
+
+    [Fact]
+    public void A_password_that_is_a_public_name_is_shown_and_named_and_a_real_one_stays_masked()
+    {
+        var file = Write("""
+            services:
+              app-server:
+                image: app
+                environment:
+                  APP_BROKER_USERNAME: broker
+                  APP_BROKER_PASSWORD: broker
+                  APP_ADMIN_PASSWORD: app
+                  APP_DB_PASSWORD: real-secret-6
+            """, "COMPOSE_PROJECT_NAME=shop\nAPP_CACHE_PASSWORD=shop\n");
+        Assert.Equal(new[] { "APP_ADMIN_PASSWORD", "APP_BROKER_PASSWORD", "APP_CACHE_PASSWORD" }, file.ExposedSecretNames);
+        Assert.Equal("service app-server of shop, broker user broker, db ***",
+            new SecretRedactor(file.Secrets).Redact("service app-server of shop, broker user broker, db real-secret-6"));
     }
 
     [Fact]
