@@ -22,13 +22,15 @@ internal static class ComposePostgres
         string? host = null;
         int? port = null;
         // On the host network a rehearsal copy's server listens on its own port (recorded in a label).
-        var serverPort = container.HostConfig?.NetworkMode == "host" ? RehearsalLabels.MapPort(config.Labels, store.Port) : store.Port;
+        // The server listens on PGPORT when the container sets it (the postgres server's own default, as on Helm), else the profile's port.
+        var ownPort = env.TryGetValue("PGPORT", out var pgPort) && int.TryParse(pgPort, out var parsed) ? parsed : store.Port;
+        var serverPort = container.HostConfig?.NetworkMode == "host" ? RehearsalLabels.MapPort(config.Labels, ownPort) : ownPort;
         if (container.HostConfig?.NetworkMode == "host")
         {
             host = "127.0.0.1";
             port = serverPort;
         }
-        else if (container.NetworkSettings?.Ports is { } ports && ports.TryGetValue($"{store.Port}/tcp", out var bindings) && bindings?.FirstOrDefault() is { } binding)
+        else if (container.NetworkSettings?.Ports is { } ports && ports.TryGetValue($"{ownPort}/tcp", out var bindings) && bindings?.FirstOrDefault() is { } binding)
         {
             host = string.IsNullOrEmpty(binding.HostIP) || binding.HostIP is "0.0.0.0" or "::" ? "127.0.0.1" : binding.HostIP;
             port = int.Parse(binding.HostPort);
