@@ -5,6 +5,7 @@
 # process beside the Compose sandbox's files.
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
+    . (Join-Path $PSScriptRoot 'GraphFixture.ps1')
     $script:project = 'upgradeops-graph'
     $script:folder = Join-Path $TestDrive 'graph'
     $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Pester/Fixtures/graph-profile.yml'
@@ -44,17 +45,6 @@ BeforeAll {
         if ($LASTEXITCODE -ne 0) { throw "cypher-shell: $output" }
         $output
     }
-    function Get-GraphFingerprint {
-        # Node and relationship counts and the content checksum (the stand-in's CALL upgradeops.graph.checksum()), read
-        # through the HTTP API as the application does (cypher-shell may be the thing a test breaks).
-        $body = @{ statements = @('MATCH (n) RETURN count(n)', 'MATCH ()-[r]->() RETURN count(r)', 'CALL upgradeops.graph.checksum()' | ForEach-Object { @{ statement = $_ } }) } |
-            ConvertTo-Json -Depth 4
-        $credential = [PSCredential]::new('neo4j', (ConvertTo-SecureString $password -AsPlainText -Force))
-        $answer = Invoke-RestMethod -Method Post -Uri 'http://127.0.0.1:7474/db/neo4j/tx/commit' -Body $body -ContentType 'application/json' `
-            -Authentication Basic -Credential $credential -AllowUnencryptedAuthentication
-        if ($answer.errors.Count -gt 0) { throw "graph: $($answer.errors[0].message)" }
-        "nodes=$($answer.results[0].data[0].row[0]) relationships=$($answer.results[1].data[0].row[0]) checksum=$($answer.results[2].data[0].row[0])"
-    }
     function Get-SideFingerprint {
         # The rest of what the built-in profile backs up beside Neo4j: the task manager's PostgreSQL (rows of a table in
         # its prefect database) and the files of the storage and git volumes.
@@ -87,7 +77,7 @@ BeforeAll {
     $null = Invoke-Cypher "UNWIND range(1, 300) AS i CREATE (:Device {id: i, name: 'device', role: 'edge'})"
     $null = Invoke-Cypher "MATCH (a:Device {id: 1}), (b:Device {id: 2}) CREATE (a)-[:CONNECTED {port: 1}]->(b)"
     $null = Invoke-Cypher "MATCH (a:Device {id: 2}), (b:Device {id: 3}) CREATE (a)-[:CONNECTED {port: 2}]->(b)"
-    $script:seeded = Get-GraphFingerprint
+    $script:seeded = Get-GraphFingerprint -Password $password
     $null = docker exec (Get-GraphContainer task-manager-db) psql -X -h /run/postgresql -p 15432 -U postgres -d prefect -v ON_ERROR_STOP=1 -qc `
         "create table flow_run (id int primary key, name text); insert into flow_run select i, 'run-' || i from generate_series(1, 50) i"
     if ($LASTEXITCODE -ne 0) { throw 'seeding the task manager database failed' }
@@ -212,7 +202,7 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
         Get-StartedAt task-worker | Should -Not -Be $before.worker
         Get-StartedAt database | Should -Not -Be $before.database
         Wait-GraphHealthy 10
-        Get-GraphFingerprint | Should -Be $seeded
+        Get-GraphFingerprint -Password $password | Should -Be $seeded
         $verification = $encrypted | Test-DeploymentBackup -Deployment $d -EncryptionKey $key
         $verification.Passed | Should -BeTrue -Because ($verification.Checks | Format-Table -AutoSize | Out-String)
         Get-Content -Raw (Join-Path $encrypted.Path 'manifest.json') | Should -Not -Match ([regex]::Escape($password))
@@ -238,7 +228,7 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
         docker ps -a -q --filter label=org.upgradeops.purpose=neo4j-restore-test | Should -BeNullOrEmpty
         @(docker volume ls -q).Count | Should -Be $volumes.Count
         $null = Invoke-Cypher "UNWIND range(1, 20) AS i CREATE (:Rogue {id: i})"
-        Get-GraphFingerprint | Should -Not -Be $seeded
+        Get-GraphFingerprint -Password $password | Should -Not -Be $seeded
         $null = docker exec (Get-GraphContainer task-manager-db) psql -X -h /run/postgresql -p 15432 -U postgres -d prefect -qc "delete from flow_run where id > 25"
         docker exec (Get-GraphContainer infrahub-server) sh -c 'echo changed > /opt/infrahub/storage/artifacts/device-1.cfg'
         docker exec (Get-GraphContainer task-worker) sh -c 'rm -rf /opt/infrahub/git/repo'
@@ -246,7 +236,7 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
         $restored = Invoke-Observed { $backup | Restore-DeploymentBackup -Deployment $d -Force -ErrorAction Stop }
         $restored.Id | Should -Be $backup.Id
         Wait-GraphHealthy 10
-        Get-GraphFingerprint | Should -Be $seeded
+        Get-GraphFingerprint -Password $password | Should -Be $seeded
         Get-SideFingerprint | Should -Be $sideSeeded
     }
 
@@ -256,7 +246,7 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
         $file = Join-Path $copy ($backup.Components | Where-Object Kind -eq 'Neo4jDump').File
         $bytes = [IO.File]::ReadAllBytes($file); [IO.File]::WriteAllBytes($file, $bytes[0..([int]($bytes.Length / 2))])
         $null = Invoke-Cypher "CREATE (:AfterBackup {id: 1})"
-        $changed = Get-GraphFingerprint
+        $changed = Get-GraphFingerprint -Password $password
         $started = Get-StartedAt database
         $api = Get-StartedAt infrahub-server
         $err = Get-ErrorFrom { Restore-DeploymentBackup -Path $copy -Deployment $d -Confirm:$false -ErrorAction Stop }
@@ -264,13 +254,13 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
         $err.TargetObject | Should -Be $copy
         Get-StartedAt database | Should -Be $started
         Get-StartedAt infrahub-server | Should -Be $api
-        Get-GraphFingerprint | Should -Be $changed
+        Get-GraphFingerprint -Password $password | Should -Be $changed
         # -Force restores a backup that failed verification: the truncated archive reaches neo4j-admin, which refuses it whole.
         $err = Get-ErrorFrom { Restore-DeploymentBackup -Path $copy -Deployment $d -Force -ErrorAction Stop }
         $err.FullyQualifiedErrorId | Should -BeLike 'Neo4jLoadFailed,*'
         $err.Exception.Message | Should -Match 'truncated'
         Wait-GraphHealthy 20
-        Get-GraphFingerprint | Should -Be $changed
+        Get-GraphFingerprint -Password $password | Should -Be $changed
     }
 }
 
@@ -281,7 +271,7 @@ Describe 'Neo4j Community killed in the middle of a dump or a load' -Tag 'Backup
 
     It 'a backup killed while the server is held: the next one says Neo4jLeftStopped and brings it back, the one after succeeds' {
         Wait-GraphHealthy 20
-        $script:atBackup = Get-GraphFingerprint
+        $script:atBackup = Get-GraphFingerprint -Password $password
         $killed = Invoke-KilledAtGate "New-DeploymentBackup -Deployment `$d -Path '$killRoot' -Force"
         Write-Host "killed backup: server state $($killed.HeldState); neo4j-admin ended afterwards: $($killed.AdminEnded)"
         $killed.HeldState | Should -BeLike 'T*'
@@ -302,7 +292,7 @@ Describe 'Neo4j Community killed in the middle of a dump or a load' -Tag 'Backup
         # stopped, and says so: the deployment serves again, the admin runs the backup again.
         $err.Exception.Message | Should -Match 'was resumed and its container is back\. The containers that run had stopped were started again\. Nothing else was done: run the backup again\.'
         Wait-GraphHealthy 10
-        Get-GraphFingerprint | Should -Be $atBackup
+        Get-GraphFingerprint -Password $password | Should -Be $atBackup
         # Nothing was written by it: the partial folder is still the killed run's only.
         @(Get-ChildItem -Force $killRoot -Filter '.*.partial' | ForEach-Object Name) | Should -Be $partials
 
@@ -311,12 +301,12 @@ Describe 'Neo4j Community killed in the middle of a dump or a load' -Tag 'Backup
         # The killed run's partial folder (its lock file no longer held) was removed by this one.
         Get-ChildItem -Force $killRoot -Filter '.*.partial' | Should -BeNullOrEmpty
         Wait-GraphHealthy 20
-        Get-GraphFingerprint | Should -Be $atBackup
+        Get-GraphFingerprint -Password $password | Should -Be $atBackup
     }
 
     It 'a restore killed while its load runs: the next one says Neo4jLeftStopped and brings it back, the one after finishes it (the backup''s graph)' {
         $null = Invoke-Cypher "UNWIND range(1, 7) AS i CREATE (:Rogue {id: i})"
-        $changed = Get-GraphFingerprint
+        $changed = Get-GraphFingerprint -Password $password
         $changed | Should -Not -Be $atBackup
         $killed = Invoke-KilledAtGate "Restore-DeploymentBackup -Path '$($afterKill.Path)' -Deployment `$d -Force"
         Write-Host "killed restore: server state $($killed.HeldState); neo4j-admin ended afterwards: $($killed.AdminEnded)"
@@ -333,14 +323,14 @@ Describe 'Neo4j Community killed in the middle of a dump or a load' -Tag 'Backup
         # the archive had reached the container when the cmdlet died: a small dump is all in the pipe's buffers before the
         # load reads it, so the load the gate lets go on finishes alone (seen here), the server still held until now.
         Wait-GraphHealthy 10
-        $between = Get-GraphFingerprint
+        $between = Get-GraphFingerprint -Password $password
         Write-Host "after the killed load: $(if ($between -eq $atBackup) { 'the backup''s graph (the load finished alone)' } elseif ($between -eq $changed) { 'the graph before it (nothing loaded)' } else { $between })"
         $between | Should -BeIn @($changed, $atBackup)
 
         $restored = Restore-DeploymentBackup -Path $afterKill.Path -Deployment $d -Force
         $restored.Id | Should -Be $afterKill.Id
         Wait-GraphHealthy 10
-        Get-GraphFingerprint | Should -Be $atBackup
+        Get-GraphFingerprint -Password $password | Should -Be $atBackup
     }
 }
 
@@ -377,19 +367,19 @@ Describe 'Neo4j Community store in use by another process' -Tag 'Backup', 'Neo4j
 
     It 'refuses a dump with Neo4jDatabaseRunning and a next step; nothing is written, the deployment serves again' {
         Wait-GraphHealthy 20
-        $graph = Get-GraphFingerprint
+        $graph = Get-GraphFingerprint -Password $password
         $root = Join-Path $TestDrive 'store-in-use'
         Invoke-WithStoreTaken "New-DeploymentBackup -Deployment `$d -Path '$root' -Force"
         # Nothing half-written: no backup, no partial folder.
         Get-ChildItem -Force $root -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-        Get-GraphFingerprint | Should -Be $graph
+        Get-GraphFingerprint -Password $password | Should -Be $graph
     }
 
     It 'refuses a load with Neo4jDatabaseRunning and a next step; the graph is unchanged and the deployment serves again' {
         $null = Invoke-Cypher "CREATE (:InUse {id: 1})"
-        $graph = Get-GraphFingerprint
+        $graph = Get-GraphFingerprint -Password $password
         Invoke-WithStoreTaken "Restore-DeploymentBackup -Path '$($inUse.Path)' -Deployment `$d -Force"
-        Get-GraphFingerprint | Should -Be $graph
+        Get-GraphFingerprint -Password $password | Should -Be $graph
     }
 }
 
@@ -410,7 +400,7 @@ Describe 'Neo4j bad input on Compose' -Tag 'Backup', 'Neo4j', 'BadInput' {
     }
 
     It 'refuses an edition nothing tells with Neo4jEditionUnknown (no edition in the tag, no license variable, cypher-shell cannot connect)' {
-        $graph = Get-GraphFingerprint
+        $graph = Get-GraphFingerprint -Password $password
         $target = Set-Database -Image 127.0.0.1:5000/upgradeops/neo4j:5 -Environment 'NEO4J_server_bolt_enabled: "false"'
         $api = Get-StartedAt infrahub-server
         $err = Get-ErrorFrom { $target | New-DeploymentBackup -Path (Join-Path $TestDrive 'unknown-edition') -Force -ErrorAction Stop }
@@ -418,7 +408,7 @@ Describe 'Neo4j bad input on Compose' -Tag 'Backup', 'Neo4j', 'BadInput' {
         $err.TargetObject | Should -Be 'database'
         $err.Exception.Message | Should -Match "edition: Community"
         Get-StartedAt infrahub-server | Should -Be $api
-        Get-GraphFingerprint | Should -Be $graph
+        Get-GraphFingerprint -Password $password | Should -Be $graph
     }
 }
 
@@ -450,7 +440,7 @@ Describe 'A restore whose volume has no room for the staged copy' -Tag 'Backup',
         docker exec $server sh -c 'rm /opt/infrahub/storage/blob.bin; head -c 716800 /dev/urandom > /opt/infrahub/storage/live.bin'
         $null = Invoke-Cypher "CREATE (:AfterBackup {id: 2})"
         $null = docker exec (Get-GraphContainer task-manager-db) psql -X -h /run/postgresql -p 15432 -U postgres -d prefect -qc "insert into flow_run values (1000, 'after-backup')"
-        $graph = Get-GraphFingerprint
+        $graph = Get-GraphFingerprint -Password $password
         $side = Get-SideFingerprint
 
         $err = Get-ErrorFrom { $backup | Restore-DeploymentBackup -Deployment $d -Force -ErrorAction Stop }
@@ -463,7 +453,7 @@ Describe 'A restore whose volume has no room for the staged copy' -Tag 'Backup',
         $err.Exception.Message | Should -Match 'live content was not changed'
         $err.Exception.Message | Should -Match 'free space there, then run the restore again'
         Wait-GraphHealthy 30
-        Get-GraphFingerprint | Should -Be $graph
+        Get-GraphFingerprint -Password $password | Should -Be $graph
         Get-SideFingerprint | Should -Be $side
         @(Get-ChildItem -Force $small | ForEach-Object Name) | Should -Be @('live.bin')
         docker ps -a -q --filter label=org.upgradeops.purpose=volume-restore | Should -BeNullOrEmpty
@@ -482,14 +472,14 @@ Describe 'Neo4j Enterprise on Compose' -Tag 'Backup', 'Neo4j' {
         Get-StartedAt infrahub-server | Should -Be $before.api
         Get-StartedAt task-worker | Should -Be $before.worker
         Get-StartedAt database | Should -Be $before.database
-        $expected = Get-GraphFingerprint
+        $expected = Get-GraphFingerprint -Password $password
         $verification = $online | Test-DeploymentBackup -Deployment $target -RestoreTest
         $verification.Passed | Should -BeTrue -Because ($verification.Checks | Format-Table -AutoSize | Out-String)
         ($verification.Checks | Where-Object Name -eq 'RestoreTest database').Status | Should -Be 'Passed'
         $null = Invoke-Cypher "UNWIND range(1, 5) AS i CREATE (:Rogue {id: i})"
         $null = $online | Restore-DeploymentBackup -Deployment $target -Force
         Wait-GraphHealthy 10
-        Get-GraphFingerprint | Should -Be $expected
+        Get-GraphFingerprint -Password $password | Should -Be $expected
         Get-StartedAt database | Should -Be $before.database
     }
 }

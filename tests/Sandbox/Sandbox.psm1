@@ -26,6 +26,9 @@ $script:ImagePrefix = "$($script:Registry)/upgradeops"
 $script:BaseImage = "$($script:ImagePrefix)/sandbox-base:bookworm"
 $script:AppImage = "$($script:ImagePrefix)/sandbox"
 $script:Versions = @('1.6.4', '1.7.5', '1.7.6', '1.7.7', '1.8.0', '2.0.0')
+# The Infrahub stand-in's versions (images/infrahub/README.md: 1.2.0's migration fails half-way) and its task manager's tag.
+$script:InfrahubVersions = @('1.1.7', '1.1.8', '1.2.0')
+$script:PrefectVersion = '3.0.3'
 # A test lane (Start-SandboxLane) names its own project, so two sandboxes never share a deployment folder.
 $script:DefaultProject = if ($env:UPGRADEOPS_SANDBOX_PROJECT) { $env:UPGRADEOPS_SANDBOX_PROJECT } else { 'upgradeops-sandbox' }
 $script:Ports = [ordered]@{ lb = 58000; 'server-a' = 58001; 'server-b' = 58002; database = 55432; cache = 56379 }
@@ -443,7 +446,8 @@ function Build-SandboxImage {
     .DESCRIPTION
         The base image (debootstrap --variant=minbase bookworm + apt-get install of images/base/packages.txt,
         docker import) is rebuilt only when no local image carries the hash of its package list and build
-        script. The role images (postgres:15, redis:7, nginx:1, the Neo4j stand-in neo4j:5-community and 5-enterprise) and the application images (sandbox:<version>
+        script. The role images (postgres:15, redis:7, nginx:1, rabbitmq:3, the Neo4j stand-in neo4j:5-community and 5-enterprise, the
+        Infrahub stand-in infrahub:1.1.7, 1.1.8, 1.2.0 and its task manager prefect:3.0.3) and the application images (sandbox:<version>
         for 1.6.4, 1.7.5, 1.7.6, 1.7.7, 1.8.0, 2.0.0) are rebuilt only when their label differs from the hash
         of their sources and base image. An image is pushed unless the registry already has that exact image.
     .OUTPUTS
@@ -484,7 +488,7 @@ function Build-SandboxImage {
 
     # Role and application images: FROM the base, no RUN step.
     $specs = [System.Collections.Generic.List[object]]::new()
-    foreach ($role in @(@{ Name = 'postgres'; Tag = '15' }, @{ Name = 'redis'; Tag = '7' }, @{ Name = 'nginx'; Tag = '1' })) {
+    foreach ($role in @(@{ Name = 'postgres'; Tag = '15' }, @{ Name = 'redis'; Tag = '7' }, @{ Name = 'nginx'; Tag = '1' }, @{ Name = 'rabbitmq'; Tag = '3' })) {
         $dir = Join-Path $images $role.Name
         $specs.Add(@{ Image = "$($script:ImagePrefix)/$($role.Name):$($role.Tag)"; Context = $dir; Hash = (Get-SbxContentHash -Path $dir -Extra @($baseId)); AppVersion = $null })
     }
@@ -493,6 +497,12 @@ function Build-SandboxImage {
         $dir = Join-Path $images 'neo4j'
         $specs.Add(@{ Image = "$($script:ImagePrefix)/neo4j:5-$edition"; Context = $dir; Hash = (Get-SbxContentHash -Path $dir -Extra @($baseId, $edition)); AppVersion = $null
                 BuildArgs = @('--build-arg', "NEO4J_EDITION=$edition") })
+    }
+    # The Infrahub stand-in (images/infrahub/README.md), one image per version, and the same code as the task manager's image.
+    $infrahubSources = @((Join-Path $images 'infrahub'), (Join-Path $script:SandboxDir 'app/sandbox/graphql.py'))
+    foreach ($v in @($script:InfrahubVersions | ForEach-Object { "infrahub:$_" }) + "prefect:$($script:PrefectVersion)") {
+        $specs.Add(@{ Image = "$($script:ImagePrefix)/$v"; Context = $null; Hash = (Get-SbxContentHash -Path $infrahubSources -Extra @($baseId, $v)); AppVersion = $null
+                Infrahub = $v.Split(':')[1] })
     }
     $appSources = @((Join-Path $script:SandboxDir 'app'), (Join-Path $images 'app'))
     foreach ($v in $Version) {
@@ -508,6 +518,19 @@ function Build-SandboxImage {
             $context = $spec.Context
             $arguments = @('build', '-q', '--build-arg', "BASE_IMAGE=$($script:BaseImage)", '--build-arg', "SOURCE_HASH=$($spec.Hash)", '-t', $spec.Image)
             if ($spec.ContainsKey('BuildArgs')) { $arguments += $spec.BuildArgs }
+            if ($spec.ContainsKey('Infrahub')) {
+                # The stand-in's context: its sources, the sandbox app's GraphQL subset beside them, and the VERSION file.
+                $context = Join-Path $buildRoot "infrahub-$($spec.Infrahub)"
+                if (Test-Path $context) { Remove-Item -Recurse -Force $context }
+                Copy-Item -Recurse (Join-Path $images 'infrahub') $context
+                Copy-Item (Join-Path $script:SandboxDir 'app/sandbox/graphql.py') (Join-Path $context 'standin')
+                foreach ($command in Get-ChildItem (Join-Path $context 'bin')) {
+                    [System.IO.File]::SetUnixFileMode($command.FullName, [System.IO.UnixFileMode]'UserRead, UserWrite, UserExecute, GroupRead, GroupExecute, OtherRead, OtherExecute')
+                }
+                Get-ChildItem -Path $context -Recurse -Directory -Filter __pycache__ | Remove-Item -Recurse -Force
+                Set-Content -Path (Join-Path $context 'VERSION') -Value $spec.Infrahub -NoNewline
+                $arguments += @('--build-arg', "APP_VERSION=$($spec.Infrahub)")
+            }
             if ($spec.AppVersion) {
                 # The application context: the Python package, the command, and the VERSION file baked into the image.
                 $context = Join-Path $buildRoot "sandbox-$($spec.AppVersion)"
@@ -522,7 +545,7 @@ function Build-SandboxImage {
             }
             Write-Host "sandbox images: building $($spec.Image)"
             $null = Invoke-SbxNative docker ($arguments + @($context)) -Environment @{ DOCKER_BUILDKIT = '0' } -What "docker build $($spec.Image)"
-            if ($spec.AppVersion) { Remove-Item -Recurse -Force $context }
+            if ($spec.AppVersion -or $spec.ContainsKey('Infrahub')) { Remove-Item -Recurse -Force $context }
             $info = Get-SbxImageInfo $spec.Image
             $built = $true
         }
@@ -575,7 +598,8 @@ function Remove-SandboxImage {
     if ($ids.Count -gt 0) { $null = Invoke-SbxNative docker (@('image', 'rm') + $ids) -AllowFailure }
     $deleted = @()
     if ($Registry -and (Test-SbxRegistry) -eq 200) {
-        foreach ($repository in 'upgradeops/sandbox-base', 'upgradeops/sandbox', 'upgradeops/postgres', 'upgradeops/redis', 'upgradeops/nginx') {
+        foreach ($repository in 'upgradeops/sandbox-base', 'upgradeops/sandbox', 'upgradeops/postgres', 'upgradeops/redis', 'upgradeops/nginx',
+                'upgradeops/rabbitmq', 'upgradeops/neo4j', 'upgradeops/infrahub', 'upgradeops/prefect') {
             $list = Invoke-SbxHttp "http://$($script:Registry)/v2/$repository/tags/list"
             if ($list.StatusCode -ne 200) { continue }
             $tags = @(($list.Content | ConvertFrom-Json).tags | Where-Object { $_ })

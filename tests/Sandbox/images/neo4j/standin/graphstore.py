@@ -229,6 +229,35 @@ class Graph:
         if re.fullmatch(r"(?i)MATCH\s*\(\s*n\s*\)\s*DETACH\s+DELETE\s+n", s):
             self.commit(empty_graph() | {"lastCommittedTx": self.data.get("lastCommittedTx", 1)})
             return [], []
+        # Reads and property updates of one label, for the Infrahub stand-in's objects (the row of a node is its property map,
+        # as in Neo4j's HTTP API).
+        m = re.fullmatch(r"(?is)MATCH\s*(\(.*?\))\s+RETURN\s+(" + NAME + r")", s)
+        if m:
+            node = NODE.fullmatch(m.group(1))
+            if not node or unquote_name(node.group("var") or "") != unquote_name(m.group(2)):
+                raise CypherError("Neo.ClientError.Statement.SyntaxError", f"Invalid MATCH ... RETURN: {s[:200]}")
+            found = self.find(self.data, unquote_name(node.group("label")) if node.group("label") else None, parse_map(node.group("props"), {}))
+            return [unquote_name(m.group(2))], [[dict(n["properties"])] for n in sorted(found, key=lambda n: n["id"])]
+        m = re.fullmatch(r"(?is)MATCH\s*(\(.*?\))\s+SET\s+(.*)", s)
+        if m:
+            node = NODE.fullmatch(m.group(1))
+            if not node or not node.group("var"):
+                raise CypherError("Neo.ClientError.Statement.SyntaxError", f"Invalid MATCH ... SET: {s[:200]}")
+            var = unquote_name(node.group("var"))
+            updates = {}
+            for assignment in split_top(m.group(2)):
+                target, _, value = assignment.partition("=")
+                key = re.fullmatch(r"\s*(" + NAME + r")\.(" + NAME + r")\s*", target)
+                if not key or unquote_name(key.group(1)) != var:
+                    raise CypherError("Neo.ClientError.Statement.SyntaxError", f"Invalid SET item '{assignment.strip()}'")
+                updates[unquote_name(key.group(2))] = parse_value(value, {})
+            graph = json.loads(json.dumps(self.data))
+            found = self.find(graph, unquote_name(node.group("label")) if node.group("label") else None, parse_map(node.group("props"), {}))
+            for n in found:
+                n["properties"].update(updates)
+            if found:
+                self.commit(graph)
+            return [], []
         m = re.fullmatch(r"(?is)UNWIND\s+range\(\s*(-?\d+)\s*,\s*(-?\d+)\s*\)\s+AS\s+(" + NAME + r")\s+CREATE\s+(.*)", s)
         if m:
             graph = json.loads(json.dumps(self.data))

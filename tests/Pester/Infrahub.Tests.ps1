@@ -1,0 +1,158 @@
+# The upgrade runbook with the built-in `infrahub` profile (no -Profile) on a deployment in Infrahub's own topology
+# (tests/Sandbox/infrahub: infrahub-server, task-worker x2, task-manager, task-manager-db, database, cache, message-queue;
+# RabbitMQ, Redis and PostgreSQL real, the database, Infrahub and Prefect stand-ins, every difference in their README):
+# path, readiness, backup of every data store, restore test, an upgrade that runs `infrahub upgrade`, every post-upgrade
+# check passing, a broken version rolled back with the graph equal to the backup's, and Invoke-Rollback to the first backup.
+# Not tagged Sandbox: this project has its own ports (8000, 4200, 7474, 15432, 16379, 35672), so the file runs in the second
+# process beside the Compose sandbox's files; it shares 7474 and 15432 with Neo4j.Tests.ps1, which runs in that process too,
+# one file after the other. Nothing here ran against a real Infrahub or Neo4j.
+BeforeAll {
+    Import-Module $env:UPGRADEOPS_MODULE -Force
+    . (Join-Path $PSScriptRoot 'GraphFixture.ps1')
+    $script:project = 'upgradeops-infrahub'
+    $script:folder = Join-Path $TestDrive $project
+    $script:composeFile = Join-Path $folder 'docker-compose.yml'
+    $random = { [Convert]::ToHexString([Security.Cryptography.RandomNumberGenerator]::GetBytes(8)).ToLower() }
+    $script:password = 'graph-' + (& $random)
+    $script:token = 'token-' + (& $random)
+    $script:brokerPassword = 'broker-' + (& $random)
+    $script:available = @('1.1.8', '1.2.0')
+
+    function Invoke-InfrahubCompose { docker-compose -p $project -f $composeFile @args 2>&1 | Out-String }
+    function Get-InfrahubContainer([string] $Service) {
+        docker ps -a --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$Service" --format '{{.Names}}' | Select-Object -First 1
+    }
+    function Wait-InfrahubHealthy([int] $Seconds = 90) {
+        $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+        while ([DateTime]::UtcNow -lt $deadline) {
+            $states = @(docker ps -a --filter "label=com.docker.compose.project=$project" --format '{{.Names}} {{.Status}}')
+            if ($states.Count -eq 8 -and @($states | Where-Object { $_ -notmatch '\(healthy\)' }).Count -eq 0) { return }
+            Start-Sleep -Milliseconds 500
+        }
+        throw "The Infrahub sandbox is not healthy after $Seconds s: $(docker ps -a --filter "label=com.docker.compose.project=$project" --format '{{.Names}} {{.Status}}')"
+    }
+    function Get-Infrahub { Get-UpgradeDeployment -ComposeFile $composeFile -WarningAction SilentlyContinue }
+    function Invoke-GraphQL([string] $Query) {
+        Invoke-RestMethod -Method Post -Uri 'http://127.0.0.1:8000/graphql' -ContentType 'application/json' -Body (@{ query = $Query } | ConvertTo-Json)
+    }
+    # Every file UpgradeOps wrote for this deployment, except the backups' copies of the .env (the configuration it restores).
+    function Get-WrittenText {
+        $journals = Join-Path $folder '.upgradeops'
+        $files = @(Get-ChildItem -Recurse -File $journals -ErrorAction SilentlyContinue) +
+            @(Get-ChildItem -Recurse -File $backupRoot -ErrorAction SilentlyContinue | Where-Object { $_.Name -ne '.env' -and $_.Extension -in '.json', '.log', '.txt', '.yml' })
+        ($files | ForEach-Object { Get-Content -Raw $_.FullName }) -join "`n"
+    }
+
+    $null = New-Item -ItemType Directory -Force $folder
+    Copy-Item (Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/infrahub/docker-compose.yml') $composeFile
+    @("COMPOSE_PROJECT_NAME=$project", 'VERSION=1.1.7', "INFRAHUB_DB_PASSWORD=$password", "INFRAHUB_INITIAL_ADMIN_TOKEN=$token",
+        "INFRAHUB_BROKER_PASSWORD=$brokerPassword") | Set-Content (Join-Path $folder '.env')
+    $null = Invoke-InfrahubCompose down -v --remove-orphans
+    $out = Invoke-InfrahubCompose up -d
+    if ($LASTEXITCODE -ne 0) { throw "docker-compose up: $out" }
+    Wait-InfrahubHealthy
+    $script:backupRoot = Join-Path $TestDrive 'backups'
+}
+AfterAll {
+    if ($script:composeFile -and (Test-Path $script:composeFile)) { $null = Invoke-InfrahubCompose down -v --remove-orphans }
+}
+
+Describe 'The Infrahub runbook with the built-in profile' -Tag 'Infrahub', 'Neo4j' {
+    It 'Get-UpgradeDeployment describes Infrahub''s topology with the built-in profile, and names the passwords it cannot hide' {
+        $d = Get-UpgradeDeployment -ComposeFile $composeFile -WarningVariable warnings -WarningAction SilentlyContinue
+        $d.Profile | Should -Be 'infrahub'
+        $d.Version | Should -Be '1.1.7'
+        $d.Healthy | Should -BeTrue
+        $d.ApiEndpoint | Should -Be 'http://127.0.0.1:8000'
+        $roles = @{}; foreach ($s in $d.Services) { $roles[$s.Name] = "$($s.Role) $($s.Replicas)" }
+        $roles['infrahub-server'] | Should -Be 'Api 1'
+        $roles['task-worker'] | Should -Be 'Worker 2'
+        $roles['task-manager'] | Should -Be 'TaskManager 1'
+        $roles['task-manager-db'] | Should -Be 'Database 1'
+        $roles['database'] | Should -Be 'Database 1'
+        $roles['cache'] | Should -Be 'Cache 1'
+        $roles['message-queue'] | Should -Be 'Queue 1'
+        # Infrahub's task manager database keeps the compose file's postgres/postgres: shown, and said.
+        ($warnings -join "`n") | Should -Match 'POSTGRES_PASSWORD has a password that is also a name the deployment shows'
+        ($warnings -join "`n") | Should -Not -Match 'INFRAHUB_BROKER_PASSWORD'
+    }
+
+    It 'plans 1.1.7 → 1.1.8 directly, and readiness counts background tasks with InfrahubTask' {
+        $path = Get-Infrahub | Test-UpgradePath -To 1.1.8 -AvailableVersion $available
+        $path.IsSupported | Should -BeTrue
+        $path.Reason | Should -Be 'Patch upgrade: direct.'
+        $readiness = Get-Infrahub | Test-UpgradeReadiness -To 1.1.8 -AvailableVersion $available
+        ($readiness.Checks | Where-Object Name -eq 'DeploymentHealthy').Status | Should -Be 'Passed'
+        $tasks = $readiness.Checks | Where-Object Name -eq 'BackgroundTasks'
+        $tasks.Status | Should -Be 'Passed'
+        $tasks.Detail | Should -Be 'no background task pending or running'
+    }
+
+    It 'backs up the graph (offline dump), the task manager''s database, the storage and git volumes and the configuration' {
+        $script:fingerprint117 = Get-GraphFingerprint -Password $password
+        $fingerprint117 | Should -Match '^nodes=4 relationships=1 '
+        $script:backup117 = Get-Infrahub | New-DeploymentBackup -Path $backupRoot -Force -ErrorAction Stop
+        $backup117.Profile | Should -Be 'infrahub'
+        $kinds = @{}; foreach ($c in $backup117.Components) { $kinds[$c.Name] = "$($c.Kind)" }
+        $kinds['database'] | Should -Be 'Neo4jDump'
+        $kinds['task-manager-db'] | Should -Be 'PostgresDump'
+        $kinds['storage'] | Should -Be 'Volume'
+        $kinds['git'] | Should -Be 'Volume'
+        # The dump was offline: the graph is what it was, and the deployment serves again.
+        Get-GraphFingerprint -Password $password | Should -Be $fingerprint117
+        (Get-Infrahub).Healthy | Should -BeTrue
+    }
+
+    It 'Test-DeploymentBackup -RestoreTest loads the dump and the database in scratch containers, the live ones untouched' {
+        $test = $backup117 | Test-DeploymentBackup -RestoreTest -Deployment (Get-Infrahub)
+        $test.Passed | Should -BeTrue -Because (($test.Checks | Where-Object Status -ne 'Passed' | ForEach-Object { "$($_.Name): $($_.Detail)" }) -join '; ')
+        $test.RestoreTested | Should -BeTrue
+        ($test.Checks | Where-Object Name -eq 'RestoreTest database').Detail | Should -Match 'Nodes: 4; Relationships: 1'
+        Get-GraphFingerprint -Password $password | Should -Be $fingerprint117
+    }
+
+    It 'Invoke-Upgrade runs infrahub upgrade, and Test-PostUpgrade passes every check, none skipped' {
+        $result = Get-Infrahub | Test-UpgradePath -To 1.1.8 -AvailableVersion $available | Invoke-Upgrade -Backup $backup117 -Force
+        $result.Status | Should -Be 'Succeeded' -Because $result.Error
+        ($result.Steps | Where-Object Name -eq 'migrate').Detail | Should -Be 'infrahub finished'
+        ((Invoke-GraphQL 'query { InfrahubInfo { version } }').data.InfrahubInfo.version) | Should -Be '1.1.8'
+        (docker exec (Get-InfrahubContainer database) cypher-shell -u neo4j -p $password --format plain 'MATCH (n:GraphMigration) RETURN n') -join ' ' |
+            Should -Match "'version': '1.1.8'"
+
+        $validation = $result | Test-PostUpgrade
+        $validation.Checks.Name | Should -Be @('ApiVersion', 'ServiceHealth', 'GraphQL', 'ArtifactGeneration', 'GitSync', 'Logs', 'Performance')
+        foreach ($check in $validation.Checks) { $check.Status | Should -Be 'Passed' -Because "$($check.Name): $($check.Detail)" }
+        ($validation.Checks | Where-Object Name -eq 'GitSync').Detail | Should -Match '^infra: in-sync in'
+        ($validation.Checks | Where-Object Name -eq 'ArtifactGeneration').Detail | Should -Match '^device-001 startup-config: Ready in'
+    }
+
+    It 'a broken 1.2.0 (its migration fails half-way and exits 0) is rolled back by -RollbackOnFailure, the graph equal to the backup''s' {
+        $script:backup118 = Get-Infrahub | New-DeploymentBackup -Path $backupRoot -Force -ErrorAction Stop
+        $before = Get-GraphFingerprint -Password $password
+        $result = Get-Infrahub | Test-UpgradePath -To 1.2.0 -AvailableVersion $available |
+            Invoke-Upgrade -Backup $backup118 -RollbackOnFailure -Force -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+        $result.Status | Should -Be 'RolledBack'
+        $result.Error | Should -Match "'Upgrade cancelled due to migration failure'"
+        Get-GraphFingerprint -Password $password | Should -Be $before
+        $d = Get-Infrahub
+        $d.Version | Should -Be '1.1.8'
+        $d.Healthy | Should -BeTrue
+    }
+
+    It 'Invoke-Rollback returns to 1.1.7 and the first backup''s graph, every post-upgrade check passing' {
+        $first = @(Get-Infrahub | Get-UpgradeHistory | Where-Object { $_.From -eq '1.1.7' -and $_.To -eq '1.1.8' })[0]
+        $rollback = Invoke-Rollback -Deployment (Get-Infrahub) -UpgradeId $first.Id -Force -ErrorAction Stop
+        $rollback.Status | Should -Be 'Succeeded' -Because $rollback.Error
+        Get-GraphFingerprint -Password $password | Should -Be $fingerprint117
+        $d = Get-Infrahub
+        $d.Version | Should -Be '1.1.7'
+        $validation = $d | Test-PostUpgrade -ExpectedVersion 1.1.7
+        foreach ($check in $validation.Checks) { $check.Status | Should -BeIn @('Passed') -Because "$($check.Name): $($check.Detail)" }
+    }
+
+    It 'wrote none of the deployment''s secrets into journals, manifests or reports' {
+        $text = Get-WrittenText
+        $text | Should -Not -BeNullOrEmpty
+        foreach ($secret in $password, $token, $brokerPassword) { $text | Should -Not -Match ([regex]::Escape($secret)) }
+    }
+}
