@@ -150,6 +150,31 @@ Describe 'The Infrahub runbook with the built-in profile' -Tag 'Infrahub', 'Neo4
         foreach ($check in $validation.Checks) { $check.Status | Should -BeIn @('Passed') -Because "$($check.Name): $($check.Detail)" }
     }
 
+    It 'an upgrade killed (kill -9) while infrahub upgrade runs is finished by -Resume, which waits for that migration instead of starting another' -Tag 'Fault' {
+        # The stand-in's migration lasts 20 s (its test knob on the root node), so the kill lands inside it.
+        $null = docker exec (Get-InfrahubContainer database) cypher-shell -u neo4j -p $password 'MATCH (n:Root) SET n.standin_migration_seconds = 20'
+        $command = "Import-Module '$env:UPGRADEOPS_MODULE'; Get-UpgradeDeployment -ComposeFile '$composeFile' -WarningAction SilentlyContinue | " +
+            "Test-UpgradePath -To 1.1.8 -AvailableVersion 1.1.8 | Invoke-Upgrade -SkipBackup -Force"
+        $session = Start-Process -FilePath (Join-Path $PSHOME 'pwsh') -ArgumentList '-NoProfile', '-NonInteractive', '-Command', $command -PassThru `
+            -RedirectStandardOutput (Join-Path $TestDrive 'killed.out') -RedirectStandardError (Join-Path $TestDrive 'killed.err')
+        $migrations = { @(docker exec (Get-InfrahubContainer database) cypher-shell -u neo4j -p $password --format plain 'MATCH (n:GraphMigration) RETURN n' | Select-String "'1.1.8'").Count }
+        $deadline = (Get-Date).AddSeconds(90)
+        while ((& $migrations) -eq 0 -and -not $session.HasExited -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 250 }
+        $session.HasExited | Should -BeFalse -Because "the upgrade must still run when the migration starts: $(Get-Content -Raw (Join-Path $TestDrive 'killed.err'))"
+        & kill -9 $session.Id
+        $session.WaitForExit(10000) | Should -BeTrue
+        docker ps --filter "name=$project-upgradeops-migrate-1" --format '{{.Status}}' | Should -Match '^Up'
+
+        $result = Invoke-Upgrade -Deployment (Get-Infrahub) -Resume -Force -WarningVariable warnings -WarningAction SilentlyContinue
+        $result.Status | Should -Be 'Succeeded' -Because $result.Error
+        ($warnings -join "`n") | Should -Match 'The migration to 1.1.8 that an interrupted session started still runs .*waiting for it to finish'
+        & $migrations | Should -Be 1 -Because 'the migration the killed session started was waited for, not killed and run again'
+        (Get-Infrahub).Version | Should -Be '1.1.8'
+        $history = @(Get-Infrahub | Get-UpgradeHistory)
+        @($history | Where-Object Status -eq 'Interrupted').Count | Should -Be 0
+        foreach ($check in (Get-Infrahub | Test-PostUpgrade).Checks) { $check.Status | Should -Be 'Passed' -Because "$($check.Name): $($check.Detail)" }
+    }
+
     It 'wrote none of the deployment''s secrets into journals, manifests or reports' {
         $text = Get-WrittenText
         $text | Should -Not -BeNullOrEmpty

@@ -477,21 +477,28 @@ public static partial class ComposeUpgrade
         parameters.Labels[ComposeDiscovery.OneOffLabel] = "True";
         (parameters.HostConfig ??= new HostConfig()).RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No };
 
-        // A one-off container left by an interrupted run is replaced.
+        // A one-off container left by an interrupted run (its session killed): still running the same hop's migration, it is
+        // waited for and its output and exit code are this step's, since killing a migration half-way is what must not
+        // happen to a database; ended, it is replaced and the migration runs again (Infrahub's is idempotent: it starts
+        // from the graph's recorded version).
         var leftover = (await client.Containers.ListContainersAsync(new ContainersListParameters
         {
             All = true, Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [$"^/{parameters.Name}$"] = true } },
         }, ct).ConfigureAwait(false)).FirstOrDefault();
-        if (leftover is not null)
+        var adopted = IsRunningMigrationOf(leftover, image) ? leftover!.ID : null;
+        if (leftover is not null && adopted is null)
             await client.Containers.RemoveContainerAsync(leftover.ID, new ContainerRemoveParameters { Force = true }, ct).ConfigureAwait(false);
 
         using var activity = context.StartActivity($"Migrating to {ImageReference.Tag(image)}: {string.Join(' ', migration.Command)}", parent);
-        var created = await client.Containers.CreateContainerAsync(parameters, ct).ConfigureAwait(false);
+        if (adopted is not null)
+            log.LogWarning("The migration to {Version} that an interrupted session started still runs ({Container}): waiting for it to finish instead of starting another.",
+                ImageReference.Tag(image), parameters.Name);
+        var created = adopted is not null ? new CreateContainerResponse { ID = adopted } : await client.Containers.CreateContainerAsync(parameters, ct).ConfigureAwait(false);
         var output = new StringBuilder();
         var secrets = ComposeFile.RedactorAt(target.File.Path);
         try
         {
-            await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);
+            if (adopted is null) await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
             deadline.CancelAfter(timeout);
             var logs = await client.Containers.GetContainerLogsAsync(created.ID, new ContainerLogsParameters { Follow = true, ShowStdout = true, ShowStderr = true }, deadline.Token)
@@ -533,6 +540,10 @@ public static partial class ComposeUpgrade
             await client.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Whether a migration container an interrupted run left is still running this hop's migration (same image): then it is waited for.</summary>
+    internal static bool IsRunningMigrationOf(ContainerListResponse? leftover, string image) =>
+        leftover is { State: "running" } && string.Equals(leftover.Image, image, StringComparison.Ordinal);
 
     private static string FirstLine(string? text) => (text ?? "").Split('\n')[0].Trim();
 }

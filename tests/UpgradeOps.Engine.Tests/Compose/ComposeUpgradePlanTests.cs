@@ -258,4 +258,16 @@ public class ComposeUpgradePlanTests
     {
         Assert.Equal(expected, ComposeUpgradePlan.DataMayHaveChanged(completed, current));
     }
+
+    [Theory]
+    [InlineData("running", "reg/app:1.1.8", true)]      // the killed session's migration still runs: waited for, not killed
+    [InlineData("exited", "reg/app:1.1.8", false)]      // it ended: replaced, the migration runs again
+    [InlineData("created", "reg/app:1.1.8", false)]
+    [InlineData("running", "reg/app:1.2.0", false)]     // another hop's migration (a resume to another target): replaced
+    public void A_resume_waits_only_for_a_leftover_migration_still_running_the_same_image(string state, string image, bool waited) =>
+        Assert.Equal(waited, ComposeUpgrade.IsRunningMigrationOf(new ContainerListResponse { State = state, Image = image }, "reg/app:1.1.8"));
+
+    [Fact]
+    public void Without_a_leftover_migration_a_resume_starts_one() =>
+        Assert.False(ComposeUpgrade.IsRunningMigrationOf(null, "reg/app:1.1.8"));
 }

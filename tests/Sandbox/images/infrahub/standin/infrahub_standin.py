@@ -417,6 +417,11 @@ def upgrade(args):
         return
     log("infrahub.cli.upgrade", f"running the migrations of the graph from {current} to {VERSION}")
     cypher(f"CREATE (:GraphMigration {{version: {quote(VERSION)}, from: {quote(current)}}})")
+    # Test knob: a migration that lasts this long (the root node's standin_migration_seconds), for a kill in its middle.
+    delay = float(root[0].get("standin_migration_seconds") or 0)
+    if delay:
+        log("infrahub.cli.upgrade", f"migrating the graph's objects ({delay:.0f} s)")
+        time.sleep(delay)
     if VERSION in BROKEN_MIGRATION:
         update("Root", "root", graph_version=f"{VERSION}-partial")
         log("infrahub.cli.upgrade", f"Migration m{VERSION.replace('.', '')} failed: constraint violated on CoreArtifact", "ERROR")
