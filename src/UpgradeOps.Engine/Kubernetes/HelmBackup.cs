@@ -96,6 +96,7 @@ public static class HelmBackup
         // scaled to 0 first, so nothing writes to it or fails on it meanwhile, and scaled back at the end, whatever happens.
         var scaledDown = new List<HelmDeployment.Workload>();
         var graphs = new List<Neo4jTarget>();
+        var captured = false;
         try
         {
             backup.ToolVersions["HelmChart"] = $"{release["chart"]?["metadata"]?["name"]} {release["chart"]?["metadata"]?["version"]}";
@@ -153,6 +154,7 @@ public static class HelmBackup
                 }
                 backup.Components.Add(component);
             }
+            captured = true;
         }
         catch
         {
@@ -178,7 +180,15 @@ public static class HelmBackup
             if (scaledDown.Count > 0)
             {
                 activity.Report("Waiting for the application to be ready again", 95);
-                await source.WaitReadyAsync(scaledDown, TimeSpan.FromMinutes(5), CancellationToken.None).ConfigureAwait(false);
+                try
+                {
+                    await source.WaitReadyAsync(scaledDown, TimeSpan.FromMinutes(5), CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (UpgradeOpsException ex) when (!captured)
+                {
+                    // The backup already failed: its own error is the one to report, not this one that hid it.
+                    log.LogWarning("After the failed backup, {Message}", ex.Message);
+                }
             }
         }
         await writer.CompleteAsync(watch.Elapsed, ct).ConfigureAwait(false);

@@ -39,8 +39,7 @@ public static class HelmUpgrade
             throw ConfigurationRules.MissingValues(missing, request.To, missing[0].File, "the values file");
         var ruleValuesFile = HelmValuesMigration.RuleValuesFile(configuration, changes, options);
         // helm prints values back (NOTES, errors): the release's values, the values files given and the values the rules add are masked in what it says.
-        var redactor = new SecretRedactor(latest.FlatValues().Concat(options.ValuesFiles.SelectMany(HelmValuesFile.Flatten))
-            .Concat((configuration?.SecretValues ?? Array.Empty<string>()).Select(v => KeyValuePair.Create("SECRET", v))));
+        var redactor = Redactor(latest, options, configuration);
         // The revision to return to: the newest one that was deployed (a pending one never finished).
         var deployed = HelmReleaseReader.LastDeployed(revisions);
         if (latest.IsPending && deployed is null) throw NeverDeployed(latest, ns);
@@ -305,6 +304,14 @@ public static class HelmUpgrade
             return null;
         }
     }
+
+    /// <summary>
+    /// What helm may print back (NOTES, errors, a dry-run's manifest) masked: the release's values, the values files given and
+    /// the values the configuration rules add. The plan (-WhatIf) renders the chart too, so it masks the same.
+    /// </summary>
+    internal static SecretRedactor Redactor(HelmRelease? latest, HelmUpgradeOptions options, FileEdit? configuration) =>
+        new((latest?.FlatValues() ?? Array.Empty<KeyValuePair<string, string>>()).Concat(options.ValuesFiles.SelectMany(HelmValuesFile.Flatten))
+            .Concat((configuration?.SecretValues ?? Array.Empty<string>()).Select(v => KeyValuePair.Create("SECRET", v))));
 }
 
 /// <summary>The common part of an upgrade request a Helm upgrade uses.</summary>

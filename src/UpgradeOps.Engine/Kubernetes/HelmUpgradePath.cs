@@ -63,7 +63,16 @@ internal static class HelmUpgradePath
                 undecided = "when it runs (no helm here to render the chart)";
             }
         }
-        var redactor = new SecretRedactor(options.ValuesFiles.SelectMany(HelmValuesFile.Flatten));
+        // Masked as the run masks it: the release's values too, since the rendered manifest and helm's errors can carry them.
+        SecretRedactor redactor;
+        if (helm is null) redactor = HelmUpgrade.Redactor(null, options, configuration);
+        else
+        {
+            var (ns, releaseName) = HelmDeployment.Locate(deployment);
+            using var client = KubernetesDiscovery.Connect(deployment.Kubeconfig, deployment.KubeContext);
+            var latest = (await HelmReleaseReader.ListAsync(client, ns, releaseName, context.CancellationToken).ConfigureAwait(false)).LastOrDefault();
+            redactor = HelmUpgrade.Redactor(latest, options, configuration);
+        }
         var commands = new List<string>();
         foreach (var hop in hops)
         {

@@ -136,4 +136,16 @@ public class HelmUpgradeArgumentsTests
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    [Fact]
+    public void What_helm_prints_back_is_masked_with_the_release_s_values_as_the_plan_renders_the_chart_too()
+    {
+        var release = new HelmRelease("ih", "infrahub", 3, "deployed", "infrahub", "4.1.13", "1.1.8", null, null, "s")
+        {
+            Values = System.Text.Json.Nodes.JsonNode.Parse("""{"neo4j":{"neo4j":{"password":"release-secret-7"}},"image":{"tag":"1.1.8"}}""")!.AsObject(),
+        };
+        var redactor = HelmUpgrade.Redactor(release, new HelmUpgradeOptions { Chart = "./chart" }, configuration: null);
+        Assert.Equal("NEO4J_AUTH: neo4j/***, image tag 1.1.8", redactor.Redact("NEO4J_AUTH: neo4j/release-secret-7, image tag 1.1.8"));
+        Assert.Equal("nothing to mask", HelmUpgrade.Redactor(null, new HelmUpgradeOptions { Chart = "./chart" }, null).Redact("nothing to mask"));
+    }
 }
