@@ -522,7 +522,9 @@ function Build-SandboxImage {
                 # The stand-in's context: its sources, the sandbox app's GraphQL subset beside them, and the VERSION file.
                 $context = Join-Path $buildRoot "infrahub-$($spec.Infrahub)"
                 if (Test-Path $context) { Remove-Item -Recurse -Force $context }
-                Copy-Item -Recurse (Join-Path $images 'infrahub') $context
+                # The build folder is new on a fresh clone: Copy-Item -Recurse would not make its parent.
+                $null = New-Item -ItemType Directory -Force $buildRoot
+                Copy-Item -Recurse (Join-Path $images 'infrahub') $context -ErrorAction Stop
                 Copy-Item (Join-Path $script:SandboxDir 'app/sandbox/graphql.py') (Join-Path $context 'standin')
                 foreach ($command in Get-ChildItem (Join-Path $context 'bin')) {
                     [System.IO.File]::SetUnixFileMode($command.FullName, [System.IO.UnixFileMode]'UserRead, UserWrite, UserExecute, GroupRead, GroupExecute, OtherRead, OtherExecute')
