@@ -62,7 +62,8 @@ BeforeAll {
         $data.ArtifactRows | Should -Be $baseline.ArtifactRows
         $data.StorageFiles | Should -Be $baseline.StorageFiles
         if ($Version -eq '1.7.5') { $data.ArtifactChecksums | Should -Be $baseline.ArtifactChecksums }
-        docker ps -a --format '{{.Names}}' | Should -Not -Match 'upgradeops-previous|upgradeops-migrate'
+        # This sandbox's containers only: the Infrahub sandbox in the other test process makes such containers of its own.
+        docker ps -a --filter "name=^/$($sandbox.ProjectName)" --format '{{.Names}}' | Should -Not -Match 'upgradeops-previous|upgradeops-migrate'
     }
 }
 

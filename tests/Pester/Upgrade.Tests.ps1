@@ -85,7 +85,8 @@ Describe 'Invoke-Upgrade (Standard)' -Tag 'Sandbox', 'Upgrade' {
         foreach ($property in $inspectBefore.PSObject.Properties.Name) {
             $inspectAfter.$property | Should -Be $inspectBefore.$property -Because "$property must survive the recreation"
         }
-        docker ps -a --format '{{.Names}}' | Should -Not -Match 'upgradeops-previous|upgradeops-migrate'
+        # This sandbox's containers only: the Infrahub sandbox in the other test process makes such containers of its own.
+        docker ps -a --filter "name=^/$($sandbox.ProjectName)" --format '{{.Names}}' | Should -Not -Match 'upgradeops-previous|upgradeops-migrate'
     }
 
     It 'upgrades 1.8.0 → 2.0.0, generating the configuration value 2.0.0 requires' {
