@@ -111,7 +111,7 @@ Describe 'The Infrahub runbook with the built-in profile' -Tag 'Infrahub', 'Neo4
         Get-GraphFingerprint -Password $password | Should -Be $fingerprint117
     }
 
-    It 'Invoke-Upgrade runs infrahub upgrade, and Test-PostUpgrade passes every check, none skipped' {
+    It 'Invoke-Upgrade runs infrahub upgrade, and Test-PostUpgrade runs every check, none skipped, all passing (timings may warn)' {
         $result = Get-Infrahub | Test-UpgradePath -To 1.1.8 -AvailableVersion $available | Invoke-Upgrade -Backup $backup117 -Force
         $result.Status | Should -Be 'Succeeded' -Because $result.Error
         ($result.Steps | Where-Object Name -eq 'migrate').Detail | Should -Be 'infrahub finished'
@@ -121,7 +121,11 @@ Describe 'The Infrahub runbook with the built-in profile' -Tag 'Infrahub', 'Neo4
 
         $validation = $result | Test-PostUpgrade
         $validation.Checks.Name | Should -Be @('ApiVersion', 'ServiceHealth', 'GraphQL', 'ArtifactGeneration', 'GitSync', 'Logs', 'Performance')
-        foreach ($check in $validation.Checks) { $check.Status | Should -Be 'Passed' -Because "$($check.Name): $($check.Detail)" }
+        # Performance compares latencies with the baseline: it ran, but its Passed or Warning depends on the machine's load
+        # (a test beside this one), and timings are not asserted in tests.
+        foreach ($check in $validation.Checks) {
+            $check.Status | Should -BeIn ($check.Name -eq 'Performance' ? @('Passed', 'Warning') : @('Passed')) -Because "$($check.Name): $($check.Detail)"
+        }
         ($validation.Checks | Where-Object Name -eq 'GitSync').Detail | Should -Match '^infra: in-sync in'
         ($validation.Checks | Where-Object Name -eq 'ArtifactGeneration').Detail | Should -Match '^device-001 startup-config: Ready in'
     }

@@ -41,6 +41,17 @@ REMOTE = "/remote/infra.git"
 BROKEN_MIGRATION = {"1.2.0"}
 
 
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A client that goes away before its answer is written (a probe's timeout on a busy machine) is not an error of the
+    server: gunicorn does not print a traceback for it, so neither does the stand-in (its logs are scanned for errors)."""
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def log(component, text, level="INFO"):
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     print(f"{stamp} [{level:<7}] {component}: {text}", flush=True)
@@ -300,7 +311,7 @@ def server(args):
                 self.send(503, {"errors": [{"message": f"database or task manager unavailable: {e}"}]})
 
     signal.signal(signal.SIGTERM, lambda *_: (log("infrahub.server", "shutting down"), os._exit(0)))
-    httpd = ThreadingHTTPServer(("127.0.0.1", API_PORT), Api)
+    httpd = QuietHTTPServer(("127.0.0.1", API_PORT), Api)
     log("infrahub.server", f"Infrahub {VERSION} listening on http://127.0.0.1:{API_PORT}")
     httpd.serve_forever()
 
@@ -525,7 +536,7 @@ def prefect(args):
                 self.send(422, {"detail": str(e)})
 
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    httpd = ThreadingHTTPServer(("127.0.0.1", TASK_MANAGER_PORT), Api)
+    httpd = QuietHTTPServer(("127.0.0.1", TASK_MANAGER_PORT), Api)
     log("prefect.server", f"task manager listening on http://127.0.0.1:{TASK_MANAGER_PORT}")
     httpd.serve_forever()
 
