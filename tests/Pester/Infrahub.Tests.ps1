@@ -32,6 +32,13 @@ BeforeAll {
         throw "The Infrahub sandbox is not healthy after $Seconds s: $(docker ps -a --filter "label=com.docker.compose.project=$project" --format '{{.Names}} {{.Status}}')"
     }
     function Get-Infrahub { Get-UpgradeDeployment -ComposeFile $composeFile -WarningAction SilentlyContinue }
+    # Each expected name's item (by .Name) described by $Describe must be the expected text.
+    function Assert-Named([object[]] $Items, [scriptblock] $Describe, [hashtable] $Expected) {
+        foreach ($name in $Expected.Keys) {
+            $item = @($Items | Where-Object Name -eq $name)[0]
+            ($item | ForEach-Object $Describe) | Should -Be $Expected[$name] -Because $name
+        }
+    }
     function Invoke-GraphQL([string] $Query) {
         Invoke-RestMethod -Method Post -Uri 'http://127.0.0.1:8000/graphql' -ContentType 'application/json' -Body (@{ query = $Query } | ConvertTo-Json)
     }
@@ -64,14 +71,8 @@ Describe 'The Infrahub runbook with the built-in profile' -Tag 'Infrahub', 'Neo4
         $d.Version | Should -Be '1.1.7'
         $d.Healthy | Should -BeTrue
         $d.ApiEndpoint | Should -Be 'http://127.0.0.1:8000'
-        $roles = @{}; foreach ($s in $d.Services) { $roles[$s.Name] = "$($s.Role) $($s.Replicas)" }
-        $roles['infrahub-server'] | Should -Be 'Api 1'
-        $roles['task-worker'] | Should -Be 'Worker 2'
-        $roles['task-manager'] | Should -Be 'TaskManager 1'
-        $roles['task-manager-db'] | Should -Be 'Database 1'
-        $roles['database'] | Should -Be 'Database 1'
-        $roles['cache'] | Should -Be 'Cache 1'
-        $roles['message-queue'] | Should -Be 'Queue 1'
+        Assert-Named $d.Services { "$($_.Role) $($_.Replicas)" } @{ 'infrahub-server' = 'Api 1'; 'task-worker' = 'Worker 2'; 'task-manager' = 'TaskManager 1'
+            'task-manager-db' = 'Database 1'; 'database' = 'Database 1'; 'cache' = 'Cache 1'; 'message-queue' = 'Queue 1' }
         # Infrahub's task manager database keeps the compose file's postgres/postgres: shown, and said.
         ($warnings -join "`n") | Should -Match 'POSTGRES_PASSWORD has a password that is also a name the deployment shows'
         ($warnings -join "`n") | Should -Not -Match 'INFRAHUB_BROKER_PASSWORD'
@@ -93,11 +94,7 @@ Describe 'The Infrahub runbook with the built-in profile' -Tag 'Infrahub', 'Neo4
         $fingerprint117 | Should -Match '^nodes=4 relationships=1 '
         $script:backup117 = Get-Infrahub | New-DeploymentBackup -Path $backupRoot -Force -ErrorAction Stop
         $backup117.Profile | Should -Be 'infrahub'
-        $kinds = @{}; foreach ($c in $backup117.Components) { $kinds[$c.Name] = "$($c.Kind)" }
-        $kinds['database'] | Should -Be 'Neo4jDump'
-        $kinds['task-manager-db'] | Should -Be 'PostgresDump'
-        $kinds['storage'] | Should -Be 'Volume'
-        $kinds['git'] | Should -Be 'Volume'
+        Assert-Named $backup117.Components { "$($_.Kind)" } @{ 'database' = 'Neo4jDump'; 'task-manager-db' = 'PostgresDump'; 'storage' = 'Volume'; 'git' = 'Volume' }
         # The dump was offline: the graph is what it was, and the deployment serves again.
         Get-GraphFingerprint -Password $password | Should -Be $fingerprint117
         (Get-Infrahub).Healthy | Should -BeTrue

@@ -493,15 +493,15 @@ public static partial class ComposeUpgrade
         if (adopted is not null)
             log.LogWarning("The migration to {Version} that an interrupted session started still runs ({Container}): waiting for it to finish instead of starting another.",
                 ImageReference.Tag(image), parameters.Name);
-        var created = adopted is not null ? new CreateContainerResponse { ID = adopted } : await client.Containers.CreateContainerAsync(parameters, ct).ConfigureAwait(false);
+        var migrationId = adopted ?? (await client.Containers.CreateContainerAsync(parameters, ct).ConfigureAwait(false)).ID;
         var output = new StringBuilder();
         var secrets = ComposeFile.RedactorAt(target.File.Path);
         try
         {
-            if (adopted is null) await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);
+            if (adopted is null) await client.Containers.StartContainerAsync(migrationId, new ContainerStartParameters(), ct).ConfigureAwait(false);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
             deadline.CancelAfter(timeout);
-            var logs = await client.Containers.GetContainerLogsAsync(created.ID, new ContainerLogsParameters { Follow = true, ShowStdout = true, ShowStderr = true }, deadline.Token)
+            var logs = await client.Containers.GetContainerLogsAsync(migrationId, new ContainerLogsParameters { Follow = true, ShowStdout = true, ShowStderr = true }, deadline.Token)
                 .ConfigureAwait(false);
             // Lines as the log shows them, a character split between two chunks kept whole, each masked before it goes anywhere.
             var lines = new LineCollector(raw =>
@@ -524,10 +524,10 @@ public static partial class ComposeUpgrade
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                await client.Containers.KillContainerAsync(created.ID, new ContainerKillParameters(), CancellationToken.None).ConfigureAwait(false);
+                await client.Containers.KillContainerAsync(migrationId, new ContainerKillParameters(), CancellationToken.None).ConfigureAwait(false);
                 throw MigrationRun.TimedOut(migration.Command, ImageReference.Tag(image), timeout, output.ToString(), "it was stopped");
             }
-            var exit = await client.Containers.WaitContainerAsync(created.ID, CancellationToken.None).ConfigureAwait(false);
+            var exit = await client.Containers.WaitContainerAsync(migrationId, CancellationToken.None).ConfigureAwait(false);
             if (exit.StatusCode != 0)
                 throw MigrationRun.Failed(migration.Command, ImageReference.Tag(image), exit.StatusCode, output.ToString());
             if (MigrationRun.FailureLine(migration, output.ToString()) is { } failure)
@@ -537,7 +537,7 @@ public static partial class ComposeUpgrade
         }
         finally
         {
-            await client.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None).ConfigureAwait(false);
+            await client.Containers.RemoveContainerAsync(migrationId, new ContainerRemoveParameters { Force = true }, CancellationToken.None).ConfigureAwait(false);
         }
     }
 

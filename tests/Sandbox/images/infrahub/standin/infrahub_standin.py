@@ -52,6 +52,16 @@ class QuietHTTPServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+def answer(handler, status, body, content_type="application/json"):
+    """One HTTP answer with its length (keep-alive): bytes as they are, anything else as JSON (dates as text)."""
+    data = body if isinstance(body, bytes) else json.dumps(body, default=str).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 def log(component, text, level="INFO"):
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     print(f"{stamp} [{level:<7}] {component}: {text}", flush=True)
@@ -244,12 +254,7 @@ def server(args):
             pass
 
         def send(self, status, body, content_type="application/json"):
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            answer(self, status, body, content_type)
 
         def authenticated(self):
             return token is not None and self.headers.get("X-INFRAHUB-KEY") == token
@@ -496,13 +501,8 @@ def prefect(args):
         def log_message(self, *a):
             pass
 
-        def send(self, status, body):
-            data = json.dumps(body, default=str).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+        def send(self, status, body, content_type="application/json"):
+            answer(self, status, body, content_type)
 
         def do_GET(self):
             self.send(200, True) if self.path == "/api/health" else self.send(404, {"detail": "Not Found"})
