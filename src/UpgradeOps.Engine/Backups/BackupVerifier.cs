@@ -314,7 +314,7 @@ public static class BackupVerifier
                 BackupFormatException format => check.Fail(format.ErrorId, format.Message),
                 _ => check.Fail("Neo4jScratchFailed",
                     $"The scratch container for the restore test could not be started or removed: {ex.Message} Check the Docker Engine " +
-                    "and remove what is left (docker ps -a --filter label=org.upgradeops.purpose=neo4j-restore-test), then run it again."),
+                    "and remove what is left (docker ps -a and docker volume ls, each with --filter label=org.upgradeops.purpose=neo4j-restore-test), then run it again."),
             };
         }
     }

@@ -73,6 +73,9 @@ internal sealed class ComposeDeployment : IDataStoreHost
     public async Task<Neo4jTarget> Neo4jAsync(DataStoreDefinition store, CancellationToken ct) =>
         ComposeNeo4j.Of(Engine, store, await RunningContainerAsync(store, ct).ConfigureAwait(false));
 
+    /// <summary>The label of the restore test's scratch container and its volume.</summary>
+    public const string RestoreTestLabel = "org.upgradeops.purpose";
+
     /// <summary>
     /// The restore test's scratch container for a Neo4j data store: the live database container's image (by id, so nothing is
     /// pulled) and environment without NEO4J_AUTH, an anonymous volume at /data that is removed with it, no network, and
@@ -82,6 +85,8 @@ internal sealed class ComposeDeployment : IDataStoreHost
     {
         var live = await RunningContainerAsync(store, ct).ConfigureAwait(false);
         var environment = (DockerModels.ConfigOf(live).Env ?? new List<string>()).Where(e => !e.StartsWith("NEO4J_AUTH=", StringComparison.Ordinal)).ToList();
+        // The volume carries the container's label too: a leftover one (the engine gone before the removal) is findable by it.
+        var labels = new Dictionary<string, string> { [RestoreTestLabel] = "neo4j-restore-test" };
         var created = await Engine.Client.Containers.CreateContainerAsync(new CreateContainerParameters
         {
             Image = live.Image,
@@ -89,11 +94,11 @@ internal sealed class ComposeDeployment : IDataStoreHost
             Entrypoint = new List<string> { "sleep" },
             Cmd = new List<string> { "3600" },
             Env = environment,
-            Labels = new Dictionary<string, string> { ["org.upgradeops.purpose"] = "neo4j-restore-test" },
+            Labels = labels,
             HostConfig = new HostConfig
             {
                 NetworkMode = "none",
-                Mounts = new List<Mount> { new() { Type = "volume", Target = "/data" } },
+                Mounts = new List<Mount> { new() { Type = "volume", Target = "/data", VolumeOptions = new VolumeOptions { Labels = labels } } },
             },
         }, ct).ConfigureAwait(false);
         async Task RemoveAsync() =>
