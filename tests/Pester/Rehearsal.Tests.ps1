@@ -7,10 +7,12 @@ BeforeAll {
     $script:profilePath = Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/profile.yml'
     $script:sandbox = Use-TestSandbox -Version 1.6.4
     $script:copies = Join-Path $TestDrive 'rehearsals'
+    $script:ownCopies = "label=io.upgradeops.rehearsal.source=$($sandbox.ProjectName)"
     function Get-Deployment { Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $profilePath -WarningAction SilentlyContinue }
     function Get-ErrorFrom([scriptblock] $Action) { try { & $Action | Out-Null; $null } catch { $_ } }
-    function Get-CopyContainer { @(docker ps -a --filter label=io.upgradeops.rehearsal.id --format '{{.Names}}') | Where-Object { $_ } }
-    function Get-CopyVolume { @(docker volume ls -q --filter label=io.upgradeops.rehearsal.id) | Where-Object { $_ } }
+    # This sandbox's copies only: the Infrahub sandbox in the other test process rehearses its own meanwhile.
+    function Get-CopyContainer { @(docker ps -a --filter label=io.upgradeops.rehearsal.id --filter $ownCopies --format '{{.Names}}') | Where-Object { $_ } }
+    function Get-CopyVolume { @(docker volume ls -q --filter label=io.upgradeops.rehearsal.id --filter $ownCopies) | Where-Object { $_ } }
     function Get-ProductionState {
         # What "production is never touched" means: the same containers (ids, started at), data and files.
         $ids = docker ps -a --filter "label=com.docker.compose.project=$($sandbox.ProjectName)" --format '{{.ID}}' | Sort-Object
@@ -69,17 +71,18 @@ Describe 'Invoke-UpgradeRehearsal' -Tag 'Sandbox', 'Rehearsal' {
     }
 
     It 'leaves a copy behind when its process is killed (SIGKILL) half-way' -Tag 'Fault' {
-        $kept = @(docker ps -a --filter label=io.upgradeops.rehearsal.id --format '{{.Label "io.upgradeops.rehearsal.id"}}' | Sort-Object -Unique)
+        $kept = @(docker ps -a --filter label=io.upgradeops.rehearsal.id --filter $ownCopies --format '{{.Label "io.upgradeops.rehearsal.id"}}' | Sort-Object -Unique)
         $pwsh = Join-Path $PSHOME 'pwsh'
         $command = "Import-Module '$env:UPGRADEOPS_MODULE'; Get-DeploymentBackup -Path '$(Split-Path $backup.Path)' | " +
                    "Invoke-UpgradeRehearsal -To 1.7.6 -Force -WorkingDirectory '$copies'"
         $process = Start-Process -FilePath $pwsh -ArgumentList '-NoProfile', '-NonInteractive', '-Command', $command -PassThru `
             -RedirectStandardOutput (Join-Path $TestDrive 'killed.log') -RedirectStandardError (Join-Path $TestDrive 'killed.err')
-        # Killed once its copy's application runs (the restore is done), in the middle of the rehearsal.
-        $deadline = (Get-Date).AddSeconds(90)
+        # Killed once its copy's application runs (the restore is done), in the middle of the rehearsal. 180 s: with the
+        # Infrahub sandbox's rehearsal beside it (the other test process), one run took more than 90 s to get there.
+        $deadline = (Get-Date).AddSeconds(180)
         do {
             Start-Sleep -Milliseconds 250
-            $running = @(@(docker ps --filter label=io.upgradeops.rehearsal.id --filter label=com.docker.compose.service=server-a --format '{{.Label "io.upgradeops.rehearsal.id"}}') |
+            $running = @(@(docker ps --filter label=io.upgradeops.rehearsal.id --filter $ownCopies --filter label=com.docker.compose.service=server-a --format '{{.Label "io.upgradeops.rehearsal.id"}}') |
                 Where-Object { $_ -and $_ -notin $kept })
         } until ($running.Count -gt 0 -or (Get-Date) -gt $deadline -or $process.HasExited)
         $process.HasExited | Should -BeFalse -Because (Get-Content -Raw (Join-Path $TestDrive 'killed.err') -ErrorAction SilentlyContinue)
@@ -88,7 +91,7 @@ Describe 'Invoke-UpgradeRehearsal' -Tag 'Sandbox', 'Rehearsal' {
         $process.WaitForExit()
         @(docker ps -aq --filter "label=io.upgradeops.rehearsal.id=$($running[0])").Count | Should -BeGreaterThan 0
         # (The killed run had itself removed the copy kept above: its owner had exited.)
-        @(docker ps -aq --filter label=io.upgradeops.rehearsal.id | Where-Object { $_ }).Count | Should -BeGreaterThan 0
+        @(Get-CopyContainer).Count | Should -BeGreaterThan 0
         $script:killedId = $running[0]
     }
 

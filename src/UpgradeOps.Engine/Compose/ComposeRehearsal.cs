@@ -44,7 +44,7 @@ internal static class ComposeRehearsal
         var profile = source.Profile;
         var engine = source.Engine;
         activity.Report("Removing copies left by rehearsals that did not finish", 2);
-        var abandoned = await ComposeRehearsalCopy.RemoveAbandonedAsync(engine, root, log, ct).ConfigureAwait(false);
+        var abandoned = await ComposeRehearsalCopy.RemoveAbandonedAsync(engine, root, production.Name, log, ct).ConfigureAwait(false);
 
         var report = new RehearsalReport
         {
@@ -62,6 +62,7 @@ internal static class ComposeRehearsal
             copy = await ComposeRehearsalCopy.CreateAsync(engine, source, backup, backup.Path, request.Passphrase, root, id, log, ct).ConfigureAwait(false);
             report.CopyName = copy.ProjectName;
             report.CopyLocation = copy.ComposeFile;
+            report.PortMap = PortMapping.From(copy.PortMap).ToList();
             await StartAndRestoreAsync(copy, production, backup, request, context, activity, log).ConfigureAwait(false);
             report.Restore = restoreClock.Elapsed;
             log.LogInformation("Copy {Copy} serves {Version} with the backup's data after {Seconds:N1} s", copy.ProjectName, backup.Version, report.Restore.TotalSeconds);

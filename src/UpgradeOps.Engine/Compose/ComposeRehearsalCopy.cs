@@ -90,7 +90,10 @@ internal sealed class ComposeRehearsalCopy
             throw new UpgradeOpsException("RehearsalVolumeInUse", ErrorKind.ResourceUnavailable, takenVolumes[0],
                 $"Volumes named {string.Join(", ", takenVolumes)} already exist: a copy must start empty. Remove them ('docker volume rm NAME') or run the rehearsal again: its name changes every time.");
 
-        var portMap = ChoosePorts(PortsToMove(production.Profile, containers), clientPorts: ClientPortRange());
+        var clientPorts = ClientPortRange();
+        var moving = new HashSet<int>(PortsToMove(production.Profile, containers));
+        await AddListeningPortsAsync(client, containers, moving, clientPorts, log, ct).ConfigureAwait(false);
+        var portMap = ChoosePorts(moving, clientPorts: clientPorts);
         var folder = Path.Combine(root, projectName);
         if (Directory.Exists(folder))
             throw new UpgradeOpsException("RehearsalFolderInUse", ErrorKind.ResourceUnavailable, folder,
@@ -181,12 +184,15 @@ internal sealed class ComposeRehearsalCopy
     }
 
     /// <summary>
-    /// Removes copies whose owning process is gone (a crash, a killed session); copies of a rehearsal that still runs
-    /// are left alone. Returns the rehearsal ids removed.
+    /// Removes the copies of <paramref name="source"/> whose owning process is gone (a crash, a killed session, a -Keep);
+    /// copies of a rehearsal that still runs, and other deployments' copies, are left alone. Returns the rehearsal ids removed.
     /// </summary>
-    public static async Task<IReadOnlyList<string>> RemoveAbandonedAsync(DockerEngine engine, string root, ILogger log, CancellationToken ct)
+    public static async Task<IReadOnlyList<string>> RemoveAbandonedAsync(DockerEngine engine, string root, string source, ILogger log, CancellationToken ct)
     {
-        var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [RehearsalLabels.Id] = true } };
+        var filter = new Dictionary<string, IDictionary<string, bool>>
+        {
+            ["label"] = new Dictionary<string, bool> { [RehearsalLabels.Id] = true, [$"{RehearsalLabels.Source}={source}"] = true },
+        };
         var containers = await engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }, ct).ConfigureAwait(false);
         var volumes = (await engine.Client.Volumes.ListAsync(new VolumesListParameters { Filters = filter }, ct).ConfigureAwait(false)).Volumes ?? new List<VolumeResponse>();
         var labelled = containers.Select(c => (Labels: c.Labels, Folder: Label(c.Labels, WorkingDirLabel)))
@@ -225,6 +231,58 @@ internal sealed class ComposeRehearsalCopy
             foreach (var binding in container.HostConfig?.PortBindings?.Values.SelectMany(b => b ?? new List<PortBinding>()) ?? Enumerable.Empty<PortBinding>())
                 if (int.TryParse(binding.HostPort, out var hostPort) && hostPort > 0) ports.Add(hostPort);
         return ports;
+    }
+
+    /// <summary>
+    /// Adds each port a host-network container listens on to the ports to move; refuses, before anything is created, a port
+    /// its copy could not be moved off (<see cref="UnmovablePorts"/>). A container whose ports cannot be read there (no
+    /// shell in its image) keeps the profile's list, with a warning.
+    /// </summary>
+    private static async Task AddListeningPortsAsync(DockerClient client, IEnumerable<ContainerInspectResponse> containers, HashSet<int> moving,
+        (int Low, int High) clientPorts, ILogger log, CancellationToken ct)
+    {
+        foreach (var container in containers.Where(c => c.HostConfig?.NetworkMode == "host" && c.State is { Running: true, Paused: false }))
+        {
+            var name = container.Name.TrimStart('/');
+            var listening = await HostListeningPorts.ReadAsync(client, container.ID, ct).ConfigureAwait(false);
+            if (listening is null)
+            {
+                log.LogWarning("Rehearsal: the ports {Container} listens on could not be read in it (no shell?); the copy moves only the profile's rehearsal.ports and the ports the profile and compose file name", name);
+                continue;
+            }
+            var unmovable = UnmovablePorts(container, listening, moving, clientPorts);
+            if (unmovable.Count > 0)
+            {
+                var service = Label(container.Config?.Labels, "com.docker.compose.service") ?? name;
+                throw new UpgradeOpsException("RehearsalPortNotMovable", ErrorKind.NotImplemented, name,
+                    $"Service {service} ({name}) listens on port {string.Join(", ", unmovable)} on the host network, and nothing in its settings " +
+                    "(environment, command, healthcheck) names it, so its copy could not be moved off it: the copy would fail to start, or its clients " +
+                    $"would reach production's. Set the port in {service}'s environment or command in the compose file (its own listen-port setting), then rehearse again.");
+            }
+            foreach (var port in listening.Where(p => !moving.Contains(p) && NamesPort(container, p)))
+            {
+                log.LogInformation("Rehearsal: {Container} listens on {Port}: moved in the copy", name, port);
+                moving.Add(port);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The ports a host-network container listens on that its copy could not be moved off: not moved already, and named
+    /// nowhere in its settings, so nothing could be rewritten. A port in the kernel's client range is left out: there, a
+    /// port nobody names is one a process picked for itself (port 0), and its copy picks another.
+    /// </summary>
+    internal static IReadOnlyList<int> UnmovablePorts(ContainerInspectResponse container, IEnumerable<int> listening, IReadOnlySet<int> moving, (int Low, int High) clientPorts) =>
+        listening.Where(p => !moving.Contains(p) && !NamesPort(container, p) && (p < clientPorts.Low || p > clientPorts.High)).Order().ToList();
+
+    /// <summary>Whether the port stands alone somewhere the copy's settings are rewritten: environment, command, entrypoint, healthcheck.</summary>
+    internal static bool NamesPort(ContainerInspectResponse container, int port)
+    {
+        var probe = new Dictionary<int, int> { [port] = port == 1 ? 2 : 1 };
+        var config = container.Config;
+        var texts = (config?.Env ?? new List<string>()).Concat(config?.Cmd ?? new List<string>()).Concat(config?.Entrypoint ?? new List<string>())
+            .Concat(config?.Healthcheck?.Test ?? new List<string>());
+        return texts.Any(text => MapPorts(text, probe) != text);
     }
 
     /// <summary>

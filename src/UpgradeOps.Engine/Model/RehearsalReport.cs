@@ -33,6 +33,8 @@ public sealed class RehearsalReport
     public required string CopyName { get; set; }
     /// <summary>The copy's compose file, while it exists (-Keep).</summary>
     public string? CopyLocation { get; set; }
+    /// <summary>Compose: production's ports and the copy's in their place (host networking: each port the copy must not share).</summary>
+    public List<PortMapping> PortMap { get; set; } = new();
     public bool Kept { get; set; }
     public required string From { get; set; }
     public required string To { get; set; }

@@ -43,7 +43,14 @@ public static class RehearsalLabels
         }
     }
 
-    /// <summary>Whether the process an owner label names still runs on this machine (its id and start time both match).</summary>
+    /// <summary>
+    /// How far two processes' readings of one start time may differ: on Linux each computes it from the kernel's start tick
+    /// and its own reading of the boot time, so another process's figure is off by microseconds (an exact match wrongly took
+    /// a running rehearsal's copy for abandoned). A reused process id starts later than that.
+    /// </summary>
+    private static readonly TimeSpan StartTimeTolerance = TimeSpan.FromSeconds(1);
+
+    /// <summary>Whether the process an owner label names still runs on this machine (its id matches, and its start time within a second).</summary>
     public static bool OwnerAlive(string owner)
     {
         var parts = owner.Split(':');
@@ -51,7 +58,7 @@ public static class RehearsalLabels
         try
         {
             using var process = Process.GetProcessById(pid);
-            return process.StartTime.ToUniversalTime().Ticks == ticks;
+            return Math.Abs(process.StartTime.ToUniversalTime().Ticks - ticks) < StartTimeTolerance.Ticks;
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
         {

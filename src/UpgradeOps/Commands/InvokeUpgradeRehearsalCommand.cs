@@ -21,12 +21,15 @@ namespace UpgradeOps.Commands;
 /// does, reads the copy's logs, and removes the copy (unless -Keep).</para>
 /// <para type="description">Production is only read: its containers are inspected, never stopped, changed or recreated, and its files
 /// are not written. Everything the copy creates is labelled io.upgradeops.rehearsal.id; a rehearsal killed half-way leaves a copy whose
-/// owning process is gone, and the next rehearsal removes it (a copy of a rehearsal still running is left alone).</para>
+/// owning process is gone, and the next rehearsal of the same deployment removes it (a copy of a rehearsal still running, and other
+/// deployments' copies, are left alone).</para>
 /// <para type="description">The result is an UpgradeOps.RehearsalReport: each hop's measured duration, migration time and API
 /// outage, the downtime probed during the upgrade, the time to create and restore the copy, the validation report, error and warning
 /// lines from the logs (secrets masked), and the maintenance window to plan — backup, upgrade and validation as measured, times the
 /// profile's rehearsal.windowSafetyFactor. Give it to Test-UpgradeReadiness and Test-UpgradePath (-Rehearsal), and to
-/// Export-UpgradeReport for the change ticket. A Compose copy is made for deployments on the host network only.</para>
+/// Export-UpgradeReport for the change ticket. A Compose copy is made for deployments on the host network only; it moves every TCP port
+/// production's containers listen on (read in each container), and refuses one that nothing in the container's settings names
+/// (RehearsalPortNotMovable). The report's PortMap lists production's ports and the copy's.</para>
 /// <para type="description">The backup of a Helm release (New-DeploymentBackup on Get-UpgradeDeployment -Namespace -Release) is rehearsed
 /// on a copy release in a namespace of its own, RELEASE-rehearsal-XXXXXX, labelled io.upgradeops.rehearsal.id (the owning process in an
 /// annotation, so the next rehearsal deletes a namespace whose process is gone): helm install from -Chart at the backup's chart version

@@ -117,6 +117,10 @@ public class RehearsalCopyTests
         using var self = System.Diagnostics.Process.GetCurrentProcess();
         // Same pid, another start time: the pid was reused by an unrelated process.
         Assert.False(UpgradeOps.Rehearsals.RehearsalLabels.OwnerAlive($"{self.Id}:1"));
+        // The start time as another process reads it (measured here: 0.2-0.8 ms apart): still the same process.
+        var ticks = self.StartTime.ToUniversalTime().Ticks;
+        Assert.True(UpgradeOps.Rehearsals.RehearsalLabels.OwnerAlive($"{self.Id}:{ticks + TimeSpan.TicksPerMillisecond}"));
+        Assert.True(UpgradeOps.Rehearsals.RehearsalLabels.OwnerAlive($"{self.Id}:{ticks - TimeSpan.TicksPerMillisecond}"));
         Assert.False(UpgradeOps.Rehearsals.RehearsalLabels.OwnerAlive("not-an-owner"));
     }
 
@@ -129,5 +133,68 @@ public class RehearsalCopyTests
         RehearsalService.Estimate(report, new ProductProfile { Rehearsal = new RehearsalDefinition { WindowSafetyFactor = 1.5 } }, upgrade, validation);
         Assert.Equal(TimeSpan.FromMinutes(3), report.EstimatedWindow); // 120 s × 1.5 = 3 min
         Assert.Contains("× 1.5", report.EstimateBasis);
+    }
+
+    // What a host-network redis (16379), a server (8000) and an exec's own shell hold, from the host's /proc/net/tcp{,6}:
+    // one listener the container holds per family, one listener of another container, one established connection.
+    private const string SocketTable = """
+          sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+           0: 0100007F:3FFB 00000000:0000 0A 00000000:00000000 00:00000000 00000000   999        0 41001 1 0000000000000000 100 0 0 10 0
+           1: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 52002 1 0000000000000000 100 0 0 10 0
+           2: 0100007F:3FFB 0100007F:A1C2 01 00000000:00000000 00:00000000 00000000   999        0 41003 1 0000000000000000 20 4 30 10 -1
+          sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+           0: 00000000000000000000000000000000:3FFB 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000   999        0 41004 1 0000000000000000 100 0 0 10 0
+        """;
+
+    private const string Processes = """
+        dr-xr-xr-x 9 101 104 0 Dec  5 16:00 /proc/1
+        dr-xr-xr-x 9   0   0 0 Dec  5 16:00 /proc/19
+        dr-xr-xr-x 9 101 104 0 Dec  5 16:00 /proc/27
+        """;
+
+    private const string Sockets = """
+        /proc/1/fd:
+        total 0
+        lrwx------ 1 redis redis 64 Dec  5 16:00 0 -> /dev/null
+        lrwx------ 1 redis redis 64 Dec  5 16:00 6 -> socket:[41001]
+        lrwx------ 1 redis redis 64 Dec  5 16:00 7 -> socket:[41003]
+        lrwx------ 1 redis redis 64 Dec  5 16:00 8 -> socket:[41004]
+        """;
+
+    [Fact]
+    public void Reads_the_ports_a_host_network_container_listens_on_from_the_sockets_its_processes_hold()
+    {
+        // The fds are listed once per owner of the container's processes (root cannot read another user's there).
+        Assert.Equal(new[] { "101", "0" }, HostListeningPorts.Owners(Processes));
+        Assert.Equal(new[] { 16379 }, HostListeningPorts.Parse(SocketTable, Sockets));
+        Assert.Empty(HostListeningPorts.Parse(SocketTable, ""));
+    }
+
+    private static Docker.DotNet.Models.ContainerInspectResponse Listener(params string[] env) => new()
+    {
+        Name = "/infrahub-cache-1",
+        Config = new Docker.DotNet.Models.ContainerConfig
+        {
+            Env = env.ToList(),
+            Cmd = new List<string> { "redis-server" },
+            Healthcheck = new Docker.DotNet.Models.HealthcheckConfig { Test = new List<string> { "CMD-SHELL", "redis-cli -p 16379 ping" } },
+        },
+    };
+
+    [Fact]
+    public void A_listening_port_the_container_names_is_moved_and_one_it_does_not_name_is_refused()
+    {
+        var clientPorts = (32768, 60999);
+        var moving = new HashSet<int> { 8000 };
+        // Named in the healthcheck (and the environment): its copy's settings can be rewritten.
+        Assert.True(ComposeRehearsalCopy.NamesPort(Listener("REDIS_PORT=16379"), 16379));
+        Assert.Empty(ComposeRehearsalCopy.UnmovablePorts(Listener("REDIS_PORT=16379"), new[] { 16379 }, moving, clientPorts));
+        // 6379 named nowhere (redis's default): the copy would bind production's port, or its clients reach production.
+        Assert.False(ComposeRehearsalCopy.NamesPort(Listener(), 6379));
+        Assert.Equal(new[] { 6379 }, ComposeRehearsalCopy.UnmovablePorts(Listener(), new[] { 6379, 16379 }, moving, clientPorts));
+        // Moved already (the API port), or in the client range (a port the process picked for itself): never refused.
+        Assert.Empty(ComposeRehearsalCopy.UnmovablePorts(Listener(), new[] { 8000, 45123 }, moving, clientPorts));
+        // Never inside another number: 1637 is not named by "16379".
+        Assert.False(ComposeRehearsalCopy.NamesPort(Listener("REDIS_PORT=16379"), 1637));
     }
 }

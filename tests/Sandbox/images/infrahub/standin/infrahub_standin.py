@@ -33,8 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from graphql import GraphQLError, Schema  # noqa: E402  (the sandbox app's GraphQL subset, copied in at build)
 
 VERSION = open("/opt/infrahub-standin/VERSION").read().strip() if os.path.exists("/opt/infrahub-standin/VERSION") else "0.0.0"
-API_PORT = 8000
-TASK_MANAGER_PORT = 4200
+API_PORT = 8000  # `infrahub server start --port` (backend/infrahub/cli/server.py; default 8000)
+TASK_MANAGER_PORT = 4200  # `prefect server start --port` (Prefect's default 4200)
 REMOTE = "/remote/infra.git"
 # A version whose `infrahub upgrade` fails half-way, as a real failed migration does: it logs Infrahub's own message and
 # exits 0 (backend/infrahub/cli/upgrade.py), having changed the graph. Tests use it for a broken upgrade.
@@ -316,8 +316,9 @@ def server(args):
                 self.send(503, {"errors": [{"message": f"database or task manager unavailable: {e}"}]})
 
     signal.signal(signal.SIGTERM, lambda *_: (log("infrahub.server", "shutting down"), os._exit(0)))
-    httpd = QuietHTTPServer(("127.0.0.1", API_PORT), Api)
-    log("infrahub.server", f"Infrahub {VERSION} listening on http://127.0.0.1:{API_PORT}")
+    port = option(args, "--port", API_PORT)
+    httpd = QuietHTTPServer(("127.0.0.1", port), Api)
+    log("infrahub.server", f"Infrahub {VERSION} listening on http://127.0.0.1:{port}")
     httpd.serve_forever()
 
 
@@ -536,18 +537,28 @@ def prefect(args):
                 self.send(422, {"detail": str(e)})
 
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    httpd = QuietHTTPServer(("127.0.0.1", TASK_MANAGER_PORT), Api)
-    log("prefect.server", f"task manager listening on http://127.0.0.1:{TASK_MANAGER_PORT}")
+    port = option(args, "--port", TASK_MANAGER_PORT)
+    httpd = QuietHTTPServer(("127.0.0.1", port), Api)
+    log("prefect.server", f"task manager listening on http://127.0.0.1:{port}")
     httpd.serve_forever()
 
 
+def option(args, name, default):
+    """The integer value of `name VALUE` in a command's arguments, or the default."""
+    return int(args[args.index(name) + 1]) if name in args[:-1] else default
+
+
 def health(args):
-    """The containers' healthchecks: `health server` (Infrahub compose file's /api/schema/summary), `health worker`,
-    `health task-manager` (/api/health, as its compose healthcheck)."""
+    """The containers' healthchecks: `health server [PORT]` (Infrahub compose file's /api/schema/summary), `health worker`,
+    `health task-manager [PORT]` (/api/health, as its compose healthcheck). The port, as the compose file's healthcheck
+    names it (curl http://localhost:8000/...), so a copy on other ports checks its own."""
     what = args[0] if args else "server"
     if what == "worker":
         sys.exit(0 if os.path.exists("/tmp/healthy") else 1)
-    url = f"http://127.0.0.1:{TASK_MANAGER_PORT}/api/health" if what == "task-manager" else f"http://127.0.0.1:{API_PORT}/api/schema/summary"
+    if what == "task-manager":
+        url = f"http://127.0.0.1:{args[1] if len(args) > 1 else TASK_MANAGER_PORT}/api/health"
+    else:
+        url = f"http://127.0.0.1:{args[1] if len(args) > 1 else API_PORT}/api/schema/summary"
     try:
         with urllib.request.urlopen(url, timeout=3) as response:
             sys.exit(0 if response.status == 200 else 1)
