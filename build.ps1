@@ -9,7 +9,7 @@
       Test     Build, then xunit (engine) and Pester (the built module as users see it);
                closes with one line 'N passed, N failed'
       Package  Build, then out/UpgradeOps-<version>.zip (Azure Automation: UpgradeOps/ at the zip root) and a .nupkg
-      Demo     Build, start the sandbox, run the whole upgrade runbook on it (examples/Demo-Runbook.ps1), remove it
+      Demo     Build, start the Infrahub sandbox, run the whole upgrade runbook on it (examples/Demo-Runbook.ps1), remove it
       Sandbox  install and start what the sandbox needs (Docker Engine, registry), build its images, and bring
                up the sandbox deployment at -Version (default 1.7.5), seeded with data
       SandboxDown  stop the sandbox deployment and remove its volumes

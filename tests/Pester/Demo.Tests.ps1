@@ -1,4 +1,5 @@
-# The README's demo command runs the whole runbook on the sandbox to the end (build.ps1 -Task Demo runs the same script).
+# The demo script (examples/Demo-Runbook.ps1) on the sandbox app (-Sandbox App); the README's demo command runs it on the
+# Infrahub sandbox (InfrahubDemo.Tests.ps1).
 # It is also the canary run: the sandbox's .env holds generated secrets (the database password, a canary the application
 # never shows, the signing key), and after the runbook (backups, restore test, rehearsal, report, upgrade, failed upgrade
 # and rollback, validation, history) and a diagnostics bundle, none of them may be in any output stream or in any file
@@ -10,26 +11,14 @@ BeforeAll {
     $script:pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
     $script:demo = Join-Path $env:UPGRADEOPS_ROOT 'examples/Demo-Runbook.ps1'
     $script:demoOut = Join-Path $env:UPGRADEOPS_ROOT 'out/demo'
-
-    # Every text file under a folder (binary files, such as a zip or a pg_dump archive, are read as Latin-1 so a secret
-    # written in them as text is still found), by path relative to the folder.
-    function Get-TextOf([string] $Folder, [string[]] $Exclude = @()) {
-        if (-not (Test-Path $Folder)) { return @{} }
-        $texts = @{}
-        foreach ($file in Get-ChildItem -LiteralPath $Folder -Recurse -File -Force) {
-            $relative = [IO.Path]::GetRelativePath($Folder, $file.FullName)
-            if ($Exclude | Where-Object { $relative -like $_ }) { continue }
-            $texts[$relative] = [IO.File]::ReadAllText($file.FullName, [Text.Encoding]::Latin1)
-        }
-        $texts
-    }
+    . (Join-Path $PSScriptRoot 'DemoFixture.ps1')
 }
 
 Describe 'The demo' -Tag 'Sandbox', 'Demo' {
     It 'runs the runbook to the end, printing the objects, leaking no secret, and removes the sandbox' {
         try {
             # Without colours: the output is the failure message, and escape sequences only make it unreadable.
-            $output = (& $pwsh -NoProfile -File $demo -ModulePath $env:UPGRADEOPS_MODULE -Keep 2>&1 | Out-String) -replace '\x1b\[[0-9;?]*[A-Za-z]', ''
+            $output = (& $pwsh -NoProfile -File $demo -ModulePath $env:UPGRADEOPS_MODULE -Sandbox App -Keep 2>&1 | Out-String) -replace '\x1b\[[0-9;?]*[A-Za-z]', ''
             $LASTEXITCODE | Should -Be 0 -Because $output
             foreach ($step in 'Test-UpgradePath', 'Test-UpgradeReadiness', 'New-DeploymentBackup', 'Test-DeploymentBackup -Deployment $d -RestoreTest',
                 'Invoke-UpgradeRehearsal', 'Export-UpgradeReport', 'Invoke-Upgrade', 'Test-PostUpgrade', 'Get-UpgradeHistory') {
@@ -61,9 +50,7 @@ Describe 'The demo' -Tag 'Sandbox', 'Demo' {
             (Get-TextOf $sandbox.Path -Exclude '.env', 'docker-compose.yml', 'remote/*').GetEnumerator() | ForEach-Object { $places["deployment/$($_.Key)"] = $_.Value }
             $places.Keys | Where-Object { $_ -like 'deployment/.upgradeops/journal/*' } | Should -Not -BeNullOrEmpty -Because 'the journals are scanned too'
 
-            $leaks = foreach ($place in $places.GetEnumerator()) {
-                foreach ($secret in $secrets) { if ($place.Value.Contains($secret)) { "$($place.Key) holds the secret $($secret.Substring(0, 3))…" } }
-            }
+            $leaks = Find-SecretLeak $places $secrets
             $leaks | Should -BeNullOrEmpty
             Write-Host "Canary run: $($secrets.Count) secrets searched in $($places.Count) outputs and files, $(@($leaks).Count) found"
         }
@@ -71,6 +58,6 @@ Describe 'The demo' -Tag 'Sandbox', 'Demo' {
             Stop-Sandbox -RemoveVolumes | Out-Null
         }
         @(docker ps -q --filter 'label=com.docker.compose.project=upgradeops-sandbox').Count | Should -Be 0
-        @(docker ps -aq --filter 'label=io.upgradeops.rehearsal.id').Count | Should -Be 0
+        @(docker ps -aq --filter 'label=io.upgradeops.rehearsal.id' --filter 'label=io.upgradeops.rehearsal.source=upgradeops-sandbox').Count | Should -Be 0
     }
 }

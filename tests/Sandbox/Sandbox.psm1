@@ -1005,6 +1005,49 @@ function Stop-Sandbox {
     }
 }
 
+# ---- the Infrahub sandbox ---------------------------------------------------------------------------
+
+function Start-InfrahubSandbox {
+    <#
+    .SYNOPSIS
+        Starts the Infrahub sandbox (tests/Sandbox/infrahub: Infrahub's topology, for the built-in profile) at a version,
+        from nothing: its compose file and an .env of generated secrets in its folder, then up -d until all 8 containers
+        are healthy.
+    .OUTPUTS
+        UpgradeOps.InfrahubSandbox: ProjectName, Path, ComposeFile, Version, ApiEndpoint.
+    .EXAMPLE
+        $infrahub = Start-InfrahubSandbox -Version 1.1.7; Get-UpgradeDeployment -ComposeFile $infrahub.ComposeFile
+    #>
+    [CmdletBinding()]
+    param(
+        [ValidateSet('1.1.7', '1.1.8', '1.2.0')][string] $Version = '1.1.7',
+        [string] $ProjectName = 'upgradeops-infrahub',
+        # The deployment's folder (default: out/sandbox/PROJECT); whatever was there is replaced.
+        [string] $Path,
+        [int] $TimeoutSeconds = 180
+    )
+    $null = Assert-SbxEngine
+    $folder = Resolve-SbxPath $ProjectName $Path
+    $null = New-Item -ItemType Directory -Force $folder
+    Copy-Item (Join-Path $script:SandboxDir 'infrahub/docker-compose.yml') (Join-Path $folder 'docker-compose.yml') -Force
+    # The marker first, so Stop-Sandbox -RemoveFolder knows the folder for a sandbox's.
+    @($script:EnvMarker, "COMPOSE_PROJECT_NAME=$ProjectName", "VERSION=$Version", "INFRAHUB_DB_PASSWORD=graph-$(New-SbxSecret 8)",
+        "INFRAHUB_INITIAL_ADMIN_TOKEN=token-$(New-SbxSecret 8)", "INFRAHUB_BROKER_PASSWORD=broker-$(New-SbxSecret 8)") |
+        Set-Content (Join-Path $folder '.env')
+    $null = Invoke-SandboxCompose -ProjectName $ProjectName -Path $folder -Arguments down, -v, --remove-orphans -AllowFailure
+    Write-Host "sandbox ${ProjectName}: docker-compose up -d ($Version)"
+    $null = Invoke-SandboxCompose -ProjectName $ProjectName -Path $folder -Arguments up, -d
+    $null = Wait-SandboxHealthy -ProjectName $ProjectName -ExpectedContainers 8 -TimeoutSeconds $TimeoutSeconds
+    [pscustomobject]@{
+        PSTypeName  = 'UpgradeOps.InfrahubSandbox'
+        ProjectName = $ProjectName
+        Path        = $folder
+        ComposeFile = Join-Path $folder 'docker-compose.yml'
+        Version     = $Version
+        ApiEndpoint = 'http://127.0.0.1:8000'
+    }
+}
+
 # ---- test lanes ------------------------------------------------------------------------------------
 
 function Get-SbxLanePaths([string] $Name) {
@@ -1124,4 +1167,4 @@ function Stop-SandboxLane {
 
 Export-ModuleMember -Function Initialize-SandboxHost, Stop-SandboxHost, Build-SandboxImage, Remove-SandboxImage,
     Start-Sandbox, Stop-Sandbox, Get-Sandbox, Wait-SandboxHealthy, Invoke-SandboxCompose, Invoke-SandboxGraphQL,
-    Add-SandboxRepositoryCommit, Start-SandboxLane, Stop-SandboxLane
+    Add-SandboxRepositoryCommit, Start-SandboxLane, Stop-SandboxLane, Start-InfrahubSandbox
