@@ -2,7 +2,8 @@
 # (tests/Sandbox/infrahub: infrahub-server, task-worker x2, task-manager, task-manager-db, database, cache, message-queue;
 # RabbitMQ, Redis and PostgreSQL real, the database, Infrahub and Prefect stand-ins, every difference in their README):
 # path, readiness, backup of every data store, restore test, an upgrade that runs `infrahub upgrade`, every post-upgrade
-# check passing, a broken version rolled back with the graph equal to the backup's, and Invoke-Rollback to the first backup.
+# check passing, a rehearsal on a copy, a broken version rolled back with the graph equal to the backup's, Invoke-Rollback
+# to the first backup, and kill -9 in the middle of an upgrade's migration and of a backup's Neo4j dump.
 # Not tagged Sandbox: this project has its own ports (8000, 4200, 7474, 15432, 16379, 35672), so the file runs in the second
 # process beside the Compose sandbox's files; it shares 7474 and 15432 with Neo4j.Tests.ps1, which runs in that process too,
 # one file after the other. Nothing here ran against a real Infrahub or Neo4j.
@@ -49,6 +50,11 @@ BeforeAll {
             @(Get-ChildItem -Recurse -File $backupRoot -ErrorAction SilentlyContinue | Where-Object { $_.Name -ne '.env' -and $_.Extension -in '.json', '.log', '.txt', '.yml' })
         ($files | ForEach-Object { Get-Content -Raw $_.FullName }) -join "`n"
     }
+
+    # The neo4j-admin gate (GraphFixture.ps1) for the kill in the middle of a dump.
+    $script:pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+    $script:GateDatabase = { Get-InfrahubContainer database }
+    $script:GatePrelude = "Import-Module '$env:UPGRADEOPS_MODULE'; `$d = Get-UpgradeDeployment -ComposeFile '$composeFile' -WarningAction SilentlyContinue; "
 
     $null = New-Item -ItemType Directory -Force $folder
     Copy-Item (Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/infrahub/docker-compose.yml') $composeFile
@@ -106,6 +112,46 @@ Describe 'The Infrahub runbook with the built-in profile' -Tag 'Infrahub', 'Neo4
         $test.RestoreTested | Should -BeTrue
         ($test.Checks | Where-Object Name -eq 'RestoreTest database').Detail | Should -Match 'Nodes: 4; Relationships: 1'
         Get-GraphFingerprint -Password $password | Should -Be $fingerprint117
+    }
+
+    It 'Invoke-UpgradeRehearsal upgrades a copy restored from the backup to 1.1.8, every port its services listen on moved, production untouched' -Tag 'Rehearsal' {
+        $containers = { docker ps -a -q --filter "label=com.docker.compose.project=$project" | ForEach-Object { docker inspect -f '{{.Name}} {{.State.StartedAt}}' $_ } | Sort-Object }
+        $before = & $containers
+        $report = $backup117 | Invoke-UpgradeRehearsal -To 1.1.8 -AvailableVersion $available -Deployment (Get-Infrahub) -Force `
+            -WorkingDirectory (Join-Path $TestDrive 'rehearsals') -WarningAction SilentlyContinue
+        $report.Status | Should -Be 'Passed' -Because (@($report.Errors) + @($report.Warnings) -join '; ')
+        # The copy served on ports of its own: the services' listen ports (cache 16379, message queue 35672, task manager
+        # 4200, database 7474) were found in the containers and moved, not only the profile's API port.
+        foreach ($port in 8000, 4200, 7474, 15432, 16379, 35672, 35673, 34369) { $report.PortMap.ProfilePort | Should -Contain $port }
+        & $containers | Should -Be $before
+        Get-GraphFingerprint -Password $password | Should -Be $fingerprint117
+        docker ps -a -q --filter label=io.upgradeops.rehearsal.id --filter label=io.upgradeops.rehearsal.source=$project | Should -BeNullOrEmpty
+        docker volume ls -q --filter label=io.upgradeops.rehearsal.id --filter label=io.upgradeops.rehearsal.source=$project | Should -BeNullOrEmpty
+        (Get-Infrahub).Version | Should -Be '1.1.7'
+    }
+
+    It 'refuses to copy a task manager listening on a port its settings do not name (RehearsalPortNotMovable), creating nothing' {
+        # As an admin's compose file may have it: Prefect on its default port, which only the clients' PREFECT_API_URL names.
+        $original = Get-Content -Raw $composeFile
+        try {
+            [IO.File]::WriteAllText($composeFile, $original.Replace('prefect server start --host 127.0.0.1 --port 4200', 'prefect server start --host 127.0.0.1').
+                Replace('"infrahub-health", "task-manager", "4200"', '"infrahub-health", "task-manager"'))
+            $null = Invoke-InfrahubCompose up -d --no-deps task-manager
+            Wait-InfrahubHealthy
+            $report = $backup117 | Invoke-UpgradeRehearsal -To 1.1.8 -AvailableVersion $available -Deployment (Get-Infrahub) -Force `
+                -WorkingDirectory (Join-Path $TestDrive 'rehearsals') -ErrorVariable failure -ErrorAction SilentlyContinue
+            $report.Status | Should -Be 'Failed'
+            ($report.Errors -join ' ') | Should -Match "Service task-manager \($project[-_]task-manager[-_]1\) listens on port 4200 .*Set the port in task-manager's .*\(RehearsalPortNotMovable\)"
+            $report.Hops.Count | Should -Be 0 -Because 'nothing was restored or upgraded'
+            $failure[0].FullyQualifiedErrorId | Should -BeLike 'RehearsalFailed,*'
+            docker ps -a -q --filter label=io.upgradeops.rehearsal.id --filter label=io.upgradeops.rehearsal.source=$project | Should -BeNullOrEmpty
+            docker volume ls -q --filter label=io.upgradeops.rehearsal.id --filter label=io.upgradeops.rehearsal.source=$project | Should -BeNullOrEmpty
+        }
+        finally {
+            [IO.File]::WriteAllText($composeFile, $original)
+            $null = Invoke-InfrahubCompose up -d --no-deps task-manager
+            Wait-InfrahubHealthy
+        }
     }
 
     It 'Invoke-Upgrade runs infrahub upgrade, and Test-PostUpgrade runs every check, none skipped, all passing (timings may warn)' {
@@ -174,6 +220,32 @@ Describe 'The Infrahub runbook with the built-in profile' -Tag 'Infrahub', 'Neo4
         $history = @(Get-Infrahub | Get-UpgradeHistory)
         @($history | Where-Object Status -eq 'Interrupted').Count | Should -Be 0
         foreach ($check in (Get-Infrahub | Test-PostUpgrade).Checks) { $check.Status | Should -Be 'Passed' -Because "$($check.Name): $($check.Detail)" }
+    }
+
+    It 'a backup killed (kill -9) in the middle of the Neo4j dump: the next one says Neo4jLeftStopped and brings Infrahub back, the one after succeeds' -Tag 'Fault' {
+        $killRoot = Join-Path $TestDrive 'killed'
+        $before = Get-GraphFingerprint -Password $password
+        try { $killed = Invoke-KilledAtGate "New-DeploymentBackup -Deployment `$d -Path '$killRoot' -Force" }
+        finally { Set-AdminGate -Remove }
+        $killed.HeldState | Should -BeLike 'T*' -Because 'the database server was held stopped for the offline dump'
+        # What the admin finds: no backup listed, a hidden partial folder, the API stopped by the dump.
+        Get-DeploymentBackup -Path $killRoot | Should -BeNullOrEmpty
+        @(Get-ChildItem -Force $killRoot -Filter '.*.partial').Count | Should -Be 1
+        docker inspect -f '{{.State.Running}}' (Get-InfrahubContainer infrahub-server) | Should -Be 'false'
+
+        $d = Get-Infrahub
+        $err = try { $d | New-DeploymentBackup -Path $killRoot -Force -ErrorAction Stop | Out-Null; $null } catch { $_ }
+        $err.FullyQualifiedErrorId | Should -BeLike 'Neo4jLeftStopped,*'
+        $err.TargetObject | Should -Be 'database'
+        $err.Exception.Message | Should -Match 'run the backup again'
+        Wait-InfrahubHealthy
+        Get-GraphFingerprint -Password $password | Should -Be $before
+
+        $backup = Get-Infrahub | New-DeploymentBackup -Path $killRoot -Force -ErrorAction Stop
+        @(Get-DeploymentBackup -Path $killRoot).Id | Should -Be $backup.Id
+        Get-ChildItem -Force $killRoot -Filter '.*.partial' | Should -BeNullOrEmpty
+        Wait-InfrahubHealthy
+        Get-GraphFingerprint -Password $password | Should -Be $before
     }
 
     It 'wrote none of the deployment''s secrets into journals, manifests or reports' {
