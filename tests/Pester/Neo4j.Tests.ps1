@@ -394,7 +394,8 @@ Describe 'A restore whose volume has no room for the staged copy' -Tag 'Backup',
         Get-GraphFingerprint -Password $password | Should -Be $graph
         Get-SideFingerprint | Should -Be $side
         @(Get-ChildItem -Force $small | ForEach-Object Name) | Should -Be @('live.bin')
-        docker ps -a -q --filter label=org.upgradeops.purpose=volume-restore | Should -BeNullOrEmpty
+        # This project's helpers only (PROJECT-upgradeops-restore-*): the Compose sandbox restores volumes in the other process.
+        docker ps -a -q --filter label=org.upgradeops.purpose=volume-restore --filter "name=^/$project-upgradeops-restore-" | Should -BeNullOrEmpty
     }
 }
 
