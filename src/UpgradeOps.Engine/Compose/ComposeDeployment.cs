@@ -73,8 +73,8 @@ internal sealed class ComposeDeployment : IDataStoreHost
     public async Task<Neo4jTarget> Neo4jAsync(DataStoreDefinition store, CancellationToken ct) =>
         ComposeNeo4j.Of(Engine, store, await RunningContainerAsync(store, ct).ConfigureAwait(false));
 
-    /// <summary>The label of the restore test's scratch container and its volume.</summary>
-    public const string RestoreTestLabel = "org.upgradeops.purpose";
+    /// <summary>The label key that says why UpgradeOps made a short-lived container (and its volume): neo4j-restore-test, volume-restore.</summary>
+    public const string PurposeLabel = "org.upgradeops.purpose";
 
     /// <summary>
     /// The restore test's scratch container for a Neo4j data store: the live database container's image (by id, so nothing is
@@ -86,7 +86,7 @@ internal sealed class ComposeDeployment : IDataStoreHost
         var live = await RunningContainerAsync(store, ct).ConfigureAwait(false);
         var environment = (DockerModels.ConfigOf(live).Env ?? new List<string>()).Where(e => !e.StartsWith("NEO4J_AUTH=", StringComparison.Ordinal)).ToList();
         // The volume carries the container's label too: a leftover one (the engine gone before the removal) is findable by it.
-        var labels = new Dictionary<string, string> { [RestoreTestLabel] = "neo4j-restore-test" };
+        var labels = new Dictionary<string, string> { [PurposeLabel] = "neo4j-restore-test" };
         var created = await Engine.Client.Containers.CreateContainerAsync(new CreateContainerParameters
         {
             Image = live.Image,

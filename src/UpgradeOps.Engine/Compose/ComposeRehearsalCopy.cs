@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
@@ -278,11 +279,11 @@ internal sealed class ComposeRehearsalCopy
     /// <summary>Whether the port stands alone somewhere the copy's settings are rewritten: environment, command, entrypoint, healthcheck.</summary>
     internal static bool NamesPort(ContainerInspectResponse container, int port)
     {
-        var probe = new Dictionary<int, int> { [port] = port == 1 ? 2 : 1 };
         var config = container.Config;
         var texts = (config?.Env ?? new List<string>()).Concat(config?.Cmd ?? new List<string>()).Concat(config?.Entrypoint ?? new List<string>())
             .Concat(config?.Healthcheck?.Test ?? new List<string>());
-        return texts.Any(text => MapPorts(text, probe) != text);
+        var number = port.ToString(CultureInfo.InvariantCulture);
+        return texts.Any(text => StandalonePort.Matches(text).Any(m => m.Value == number));
     }
 
     /// <summary>
@@ -337,9 +338,12 @@ internal sealed class ComposeRehearsalCopy
     internal static string MapPorts(string text, IReadOnlyDictionary<int, int> map)
     {
         if (map.Count == 0 || string.IsNullOrEmpty(text)) return text;
-        return Regex.Replace(text, @"(?<![\w.])(\d{2,5})(?![\w])", m =>
+        return StandalonePort.Replace(text, m =>
             int.TryParse(m.Value, out var port) && map.TryGetValue(port, out var mapped) ? mapped.ToString() : m.Value);
     }
+
+    /// <summary>A port number where it stands alone (":58000", "-p 55432", "58001"), never inside a longer word or number.</summary>
+    private static readonly Regex StandalonePort = new(@"(?<![\w.])(\d{2,5})(?![\w])", RegexOptions.Compiled);
 
     private static List<string>? MapPorts(IList<string>? values, IReadOnlyDictionary<int, int> map) =>
         values?.Select(v => MapPorts(v, map)).ToList();

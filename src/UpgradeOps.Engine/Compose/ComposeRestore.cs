@@ -334,7 +334,7 @@ public static class ComposeRestore
             Name = $"{source.Deployment.Name}-upgradeops-restore-{Guid.NewGuid():N}",
             Entrypoint = new List<string> { "sleep" },
             Cmd = new List<string> { "3600" },
-            Labels = new Dictionary<string, string> { ["org.upgradeops.purpose"] = "volume-restore" },
+            Labels = new Dictionary<string, string> { [ComposeDeployment.PurposeLabel] = "volume-restore" },
             HostConfig = new HostConfig
             {
                 NetworkMode = "none",
