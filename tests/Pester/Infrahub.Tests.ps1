@@ -13,10 +13,6 @@ BeforeAll {
     $script:project = 'upgradeops-infrahub'
     $script:folder = Join-Path $TestDrive $project
     $script:composeFile = Join-Path $folder 'docker-compose.yml'
-    $random = { [Convert]::ToHexString([Security.Cryptography.RandomNumberGenerator]::GetBytes(8)).ToLower() }
-    $script:password = 'graph-' + (& $random)
-    $script:token = 'token-' + (& $random)
-    $script:brokerPassword = 'broker-' + (& $random)
     $script:available = @('1.1.8', '1.2.0')
 
     function Invoke-InfrahubCompose { docker-compose -p $project -f $composeFile @args 2>&1 | Out-String }
@@ -56,14 +52,13 @@ BeforeAll {
     $script:GateDatabase = { Get-InfrahubContainer database }
     $script:GatePrelude = "Import-Module '$env:UPGRADEOPS_MODULE'; `$d = Get-UpgradeDeployment -ComposeFile '$composeFile' -WarningAction SilentlyContinue; "
 
-    $null = New-Item -ItemType Directory -Force $folder
-    Copy-Item (Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/infrahub/docker-compose.yml') $composeFile
-    @("COMPOSE_PROJECT_NAME=$project", 'VERSION=1.1.7', "INFRAHUB_DB_PASSWORD=$password", "INFRAHUB_INITIAL_ADMIN_TOKEN=$token",
-        "INFRAHUB_BROKER_PASSWORD=$brokerPassword") | Set-Content (Join-Path $folder '.env')
-    $null = Invoke-InfrahubCompose down -v --remove-orphans
-    $out = Invoke-InfrahubCompose up -d
-    if ($LASTEXITCODE -ne 0) { throw "docker-compose up: $out" }
-    Wait-InfrahubHealthy
+    Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/Sandbox.psm1') -Force
+    $null = Start-InfrahubSandbox -Version 1.1.7 -ProjectName $project -Path $folder
+    # The secrets Start-InfrahubSandbox generated into the .env (its first line, a comment, is skipped).
+    $dotEnv = Get-Content -Raw (Join-Path $folder '.env') | ConvertFrom-StringData
+    $script:password = $dotEnv.INFRAHUB_DB_PASSWORD
+    $script:token = $dotEnv.INFRAHUB_INITIAL_ADMIN_TOKEN
+    $script:brokerPassword = $dotEnv.INFRAHUB_BROKER_PASSWORD
     $script:backupRoot = Join-Path $TestDrive 'backups'
 }
 AfterAll {
