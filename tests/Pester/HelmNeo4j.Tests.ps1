@@ -85,6 +85,8 @@ Describe 'The Neo4j of the real Infrahub chart on Helm, with the built-in profil
         $dump.Source | Should -Match "database 'neo4j' \(Community offline dump\)"
         $dump.SizeBytes | Should -BeGreaterThan 0
         ($output | Out-String) | Should -Match 'to 0 for the offline dump'
+        # The Neo4j steps log through the cmdlet, as on Compose.
+        ($output | Out-String) | Should -Match "Dumping Neo4j database neo4j in .+ with neo4j-admin database dump --to-stdout"
         ($output | Out-String) | Should -Not -Match ([regex]::Escape($password))
         Get-ChildItem -Recurse -File $b.Path | Select-String -SimpleMatch $password | Should -BeNullOrEmpty
         # The application is back at its replicas, and the database answers with the data it had.

@@ -166,7 +166,7 @@ public static class BackupVerifier
                 verification.Checks.Add(Start($"Dump {graph.Name}").Skip($"The profile of '{request.Deployment.Name}' has no Neo4j data store '{graph.Name}'."));
                 continue;
             }
-            var neo4j = await source.Neo4jAsync(store, ct).ConfigureAwait(false);
+            var neo4j = await source.Neo4jAsync(store, log, ct).ConfigureAwait(false);
             verification.Checks.Add(await CheckGraphDumpAsync(folder, graph, neo4j, request.Passphrase, ct).ConfigureAwait(false));
             if (request.RestoreTest)
             {

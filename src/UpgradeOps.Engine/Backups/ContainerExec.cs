@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace UpgradeOps.Backups;
 
 /// <summary>
@@ -26,7 +28,7 @@ public interface IDataStoreHost : IDisposable
     Task<PostgresTarget> PostgresAsync(Profiles.DataStoreDefinition store, CancellationToken ct);
 
     /// <summary>The Neo4j of a data store, where its neo4j-admin runs (a platform that cannot yet back it up refuses).</summary>
-    Task<Neo4jTarget> Neo4jAsync(Profiles.DataStoreDefinition store, CancellationToken ct) =>
+    Task<Neo4jTarget> Neo4jAsync(Profiles.DataStoreDefinition store, ILogger log, CancellationToken ct) =>
         throw new UpgradeOpsException("BackupMethodNotSupported", ErrorKind.NotImplemented, store.Name,
             $"Data store '{store.Name}' is Neo4j, whose backup and restore UpgradeOps does not run on this platform yet. Back it up and restore it by hand, " +
             "and pass -Component with the other components.");

@@ -1,4 +1,5 @@
 using System.Runtime.ExceptionServices;
+using Microsoft.Extensions.Logging;
 using UpgradeOps.Hosting;
 
 namespace UpgradeOps.Backups;
@@ -112,13 +113,13 @@ public static class DataRestore
     /// changed during the restore.
     /// </summary>
     /// <param name="opened">Told the target before the load starts, so a caller can ask it afterwards, also after a failure, whether the server was stopped.</param>
-    public static async Task LoadNeo4jAsync(IDataStoreHost source, string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct,
+    public static async Task LoadNeo4jAsync(IDataStoreHost source, string folder, BackupComponent component, byte[]? passphrase, ILogger log, CancellationToken ct,
         Action<Neo4jTarget>? opened = null)
     {
         var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == component.Name && s.Kind == Profiles.DataStoreKind.Neo4j)
             ?? throw new UpgradeOpsException("BackupComponentUnknown", ErrorKind.InvalidData, component.Name,
                 $"The deployment's profile has no Neo4j data store '{component.Name}' to load {component.File} into. Use the profile the backup was made with (-Profile).");
-        var target = await source.Neo4jAsync(store, ct).ConfigureAwait(false);
+        var target = await source.Neo4jAsync(store, log, ct).ConfigureAwait(false);
         opened?.Invoke(target);
         await using var file = BackupFiles.OpenRead(BackupVerifier.ComponentPath(folder, component));
         await using var hashing = new HashingStream(file);

@@ -203,8 +203,11 @@ public sealed class Neo4jTarget
         }
         await WhileStoppedAsync(async () =>
         {
+            // The server is held stopped from here to the end of the dump: an admin reading -Verbose sees how long each took.
+            _log?.LogDebug("Dumping Neo4j database {Database} in {Where} with neo4j-admin database dump --to-stdout", Database, _exec.Description);
             var result = await RunAsync(new[] { "neo4j-admin", "database", "dump", "--to-stdout", Database }, ct, output).ConfigureAwait(false);
             if (result.ExitCode != 0) throw AdminFailure("Neo4jDumpFailed", "neo4j-admin database dump", result);
+            _log?.LogDebug("neo4j-admin database dump of {Database} ended; resuming the server", Database);
         }, ct).ConfigureAwait(false);
         return edition;
     }

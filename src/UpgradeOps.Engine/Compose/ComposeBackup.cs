@@ -51,7 +51,7 @@ public static class ComposeBackup
         // One target per Neo4j store: its edition is asked of the server once, for the writers' hold and for the dump.
         var graphs = new Dictionary<string, Neo4jTarget>();
         async Task<Neo4jTarget> GraphAsync(string name) => graphs.TryGetValue(name, out var known) ? known
-            : graphs[name] = await source.Neo4jAsync(source.Profile.DataStores.First(s => s.Name == name), ct).ConfigureAwait(false);
+            : graphs[name] = await source.Neo4jAsync(source.Profile.DataStores.First(s => s.Name == name), log, ct).ConfigureAwait(false);
         try
         {
             ComposeBackupPlan.RecordImages(source.Containers, backup);

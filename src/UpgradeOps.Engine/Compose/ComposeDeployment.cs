@@ -1,4 +1,5 @@
 using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
 using UpgradeOps.Compose;
 using UpgradeOps.Profiles;
 
@@ -70,8 +71,8 @@ internal sealed class ComposeDeployment : IDataStoreHost
         ComposePostgres.Of(Engine, store, await RunningContainerAsync(store, ct).ConfigureAwait(false));
 
     /// <summary>The Neo4j of a data store, in its running container.</summary>
-    public async Task<Neo4jTarget> Neo4jAsync(DataStoreDefinition store, CancellationToken ct) =>
-        ComposeNeo4j.Of(Engine, store, await RunningContainerAsync(store, ct).ConfigureAwait(false));
+    public async Task<Neo4jTarget> Neo4jAsync(DataStoreDefinition store, ILogger log, CancellationToken ct) =>
+        ComposeNeo4j.Of(Engine, store, await RunningContainerAsync(store, ct).ConfigureAwait(false), log);
 
     /// <summary>The label key that says why UpgradeOps made a short-lived container (and its volume): neo4j-restore-test, volume-restore.</summary>
     public const string PurposeLabel = "org.upgradeops.purpose";

@@ -167,7 +167,7 @@ internal sealed class ComposeHold : IDisposable
         {
             if (!source.ContainersOf(store.Service!).Any(c => c.State == "running")) continue;
             var startedBefore = await source.StartTimesAsync(store, ct).ConfigureAwait(false);
-            var target = await source.Neo4jAsync(store, ct).ConfigureAwait(false);
+            var target = await source.Neo4jAsync(store, log, ct).ConfigureAwait(false);
             if (await target.ResumeIfLeftHeldAsync(ct).ConfigureAwait(false) is not { } pid) continue;
             leftStopped ??= (target, pid);
             try

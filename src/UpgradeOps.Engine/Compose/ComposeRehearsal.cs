@@ -170,7 +170,7 @@ internal static class ComposeRehearsal
         {
             activity.Report($"Restoring {component.Name} into the copy", 20);
             log.LogDebug("Restoring {Component} into copy {Copy}", component.Name, copy.ProjectName);
-            await ComposeRestore.RestoreComponentAsync(target, backup.Path, component, request.Passphrase, ct).ConfigureAwait(false);
+            await ComposeRestore.RestoreComponentAsync(target, backup.Path, component, request.Passphrase, log, ct).ConfigureAwait(false);
         }
 
         var rest = target.Containers.Where(c => !dataServices.Contains(c.Labels[ComposeDiscovery.ServiceLabel])).ToList();

@@ -84,7 +84,7 @@ public static class ComposeRestore
             foreach (var graph in graphs)
             {
                 activity.Report($"Loading {graph.Name} from {graph.File}", 60);
-                await LoadGraphAsync(source, folder, graph, request.Passphrase, request.HealthTimeout, ct).ConfigureAwait(false);
+                await LoadGraphAsync(source, folder, graph, request.Passphrase, request.HealthTimeout, log, ct).ConfigureAwait(false);
             }
 
             // Only now, with every dump restored and its checksum proven, are the live databases replaced.
@@ -106,7 +106,7 @@ public static class ComposeRestore
                 activity.Report($"Restoring {component.Name} from {component.File}", 80);
                 log.LogDebug("Restoring {Component} ({Kind})", component.Name, component.Kind);
                 await StepPause.AtAsync($"restore:component {component.Name}", log, ct).ConfigureAwait(false);
-                await RestoreComponentAsync(source, folder, component, request.Passphrase, ct).ConfigureAwait(false);
+                await RestoreComponentAsync(source, folder, component, request.Passphrase, log, ct).ConfigureAwait(false);
             }
         }
         catch (Exception ex)
@@ -173,7 +173,7 @@ public static class ComposeRestore
         return backup;
     }
 
-    internal static async Task RestoreComponentAsync(ComposeDeployment source, string folder, BackupComponent component, byte[]? passphrase, CancellationToken ct)
+    internal static async Task RestoreComponentAsync(ComposeDeployment source, string folder, BackupComponent component, byte[]? passphrase, ILogger log, CancellationToken ct)
     {
         switch (component.Kind)
         {
@@ -181,7 +181,7 @@ public static class ComposeRestore
                 await DataRestore.RestoreDatabaseAsync(source, folder, component, passphrase, ct).ConfigureAwait(false);
                 break;
             case BackupComponentKind.Neo4jDump:
-                await LoadGraphAsync(source, folder, component, passphrase, TimeSpan.FromMinutes(5), ct).ConfigureAwait(false);
+                await LoadGraphAsync(source, folder, component, passphrase, TimeSpan.FromMinutes(5), log, ct).ConfigureAwait(false);
                 break;
             case BackupComponentKind.Volume:
                 await RestoreVolumeAsync(source, DataRestore.StoreFor(source.Profile, component), folder, component, passphrase, ct).ConfigureAwait(false);
@@ -199,7 +199,7 @@ public static class ComposeRestore
     /// comes cost every Enterprise restore half a minute (seen on the graph sandbox).
     /// </summary>
     private static async Task LoadGraphAsync(ComposeDeployment source, string folder, BackupComponent component, byte[]? passphrase, TimeSpan healthTimeout,
-        CancellationToken ct)
+        ILogger log, CancellationToken ct)
     {
         var store = source.Profile.DataStores.FirstOrDefault(s => s.Name == component.Name);
         var startedBefore = store?.Service is null ? new Dictionary<string, string>() : await source.StartTimesAsync(store, ct).ConfigureAwait(false);
@@ -207,7 +207,7 @@ public static class ComposeRestore
         Neo4jTarget? target = null;
         try
         {
-            await DataRestore.LoadNeo4jAsync(source, folder, component, passphrase, ct, opened => target = opened).ConfigureAwait(false);
+            await DataRestore.LoadNeo4jAsync(source, folder, component, passphrase, log, ct, opened => target = opened).ConfigureAwait(false);
         }
         catch (Exception ex)
         {

@@ -118,7 +118,7 @@ public static class ComposeRollback
                     },
                     RollbackStepKind.RestoreComponent => async () =>
                     {
-                        await ComposeRestore.RestoreComponentAsync(target, backup.Path, step.Component!, passphrase, ct).ConfigureAwait(false);
+                        await ComposeRestore.RestoreComponentAsync(target, backup.Path, step.Component!, passphrase, log, ct).ConfigureAwait(false);
                         return $"{step.Component!.Kind} from {step.Component.File}";
                     },
                     RollbackStepKind.PreviousImages => () => ReturnToPreviousImagesAsync(client, target, upgrade, ct),

@@ -110,7 +110,7 @@ public static class HelmBackup
                 switch (p.Kind)
                 {
                     case BackupComponentKind.Neo4jDump:
-                        var graph = await source.Neo4jAsync(source.Profile.DataStores.First(s => s.Name == p.Name), ct).ConfigureAwait(false);
+                        var graph = await source.Neo4jAsync(source.Profile.DataStores.First(s => s.Name == p.Name), log, ct).ConfigureAwait(false);
                         graphs.Add(graph);
                         if (await graph.EditionAsync(ct).ConfigureAwait(false) == Neo4jEdition.Community && scaledDown.Count == 0)
                         {

@@ -139,7 +139,7 @@ internal sealed class HelmDeployment : IDataStoreHost
     /// NAME-auth); cypher-shell gets user and password from that variable inside the container, so the password never
     /// crosses the API, and its value is read only to mask it.
     /// </summary>
-    public async Task<Neo4jTarget> Neo4jAsync(DataStoreDefinition store, CancellationToken ct)
+    public async Task<Neo4jTarget> Neo4jAsync(DataStoreDefinition store, ILogger log, CancellationToken ct)
     {
         var (_, pod) = await DataStorePodAsync(store, ct).ConfigureAwait(false);
         var container = ContainerOf(pod, store, "NEO4J_AUTH");
@@ -148,7 +148,7 @@ internal sealed class HelmDeployment : IDataStoreHost
         foreach (var name in Neo4jTarget.EnvironmentVariables(store))
             if (await environment.ValueAsync(name, ct).ConfigureAwait(false) is { } value) values[name] = value;
         var exec = new PodContainerExec(Client, Namespace, pod.Metadata.Name, container.Name, Neo4jTarget.ExecEnvironmentFromVariables(store, values));
-        return new Neo4jTarget(exec, store, container.Image ?? "", values);
+        return new Neo4jTarget(exec, store, container.Image ?? "", values, log);
     }
 
     /// <summary>A Volume data store's pod (of its kubernetesWorkload), where tar runs on its path: the pod's first container.</summary>

@@ -114,7 +114,7 @@ public static class HelmRestore
             {
                 activity.Report($"Loading {graph.Name} from {graph.File}", 25);
                 Neo4jTarget? target = null;
-                await DataRestore.LoadNeo4jAsync(source, folder, graph, passphrase, ct, opened => target = opened).ConfigureAwait(false);
+                await DataRestore.LoadNeo4jAsync(source, folder, graph, passphrase, log, ct, opened => target = opened).ConfigureAwait(false);
                 if (target!.WasStopped) await target.WaitAnsweringAsync(healthTimeout, ct).ConfigureAwait(false);
                 log.LogInformation("Loaded {Component} into Neo4j database {Database}", graph.Name, target.Database);
             }

@@ -504,7 +504,7 @@ public sealed class Neo4jTargetTests : IDisposable
     {
         public ProductProfile Profile { get; } = profile;
         public Task<PostgresTarget> PostgresAsync(DataStoreDefinition store, CancellationToken ct) => throw new InvalidOperationException("no PostgreSQL here");
-        public Task<Neo4jTarget> Neo4jAsync(DataStoreDefinition store, CancellationToken ct) => Task.FromResult(target);
+        public Task<Neo4jTarget> Neo4jAsync(DataStoreDefinition store, ILogger log, CancellationToken ct) => Task.FromResult(target);
         public void Dispose() { }
     }
 
@@ -525,7 +525,7 @@ public sealed class Neo4jTargetTests : IDisposable
     public async Task A_restore_streams_the_file_into_the_load_and_proves_its_SHA256()
     {
         var (folder, component) = WriteDump();
-        await DataRestore.LoadNeo4jAsync(Host(), folder, component, null, default);
+        await DataRestore.LoadNeo4jAsync(Host(), folder, component, null, NullLog.Instance, default);
         Assert.Equal(DumpBytes, _server.Loaded);
     }
 
@@ -533,7 +533,7 @@ public sealed class Neo4jTargetTests : IDisposable
     public async Task A_file_whose_SHA256_is_not_the_manifests_is_reported_after_the_load()
     {
         var (folder, component) = WriteDump(new string('0', 64));
-        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => DataRestore.LoadNeo4jAsync(Host(), folder, component, null, default));
+        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => DataRestore.LoadNeo4jAsync(Host(), folder, component, null, NullLog.Instance, default));
         Assert.Equal(("BackupChecksumMismatch", ErrorKind.InvalidData), (error.ErrorId, error.Kind));
     }
 
