@@ -548,30 +548,10 @@ def option(args, name, default):
     return int(args[args.index(name) + 1]) if name in args[:-1] else default
 
 
-def health(args):
-    """The containers' healthchecks: `health server [PORT]` (Infrahub compose file's /api/schema/summary), `health worker`,
-    `health task-manager [PORT]` (/api/health, as its compose healthcheck). The port, as the compose file's healthcheck
-    names it (curl http://localhost:8000/...), so a copy on other ports checks its own."""
-    what = args[0] if args else "server"
-    if what == "worker":
-        sys.exit(0 if os.path.exists("/tmp/healthy") else 1)
-    if what == "task-manager":
-        url = f"http://127.0.0.1:{args[1] if len(args) > 1 else TASK_MANAGER_PORT}/api/health"
-    else:
-        url = f"http://127.0.0.1:{args[1] if len(args) > 1 else API_PORT}/api/schema/summary"
-    try:
-        with urllib.request.urlopen(url, timeout=3) as response:
-            sys.exit(0 if response.status == 200 else 1)
-    except OSError:
-        sys.exit(1)
-
-
 def main():
     tool, args = sys.argv[1], sys.argv[2:]
     if tool == "prefect":
         prefect(args)
-    elif tool == "health":
-        health(args)
     elif tool == "infrahub" and args[:1] == ["server"]:
         server(args[1:])
     elif tool == "infrahub" and args[:1] == ["git-agent"]:

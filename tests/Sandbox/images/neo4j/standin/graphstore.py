@@ -838,15 +838,7 @@ def cypher_shell(args):
         fail(answer["errors"][0]["message"])
 
 
-# ---- healthcheck and the sandbox's graph users ------------------------------------------------------------------
-
-def health():
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{http_port()}/", timeout=3) as response:
-            sys.exit(0 if response.status == 200 else 1)
-    except OSError:
-        sys.exit(1)
-
+# ---- the sandbox's graph users ------------------------------------------------------------------
 
 def client(args):
     """infrahub-server (`client api PORT`): answers /health after reading the graph's node count; task-worker
@@ -905,8 +897,6 @@ def main():
         admin(args)
     elif tool == "cypher-shell":
         cypher_shell(args)
-    elif tool == "health":
-        health()
     elif tool == "client":
         client(args)
     else:
