@@ -109,9 +109,14 @@ Describe 'Invoke-Upgrade on a Helm release: rollout watch and migration by pod e
     }
 
     It 'upgrades to 1.7.6 with the migration run by exec in a new server pod, showing each workload''s progress' {
-        $run = Invoke-Watched @{ Deployment = (Get-Hr); To = '1.7.6'; SkipBackup = $true; ValuesFile = $execValues; HealthTimeout = '00:02:00' }
+        $run = Invoke-Watched @{ Deployment = (Get-Hr); To = '1.7.6'; SkipBackup = $true; ValuesFile = $execValues; HealthTimeout = '00:02:00'; ApiEndpoint = $api }
         $r = $run.Result
         $r.Status | Should -Be 'Succeeded' -Because $r.Error
+        # The API probed through the upgrade at -ApiEndpoint, as on Compose (a release has no endpoint of its own).
+        # The old servers go and the new ones answer only once the migration ran in one of them, so the API is down a while.
+        Write-Host "API downtime during the Helm upgrade: $($r.Downtime.TotalSeconds) s of $($r.Duration.TotalSeconds) s"
+        $r.Downtime | Should -BeGreaterThan ([TimeSpan]::Zero)
+        $r.Downtime | Should -BeLessThan $r.Duration
         $r.Steps.Name | Should -Be @('configuration', 'helm upgrade', 'migration', 'rollout', 'verify release')
         ($r.Steps | Where-Object Name -eq 'helm upgrade').Detail | Should -Match 'applied without --wait'
         ($r.Steps | Where-Object Name -eq 'migration').Detail | Should -Match '^sandbox upgrade in pod hr/hr-sandbox-server-\S+ \(hr-sandbox-server\) finished$'
@@ -180,6 +185,37 @@ Describe 'Invoke-Upgrade on a Helm release: rollout watch and migration by pod e
         ($rollbackOutput | Where-Object { $_ -is [Management.Automation.VerboseRecord] }).Message -join "`n" |
             Should -Match 'Rollout of hr-sandbox-server \(Api\): \d/2 updated'
         (Wait-Healthy).Version | Should -Be '1.7.6'
+        Get-ApiVersion | Should -Be '1.7.6'
+    }
+
+    It 'rolls the failed exec migration to 1.7.7 back with -Backup -RollbackOnFailure: RolledBack, the backup''s data, schema and API at 1.7.6' -Tag 'Fault' {
+        $before = Wait-Healthy
+        $null = Invoke-Sql 'CREATE TABLE rollout_marker (id int PRIMARY KEY); INSERT INTO rollout_marker SELECT generate_series(1, 30);'
+        $fresh = $before | New-DeploymentBackup -Path (Join-Path $TestDrive 'backups') -WarningAction SilentlyContinue
+        $fresh.Components.Kind | Should -Contain 'PostgresDump'
+        # Changed after the backup: the rollback must bring the backup's rows back, not keep these.
+        $null = Invoke-Sql 'DELETE FROM rollout_marker WHERE id > 10'
+        $run = Invoke-Watched @{ Deployment = $before; To = '1.7.7'; AvailableVersion = '1.7.7'; Backup = $fresh; RollbackOnFailure = $true; HealthTimeout = '00:01:30'
+            ApiEndpoint = $api }
+        $r = $run.Result
+        $r.Status | Should -Be 'RolledBack' -Because $r.Error
+        # The rollback scales the workloads to 0 while it restores the database: the probe at -ApiEndpoint saw the API gone.
+        Write-Host "API downtime during the failed upgrade and its rollback: $($r.Downtime.TotalSeconds) s of $($r.Duration.TotalSeconds) s"
+        $r.Downtime | Should -BeGreaterThan ([TimeSpan]::Zero)
+        (Get-Content -Raw $r.JournalPath | ConvertFrom-Json).Result.Downtime | Should -Not -Be '00:00:00'
+        $r.ErrorId | Should -Be 'MigrationFailed'
+        ($r.Steps | Where-Object Name -eq 'migration').Status | Should -Be 'Failed'
+        ($r.MigrationOutput -join "`n") | Should -Match '1\.7\.6 → 1\.7\.7 \(failed\): sandbox upgrade in pod hr/\S+ exited with code 1'
+        $rollback = $r.Steps | Where-Object Name -eq 'rollback'
+        $rollback.Status | Should -Be 'Succeeded'
+        $rollback.Detail | Should -Match "databases restored from backup $([regex]::Escape($fresh.Id))"
+        $run.Errors[0].Exception.Message | Should -Match "Backup $([regex]::Escape($fresh.Id))'s data was restored and the previous version serves again"
+        (Get-Content -Raw $r.JournalPath | ConvertFrom-Json).Result.Status | Should -Be 'RolledBack'
+        $d = Wait-Healthy
+        $d.Version | Should -Be '1.7.6'
+        $d.Revision | Should -BeGreaterThan $before.Revision
+        Invoke-Sql 'SELECT count(*) FROM rollout_marker' | Should -Be '30'
+        Invoke-Sql "SELECT count(*) FROM schema_migrations WHERE version = '1.7.7'" | Should -Be '0'
         Get-ApiVersion | Should -Be '1.7.6'
     }
 

@@ -138,9 +138,7 @@ public static partial class ComposeUpgrade
                 log.LogWarning("The latency baseline could not be measured ({Message}); Test-PostUpgrade will have none to compare with.", ex.Message);
             }
         }
-        var probe = target.Deployment.ApiEndpoint is { } endpoint && target.Profile.Api.Info is { } info
-            ? new ApiProbe(new Uri(new Uri(endpoint), info), TimeSpan.FromMilliseconds(20))
-            : null;
+        var probe = ApiProbe.Start(request.ApiEndpoint ?? target.Deployment.ApiEndpoint, target.Profile.Api.Info);
         try
         {
             for (var hop = 0; hop < request.Path.Steps.Count; hop++)

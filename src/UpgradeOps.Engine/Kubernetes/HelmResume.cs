@@ -82,7 +82,7 @@ internal static class HelmResume
             BackupPath = journal.Result.BackupPath, BackupId = journal.Result.BackupId, SkipBackup = journal.Result.BackupPath is null,
             // The dead session's lock is taken over (a live one is still refused), and a pending release is repaired first.
             Force = true,
-            RollbackOnFailure = request.RollbackOnFailure, MigrationTimeout = request.MigrationTimeout, HealthTimeout = request.HealthTimeout,
+            RollbackOnFailure = request.RollbackOnFailure, ApiEndpoint = request.ApiEndpoint, MigrationTimeout = request.MigrationTimeout, HealthTimeout = request.HealthTimeout,
             ConfigurationValues = request.ConfigurationValues, Passphrase = request.Passphrase,
         };
         return new Plan(journal, target, latest, deployed, continued);

@@ -96,6 +96,8 @@ public static class HelmUpgrade
         }
 
         RolloutWatch? watch = null;
+        // The API probed from the first change (helm upgrade) to the end of the rollout, or of the rollback after a failure.
+        ApiProbe? probe = null;
         async Task StopWatchAsync()
         {
             if (watch is null) return;
@@ -144,6 +146,7 @@ public static class HelmUpgrade
             // The workloads as they are before helm changes them; then polled through helm upgrade and after it, each changed one
             // shown with its progress and its time to ready recorded.
             watch = await RolloutWatch.StartAsync(client, ns, releaseName, profile, redactor, context, activity, log).ConfigureAwait(false);
+            probe = ApiProbe.Start(request.ApiEndpoint, profile.Api.Info);
             var execService = way.ExecService;
             var helmStarted = DateTimeOffset.UtcNow;
             var deadline = helmStarted + request.HealthTimeout;
@@ -263,6 +266,11 @@ public static class HelmUpgrade
         finally
         {
             await StopWatchAsync().ConfigureAwait(false);
+            if (probe is not null)
+            {
+                await probe.DisposeAsync().ConfigureAwait(false);
+                result.Downtime = probe.Downtime;
+            }
             result.Duration = DateTimeOffset.UtcNow - started;
             journal.Save();
         }
@@ -322,6 +330,8 @@ public sealed class HelmUpgradeRequest
     public required string To { get; init; }
     public bool Force { get; init; }
     public bool RollbackOnFailure { get; init; }
+    /// <summary>The API's base URL (an ingress or a Service reached from here), probed during the hop for its downtime; null: not measured.</summary>
+    public string? ApiEndpoint { get; init; }
     public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromMinutes(5);
     /// <summary>How long the migration may run when the profile runs it by pod exec (migration.kubernetesExec).</summary>
     public TimeSpan MigrationTimeout { get; init; } = TimeSpan.FromMinutes(30);

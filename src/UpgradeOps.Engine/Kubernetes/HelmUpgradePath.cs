@@ -117,7 +117,7 @@ internal static class HelmUpgradePath
             var hop = new HelmUpgradeRequest
             {
                 Deployment = deployment, From = step.From, To = step.To, Force = request.Force, RollbackOnFailure = request.RollbackOnFailure,
-                HealthTimeout = request.HealthTimeout, MigrationTimeout = request.MigrationTimeout, ConfigurationValues = request.ConfigurationValues,
+                ApiEndpoint = request.ApiEndpoint, HealthTimeout = request.HealthTimeout, MigrationTimeout = request.MigrationTimeout, ConfigurationValues = request.ConfigurationValues,
                 Passphrase = request.Passphrase, BackupId = backup?.Id, BackupPath = backup?.Path,
                 // With a backup every hop journals the revision before the path: the backup was taken there, so a rollback returns
                 // data and release together. Without one each hop returns to its own previous revision, as before.

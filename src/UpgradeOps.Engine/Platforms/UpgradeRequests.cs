@@ -19,6 +19,11 @@ public sealed class UpgradeRequest
     public bool SkipBackup { get; init; }
     public UpgradeStrategy Strategy { get; init; } = UpgradeStrategy.Standard;
     public bool RollbackOnFailure { get; init; }
+    /// <summary>
+    /// The API's base URL, probed during the upgrade for its downtime (the result's Downtime); null: the deployment's own
+    /// (a Compose deployment's published API port; a Helm release has none, so nothing is measured without one).
+    /// </summary>
+    public string? ApiEndpoint { get; init; }
     public TimeSpan MigrationTimeout { get; init; } = TimeSpan.FromMinutes(30);
     public TimeSpan HealthTimeout { get; init; } = TimeSpan.FromMinutes(3);
     /// <summary>Take a stale lock left by a dead process.</summary>

@@ -14,6 +14,18 @@ internal static class ParameterChecks
                 $"-{parameter} {value} is not a positive duration. Give one longer than zero, such as 00:30:00 (30 minutes) or 1.00:00:00 (a day).");
     }
 
+    /// <summary>
+    /// -ApiEndpoint is an absolute http or https URL; ApiEndpointInvalid with the value as the target (it was taken apart
+    /// only when first used: an upgrade had changed the release's values by then).
+    /// </summary>
+    public static void ApiEndpoint(string? endpoint)
+    {
+        if (endpoint is null) return;
+        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            throw new UpgradeOpsException("ApiEndpointInvalid", ErrorKind.InvalidArgument, endpoint,
+                $"-ApiEndpoint '{endpoint}' is not an http or https URL. Give the API's base URL as a browser opens it, such as https://infrahub.example.com or http://127.0.0.1:8000.");
+    }
+
     /// <summary>A maintenance window ends after it starts; InvalidWindow with the window as the target.</summary>
     public static void Window(DateTimeOffset[]? window)
     {

@@ -141,6 +141,7 @@ public sealed class TestPostUpgradeCommand : EngineCmdlet
     {
         if (CheckTimeout is { } timeout) ParameterChecks.Positive(nameof(CheckTimeout), timeout);
         if (ExpectedVersion is not null) Versioning.ProductVersion.Parse(ExpectedVersion);
+        ParameterChecks.ApiEndpoint(ApiEndpoint);
     });
 
     protected override void ProcessRecord()

@@ -138,6 +138,7 @@ public sealed class TestUpgradeReadinessCommand : EngineCmdlet
         {
             ParameterChecks.Window(Window);
             ParameterChecks.Positive(nameof(MaximumBackupAge), MaximumBackupAge);
+            ParameterChecks.ApiEndpoint(ApiEndpoint);
         });
         _releaseNotes = LoadReleaseNotes(ReleaseNotePath);
     }

@@ -207,6 +207,21 @@ function New-BinderCase([string] $Name, [scriptblock] $Run, [string] $ErrorId, [
 
     # ---- Endpoints and kubeconfigs that are not
     @{
+        Name = 'Invoke-Upgrade -ApiEndpoint that is not a URL'
+        Run = { param($Dir) Invoke-Upgrade -Deployment (New-TestDeployment -Profile "$env:UPGRADEOPS_ROOT/tests/Sandbox/profile.yml" -Location (Join-Path $Dir 'docker-compose.yml')) -To 1.7.6 -SkipBackup -ApiEndpoint 'infrahub.example.com' -Force }
+        ErrorId = 'ApiEndpointInvalid'; Category = 'InvalidArgument'; Target = 'infrahub.example.com'
+    }
+    @{
+        Name = 'Test-PostUpgrade -ApiEndpoint of a scheme that is not http'
+        Run = { param($Dir) Test-PostUpgrade -Deployment (New-TestDeployment -Profile "$env:UPGRADEOPS_ROOT/tests/Sandbox/profile.yml" -Location (Join-Path $Dir 'docker-compose.yml')) -ApiEndpoint 'ftp://127.0.0.1:8000' }
+        ErrorId = 'ApiEndpointInvalid'; Category = 'InvalidArgument'; Target = 'ftp://127.0.0.1:8000'
+    }
+    @{
+        Name = 'Test-UpgradeReadiness -ApiEndpoint that is not a URL'
+        Run = { param($Dir) Test-UpgradeReadiness -Deployment (New-TestDeployment -Profile "$env:UPGRADEOPS_ROOT/tests/Sandbox/profile.yml" -Location (Join-Path $Dir 'docker-compose.yml')) -To 1.7.6 -ApiEndpoint 'http//127.0.0.1' }
+        ErrorId = 'ApiEndpointInvalid'; Category = 'InvalidArgument'; Target = 'http//127.0.0.1'
+    }
+    @{
         Name = 'Get-UpgradeDeployment -DockerHost that is not a URI'
         Run = { Get-UpgradeDeployment -ProjectName app -DockerHost 'not a uri' }
         ErrorId = 'InvalidDockerHost'; Category = 'InvalidArgument'; Target = 'not a uri'

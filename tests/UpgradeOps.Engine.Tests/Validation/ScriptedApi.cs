@@ -22,6 +22,7 @@ internal sealed class ScriptedApi : IDisposable
         var root = $"http://127.0.0.1:{port}/";
         _listener.Prefixes.Add(root);
         _listener.Start();
+        Root = root;
         Api = new ProductApi(new Uri(root), new ApiDefinition { GraphQL = "/graphql" });
         _ = Task.Run(async () =>
         {
@@ -46,6 +47,8 @@ internal sealed class ScriptedApi : IDisposable
         });
     }
 
+    /// <summary>The API's base URL, http://127.0.0.1:PORT/.</summary>
+    public string Root { get; }
     public ProductApi Api { get; }
     public IReadOnlyList<(string Method, string Path, string Body, string? Key)> Requests => _requests.ToList();
     public void Dispose() => _listener.Close();
