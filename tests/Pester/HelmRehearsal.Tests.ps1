@@ -3,6 +3,7 @@
 # then a rehearsal to 1.7.6 on a copy release in a namespace of its own, with -CopyValue moving the copy's host ports (a
 # copy namespace left by a dead process is removed first). The report passes; production's revision, pods, containers
 # and data are unchanged; the copy's namespace and containers are gone.
+# Then a second release at 1.6.4, rehearsed to 1.8.0 in two hops on one copy.
 # Ports come from 56600-56699 (production's and the copy's differ). Verified against that test server only, never a real cluster.
 BeforeAll {
     # Saved first: if anything below fails, AfterAll still restores it and stops the test server.
@@ -126,5 +127,45 @@ Describe 'Invoke-UpgradeRehearsal on a Helm release' -Tag 'Kubernetes', 'Helm', 
         $deadline = (Get-Date).AddSeconds(20)
         while (($left = & docker ps -aq --filter "name=$($server.ContainerPrefix)-$copyNs-") -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 300 }
         $left | Should -BeNullOrEmpty -Because 'the copy''s containers go with its namespace'
+    }
+}
+
+# Two hops on one copy: a second release installed at 1.6.4 (image.tag) in a namespace of its own, on the same test server.
+Describe 'Invoke-UpgradeRehearsal on a Helm release, across two hops' -Tag 'Kubernetes', 'Helm', 'Rehearsal' {
+    BeforeAll {
+        $script:ports = Get-KubeTestFreePort 6
+        $script:db2 = "$($server.ContainerPrefix)-h2-h2-sandbox-database"
+        $install = Invoke-TestHelm $server install h2 $chart -n h2 --create-namespace --timeout 120s --set image.tag=1.6.4 --set "database.port=$($ports[0])" `
+            --set "cache.port=$($ports[1])" --set "server.port=$($ports[2])" --set "database.password=$password"
+        if ($install.ExitCode -ne 0) { throw "helm install failed: $($install.Error)" }
+        function Get-H2 { Get-UpgradeDeployment -Namespace h2 -Release h2 -Kubeconfig $server.KubeconfigPath -Profile $profilePath -WarningAction SilentlyContinue }
+        function Invoke-Sql2([string] $Sql) { Invoke-KubeTestSql $db2 $ports[0] $password $Sql }
+        $null = Wait-KubeTestRelease { Get-H2 } 90
+        $null = Invoke-Sql2 'CREATE TABLE reh_marker (id int PRIMARY KEY); INSERT INTO reh_marker SELECT generate_series(1, 25);'
+        $script:b2 = Get-H2 | New-DeploymentBackup -Path (Join-Path $TestDrive 'backups-h2') -WarningAction SilentlyContinue
+    }
+
+    It 'rehearses 1.6.4 -> 1.8.0 through 1.7.6 on one copy: both hops succeed, the copy validates at 1.8.0, production is unchanged' {
+        $before = Get-H2
+        $schema = Invoke-Sql2 'SELECT max(version) FROM schema_migrations'
+        $r = $b2 | Invoke-UpgradeRehearsal -To 1.8.0 -Deployment $before -Chart $chart -HelmPath $helm -Force `
+            -CopyValue @{ 'server.port' = "$($ports[5])"; 'database.port' = "$($ports[3])"; 'cache.port' = "$($ports[4])" }
+        $r.Status | Should -Be 'Passed' -Because (($r.Errors + $r.Warnings) -join "`n")
+        $r.Route | Should -Be '1.6.4 → 1.7.6 → 1.8.0'
+        $r.Hops.Count | Should -Be 2
+        foreach ($hop in $r.Hops) {
+            $hop.Status | Should -Be 'Succeeded'
+            $hop.Duration | Should -BeGreaterThan ([timespan]::Zero)
+        }
+        ($r.Validation.Checks | Where-Object Name -eq 'ApiVersion').Detail | Should -Match 'says 1\.8\.0'
+        $r.EstimatedWindow | Should -BeGreaterThan ([TimeSpan]::Zero)
+        ($r | ConvertTo-Json -Depth 8) | Should -Not -Match ([regex]::Escape($password))
+
+        $after = Get-H2
+        $after.Version | Should -Be '1.6.4'
+        $after.Revision | Should -Be $before.Revision
+        Invoke-Sql2 'SELECT count(*) FROM reh_marker' | Should -Be '25'
+        Invoke-Sql2 'SELECT max(version) FROM schema_migrations' | Should -Be $schema
+        Get-Namespaces | Should -Not -Contain $r.CopyName.Split('/')[0]
     }
 }
