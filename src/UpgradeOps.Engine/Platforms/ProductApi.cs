@@ -31,10 +31,13 @@ public sealed class ProductApi
 
     public ApiDefinition Definition { get; }
 
+    /// <summary>An endpoint as the root its routes are relative to: a path of its own (a reverse proxy's /infrahub) is kept.</summary>
+    internal static Uri RootOf(string endpoint) => new(endpoint.TrimEnd('/') + "/");
+
     /// <param name="apiEndpoint">Overrides the endpoint found from the profile (e.g. a port-forward).</param>
     public static ProductApi For(Deployment deployment, ProductProfile profile, string? apiEndpoint = null) =>
         (apiEndpoint ?? deployment.ApiEndpoint) is { } endpoint
-            ? new ProductApi(new Uri(endpoint.TrimEnd('/') + "/"), profile.Api)
+            ? new ProductApi(RootOf(endpoint), profile.Api)
             : throw new UpgradeOpsException("ApiEndpointUnknown", ErrorKind.ObjectNotFound, deployment.Name,
                 $"No API endpoint is known for '{deployment.Name}': its profile names no API service and port, or that service publishes none. " +
                 "Give -ApiEndpoint, or add api.service and api.port to the profile.");

@@ -23,7 +23,7 @@ internal sealed class ApiProbe : IAsyncDisposable
     /// </summary>
     public static ApiProbe? Start(string? endpoint, string? infoRoute) =>
         endpoint is null || infoRoute is null ? null
-            : new ApiProbe(new Uri(new Uri(endpoint.TrimEnd('/') + "/"), infoRoute.TrimStart('/')), TimeSpan.FromMilliseconds(20));
+            : new ApiProbe(new Uri(Platforms.ProductApi.RootOf(endpoint), infoRoute.TrimStart('/')), TimeSpan.FromMilliseconds(20));
 
     public TimeSpan Downtime => _down;
     public long FailedProbes => Interlocked.Read(ref _failures);
