@@ -16,9 +16,11 @@ namespace KubeApiServer;
 /// A pod whose container is not there yet is Pending (ContainerCreating; ErrImagePull / ImagePullBackOff when its image
 /// cannot be pulled, retried every 5 s), a container that keeps exiting is CrashLoopBackOff with its last exit code.
 /// Service names resolve to 127.0.0.1 in the containers (--add-host), as cluster DNS would lead to the pods.
+/// A Pod created directly (no owner: a tool's short-lived pod) runs once, as a Job's pod does. With podsOnly (--kubelet-pods-only)
+/// only those run: the workloads keep the store's default status (ready at once) and their exec goes to --docker-workload.
 /// Containers are named PREFIX-NAMESPACE-NAME, labelled io.upgradeops.kubetest=PREFIX, and removed when the server stops.
 /// </summary>
-public sealed class Kubelet(string prefix, string socketPath, Store store)
+public sealed class Kubelet(string prefix, string socketPath, Store store, bool podsOnly = false)
 {
     public const string Label = "io.upgradeops.kubetest";
     private const string OwnerLabel = "io.upgradeops.kubetest.owner";
@@ -63,15 +65,24 @@ public sealed class Kubelet(string prefix, string socketPath, Store store)
 
     private string JobContainer(string ns, JsonObject job) => $"{prefix}-{ns}-{job["metadata"]!["name"]}-{((string)job["metadata"]!["uid"]!)[..8]}";
 
-    /// <summary>The container behind a pod: a Job's pod names it; a workload's pod is its workload's.</summary>
+    /// <summary>The container of a Pod created directly: its name and the start of its uid (a pod of the same name made again is another).</summary>
+    private string BarePodContainer(string ns, JsonObject pod) =>
+        $"{prefix}-{ns}-{pod["metadata"]!["name"]}-{new string(((string?)pod["metadata"]!["uid"] ?? "").Take(8).ToArray())}";
+
+    /// <summary>A Pod created directly, not by a workload or a Job.</summary>
+    private static bool IsBare(JsonObject pod) => Pods.Owner(pod) is null && pod["metadata"]?["annotations"]?[ContainerAnnotation] is null;
+
+    /// <summary>The container behind a pod: a Job's pod names it; a workload's pod is its workload's; a bare pod has its own.</summary>
     public string? ContainerFor(string ns, JsonObject pod) =>
-        (string?)pod["metadata"]?["annotations"]?[ContainerAnnotation] ?? (Pods.Owner(pod) is { } owner ? WorkloadContainer(ns, owner) : null);
+        (string?)pod["metadata"]?["annotations"]?[ContainerAnnotation]
+        ?? (Pods.Owner(pod) is { } owner ? (podsOnly ? null : WorkloadContainer(ns, owner)) : BarePodContainer(ns, pod));
 
     /// <summary>The status the kubelet observes, over the store's default (which says ready at once); null = the default.</summary>
     public JsonObject? Observe(string kind, JsonObject obj, JsonObject? status)
     {
         var ns = (string?)obj["metadata"]?["namespace"];
         if (ns is null || status is null) return status;
+        if (podsOnly && !(kind == "Pod" && IsBare(obj))) return status;
         switch (kind)
         {
             case "Deployment" or "StatefulSet":
@@ -98,7 +109,8 @@ public sealed class Kubelet(string prefix, string socketPath, Store store)
             {
                 var container = ContainerFor(ns, obj);
                 var state = container is null ? null : _states.GetValueOrDefault(container);
-                var isJob = obj["metadata"]?["annotations"]?[ContainerAnnotation] is not null;
+                // A Job's pod and a bare pod run once: their exit ends them.
+                var isJob = obj["metadata"]?["annotations"]?[ContainerAnnotation] is not null || IsBare(obj);
                 // A workload's pod of a newer template than its container runs: its container is not created yet.
                 if (!isJob && state is not null && Pods.TemplateHash(obj) is { } podTemplate && state.Template != podTemplate) state = null;
                 var ready = state is { Ready: true };
@@ -180,6 +192,60 @@ public sealed class Kubelet(string prefix, string socketPath, Store store)
     private async Task ReconcileAsync(CancellationToken ct)
     {
         var wanted = new HashSet<string>(StringComparer.Ordinal);
+        await ReconcileBarePodsAsync(wanted, ct);
+        if (!podsOnly) await ReconcileWorkloadsAndJobsAsync(wanted, ct);
+
+        // Containers whose workload, Job or pod is gone.
+        var ours = JsonNode.Parse(await _http.GetStringAsync($"/containers/json?all=1&filters={Uri.EscapeDataString($"{{\"label\":[\"{Label}={prefix}\"]}}")}", ct)) as JsonArray;
+        foreach (var c in ours?.OfType<JsonObject>() ?? [])
+        {
+            var name = ((string?)c["Names"]?[0])?.TrimStart('/');
+            if (name is not null && !wanted.Contains(name))
+            {
+                await RemoveAsync(name, ct);
+                _states.TryRemove(name, out _);
+            }
+        }
+        // Workloads that are gone, and whose container never existed (its creation failed), are forgotten too.
+        foreach (var name in _states.Keys.Concat(_observed.Keys).Where(n => !wanted.Contains(n)).ToList())
+        {
+            _states.TryRemove(name, out _);
+            _observed.TryRemove(name, out _);
+            _retryAt.Remove(name);
+        }
+    }
+
+    /// <summary>Pods created directly run once as a container of their own; a pod whose image cannot be pulled waits with the reason.</summary>
+    private async Task ReconcileBarePodsAsync(HashSet<string> wanted, CancellationToken ct)
+    {
+        foreach (var pod in store.List(Pods.Type, null, Selector.Parse(null, null)).Items.Where(IsBare))
+        {
+            var ns = (string)pod["metadata"]!["namespace"]!;
+            var name = (string)pod["metadata"]!["name"]!;
+            var container = BarePodContainer(ns, pod);
+            wanted.Add(container);
+            var template = new JsonObject { ["spec"] = pod["spec"]?.DeepClone() ?? new JsonObject() };
+            var inspect = await InspectAsync(container, ct);
+            var changed = false;
+            if (inspect is null && _states.GetValueOrDefault(container) is null)
+            {
+                try
+                {
+                    if (await CreateAsync(container, ns, template, $"{ns}/Pod/{name}", "pod", restart: false, ct)) inspect = await InspectAsync(container, ct);
+                    else changed = Record(container, Waiting(template, "pod", "CreateContainerConfigError", "a Secret or ConfigMap (or one of its keys) that the container's environment names does not exist"));
+                }
+                catch (PodStartException e)
+                {
+                    changed = Record(container, Waiting(template, "pod", e.Reason, e.Message));
+                }
+            }
+            if (inspect is not null) changed |= Update(container, inspect);
+            if (changed) try { store.Refresh(Pods.Type, ns, name); } catch (ApiException) { }
+        }
+    }
+
+    private async Task ReconcileWorkloadsAndJobsAsync(HashSet<string> wanted, CancellationToken ct)
+    {
         foreach (var type in new[] { Deployments, StatefulSets })
             foreach (var workload in store.List(type, null, Selector.Parse(null, null)).Items)
             {
@@ -299,25 +365,6 @@ public sealed class Kubelet(string prefix, string socketPath, Store store)
                 store.Refresh(Jobs, ns, name);
                 try { store.Refresh(Pods.Type, ns, podName); } catch (ApiException) { }
             }
-        }
-
-        // Containers whose workload or Job is gone.
-        var ours = JsonNode.Parse(await _http.GetStringAsync($"/containers/json?all=1&filters={Uri.EscapeDataString($"{{\"label\":[\"{Label}={prefix}\"]}}")}", ct)) as JsonArray;
-        foreach (var c in ours?.OfType<JsonObject>() ?? [])
-        {
-            var name = ((string?)c["Names"]?[0])?.TrimStart('/');
-            if (name is not null && !wanted.Contains(name))
-            {
-                await RemoveAsync(name, ct);
-                _states.TryRemove(name, out _);
-            }
-        }
-        // Workloads that are gone, and whose container never existed (its creation failed), are forgotten too.
-        foreach (var name in _states.Keys.Concat(_observed.Keys).Where(n => !wanted.Contains(n)).ToList())
-        {
-            _states.TryRemove(name, out _);
-            _observed.TryRemove(name, out _);
-            _retryAt.Remove(name);
         }
     }
 

@@ -2,11 +2,12 @@
 // upgrade (--wait), roll back, list history and uninstall a chart, and to read and patch helm's release Secrets.
 // Plain HTTP on 127.0.0.1. Usage: KubeApiServer [--port N] (0 = any free port) [--kubeconfig PATH] [--log]
 //   [--docker-workload NAMESPACE/WORKLOAD=CONTAINER ...] [--docker-socket PATH (default /var/run/docker.sock)]
-//   [--kubelet PREFIX]
+//   [--kubelet PREFIX [--kubelet-pods-only]]
 // Deployments and StatefulSets get pods; exec and logs of a pod whose workload is named with --docker-workload are
 // forwarded to that Docker container (DockerForward.cs); a pod's portforward reaches 127.0.0.1:PORT (PortForward.cs).
 // With --kubelet PREFIX the workloads and Jobs run as Docker containers of their own image, named PREFIX-*, and their
-// readiness, exit codes, exec and logs are the containers' (Kubelet.cs); the containers are removed when it stops.
+// readiness, exit codes, exec and logs are the containers' (Kubelet.cs); the containers are removed when it stops. Pods
+// created directly run once as containers too; with --kubelet-pods-only only they do (the workloads stay in memory).
 // With --kubeconfig it writes a kubeconfig for itself there before it says it is listening.
 // It prints "Listening on http://127.0.0.1:PORT" once it accepts connections, and stops on SIGTERM / Ctrl+C.
 // Verified against helm v4 and KubernetesClient only, never compared with a real cluster's behaviour.
@@ -23,6 +24,7 @@ string? kubeconfig = null;
 var dockerWorkloads = new Dictionary<string, string>(StringComparer.Ordinal);
 var dockerSocket = "/var/run/docker.sock";
 string? kubeletPrefix = null;
+bool kubeletPodsOnly = false;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--port" && i + 1 < args.Length) port = int.Parse(args[++i]);
@@ -30,6 +32,7 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--log") log = true;
     else if (args[i] == "--docker-socket" && i + 1 < args.Length) dockerSocket = args[++i];
     else if (args[i] == "--kubelet" && i + 1 < args.Length) kubeletPrefix = args[++i];
+    else if (args[i] == "--kubelet-pods-only") kubeletPodsOnly = true;
     else if (args[i] == "--docker-workload" && i + 1 < args.Length && args[++i].Split('=', 2) is [var workload, var container])
         dockerWorkloads[workload] = container;
 }
@@ -39,7 +42,7 @@ builder.Logging.ClearProviders();
 builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port));
 var app = builder.Build();
 var store = new Store();
-var kubelet = kubeletPrefix is null ? null : new Kubelet(kubeletPrefix, dockerSocket, store);
+var kubelet = kubeletPrefix is null ? null : new Kubelet(kubeletPrefix, dockerSocket, store, kubeletPodsOnly);
 store.Kubelet = kubelet;
 var api = new Api(store, log, new DockerForward(dockerSocket, dockerWorkloads, kubelet));
 app.UseWebSockets();

@@ -76,13 +76,17 @@ function Start-KubeTestServer {
         Run the workloads and Jobs as Docker containers of their own image, the way a kubelet would (the server option
         --kubelet): named upgradeops-kubetest-<id>-NAMESPACE-NAME, host network, readiness from the container's
         healthcheck, Jobs succeeded or failed by exit code. Stop-KubeTestServer removes them.
+    .PARAMETER RunPods
+        Run only the Pods created directly (a tool's short-lived pod, such as a restore test's) as Docker containers of their
+        image, once (the server options --kubelet --kubelet-pods-only); the workloads stay in memory, ready at once, their
+        exec forwarded by -DockerWorkload.
     .OUTPUTS
         An object with Url, Port, Process (stop it with Stop-KubeTestServer), KubeconfigPath, Folder and Environment
         (KUBECONFIG and HELM_*_HOME for helm, all inside Folder).
     #>
     [CmdletBinding()]
     param([string] $Folder = (Join-Path ([IO.Path]::GetTempPath()) "kube-test-$([guid]::NewGuid().ToString('n'))"),
-        [hashtable] $DockerWorkload = @{}, [switch] $RunContainers)
+        [hashtable] $DockerWorkload = @{}, [switch] $RunContainers, [switch] $RunPods)
     $project = Join-Path $script:Root 'tests/KubeApiServer'
     $dll = Join-Path $project 'bin/Release/net10.0/KubeApiServer.dll'
     $newest = Get-ChildItem $project -Recurse -Include *.cs, *.csproj | Where-Object FullName -NotMatch '[\\/](bin|obj)[\\/]' |
@@ -97,8 +101,9 @@ function Start-KubeTestServer {
     $kubeconfig = Join-Path $Folder 'kubeconfig'
     foreach ($a in @($dll, '--port', '0', '--kubeconfig', $kubeconfig)) { $start.ArgumentList.Add($a) }
     foreach ($w in $DockerWorkload.GetEnumerator()) { $start.ArgumentList.Add('--docker-workload'); $start.ArgumentList.Add("$($w.Key)=$($w.Value)") }
-    $prefix = if ($RunContainers) { "upgradeops-kubetest-$([guid]::NewGuid().ToString('n').Substring(0, 8))" }
+    $prefix = if ($RunContainers -or $RunPods) { "upgradeops-kubetest-$([guid]::NewGuid().ToString('n').Substring(0, 8))" }
     if ($prefix) { $start.ArgumentList.Add('--kubelet'); $start.ArgumentList.Add($prefix) }
+    if ($RunPods -and -not $RunContainers) { $start.ArgumentList.Add('--kubelet-pods-only') }
     $start.RedirectStandardOutput = $true
     $start.UseShellExecute = $false
     $process = [Diagnostics.Process]::Start($start)

@@ -51,8 +51,12 @@ BeforeAll {
     $null = Invoke-Cypher "MATCH (a:Device {id: 1}), (b:Device {id: 2}) CREATE (a)-[:CONNECTED {port: 1}]->(b)"
     $script:before = Get-GraphFingerprint
 
-    $script:server = Start-KubeTestServer -DockerWorkload @{ 'ih/ih-database' = $graph }
-    $install = Invoke-TestHelm $server install ih $chart -n ih --create-namespace --set "neo4j.neo4j.password=$password"
+    # -RunPods: the restore test's scratch pod runs as a container of its image (the workloads stay in memory).
+    $script:server = Start-KubeTestServer -DockerWorkload @{ 'ih/ih-database' = $graph } -RunPods
+    # The neo4j chart's own image.customImage: the database pod's image is the stand-in's, so the scratch pod made from it
+    # is too (nothing is pulled from outside).
+    $install = Invoke-TestHelm $server install ih $chart -n ih --create-namespace --set "neo4j.neo4j.password=$password" `
+        --set "neo4j.image.customImage=127.0.0.1:5000/upgradeops/neo4j:5-community"
     if ($install.ExitCode -ne 0) { throw "helm install failed: $($install.Error)" }
     # The built-in profile: no -Profile.
     function Get-Ih { Get-UpgradeDeployment -Namespace ih -Release ih -Kubeconfig $server.KubeconfigPath -WarningAction SilentlyContinue }
@@ -94,10 +98,19 @@ Describe 'The Neo4j of the real Infrahub chart on Helm, with the built-in profil
         Get-GraphFingerprint | Should -Be $before
     }
 
-    It 'is verified by Test-DeploymentBackup (neo4j-admin reads the dump in the pod); the scratch restore test is skipped on Kubernetes' {
-        $v = $b | Test-DeploymentBackup -Deployment (Get-Ih) -RestoreTest
-        ($v.Checks | Where-Object Name -eq 'Dump database').Status | Should -Be 'Passed' -Because ($v.Checks | Format-Table -AutoSize | Out-String)
-        ($v.Checks | Where-Object Name -eq 'RestoreTest database').Status | Should -Be 'Skipped'
+    It 'is verified by Test-DeploymentBackup: neo4j-admin reads the dump in the pod, and -RestoreTest loads and checks it in a scratch pod that is deleted afterwards' {
+        $v = $b | Test-DeploymentBackup -Deployment (Get-Ih) -RestoreTest -Verbose 4>&1 | ForEach-Object { $_ } | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        $table = $v.Checks | Format-Table -AutoSize -Wrap | Out-String
+        ($v.Checks | Where-Object Name -eq 'Dump database').Status | Should -Be 'Passed' -Because $table
+        $restoreTest = $v.Checks | Where-Object Name -eq 'RestoreTest database'
+        $restoreTest.Status | Should -Be 'Passed' -Because $table
+        $restoreTest.Detail | Should -Match "scratch pod of the database's image.*neo4j-admin database check passed"
+        # The pod and the container behind it are gone; the live graph was not touched.
+        (Invoke-RestMethod -Uri "$($server.Url)/api/v1/namespaces/ih/pods?labelSelector=org.upgradeops.purpose%3Dneo4j-restore-test").items | Should -BeNullOrEmpty
+        $deadline = (Get-Date).AddSeconds(10)
+        while ((& docker ps -aq --filter "label=io.upgradeops.kubetest=$($server.ContainerPrefix)") -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 300 }
+        & docker ps -aq --filter "label=io.upgradeops.kubetest=$($server.ContainerPrefix)" | Should -BeNullOrEmpty
+        Get-GraphFingerprint | Should -Be $before
     }
 
     It 'is loaded back over the changed graph by Restore-DeploymentBackup, which leaves the application scaled as it was' {

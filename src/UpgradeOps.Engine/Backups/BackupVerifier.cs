@@ -288,9 +288,9 @@ public static class BackupVerifier
     }
 
     /// <summary>
-    /// A Neo4j dump loaded into a scratch container of the database's image (a volume of its own, no network, its server never
-    /// started) and checked there with neo4j-admin database check; the live database is not touched, the container and its
-    /// volume are removed. Skipped where the platform cannot start one.
+    /// A Neo4j dump loaded into a scratch container (Compose) or pod (Kubernetes) of the database's image, its server never
+    /// started, and checked there with neo4j-admin database check; the live database is not touched, the scratch is removed.
+    /// Skipped where the platform cannot start one.
     /// </summary>
     private static async Task<CheckResult> GraphRestoreTestAsync(string folder, BackupComponent dump, Neo4jTarget target, IDataStoreHost source,
         Profiles.DataStoreDefinition store, byte[]? passphrase, CancellationToken ct)
@@ -303,8 +303,7 @@ public static class BackupVerifier
                 return check.Skip("This platform cannot start a scratch Neo4j container yet: the dump's header was read by the target's neo4j-admin and its SHA-256 matches.");
             await using var content = OpenContent(folder, dump, passphrase);
             var report = await target.RestoreTestAsync(content, scratch.Exec, ct).ConfigureAwait(false);
-            return check.Pass("Loaded into a scratch container of the database's image (a volume of its own, no network, its server not started); " +
-                              $"neo4j-admin database check passed: {LocalFile.Shown(report)}");
+            return check.Pass($"Loaded into {scratch.Description}; neo4j-admin database check passed: {LocalFile.Shown(report)}");
         }
         catch (Exception ex) when (ex is UpgradeOpsException or BackupFormatException or Docker.DotNet.DockerApiException)
         {

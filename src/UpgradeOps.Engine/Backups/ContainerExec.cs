@@ -42,9 +42,12 @@ public interface IDataStoreHost : IDisposable
 }
 
 /// <summary>A scratch container where neo4j-admin runs (<see cref="IDataStoreHost.Neo4jScratchAsync"/>); disposing removes it and its volume.</summary>
-public sealed class Neo4jScratch(IContainerExec exec, Func<Task> remove) : IAsyncDisposable
+public sealed class Neo4jScratch(IContainerExec exec, string description, Func<Task> remove) : IAsyncDisposable
 {
     public IContainerExec Exec { get; } = exec;
+
+    /// <summary>What the scratch is and how it is kept apart from the live database, as the restore test's check says it.</summary>
+    public string Description { get; } = description;
 
     public async ValueTask DisposeAsync() => await remove().ConfigureAwait(false);
 }

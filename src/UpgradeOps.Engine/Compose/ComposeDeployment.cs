@@ -114,7 +114,8 @@ internal sealed class ComposeDeployment : IDataStoreHost
             await RemoveAsync().ConfigureAwait(false);
             throw;
         }
-        return new Neo4jScratch(new DockerContainerExec(Engine.Client, created.ID, Array.Empty<string>()), RemoveAsync);
+        return new Neo4jScratch(new DockerContainerExec(Engine.Client, created.ID, Array.Empty<string>()),
+            "a scratch container of the database's image (a volume of its own, no network, its server not started)", RemoveAsync);
     }
 
     /// <summary>The Docker volume behind a compose volume name, and a container (running or not) that mounts it.</summary>

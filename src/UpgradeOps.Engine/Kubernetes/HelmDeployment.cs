@@ -151,6 +151,17 @@ internal sealed class HelmDeployment : IDataStoreHost
         return new Neo4jTarget(exec, store, container.Image ?? "", values, log);
     }
 
+    /// <summary>
+    /// The restore test's scratch pod for a Neo4j data store: made from its running database pod (Neo4jScratchPod), started
+    /// and running before this returns; disposing deletes it.
+    /// </summary>
+    public async Task<Neo4jScratch?> Neo4jScratchAsync(DataStoreDefinition store, CancellationToken ct)
+    {
+        var (_, pod) = await DataStorePodAsync(store, ct).ConfigureAwait(false);
+        var container = ContainerOf(pod, store, "NEO4J_AUTH");
+        return await Neo4jScratchPod.StartAsync(Client, Namespace, Release, pod, container, ct).ConfigureAwait(false);
+    }
+
     /// <summary>A Volume data store's pod (of its kubernetesWorkload), where tar runs on its path: the pod's first container.</summary>
     public async Task<(Workload Workload, IContainerExec Exec)> VolumeExecAsync(DataStoreDefinition store, CancellationToken ct)
     {
