@@ -243,5 +243,59 @@ function Invoke-KubeTestWhatIf {
     (& (Join-Path $PSHOME 'pwsh') -NoProfile -NonInteractive -Command ($prelude + $Command) 2>&1) -join "`n"
 }
 
-Export-ModuleMember -Function Get-Helm, Start-KubeTestServer, Stop-KubeTestServer, Invoke-TestHelm, Set-KubeTestReleaseStatus, Get-KubeTestFreePort,
+function Start-KubeTestChartRepository {
+    <# .SYNOPSIS A chart repository of the test's own: each -Chart folder packaged by helm into -Folder, indexed, and served
+       over HTTP by an HttpListener in this process on a free port of -Range; added to helm's repositories of -Server as
+       -Name. Returns an object for Stop-KubeTestChartRepository (Url, Port). Serves nothing outside 127.0.0.1. #>
+    param([Parameter(Mandatory)] $Server, [Parameter(Mandatory)][string[]] $Chart, [Parameter(Mandatory)][string] $Folder,
+        [Parameter(Mandatory)][string] $Name, [int[]] $Range = (56700..56799))
+    $null = New-Item -ItemType Directory -Force $Folder
+    foreach ($c in $Chart) {
+        $package = Invoke-TestHelm $Server package $c -d $Folder
+        if ($package.ExitCode -ne 0) { throw "helm package $c failed: $($package.Error)" }
+    }
+    $listener = $null
+    foreach ($candidate in ($Range | Get-Random -Count $Range.Count)) {
+        $listener = [Net.HttpListener]::new()
+        $listener.Prefixes.Add("http://127.0.0.1:$candidate/")
+        try { $listener.Start(); $port = $candidate; break } catch { $listener.Close(); $listener = $null }
+    }
+    if (-not $listener) { throw "no free port in $($Range[0])-$($Range[-1]) for the chart repository" }
+    # The files of the folder, one request at a time, until the listener stops.
+    $serve = [powershell]::Create().AddScript({
+        param($Listener, $Root)
+        while ($Listener.IsListening) {
+            try { $context = $Listener.GetContext() } catch { break }
+            $file = Join-Path $Root ([Uri]::UnescapeDataString($context.Request.Url.AbsolutePath.TrimStart('/')))
+            if (Test-Path -LiteralPath $file -PathType Leaf) {
+                $bytes = [IO.File]::ReadAllBytes($file)
+                $context.Response.ContentLength64 = $bytes.Length
+                $context.Response.OutputStream.Write($bytes, 0, $bytes.Length)
+            }
+            else { $context.Response.StatusCode = 404 }
+            $context.Response.Close()
+        }
+    }).AddArgument($listener).AddArgument($Folder)
+    $repository = [pscustomobject]@{ Url = "http://127.0.0.1:$port"; Port = $port; Listener = $listener; Serve = $serve; Serving = $serve.BeginInvoke() }
+    $index = Invoke-TestHelm $Server repo index $Folder --url $repository.Url
+    $add = if ($index.ExitCode -eq 0) { Invoke-TestHelm $Server repo add $Name $repository.Url }
+    if ($index.ExitCode -ne 0 -or $add.ExitCode -ne 0) {
+        $repository | Stop-KubeTestChartRepository
+        throw "helm repo index/add failed: $($index.Error) $($add.Error)"
+    }
+    $repository
+}
+
+function Stop-KubeTestChartRepository {
+    <# .SYNOPSIS Stops serving a repository of Start-KubeTestChartRepository. #>
+    param([Parameter(Mandatory, ValueFromPipeline)] $Repository)
+    process {
+        $Repository.Listener.Stop()
+        $Repository.Listener.Close()
+        $null = $Repository.Serving.AsyncWaitHandle.WaitOne(10000)
+        $Repository.Serve.Dispose()
+    }
+}
+
+Export-ModuleMember -Function Start-KubeTestChartRepository, Stop-KubeTestChartRepository, Get-Helm, Start-KubeTestServer, Stop-KubeTestServer, Invoke-TestHelm, Set-KubeTestReleaseStatus, Get-KubeTestFreePort,
     Wait-KubeTestRelease, Invoke-KubeTestSql, Get-KubeTestApiVersion, Invoke-KubeTestWhatIf

@@ -163,41 +163,10 @@ Describe 'Invoke-Upgrade installs the chart version of each hop' -Tag 'Kubernete
 
     It 'upgrades from a chart repository, each hop with its chart version and the values its chart requires' {
         # A chart repository with the three chart versions, and helm's repository settings of the test server's own.
-        $repo = New-Item -ItemType Directory (Join-Path $TestDrive 'repo')
-        foreach ($c in $chart, $chart040, $chart100) {
-            $package = Invoke-TestHelm $server package $c -d $repo.FullName
-            $package.ExitCode | Should -Be 0 -Because $package.Error
-        }
-        $listener = $null
-        foreach ($candidate in (56700..56799 | Get-Random -Count 100)) {
-            $listener = [Net.HttpListener]::new()
-            $listener.Prefixes.Add("http://127.0.0.1:$candidate/")
-            try { $listener.Start(); $port = $candidate; break } catch { $listener.Close(); $listener = $null }
-        }
-        $listener | Should -Not -BeNullOrEmpty -Because 'a port in 56700-56799 must be free'
-        # The files of the folder, one request at a time, until the listener stops.
-        $serve = [powershell]::Create().AddScript({
-            param($Listener, $Root)
-            while ($Listener.IsListening) {
-                try { $context = $Listener.GetContext() } catch { break }
-                $file = Join-Path $Root ([Uri]::UnescapeDataString($context.Request.Url.AbsolutePath.TrimStart('/')))
-                if (Test-Path -LiteralPath $file -PathType Leaf) {
-                    $bytes = [IO.File]::ReadAllBytes($file)
-                    $context.Response.ContentLength64 = $bytes.Length
-                    $context.Response.OutputStream.Write($bytes, 0, $bytes.Length)
-                }
-                else { $context.Response.StatusCode = 404 }
-                $context.Response.Close()
-            }
-        }).AddArgument($listener).AddArgument($repo.FullName)
-        $serving = $serve.BeginInvoke()
+        $repository = Start-KubeTestChartRepository $server -Chart $chart, $chart040, $chart100 -Folder (Join-Path $TestDrive 'repo') -Name sbxrepo
         $saved = @{}
         try {
-            $index = Invoke-TestHelm $server repo index $repo.FullName --url "http://127.0.0.1:$port"
-            $index.ExitCode | Should -Be 0 -Because $index.Error
             foreach ($e in $server.Environment.GetEnumerator()) { $saved[$e.Key] = [Environment]::GetEnvironmentVariable($e.Key); Set-Item "env:$($e.Key)" $e.Value }
-            $add = Invoke-TestHelm $server repo add sbxrepo "http://127.0.0.1:$port"
-            $add.ExitCode | Should -Be 0 -Because $add.Error
 
             $results = Get-Sbx $chartedProfile | Test-UpgradePath -To 1.8.0 -WarningAction SilentlyContinue |
                 Invoke-Upgrade -Chart sbxrepo/upgradeops-sandbox -SkipBackup -HelmPath $helm -Force
@@ -216,10 +185,7 @@ Describe 'Invoke-Upgrade installs the chart version of each hop' -Tag 'Kubernete
             foreach ($e in $saved.GetEnumerator()) {
                 if ($null -eq $e.Value) { Remove-Item "env:$($e.Key)" -ErrorAction SilentlyContinue } else { Set-Item "env:$($e.Key)" $e.Value }
             }
-            $listener.Stop()
-            $listener.Close()
-            $null = $serving.AsyncWaitHandle.WaitOne(10000)
-            $serve.Dispose()
+            $repository | Stop-KubeTestChartRepository
         }
     }
 }
