@@ -101,9 +101,28 @@ public static class HelmBackup
         {
             backup.ToolVersions["HelmChart"] = $"{release["chart"]?["metadata"]?["name"]} {release["chart"]?["metadata"]?["version"]}";
             backup.ToolVersions["HelmRevision"] = release["version"]?.ToString() ?? "";
+            // A volume is archived through a pod of the workload that mounts it: when the offline dump scales the application
+            // down, the volumes of the workloads it stops are archived first, with every other application workload already
+            // stopped (as a restore extracts them), then their holders stop too.
+            var capturedEarly = new Dictionary<string, BackupComponent>(StringComparer.Ordinal);
+            async Task<BackupComponent> CaptureVolumeAsync(PlannedComponent p)
+            {
+                var component = new BackupComponent { Name = p.Name, Kind = p.Kind, File = p.File, Sha256 = "", Source = p.Source };
+                var volume = source.Profile.DataStores.First(s => s.Name == p.Name);
+                var (_, exec) = await source.VolumeExecAsync(volume, ct).ConfigureAwait(false);
+                component.Source = $"{volume.Path} in {exec.Description}";
+                await writer.WriteAsync(component, target => PodVolumeArchive.CaptureAsync(exec, volume.Name, volume.Path!, target, log, ct), ct).ConfigureAwait(false);
+                activity.Report($"{p.Name}: {component.SizeBytes:N0} bytes", -1);
+                return component;
+            }
             for (var i = 0; i < planned.Count; i++)
             {
                 var p = planned[i];
+                if (capturedEarly.Remove(p.Name, out var early))
+                {
+                    backup.Components.Add(early);
+                    continue;
+                }
                 activity.Report($"{p.Name}: {p.Source}", 10 + 80 * i / planned.Count);
                 log.LogDebug("Capturing {Component} from {Source}", p.Name, p.Source);
                 var component = new BackupComponent { Name = p.Name, Kind = p.Kind, File = p.File, Sha256 = "", Source = p.Source };
@@ -115,8 +134,20 @@ public static class HelmBackup
                         if (await graph.EditionAsync(ct).ConfigureAwait(false) == Neo4jEdition.Community && scaledDown.Count == 0)
                         {
                             var writers = await HelmRestore.ApplicationWorkloadsAsync(source, ct).ConfigureAwait(false);
+                            var pendingVolumes = planned.Skip(i + 1).Where(v => v.Kind == BackupComponentKind.Volume)
+                                .Select(v => (Planned: v, Store: source.Profile.DataStores.First(s => s.Name == v.Name)))
+                                .Where(v => v.Store.KubernetesWorkload is not null).ToList();
+                            var holders = pendingVolumes.Select(v => v.Store.KubernetesWorkload!).ToHashSet(StringComparer.OrdinalIgnoreCase);
+                            var holding = writers.Where(w => w.Service is not null && holders.Contains(w.Service.Name)).ToList();
                             activity.Report($"Scaling {string.Join(", ", writers.Select(w => w.Name))} to 0 for the offline dump", -1);
-                            foreach (var workload in writers)
+                            foreach (var workload in writers.Except(holding))
+                            {
+                                await source.ScaleAsync(workload, 0, ct).ConfigureAwait(false);
+                                scaledDown.Add(workload);
+                            }
+                            foreach (var (volume, _) in pendingVolumes.Where(v => holding.Any(w => w.Service!.Name.Equals(v.Store.KubernetesWorkload, StringComparison.OrdinalIgnoreCase))))
+                                capturedEarly[volume.Name] = await CaptureVolumeAsync(volume).ConfigureAwait(false);
+                            foreach (var workload in holding)
                             {
                                 await source.ScaleAsync(workload, 0, ct).ConfigureAwait(false);
                                 scaledDown.Add(workload);
@@ -130,11 +161,7 @@ public static class HelmBackup
                             .ConfigureAwait(false);
                         break;
                     case BackupComponentKind.Volume:
-                        var volume = source.Profile.DataStores.First(s => s.Name == p.Name);
-                        var (_, exec) = await source.VolumeExecAsync(volume, ct).ConfigureAwait(false);
-                        component.Source = $"{volume.Path} in {exec.Description}";
-                        await writer.WriteAsync(component, target => PodVolumeArchive.CaptureAsync(exec, volume.Name, volume.Path!, target, log, ct), ct).ConfigureAwait(false);
-                        activity.Report($"{p.Name}: {component.SizeBytes:N0} bytes", -1);
+                        component = await CaptureVolumeAsync(p).ConfigureAwait(false);
                         break;
                     case BackupComponentKind.HelmRelease:
                         var values = release["config"] as JsonObject ?? new JsonObject();
