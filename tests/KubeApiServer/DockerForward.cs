@@ -215,7 +215,9 @@ public sealed class DockerForward(string socketPath, IReadOnlyDictionary<string,
                 until = $"&until={milliseconds / 1000}.{milliseconds % 1000:D3}";
             }
         }
-        using var response = await _http.GetAsync($"/containers/{Uri.EscapeDataString(container)}/logs?stdout=1&stderr=1&tail={tail}&timestamps={timestamps}{until}",
+        // follow=true streams until the container ends, as the kubelet's log stream does (Docker's follow=1).
+        var follow = query["follow"] == "true" ? "1" : "0";
+        using var response = await _http.GetAsync($"/containers/{Uri.EscapeDataString(container)}/logs?stdout=1&stderr=1&tail={tail}&timestamps={timestamps}&follow={follow}{until}",
             HttpCompletionOption.ResponseHeadersRead);
         if (!response.IsSuccessStatusCode)
             throw new ApiException(500, "InternalError", $"container {container} behind the pod: {await response.Content.ReadAsStringAsync()}");

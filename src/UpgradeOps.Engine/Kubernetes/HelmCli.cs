@@ -32,7 +32,9 @@ public sealed class HelmCli(string path, string? kubeconfig, string? kubeContext
             "of a Helm release; everything else is read through the Kubernetes API.");
 
     /// <summary>Runs helm with these arguments against the deployment's cluster; output is redacted with <paramref name="redactor"/>.</summary>
-    public async Task<HelmRun> RunAsync(IReadOnlyList<string> arguments, SecretRedactor redactor, CancellationToken ct)
+    /// <param name="redactOutput">False only for output that is parsed and never shown or kept (a rendering): masking a secret
+    /// that equals a name would change the names in it. Standard error is always redacted.</param>
+    public async Task<HelmRun> RunAsync(IReadOnlyList<string> arguments, SecretRedactor redactor, CancellationToken ct, bool redactOutput = true)
     {
         var start = new ProcessStartInfo(Path) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
@@ -66,7 +68,8 @@ public sealed class HelmCli(string path, string? kubeconfig, string? kubeContext
             try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
             throw;
         }
-        return new HelmRun(process.ExitCode, redactor.Redact((await output.ConfigureAwait(false)).Trim()),
+        var printed = (await output.ConfigureAwait(false)).Trim();
+        return new HelmRun(process.ExitCode, redactOutput ? redactor.Redact(printed) : printed,
             redactor.Redact((await error.ConfigureAwait(false)).Trim()), watch.Elapsed);
     }
 }

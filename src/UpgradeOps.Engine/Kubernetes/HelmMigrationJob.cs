@@ -1,3 +1,4 @@
+using System.Text;
 using k8s;
 using k8s.Models;
 using UpgradeOps.Hosting;
@@ -86,7 +87,10 @@ internal static class HelmMigrationRender
         // Rendered as the upgrade will be, hooks included; the rules' generated values file is not written yet and does not decide it.
         var arguments = HelmArguments.UpgradeArguments(deployment, profile, to, options, timeout, ruleValuesFile: null, execMigration: false).Append("--dry-run").ToList();
         ArgumentNullException.ThrowIfNull(helm);
-        var run = await helm.RunAsync(arguments, redactor, ct).ConfigureAwait(false);
+        // The rendering is parsed here and never shown: masked, a secret equal to a name (Infrahub's chart's default RabbitMQ
+        // password is 'infrahub', the name its documentation gives the release) would hide the Job's name, and the migration
+        // would run by exec as well as by the Job.
+        var run = await helm.RunAsync(arguments, redactor, ct, redactOutput: false).ConfigureAwait(false);
         if (run.ExitCode != 0)
             throw new UpgradeOpsException("HelmRenderFailed", ErrorKind.InvalidOperation, deployment.Location,
                 $"helm upgrade --dry-run could not render the chart for {to}, which says whether it runs the migration Job '{wanted}': {run.Error.Trim()} " +
@@ -150,22 +154,30 @@ internal static class HelmMigrationRender
 
 /// <summary>
 /// Reads the migration Job's pod logs while helm upgrade runs it: a Job whose hook policy deletes it on success
-/// (hook-succeeded, as Infrahub's chart does) is gone before helm returns, and its output with it.
+/// (hook-succeeded, as Infrahub's chart does) is gone before helm returns, and its output with it. Each pod's log is
+/// followed from the moment its container starts until it ends (the stream outlives the Job's deletion), so a short
+/// migration is not missed between two reads.
 /// </summary>
 internal sealed class HelmJobLogRecorder : IAsyncDisposable
 {
+    private static readonly TimeSpan ListInterval = TimeSpan.FromMilliseconds(150);
+    private static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(100);
+    /// <summary>How long the logs still being followed may take to end once helm is done (a container that just exited).</summary>
+    private static readonly TimeSpan EndGrace = TimeSpan.FromSeconds(3);
     private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _stopFollowing = new();
     private readonly Dictionary<string, string> _logs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Task> _following = new(StringComparer.Ordinal);
     private readonly Task _reading;
 
     private HelmJobLogRecorder(IKubernetes client, string ns, string job, SecretRedactor redactor)
     {
-        _reading = Task.Run(() => ReadAsync(client, ns, job, redactor, _stop.Token));
+        _reading = Task.Run(() => ReadAsync(client, ns, job, redactor, _stop.Token), CancellationToken.None);
     }
 
     public static HelmJobLogRecorder Start(IKubernetes client, string ns, string job, SecretRedactor redactor) => new(client, ns, job, redactor);
 
-    /// <summary>What the Job's pods had logged when it was last read, redacted, in the order they were created.</summary>
+    /// <summary>What the Job's pods logged, redacted, in the order they were created.</summary>
     public string Output
     {
         get { lock (_logs) return string.Concat(_logs.Values); }
@@ -178,18 +190,53 @@ internal sealed class HelmJobLogRecorder : IAsyncDisposable
             try
             {
                 var pods = await client.CoreV1.ListNamespacedPodAsync(ns, labelSelector: $"job-name={job}", cancellationToken: ct).ConfigureAwait(false);
-                foreach (var pod in pods.Items.OrderBy(p => p.Metadata.CreationTimestamp))
+                foreach (var pod in pods.Items.OrderBy(p => p.Metadata.CreationTimestamp).Where(p => !_following.ContainsKey(p.Metadata.Name)))
                 {
-                    await using var stream = await client.CoreV1.ReadNamespacedPodLogAsync(pod.Metadata.Name, ns, cancellationToken: ct).ConfigureAwait(false);
-                    using var reader = new StreamReader(stream);
-                    var text = redactor.Redact(await reader.ReadToEndAsync(ct).ConfigureAwait(false));
-                    lock (_logs)
-                        if (!_logs.TryGetValue(pod.Metadata.Name, out var known) || text.Length >= known.Length) _logs[pod.Metadata.Name] = text;
+                    lock (_logs) _logs[pod.Metadata.Name] = "";
+                    _following[pod.Metadata.Name] = Task.Run(() => FollowAsync(client, ns, pod.Metadata.Name, redactor, _stopFollowing.Token), CancellationToken.None);
                 }
             }
             catch (Exception ex) when (ex is k8s.Autorest.HttpOperationException or HttpRequestException or IOException)
             {
-                // Not created yet, being deleted, or a pod without a log yet: read again.
+                // Listed again next time.
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            try
+            {
+                await Task.Delay(ListInterval, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>Follows one pod's log until its container ends (the stream ends); until the container starts, tries again.</summary>
+    private async Task FollowAsync(IKubernetes client, string ns, string pod, SecretRedactor redactor, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            var text = new StringBuilder();
+            try
+            {
+                await using var stream = await client.CoreV1.ReadNamespacedPodLogAsync(pod, ns, follow: true, cancellationToken: ct).ConfigureAwait(false);
+                using var reader = new StreamReader(stream);
+                var buffer = new char[4096];
+                int read;
+                while ((read = await reader.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+                {
+                    text.Append(buffer, 0, read);
+                    Keep(pod, redactor.Redact(text.ToString()));
+                }
+                return;
+            }
+            catch (Exception ex) when (ex is k8s.Autorest.HttpOperationException or HttpRequestException or IOException)
+            {
+                // Not started yet, or the stream broke: what was read is kept; the log is read again from its start.
             }
             catch (OperationCanceledException)
             {
@@ -197,7 +244,7 @@ internal sealed class HelmJobLogRecorder : IAsyncDisposable
             }
             try
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
+                await Task.Delay(RetryInterval, ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -206,10 +253,21 @@ internal sealed class HelmJobLogRecorder : IAsyncDisposable
         }
     }
 
+    private void Keep(string pod, string text)
+    {
+        lock (_logs)
+            if (!_logs.TryGetValue(pod, out var known) || text.Length >= known.Length) _logs[pod] = text;
+    }
+
     public async ValueTask DisposeAsync()
     {
         _stop.Cancel();
         await _reading.ConfigureAwait(false);
+        var following = Task.WhenAll(_following.Values);
+        await Task.WhenAny(following, Task.Delay(EndGrace)).ConfigureAwait(false);
+        _stopFollowing.Cancel();
+        await following.ConfigureAwait(false);
+        _stopFollowing.Dispose();
         _stop.Dispose();
     }
 }

@@ -171,7 +171,17 @@ public static class HelmUpgrade
                 if (way.Job is not null && recorder is not null && (migration is null || migration.Output.Length == 0) && recorder.Output.Length > 0)
                     migration = new MigrationJobOutcome(way.Job, run.ExitCode == 0 ? true : migration?.Succeeded, recorder.Output);
                 if (way.Job is not null && migration is null && run.ExitCode == 0)
+                {
+                    // A product whose migration exits 0 after a failure (migration.failurePatterns) tells success only in its log:
+                    // without the log the upgrade is not reported done, since the new version may be running on a half-migrated database.
+                    if (profile.Migration.FailurePatterns.Count > 0)
+                        throw new UpgradeOpsException("MigrationOutcomeUnknown", ErrorKind.InvalidResult, way.Job,
+                            $"The migration Job {ns}/{way.Job} ran and helm deleted it (its hook policy) before its log could be read, and " +
+                            $"'{string.Join(' ', profile.Migration.Command)}' exits 0 even when a migration fails, so whether it succeeded is not known. " +
+                            $"Run '{string.Join(' ', profile.Migration.CheckCommand.Count > 0 ? profile.Migration.CheckCommand : profile.Migration.Command)}' in a server pod to see, " +
+                            "or Invoke-Rollback to return to the backup.");
                     log.LogWarning("The migration Job {Job} ran (helm waits for its hooks) but left no log that could be read: its hook policy deleted it first.", way.Job);
+                }
                 if (migration is not null) result.MigrationOutput.Add(migration.Text(request.From, request.To));
                 if (run.ExitCode != 0 && migration is { Succeeded: not true })
                     throw new UpgradeOpsException("MigrationFailed", ErrorKind.InvalidOperation, migration.Job,

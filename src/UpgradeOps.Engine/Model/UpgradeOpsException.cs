@@ -15,6 +15,8 @@ public enum ErrorKind
     NotImplemented,
     SecurityError,
     OperationStopped,
+    /// <summary>The operation ran but its outcome cannot be told (a migration whose log was lost).</summary>
+    InvalidResult,
 }
 
 /// <summary>

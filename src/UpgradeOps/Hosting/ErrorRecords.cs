@@ -22,6 +22,7 @@ internal static class ErrorRecords
         ErrorKind.NotImplemented => ErrorCategory.NotImplemented,
         ErrorKind.SecurityError => ErrorCategory.SecurityError,
         ErrorKind.OperationStopped => ErrorCategory.OperationStopped,
+        ErrorKind.InvalidResult => ErrorCategory.InvalidResult,
         _ => ErrorCategory.NotSpecified,
     };
 }

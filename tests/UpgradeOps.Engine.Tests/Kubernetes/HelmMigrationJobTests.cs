@@ -1,3 +1,6 @@
+using UpgradeOps.Platforms;
+using UpgradeOps.Hosting;
+using UpgradeOps.Profiles;
 using UpgradeOps.Kubernetes;
 
 namespace UpgradeOps.Engine.Tests.Kubernetes;
@@ -38,5 +41,46 @@ public class HelmMigrationJobTests
             new MigrationJobOutcome("hv-sandbox-migrate", false, "ERROR migration 1.7.7 failed: boom\n").Text("1.7.5", "1.7.7"));
         Assert.StartsWith("1.7.5 → 1.7.6: Job m succeeded\n", new MigrationJobOutcome("m", true, "").Text("1.7.5", "1.7.6"));
         Assert.StartsWith("1.7.5 → 1.7.6: Job m did not finish\n", new MigrationJobOutcome("m", null, "").Text("1.7.5", "1.7.6"));
+    }
+}
+
+/// <summary>How the migration's way is decided from helm's rendering, with a script that prints what helm upgrade --dry-run does.</summary>
+public sealed class HelmMigrationRenderTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("upgradeops-render-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public async Task Finds_the_Job_though_a_secret_equals_its_release_name()
+    {
+        // Infrahub's chart: the default RabbitMQ password is 'infrahub', the release is called 'infrahub', the Job is
+        // infrahub-infrahub-upgrade. Masked before it was parsed, the name became ***-***-upgrade and the migration was
+        // planned by exec while helm ran the Job too.
+        var helm = Path.Combine(_folder, "helm");
+        File.WriteAllText(helm, """
+            #!/bin/sh
+            cat <<'OUT'
+            Release "infrahub" has been upgraded. Happy Helming!
+            NAME: infrahub
+            HOOKS:
+            ---
+            # Source: infrahub/templates/infrahub-upgrade-job.yaml
+            apiVersion: batch/v1
+            kind: Job
+            metadata:
+              name: infrahub-infrahub-upgrade
+              labels:
+                helm.sh/chart: infrahub-4.2.0
+            MANIFEST:
+            OUT
+            """.Replace("\r\n", "\n"));
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(helm, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var deployment = new Deployment { Name = "infrahub", Platform = DeploymentPlatform.Kubernetes, Profile = "infrahub", Namespace = "infrahub", Release = "infrahub", Location = "infrahub/infrahub" };
+        var redactor = new SecretRedactor(new[] { new KeyValuePair<string, string>("RABBITMQ_PASSWORD", "infrahub") });
+        var way = await HelmMigrationRender.DecideAsync(new HelmCli(helm, null, null), deployment, ProfileLoader.Load("infrahub"), "1.2.0",
+            new HelmUpgradeOptions { Chart = "ihrepo/infrahub", ChartVersion = "4.2.0" }, TimeSpan.FromMinutes(1), redactor, CancellationToken.None);
+        Assert.Equal("infrahub-infrahub-upgrade", way.Job);
+        Assert.Null(way.ExecService);
     }
 }
