@@ -15,7 +15,8 @@ namespace KubeApiServer;
 /// replaced), its readyReplicas once the new container is healthy: all replicas at once, since they share the container.
 /// A pod whose container is not there yet is Pending (ContainerCreating; ErrImagePull / ImagePullBackOff when its image
 /// cannot be pulled, retried every 5 s), a container that keeps exiting is CrashLoopBackOff with its last exit code.
-/// Service names resolve to 127.0.0.1 in the containers (--add-host), as cluster DNS would lead to the pods.
+/// Service names resolve to 127.0.0.1 in the containers (--add-host), as cluster DNS would lead to the pods. A pod's
+/// PersistentVolumeClaim is a Docker volume of its own that outlives the container; no other volume kind is mounted.
 /// A Pod created directly (no owner: a tool's short-lived pod) runs once, as a Job's pod does. With podsOnly (--kubelet-pods-only)
 /// only those run: the workloads keep the store's default status (ready at once) and their exec goes to --docker-workload.
 /// Containers are named PREFIX-NAMESPACE-NAME, labelled io.upgradeops.kubetest=PREFIX, and removed when the server stops.
@@ -433,7 +434,7 @@ public sealed class Kubelet(string prefix, string socketPath, Store store, bool 
         var env = Environment(ns, spec);
         if (env is null) return false;
         var hosts = store.List(Services, ns, Selector.Parse(null, null)).Items
-            .Select(s => (string)s["metadata"]!["name"]!).SelectMany(s => new[] { $"{s}:127.0.0.1", $"{s}.{ns}.svc.cluster.local:127.0.0.1" });
+            .Select(s => (string)s["metadata"]!["name"]!).SelectMany(s => new[] { $"{s}:127.0.0.1", $"{s}.{ns}:127.0.0.1", $"{s}.{ns}.svc:127.0.0.1", $"{s}.{ns}.svc.cluster.local:127.0.0.1" });
         var body = new JsonObject
         {
             ["Image"] = image,
@@ -448,6 +449,20 @@ public sealed class Kubelet(string prefix, string socketPath, Store store, bool 
                 ["RestartPolicy"] = restart ? new JsonObject { ["Name"] = "always" } : new JsonObject { ["Name"] = "no" },
             },
         };
+        // A PersistentVolumeClaim is a Docker volume named after it (labelled as the containers are), mounted where the pod
+        // template says: it outlives the container, as a claim outlives its pods, and goes when the server stops. Other
+        // volume kinds are not mounted.
+        var volumes = (template["spec"]?["volumes"] as JsonArray ?? []).OfType<JsonObject>()
+            .Where(v => v["persistentVolumeClaim"]?["claimName"] is not null)
+            .ToDictionary(v => (string)v["name"]!, v => (string)v["persistentVolumeClaim"]!["claimName"]!);
+        var mounts = (spec["volumeMounts"] as JsonArray ?? []).OfType<JsonObject>()
+            .Where(m => volumes.ContainsKey((string?)m["name"] ?? ""))
+            .Select(m => (JsonNode)new JsonObject
+            {
+                ["Type"] = "volume", ["Source"] = $"{prefix}-{ns}-{volumes[(string)m["name"]!]}", ["Target"] = (string?)m["mountPath"],
+                ["VolumeOptions"] = new JsonObject { ["Labels"] = new JsonObject { [Label] = prefix } },
+            }).ToArray();
+        if (mounts.Length > 0) body["HostConfig"]!["Mounts"] = new JsonArray(mounts);
         // Kubernetes' command replaces the image's entrypoint, its args the image's cmd.
         if (spec["command"] is JsonArray command) { body["Entrypoint"] = command.DeepClone(); body["Cmd"] = spec["args"]?.DeepClone() ?? new JsonArray(); }
         else if (spec["args"] is JsonArray args) body["Cmd"] = args.DeepClone();
@@ -515,7 +530,11 @@ public sealed class Kubelet(string prefix, string socketPath, Store store, bool 
     /// <summary>Removes every container of this server (on shutdown).</summary>
     public async Task RemoveAllAsync()
     {
-        var ours = JsonNode.Parse(await _http.GetStringAsync($"/containers/json?all=1&filters={Uri.EscapeDataString($"{{\"label\":[\"{Label}={prefix}\"]}}")}")) as JsonArray;
+        var filter = Uri.EscapeDataString($"{{\"label\":[\"{Label}={prefix}\"]}}");
+        var ours = JsonNode.Parse(await _http.GetStringAsync($"/containers/json?all=1&filters={filter}")) as JsonArray;
         await Task.WhenAll((ours?.OfType<JsonObject>() ?? []).Select(c => _http.DeleteAsync($"/containers/{(string?)c["Id"]}?force=1&v=1")));
+        // The claims' volumes, once no container uses them.
+        var volumes = JsonNode.Parse(await _http.GetStringAsync($"/volumes?filters={filter}"))?["Volumes"] as JsonArray;
+        await Task.WhenAll((volumes?.OfType<JsonObject>() ?? []).Select(v => _http.DeleteAsync($"/volumes/{Uri.EscapeDataString((string)v["Name"]!)}")));
     }
 }

@@ -144,6 +144,8 @@ function Stop-KubeTestServer {
         if ($Server.PSObject.Properties['ContainerPrefix'] -and $Server.ContainerPrefix) {
             $ids = & docker ps -aq --filter "label=io.upgradeops.kubetest=$($Server.ContainerPrefix)"
             if ($ids) { $null = & docker rm -f -v @ids 2>&1 }
+            $volumes = & docker volume ls -q --filter "label=io.upgradeops.kubetest=$($Server.ContainerPrefix)"
+            if ($volumes) { $null = & docker volume rm -f @volumes 2>&1 }
         }
         if (-not $KeepFolder) { Remove-Item -Recurse -Force $Server.Folder -ErrorAction SilentlyContinue }
     }
