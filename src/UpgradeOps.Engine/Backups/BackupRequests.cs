@@ -12,6 +12,8 @@ public sealed class BackupRequest
     public IReadOnlyList<string> Components { get; init; } = Array.Empty<string>();
     /// <summary>Back up even while the product reports background tasks pending or running (-Force).</summary>
     public bool IgnoreRunningTasks { get; init; }
+    /// <summary>The plan the user confirmed (ShouldProcess showed it), done as it is; null: planned again by the backup.</summary>
+    public IReadOnlyList<PlannedComponent>? Planned { get; set; }
 }
 
 /// <summary>One component a backup would capture, for -WhatIf.</summary>

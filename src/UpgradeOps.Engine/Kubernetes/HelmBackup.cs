@@ -86,7 +86,8 @@ public static class HelmBackup
         var log = context.CreateLogger(nameof(HelmBackup));
         var watch = Stopwatch.StartNew();
         using var source = HelmDeployment.Open(request.Deployment);
-        var planned = await PlanAsync(source, request, log, ct).ConfigureAwait(false);
+        // The plan the user confirmed, if there is one: planned again, its warnings (volumes it cannot place) would be said twice.
+        var planned = request.Planned ?? await PlanAsync(source, request, log, ct).ConfigureAwait(false);
         var release = await source.ReleaseJsonAsync(ct).ConfigureAwait(false);
 
         var writer = BackupWriter.Create(request, source.Deployment, $"{source.Namespace}/{source.Release}", log);

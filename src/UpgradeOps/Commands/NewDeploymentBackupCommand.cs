@@ -120,6 +120,7 @@ public sealed class NewDeploymentBackupCommand : EngineCmdlet
                               string.Concat(plan.Select(p => $"\n  {p.Name} ({p.Kind}) from {p.Source} -> {p.File}")) +
                               (RunningTasksGate.DescribeBeforeBackup(Deployment, Force) is { } tasks ? $"\n  {tasks}" : "");
             if (!ShouldChange(Deployment.Name, description, "Back up", Force)) return;
+            request.Planned = plan;
 
             WriteObject(RunEngine(context => RunningTasksGate.BackUpAsync(platform, request, context)));
         });
