@@ -128,11 +128,11 @@ configurationRules:
         $result.Steps.Name | Should -Be @('configuration', 'helm upgrade', 'rollout', 'verify release')
         ($result.Steps | Where-Object Name -eq 'configuration').Detail | Should -Match 'cache\.host: Added'
         ($result.Steps | Where-Object Name -eq 'helm upgrade').Detail | Should -Match 'migration Job hv-sandbox-migrate succeeded'
-        # The log is read every 0.5 s while helm runs the Job: a short Job can finish and be deleted between two reads on a
-        # loaded machine (one CI run missed it), so its lines are not asserted; the schema below proves the migration ran.
+        # Each Job pod's log is followed from its container's start to its end, so the lines of a short Job deleted on success
+        # are kept too (read every 0.5 s before, one CI run missed them).
         Invoke-Sql "SELECT count(*) FROM schema_migrations WHERE version = '1.7.6'" | Should -Be '1'
         $journal = Get-Content -Raw $result.JournalPath
-        ($journal | ConvertFrom-Json).Result.MigrationOutput -join "`n" | Should -Match 'Job hv-sandbox-migrate succeeded'
+        ($journal | ConvertFrom-Json).Result.MigrationOutput -join "`n" | Should -Match 'Job hv-sandbox-migrate succeeded\n[\s\S]*upgrading database schema from 1\.7\.5 to 1\.7\.6'
         $journal | Should -Not -Match ([regex]::Escape($password))
         Get-ApiVersion | Should -Be '1.7.6'
         # The Helm shapes: a release (revision, kubeconfig, context), its backup (resources, release), the rollout of each workload.
