@@ -202,16 +202,9 @@ internal sealed class HelmJobLogRecorder : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
-                break;
+                return;
             }
-            try
-            {
-                await Task.Delay(ListInterval, ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
+            if (!await PauseAsync(ListInterval, ct).ConfigureAwait(false)) return;
         }
     }
 
@@ -242,14 +235,21 @@ internal sealed class HelmJobLogRecorder : IAsyncDisposable
             {
                 return;
             }
-            try
-            {
-                await Task.Delay(RetryInterval, ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            if (!await PauseAsync(RetryInterval, ct).ConfigureAwait(false)) return;
+        }
+    }
+
+    /// <summary>Waits before the next try; false when the recorder is stopped meanwhile.</summary>
+    private static async Task<bool> PauseAsync(TimeSpan pause, CancellationToken ct)
+    {
+        try
+        {
+            await Task.Delay(pause, ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 
