@@ -22,6 +22,7 @@ BeforeAll {
     Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Kubernetes/KubeTestServer.psm1') -Force
     . (Join-Path $PSScriptRoot 'Corpus.ps1')
     . (Join-Path $PSScriptRoot 'Serialization.ps1')
+    . (Join-Path $PSScriptRoot 'GraphFixture.ps1')
     function Get-ErrorFrom([scriptblock] $Action) { try { & $Action | Out-Null; $null } catch { $_ } }
     $env:XDG_DATA_HOME = Join-Path $TestDrive 'data'
     $script:backups = Join-Path $TestDrive 'backups'
@@ -146,9 +147,21 @@ prefect-server:
         if ($LASTEXITCODE -ne 0) { throw "cypher-shell: $output" }
         @($output)
     }
-    # The graph's content (the stand-in's checksum procedure: labels, properties, relationships), to prove a restore.
-    function Get-GraphFingerprint {
-        "nodes=$((Invoke-Cypher 'MATCH (n) RETURN count(n)')[-1]) checksum=$((Invoke-Cypher 'CALL upgradeops.graph.checksum()')[-1])"
+    # The graph's content (GraphFixture.ps1: counts and the stand-in's checksum), on the database's moved HTTP port.
+    # The database answers again a moment after a restore's load: tried for 30 s.
+    function Get-IhGraph {
+        $deadline = (Get-Date).AddSeconds(30)
+        while ($true) {
+            try { return Get-GraphFingerprint -Password admin -Port $P.Neo4j }
+            catch { if ((Get-Date) -gt $deadline) { throw } ; Start-Sleep -Milliseconds 500 }
+        }
+    }
+    # The release at a version and chart version, healthy, its API saying that version.
+    function Assert-Release([string] $Version, [string] $ChartVersion) {
+        $d = Wait-Healthy
+        $d.Version | Should -Be $Version
+        $d.ChartVersion | Should -Be $ChartVersion
+        Get-ApiVersion | Should -Be $Version
     }
     # The migrations 'infrahub upgrade' recorded for a version (the stand-in's (:GraphMigration {version})): rows after the header.
     function Get-MigrationCount([string] $Version) { @(Invoke-Cypher "MATCH (m:GraphMigration {version: '$Version'}) RETURN m").Count - 1 }
@@ -198,7 +211,7 @@ Describe 'The whole runbook on the real Infrahub chart with the built-in profile
 
     It 'backs up every store (Neo4j offline through the database pod, the task manager''s PostgreSQL, the storage volume) and restore-tests the dumps' {
         $null = Invoke-Cypher "UNWIND range(1, 30) AS i CREATE (:RunbookMarker {id: i, name: 'device'})"
-        $script:graphAt117 = Get-GraphFingerprint
+        $script:graphAt117 = Get-IhGraph
         & docker exec $serverContainer sh -c 'mkdir -p /opt/infrahub/storage && echo artifact-1 > /opt/infrahub/storage/artifact.txt'
         $script:b = Get-Ih | New-DeploymentBackup -Path $backups -WarningVariable warnings -WarningAction SilentlyContinue
         # The profile's git volume has no place in a pod: said once (the backup does the plan the user confirmed, not a second one).
@@ -213,7 +226,7 @@ Describe 'The whole runbook on the real Infrahub chart with the built-in profile
         $v.Passed | Should -BeTrue -Because $table
         ($v.Checks | Where-Object Name -eq 'RestoreTest database').Detail | Should -Match 'scratch pod.*Consistency check passed'
         ($v.Checks | Where-Object Name -eq 'RestoreTest task-manager-db').Status | Should -Be 'Passed'
-        Get-GraphFingerprint | Should -Be $graphAt117
+        Get-IhGraph | Should -Be $graphAt117
     }
 
     It 'upgrades to 1.1.8 with the real chart 4.1.13: infrahub upgrade by pod exec in the new server, since the chart renders no Job' {
@@ -221,10 +234,7 @@ Describe 'The whole runbook on the real Infrahub chart with the built-in profile
         $result.Status | Should -Be 'Succeeded' -Because $result.Error
         ($result.Steps | Where-Object Name -eq 'verify release').Detail | Should -Match 'chart infrahub 4\.1\.13, app 1\.1\.8'
         ($result.Steps.Name -join ', ') | Should -Match 'migration'
-        $d = Wait-Healthy
-        $d.Version | Should -Be '1.1.8'
-        $d.ChartVersion | Should -Be '4.1.13'
-        Get-ApiVersion | Should -Be '1.1.8'
+        Assert-Release 1.1.8 4.1.13
         Get-MigrationCount 1.1.8 | Should -Be 1
         $script:upgraded = $result
     }
@@ -240,7 +250,7 @@ Describe 'The whole runbook on the real Infrahub chart with the built-in profile
     It 'rolls the withdrawn 1.2.0 back: chart 4.2.0''s upgrade Job logs the failed migration, read while it runs though helm deletes the Job, and -RollbackOnFailure restores 4.1.13 and the data' -Tag 'Fault' {
         $before = Get-Ih
         $fresh = $before | New-DeploymentBackup -Path $backups -WarningAction SilentlyContinue
-        $graphAt118 = Get-GraphFingerprint
+        $graphAt118 = Get-IhGraph
         $null = Invoke-Cypher 'UNWIND range(1, 20) AS i CREATE (:AfterBackup {id: i})'
         $r = $before | Test-UpgradePath -To 1.2.0 -AvailableVersion 1.2.0 | Invoke-Upgrade -Chart ihrepo/infrahub -Backup $fresh -RollbackOnFailure -HelmPath $helm `
             -AcknowledgeBreakingChange -Force -ErrorVariable upgradeErrors -ErrorAction SilentlyContinue
@@ -251,11 +261,8 @@ Describe 'The whole runbook on the real Infrahub chart with the built-in profile
         $r.Steps.Name | Should -Not -Contain 'migration'
         ($r.MigrationOutput -join "`n") | Should -Match 'Job infrahub-infrahub-upgrade succeeded[\s\S]*Upgrade cancelled due to migration failure'
         @((Invoke-RestMethod "$($server.Url)/apis/batch/v1/namespaces/infrahub/jobs").items | ForEach-Object { $_.metadata.name }) | Should -Not -Contain 'infrahub-infrahub-upgrade'
-        $d = Wait-Healthy
-        $d.Version | Should -Be '1.1.8'
-        $d.ChartVersion | Should -Be '4.1.13'
-        Get-ApiVersion | Should -Be '1.1.8'
-        Get-GraphFingerprint | Should -Be $graphAt118
+        Assert-Release 1.1.8 4.1.13
+        Get-IhGraph | Should -Be $graphAt118
         Get-MigrationCount 1.2.0 | Should -Be 0
     }
 
@@ -263,11 +270,8 @@ Describe 'The whole runbook on the real Infrahub chart with the built-in profile
         $null = Invoke-Cypher 'UNWIND range(1, 20) AS i CREATE (:AfterBackup {id: i})'
         $rollback = Invoke-Rollback -Deployment (Get-Ih) -Backup $b -HelmPath $helm -Force
         $rollback.Status | Should -Be 'Succeeded' -Because $rollback.Error
-        $d = Wait-Healthy
-        $d.Version | Should -Be '1.1.7'
-        $d.ChartVersion | Should -Be '4.1.12'
-        Get-ApiVersion | Should -Be '1.1.7'
-        Get-GraphFingerprint | Should -Be $graphAt117
+        Assert-Release 1.1.7 4.1.12
+        Get-IhGraph | Should -Be $graphAt117
         Get-MigrationCount 1.1.8 | Should -Be 0
         & docker exec $serverContainer cat /opt/infrahub/storage/artifact.txt | Should -Be 'artifact-1'
     }
