@@ -202,6 +202,14 @@ public sealed class DockerForward(string socketPath, IReadOnlyDictionary<string,
     public async Task LogsAsync(HttpContext context, string container)
     {
         var query = context.Request.Query;
+        // A container not created or not started yet has no log: a kubelet answers 400 (waiting to start), not an empty
+        // stream. Docker's follow on a created container ends at once, which a log reader would take for a finished run.
+        using (var state = await _http.GetAsync($"/containers/{Uri.EscapeDataString(container)}/json"))
+        {
+            var status = state.IsSuccessStatusCode ? (string?)JsonNode.Parse(await state.Content.ReadAsStringAsync())?["State"]?["Status"] : null;
+            if (status is null or "created")
+                throw new ApiException(400, "BadRequest", $"container {container} is waiting to start: ContainerCreating");
+        }
         var tail = int.TryParse(query["tailLines"], out var n) ? n.ToString() : "all";
         var timestamps = query["timestamps"] == "true" ? "1" : "0";
         var until = "";

@@ -225,7 +225,9 @@ internal sealed class HelmJobLogRecorder : IAsyncDisposable
                     text.Append(buffer, 0, read);
                     Keep(pod, redactor.Redact(text.ToString()));
                 }
-                return;
+                // The stream ends when the container does, or when it was cut (an API server or proxy ending a long
+                // request): followed again from the start until the pod says its container has terminated.
+                if (await HasEndedAsync(client, ns, pod, ct).ConfigureAwait(false)) return;
             }
             catch (Exception ex) when (ex is k8s.Autorest.HttpOperationException or HttpRequestException or IOException)
             {
@@ -236,6 +238,24 @@ internal sealed class HelmJobLogRecorder : IAsyncDisposable
                 return;
             }
             if (!await PauseAsync(RetryInterval, ct).ConfigureAwait(false)) return;
+        }
+    }
+
+    /// <summary>Whether the pod's containers have all terminated, or the pod is gone (nothing more to read).</summary>
+    private static async Task<bool> HasEndedAsync(IKubernetes client, string ns, string pod, CancellationToken ct)
+    {
+        try
+        {
+            var read = await client.CoreV1.ReadNamespacedPodAsync(pod, ns, cancellationToken: ct).ConfigureAwait(false);
+            return read.Status?.ContainerStatuses is { Count: > 0 } statuses && statuses.All(c => c.State?.Terminated is not null);
+        }
+        catch (k8s.Autorest.HttpOperationException ex) when (ex.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return true;
+        }
+        catch (Exception ex) when (ex is k8s.Autorest.HttpOperationException or HttpRequestException or IOException)
+        {
+            return false;
         }
     }
 
