@@ -130,6 +130,30 @@ Describe 'Invoke-UpgradeRehearsal on a Helm release' -Tag 'Kubernetes', 'Helm', 
     }
 }
 
+Describe 'Invoke-UpgradeRehearsal on a Helm release whose copy cannot be installed' -Tag 'Kubernetes', 'Helm', 'Rehearsal', 'Fault' {
+    It 'says what the failed post-install migration Job logged, removes the copy, and leaves production unchanged' {
+        $before = Get-ProductionState
+        # The sandbox chart's fault injection: the copy's Job prints an error with this text and exits 1 (migration.failWith).
+        $values = $copyValues.Clone()
+        $values['migration.failWith'] = 'copy schema check refused: table reh_marker is locked'
+        $r = $b | Invoke-UpgradeRehearsal -To 1.7.6 -Deployment (Get-Hr) -Chart $chart -HelmPath $helm -CopyValue $values -Force -WarningAction SilentlyContinue `
+            -ErrorVariable failure -ErrorAction SilentlyContinue
+        $r.Status | Should -Be 'Failed'
+        $failure[0].FullyQualifiedErrorId | Should -BeLike 'RehearsalFailed,*'
+        $said = ($r.Errors -join "`n")
+        $said | Should -Match 'helm install of the copy failed: .*\(RehearsalInstallFailed\)'
+        # The chart's line, with the value given by -CopyValue masked: copy values may be secrets.
+        $said | Should -Match 'hr-sandbox-migrate''s log ends: ERROR migration refused \(migration\.failWith\): \*\*\* \| \(pod hr-sandbox-migrate-\w+ exited with code 1\)'
+        $said | Should -Not -Match 'reh_marker is locked'
+        $said | Should -Not -Match ([regex]::Escape($password))
+        Get-Namespaces | Should -Not -Contain $r.CopyName.Split('/')[0]
+        $after = Get-ProductionState
+        $after.Revision | Should -Be $before.Revision
+        $after.Pods | Should -Be $before.Pods
+        $after.Rows | Should -Be $before.Rows
+    }
+}
+
 # Two hops on one copy: a second release installed at 1.6.4 (image.tag) in a namespace of its own, on the same test server.
 Describe 'Invoke-UpgradeRehearsal on a Helm release, across two hops' -Tag 'Kubernetes', 'Helm', 'Rehearsal' {
     BeforeAll {

@@ -96,10 +96,24 @@ internal static class HelmRehearsal
             if (p.InstallChartVersion is not null) install.AddRange(new[] { "--version", p.InstallChartVersion });
             foreach (var file in files) install.AddRange(new[] { "-f", file });
             // No --wait: a chart's post-install hook (the schema migration) may be what makes the workloads ready; they are waited for next.
+            var installStarted = DateTimeOffset.UtcNow;
             var run = await helm.RunAsync(install, redactor, ct).ConfigureAwait(false);
             if (run.ExitCode != 0)
+            {
+                // The copy and its failed hook Job are removed next: what the Job said is read now, or it is lost with them.
+                MigrationJobOutcome? job = null;
+                try
+                {
+                    job = await HelmMigrationJob.ReadAsync(client, p.CopyNamespace, p.Release, p.Profile, installStarted, redactor, ct).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is HttpOperationException or HttpRequestException or IOException)
+                {
+                    log.LogDebug("The copy's migration Job could not be read: {Error}", ex.Message);
+                }
+                var jobSaid = job is { Succeeded: not true, Output.Length: > 0 } ? $" The Job {job.Job}'s log ends: {MigrationRun.LastLines(job.Output, 8)}." : "";
                 throw new UpgradeOpsException("RehearsalInstallFailed", ErrorKind.InvalidOperation, $"{p.CopyNamespace}/{p.Release}",
-                    $"helm install of the copy failed: {run.Error} Check -Chart and the values (-CopyValue, -ValuesFile); the copy is removed.");
+                    $"helm install of the copy failed: {run.Error}{jobSaid} Check -Chart and the values (-CopyValue, -ValuesFile); the copy is removed.");
+            }
             Directory.Delete(scratch, recursive: true);
 
             var copy = await DescribeAsync(p, context).ConfigureAwait(false);
