@@ -129,7 +129,11 @@ Describe 'Test-PostUpgrade' -Tag 'Sandbox', 'Validation' {
         finally { $servers | ForEach-Object { docker exec $_ rm -f /tmp/sandbox-delay-ms } }
         # The baseline as Import-Clixml gives it back (captured in another session) still compares.
         $kept = Assert-RoundTrip $baseline -Type UpgradeOps.PerformanceBaseline -PassThru
-        (Get-Check (Get-Deployment | Test-PostUpgrade -Check Performance -Baseline $kept) Performance).Status | Should -Be 'Passed'
+        # Compared against it, not timed: on a loaded machine (CI runs two test processes on 2 cores) the responses may
+        # still be slower than when the baseline was taken, a Warning that says so, and timings are not asserted.
+        $again = Get-Check (Get-Deployment | Test-PostUpgrade -Check Performance -Baseline $kept) Performance
+        $again.Status | Should -BeIn 'Passed', 'Warning'
+        $again.Detail | Should -Match 'of the baseline taken|ms before \('
     }
 
     It 'validates an upgrade result from the pipeline against its target version and baseline' {
