@@ -14,7 +14,9 @@ internal sealed class EngineLoadContext : AssemblyLoadContext
     private static readonly string DependencyFolder =
         Path.Combine(Path.GetDirectoryName(typeof(EngineLoadContext).Assembly.Location)!, "Dependencies");
 
-    private static readonly Lazy<Dictionary<string, Version?>> FrameworkAssemblies = new(ReadFrameworkAssemblies);
+    // Names and paths only: reading a version opens the file, and doing that for every framework assembly
+    // (about 170) was most of what resolving the engine at Import-Module cost.
+    private static readonly Lazy<Dictionary<string, string>> FrameworkAssemblyPaths = new(ReadFrameworkAssemblyPaths);
 
     public static EngineLoadContext Instance { get; } = new();
 
@@ -29,8 +31,8 @@ internal sealed class EngineLoadContext : AssemblyLoadContext
 
         // A framework assembly the runtime already has in the same or a newer version is shared, so types such
         // as Activity or JsonElement mean the same thing on both sides.
-        if (FrameworkAssemblies.Value.TryGetValue(assemblyName.Name!, out var frameworkVersion) &&
-            frameworkVersion is not null && frameworkVersion >= AssemblyName.GetAssemblyName(path).Version)
+        if (FrameworkAssemblyPaths.Value.TryGetValue(assemblyName.Name!, out var frameworkPath) &&
+            FrameworkVersion(frameworkPath) is { } frameworkVersion && frameworkVersion >= AssemblyName.GetAssemblyName(path).Version)
             return null;
 
         return LoadFromAssemblyPath(path);
@@ -42,25 +44,30 @@ internal sealed class EngineLoadContext : AssemblyLoadContext
         return File.Exists(path) ? LoadUnmanagedDllFromPath(path) : IntPtr.Zero;
     }
 
-    private static Dictionary<string, Version?> ReadFrameworkAssemblies()
+    private static Dictionary<string, string> ReadFrameworkAssemblyPaths()
     {
-        var result = new Dictionary<string, Version?>(StringComparer.OrdinalIgnoreCase);
+        var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         var list = AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string ?? string.Empty;
         var runtimeDirectory = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
         foreach (var file in list.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
         {
             // Only the shared framework counts; PowerShell's own third-party assemblies must not shadow ours.
-            if (!file.StartsWith(runtimeDirectory, StringComparison.Ordinal)) continue;
-            try
-            {
-                result[Path.GetFileNameWithoutExtension(file)] = AssemblyName.GetAssemblyName(file).Version;
-            }
-            catch (BadImageFormatException)
-            {
-                // native image in the list: not an assembly we could load anyway
-            }
+            if (file.StartsWith(runtimeDirectory, StringComparison.Ordinal))
+                result[Path.GetFileNameWithoutExtension(file)] = file;
         }
         return result;
+    }
+
+    private static Version? FrameworkVersion(string frameworkPath)
+    {
+        try
+        {
+            return AssemblyName.GetAssemblyName(frameworkPath).Version;
+        }
+        catch (BadImageFormatException)
+        {
+            return null; // native image in the list: not an assembly we could load anyway
+        }
     }
 }
 
