@@ -57,6 +57,16 @@ Describe 'Module layout' -Tag 'Module' {
         [System.Runtime.Loader.AssemblyLoadContext]::Default.Assemblies.GetName().Name | Should -Not -Contain 'UpgradeOps.Engine'
     }
 
+    It 'does not load the engine at Import-Module, only when a cmdlet first runs' {
+        # Loading it (and the first use of the load context) was a large part of what importing cost.
+        $script = "Import-Module '$env:UPGRADEOPS_MODULE'; 'imported=' + ([AppDomain]::CurrentDomain.GetAssemblies().GetName().Name -join ','); " +
+            "`$null = Test-UpgradePath -From 1.0.0 -To 1.0.1; 'ran=' + ([AppDomain]::CurrentDomain.GetAssemblies().GetName().Name -join ',')"
+        $loaded = & (Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')) -NoProfile -NonInteractive -Command $script
+        $LASTEXITCODE | Should -Be 0
+        (($loaded -match '^imported=') -replace '^imported=') -split ',' | Should -Not -Contain 'UpgradeOps.Engine'
+        (($loaded -match '^ran=') -replace '^ran=') -split ',' | Should -Contain 'UpgradeOps.Engine'
+    }
+
     It 'does not load Docker, Kubernetes or Npgsql until a cmdlet needs them' {
         $script = "Import-Module '$env:UPGRADEOPS_MODULE'; `$null = Test-UpgradePath -From 1.0.0 -To 1.0.1; " +
             "[AppDomain]::CurrentDomain.GetAssemblies().GetName().Name -join ','"

@@ -63,7 +63,15 @@ public sealed class GetUpgradeReleaseNoteCommand : EngineCmdlet
     /// <para type="default">Auto</para>
     /// </summary>
     [Parameter]
-    public ReleaseNoteFormat Format { get; set; } = ReleaseNoteFormat.Auto;
+    public ReleaseNoteFormat Format
+    {
+        get => (ReleaseNoteFormat)_format;
+        set => _format = (int)value;
+    }
+
+    // Kept as its number: a field of the engine's enum type made Import-Module load the engine (to lay the field out while
+    // listing the module's cmdlets), and nothing else there needs it; the engine now loads when a cmdlet first runs.
+    private int _format = (int)ReleaseNoteFormat.Auto;
 
     /// <summary>
     /// <para type="description">The version running now: its own notes are not listed (exclusive bound). Omit it to list every version up to -To. Binds from the From or Version property of piped objects.</para>
