@@ -40,7 +40,7 @@
             Tags         = @('Upgrade', 'Docker', 'Compose', 'Kubernetes', 'Helm', 'Backup', 'Rollback', 'Infrahub', 'Linux', 'PSEdition_Core')
             ProjectUri   = 'https://github.com/upgradeops/UpgradeOps'
             LicenseUri   = 'https://github.com/upgradeops/UpgradeOps/blob/main/LICENSE'
-            # Filled from CHANGELOG.md by build.ps1.
+            # Filled from CHANGELOG.md by build.ps1 (long notes: a pointer to the CHANGELOG.md shipped beside this file).
             ReleaseNotes = ''
         }
     }

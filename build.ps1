@@ -47,6 +47,8 @@ $ModuleOut = Join-Path $OutDir 'UpgradeOps'
 $Manifest = Import-PowerShellDataFile (Join-Path $Root 'UpgradeOps.psd1')
 $SandboxVersion = $Version
 $ModuleVersion = $Manifest.ModuleVersion
+# The longest release notes written into the manifest itself (characters); see Get-ChangelogSection.
+$MaxManifestReleaseNotes = 4000
 # Child processes run the same PowerShell as this one (under `dotnet pwsh` the process itself is dotnet).
 $PwshPath = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
 
@@ -70,7 +72,12 @@ function Get-ChangelogSection {
     # The release notes of this version (or Unreleased) for the manifest's PSData.
     $changelog = Get-Content -Raw (Join-Path $Root 'CHANGELOG.md')
     $match = [regex]::Match($changelog, "(?ms)^## \[(?:$([regex]::Escape($ModuleVersion))|Unreleased)\][^\n]*\n(.*?)(?=^## \[|\z)")
-    if ($match.Success) { $match.Groups[1].Value.Trim() } else { "See CHANGELOG.md" }
+    $pointer = "See CHANGELOG.md in the module folder, or $($Manifest.PrivateData.PSData.ProjectUri)/blob/main/CHANGELOG.md"
+    if (-not $match.Success) { return $pointer }
+    # Every Import-Module parses the manifest, and a long string costs start-up time (80 KB of notes added about
+    # 40 ms): longer notes are pointed to, in the CHANGELOG.md that ships beside the manifest.
+    $section = $match.Groups[1].Value.Trim()
+    if ($section.Length -le $MaxManifestReleaseNotes) { $section } else { $pointer }
 }
 
 function Invoke-Build {
@@ -91,6 +98,7 @@ function Invoke-Build {
 
     Copy-Item (Join-Path $Root 'src/UpgradeOps/UpgradeOps.Format.ps1xml'), (Join-Path $Root 'src/UpgradeOps/UpgradeOps.Types.ps1xml') $ModuleOut
     Copy-Item (Join-Path $Root 'en-US/*.txt') (Join-Path $ModuleOut 'en-US')
+    Copy-Item (Join-Path $Root 'CHANGELOG.md') $ModuleOut
     $manifestText = Get-Content -Raw (Join-Path $Root 'UpgradeOps.psd1')
     $notes = (Get-ChangelogSection) -replace "'", "''"
     $manifestText = $manifestText -replace "ReleaseNotes = ''", "ReleaseNotes = '$notes'"

@@ -25,7 +25,10 @@ Describe 'Module manifest' -Tag 'Module' {
         $manifest.CmdletsToExport | Should -Not -Contain '*'
         $manifest.PrivateData.PSData.Tags | Should -Contain 'Upgrade'
         $manifest.PrivateData.PSData.ProjectUri | Should -Not -BeNullOrEmpty
-        $manifest.PrivateData.PSData.ReleaseNotes | Should -Match 'Test-UpgradePath'
+        # The notes themselves, or (when long, since every import parses them) a pointer to the CHANGELOG.md shipped beside the manifest.
+        $manifest.PrivateData.PSData.ReleaseNotes | Should -Match 'Test-UpgradePath|CHANGELOG\.md'
+        $manifest.PrivateData.PSData.ReleaseNotes.Length | Should -BeLessOrEqual 4000
+        Join-Path (Split-Path $env:UPGRADEOPS_MODULE) 'CHANGELOG.md' | Should -FileContentMatch 'Test-UpgradePath'
     }
 
     It 'exports exactly the cmdlets it lists' {
