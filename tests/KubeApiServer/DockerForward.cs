@@ -204,24 +204,19 @@ public sealed class DockerForward(string socketPath, IReadOnlyDictionary<string,
         var query = context.Request.Query;
         // A container not created or not started yet has no log: a kubelet answers 400 (waiting to start), not an empty
         // stream. Docker's follow on a created container ends at once, which a log reader would take for a finished run.
-        using (var state = await _http.GetAsync($"/containers/{Uri.EscapeDataString(container)}/json"))
-        {
-            var status = state.IsSuccessStatusCode ? (string?)JsonNode.Parse(await state.Content.ReadAsStringAsync())?["State"]?["Status"] : null;
-            if (status is null or "created")
-                throw new ApiException(400, "BadRequest", $"container {container} is waiting to start: ContainerCreating");
-        }
+        JsonNode? state;
+        using (var inspect = await _http.GetAsync($"/containers/{Uri.EscapeDataString(container)}/json"))
+            state = inspect.IsSuccessStatusCode ? JsonNode.Parse(await inspect.Content.ReadAsStringAsync())?["State"] : null;
+        if (state is null || (string?)state["Status"] == "created")
+            throw new ApiException(400, "BadRequest", $"container {container} is waiting to start: ContainerCreating");
         var tail = int.TryParse(query["tailLines"], out var n) ? n.ToString() : "all";
         var timestamps = query["timestamps"] == "true" ? "1" : "0";
         var until = "";
-        if (query["previous"] == "true")
+        if (query["previous"] == "true" && state["Running"]?.GetValue<bool>() == true && DateTimeOffset.TryParse((string?)state["StartedAt"], out var started))
         {
-            var state = JsonNode.Parse(await _http.GetStringAsync($"/containers/{Uri.EscapeDataString(container)}/json"))!["State"]!;
-            if (state["Running"]?.GetValue<bool>() == true && DateTimeOffset.TryParse((string?)state["StartedAt"], out var started))
-            {
-                // Seconds and milliseconds as Docker parses them ("s.fff"), whatever the culture.
-                var milliseconds = started.ToUnixTimeMilliseconds();
-                until = $"&until={milliseconds / 1000}.{milliseconds % 1000:D3}";
-            }
+            // Seconds and milliseconds as Docker parses them ("s.fff"), whatever the culture.
+            var milliseconds = started.ToUnixTimeMilliseconds();
+            until = $"&until={milliseconds / 1000}.{milliseconds % 1000:D3}";
         }
         // follow=true streams until the container ends, as the kubelet's log stream does (Docker's follow=1).
         var follow = query["follow"] == "true" ? "1" : "0";
