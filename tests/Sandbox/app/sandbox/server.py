@@ -3,6 +3,7 @@ import json
 import sys
 import os
 import signal
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,6 +47,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        if self.server.draining:
+            # Stopping: the proxy must not send another request on this connection.
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -67,8 +71,22 @@ class Handler(BaseHTTPRequestHandler):
         print(line + (" " + note if note else ""), flush=True)
         self.app.stats.count(status)
 
+    def setup(self):
+        super().setup()
+        self.server.track(self)
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            self.server.untrack(self)
+
     def _handle(self, method):
         started = time.monotonic()
+        if not self.server.begin(self):
+            # Drained between reading the request and answering it: nothing is sent, so the proxy retries elsewhere.
+            self.close_connection = True
+            return
         self._status, self._graphql_errors, note = 0, False, ""
         url = urlsplit(self.path)
         try:
@@ -91,6 +109,8 @@ class Handler(BaseHTTPRequestHandler):
             note += self._send_error(500, "internal server error")
         finally:
             self._log(started, note)
+            if self.server.end(self):
+                self.close_connection = True
 
     def do_GET(self):  # noqa: N802
         self._handle("GET")
@@ -103,6 +123,58 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class Server(ThreadingHTTPServer):
+    """Stops as a production server does on SIGTERM: no new connections, idle keep-alive connections closed, and every
+    request already being answered finished before the process exits. Exiting with a half-written answer made a proxy
+    cut its client's response (a failed request in a rolling upgrade), where a connection closed before any byte of an
+    answer is one the proxy retries on another server."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connections = {}  # handler -> answering a request now
+        self.connections_lock = threading.Lock()
+        self.draining = False
+
+    def track(self, handler):
+        with self.connections_lock:
+            self.connections[handler] = False
+
+    def untrack(self, handler):
+        with self.connections_lock:
+            self.connections.pop(handler, None)
+
+    def begin(self, handler):
+        """Marks the connection busy; False when the drain already closed it."""
+        with self.connections_lock:
+            if handler not in self.connections:
+                return False
+            self.connections[handler] = True
+            return True
+
+    def end(self, handler):
+        """Marks the connection idle; True when it must close (draining)."""
+        with self.connections_lock:
+            if handler in self.connections:
+                self.connections[handler] = False
+            return self.draining
+
+    def drain(self, timeout):
+        """Closes idle connections until none is left or the timeout passes; returns how many were still answering."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.connections_lock:
+                self.draining = True
+                # Closed under the lock, so that no request starts on a connection being closed.
+                for handler in [h for h, busy in self.connections.items() if not busy]:
+                    del self.connections[handler]
+                    try:
+                        handler.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                left = len(self.connections)
+            if left == 0 or time.monotonic() >= deadline:
+                return left
+            time.sleep(0.02)
+
     def handle_error(self, request, client_address):
         # A connection the client reset while its request was read is logged as such, without a traceback.
         if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
@@ -239,7 +311,10 @@ def serve(cfg=None):
         app.backend.deployment_id()
     except Exception as exc:  # noqa: BLE001
         warn("could not warm the deployment id: %s" % exc)
-    httpd.serve_forever(poll_interval=0.5)
+    # How long a SIGTERM waits for the accept loop to notice: every replica of a rolling upgrade pays it once.
+    httpd.serve_forever(poll_interval=0.05)
     httpd.server_close()
-    info("server stopped")
+    # Docker waits 30 s (the upgrade's stop timeout) before it kills: answers in progress get most of that.
+    left = httpd.drain(timeout=20)
+    info("server stopped" + (" (%d answers were cut off)" % left if left else ""))
     return 0
