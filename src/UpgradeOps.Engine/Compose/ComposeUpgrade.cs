@@ -341,7 +341,6 @@ public static partial class ComposeUpgrade
         var replaced = new List<string>();
         var started = new List<string>();
         var recreations = ComposeUpgradePlan.Recreations(target.Profile, target.Containers, role, newImages);
-        var minReady = TimeSpan.FromSeconds(target.Profile.Rolling.MinReadySeconds);
         foreach (var (container, newImage, alreadyReplaced) in recreations)
         {
             if (alreadyReplaced)
@@ -358,7 +357,8 @@ public static partial class ComposeUpgrade
             {
                 await ComposeHealth.WaitHealthyAsync(target.Engine, target.Deployment.Name, healthTimeout, ct, new[] { replacement.NewId }).ConfigureAwait(false);
                 // Before the next server stops, the load balancer must have this one back in rotation (rolling.minReadySeconds).
-                if (minReady > TimeSpan.Zero && !ReferenceEquals(container, recreations[^1].Container))
+                var minReady = ComposeUpgradePlan.MinReadyAfter(target.Profile, role, ReferenceEquals(container, recreations[^1].Container));
+                if (minReady > TimeSpan.Zero)
                 {
                     await Task.Delay(minReady, ct).ConfigureAwait(false);
                     await ComposeHealth.WaitHealthyAsync(target.Engine, target.Deployment.Name, healthTimeout, ct, new[] { replacement.NewId }).ConfigureAwait(false);

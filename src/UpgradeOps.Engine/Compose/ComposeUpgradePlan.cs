@@ -143,6 +143,14 @@ internal static class ComposeUpgradePlan
             }).ToList();
 
     /// <summary>
+    /// How long a rolling upgrade keeps a replaced container healthy before it stops the next: rolling.minReadySeconds
+    /// between API servers, since a load balancer takes a server it saw fail back only after a while; nothing after the
+    /// last one, and nothing between workers, which no load balancer routes to.
+    /// </summary>
+    public static TimeSpan MinReadyAfter(ProductProfile profile, ServiceRole role, bool last) =>
+        role == ServiceRole.Api && !last ? TimeSpan.FromSeconds(profile.Rolling.MinReadySeconds) : TimeSpan.Zero;
+
+    /// <summary>
     /// The image a container moves to: the new image of its repository, or (a container the plan did not see, e.g. on a
     /// resume after it was replaced) its own repository at the new images' tag.
     /// </summary>

@@ -215,6 +215,18 @@ public class ComposeUpgradePlanTests
     }
 
     [Theory]
+    [InlineData(ServiceRole.Api, false, 3)]
+    [InlineData(ServiceRole.Api, true, 0)]
+    [InlineData(ServiceRole.Worker, false, 0)]
+    [InlineData(ServiceRole.Worker, true, 0)]
+    public void A_rolling_upgrade_waits_minReadySeconds_only_between_API_servers(ServiceRole role, bool last, int expectedSeconds)
+    {
+        var profile = Profile();
+        profile.Rolling.MinReadySeconds = 3;
+        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), ComposeUpgradePlan.MinReadyAfter(profile, role, last));
+    }
+
+    [Theory]
     [InlineData("registry.local/app:1.7.5", "registry.local/app:1.7.6")]
     [InlineData("registry.local/app:1.7.6", "registry.local/app:1.7.6")]
     [InlineData("registry.local/app:latest", "registry.local/app:1.7.6")]
