@@ -66,6 +66,6 @@ $replace = ($result.Steps | Where-Object Name -eq 'recreate API' | Select-Object
 @(
     $figure
     New-BenchFigure -Figure 'Rolling upgrade, API replacement, N = 2 replicas / 2 x one replica''s start-to-healthy' -UpgradeOps $replace -Baseline (2 * $oneReplica) -Goal 1.2 `
-        -Note ('one replica {0:N2} s; each replica also pays its stop and its container''s creation (the baseline starts a stopped container), and the sandbox profile waits rolling.minReadySeconds = 3 s between replicas (its nginx keeps a failed backend out for 2 s); N = 1: a rolling upgrade needs two API servers and is refused (RollingNotPossible); N = 4 not measured: the sandbox has two API services' -f $oneReplica)
+        -Note ('one replica {0:N2} s; each replica also pays its stop and its container''s creation (the baseline starts a stopped container), and the sandbox profile waits rolling.minReadySeconds = 3 s between replicas (its nginx keeps a failed backend out for 2 s)' -f $oneReplica)
 ) | Write-BenchResult -Path $ResultFile
 Stop-Sandbox -RemoveVolumes | Out-Null

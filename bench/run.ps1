@@ -57,7 +57,7 @@ foreach ($name in $benchmarks.Keys) {
 }
 if (-not $Only) {
     $figures.Add((New-BenchFigure -Figure 'Rolling upgrade time for N = 1 and 4 API replicas' -Goal 1.2 -Unit '' `
-        -Note 'not measured: the sandbox has two API services (server-a, server-b), not a scalable one'))
+        -Note 'not measured: N = 1 is refused by design (a rolling upgrade needs two API servers: RollingNotPossible), and the sandbox has two API services (server-a, server-b), not four'))
 }
 
 function Get-Text([string[]] $Command) { try { (& $Command[0] $Command[1..($Command.Count - 1)] 2>$null | Select-Object -First 1) -join '' } catch { '' } }
