@@ -105,36 +105,34 @@ public sealed partial class PostgresTarget
         }
     }
 
-    public async Task<bool> DatabaseExistsAsync(string database, CancellationToken ct) =>
-        await PsqlAsync("postgres", $"SELECT count(*) FROM pg_database WHERE datname = '{database.Replace("'", "''")}'", ct).ConfigureAwait(false) == "1";
-
     /// <summary>
     /// Puts <paramref name="staged"/> in the place of <paramref name="database"/> in one transaction (the renames are
     /// both done or neither), after closing the connections still open to it. Returns the name the replaced database
-    /// now has (null when there was none), for the caller to drop once the application is back.
+    /// now has (null when there was none), for the caller to drop once the application is back. One psql run, not a check
+    /// and then the renames: each run is an exec, slow right after a large restore, and the application waits for the swap.
     /// </summary>
     public async Task<string?> ReplaceDatabaseAsync(string database, string staged, CancellationToken ct)
     {
         var replaced = $"upgradeops_replaced_{Guid.NewGuid():N}"[..36];
-        var exists = await DatabaseExistsAsync(database, ct).ConfigureAwait(false);
-        var sql = exists
-            ? $"SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid(); " +
-              $"ALTER DATABASE \"{database}\" RENAME TO \"{replaced}\"; ALTER DATABASE \"{staged}\" RENAME TO \"{database}\";"
-            : $"ALTER DATABASE \"{staged}\" RENAME TO \"{database}\";";
+        var name = database.Replace("'", "''");
+        var sql = $"SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid(); " +
+                  $"DO $upgradeops$ BEGIN IF EXISTS (SELECT FROM pg_database WHERE datname = '{name}') THEN ALTER DATABASE \"{database}\" RENAME TO \"{replaced}\"; END IF; END $upgradeops$; " +
+                  $"ALTER DATABASE \"{staged}\" RENAME TO \"{database}\"; " +
+                  $"SELECT count(*) FROM pg_database WHERE datname = '{replaced}';";
         // A client that reconnects between the terminate and the rename makes the rename fail: terminate again and retry.
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                await PsqlAsync("postgres", sql, ct).ConfigureAwait(false);
-                break;
+                // psql 15 prints every statement's result, older ones only the last: the count is the last line either way.
+                var output = await PsqlAsync("postgres", sql, ct).ConfigureAwait(false);
+                return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() == "1" ? replaced : null;
             }
             catch (UpgradeOpsException ex) when (attempt < 5 && ex.Message.Contains("being accessed by other users", StringComparison.Ordinal))
             {
                 await Task.Delay(200, ct).ConfigureAwait(false);
             }
         }
-        return exists ? replaced : null;
     }
 
     private const string RowCountQuery =

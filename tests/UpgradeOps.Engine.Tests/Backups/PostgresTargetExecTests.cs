@@ -5,18 +5,19 @@ using UpgradeOps.Compose;
 namespace UpgradeOps.Engine.Tests.Backups;
 
 /// <summary>
-/// Row counts in pg_dump's own snapshot when the server cannot be reached from here (a database pod): a psql session in
-/// the container holds the transaction. Runs against a PostgreSQL container of its own (host network, a port in
+/// PostgresTarget's tools run inside the database's container: row counts in pg_dump's own snapshot when the server cannot
+/// be reached from here (a database pod: a psql session in the container holds the transaction), and the swap of a
+/// restored database into the live one's place. Runs against a PostgreSQL container of its own (host network, a port in
 /// 56500-56999, image 127.0.0.1:5000/upgradeops/postgres:15), through Docker exec — the same code runs over pod exec.
 /// </summary>
 [Trait("Category", "Docker")]
-public sealed class PsqlSnapshotTests : IDisposable
+public sealed class PostgresTargetExecTests : IDisposable
 {
     private const string Password = "psql-snapshot-test";
     private readonly string _container = $"upgradeops-kubetest-snapshot-{Environment.ProcessId}";
     private readonly int _port = 56500 + Random.Shared.Next(500);
 
-    public PsqlSnapshotTests()
+    public PostgresTargetExecTests()
     {
         Docker("run", "-d", "--name", _container, "--network", "host", "-e", "POSTGRES_USER=sandbox", "-e", "POSTGRES_DB=sandbox",
             "-e", $"POSTGRES_PASSWORD={Password}", "-e", $"PGPORT={_port}", "127.0.0.1:5000/upgradeops/postgres:15");
@@ -73,5 +74,27 @@ public sealed class PsqlSnapshotTests : IDisposable
         var refused = new PostgresTarget(new DockerContainerExec(client, _container, new[] { "PGPASSWORD=wrong" }), "sandbox", "wrong", "sandbox", _port, null, null);
         var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => refused.ShareSnapshotAsync(default));
         Assert.Equal("DatabaseAuthenticationFailed", error.ErrorId);
+    }
+
+    [Fact]
+    public async Task A_restored_database_takes_the_live_ones_name_and_the_live_one_is_kept_aside_or_none_was_there()
+    {
+        using var engine = await DockerEngine.ConnectAsync("unix:///var/run/docker.sock", default);
+        var target = new PostgresTarget(new DockerContainerExec(engine.Client, _container, new[] { $"PGPASSWORD={Password}" }), "sandbox", Password, "sandbox", _port, null, null);
+        Assert.Equal(0, Sql("CREATE TABLE live (id int)").Exit);
+        await target.CreateDatabaseAsync("upgradeops_staged", default);
+        await target.PsqlAsync("upgradeops_staged", "CREATE TABLE restored (id int)", default);
+
+        var replaced = await target.ReplaceDatabaseAsync("sandbox", "upgradeops_staged", default);
+
+        Assert.StartsWith("upgradeops_replaced_", replaced);
+        Assert.Equal("public.restored", await target.PsqlAsync("sandbox", "SELECT 'public.' || tablename FROM pg_tables WHERE schemaname = 'public'", default));
+        Assert.Equal("public.live", await target.PsqlAsync(replaced!, "SELECT 'public.' || tablename FROM pg_tables WHERE schemaname = 'public'", default));
+
+        // No live database (a restore onto an emptied server): the restored one only takes the name.
+        await target.DropDatabaseAsync(replaced!, default);
+        await target.CreateDatabaseAsync("upgradeops_staged_2", default);
+        Assert.Null(await target.ReplaceDatabaseAsync("upgradeops_absent", "upgradeops_staged_2", default));
+        Assert.Equal("1", await target.PsqlAsync("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'upgradeops_absent'", default));
     }
 }
