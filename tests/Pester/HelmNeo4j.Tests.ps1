@@ -123,6 +123,21 @@ Describe 'The Neo4j of the real Infrahub chart on Helm, with the built-in profil
         Get-Replicas 'ih-infrahub-infrahub-server' | Should -BeGreaterThan 0
     }
 
+    It 'holds a server that exited before the watchdog froze it again once it answers (its exec refused meanwhile): the load goes on and says so' {
+        $null = Invoke-Cypher 'UNWIND range(1, 5) AS i CREATE (:AfterBackup {id: i})'
+        # The stand-in's one-shot fault: its next shutdown ends the process before its pid file goes, so the watchdog cannot
+        # freeze it and the container restarts; pod execs are refused until it is back.
+        & docker exec $graph touch /data/upgradeops-standin-exit-early
+        $restored = $b | Restore-DeploymentBackup -Deployment (Get-Ih) -Force -WarningVariable warnings -WarningAction SilentlyContinue
+        $restored | Should -Not -BeNullOrEmpty
+        $warned = $warnings -join "`n"
+        Write-Host "warnings: $warned"
+        $warned | Should -Match 'The Neo4j server \(process \d+\) in pod ih/\S+ \(container neo4j\) exited before it could be held stopped.+\(attempt 2 of 3\)'
+        & docker exec $graph test -e /data/upgradeops-standin-exit-early
+        $LASTEXITCODE | Should -Be 1 -Because 'the fault fires once'
+        Get-GraphFingerprint | Should -Be $before
+    }
+
     It 'plans the migration by pod exec in the server, because chart 4.1.13 renders no upgrade Job, and says so with -WhatIf' {
         # Before, an upgrade on this chart reported the migration done without 'infrahub upgrade' ever running.
         $builtIn = Join-Path $env:UPGRADEOPS_ROOT 'src/UpgradeOps.Engine/Profiles/BuiltIn/infrahub.yml'

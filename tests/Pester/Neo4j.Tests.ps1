@@ -178,6 +178,29 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
         Get-SideFingerprint | Should -Be $sideSeeded
     }
 
+    It 'holds a server that exits before the watchdog froze it again once it answers: the backup goes on and says so' {
+        Wait-GraphHealthy 20
+        $atStart = Get-GraphFingerprint -Password $password
+        $database = Get-GraphContainer database
+        $restarts = [int](docker inspect -f '{{.RestartCount}}' $database)
+        # The stand-in's one-shot fault: its next shutdown ends the process before its pid file goes, so the watchdog
+        # cannot freeze it and the container restarts (what a server that outruns the watchdog does).
+        docker exec $database touch /data/upgradeops-standin-exit-early
+        $taken = $d | New-DeploymentBackup -Path (Join-Path $TestDrive 'exited') -Force -ErrorAction Stop -WarningVariable exitWarnings -WarningAction SilentlyContinue
+        $warned = $exitWarnings -join "`n"
+        Write-Host "warnings: $warned"
+        $warned | Should -Match 'The Neo4j server \(process \d+\) in container \w+ exited before it could be held stopped, so its container restarts; nothing was done yet\. Waiting for it to answer, then holding it again \(attempt 2 of 3\)'
+        ($taken.Components | Where-Object Kind -eq 'Neo4jDump').Neo4jEdition | Should -Be 'Community'
+        # Two restarts: the exit, then the end of the shutdown the second, held, stop was resumed into.
+        [int](docker inspect -f '{{.RestartCount}}' $database) | Should -Be ($restarts + 2)
+        docker exec $database test -e /data/upgradeops-standin-exit-early
+        $LASTEXITCODE | Should -Be 1 -Because 'the fault fires once'
+        Wait-GraphHealthy 20
+        Get-GraphFingerprint -Password $password | Should -Be $atStart
+        $verification = $taken | Test-DeploymentBackup -Deployment $d
+        $verification.Passed | Should -BeTrue -Because ($verification.Checks | Format-Table -AutoSize | Out-String)
+    }
+
     It 'refuses a dump truncated in the backup with BackupTruncated before anything stops; with -Force neo4j-admin refuses it (Neo4jLoadFailed), nothing is loaded and it serves again' {
         $copy = Join-Path $TestDrive 'truncated'
         Copy-Item -Recurse $backup.Path $copy

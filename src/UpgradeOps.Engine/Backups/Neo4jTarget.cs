@@ -23,9 +23,10 @@ public sealed class Neo4jTarget
     /// the very end of its shutdown, the store closed and its lock released) the process is frozen with SIGSTOP before it can
     /// exit, so the container's main process never ends and the container is neither stopped nor restarted while
     /// neo4j-admin works. infrahub-backup ships a Go binary (inotify) for this; a shell loop needs nothing in the image.
-    /// It prints its own process id, so it can be stopped when the server never goes away.
+    /// It prints its own process id, so it can be stopped when the server never goes away; it ends on its own when the
+    /// server exits first.
     /// </summary>
-    internal const string WatchdogScript = "(while [ -e \"$2\" ]; do :; done; kill -STOP \"$1\" && echo \"$1\" > \"$3\") </dev/null >/dev/null 2>&1 & echo $!";
+    internal const string WatchdogScript = "(while [ -e \"$2\" ] && kill -0 \"$1\" 2>/dev/null; do :; done; kill -STOP \"$1\" 2>/dev/null && echo \"$1\" > \"$3\") </dev/null >/dev/null 2>&1 & echo $!";
 
     /// <summary>Where the watchdog notes the process it froze, so a run killed before it resumed the server is found and undone by the next.</summary>
     internal const string HeldMarker = "/tmp/upgradeops-neo4j-held";
@@ -64,6 +65,8 @@ public sealed class Neo4jTarget
     public bool WasStopped { get; private set; }
     /// <summary>How long the server may take to shut down (infrahub-backup waits 120 s).</summary>
     internal TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(120);
+    /// <summary>How many times a server that exits before it is frozen is held again (nothing was done while it exited).</summary>
+    internal int HoldAttempts { get; init; } = 3;
 
     /// <summary>
     /// User and password: the profile's userVariable/passwordVariable when it names them, else NEO4J_AUTH=user/password
@@ -317,8 +320,28 @@ public sealed class Neo4jTarget
     /// asked to shut down (SIGTERM) and waited for until it is frozen (State T); afterwards, whatever happened, the watchdog
     /// ended and the process continued (SIGCONT), with no cancellation. The server then ends its shutdown and the
     /// container's restart policy (or the platform) brings it back, as with infrahub-backup.
+    /// A server that exits before the watchdog froze it (a busy machine can miss the moment) has done nothing yet: once
+    /// it answers again it is held again, up to <see cref="HoldAttempts"/> times.
     /// </summary>
     private async Task WhileStoppedAsync(Func<Task> work, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var server = await ServerProcessAsync(ct).ConfigureAwait(false);
+            if (await TryHoldAsync(server, work, ct).ConfigureAwait(false)) return;
+            if (attempt == HoldAttempts)
+                throw new UpgradeOpsException("Neo4jStopFailed", ErrorKind.InvalidOperation, Name,
+                    $"The Neo4j server in {_exec.Description} exited instead of being held stopped, {HoldAttempts} times in a row, so its container restarted each time; " +
+                    "nothing was dumped or loaded. Wait until the database container is healthy again, then run it again; if it happens again, the machine may be too busy " +
+                    "for the watchdog to catch the server between its shutdown and its exit.");
+            _log?.LogWarning("The Neo4j server (process {Pid}) in {Where} exited before it could be held stopped, so its container restarts; nothing was done yet. " +
+                "Waiting for it to answer, then holding it again (attempt {Next} of {Attempts}).", server.Id, _exec.Description, attempt + 1, HoldAttempts);
+            await WaitAnsweringAsync(StopTimeout, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The server's process id (its pid file) and start time (a restarted container can give the next server the same id).</summary>
+    private async Task<(string Id, string StartTime)> ServerProcessAsync(CancellationToken ct)
     {
         var pidFile = await RunAsync(new[] { "cat", PidFile }, ct).ConfigureAwait(false);
         var pid = pidFile.StandardOutputText.Trim();
@@ -326,6 +349,19 @@ public sealed class Neo4jTarget
             throw new UpgradeOpsException("Neo4jProcessNotFound", ErrorKind.ResourceUnavailable, Name,
                 $"The Neo4j server in {_exec.Description} has no process id in {PidFile} ({Redact(pidFile.StandardError.Trim())}): it is not running, or not the official image's layout. " +
                 "Start the database container and run it again.");
+        if (await ProcessStateAsync(pid, ct).ConfigureAwait(false) is not { } state)
+            throw new UpgradeOpsException("Neo4jProcessNotFound", ErrorKind.ResourceUnavailable, Name,
+                $"The Neo4j server in {_exec.Description} (process {pid} in {PidFile}) is not running. Wait until the database container is healthy again, then run it again.");
+        return (pid, state.StartTime);
+    }
+
+    /// <summary>
+    /// One hold: true once <paramref name="work"/> ran with the server frozen (and it was resumed); false when the server
+    /// exited before it was frozen, before any work: its container restarts, and the watchdog ended with it (or on its own).
+    /// </summary>
+    private async Task<bool> TryHoldAsync((string Id, string StartTime) server, Func<Task> work, CancellationToken ct)
+    {
+        var pid = server.Id;
         var watchdog = await RunAsync(new[] { "sh", "-c", WatchdogScript, "upgradeops-neo4j-watchdog", pid, PidFile, HeldMarker }, ct).ConfigureAwait(false);
         var watchdogPid = watchdog.StandardOutputText.Trim();
         if (watchdog.ExitCode != 0 || watchdogPid.Length == 0 || !watchdogPid.All(char.IsAsciiDigit))
@@ -337,8 +373,9 @@ public sealed class Neo4jTarget
             var term = await RunAsync(new[] { "kill", pid }, ct).ConfigureAwait(false);
             if (term.ExitCode != 0) throw AdminFailure("Neo4jStopFailed", $"kill {pid}", term);
             WasStopped = true;
-            await WaitFrozenAsync(pid, ct).ConfigureAwait(false);
+            if (!await WaitFrozenAsync(server, ct).ConfigureAwait(false)) return false;
             await work().ConfigureAwait(false);
+            return true;
         }
         catch (Exception ex)
         {
@@ -347,48 +384,68 @@ public sealed class Neo4jTarget
         }
         finally
         {
-            await RunAsync(new[] { "kill", watchdogPid }, CancellationToken.None).ConfigureAwait(false);
-            var resumed = await RunAsync(new[] { "kill", "-CONT", pid }, CancellationToken.None).ConfigureAwait(false);
-            await RunAsync(new[] { "rm", "-f", HeldMarker }, CancellationToken.None).ConfigureAwait(false);
-            if (resumed.ExitCode != 0)
+            var frozen = WasFrozen;
+            WasFrozen = false;
+            if (failure is not null || frozen)
             {
-                _log?.LogWarning("Neo4j (process {Pid}) in {Where} could not be resumed: {Error}", pid, _exec.Description, Redact(resumed.StandardError.Trim()));
-                if (failure is null) throw AdminFailure("Neo4jResumeFailed", $"kill -CONT {pid}", resumed);
+                try
+                {
+                    await RunAsync(new[] { "kill", watchdogPid }, CancellationToken.None).ConfigureAwait(false);
+                    var resumed = await RunAsync(new[] { "kill", "-CONT", pid }, CancellationToken.None).ConfigureAwait(false);
+                    await RunAsync(new[] { "rm", "-f", HeldMarker }, CancellationToken.None).ConfigureAwait(false);
+                    if (resumed.ExitCode != 0)
+                    {
+                        _log?.LogWarning("Neo4j (process {Pid}) in {Where} could not be resumed: {Error}", pid, _exec.Description, Redact(resumed.StandardError.Trim()));
+                        if (failure is null) throw AdminFailure("Neo4jResumeFailed", $"kill -CONT {pid}", resumed);
+                    }
+                }
+                // The error that ended the hold is the one raised: a container that restarted under it refuses these commands too.
+                catch (Exception cleanup) when (failure is not null && cleanup is UpgradeOpsException or Docker.DotNet.DockerApiException)
+                {
+                    _log?.LogWarning("Neo4j (process {Pid}) in {Where} could not be resumed after the failure: {Error}", pid, _exec.Description, cleanup.Message);
+                }
             }
         }
     }
 
-    private async Task WaitFrozenAsync(string pid, CancellationToken ct)
+    /// <summary>Whether the current hold saw the server frozen (so it must be resumed).</summary>
+    private bool WasFrozen { get; set; }
+
+    /// <summary>True once the server is frozen; false when it exited (or its container restarted) first.</summary>
+    private async Task<bool> WaitFrozenAsync((string Id, string StartTime) server, CancellationToken ct)
     {
+        var pid = server.Id;
         var deadline = DateTime.UtcNow + StopTimeout;
         while (true)
         {
             var state = await ProcessStateAsync(pid, ct).ConfigureAwait(false);
-            if (state is null || state.ExitCode != 0)
-                throw new UpgradeOpsException("Neo4jStopFailed", ErrorKind.InvalidOperation, Name,
-                    $"The Neo4j server (process {pid}) in {_exec.Description} exited instead of being held stopped, so its container stops or restarts. " +
-                    "Wait until the database container is healthy again, then run it again.");
-            if (state.StandardOutputText.TrimStart().StartsWith('T')) return;
+            if (state is null || state.Value.StartTime != server.StartTime) return false;
+            if (state.Value.State.StartsWith('T'))
+            {
+                WasFrozen = true;
+                return true;
+            }
             if (DateTime.UtcNow >= deadline)
                 throw new UpgradeOpsException("Neo4jStopFailed", ErrorKind.OperationTimeout, Name,
-                    $"The Neo4j server (process {pid}) in {_exec.Description} did not shut down within {StopTimeout.TotalSeconds:N0} s (state {state.StandardOutputText.Trim()}); " +
+                    $"The Neo4j server (process {pid}) in {_exec.Description} did not shut down within {StopTimeout.TotalSeconds:N0} s (state {state.Value.State}); " +
                     "it was resumed. Look at the database's logs, then run it again.");
             await Task.Delay(PollInterval, ct).ConfigureAwait(false);
         }
     }
 
     /// <summary>
-    /// The process's State line, or null when its container is no longer running: the server ended its shutdown before the
-    /// watchdog froze it (a busy machine can miss the moment), and the Engine refuses commands while the restart policy
-    /// brings the container back (seen on the graph sandbox as a 409 "is restarting").
+    /// The process's state letter and start time from /proc/PID/stat, or null when it is gone or its container is no longer
+    /// running: the server ended its shutdown before the watchdog froze it, and the Engine (a 409 "is restarting", seen on
+    /// the graph sandbox) or the kubelet (exec refused) turns commands away while the container comes back.
     /// </summary>
-    private async Task<ExecResult?> ProcessStateAsync(string pid, CancellationToken ct)
+    private async Task<(string State, string StartTime)?> ProcessStateAsync(string pid, CancellationToken ct)
     {
+        ExecResult result;
         try
         {
-            return await RunAsync(new[] { "sed", "-n", "s/^State:\t//p", $"/proc/{pid}/status" }, ct).ConfigureAwait(false);
+            result = await RunAsync(new[] { "cat", $"/proc/{pid}/stat" }, ct).ConfigureAwait(false);
         }
-        catch (UpgradeOpsException ex) when (ex.ErrorId == "ContainerExecFailed")
+        catch (UpgradeOpsException ex) when (ex.ErrorId is "ContainerExecFailed" or "PodExecFailed")
         {
             return null;
         }
@@ -396,6 +453,19 @@ public sealed class Neo4jTarget
         {
             return null;
         }
+        return result.ExitCode == 0 ? ParseStat(result.StandardOutputText) : null;
+    }
+
+    /// <summary>
+    /// State (field 3) and start time (field 22) of a /proc/PID/stat line; the command name (field 2) is in parentheses
+    /// and may hold spaces, so the fields are counted after its closing one.
+    /// </summary>
+    internal static (string State, string StartTime)? ParseStat(string stat)
+    {
+        var close = stat.LastIndexOf(')');
+        if (close < 0) return null;
+        var fields = stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return fields.Length > 19 ? (fields[0], fields[19]) : null;
     }
 
     /// <summary>

@@ -33,8 +33,10 @@ public sealed class Neo4jTargetTests : IDisposable
         public string Description => "fake neo4j container";
         public (int Exit, string Output, string Error) Components { get; set; } = (0, "edition\n\"community\"\n", "");
         public string ProcessState { get; set; } = "T (stopped)";
-        public bool ProcessGone { get; set; }
-        public bool ContainerRestarting { get; set; }
+        /// <summary>How many holds the server exits in before the watchdog freezes it; then <see cref="ExitSeen"/> says what the state read sees.</summary>
+        public int ExitsBeforeFrozen { get; set; }
+        public ExitSeen ExitSeen { get; set; }
+        private bool _exited;
         public (int Exit, string Error)? DumpFailure { get; set; }
         public (int Exit, string Error)? LoadFailure { get; set; }
         public (int Exit, string Error)? CheckFailure { get; set; }
@@ -57,14 +59,32 @@ public sealed class Neo4jTargetTests : IDisposable
                 return Task.FromResult(new ExecResult(Components.Exit, Components.Error, Components.Output));
             if (line.StartsWith("cypher-shell", StringComparison.Ordinal) && CypherFailure is { } refused)
                 return Task.FromResult(new ExecResult(refused.Exit, refused.Error, ""));
-            if (line == $"cat {Neo4jTarget.PidFile}") return Task.FromResult(Ok("4242\n"));
+            if (line == $"cat {Neo4jTarget.PidFile}")
+            {
+                _exited = false;
+                return Task.FromResult(Ok("4242\n"));
+            }
+            if (line == "kill 4242" && ExitsBeforeFrozen > 0)
+            {
+                ExitsBeforeFrozen--;
+                _exited = true;
+            }
             if (Commands[^1].StartsWith("watchdog", StringComparison.Ordinal)) return Task.FromResult(Ok("4343\n"));
             if (line == "kill -CONT 4242" && ResumeFails) return Task.FromResult(new ExecResult(1, "kill: (4242) - No such process", ""));
-            if (command[0] == "sed" && ContainerRestarting)
-                throw new UpgradeOpsException("ContainerExecFailed", ErrorKind.InvalidOperation, "exec",
-                    "The Docker Engine refused to start a command in the container (HTTP/1.1 409 Conflict: {\"message\":\"Container 8beb is restarting, wait until the container is running\"}). Check that the container is running.");
-            if (command[0] == "sed")
-                return Task.FromResult(ProcessGone ? new ExecResult(2, "sed: can't read /proc/4242/status: No such file or directory", "") : Ok(ProcessState + "\n"));
+            if (line == "cat /proc/4242/stat")
+            {
+                if (!_exited) return Task.FromResult(Ok(Stat(ProcessState[..1], 1000)));
+                return ExitSeen switch
+                {
+                    ExitSeen.DockerRestarting => throw new UpgradeOpsException("ContainerExecFailed", ErrorKind.InvalidOperation, "exec",
+                        "The Docker Engine refused to start a command in the container (HTTP/1.1 409 Conflict: {\"message\":\"Container 8beb is restarting, wait until the container is running\"}). Check that the container is running."),
+                    ExitSeen.PodRestarting => throw new UpgradeOpsException("PodExecFailed", ErrorKind.ConnectionError, "ns/pod",
+                        "The Kubernetes API did not start a command in pod ns/pod (container neo4j): The server returned status code '500' when status code '101' was expected."),
+                    // The restarted container's server got the same process id: only its start time tells it from the one stopped.
+                    ExitSeen.SameIdRestarted => Task.FromResult(Ok(Stat("S", 2000))),
+                    _ => Task.FromResult(new ExecResult(1, "cat: can't open '/proc/4242/stat': No such file or directory", "")),
+                };
+            }
             if (command[0] == "whoami") return Task.FromResult(Ok(Whoami + "\n"));
             if (line.StartsWith("neo4j-admin database dump", StringComparison.Ordinal))
             {
@@ -106,6 +126,12 @@ public sealed class Neo4jTargetTests : IDisposable
         }
     }
 
+    /// <summary>A /proc/PID/stat line of the server (a command name with a space and a parenthesis, as a JVM's may be).</summary>
+    private static string Stat(string state, long startTime) =>
+        $"4242 (java (x) y) {state} 1 1 1 0 -1 4194560 100 0 0 0 5 2 0 0 20 0 40 0 {startTime} 3000000 9000 18446744073709551615\n";
+
+    public enum ExitSeen { Gone, DockerRestarting, PodRestarting, SameIdRestarted }
+
     private static readonly Dictionary<string, string> InfrahubEnvironment = new()
     {
         // As Infrahub's docker-compose.yml gives the database service its credentials.
@@ -120,7 +146,7 @@ public sealed class Neo4jTargetTests : IDisposable
 
     private const string Recover = $"recover {Neo4jTarget.HeldMarker}";
     private const string Detect = "cypher-shell -d system --format plain CALL dbms.components() YIELD edition";
-    private static readonly string[] Stop = [$"cat {Neo4jTarget.PidFile}", $"watchdog 4242 {Neo4jTarget.PidFile} {Neo4jTarget.HeldMarker}", "kill 4242", "sed -n s/^State:\t//p /proc/4242/status"];
+    private static readonly string[] Stop = [$"cat {Neo4jTarget.PidFile}", "cat /proc/4242/stat", $"watchdog 4242 {Neo4jTarget.PidFile} {Neo4jTarget.HeldMarker}", "kill 4242", "cat /proc/4242/stat"];
     private static readonly string[] Resume = ["kill 4343", "kill -CONT 4242", $"rm -f {Neo4jTarget.HeldMarker}"];
 
     [Fact]
@@ -143,7 +169,7 @@ public sealed class Neo4jTargetTests : IDisposable
         await Task.Delay(30);
         _server.ProcessState = "T (stopped)";
         await dumping;
-        Assert.True(_server.Commands.Count(c => c.StartsWith("sed", StringComparison.Ordinal)) > 1);
+        Assert.True(_server.Commands.Count(c => c == "cat /proc/4242/stat") > 2);
         Assert.Equal([.. Resume], _server.Commands.TakeLast(3));
     }
 
@@ -189,24 +215,59 @@ public sealed class Neo4jTargetTests : IDisposable
         Assert.Equal([.. Resume], _server.Commands.TakeLast(3));
     }
 
-    [Fact]
-    public async Task A_server_whose_container_restarts_instead_of_freezing_is_reported_as_exited_and_nothing_is_dumped()
+    [Theory]
+    [InlineData(ExitSeen.Gone)]
+    [InlineData(ExitSeen.DockerRestarting)]
+    [InlineData(ExitSeen.PodRestarting)]
+    [InlineData(ExitSeen.SameIdRestarted)]
+    public async Task A_server_that_exits_before_it_is_frozen_is_held_again_once_it_answers_and_the_dump_goes_on(ExitSeen seen)
     {
-        _server.ContainerRestarting = true;
+        _server.ExitsBeforeFrozen = 2;
+        _server.ExitSeen = seen;
+        var log = new CapturedLog();
+        var output = new MemoryStream();
+        Assert.Equal(Neo4jEdition.Community, await Target(log: log).DumpAsync(output, default));
+        Assert.Equal(DumpBytes, output.ToArray());
+        // Each exited hold: nothing resumed or killed (the watchdog ended with the server), the server waited for, held again.
+        string[] exited = [.. Stop, "cypher-shell -d system --format plain CALL dbms.components() YIELD edition"];
+        Assert.Equal([Recover, Detect, .. exited, .. exited, .. Stop, "neo4j-admin database dump --to-stdout neo4j", .. Resume], _server.Commands);
+        Assert.Equal(2, log.Lines.Count(l => l.Contains("(process 4242) in fake neo4j container exited before it could be held stopped", StringComparison.Ordinal)));
+        Assert.Contains(log.Lines, l => l.Contains("attempt 3 of 3", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(ExitSeen.Gone)]
+    [InlineData(ExitSeen.PodRestarting)]
+    public async Task A_server_that_exits_before_it_is_frozen_every_time_is_reported_and_nothing_is_dumped(ExitSeen seen)
+    {
+        _server.ExitsBeforeFrozen = 3;
+        _server.ExitSeen = seen;
         var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().DumpAsync(new MemoryStream(), default));
         Assert.Equal(("Neo4jStopFailed", ErrorKind.InvalidOperation), (error.ErrorId, error.Kind));
-        Assert.Contains("exited instead of being held stopped", error.Message);
+        Assert.Contains("exited instead of being held stopped, 3 times in a row", error.Message);
         Assert.DoesNotContain(_server.Commands, c => c.StartsWith("neo4j-admin", StringComparison.Ordinal));
+        Assert.DoesNotContain(_server.Commands, c => c.StartsWith("kill -CONT", StringComparison.Ordinal));
     }
 
     [Fact]
-    public async Task A_server_that_exits_instead_of_freezing_is_reported_and_nothing_is_dumped()
+    public async Task A_load_whose_server_exits_before_it_is_frozen_loads_once_it_is_held()
     {
-        _server.ProcessGone = true;
-        var error = await Assert.ThrowsAsync<UpgradeOpsException>(() => Target().DumpAsync(new MemoryStream(), default));
-        Assert.Equal("Neo4jStopFailed", error.ErrorId);
-        Assert.DoesNotContain(_server.Commands, c => c.StartsWith("neo4j-admin", StringComparison.Ordinal));
+        _server.ExitsBeforeFrozen = 1;
+        await Target().LoadAsync(new MemoryStream(DumpBytes), Neo4jEdition.Community, default);
+        Assert.Equal(DumpBytes, _server.Loaded);
+        Assert.Single(_server.Commands, c => c.Contains("neo4j-admin database load", StringComparison.Ordinal));
     }
+
+    [Theory]
+    [InlineData("4242 (java) T 1 1 1 0 -1 4194560 100 0 0 0 5 2 0 0 20 0 40 0 1234 3000000 9000", "T", "1234")]
+    [InlineData("7 (my (odd) name) S 1 1 1 0 -1 4194560 100 0 0 0 5 2 0 0 20 0 40 0 99 1 2", "S", "99")]
+    public void A_proc_stat_line_gives_the_state_and_the_start_time(string stat, string state, string startTime) =>
+        Assert.Equal((state, startTime), Neo4jTarget.ParseStat(stat));
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("4242 (java) T 1 1")]
+    public void A_short_proc_stat_line_gives_nothing(string stat) => Assert.Null(Neo4jTarget.ParseStat(stat));
 
     [Fact]
     public async Task A_server_that_cannot_be_resumed_after_a_good_dump_is_an_error()

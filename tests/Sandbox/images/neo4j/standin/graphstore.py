@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 VERSION = "5.20.0"
 DATA = os.environ.get("NEO4J_STANDIN_DATA", "/data")
 PID_FILE = "/var/lib/neo4j/run/neo4j.pid"
+EXIT_EARLY = os.path.join(DATA, "upgradeops-standin-exit-early")
 MAGIC = b"UPGRADEOPS-GRAPHSTORE-DUMP 1\n"
 USER_UID = 7474  # the official image's neo4j user and group id
 
@@ -501,6 +502,14 @@ def console():
     httpd.server_close()
     with server.lock:
         server.close_all()
+    # Fault for the tests, once: the process ends (a second after the SIGTERM, as a shutdown takes time) before its pid
+    # file goes, so no watchdog can freeze it: what a server that outruns the watchdog, or dies, looks like. The container
+    # then restarts.
+    if os.path.exists(EXIT_EARLY):
+        os.unlink(EXIT_EARLY)
+        time.sleep(1)
+        log("Exiting before the pid file is removed (test fault).")
+        os._exit(0)
     os.unlink(PID_FILE)
     log("Stopped.")
     # What a JVM still does after Neo4j removed its pid file (shutdown hooks, exit): the window the watchdog uses.
