@@ -236,7 +236,7 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
     public SwitchParameter RequireReadiness { get; set; }
 
     /// <summary>
-    /// <para type="description">The API's base URL (an absolute http or https URL). It is probed every 20 ms during the upgrade, and the time it did not answer is the result's Downtime: on a Helm release give the URL users reach (an ingress, or a Service reached from here), since a release has no API endpoint of its own and without -ApiEndpoint its Downtime is not measured (0); a Compose deployment's own published API port is used when it is not given. With -RequireReadiness it is also the API the BackgroundTasks item asks, as for Test-UpgradeReadiness -ApiEndpoint; without it, on a Helm release, the readiness check reaches the API through a port-forward to a ready API pod, opened and closed before the upgrade starts.</para>
+    /// <para type="description">The API's base URL (an absolute http or https URL, without a user name or password). It is probed every 20 ms during the upgrade, and the time it did not answer is the result's Downtime: on a Helm release give the URL users reach (an ingress, or a Service reached from here), since a release has no API endpoint of its own and without -ApiEndpoint its Downtime is not measured (0); a Compose deployment's own published API port is used when it is not given. With -RequireReadiness it is also the API the BackgroundTasks item asks, as for Test-UpgradeReadiness -ApiEndpoint; without it, on a Helm release, the readiness check reaches the API through a port-forward to a ready API pod, opened and closed before the upgrade starts.</para>
     /// </summary>
     [Parameter]
     public string? ApiEndpoint { get; set; }

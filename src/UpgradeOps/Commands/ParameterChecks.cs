@@ -15,16 +15,27 @@ internal static class ParameterChecks
     }
 
     /// <summary>
-    /// -ApiEndpoint is an absolute http or https URL; ApiEndpointInvalid with the value as the target (it was taken apart
-    /// only when first used: an upgrade had changed the release's values by then).
+    /// -ApiEndpoint is an absolute http or https URL with no user name or password in it; ApiEndpointInvalid with the value
+    /// as the target, its user:password masked (it was taken apart only when first used: an upgrade had changed the
+    /// release's values by then).
     /// </summary>
     public static void ApiEndpoint(string? endpoint)
     {
         if (endpoint is null) return;
+        var shown = WithoutCredentials(endpoint);
         if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-            throw new UpgradeOpsException("ApiEndpointInvalid", ErrorKind.InvalidArgument, endpoint,
-                $"-ApiEndpoint '{endpoint}' is not an http or https URL. Give the API's base URL as a browser opens it, such as https://infrahub.example.com or http://127.0.0.1:8000.");
+            throw new UpgradeOpsException("ApiEndpointInvalid", ErrorKind.InvalidArgument, shown,
+                $"-ApiEndpoint '{shown}' is not an http or https URL. Give the API's base URL as a browser opens it, such as https://infrahub.example.com or http://127.0.0.1:8000.");
+        // An accepted URL shows in every check's detail, the progress and the reports.
+        if (uri.UserInfo.Length > 0)
+            throw new UpgradeOpsException("ApiEndpointInvalid", ErrorKind.InvalidArgument, shown,
+                $"-ApiEndpoint '{shown}' carries a user name or password, which would show in every result that names the URL. " +
+                $"Give the URL without them, such as {uri.Scheme}://{uri.Authority}{uri.AbsolutePath.TrimEnd('/')}.");
     }
+
+    /// <summary>The text with whatever sits between "://" and "@" (a URL's user:password) replaced by ***, parsable or not.</summary>
+    internal static string WithoutCredentials(string text) =>
+        System.Text.RegularExpressions.Regex.Replace(text, "(?<=://)[^/?#]*@", "***@");
 
     /// <summary>A maintenance window ends after it starts; InvalidWindow with the window as the target.</summary>
     public static void Window(DateTimeOffset[]? window)

@@ -126,7 +126,7 @@ public sealed class TestPostUpgradeCommand : EngineCmdlet
     public TimeSpan? CheckTimeout { get; set; }
 
     /// <summary>
-    /// <para type="description">The API's base URL, when the one found from the profile is not reachable from here (e.g. http://127.0.0.1:8000). Optional on a Helm release: without it the API is reached through a port-forward to a ready API pod that the command opens and closes itself; with it (an ingress URL) no port-forward is opened.</para>
+    /// <para type="description">The API's base URL, without a user name or password, when the one found from the profile is not reachable from here (e.g. http://127.0.0.1:8000). Optional on a Helm release: without it the API is reached through a port-forward to a ready API pod that the command opens and closes itself; with it (an ingress URL) no port-forward is opened.</para>
     /// </summary>
     [Parameter]
     public string? ApiEndpoint { get; set; }

@@ -217,6 +217,18 @@ function New-BinderCase([string] $Name, [scriptblock] $Run, [string] $ErrorId, [
         ErrorId = 'ApiEndpointInvalid'; Category = 'InvalidArgument'; Target = 'ftp://127.0.0.1:8000'
     }
     @{
+        Name = 'Test-PostUpgrade -ApiEndpoint of another scheme with a password in it'
+        Run = { param($Dir) Test-PostUpgrade -Deployment (New-TestDeployment -Profile "$env:UPGRADEOPS_ROOT/tests/Sandbox/profile.yml" -Location (Join-Path $Dir 'docker-compose.yml')) -ApiEndpoint 'ftp://admin:pa55-canary@127.0.0.1:8000' }
+        ErrorId = 'ApiEndpointInvalid'; Category = 'InvalidArgument'; Target = 'ftp://***@127.0.0.1:8000'
+        Message = '^(?!.*pa55-canary)'
+    }
+    @{
+        Name = 'Invoke-Upgrade -ApiEndpoint with a user and password in it'
+        Run = { param($Dir) Invoke-Upgrade -Deployment (New-TestDeployment -Profile "$env:UPGRADEOPS_ROOT/tests/Sandbox/profile.yml" -Location (Join-Path $Dir 'docker-compose.yml')) -To 1.7.6 -SkipBackup -ApiEndpoint 'https://admin:pa55-canary@infrahub.example.com/' -Force }
+        ErrorId = 'ApiEndpointInvalid'; Category = 'InvalidArgument'; Target = 'https://***@infrahub.example.com/'
+        Message = '^(?!.*pa55-canary).*without them, such as https://infrahub\.example\.com\.'
+    }
+    @{
         Name = 'Test-UpgradeReadiness -ApiEndpoint that is not a URL'
         Run = { param($Dir) Test-UpgradeReadiness -Deployment (New-TestDeployment -Profile "$env:UPGRADEOPS_ROOT/tests/Sandbox/profile.yml" -Location (Join-Path $Dir 'docker-compose.yml')) -To 1.7.6 -ApiEndpoint 'http//127.0.0.1' }
         ErrorId = 'ApiEndpointInvalid'; Category = 'InvalidArgument'; Target = 'http//127.0.0.1'
