@@ -296,4 +296,29 @@ configurationRules:
         Assert-RoundTrip $diag -Type UpgradeOps.DiagnosticReport -Secret $password
     }
 
+    It 'says MigrationOutcomeUnknown, not Succeeded, when the Job left no log before helm deleted it and the command exits 0 on failure; -RollbackOnFailure returns to 1.7.5' -Tag 'Fault' {
+        # A product whose migration exits 0 after a failure (as Infrahub's 'infrahub upgrade' does) is judged by its log
+        # (migration.failurePatterns); this Job prints nothing and is deleted on success, so there is no log to judge.
+        $judged = Join-Path $TestDrive 'failure-patterns-profile.yml'
+        (Get-Content -Raw $profilePath).Replace("  command: [sandbox, upgrade]`n", "  command: [sandbox, upgrade]`n  failurePatterns: ['migration .* failed']`n") | Set-Content $judged
+        $silent = Join-Path $TestDrive 'values-silent.yaml'
+        "migration:`n  deleteOnSuccess: true`n  silent: true`n" | Set-Content $silent
+        $before = Get-UpgradeDeployment -Namespace hv -Release hv -Kubeconfig $server.KubeconfigPath -Profile $judged -WarningAction SilentlyContinue
+        $fresh = $before | New-DeploymentBackup -Path $backups -WarningAction SilentlyContinue
+        $r = Invoke-Upgrade -Deployment $before -To 1.7.6 -Chart $chart -ValuesFile $silent -HelmPath $helm -Backup $fresh -RollbackOnFailure -Force `
+            -ErrorVariable upgradeErrors -ErrorAction SilentlyContinue
+        $r.Status | Should -Be 'RolledBack' -Because $r.Error
+        $r.ErrorId | Should -Be 'MigrationOutcomeUnknown' -Because "$($r.Error) $($r.MigrationOutput -join ' | ')"
+        $upgradeErrors[0].FullyQualifiedErrorId | Should -BeLike 'MigrationOutcomeUnknown,*'
+        # The upgrade's error record, as for any failed hop: the result is its target.
+        $upgradeErrors[0].TargetObject.Id | Should -Be $r.Id
+        $upgradeErrors[0].Exception.Message | Should -Match 'ran and helm deleted it \(its hook policy\) before its log could be read.+exits 0 even when a migration fails, so whether it succeeded is not known'
+        $upgradeErrors[0].Exception.Message | Should -Match "Run 'sandbox upgrade --check' in a server pod"
+        ($r.Steps | Where-Object Name -eq 'rollback').Status | Should -Be 'Succeeded'
+        $d = Wait-Healthy
+        $d.Version | Should -Be '1.7.5'
+        Get-ApiVersion | Should -Be '1.7.5'
+        Invoke-Sql 'SELECT count(*) FROM kube_marker' | Should -Be '25'
+    }
+
 }

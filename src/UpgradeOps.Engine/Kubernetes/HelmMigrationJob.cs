@@ -169,13 +169,35 @@ internal sealed class HelmJobLogRecorder : IAsyncDisposable
     private readonly Dictionary<string, string> _logs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Task> _following = new(StringComparer.Ordinal);
     private readonly Task _reading;
+    /// <summary>The pods (by UID) of the Job as it was before helm ran: an earlier upgrade's, not this migration's.</summary>
+    private readonly HashSet<string> _earlier;
 
-    private HelmJobLogRecorder(IKubernetes client, string ns, string job, SecretRedactor redactor)
+    private HelmJobLogRecorder(IKubernetes client, string ns, string job, SecretRedactor redactor, HashSet<string> earlier)
     {
+        _earlier = earlier;
         _reading = Task.Run(() => ReadAsync(client, ns, job, redactor, _stop.Token), CancellationToken.None);
     }
 
-    public static HelmJobLogRecorder Start(IKubernetes client, string ns, string job, SecretRedactor redactor) => new(client, ns, job, redactor);
+    /// <summary>
+    /// Starts recording, before helm runs. The pods the Job already has are left out: a hook Job that failed stays (its
+    /// hook policy deletes it on success only) until helm replaces it, and its log of the earlier failure would
+    /// otherwise be read as this migration's (a retried upgrade reported as failed, and rolled back).
+    /// </summary>
+    public static async Task<HelmJobLogRecorder> StartAsync(IKubernetes client, string ns, string job, SecretRedactor redactor, CancellationToken ct)
+    {
+        var earlier = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            var pods = await client.CoreV1.ListNamespacedPodAsync(ns, labelSelector: $"job-name={job}", cancellationToken: ct).ConfigureAwait(false);
+            foreach (var pod in pods.Items)
+                if (pod.Metadata.Uid is { Length: > 0 } uid) earlier.Add(uid);
+        }
+        catch (Exception ex) when (ex is k8s.Autorest.HttpOperationException or HttpRequestException or IOException)
+        {
+            // Not known: every pod is followed, as helm's own run will fail on an API that does not answer.
+        }
+        return new(client, ns, job, redactor, earlier);
+    }
 
     /// <summary>What the Job's pods logged, redacted, in the order they were created.</summary>
     public string Output
@@ -190,7 +212,8 @@ internal sealed class HelmJobLogRecorder : IAsyncDisposable
             try
             {
                 var pods = await client.CoreV1.ListNamespacedPodAsync(ns, labelSelector: $"job-name={job}", cancellationToken: ct).ConfigureAwait(false);
-                foreach (var pod in pods.Items.OrderBy(p => p.Metadata.CreationTimestamp).Where(p => !_following.ContainsKey(p.Metadata.Name)))
+                foreach (var pod in pods.Items.OrderBy(p => p.Metadata.CreationTimestamp)
+                             .Where(p => !_following.ContainsKey(p.Metadata.Name) && !_earlier.Contains(p.Metadata.Uid ?? "")))
                 {
                     lock (_logs) _logs[pod.Metadata.Name] = "";
                     _following[pod.Metadata.Name] = Task.Run(() => FollowAsync(client, ns, pod.Metadata.Name, redactor, _stopFollowing.Token), CancellationToken.None);

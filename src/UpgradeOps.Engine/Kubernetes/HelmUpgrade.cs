@@ -154,7 +154,7 @@ public static class HelmUpgrade
             {
                 HelmRun run;
                 // The Job's log is read while helm runs it: its hook policy may delete it as soon as it succeeds.
-                var recorder = way.Job is { } job ? HelmJobLogRecorder.Start(client, ns, job, redactor) : null;
+                var recorder = way.Job is { } job ? await HelmJobLogRecorder.StartAsync(client, ns, job, redactor, ct).ConfigureAwait(false) : null;
                 try
                 {
                     run = await helm.RunAsync(HelmArguments.UpgradeArguments(deployment, profile, request.To, options, request.HealthTimeout, ruleValuesFile,
