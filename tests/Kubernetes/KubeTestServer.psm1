@@ -165,7 +165,13 @@ function Invoke-TestHelm {
     $helm = [Diagnostics.Process]::Start($start)
     $out = $helm.StandardOutput.ReadToEndAsync()
     $err = $helm.StandardError.ReadToEndAsync()
-    if (-not $helm.WaitForExit(60000)) { $helm.Kill(); throw "helm $Arguments did not finish in 60 s" }
+    # helm's own --timeout (its default 5m without one) bounds hooks such as a post-install migration Job, which waits for a
+    # database that first initialises: a limit of 60 s here once ended an install on a loaded CI machine before helm did.
+    $limit = 300
+    $at = [array]::IndexOf($Arguments, '--timeout')
+    if ($at -ge 0 -and $at + 1 -lt $Arguments.Count -and $Arguments[$at + 1] -match '^(\d+)s$') { $limit = [int]$Matches[1] }
+    $limit += 30
+    if (-not $helm.WaitForExit($limit * 1000)) { $helm.Kill(); throw "helm $Arguments did not finish in $limit s" }
     [pscustomobject]@{ ExitCode = $helm.ExitCode; Output = $out.Result; Error = $err.Result }
 }
 
