@@ -489,6 +489,11 @@ public sealed class Neo4jTarget
             {
                 last = ex.Message;
             }
+            // The Engine turns an exec away while the restart policy brings the container back (409 "is restarting").
+            catch (Docker.DotNet.DockerApiException ex) when (ex.StatusCode == System.Net.HttpStatusCode.Conflict)
+            {
+                last = "the container is restarting";
+            }
             if (DateTimeOffset.UtcNow > deadline)
                 throw new UpgradeOpsException("Neo4jNotBack", ErrorKind.OperationTimeout, Name,
                     $"Neo4j of '{Name}' in {_exec.Description} did not answer within {timeout.TotalSeconds:N0} s after its server was stopped for neo4j-admin ({last}). " +

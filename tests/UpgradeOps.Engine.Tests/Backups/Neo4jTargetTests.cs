@@ -139,10 +139,11 @@ public sealed class Neo4jTargetTests : IDisposable
         ["NEO4J_dbms_security_procedures_unrestricted"] = "apoc.*",
     };
 
-    private Neo4jTarget Target(Neo4jEdition? edition = null, string image = "neo4j:5.20.0", Dictionary<string, string>? environment = null, ILogger? log = null) =>
+    private Neo4jTarget Target(Neo4jEdition? edition = null, string image = "neo4j:5.20.0", Dictionary<string, string>? environment = null, ILogger? log = null,
+        TimeSpan? stopTimeout = null) =>
         new(_server, new DataStoreDefinition { Name = "database", Kind = DataStoreKind.Neo4j, Service = "database", Edition = edition },
             image, environment ?? InfrahubEnvironment, log)
-        { PollInterval = TimeSpan.FromMilliseconds(5), StopTimeout = TimeSpan.FromMilliseconds(200) };
+        { PollInterval = TimeSpan.FromMilliseconds(5), StopTimeout = stopTimeout ?? TimeSpan.FromMilliseconds(200) };
 
     private const string Recover = $"recover {Neo4jTarget.HeldMarker}";
     private const string Detect = "cypher-shell -d system --format plain CALL dbms.components() YIELD edition";
@@ -164,7 +165,8 @@ public sealed class Neo4jTargetTests : IDisposable
     public async Task The_server_is_waited_for_until_it_is_frozen()
     {
         _server.ProcessState = "S (sleeping)";
-        var target = Target();
+        // A limit far above the 30 ms the server takes here: a loaded CI machine once used up 200 ms before it froze.
+        var target = Target(stopTimeout: TimeSpan.FromSeconds(30));
         var dumping = target.DumpAsync(new MemoryStream(), default);
         await Task.Delay(30);
         _server.ProcessState = "T (stopped)";
