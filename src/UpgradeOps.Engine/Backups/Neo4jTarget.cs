@@ -368,12 +368,14 @@ public sealed class Neo4jTarget
             throw AdminFailure("Neo4jStopFailed", "the watchdog", watchdog);
 
         Exception? failure = null;
+        var frozen = false;
         try
         {
             var term = await RunAsync(new[] { "kill", pid }, ct).ConfigureAwait(false);
             if (term.ExitCode != 0) throw AdminFailure("Neo4jStopFailed", $"kill {pid}", term);
             WasStopped = true;
-            if (!await WaitFrozenAsync(server, ct).ConfigureAwait(false)) return false;
+            frozen = await WaitFrozenAsync(server, ct).ConfigureAwait(false);
+            if (!frozen) return false;
             await work().ConfigureAwait(false);
             return true;
         }
@@ -384,8 +386,6 @@ public sealed class Neo4jTarget
         }
         finally
         {
-            var frozen = WasFrozen;
-            WasFrozen = false;
             if (failure is not null || frozen)
             {
                 try
@@ -408,9 +408,6 @@ public sealed class Neo4jTarget
         }
     }
 
-    /// <summary>Whether the current hold saw the server frozen (so it must be resumed).</summary>
-    private bool WasFrozen { get; set; }
-
     /// <summary>True once the server is frozen; false when it exited (or its container restarted) first.</summary>
     private async Task<bool> WaitFrozenAsync((string Id, string StartTime) server, CancellationToken ct)
     {
@@ -420,11 +417,7 @@ public sealed class Neo4jTarget
         {
             var state = await ProcessStateAsync(pid, ct).ConfigureAwait(false);
             if (state is null || state.Value.StartTime != server.StartTime) return false;
-            if (state.Value.State.StartsWith('T'))
-            {
-                WasFrozen = true;
-                return true;
-            }
+            if (state.Value.State.StartsWith('T')) return true;
             if (DateTime.UtcNow >= deadline)
                 throw new UpgradeOpsException("Neo4jStopFailed", ErrorKind.OperationTimeout, Name,
                     $"The Neo4j server (process {pid}) in {_exec.Description} did not shut down within {StopTimeout.TotalSeconds:N0} s (state {state.Value.State}); " +
@@ -445,16 +438,17 @@ public sealed class Neo4jTarget
         {
             result = await RunAsync(new[] { "cat", $"/proc/{pid}/stat" }, ct).ConfigureAwait(false);
         }
-        catch (UpgradeOpsException ex) when (ex.ErrorId is "ContainerExecFailed" or "PodExecFailed")
-        {
-            return null;
-        }
-        catch (Docker.DotNet.DockerApiException ex) when (ex.StatusCode == System.Net.HttpStatusCode.Conflict)
+        catch (Exception ex) when (IsTurnedAway(ex))
         {
             return null;
         }
         return result.ExitCode == 0 ? ParseStat(result.StandardOutputText) : null;
     }
+
+    /// <summary>An exec refused because the container is not running: the Engine's 409 "is restarting", or the exec error of either platform.</summary>
+    private static bool IsTurnedAway(Exception ex) =>
+        ex is UpgradeOpsException { ErrorId: "ContainerExecFailed" or "PodExecFailed" }
+            || ex is Docker.DotNet.DockerApiException { StatusCode: System.Net.HttpStatusCode.Conflict };
 
     /// <summary>
     /// State (field 3) and start time (field 22) of a /proc/PID/stat line; the command name (field 2) is in parentheses
@@ -485,14 +479,10 @@ public sealed class Neo4jTarget
                 if (result.ExitCode == 0) return;
                 last = Redact(result.StandardError.Trim());
             }
-            catch (UpgradeOpsException ex)
+            // The container may be restarting meanwhile (an exec turned away) or its server not yet answering.
+            catch (Exception ex) when (ex is UpgradeOpsException || IsTurnedAway(ex))
             {
                 last = ex.Message;
-            }
-            // The Engine turns an exec away while the restart policy brings the container back (409 "is restarting").
-            catch (Docker.DotNet.DockerApiException ex) when (ex.StatusCode == System.Net.HttpStatusCode.Conflict)
-            {
-                last = "the container is restarting";
             }
             if (DateTimeOffset.UtcNow > deadline)
                 throw new UpgradeOpsException("Neo4jNotBack", ErrorKind.OperationTimeout, Name,
