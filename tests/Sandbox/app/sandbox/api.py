@@ -185,14 +185,16 @@ def r_artifact_generate(backend, name, definition=None):
     _valid_name(name, "artifact")
     if definition is not None and not isinstance(definition, str):
         raise GraphQLError("definition must be a string")
-    backend.query(
+    # The artifact as this request left it (pending): read back after the workers are told, a fast worker has already
+    # made it ready, and a caller could not tell that its request was taken.
+    artifact = backend.query(
         "INSERT INTO artifacts (name, definition, status) VALUES (%(name)s, coalesce(%(definition)s, ''), 'pending') "
         "ON CONFLICT (name) DO UPDATE SET status = 'pending', updated_at = now(), "
-        "definition = coalesce(%(definition)s, artifacts.definition) RETURNING id",
-        {"name": name, "definition": definition})
+        "definition = coalesce(%(definition)s, artifacts.definition) RETURNING " + ", ".join(artifact_columns()),
+        {"name": name, "definition": definition})[0]
     backend.query(_ENQUEUE + " RETURNING id", {"kind": "artifact", "target": name})
     backend.notify_workers()
-    return r_artifacts(backend, name=name)[0]
+    return artifact
 
 
 def r_artifact_regenerate_all(backend):
