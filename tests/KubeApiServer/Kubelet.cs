@@ -418,6 +418,9 @@ public sealed class Kubelet(string prefix, string socketPath, Store store, bool 
     private bool IsReady(string container, JsonObject inspect)
     {
         var startedAt = (string?)inspect["State"]?["StartedAt"] ?? "";
+        // An image with no healthcheck is ready once running, as Docker reports no health for it (its check is looked up
+        // when the container is created).
+        if (_imageChecks.TryGetValue((string?)inspect["Image"] ?? "", out var check) && check is null) return true;
         lock (_readiness)
         {
             if (!_readiness.TryGetValue(container, out var readiness) || readiness.StartedAt != startedAt)
@@ -445,21 +448,26 @@ public sealed class Kubelet(string prefix, string socketPath, Store store, bool 
                 _readiness[container] = readiness with { Ready = passed, Probing = false, NextProbe = DateTime.UtcNow + ProbePeriod };
     }
 
+    /// <summary>The image's healthcheck as an exec command (null: none), cached by image id; IMAGE is a name or an id.</summary>
+    private async Task<string[]?> ImageCheckAsync(string image, CancellationToken ct)
+    {
+        if (_imageChecks.TryGetValue(image, out var command)) return command;
+        var config = JsonNode.Parse(await _http.GetStringAsync($"/images/{Uri.EscapeDataString(image)}/json", ct));
+        var test = (config?["Config"]?["Healthcheck"]?["Test"] as JsonArray)?.Select(t => (string?)t ?? "").ToArray() ?? [];
+        command = test switch
+        {
+            ["CMD", .. var args] when args.Length > 0 => args,
+            ["CMD-SHELL", var line] => ["/bin/sh", "-c", line],
+            _ => null,
+        };
+        if ((string?)config?["Id"] is { } id) _imageChecks[id] = command;
+        return command;
+    }
+
     /// <summary>Runs the image's healthcheck in the container (docker exec, as Docker would): true when it exits 0 in time.</summary>
     private async Task<bool> CheckAsync(string id, string image, CancellationToken ct)
     {
-        if (!_imageChecks.TryGetValue(image, out var command))
-        {
-            var config = JsonNode.Parse(await _http.GetStringAsync($"/images/{Uri.EscapeDataString(image)}/json", ct));
-            var test = (config?["Config"]?["Healthcheck"]?["Test"] as JsonArray)?.Select(t => (string?)t ?? "").ToArray() ?? [];
-            command = test switch
-            {
-                ["CMD", .. var args] when args.Length > 0 => args,
-                ["CMD-SHELL", var line] => ["/bin/sh", "-c", line],
-                _ => null,
-            };
-            _imageChecks[image] = command;
-        }
+        var command = await ImageCheckAsync(image, ct);
         if (command is null) return true;
         using var create = await _http.PostAsync($"/containers/{id}/exec",
             new StringContent(new JsonObject { ["Cmd"] = new JsonArray(command.Select(c => (JsonNode)c).ToArray()) }.ToJsonString(), Encoding.UTF8, "application/json"), ct);
@@ -571,6 +579,8 @@ public sealed class Kubelet(string prefix, string socketPath, Store store, bool 
             }
             else if (!response.IsSuccessStatusCode) throw new IOException($"docker create {container}: {await response.Content.ReadAsStringAsync(ct)}");
         }
+        try { await ImageCheckAsync(image, ct); }
+        catch (Exception e) when (e is HttpRequestException or IOException or System.Text.Json.JsonException) { } // the first probe looks it up again
         await PostAsync($"/containers/{container}/start", null, ct);
         return true;
     }

@@ -121,6 +121,8 @@ Describe 'The Neo4j of the real Infrahub chart on Helm, with the built-in profil
         Get-GraphFingerprint | Should -Be $before
         @($warnings | Where-Object { "$_" -match 'not restored on Kubernetes' }) | Should -BeNullOrEmpty
         Get-Replicas 'ih-infrahub-infrahub-server' | Should -BeGreaterThan 0
+        # The database's pod restarted with its server: the restore waited until it was ready, not only answering.
+        (Get-Ih).Healthy | Should -BeTrue
     }
 
     It 'holds a server that exited before the watchdog froze it again once it answers (its exec refused meanwhile): the load goes on and says so' {

@@ -96,7 +96,7 @@ public static class HelmBackup
         // A Community Neo4j is dumped offline: as infrahub-backup does, the application (API, workers, task manager) is
         // scaled to 0 first, so nothing writes to it or fails on it meanwhile, and scaled back at the end, whatever happens.
         var scaledDown = new List<HelmDeployment.Workload>();
-        var graphs = new List<Neo4jTarget>();
+        var graphs = new List<(Neo4jTarget Target, DataStoreDefinition Store)>();
         var captured = false;
         try
         {
@@ -130,8 +130,9 @@ public static class HelmBackup
                 switch (p.Kind)
                 {
                     case BackupComponentKind.Neo4jDump:
-                        var graph = await source.Neo4jAsync(source.Profile.DataStores.First(s => s.Name == p.Name), log, ct).ConfigureAwait(false);
-                        graphs.Add(graph);
+                        var graphStore = source.Profile.DataStores.First(s => s.Name == p.Name);
+                        var graph = await source.Neo4jAsync(graphStore, log, ct).ConfigureAwait(false);
+                        graphs.Add((graph, graphStore));
                         if (await graph.EditionAsync(ct).ConfigureAwait(false) == Neo4jEdition.Community && scaledDown.Count == 0)
                         {
                             var writers = await HelmRestore.ApplicationWorkloadsAsync(source, ct).ConfigureAwait(false);
@@ -192,12 +193,14 @@ public static class HelmBackup
         finally
         {
             // Not with the cancelled token: after a Ctrl+C the database must still come back and the application scale back.
-            foreach (var graph in graphs.Where(g => g.WasStopped))
+            var restarted = new List<HelmDeployment.Workload>();
+            foreach (var (graph, graphStore) in graphs.Where(g => g.Target.WasStopped))
             {
                 activity.Report($"Waiting for {graph.Name} to answer again", 92);
                 try
                 {
                     await graph.WaitAnsweringAsync(TimeSpan.FromMinutes(5), CancellationToken.None).ConfigureAwait(false);
+                    restarted.Add(await source.RestartedDataStoreWorkloadAsync(graphStore, CancellationToken.None).ConfigureAwait(false));
                 }
                 catch (UpgradeOpsException ex)
                 {
@@ -205,12 +208,12 @@ public static class HelmBackup
                 }
             }
             await source.ScaleBackAsync(scaledDown, log).ConfigureAwait(false);
-            if (scaledDown.Count > 0)
+            if (scaledDown.Count + restarted.Count > 0)
             {
                 activity.Report("Waiting for the application to be ready again", 95);
                 try
                 {
-                    await source.WaitReadyAsync(scaledDown, TimeSpan.FromMinutes(5), CancellationToken.None).ConfigureAwait(false);
+                    await source.WaitReadyAsync(restarted.Concat(scaledDown), TimeSpan.FromMinutes(5), CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (UpgradeOpsException ex) when (!captured)
                 {

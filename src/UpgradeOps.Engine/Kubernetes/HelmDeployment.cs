@@ -90,6 +90,14 @@ internal sealed class HelmDeployment : IDataStoreHost
         pod.Status?.Phase == "Running" && pod.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true;
 
     /// <summary>The workload of a data store's service and its running, ready pod.</summary>
+    /// <summary>
+    /// The workload of a data store whose server was held stopped and restarts in its pod once resumed: it is waited for
+    /// until ready, not only until the server answers, since the pod's readiness probe follows later (a release checked
+    /// right after a backup had its database 0 of 1 ready).
+    /// </summary>
+    public async Task<Workload> RestartedDataStoreWorkloadAsync(DataStoreDefinition store, CancellationToken ct) =>
+        (await DataStorePodAsync(store, ct).ConfigureAwait(false)).Workload;
+
     public async Task<(Workload Workload, V1Pod Pod)> DataStorePodAsync(DataStoreDefinition store, CancellationToken ct)
     {
         var service = store.KubernetesWorkload ?? store.Service;

@@ -82,6 +82,7 @@ public static class HelmRestore
         var staged = new List<DataRestore.StagedDatabase>();
         Exception? failure = null;
         var scaledDown = new List<HelmDeployment.Workload>();
+        var restartedGraphs = new List<HelmDeployment.Workload>();
         try
         {
             // A volume's files are extracted through a pod of the workload that mounts them: that workload stops only once
@@ -115,7 +116,11 @@ public static class HelmRestore
                 activity.Report($"Loading {graph.Name} from {graph.File}", 25);
                 Neo4jTarget? target = null;
                 await DataRestore.LoadNeo4jAsync(source, folder, graph, passphrase, log, ct, opened => target = opened).ConfigureAwait(false);
-                if (target!.WasStopped) await target.WaitAnsweringAsync(healthTimeout, ct).ConfigureAwait(false);
+                if (target!.WasStopped)
+                {
+                    await target.WaitAnsweringAsync(healthTimeout, ct).ConfigureAwait(false);
+                    restartedGraphs.Add(await source.RestartedDataStoreWorkloadAsync(source.Profile.DataStores.First(s => s.Name == graph.Name), ct).ConfigureAwait(false));
+                }
                 log.LogInformation("Loaded {Component} into Neo4j database {Database}", graph.Name, target.Database);
             }
             foreach (var dump in backup.Components.Where(c => c.Kind == BackupComponentKind.PostgresDump))
@@ -165,7 +170,7 @@ public static class HelmRestore
         if (failure is not null) ExceptionDispatchInfo.Throw(failure);
 
         activity.Report("Waiting for the workloads to be ready", 90);
-        await source.WaitReadyAsync(stopped, healthTimeout, ct).ConfigureAwait(false);
+        await source.WaitReadyAsync(restartedGraphs.Concat(stopped), healthTimeout, ct).ConfigureAwait(false);
         foreach (var database in staged.Where(d => d.ReplacedName is not null)) await database.Target.TryDropDatabaseAsync(database.ReplacedName!, log).ConfigureAwait(false);
         foreach (var skipped in backup.Components.Where(c => c.Kind == BackupComponentKind.Volume && VolumeStore(source, c) is null))
             log.LogWarning("{Component} ({Kind}) is not restored on Kubernetes: restore it by hand.", skipped.Name, skipped.Kind);
