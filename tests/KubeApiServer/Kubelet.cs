@@ -418,9 +418,10 @@ public sealed class Kubelet(string prefix, string socketPath, Store store, bool 
     private bool IsReady(string container, JsonObject inspect)
     {
         var startedAt = (string?)inspect["State"]?["StartedAt"] ?? "";
+        var image = (string?)inspect["Image"] ?? "";
         // An image with no healthcheck is ready once running, as Docker reports no health for it (its check is looked up
         // when the container is created).
-        if (_imageChecks.TryGetValue((string?)inspect["Image"] ?? "", out var check) && check is null) return true;
+        if (_imageChecks.TryGetValue(image, out var check) && check is null) return true;
         lock (_readiness)
         {
             if (!_readiness.TryGetValue(container, out var readiness) || readiness.StartedAt != startedAt)
@@ -430,7 +431,7 @@ public sealed class Kubelet(string prefix, string socketPath, Store store, bool 
             // On the thread pool: a probe that ends at once (an image with no check) must not record its result under this lock first.
             if (due)
             {
-                var (id, image) = ((string)inspect["Id"]!, (string?)inspect["Image"] ?? "");
+                var id = (string)inspect["Id"]!;
                 _ = Task.Run(() => ProbeAsync(container, id, image, startedAt));
             }
             return readiness.Ready;

@@ -200,7 +200,7 @@ public static class HelmBackup
                 try
                 {
                     await graph.WaitAnsweringAsync(TimeSpan.FromMinutes(5), CancellationToken.None).ConfigureAwait(false);
-                    restarted.Add(await source.RestartedDataStoreWorkloadAsync(graphStore, CancellationToken.None).ConfigureAwait(false));
+                    restarted.Add(await source.DataStoreWorkloadAsync(graphStore, CancellationToken.None).ConfigureAwait(false));
                 }
                 catch (UpgradeOpsException ex)
                 {

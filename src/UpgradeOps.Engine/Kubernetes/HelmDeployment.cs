@@ -89,22 +89,23 @@ internal sealed class HelmDeployment : IDataStoreHost
     internal static bool IsReady(V1Pod pod) =>
         pod.Status?.Phase == "Running" && pod.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true;
 
-    /// <summary>The workload of a data store's service and its running, ready pod.</summary>
     /// <summary>
-    /// The workload of a data store whose server was held stopped and restarts in its pod once resumed: it is waited for
-    /// until ready, not only until the server answers, since the pod's readiness probe follows later (a release checked
-    /// right after a backup had its database 0 of 1 ready).
+    /// The workload that plays a data store's service. A backup or restore that held a Neo4j server stopped waits for it to
+    /// be ready again, not only for the server to answer: its pod restarts with the server and its readiness follows later.
     /// </summary>
-    public async Task<Workload> RestartedDataStoreWorkloadAsync(DataStoreDefinition store, CancellationToken ct) =>
-        (await DataStorePodAsync(store, ct).ConfigureAwait(false)).Workload;
-
-    public async Task<(Workload Workload, V1Pod Pod)> DataStorePodAsync(DataStoreDefinition store, CancellationToken ct)
+    public async Task<Workload> DataStoreWorkloadAsync(DataStoreDefinition store, CancellationToken ct)
     {
         var service = store.KubernetesWorkload ?? store.Service;
-        var workload = (await WorkloadsAsync(ct).ConfigureAwait(false)).FirstOrDefault(w => w.Service?.Name == service)
+        return (await WorkloadsAsync(ct).ConfigureAwait(false)).FirstOrDefault(w => w.Service?.Name == service)
             ?? throw new UpgradeOpsException("DataStoreNotFound", ErrorKind.ObjectNotFound, store.Name,
                 $"No workload of release {Namespace}/{Release} plays the profile's service '{service}' (data store '{store.Name}'). " +
                 "Check the profile's kubernetesSelector or kubernetesWorkload for it against the release's Deployments and StatefulSets ('kubectl get deploy,sts --show-labels').");
+    }
+
+    /// <summary>The workload of a data store's service and its running, ready pod.</summary>
+    public async Task<(Workload Workload, V1Pod Pod)> DataStorePodAsync(DataStoreDefinition store, CancellationToken ct)
+    {
+        var workload = await DataStoreWorkloadAsync(store, ct).ConfigureAwait(false);
         var pods = await PodsAsync(workload, ct).ConfigureAwait(false);
         var pod = pods.Where(p => p.Metadata.DeletionTimestamp is null && p.Status?.Phase == "Running")
                       .OrderByDescending(p => p.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true)

@@ -119,7 +119,7 @@ public static class HelmRestore
                 if (target!.WasStopped)
                 {
                     await target.WaitAnsweringAsync(healthTimeout, ct).ConfigureAwait(false);
-                    restartedGraphs.Add(await source.RestartedDataStoreWorkloadAsync(source.Profile.DataStores.First(s => s.Name == graph.Name), ct).ConfigureAwait(false));
+                    restartedGraphs.Add(await source.DataStoreWorkloadAsync(source.Profile.DataStores.First(s => s.Name == graph.Name), ct).ConfigureAwait(false));
                 }
                 log.LogInformation("Loaded {Component} into Neo4j database {Database}", graph.Name, target.Database);
             }
