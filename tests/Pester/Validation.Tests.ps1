@@ -144,7 +144,9 @@ Describe 'Test-PostUpgrade' -Tag 'Sandbox', 'Validation' {
         $report = Assert-RoundTrip $result -Type UpgradeOps.UpgradeResult -Secret (Get-DotEnvSecret $sandbox.Path) -PassThru | Test-PostUpgrade
         $report.ExpectedVersion | Should -Be '1.7.6'
         $report.Passed | Should -BeTrue -Because (($report.Checks | Where-Object Status -ne Passed | ForEach-Object { "$($_.Name): $($_.Detail)" }) -join '; ')
-        (Get-Check $report Performance).Detail | Should -Match 'baseline taken'
+        # Compared against the result's baseline, not timed: on a loaded machine the check may warn that the responses are
+        # slower than before, and timings are not asserted.
+        (Get-Check $report Performance).Detail | Should -Match 'of the baseline taken|ms before \('
     }
 }
 
