@@ -58,16 +58,16 @@ public static class DataRestore
             await staged.Target.TryDropDatabaseAsync(replaced, null).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Restores a dump into a new database beside the live one, hashing the file as it streams; a dump whose checksum
-    /// differs from the manifest's is dropped again and the live database was never touched.
-    /// </summary>
     /// <summary>The profile's data store a backup component restores into, or BackupComponentUnknown.</summary>
     internal static Profiles.DataStoreDefinition StoreFor(Profiles.ProductProfile profile, BackupComponent component) =>
         profile.DataStores.FirstOrDefault(s => s.Name == component.Name)
             ?? throw new UpgradeOpsException("BackupComponentUnknown", ErrorKind.InvalidData, component.Name,
                 $"The deployment's profile has no data store '{component.Name}' to restore {component.File} into. Use the profile the backup was made with (-Profile).");
 
+    /// <summary>
+    /// Restores a dump into a new database beside the live one, hashing the file as it streams; a dump whose checksum
+    /// differs from the manifest's is dropped again and the live database was never touched.
+    /// </summary>
     public static async Task<StagedDatabase> StageDatabaseAsync(IDataStoreHost source, string folder, BackupComponent component, byte[]? passphrase,
         CancellationToken ct)
     {
