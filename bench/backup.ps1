@@ -8,7 +8,7 @@
       - UpgradeOps: New-DeploymentBackup -Component database                 (exec API, streamed, hashed, manifest, paused writers)
       - raw:        drop/create the database, docker exec -i DB pg_restore < file
       - UpgradeOps: Restore-DeploymentBackup of that backup                  (verification, stop/start, wait for health;
-                    the time until its data is back is printed apart from the health wait)
+                    the time until its data is swapped in is printed apart from the containers' start and health)
       - by hand:    what an admin types for the same restore: docker stop the application, drop/create the database,
                     docker exec -i DB pg_restore < file, docker start the application, wait until docker says healthy
                     (a second baseline: the issue's raw pg_restore does not stop or start anything)
@@ -92,11 +92,11 @@ for ($i = 1; $i -le $Runs; $i++) {
         docker start $app | Out-Null
         Wait-DockerHealthy $app
     }
-    # The restore's own progress says when the data is back and the wait for the services' health begins.
+    # The restore's own progress says when the data is back (swapped in), before the stopped containers start again.
     $watch = [Diagnostics.Stopwatch]::StartNew()
     $script:dataBack = $null
     $script:backup | Restore-DeploymentBackup -Deployment $d -Force -Verbose 4>&1 | ForEach-Object {
-        if ($_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -match 'Waiting for the services to be healthy' -and -not $script:dataBack) {
+        if ($_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -match 'Data restored; starting the stopped containers' -and -not $script:dataBack) {
             $script:dataBack = $watch.Elapsed.TotalSeconds
         }
     }

@@ -108,6 +108,8 @@ public static class ComposeRestore
                 await StepPause.AtAsync($"restore:component {component.Name}", log, ct).ConfigureAwait(false);
                 await RestoreComponentAsync(source, folder, component, request.Passphrase, log, ct).ConfigureAwait(false);
             }
+            // Where the data phase ends: everything is in place, and what follows is what any restore pays to bring the application back.
+            activity.Report("Data restored; starting the stopped containers", 85);
         }
         catch (Exception ex)
         {
