@@ -19,7 +19,10 @@ internal sealed class ApiPortForward : IApiTunnel, IDisposable
     private readonly ILogger _log;
     private readonly CancellationTokenSource _stop;
     private readonly object _lock = new();
+    private static readonly TimeSpan OpeningEndTimeout = TimeSpan.FromSeconds(10);
+
     private Task<PodPortForward>? _opening;
+    private PodPortForward? _open;
     private bool _disposed;
 
     /// <param name="ct">Ends an opening still under way (the caller's Ctrl+C); a check's own timeout does not.</param>
@@ -82,6 +85,8 @@ internal sealed class ApiPortForward : IApiTunnel, IDisposable
                 forward.Dispose();
                 throw new OperationCanceledException("the owner of the port-forward was disposed while it opened");
             }
+            // Known to Dispose before anyone can learn its port (the log below): the port is closed with the owner.
+            _open = forward;
         }
         _log.LogDebug("Forwarding 127.0.0.1:{LocalPort} to pod {Namespace}/{Pod} port {Port} ({Kind} {Workload}, the API) through the Kubernetes API at {Server}",
             forward.LocalPort, ns, name, port, workload.Kind, workload.Name, _source.Client.BaseUri);
@@ -110,17 +115,23 @@ internal sealed class ApiPortForward : IApiTunnel, IDisposable
     public void Dispose()
     {
         Task<PodPortForward>? opening;
+        PodPortForward? open;
         lock (_lock)
         {
             if (_disposed) return;
             _disposed = true;
-            opening = _opening;
+            (opening, open) = (_opening, _open);
         }
         _stop.Cancel();
+        if (open is not null)
+        {
+            open.Dispose();
+            return;
+        }
         if (opening is null) return;
-        if (opening.IsCompletedSuccessfully) opening.Result.Dispose();
-        // Still opening: closed as soon as it is open (OpenAsync also closes it when it sees _disposed).
-        else _ = opening.ContinueWith(t => { if (t.IsCompletedSuccessfully) t.Result.Dispose(); }, CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        // Still opening, now cancelled: OpenAsync closes what it opened when it sees _disposed. Wait for that (briefly), so
+        // that the local port is free when the owner's command returns, as it is when the forward was already open.
+        try { opening.Wait(OpeningEndTimeout); }
+        catch (AggregateException) { }
     }
 }

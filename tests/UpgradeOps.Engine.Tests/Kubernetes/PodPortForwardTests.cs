@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using k8s;
 using k8s.Models;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using UpgradeOps.Kubernetes;
 using UpgradeOps.Profiles;
@@ -166,6 +167,33 @@ public sealed class PodPortForwardTests(ITestOutputHelper output)
         return data;
     }
 
+    private static async Task AssertRefusedAsync(int port)
+    {
+        var refused = await Assert.ThrowsAsync<SocketException>(async () =>
+        {
+            using var late = new TcpClient();
+            await late.ConnectAsync(IPAddress.Loopback, port);
+        });
+        Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+    }
+
+    /// <summary>Holds the forward's "Forwarding 127.0.0.1:PORT" line (the first moment anyone learns the port) until released.</summary>
+    private sealed class HeldForwardingLog : ILogger
+    {
+        public TaskCompletionSource<string> Logged { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public ManualResetEventSlim Release { get; } = new();
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var message = formatter(state, exception);
+            if (!message.StartsWith("Forwarding ", StringComparison.Ordinal)) return;
+            Logged.TrySetResult(message);
+            Release.Wait(TimeSpan.FromSeconds(20));
+        }
+    }
+
     [Fact]
     public async Task Forwards_bytes_both_ways_per_connection_and_frees_the_local_port_when_disposed()
     {
@@ -206,12 +234,7 @@ public sealed class PodPortForwardTests(ITestOutputHelper output)
                 Assert.Null(forward.Failure);
             }
             // Disposed: the listener is closed and its connections with it.
-            var refused = await Assert.ThrowsAsync<SocketException>(async () =>
-            {
-                using var late = new TcpClient();
-                await late.ConnectAsync(IPAddress.Loopback, local);
-            });
-            Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+            await AssertRefusedAsync(local);
         }
         finally
         {
@@ -319,12 +342,28 @@ public sealed class PodPortForwardTests(ITestOutputHelper output)
                 Assert.Equal("hello\n", Encoding.ASCII.GetString(await ReadAsync(connection.GetStream(), 6)));
                 Assert.Null(forward.Explain(new HttpRequestException("not the forward's doing")));
             }
-            var refused = await Assert.ThrowsAsync<SocketException>(async () =>
+            await AssertRefusedAsync(endpoint.Port);
+
+            // Disposed (Ctrl+C) right after the "Forwarding" line named the port, while the opening has not returned yet (a
+            // busy machine's thread can sit there): the port is free when Dispose returns, not some time later.
+            var held = new HeldForwardingLog();
+            using (var source = HelmDeployment.Open(deployment))
             {
-                using var late = new TcpClient();
-                await late.ConnectAsync(IPAddress.Loopback, endpoint.Port);
-            });
-            Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+                var forward = new ApiPortForward(source, held, default);
+                var opening = forward.EndpointAsync(default);
+                try
+                {
+                    var line = await held.Logged.Task.WaitAsync(TimeSpan.FromSeconds(30));
+                    var heldPort = int.Parse(System.Text.RegularExpressions.Regex.Match(line, @"127\.0\.0\.1:(\d+)").Groups[1].Value);
+                    forward.Dispose();
+                    await AssertRefusedAsync(heldPort);
+                }
+                finally
+                {
+                    held.Release.Set();
+                }
+                await opening;
+            }
         }
         finally
         {
