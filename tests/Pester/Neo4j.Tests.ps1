@@ -30,6 +30,18 @@ BeforeAll {
     function Get-GraphContainer([string] $Service) {
         docker ps -a --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$Service" --format '{{.Names}}' | Select-Object -First 1
     }
+    function Get-RestoreHelperVolume([long] $Since) {
+        # The anonymous volumes Docker gave this project's volume-restore helpers since $Since (their image, the Neo4j
+        # stand-in, declares /data and /logs besides the volume they mount), and those still there. From the engine's
+        # events, not by counting its volumes: the tests in the other process make and remove their own meanwhile.
+        $until = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds() + 1
+        $helpers = @(docker events --since $Since --until $until --filter type=container --filter event=create --filter label=org.upgradeops.purpose=volume-restore `
+                --format '{{.Actor.ID}} {{index .Actor.Attributes "name"}}' | Where-Object { $_ -match " $project-upgradeops-restore-" } | ForEach-Object { ($_ -split ' ')[0] })
+        $anonymous = @(docker events --since $Since --until $until --filter type=volume --filter event=mount --format '{{.Actor.ID}} {{index .Actor.Attributes "container"}}' |
+                Where-Object { ($_ -split ' ')[1] -in $helpers } | ForEach-Object { ($_ -split ' ')[0] } | Where-Object { $_ -match '^[0-9a-f]{64}$' } | Sort-Object -Unique)
+        $volumes = @(docker volume ls -q)
+        [pscustomobject]@{ Helpers = $helpers.Count; Anonymous = $anonymous.Count; Left = @($anonymous | Where-Object { $_ -in $volumes }) }
+    }
     function Get-StartedAt([string] $Service) { docker inspect -f '{{.State.StartedAt}}' (Get-GraphContainer $Service) }
     function Wait-GraphHealthy([int] $Seconds = 60) {
         $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
@@ -171,11 +183,17 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
         docker exec (Get-GraphContainer infrahub-server) sh -c 'echo changed > /opt/infrahub/storage/artifacts/device-1.cfg'
         docker exec (Get-GraphContainer task-worker) sh -c 'rm -rf /opt/infrahub/git/repo'
         Get-SideFingerprint | Should -Not -Be $sideSeeded
+        $restoreStarted = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds() - 1
         $restored = Invoke-Observed { $backup | Restore-DeploymentBackup -Deployment $d -Force -ErrorAction Stop }
         $restored.Id | Should -Be $backup.Id
         Wait-GraphHealthy 10
         Get-GraphFingerprint -Password $password | Should -Be $seeded
         Get-SideFingerprint | Should -Be $sideSeeded
+        # The helpers that put the storage and git volumes back are gone with the anonymous volumes of their image.
+        $helperVolumes = Get-RestoreHelperVolume -Since $restoreStarted
+        $helperVolumes.Helpers | Should -BeGreaterOrEqual 2 -Because 'the storage and git volumes are each put back by a helper'
+        $helperVolumes.Anonymous | Should -Be (2 * $helperVolumes.Helpers) -Because 'each helper got one for /data and one for /logs'
+        $helperVolumes.Left | Should -BeNullOrEmpty
     }
 
     It 'holds a server that exits before the watchdog froze it again once it answers: the backup goes on and says so' {

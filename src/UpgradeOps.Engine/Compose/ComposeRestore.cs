@@ -350,7 +350,9 @@ public static class ComposeRestore
         }
         finally
         {
-            await source.Engine.Client.Containers.RemoveContainerAsync(helper.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None)
+            // With the anonymous volumes Docker gave the image's other VOLUME paths (the named volume stays): else each
+            // restore of a volume would leave empty ones behind.
+            await source.Engine.Client.Containers.RemoveContainerAsync(helper.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None)
                 .ConfigureAwait(false);
         }
     }
