@@ -227,6 +227,8 @@ Describe 'Invoke-Upgrade on a Helm release: rollout watch and migration by pod e
         ($r.Steps | Where-Object Name -eq 'migration').Status | Should -Be 'Failed'
         $err = $run.Errors[0]
         $err.FullyQualifiedErrorId | Should -BeLike 'RolloutTimedOut,*'
+        $err.CategoryInfo.Category | Should -Be 'OperationTimeout' -Because 'the failed result keeps the kind of its error'
+        $r.ErrorCategory | Should -Be 'OperationTimeout'
         $err.Exception.Message | Should -Match 'The rollout of release hr/hr did not finish within 15 s\. Deployment hr/hr-sandbox-server \(Api\) has 2/2 updated, 0/2 ready'
         $err.Exception.Message | Should -Match 'hr-sandbox-server-\S+, hr-sandbox-server-\S+: (ErrImagePull|ImagePullBackOff) \(.*Failed to pull image "(127\.0\.0\.1|\*\*\*):5000/upgradeops/sandbox:1\.7\.8"'
         $err.Exception.Message | Should -Match 'No pod of it ran the new version, so the migration \(migration\.kubernetesExec\) could not start'
@@ -254,6 +256,7 @@ Describe 'Invoke-Upgrade on a Helm release: rollout watch and migration by pod e
         ($r.MigrationOutput -join "`n") | Should -Match 'Job hr-sandbox-migrate succeeded'
         $message = $run.Errors[0].Exception.Message
         $run.Errors[0].FullyQualifiedErrorId | Should -BeLike 'RolloutTimedOut,*'
+        $run.Errors[0].CategoryInfo.Category | Should -Be 'OperationTimeout'
         $run.Errors[0].TargetObject.ErrorId | Should -Be 'RolloutTimedOut'
         $message | Should -Match 'Deployment hr/hr-sandbox-server \(Api\) has 2/2 updated, 0/2 ready'
         $message | Should -Match 'restarted \d+ times?, last exit code 1'

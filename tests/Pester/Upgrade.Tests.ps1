@@ -172,7 +172,9 @@ Describe 'Invoke-Upgrade faults' -Tag 'Sandbox', 'Upgrade', 'Fault' {
         $result = Invoke-Upgrade -Deployment $d -To 1.7.7 -AvailableVersion 1.7.7 -Backup $b -RollbackOnFailure -Force -ErrorVariable upgradeErrors -ErrorAction SilentlyContinue
         $result.Status | Should -Be 'RolledBack'
         $result.ErrorId | Should -Be 'MigrationFailed'
+        $result.ErrorCategory | Should -Be 'InvalidOperation'
         $upgradeErrors[0].FullyQualifiedErrorId | Should -BeLike 'MigrationFailed,*'
+        $upgradeErrors[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
         $after = Get-Deployment
         $after.Version | Should -Be '1.7.6'
         $after.Healthy | Should -BeTrue

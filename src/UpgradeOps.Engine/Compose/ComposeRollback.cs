@@ -142,9 +142,8 @@ public static class ComposeRollback
         catch (Exception ex) when (ex is UpgradeOpsException or DockerApiException or IOException or OperationCanceledException)
         {
             result.Status = ex is OperationCanceledException ? UpgradeStatus.Interrupted : UpgradeStatus.Failed;
-            result.Error = ex.Message;
-            result.ErrorId = ex is UpgradeOpsException u ? u.ErrorId : "RollbackFailed";
-            throw new UpgradeOpsException(result.ErrorId, ErrorKind.InvalidOperation, result.Id,
+            result.RecordError(ex, "RollbackFailed", ex is OperationCanceledException ? ErrorKind.OperationStopped : ErrorKind.InvalidOperation);
+            throw new UpgradeOpsException(result.ErrorId!, result.ErrorCategory!.Value, result.Id,
                 $"The rollback stopped at '{rollback.Current}': {ex.Message} Its journal is {rollback.Path}; fix the cause and run Invoke-Rollback again.", ex);
         }
         finally

@@ -156,10 +156,9 @@ public static partial class ComposeUpgrade
             // An engine that stops answering cut the upgrade off as Ctrl+C does: it did not fail by itself, and -Resume continues it.
             var lost = DockerEngine.IsLost(ex);
             result.Status = cancelled || lost ? UpgradeStatus.Interrupted : UpgradeStatus.Failed;
-            result.ErrorId = ex is UpgradeOpsException u ? u.ErrorId : cancelled ? "UpgradeInterrupted" : lost ? "DockerEngineUnreachable" : "UpgradeFailed";
-            result.Error = lost
-                ? target.Engine.LostMessage(journal.Current, ex, "finish the upgrade with Invoke-Upgrade -Resume or undo it with Invoke-Rollback.")
-                : ex.Message;
+            result.RecordError(ex, cancelled ? "UpgradeInterrupted" : lost ? "DockerEngineUnreachable" : "UpgradeFailed",
+                cancelled ? ErrorKind.OperationStopped : lost ? ErrorKind.ConnectionError : ErrorKind.InvalidOperation,
+                lost ? target.Engine.LostMessage(journal.Current, ex, "finish the upgrade with Invoke-Upgrade -Resume or undo it with Invoke-Rollback.") : null);
             var failed = result.Steps.LastOrDefault(s => s.Status == StepStatus.Running);
             if (failed is not null) { failed.Status = StepStatus.Failed; failed.Detail = ex.Message; }
             log.LogWarning("Upgrade {Id} {Status} at {Step}: {Message}", result.Id, result.Status, journal.Current, ex.Message);

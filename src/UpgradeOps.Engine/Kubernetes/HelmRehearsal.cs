@@ -286,7 +286,7 @@ internal static class HelmRehearsal
             Platform = DeploymentPlatform.Kubernetes,
             Id = last?.Id ?? name, DeploymentName = name, From = path.From, To = path.To, Strategy = UpgradeStrategy.Helm, Status = last?.Status ?? UpgradeStatus.Failed,
             Started = results.FirstOrDefault()?.Started ?? DateTimeOffset.UtcNow, Duration = results.Aggregate(TimeSpan.Zero, (sum, r) => sum + r.Duration),
-            Downtime = results.Aggregate(TimeSpan.Zero, (sum, r) => sum + r.Downtime), Error = last?.Error, ErrorId = last?.ErrorId, Deployment = last?.Deployment,
+            Downtime = results.Aggregate(TimeSpan.Zero, (sum, r) => sum + r.Downtime), Error = last?.Error, ErrorId = last?.ErrorId, ErrorCategory = last?.ErrorCategory, Deployment = last?.Deployment,
         };
         foreach (var result in results)
         {

@@ -237,8 +237,7 @@ public static class HelmUpgrade
         {
             await StopWatchAsync().ConfigureAwait(false);
             result.Status = ex is OperationCanceledException ? UpgradeStatus.Interrupted : UpgradeStatus.Failed;
-            result.ErrorId = ex is UpgradeOpsException u ? u.ErrorId : "UpgradeInterrupted";
-            result.Error = ex.Message;
+            result.RecordError(ex, "UpgradeInterrupted", ErrorKind.OperationStopped);
             log.LogWarning("Upgrade {Id} {Status}: {Message}", id, result.Status, ex.Message);
             if (request.RollbackOnFailure && ex is not OperationCanceledException && journal.PreviousRevision is { } back &&
                 result.Steps.Any(s => s.Name == "helm upgrade"))

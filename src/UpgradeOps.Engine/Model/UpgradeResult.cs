@@ -58,8 +58,23 @@ public sealed class UpgradeResult
     public string? JournalPath { get; set; }
     public string? Error { get; set; }
     public string? ErrorId { get; set; }
+    /// <summary>
+    /// What kind of failure <see cref="ErrorId"/> is: the category of the error Invoke-Upgrade writes for it. Null without
+    /// one, and in results journalled by versions that did not keep it.
+    /// </summary>
+    public ErrorKind? ErrorCategory { get; set; }
     /// <summary>Set when an upgrade was rolled back (automatically or by Invoke-Rollback).</summary>
     public string? RolledBackBy { get; set; }
+
+    /// <summary>
+    /// Records why the operation ended: an engine error's own ErrorId and kind, else (an exception the engine did not raise
+    /// itself) <paramref name="errorId"/> and <paramref name="kind"/>; the message is the exception's unless one is given.
+    /// </summary>
+    public void RecordError(Exception ex, string errorId, ErrorKind kind, string? message = null)
+    {
+        (ErrorId, ErrorCategory) = ex is UpgradeOpsException known ? (known.ErrorId, known.Kind) : (errorId, kind);
+        Error = message ?? ex.Message;
+    }
 
     public override string ToString() => $"{Id} {From} → {To}: {Status}";
 }

@@ -100,7 +100,7 @@ namespace UpgradeOps.Commands;
 /// <para>Upgrades a Helm release, showing each workload's rollout as it goes (Verbose keeps it in a job's log), and lists how long each
 /// took to be ready. A workload still not ready after ten minutes fails the upgrade with RolloutTimedOut and what its pods say.</para>
 /// </example>
-/// <returns>An UpgradeOps.UpgradeResult: Id, From, To, Strategy, Status (Succeeded, Failed, RolledBack, Interrupted), Steps, Downtime, Duration, BackupId, MigrationOutput, Rollout (Helm: each workload's time to ready), JournalPath, ErrorId, Error.</returns>
+/// <returns>An UpgradeOps.UpgradeResult: Id, From, To, Strategy, Status (Succeeded, Failed, RolledBack, Interrupted), Steps, Downtime, Duration, BackupId, MigrationOutput, Rollout (Helm: each workload's time to ready), JournalPath, ErrorId, ErrorCategory (the kind of failure: the category of the error written for it), Error.</returns>
 /// <seealso cref="TestUpgradePathCommand"/>
 /// <seealso cref="InvokeRollbackCommand"/>
 [Cmdlet(VerbsLifecycle.Invoke, "Upgrade", DefaultParameterSetName = PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
@@ -346,7 +346,8 @@ public sealed class InvokeUpgradeCommand : EngineCmdlet
         WriteObject(result);
         if (result.Status is UpgradeStatus.Failed or UpgradeStatus.RolledBack or UpgradeStatus.Interrupted)
             WriteEngineError(new UpgradeOpsException(result.ErrorId ?? "UpgradeFailed",
-                result.ErrorId == "DockerEngineUnreachable" ? ErrorKind.ConnectionError : ErrorKind.InvalidOperation, result,
+                // Without a recorded category (a result that did not record its error with it): what its ErrorId tells.
+                result.ErrorCategory ?? (result.ErrorId == "DockerEngineUnreachable" ? ErrorKind.ConnectionError : ErrorKind.InvalidOperation), result,
                 $"Upgrade {result.From} → {result.To} {result.Status}: {result.Error} " +
                 (result.Status != UpgradeStatus.RolledBack ? "Journal: " + result.JournalPath
                     : result.BackupId is null ? "The previous version serves again; the data was not restored (no backup: -SkipBackup)."

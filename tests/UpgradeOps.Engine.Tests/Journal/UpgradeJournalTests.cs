@@ -98,6 +98,27 @@ public sealed class UpgradeJournalTests : IDisposable
         Assert.Same(deployment, Assert.Single(results).Deployment);
     }
 
+    [Fact]
+    public void A_failed_result_keeps_the_kind_of_its_error_so_its_ErrorRecord_has_the_right_category()
+    {
+        var journal = Save("failed", DateTimeOffset.UtcNow);
+        journal.Result.Status = UpgradeStatus.Failed;
+        journal.Result.RecordError(new UpgradeOpsException("RolloutTimedOut", ErrorKind.OperationTimeout, "ns/rel", "did not finish"), "UpgradeFailed", ErrorKind.InvalidOperation);
+        journal.Save();
+        Assert.Contains("\"errorCategory\": \"OperationTimeout\"", File.ReadAllText(journal.Path));
+        var loaded = UpgradeJournal.Load(journal.Path).Result;
+        Assert.Equal(("RolloutTimedOut", ErrorKind.OperationTimeout, "did not finish"), (loaded.ErrorId, loaded.ErrorCategory, loaded.Error));
+
+        // An exception the engine did not raise itself (an I/O error, Ctrl+C) gets the caller's id and kind.
+        loaded.RecordError(new IOException("disk gone"), "RollbackFailed", ErrorKind.InvalidOperation, "the disk went away");
+        Assert.Equal(("RollbackFailed", ErrorKind.InvalidOperation, "the disk went away"), (loaded.ErrorId, loaded.ErrorCategory, loaded.Error));
+        // A journal written before the kind was kept still loads, without one.
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(journal.Path))!;
+        Assert.True(json["result"]!.AsObject().Remove("errorCategory"));
+        var old = Write("old.json", json.ToJsonString());
+        Assert.Null(UpgradeJournal.Load(old).Result.ErrorCategory);
+    }
+
     [Theory]
     [InlineData("garbage")]
     [InlineData("{}")]
