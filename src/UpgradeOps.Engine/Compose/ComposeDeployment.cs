@@ -103,8 +103,7 @@ internal sealed class ComposeDeployment : IDataStoreHost
             },
         }, ct).ConfigureAwait(false);
         async Task RemoveAsync() =>
-            await Engine.Client.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None)
-                .ConfigureAwait(false);
+            await Engine.RemoveOneOffAsync(created.ID, CancellationToken.None).ConfigureAwait(false);
         try
         {
             await Engine.Client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct).ConfigureAwait(false);

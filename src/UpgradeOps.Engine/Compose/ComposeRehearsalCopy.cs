@@ -150,7 +150,7 @@ internal sealed class ComposeRehearsalCopy
         {
             try
             {
-                await engine.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, none).ConfigureAwait(false);
+                await engine.RemoveOneOffAsync(container.ID, none).ConfigureAwait(false);
             }
             catch (DockerApiException ex)
             {

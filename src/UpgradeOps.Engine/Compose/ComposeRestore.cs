@@ -350,10 +350,8 @@ public static class ComposeRestore
         }
         finally
         {
-            // With the anonymous volumes Docker gave the image's other VOLUME paths (the named volume stays): else each
-            // restore of a volume would leave empty ones behind.
-            await source.Engine.Client.Containers.RemoveContainerAsync(helper.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None)
-                .ConfigureAwait(false);
+            // With the anonymous volumes of the image's other VOLUME paths: else each restore of a volume would leave empty ones behind.
+            await source.Engine.RemoveOneOffAsync(helper.ID, CancellationToken.None).ConfigureAwait(false);
         }
     }
 

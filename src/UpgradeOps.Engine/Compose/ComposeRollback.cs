@@ -237,7 +237,7 @@ public static class ComposeRollback
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [$"{target.Deployment.Name}-upgradeops-migrate-"] = true } },
         }, ct).ConfigureAwait(false);
         foreach (var container in all)
-            await target.Engine.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, ct).ConfigureAwait(false);
+            await target.Engine.RemoveOneOffAsync(container.ID, ct).ConfigureAwait(false);
     }
 
     /// <summary>Without an upgrade journal: the backup says the version and the image ids to return to.</summary>

@@ -484,7 +484,7 @@ public static partial class ComposeUpgrade
         }, ct).ConfigureAwait(false)).FirstOrDefault();
         var adopted = IsRunningMigrationOf(leftover, image) ? leftover!.ID : null;
         if (leftover is not null && adopted is null)
-            await client.Containers.RemoveContainerAsync(leftover.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, ct).ConfigureAwait(false);
+            await target.Engine.RemoveOneOffAsync(leftover.ID, ct).ConfigureAwait(false);
 
         using var activity = context.StartActivity($"Migrating to {ImageReference.Tag(image)}: {string.Join(' ', migration.Command)}", parent);
         if (adopted is not null)
@@ -534,8 +534,7 @@ public static partial class ComposeUpgrade
         }
         finally
         {
-            // As `docker compose run --rm`: the anonymous volumes of the image's VOLUME paths go with it, named ones stay.
-            await client.Containers.RemoveContainerAsync(migrationId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None).ConfigureAwait(false);
+            await target.Engine.RemoveOneOffAsync(migrationId, CancellationToken.None).ConfigureAwait(false);
         }
     }
 

@@ -91,6 +91,13 @@ public sealed class DockerEngine : IDisposable
         $"Start it again (the containers it ran come back by their restart policy), then {next}";
 
     /// <summary>
+    /// Removes a container this module made for one job (a volume helper, a migration, a scratch copy), running or not,
+    /// with the anonymous volumes Docker gave its image's VOLUME paths, as `docker run --rm` does; named volumes stay.
+    /// </summary>
+    public Task RemoveOneOffAsync(string containerId, CancellationToken ct) =>
+        Client.Containers.RemoveContainerAsync(containerId, new Docker.DotNet.Models.ContainerRemoveParameters { Force = true, RemoveVolumes = true }, ct);
+
+    /// <summary>
     /// Pauses a container, trying again when the engine's freezer gives up for a moment: runc cannot freeze a container
     /// while a process is being started in it (a healthcheck or an exec), and answers "unable to freeze".
     /// </summary>
