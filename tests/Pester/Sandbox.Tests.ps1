@@ -80,6 +80,26 @@ Describe 'Sandbox deployment' -Tag 'Sandbox' {
         $sandbox.DatabaseUrl | Should -Be 'postgresql://sandbox@127.0.0.1:55432/sandbox'
         $sandbox.DatabasePassword | Should -BeOfType [securestring]
     }
+
+    It 'checks a container again at once after docker unpause, which leaves it unhealthy until a check passes' {
+        # The base image's paced-health waits 8 s before a check only after a pass on schedule: a backup pauses the
+        # writers, and whatever comes next waits for them to be healthy again.
+        $worker = @((Get-Sandbox -ProjectName $sandbox.ProjectName -Path $sandbox.Path).Containers | Where-Object { $_ -like '*_worker_*' })[0]
+        $health = { docker inspect --format '{{json .State.Health}}' $worker | ConvertFrom-Json }
+        Wait-Until { (& $health).Status -eq 'healthy' } -What "$worker healthy"
+        # Longer than the worker's 2 s interval plus a second, so it is seen whether the pause froze a check or fell between two.
+        docker pause $worker | Out-Null
+        try {
+            Start-Sleep -Seconds 4
+            (& $health).Status | Should -Be 'unhealthy'
+        }
+        finally { docker unpause $worker | Out-Null }
+        $unpaused = [DateTimeOffset]::UtcNow
+        Wait-Until { (& $health).Status -eq 'healthy' } -What "$worker healthy after docker unpause"
+        $first = @((& $health).Log | Where-Object { [DateTimeOffset]$_.Start -gt $unpaused })[0]
+        $first.ExitCode | Should -Be 0
+        ([DateTimeOffset]$first.End - [DateTimeOffset]$first.Start).TotalSeconds | Should -BeLessThan 8 -Because 'the first check after an unpause must not wait out the pace'
+    }
 }
 
 Describe 'Sandbox API' -Tag 'Sandbox' {
