@@ -17,6 +17,14 @@ public interface IContainerExec
     /// <param name="standardOutput">Where stdout goes; null keeps up to 1 MiB of it as text in the result.</param>
     /// <param name="standardInput">Fed to the command's stdin, then closed.</param>
     Task<ExecResult> RunAsync(IReadOnlyList<string> command, CancellationToken ct, Stream? standardOutput = null, Stream? standardInput = null);
+
+    /// <summary>
+    /// For a wait on a container whose process ended because of UpgradeOps' own work (a Neo4j server stopped for
+    /// neo4j-admin): when the platform holds its restart back, restart it now; true when it did. Docker's restart policy
+    /// doubles its delay, up to a minute, each time a container ran under 10 s, so backups close together waited longer and
+    /// longer. Nothing to do by default (a pod's back-off cannot be cut short without deleting the pod).
+    /// </summary>
+    Task<bool> RestartIfHeldBackAsync(CancellationToken ct) => Task.FromResult(false);
 }
 
 /// <summary>Where a deployment's data stores live (its containers, or its release's pods): what verification and restores need.</summary>

@@ -484,6 +484,8 @@ public sealed class Neo4jTarget
             {
                 last = ex.Message;
             }
+            if (await _exec.RestartIfHeldBackAsync(ct).ConfigureAwait(false))
+                _log?.LogDebug("The restart of {Where} was held back by its restart policy's delay; restarted it now.", _exec.Description);
             if (DateTimeOffset.UtcNow > deadline)
                 throw new UpgradeOpsException("Neo4jNotBack", ErrorKind.OperationTimeout, Name,
                     $"Neo4j of '{Name}' in {_exec.Description} did not answer within {timeout.TotalSeconds:N0} s after its server was stopped for neo4j-admin ({last}). " +

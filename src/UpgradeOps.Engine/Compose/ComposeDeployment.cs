@@ -168,7 +168,9 @@ internal sealed class ComposeDeployment : IDataStoreHost
             while (DateTime.UtcNow < deadline)
             {
                 var state = DockerModels.StateOf(await Engine.Client.Containers.InspectContainerAsync(id, ct).ConfigureAwait(false));
-                if (state.Running && state.StartedAt != started) break;
+                if (state.Running && state.StartedAt != started && !state.Restarting) break;
+                // Its exit was this operation's own: Docker's growing restart delay is not waited out.
+                if (state.Restarting && await Engine.RestartIfHeldBackAsync(id, ct).ConfigureAwait(false)) break;
                 if (!state.Running && !state.Restarting)
                 {
                     exitedSince ??= DateTime.UtcNow;

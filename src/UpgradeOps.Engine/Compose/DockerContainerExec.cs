@@ -10,4 +10,6 @@ internal sealed class DockerContainerExec(DockerClient client, string containerI
 
     public Task<ExecResult> RunAsync(IReadOnlyList<string> command, CancellationToken ct, Stream? standardOutput = null, Stream? standardInput = null) =>
         DockerExec.RunAsync(client, containerId, command, ct, standardOutput, standardInput, environment);
+
+    public Task<bool> RestartIfHeldBackAsync(CancellationToken ct) => DockerEngine.RestartIfHeldBackAsync(client, containerId, ct);
 }

@@ -98,6 +98,30 @@ public sealed class DockerEngine : IDisposable
         Client.Containers.RemoveContainerAsync(containerId, new Docker.DotNet.Models.ContainerRemoveParameters { Force = true, RemoveVolumes = true }, ct);
 
     /// <summary>
+    /// Restarts a container now if Docker's restart policy is holding its restart back (state "restarting": its delay
+    /// doubles, up to a minute, each time the container ran under 10 s); true when it did. Only for a container whose exit
+    /// this module caused, such as a Neo4j server stopped for neo4j-admin: a crash loop keeps its delay.
+    /// </summary>
+    public Task<bool> RestartIfHeldBackAsync(string containerId, CancellationToken ct) => RestartIfHeldBackAsync(Client, containerId, ct);
+
+    internal static async Task<bool> RestartIfHeldBackAsync(DockerClient client, string containerId, CancellationToken ct)
+    {
+        try
+        {
+            var container = await client.Containers.InspectContainerAsync(containerId, ct).ConfigureAwait(false);
+            if (!DockerModels.StateOf(container).Restarting) return false;
+            await client.Containers.RestartContainerAsync(containerId, new Docker.DotNet.Models.ContainerRestartParameters { WaitBeforeKillSeconds = 10 }, ct)
+                .ConfigureAwait(false);
+            return true;
+        }
+        // Only a shortcut: the caller's wait goes on, with its own timeout and message.
+        catch (DockerApiException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Pauses a container, trying again when the engine's freezer gives up for a moment: runc cannot freeze a container
     /// while a process is being started in it (a healthcheck or an exec), and answers "unable to freeze".
     /// </summary>

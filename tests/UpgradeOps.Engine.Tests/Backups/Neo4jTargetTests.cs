@@ -343,6 +343,37 @@ public sealed class Neo4jTargetTests : IDisposable
                 : inner.RunAsync(command, ct, standardOutput, standardInput);
     }
 
+    [Fact]
+    public async Task Waiting_for_a_server_to_answer_again_cuts_short_a_restart_its_platform_holds_back()
+    {
+        var restarting = new HeldBackRestart(_server);
+        var target = new Neo4jTarget(restarting, new DataStoreDefinition { Name = "database", Kind = DataStoreKind.Neo4j, Service = "database" }, "neo4j:5.20.0", InfrahubEnvironment);
+        await target.WaitAnsweringAsync(TimeSpan.FromSeconds(30), default);
+        Assert.Equal(1, restarting.Restarts);
+        Assert.Equal(2, restarting.Queries);
+    }
+
+    /// <summary>A container in Docker's restart delay: its server does not answer until it is restarted.</summary>
+    private sealed class HeldBackRestart(FakeNeo4j inner) : IContainerExec
+    {
+        public int Restarts { get; private set; }
+        public int Queries { get; private set; }
+        public string Description => inner.Description;
+        public Task<ExecResult> RunAsync(IReadOnlyList<string> command, CancellationToken ct, Stream? standardOutput = null, Stream? standardInput = null)
+        {
+            if (command[0] == "cypher-shell") Queries++;
+            return command[0] == "cypher-shell" && Restarts == 0
+                ? Task.FromResult(new ExecResult(1, "Connection refused", ""))
+                : inner.RunAsync(command, ct, standardOutput, standardInput);
+        }
+        public Task<bool> RestartIfHeldBackAsync(CancellationToken ct)
+        {
+            if (Restarts > 0) return Task.FromResult(false);
+            Restarts++;
+            return Task.FromResult(true);
+        }
+    }
+
     [Theory]
     [InlineData(0, "edition\n\"enterprise\"\n", "", "neo4j:5.20.0", false, Neo4jEdition.Enterprise)]
     [InlineData(0, "edition\ncommunity\n", "", "neo4j:5.20.0-enterprise", false, Neo4jEdition.Community)]
