@@ -64,7 +64,13 @@ Describe 'Module layout' -Tag 'Module' {
         # Loading it (and the first use of the load context) was a large part of what importing cost.
         $script = "Import-Module '$env:UPGRADEOPS_MODULE'; 'imported=' + ([AppDomain]::CurrentDomain.GetAssemblies().GetName().Name -join ','); " +
             "`$null = Test-UpgradePath -From 1.0.0 -To 1.0.1; 'ran=' + ([AppDomain]::CurrentDomain.GetAssemblies().GetName().Name -join ',')"
-        $loaded = & (Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')) -NoProfile -NonInteractive -Command $script
+        # A cache folder of its own: pwsh replays a startup JIT profile (StartupProfileData-NonInteractive) that the
+        # machine's last non-interactive pwsh wrote, loading on a background thread what that process used. The other
+        # tests' pwsh processes write it, so without this the assemblies loaded "at import" depend on which ran last.
+        $savedCache = $env:XDG_CACHE_HOME
+        $env:XDG_CACHE_HOME = Join-Path $TestDrive 'cold-cache'
+        try { $loaded = & (Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')) -NoProfile -NonInteractive -Command $script }
+        finally { $env:XDG_CACHE_HOME = $savedCache }
         $LASTEXITCODE | Should -Be 0
         (($loaded -match '^imported=') -replace '^imported=') -split ',' | Should -Not -Contain 'UpgradeOps.Engine'
         (($loaded -match '^ran=') -replace '^ran=') -split ',' | Should -Contain 'UpgradeOps.Engine'
