@@ -311,7 +311,7 @@ function Invoke-Test {
     # With UPGRADEOPS_TEST_LANES=1, part of the sandbox files run in test lanes instead (Start-SandboxLane: a network
     # namespace with its own Docker Engine and registry, where a second sandbox with the same fixed ports runs beside the
     # first). Not the default: on this 2-core machine it took 1,762 s with the CPU 91 % busy, against 1,645-1,714 s without
-    # it (about 65 % busy): the lane's engine, pulls and polling fill the idle time rather than shorten the run (README).
+    # it (83 % busy by /proc/stat): the lane's engine, pulls and polling fill the idle time rather than shorten the run (README).
     $files = @(Get-ChildItem (Join-Path $Root 'tests/Pester') -Filter '*.Tests.ps1' | Sort-Object Name)
     $usesSandbox = { param($file) (Get-Content -Raw $file.FullName) -match "-Tag\s[^{]*'Sandbox'" }
     $relative = { param($file) [IO.Path]::GetRelativePath($Root, $file.FullName) }
