@@ -323,8 +323,13 @@ function Invoke-Test {
     }
     else { [ordered]@{} }
     $inLane = { param($file) $laneFiles.Values | ForEach-Object { $_ } | Where-Object { "$_.Tests.ps1" -eq $file.Name } }
-    $beside = @($files | Where-Object { -not (& $usesSandbox $_) -and -not (& $inLane $_) } | ForEach-Object { & $relative $_ })
-    $here = @($files | Where-Object { (& $usesSandbox $_) -and -not (& $inLane $_) } | ForEach-Object FullName)
+    # The other process is the longer one (xunit, about 2 minutes, runs before its Pester files: 1,493 s of Pester
+    # against this one's 1,512 s in the last CI runs), so a file of its that needs no Compose sandbox runs here instead,
+    # after the sandbox files, so the two end together. Chosen by the files' times.
+    $movedHere = @('HelmBackup')
+    $runsHere = { param($file) ((& $usesSandbox $file) -or $file.BaseName -replace '\.Tests$' -in $movedHere) -and -not (& $inLane $file) }
+    $beside = @($files | Where-Object { -not (& $runsHere $_) -and -not (& $inLane $_) } | ForEach-Object { & $relative $_ })
+    $here = @($files | Where-Object { & $runsHere $_ } | Sort-Object { -not (& $usesSandbox $_) }, Name | ForEach-Object FullName)
     $sides = [System.Collections.Generic.List[object]]::new()
     $lanes = [System.Collections.Generic.List[string]]::new()
     $main = $null
