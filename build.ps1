@@ -158,6 +158,16 @@ function Invoke-PesterTests {
     }
 }
 
+function Get-TestCacheFolder([string] $Name) {
+    # A cache folder per test process, for it and the pwsh it starts. Every non-interactive pwsh replays the startup JIT
+    # profile in it (powershell/StartupProfileData-NonInteractive) and rewrites it at exit, so with one folder the
+    # processes running side by side read what the others' last pwsh wrote (and race on the file), and what a fresh pwsh
+    # loads depended on which test ran last in the other process.
+    $folder = Join-Path $OutDir "test-results/$Name.cache"
+    if (Test-Path $folder) { Remove-Item $folder -Recurse -Force }
+    (New-Item -ItemType Directory -Force -Path $folder).FullName
+}
+
 function Start-PesterProcess {
     # Tests that do not use the Compose sandbox (xunit, the bad-input corpus, the Helm tests on their own API server and
     # ports) run in a second process beside those that do, which spend most of their time waiting on containers. Its
@@ -181,7 +191,10 @@ function Start-PesterProcess {
         # First match only: with a merged /usr, /bin/nsenter and /usr/bin/nsenter are both found.
         $file = (Get-Command nsenter -CommandType Application | Select-Object -First 1).Source
     }
-    $side.Process = Start-Process -FilePath $file -ArgumentList $arguments -RedirectStandardOutput $side.Log -RedirectStandardError "$($side.Log).err" -PassThru
+    $savedCache = $env:XDG_CACHE_HOME
+    $env:XDG_CACHE_HOME = Get-TestCacheFolder $Name
+    try { $side.Process = Start-Process -FilePath $file -ArgumentList $arguments -RedirectStandardOutput $side.Log -RedirectStandardError "$($side.Log).err" -PassThru }
+    finally { $env:XDG_CACHE_HOME = $savedCache }
     $side
 }
 
@@ -342,7 +355,10 @@ function Invoke-Test {
             $lanes.Add($name)
             $sides.Add((Start-PesterProcess -Path $paths -Name "lane-$name" -Lane $lane))
         }
-        $main = Invoke-PesterTests -Path $here -DeferSummary
+        $savedCache = $env:XDG_CACHE_HOME
+        $env:XDG_CACHE_HOME = Get-TestCacheFolder 'compose-sandbox'
+        try { $main = Invoke-PesterTests -Path $here -DeferSummary }
+        finally { $env:XDG_CACHE_HOME = $savedCache }
     }
     finally {
         # The tests share one sandbox deployment per lane; it goes when they are done (the machine's engine and registry stay).
