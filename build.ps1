@@ -158,14 +158,18 @@ function Invoke-PesterTests {
     }
 }
 
-function Get-TestCacheFolder([string] $Name) {
-    # A cache folder per test process, for it and the pwsh it starts. Every non-interactive pwsh replays the startup JIT
-    # profile in it (powershell/StartupProfileData-NonInteractive) and rewrites it at exit, so with one folder the
-    # processes running side by side read what the others' last pwsh wrote (and race on the file), and what a fresh pwsh
-    # loads depended on which test ran last in the other process.
+function Invoke-WithTestCache([string] $Name, [scriptblock] $ScriptBlock) {
+    # Runs ScriptBlock with a cache folder of the named test process's own, for it and the pwsh it starts. Every
+    # non-interactive pwsh replays the startup JIT profile in it (powershell/StartupProfileData-NonInteractive) and
+    # rewrites it at exit, so with one folder the processes running side by side read what the others' last pwsh wrote
+    # (and race on the file), and what a fresh pwsh loads depended on which test ran last in the other process.
     $folder = Join-Path $OutDir "test-results/$Name.cache"
     if (Test-Path $folder) { Remove-Item $folder -Recurse -Force }
-    (New-Item -ItemType Directory -Force -Path $folder).FullName
+    $null = New-Item -ItemType Directory -Force -Path $folder
+    $saved = $env:XDG_CACHE_HOME
+    $env:XDG_CACHE_HOME = $folder
+    try { & $ScriptBlock }
+    finally { $env:XDG_CACHE_HOME = $saved }
 }
 
 function Start-PesterProcess {
@@ -191,10 +195,9 @@ function Start-PesterProcess {
         # First match only: with a merged /usr, /bin/nsenter and /usr/bin/nsenter are both found.
         $file = (Get-Command nsenter -CommandType Application | Select-Object -First 1).Source
     }
-    $savedCache = $env:XDG_CACHE_HOME
-    $env:XDG_CACHE_HOME = Get-TestCacheFolder $Name
-    try { $side.Process = Start-Process -FilePath $file -ArgumentList $arguments -RedirectStandardOutput $side.Log -RedirectStandardError "$($side.Log).err" -PassThru }
-    finally { $env:XDG_CACHE_HOME = $savedCache }
+    $side.Process = Invoke-WithTestCache $Name {
+        Start-Process -FilePath $file -ArgumentList $arguments -RedirectStandardOutput $side.Log -RedirectStandardError "$($side.Log).err" -PassThru
+    }
     $side
 }
 
@@ -355,10 +358,7 @@ function Invoke-Test {
             $lanes.Add($name)
             $sides.Add((Start-PesterProcess -Path $paths -Name "lane-$name" -Lane $lane))
         }
-        $savedCache = $env:XDG_CACHE_HOME
-        $env:XDG_CACHE_HOME = Get-TestCacheFolder 'compose-sandbox'
-        try { $main = Invoke-PesterTests -Path $here -DeferSummary }
-        finally { $env:XDG_CACHE_HOME = $savedCache }
+        $main = Invoke-WithTestCache 'compose-sandbox' { Invoke-PesterTests -Path $here -DeferSummary }
     }
     finally {
         # The tests share one sandbox deployment per lane; it goes when they are done (the machine's engine and registry stay).
