@@ -93,8 +93,12 @@ Describe 'Sandbox deployment' -Tag 'Sandbox' {
             Start-Sleep -Seconds 4
             (& $health).Status | Should -Be 'unhealthy'
         }
-        finally { docker unpause $worker | Out-Null }
-        $unpaused = [DateTimeOffset]::UtcNow
+        finally {
+            # Taken before the unpause: Docker's first check comes 2 s after it, and a loaded machine can take longer than
+            # that to return from `docker unpause`.
+            $unpaused = [DateTimeOffset]::UtcNow
+            docker unpause $worker | Out-Null
+        }
         Wait-Until { (& $health).Status -eq 'healthy' } -What "$worker healthy after docker unpause"
         $first = @((& $health).Log | Where-Object { [DateTimeOffset]$_.Start -gt $unpaused })[0]
         $first.ExitCode | Should -Be 0
