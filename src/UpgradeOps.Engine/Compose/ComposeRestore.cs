@@ -12,10 +12,10 @@ using UpgradeOps.Platforms;
 namespace UpgradeOps.Compose;
 
 /// <summary>
-/// Restores a backup onto a Compose deployment: verifies it first, restores each PostgreSQL dump into a staging database,
-/// stops the application containers, stages each volume's archive on the volume, loads each Neo4j dump, then swaps the
-/// staged databases and volumes in, puts the configuration files back, starts the containers again (always, also after a
-/// failure) and waits until they are healthy.
+/// Restores a backup onto a Compose deployment: verifies it first, restores each PostgreSQL dump into a staging database
+/// while it stops the application containers and then stages each volume's archive on the volume, loads each Neo4j dump,
+/// then swaps the staged databases and volumes in, puts the configuration files back, starts the containers again (always,
+/// also after a failure) and waits until they are healthy.
 /// </summary>
 public static class ComposeRestore
 {
@@ -61,23 +61,33 @@ public static class ComposeRestore
         Exception? failure = null;
         try
         {
-            foreach (var dump in dumps)
-            {
-                activity.Report($"Restoring {dump.Name} from {dump.File} into a staging database", 30);
-                log.LogDebug("Restoring {Component} into a staging database", dump.Name);
-                await StepPause.AtAsync($"restore:stage {dump.Name}", log, ct).ConfigureAwait(false);
-                staged.Add(await DataRestore.StageDatabaseAsync(source, folder, dump, request.Passphrase, ct).ConfigureAwait(false));
-            }
+            // The volumes are staged while the dumps restore, where a person would do one after the other: each copy goes
+            // beside its live content, once the application is stopped (it never sees the staging folder), and nothing live
+            // is replaced before both are done, so a full disk or a damaged archive, here or in a dump, leaves every database
+            // and volume as it was. A failure on one side stops the other.
+            await SideBySide.RunAsync(ct,
+                async token =>
+                {
+                    foreach (var dump in dumps)
+                    {
+                        activity.Report($"Restoring {dump.Name} from {dump.File} into a staging database", 30);
+                        log.LogDebug("Restoring {Component} into a staging database", dump.Name);
+                        await StepPause.AtAsync($"restore:stage {dump.Name}", log, token).ConfigureAwait(false);
+                        staged.Add(await DataRestore.StageDatabaseAsync(source, folder, dump, request.Passphrase, token).ConfigureAwait(false));
+                    }
+                },
+                async token =>
+                {
+                    await stopping.ConfigureAwait(false);
+                    foreach (var volume in volumes)
+                    {
+                        activity.Report($"Staging {volume.Name} from {volume.File}", 45);
+                        await StepPause.AtAsync($"restore:stage {volume.Name}", log, token).ConfigureAwait(false);
+                        stagedVolumes.Add(await StageVolumeAsync(source, DataRestore.StoreFor(source.Profile, volume), folder, volume, request.Passphrase, token)
+                            .ConfigureAwait(false));
+                    }
+                }).ConfigureAwait(false);
             await stopping.ConfigureAwait(false);
-
-            // With the application stopped, each volume's copy is staged on the volume before anything live is replaced: a
-            // full disk or a damaged archive fails here and leaves every database and volume as it was.
-            foreach (var volume in volumes)
-            {
-                activity.Report($"Staging {volume.Name} from {volume.File}", 45);
-                await StepPause.AtAsync($"restore:stage {volume.Name}", log, ct).ConfigureAwait(false);
-                stagedVolumes.Add(await StageVolumeAsync(source, DataRestore.StoreFor(source.Profile, volume), folder, volume, request.Passphrase, ct).ConfigureAwait(false));
-            }
 
             // The application is stopped: each Neo4j database is loaded over (no staging beside it on Community), and is
             // back before the application starts.

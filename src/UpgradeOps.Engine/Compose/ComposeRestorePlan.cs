@@ -32,8 +32,8 @@ internal static class ComposeRestorePlan
     /// The order a restore takes: every PostgreSQL dump first, into staging databases beside the live ones (any that fails
     /// leaves the live data untouched); then, the application stopped, each Neo4j dump loaded over its database (Neo4j
     /// Community has no database beside it to stage into), before the staged databases are swapped in, so a load that fails
-    /// leaves PostgreSQL untouched; then the volumes (staged on their own file systems before the first Neo4j load, swapped in
-    /// after the databases) and the configuration files. Each group in the manifest's order.
+    /// leaves PostgreSQL untouched; then the volumes (staged on their own file systems while the dumps restore, before the
+    /// first Neo4j load, swapped in after the databases) and the configuration files. Each group in the manifest's order.
     /// </summary>
     public static (IReadOnlyList<BackupComponent> Dumps, IReadOnlyList<BackupComponent> Graphs, IReadOnlyList<BackupComponent> Others) Order(IEnumerable<BackupComponent> components)
     {
