@@ -298,12 +298,15 @@ Describe 'Neo4j Community killed in the middle of a dump or a load' -Tag 'Backup
         $killed.HeldState | Should -BeLike 'T*'
         Get-Running infrahub-server | Should -Be 'false'
         Get-Running task-worker | Should -Be 'false'
+        $helpers = { docker ps -a -q --filter label=org.upgradeops.purpose=volume-restore --filter "name=^/$project-upgradeops-restore-" }
+        & $helpers | Should -Not -BeNullOrEmpty -Because 'the volumes were staged before the load, each by a helper kept for its swap'
 
         $err = Get-ErrorFrom { Restore-DeploymentBackup -Path $afterKill.Path -Deployment $d -Force -ErrorAction Stop }
         $err.FullyQualifiedErrorId | Should -BeLike 'Neo4jLeftStopped,*'
         $err.CategoryInfo.Category | Should -Be 'ResourceUnavailable'
         $err.TargetObject | Should -Be 'database'
         $err.Exception.Message | Should -Match 'The containers that run had stopped were started again\. Nothing else was done: run the restore again\.'
+        & $helpers | Should -BeNullOrEmpty -Because 'the next restore removes the helpers a killed one left'
         # Serving again, on one whole graph: neo4j-admin loads an archive whole or not at all. Which one depends on how much of
         # the archive had reached the container when the cmdlet died: a small dump is all in the pipe's buffers before the
         # load reads it, so the load the gate lets go on finishes alone (seen here), the server still held until now.

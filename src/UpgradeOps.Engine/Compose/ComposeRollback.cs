@@ -229,16 +229,8 @@ public static class ComposeRollback
         }
     }
 
-    private static async Task RemoveOneOffsAsync(ComposeDeployment target, CancellationToken ct)
-    {
-        var all = await target.Engine.Client.Containers.ListContainersAsync(new ContainersListParameters
-        {
-            All = true,
-            Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [$"{target.Deployment.Name}-upgradeops-migrate-"] = true } },
-        }, ct).ConfigureAwait(false);
-        foreach (var container in all)
-            await target.Engine.RemoveOneOffAsync(container.ID, ct).ConfigureAwait(false);
-    }
+    private static Task RemoveOneOffsAsync(ComposeDeployment target, CancellationToken ct) =>
+        target.Engine.RemoveOneOffsNamedAsync(new[] { $"{target.Deployment.Name}-upgradeops-migrate-", ComposeRestore.VolumeHelperPrefix(target.Deployment.Name) }, ct);
 
     /// <summary>Without an upgrade journal: the backup says the version and the image ids to return to.</summary>
     private static UpgradeJournal JournalFromBackup(ComposeDeployment target, string backupPath)

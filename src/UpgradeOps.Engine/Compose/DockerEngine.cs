@@ -98,6 +98,24 @@ public sealed class DockerEngine : IDisposable
         Client.Containers.RemoveContainerAsync(containerId, new Docker.DotNet.Models.ContainerRemoveParameters { Force = true, RemoveVolumes = true }, ct);
 
     /// <summary>
+    /// Removes, as <see cref="RemoveOneOffAsync"/> does, every container whose name starts with one of
+    /// <paramref name="namePrefixes"/> (a deployment's one-offs that a killed run left: "PROJECT-upgradeops-migrate-");
+    /// returns how many. Anchored at the name's start: "sandbox-" must not match another project's "mysandbox-".
+    /// </summary>
+    public async Task<int> RemoveOneOffsNamedAsync(IEnumerable<string> namePrefixes, CancellationToken ct)
+    {
+        var names = namePrefixes.ToDictionary(prefix => "^/" + System.Text.RegularExpressions.Regex.Escape(prefix), _ => true);
+        var all = await Client.Containers.ListContainersAsync(new Docker.DotNet.Models.ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = names },
+        }, ct).ConfigureAwait(false);
+        foreach (var container in all)
+            await RemoveOneOffAsync(container.ID, ct).ConfigureAwait(false);
+        return all.Count;
+    }
+
+    /// <summary>
     /// Restarts a container now if Docker's restart policy is holding its restart back (state "restarting": its delay
     /// doubles, up to a minute, each time the container ran under 10 s); true when it did. Only for a container whose exit
     /// this module caused, such as a Neo4j server stopped for neo4j-admin: a crash loop keeps its delay.

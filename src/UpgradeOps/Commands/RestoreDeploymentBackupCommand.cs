@@ -18,11 +18,13 @@ namespace UpgradeOps.Commands;
 /// refuses one that fails, with the failing check's ErrorId, unless -Force is given. It also refuses a backup taken at another
 /// version than the deployment runs, because the data would not match the running images: use Invoke-Rollback for that, which
 /// returns the containers to the backup's images too.</para>
-/// <para type="description">It then stops the application containers (the database containers keep running), drops and
-/// recreates each database and restores its dump with pg_restore inside the database container, replaces each volume's content
-/// with its archive, puts the compose file and .env back — into the deployment's own compose file and the .env beside it, never
-/// to a path the manifest names — starts the containers again (always, also after a failure) and waits until every container
-/// is healthy.</para>
+/// <para type="description">It then stops the application containers (the database containers keep running) while it
+/// restores each dump with pg_restore inside the database container into a staging database beside the live one, and, once
+/// they are stopped, meanwhile extracts each volume's archive beside that volume's content. Only when every copy is complete
+/// does it put the staged databases and volumes in place of the live ones, put the compose file and .env back — into the
+/// deployment's own compose file and the .env beside it, never to a path the manifest names — start the containers again
+/// (always, also after a failure) and wait until every container is healthy. A failure before that leaves every database and
+/// volume as it was.</para>
 /// <para type="description">A manifest that names a file outside the backup folder (BackupPathOutsideBackup), or that the
 /// -EncryptionKey of an encrypted backup proves was changed (BackupManifestTampered), is refused before anything is contacted,
 /// and -Force does not override it.</para>
