@@ -30,15 +30,30 @@ BeforeAll {
     function Get-GraphContainer([string] $Service) {
         docker ps -a --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$Service" --format '{{.Names}}' | Select-Object -First 1
     }
-    function Get-RestoreHelperVolume([long] $Since) {
-        # The anonymous volumes Docker gave this project's volume-restore helpers since $Since (their image, the Neo4j
+    function Start-EngineEventWatch {
+        # Streams the engine's container creates and volume mounts into a file from now on. `docker events --since` alone
+        # reads only the engine's last 256 events: the other test process's healthcheck execs pushed a restore's helper
+        # creates out of them in CI.
+        $file = Join-Path $TestDrive "events-$([guid]::NewGuid().ToString('N')).txt"
+        $format = '{{.Type}} {{.Action}} {{.Actor.ID}} {{index .Actor.Attributes "name"}} {{index .Actor.Attributes "container"}} {{index .Actor.Attributes "org.upgradeops.purpose"}}'
+        $since = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds() - 1
+        # Arguments one by one (the format has spaces and quotes); bash only sends the output to the file.
+        $start = [System.Diagnostics.ProcessStartInfo]::new('bash')
+        foreach ($argument in @('-c', 'file=$0; exec docker events "$@" > "$file"', $file, '--since', $since, '--filter', 'type=container', '--filter', 'type=volume',
+                '--filter', 'event=create', '--filter', 'event=mount', '--format', $format)) { $start.ArgumentList.Add([string]$argument) }
+        [pscustomobject]@{ Process = [System.Diagnostics.Process]::Start($start); File = $file }
+    }
+    function Get-RestoreHelperVolume($Watch) {
+        # The anonymous volumes Docker gave this project's volume-restore helpers while $Watch ran (their image, the Neo4j
         # stand-in, declares /data and /logs besides the volume they mount), and those still there. From the engine's
         # events, not by counting its volumes: the tests in the other process make and remove their own meanwhile.
-        $until = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds() + 1
-        $helpers = @(docker events --since $Since --until $until --filter type=container --filter event=create --filter label=org.upgradeops.purpose=volume-restore `
-                --format '{{.Actor.ID}} {{index .Actor.Attributes "name"}}' | Where-Object { $_ -match " $project-upgradeops-restore-" } | ForEach-Object { ($_ -split ' ')[0] })
-        $anonymous = @(docker events --since $Since --until $until --filter type=volume --filter event=mount --format '{{.Actor.ID}} {{index .Actor.Attributes "container"}}' |
-                Where-Object { ($_ -split ' ')[1] -in $helpers } | ForEach-Object { ($_ -split ' ')[0] } | Where-Object { $_ -match '^[0-9a-f]{64}$' } | Sort-Object -Unique)
+        Start-Sleep -Seconds 1
+        Stop-Process -Id $Watch.Process.Id
+        $Watch.Process.WaitForExit(10000) | Out-Null
+        $lines = @(Get-Content $Watch.File | ForEach-Object { , ($_ -split ' ') })
+        $helpers = @($lines | Where-Object { $_[0] -eq 'container' -and $_[1] -eq 'create' -and $_[5] -eq 'volume-restore' -and $_[3] -like "$project-upgradeops-restore-*" } | ForEach-Object { $_[2] })
+        $anonymous = @($lines | Where-Object { $_[0] -eq 'volume' -and $_[1] -eq 'mount' -and $_[4] -in $helpers } | ForEach-Object { $_[2] } |
+                Where-Object { $_ -match '^[0-9a-f]{64}$' } | Sort-Object -Unique)
         $volumes = @(docker volume ls -q)
         [pscustomobject]@{ Helpers = $helpers.Count; Anonymous = $anonymous.Count; Left = @($anonymous | Where-Object { $_ -in $volumes }) }
     }
@@ -183,14 +198,14 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
         docker exec (Get-GraphContainer infrahub-server) sh -c 'echo changed > /opt/infrahub/storage/artifacts/device-1.cfg'
         docker exec (Get-GraphContainer task-worker) sh -c 'rm -rf /opt/infrahub/git/repo'
         Get-SideFingerprint | Should -Not -Be $sideSeeded
-        $restoreStarted = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds() - 1
+        $watch = Start-EngineEventWatch
         $restored = Invoke-Observed { $backup | Restore-DeploymentBackup -Deployment $d -Force -ErrorAction Stop }
         $restored.Id | Should -Be $backup.Id
         Wait-GraphHealthy 10
         Get-GraphFingerprint -Password $password | Should -Be $seeded
         Get-SideFingerprint | Should -Be $sideSeeded
         # The helpers that put the storage and git volumes back are gone with the anonymous volumes of their image.
-        $helperVolumes = Get-RestoreHelperVolume -Since $restoreStarted
+        $helperVolumes = Get-RestoreHelperVolume $watch
         $helperVolumes.Helpers | Should -BeGreaterOrEqual 2 -Because 'the storage and git volumes are each put back by a helper'
         $helperVolumes.Anonymous | Should -Be (2 * $helperVolumes.Helpers) -Because 'each helper got one for /data and one for /logs'
         $helperVolumes.Left | Should -BeNullOrEmpty
