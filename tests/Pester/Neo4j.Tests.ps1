@@ -199,16 +199,19 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
         docker exec (Get-GraphContainer task-worker) sh -c 'rm -rf /opt/infrahub/git/repo'
         Get-SideFingerprint | Should -Not -Be $sideSeeded
         $watch = Start-EngineEventWatch
-        $restored = Invoke-Observed { $backup | Restore-DeploymentBackup -Deployment $d -Force -ErrorAction Stop }
-        $restored.Id | Should -Be $backup.Id
-        Wait-GraphHealthy 10
-        Get-GraphFingerprint -Password $password | Should -Be $seeded
-        Get-SideFingerprint | Should -Be $sideSeeded
-        # The helpers that put the storage and git volumes back are gone with the anonymous volumes of their image.
-        $helperVolumes = Get-RestoreHelperVolume $watch
-        $helperVolumes.Helpers | Should -BeGreaterOrEqual 2 -Because 'the storage and git volumes are each put back by a helper'
-        $helperVolumes.Anonymous | Should -Be (2 * $helperVolumes.Helpers) -Because 'each helper got one for /data and one for /logs'
-        $helperVolumes.Left | Should -BeNullOrEmpty
+        try {
+            $restored = Invoke-Observed { $backup | Restore-DeploymentBackup -Deployment $d -Force -ErrorAction Stop }
+            $restored.Id | Should -Be $backup.Id
+            Wait-GraphHealthy 10
+            Get-GraphFingerprint -Password $password | Should -Be $seeded
+            Get-SideFingerprint | Should -Be $sideSeeded
+            # The helpers that put the storage and git volumes back are gone with the anonymous volumes of their image.
+            $helperVolumes = Get-RestoreHelperVolume $watch
+            $helperVolumes.Helpers | Should -BeGreaterOrEqual 2 -Because 'the storage and git volumes are each put back by a helper'
+            $helperVolumes.Anonymous | Should -Be (2 * $helperVolumes.Helpers) -Because 'each helper got one for /data and one for /logs'
+            $helperVolumes.Left | Should -BeNullOrEmpty
+        }
+        finally { if (-not $watch.Process.HasExited) { Stop-Process -Id $watch.Process.Id } }
     }
 
     It 'holds a server that exits before the watchdog froze it again once it answers: the backup goes on and says so' {

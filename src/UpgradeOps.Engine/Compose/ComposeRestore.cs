@@ -286,7 +286,7 @@ public static class ComposeRestore
         var volume = await source.VolumeAsync(store, ct).ConfigureAwait(false);
         var staged = new StagedVolume(component, volume.VolumeName, volume.Image, $"{RestoreMount}/{Path.GetFileName(volume.MountPath.TrimEnd('/'))}",
             StagingPrefix + Guid.NewGuid().ToString("N"));
-        var helper = await StartVolumeHelperAsync(source, staged, ct).ConfigureAwait(false);
+        var helper = staged.Helper = await StartVolumeHelperAsync(source, staged, ct).ConfigureAwait(false);
         try
         {
             var made = await DockerExec.RunAsync(source.Engine.Client, helper, new[] { "mkdir", $"{staged.MountPath}/{staged.StagingFolder}" }, ct).ConfigureAwait(false);
@@ -299,21 +299,15 @@ public static class ComposeRestore
             }
             catch (Docker.DotNet.DockerApiException ex)
             {
-                await RunQuietlyAsync(source, helper, new[] { "rm", "-rf", $"{staged.MountPath}/{staged.StagingFolder}" }).ConfigureAwait(false);
                 throw VolumeFailure(staged, "staging the backup's copy beside the live content", swapping: false, DockerModels.ErrorOf(ex), ex);
-            }
-            catch
-            {
-                await RunQuietlyAsync(source, helper, new[] { "rm", "-rf", $"{staged.MountPath}/{staged.StagingFolder}" }).ConfigureAwait(false);
-                throw;
             }
         }
         catch
         {
-            await source.Engine.RemoveOneOffAsync(helper, CancellationToken.None).ConfigureAwait(false);
+            await DiscardVolumeAsync(source, staged).ConfigureAwait(false);
+            await ReleaseVolumeHelperAsync(source, staged).ConfigureAwait(false);
             throw;
         }
-        staged.Helper = helper;
         return staged;
     }
 
@@ -323,7 +317,7 @@ public static class ComposeRestore
     /// </summary>
     internal static async Task SwapVolumeAsync(ComposeDeployment source, StagedVolume staged, CancellationToken ct)
     {
-        var helper = staged.Helper ?? throw new InvalidOperationException($"The staged copy of {staged.VolumeName} has no helper container left.");
+        var helper = staged.Helper ?? throw VolumeFailure(staged, "putting the staged copy in place", swapping: false, "its helper container was already removed");
         var swap = await DockerExec.RunAsync(source.Engine.Client, helper, new[] { "sh", "-c", SwapScript, "upgradeops-volume-swap", staged.MountPath, staged.StagingFolder }, ct)
             .ConfigureAwait(false);
         if (swap.ExitCode != 0) throw VolumeFailure(staged, "putting the staged copy in place", swapping: true, swap.StandardError.Trim());
