@@ -35,8 +35,11 @@ param(
     [switch] $NoBuild,
     # Check task: also write the counts as JSON to this file (read by the Test task).
     [string] $SummaryPath,
-    # Check task: run the xunit tests first and count them in the summary (the Test task's second process does).
-    [switch] $Xunit
+    # Check task: run the xunit tests first and count them in the summary (one of the Test task's processes does).
+    [switch] $Xunit,
+    # Check task: before the xunit tests that need the sandbox images (Category=Docker) and before the Pester files, wait
+    # until this file exists; it says 'ready', or why the images could not be built (the Test task writes it).
+    [string] $WaitForImages
 )
 
 $ErrorActionPreference = 'Stop'
@@ -114,12 +117,17 @@ function Invoke-Build {
 }
 
 function Invoke-XunitTests {
+    # -Filter and -Name (the results file's name) split the run: the Test task runs the tests that need no sandbox image
+    # while the images build, and those that do (Category=Docker) after.
+    param([string] $Filter, [string] $Name = 'xunit', [switch] $NoBuild)
     $results = Join-Path $OutDir 'test-results'
-    $trx = Join-Path $results 'xunit.trx'
+    $trx = Join-Path $results "$Name.trx"
     if (Test-Path $trx) { Remove-Item $trx }
-    & dotnet test (Join-Path $Root 'tests/UpgradeOps.Engine.Tests') -c $Configuration --nologo `
-        --logger 'trx;LogFileName=xunit.trx' --logger 'console;verbosity=minimal' --results-directory $results | Out-Host
-    if (-not (Test-Path $trx)) { throw 'xunit produced no results: the test project did not build or run.' }
+    $arguments = @((Join-Path $Root 'tests/UpgradeOps.Engine.Tests'), '-c', $Configuration, '--nologo',
+        '--logger', "trx;LogFileName=$Name.trx", '--logger', 'console;verbosity=minimal', '--results-directory', $results) +
+        @(if ($Filter) { '--filter', $Filter }) + @(if ($NoBuild) { '--no-build' })
+    & dotnet test @arguments | Out-Host
+    if (-not (Test-Path $trx)) { throw "xunit produced no results ($Name): the test project did not build or run." }
     $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
     [pscustomobject]@{
         Passed  = [int]$counters.passed
@@ -127,6 +135,17 @@ function Invoke-XunitTests {
         # A skipped test is counted neither as executed nor as notExecuted: the difference to the total is what was skipped.
         Skipped = [Math]::Max([int]$counters.total - [int]$counters.executed, [int]$counters.notExecuted)
     }
+}
+
+function Wait-SandboxImage([Parameter(Mandatory)][string] $Path) {
+    # The Test task writes the file once Build-SandboxImage has ended; an hour is far beyond any build seen (170-210 s).
+    $deadline = (Get-Date).AddHours(1)
+    while (-not (Test-Path -LiteralPath $Path)) {
+        if ((Get-Date) -gt $deadline) { throw "The sandbox images were not reported built within an hour ($Path was never written)." }
+        Start-Sleep -Milliseconds 500
+    }
+    $state = (Get-Content -Raw -LiteralPath $Path).Trim()
+    if ($state -ne 'ready') { throw "The sandbox images are not there: $state" }
 }
 
 function Invoke-PesterTests {
@@ -177,6 +196,8 @@ function Start-PesterProcess {
     # ports) run in a second process beside those that do, which spend most of their time waiting on containers. Its
     # output goes to a log, shown when it is done.
     param([Parameter(Mandatory)][string[]] $Path, [Parameter(Mandatory)][string] $Name, [switch] $Xunit,
+        # Started before the sandbox images are built: what needs them waits for this file (Wait-SandboxImage).
+        [string] $WaitForImages,
         # A test lane (Start-SandboxLane): the process runs in its network namespace, against its Docker Engine and project.
         $Lane)
     $results = Join-Path $OutDir 'test-results'
@@ -184,7 +205,8 @@ function Start-PesterProcess {
     $side = [pscustomobject]@{ Name = $Name; Log = (Join-Path $results "$Name.log"); Summary = (Join-Path $results "$Name.json"); Process = $null }
     Remove-Item -LiteralPath $side.Log, "$($side.Log).err", $side.Summary -ErrorAction SilentlyContinue
     $arguments = @('-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'build.ps1'), '-Task', 'Check', '-NoBuild',
-        '-Configuration', $Configuration, '-PesterPath', ($Path -join ','), '-SummaryPath', $side.Summary) + @(if ($Xunit) { '-Xunit' }) |
+        '-Configuration', $Configuration, '-PesterPath', ($Path -join ','), '-SummaryPath', $side.Summary) + @(if ($Xunit) { '-Xunit' }) +
+        @(if ($WaitForImages) { '-WaitForImages', $WaitForImages }) |
         ForEach-Object { '"' + $_ + '"' }
     # At a lower CPU priority where nice exists: the sandbox files' timings (rolling upgrade, performance baseline) are
     # what the machine's two cores must keep steady; the second process only has to finish before them.
@@ -273,7 +295,18 @@ function Format-FaultMatrix {
 
 function Invoke-Check {
     if (-not $NoBuild) { Invoke-Build }
-    $xunitCounts = if ($Xunit) { Invoke-XunitTests } else { [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 } }
+    $xunitCounts = if ($Xunit -and $WaitForImages) {
+        $withoutImages = Invoke-XunitTests -Filter 'Category!=Docker' -Name 'xunit-host'
+        Wait-SandboxImage $WaitForImages
+        $withImages = Invoke-XunitTests -Filter 'Category=Docker' -Name 'xunit-docker' -NoBuild
+        [pscustomobject]@{
+            Passed = $withoutImages.Passed + $withImages.Passed; Failed = $withoutImages.Failed + $withImages.Failed
+            Skipped = $withoutImages.Skipped + $withImages.Skipped
+        }
+    }
+    elseif ($Xunit) { Invoke-XunitTests }
+    else { [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 } }
+    if ($WaitForImages -and -not $Xunit) { Wait-SandboxImage $WaitForImages }
     # 'a,b' arrives as one string from a shell (dotnet pwsh ./build.ps1 -PesterPath a,b): split it.
     $paths = @($PesterPath | ForEach-Object { $_ -split ',' } | Where-Object { $_ } | ForEach-Object { Join-Path $Root $_.Trim() })
     $pester = Invoke-PesterTests -Path $paths
@@ -319,17 +352,24 @@ function Invoke-Test {
     Invoke-Build
     # The package test checks the zip; made here so no test rebuilds the module it has loaded.
     New-Package
-    Initialize-Sandbox
-    # The sandboxes use fixed ports on the host network, so one network namespace runs one sandbox file at a time: the
-    # Compose sandbox files (a block tagged Sandbox) run one after the other in this process, and xunit with every other
-    # file (the bad-input corpus, planning, help, the Helm tests on their own API server and free ports, the graph
-    # sandboxes on ports of their own) in a second process beside them.
+    Import-Module (Join-Path $Root 'tests/Sandbox/Sandbox.psm1') -Force
+    Initialize-SandboxHost | Out-Host
+    # The sandboxes use fixed ports on the host network, so one network namespace runs one sandbox of a kind at a time.
+    # Three processes run side by side:
+    # - this one: the Compose sandbox files (a block tagged Sandbox), one after the other;
+    # - 'xunit-and-helm': xunit, started before the sandbox images are built (its tests that need them, Category=Docker,
+    #   wait for them), then the Helm files (each on its own test API server and free ports) and every file that needs
+    #   no sandbox of ours;
+    # - 'graph-and-corpus': the files on the Infrahub and graph sandboxes (tagged GraphSandbox: they share ports 7474 and
+    #   15432, so one process runs them one after the other), then the bad-input corpus.
+    # Two processes, with xunit run after the images, left the CPU 25-45 % idle and took 1,231 s on a fresh machine; the
+    # second process, the longer one, ended 2.5 minutes after this one.
     # With UPGRADEOPS_TEST_LANES=1, part of the sandbox files run in test lanes instead (Start-SandboxLane: a network
     # namespace with its own Docker Engine and registry, where a second sandbox with the same fixed ports runs beside the
     # first). Not the default: on this 2-core machine it took 1,762 s with the CPU 91 % busy, against 1,645-1,714 s without
     # it (83 % busy by /proc/stat): the lane's engine, pulls and polling fill the idle time rather than shorten the run (README).
     $files = @(Get-ChildItem (Join-Path $Root 'tests/Pester') -Filter '*.Tests.ps1' | Sort-Object Name)
-    $usesSandbox = { param($file) (Get-Content -Raw $file.FullName) -match "-Tag\s[^{]*'Sandbox'" }
+    $tagged = { param($file, $tag) (Get-Content -Raw $file.FullName) -match "-Tag\s[^{]*'$tag'" }
     $relative = { param($file) [IO.Path]::GetRelativePath($Root, $file.FullName) }
     # Chosen by the files' times (the last run's "Pester files by time") so the lanes end together.
     $laneFiles = if ($env:UPGRADEOPS_TEST_LANES -eq '1') {
@@ -339,18 +379,21 @@ function Invoke-Test {
     }
     else { [ordered]@{} }
     $inLane = { param($file) $laneFiles.Values | ForEach-Object { $_ } | Where-Object { "$_.Tests.ps1" -eq $file.Name } }
-    # The other process is the longer one (xunit, about 2 minutes, runs before its Pester files: 1,493 s of Pester
-    # against this one's 1,512 s in the last CI runs), so a file of its that needs no Compose sandbox runs here instead,
-    # after the sandbox files, so the two end together. Chosen by the files' times.
-    $movedHere = @('HelmBackup')
-    $runsHere = { param($file) ((& $usesSandbox $file) -or $file.BaseName -replace '\.Tests$' -in $movedHere) -and -not (& $inLane $file) }
-    $beside = @($files | Where-Object { -not (& $runsHere $_) -and -not (& $inLane $_) } | ForEach-Object { & $relative $_ })
-    $here = @($files | Where-Object { & $runsHere $_ } | Sort-Object { -not (& $usesSandbox $_) }, Name | ForEach-Object FullName)
+    $here = @($files | Where-Object { (& $tagged $_ 'Sandbox') -and -not (& $inLane $_) } | ForEach-Object FullName)
+    $graph = @($files | Where-Object { (& $tagged $_ 'GraphSandbox') -and -not (& $tagged $_ 'Sandbox') -and -not (& $inLane $_) } | ForEach-Object { & $relative $_ })
+    $helm = @($files | Where-Object { -not (& $tagged $_ 'Sandbox') -and -not (& $tagged $_ 'GraphSandbox') -and -not (& $inLane $_) } | ForEach-Object { & $relative $_ })
+    $imagesReady = Join-Path $OutDir 'test-results/sandbox-images.state'
+    $null = New-Item -ItemType Directory -Force -Path (Split-Path $imagesReady)
+    Remove-Item -LiteralPath $imagesReady -ErrorAction SilentlyContinue
     $sides = [System.Collections.Generic.List[object]]::new()
     $lanes = [System.Collections.Generic.List[string]]::new()
     $main = $null
     try {
-        $sides.Add((Start-PesterProcess -Path ($beside + @('tests/Reliability')) -Name 'xunit-and-pester-beside' -Xunit))
+        $sides.Add((Start-PesterProcess -Path $helm -Name 'xunit-and-helm' -Xunit -WaitForImages $imagesReady))
+        try { Build-SandboxImage | Out-Host }
+        catch { Set-Content -LiteralPath $imagesReady -Value "the build failed: $_"; throw }
+        Set-Content -LiteralPath $imagesReady -Value 'ready'
+        $sides.Add((Start-PesterProcess -Path ($graph + @('tests/Reliability')) -Name 'graph-and-corpus'))
         foreach ($name in $laneFiles.Keys) {
             $paths = @($files | Where-Object { $_.BaseName -replace '\.Tests$' -in $laneFiles[$name] } | ForEach-Object { & $relative $_ })
             if ($paths.Count -eq 0) { continue }

@@ -102,7 +102,7 @@ Describe 'The Docker Engine restarted in the middle of an upgrade' -Tag 'Sandbox
         $data = Get-SandboxDataFingerprint $sandbox
         $data.ArtifactRows | Should -Be $baseline.ArtifactRows
         $data.StorageFiles | Should -Be $baseline.StorageFiles
-        # This sandbox's containers only: the Infrahub sandbox in the other test process makes such containers of its own.
+        # This sandbox's containers only: the Infrahub sandbox in another test process makes such containers of its own.
         docker ps -a --filter "name=^/$($sandbox.ProjectName)" --format '{{.Names}}' | Should -Not -Match 'upgradeops-previous|upgradeops-migrate'
     }
 }

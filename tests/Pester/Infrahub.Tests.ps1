@@ -4,9 +4,9 @@
 # path, readiness, backup of every data store, restore test, an upgrade that runs `infrahub upgrade`, every post-upgrade
 # check passing, a rehearsal on a copy, a broken version rolled back with the graph equal to the backup's, Invoke-Rollback
 # to the first backup, and kill -9 in the middle of an upgrade's migration and of a backup's Neo4j dump.
-# Not tagged Sandbox: this project has its own ports (8000, 4200, 7474, 15432, 16379, 35672), so the file runs in the second
-# process beside the Compose sandbox's files; it shares 7474 and 15432 with Neo4j.Tests.ps1, which runs in that process too,
-# one file after the other. Nothing here ran against a real Infrahub or Neo4j.
+# Tagged GraphSandbox, not Sandbox: this project has its own ports (8000, 4200, 7474, 15432, 16379, 35672), so the file
+# runs in a process beside the Compose sandbox's files; it shares 7474 and 15432 with Neo4j.Tests.ps1, and the test task
+# runs the files tagged GraphSandbox in one process, one after the other. Nothing here ran against a real Infrahub or Neo4j.
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
     . (Join-Path $PSScriptRoot 'GraphFixture.ps1')
@@ -65,7 +65,7 @@ AfterAll {
     if ($script:composeFile -and (Test-Path $script:composeFile)) { $null = Invoke-InfrahubCompose down -v --remove-orphans }
 }
 
-Describe 'The Infrahub runbook with the built-in profile' -Tag 'Infrahub', 'Neo4j' {
+Describe 'The Infrahub runbook with the built-in profile' -Tag 'GraphSandbox', 'Infrahub', 'Neo4j' {
     It 'Get-UpgradeDeployment describes Infrahub''s topology with the built-in profile, and names the passwords it cannot hide' {
         $d = Get-UpgradeDeployment -ComposeFile $composeFile -WarningVariable warnings -WarningAction SilentlyContinue
         $d.Profile | Should -Be 'infrahub'

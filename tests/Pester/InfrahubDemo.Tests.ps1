@@ -2,8 +2,8 @@
 # built-in profile. This runs the script as that command does, to the end, and checks that none of the sandbox's .env
 # secrets (the Neo4j password, the admin token, the broker password) is in its output or in any file it or the module
 # wrote but the backups' copies of the configuration.
-# Not tagged Sandbox: the Infrahub sandbox has its own ports (8000, 7474, ...), so the file runs in the second process,
-# one file after the other with Infrahub.Tests.ps1 and Neo4j.Tests.ps1, which use the same ports.
+# Tagged GraphSandbox, not Sandbox: the Infrahub sandbox has its own ports (8000, 7474, ...), so the file runs in a process
+# beside the Compose sandbox's files, one after the other with Infrahub.Tests.ps1 and Neo4j.Tests.ps1, which use the same ports.
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
     Import-Module (Join-Path $env:UPGRADEOPS_ROOT 'tests/Sandbox/Sandbox.psm1') -Force
@@ -11,12 +11,12 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'DemoFixture.ps1')
     $script:pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
     $script:demo = Join-Path $env:UPGRADEOPS_ROOT 'examples/Demo-Runbook.ps1'
-    # Not out/demo: the sandbox app's demo test writes there meanwhile, in the other process.
+    # Not out/demo: the sandbox app's demo test writes there meanwhile, in another process.
     $script:demoOut = Join-Path $TestDrive 'demo'
     $script:folder = Join-Path $env:UPGRADEOPS_ROOT 'out/sandbox/upgradeops-infrahub'
 }
 
-Describe 'The demo on the Infrahub sandbox' -Tag 'Demo', 'Infrahub' {
+Describe 'The demo on the Infrahub sandbox' -Tag 'GraphSandbox', 'Demo', 'Infrahub' {
     It 'runs the runbook with the built-in profile to the end (rehearsal, upgrade, a failed 1.2.0 rolled back), leaking no secret' {
         try {
             $output = (& $pwsh -NoProfile -File $demo -ModulePath $env:UPGRADEOPS_MODULE -OutputPath $demoOut -Keep 2>&1 | Out-String) -replace '\x1b\[[0-9;?]*[A-Za-z]', ''

@@ -62,7 +62,7 @@ BeforeAll {
         $data.ArtifactRows | Should -Be $baseline.ArtifactRows
         $data.StorageFiles | Should -Be $baseline.StorageFiles
         if ($Version -eq '1.7.5') { $data.ArtifactChecksums | Should -Be $baseline.ArtifactChecksums }
-        # This sandbox's containers only: the Infrahub sandbox in the other test process makes such containers of its own.
+        # This sandbox's containers only: the Infrahub sandbox in another test process makes such containers of its own.
         docker ps -a --filter "name=^/$($sandbox.ProjectName)" --format '{{.Names}}' | Should -Not -Match 'upgradeops-previous|upgradeops-migrate'
     }
 }

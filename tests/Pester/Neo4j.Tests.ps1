@@ -1,8 +1,8 @@
 # Neo4j data stores on Compose, with the real cmdlets, on the graph sandbox (tests/Sandbox/graph: Infrahub's database,
 # infrahub-server and task-worker services on the Neo4j 5 stand-in, tests/Sandbox/images/neo4j): Community's offline
 # dump with the API and worker stopped, restore, Test-DeploymentBackup, Enterprise's online backup, and bad input.
-# Not tagged Sandbox: the graph sandbox has its own project and ports (7474, 18000), so this file runs in the second
-# process beside the Compose sandbox's files.
+# Tagged GraphSandbox, not Sandbox: the graph sandbox has its own project and ports (7474, 18000), so this file runs in a
+# process beside the Compose sandbox's files, one after the other with the other files on those ports.
 BeforeAll {
     Import-Module $env:UPGRADEOPS_MODULE -Force
     . (Join-Path $PSScriptRoot 'GraphFixture.ps1')
@@ -32,7 +32,7 @@ BeforeAll {
     }
     function Start-EngineEventWatch {
         # Streams the engine's container creates and volume mounts into a file from now on. `docker events --since` alone
-        # reads only the engine's last 256 events: the other test process's healthcheck execs pushed a restore's helper
+        # reads only the engine's last 256 events: the other test processes' healthcheck execs pushed a restore's helper
         # creates out of them in CI.
         $file = Join-Path $TestDrive "events-$([guid]::NewGuid().ToString('N')).txt"
         $format = '{{.Type}} {{.Action}} {{.Actor.ID}} {{index .Actor.Attributes "name"}} {{index .Actor.Attributes "container"}} {{index .Actor.Attributes "org.upgradeops.purpose"}}'
@@ -46,7 +46,7 @@ BeforeAll {
     function Get-RestoreHelperVolume($Watch) {
         # The anonymous volumes Docker gave this project's volume-restore helpers while $Watch ran (their image, the Neo4j
         # stand-in, declares /data and /logs besides the volume they mount), and those still there. From the engine's
-        # events, not by counting its volumes: the tests in the other process make and remove their own meanwhile.
+        # events, not by counting its volumes: the tests in the other processes make and remove their own meanwhile.
         Start-Sleep -Seconds 1
         Stop-Process -Id $Watch.Process.Id
         $Watch.Process.WaitForExit(10000) | Out-Null
@@ -146,7 +146,7 @@ AfterAll {
     docker image rm 127.0.0.1:5000/upgradeops/neo4j:5 2>&1 | Out-Null
 }
 
-Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
+Describe 'Neo4j Community on Compose' -Tag 'GraphSandbox', 'Backup', 'Neo4j' {
     It 'dumps offline with the API and worker stopped and started again, the dump''s SHA-256 in the manifest, encrypted with -EncryptionKey' {
         $before = @{ api = Get-StartedAt infrahub-server; worker = Get-StartedAt task-worker; database = Get-StartedAt database }
         $key = ConvertTo-SecureString 'correct horse battery staple' -AsPlainText -Force
@@ -189,7 +189,7 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
         $restoreTest.Detail | Should -Match 'scratch container'
         $restoreTest.Detail | Should -Match 'Nodes: 300; Relationships: 2'
         Get-StartedAt database | Should -Be $started
-        # By label, not by counting the engine's volumes: the tests in the other process make and remove their own meanwhile.
+        # By label, not by counting the engine's volumes: the tests in the other processes make and remove their own meanwhile.
         docker ps -a -q --filter label=org.upgradeops.purpose=neo4j-restore-test | Should -BeNullOrEmpty
         docker volume ls -q --filter label=org.upgradeops.purpose=neo4j-restore-test | Should -BeNullOrEmpty
         $null = Invoke-Cypher "UNWIND range(1, 20) AS i CREATE (:Rogue {id: i})"
@@ -263,7 +263,7 @@ Describe 'Neo4j Community on Compose' -Tag 'Backup', 'Neo4j' {
     }
 }
 
-Describe 'Neo4j Community killed in the middle of a dump or a load' -Tag 'Backup', 'Neo4j', 'Fault' {
+Describe 'Neo4j Community killed in the middle of a dump or a load' -Tag 'GraphSandbox', 'Backup', 'Neo4j', 'Fault' {
     AfterAll {
         if (Get-GraphContainer database) { Set-AdminGate -Remove }
     }
@@ -340,7 +340,7 @@ Describe 'Neo4j Community killed in the middle of a dump or a load' -Tag 'Backup
     }
 }
 
-Describe 'Neo4j Community store in use by another process' -Tag 'Backup', 'Neo4j', 'BadInput' {
+Describe 'Neo4j Community store in use by another process' -Tag 'GraphSandbox', 'Backup', 'Neo4j', 'BadInput' {
     # The realistic way to Neo4jDatabaseRunning through the cmdlets: UpgradeOps always holds the server stopped before
     # neo4j-admin runs, so the store lock can only be held by another process that took the store in that window (a second
     # backup tool run by cron, a neo4j-admin run by hand). The gate makes that window certain.
@@ -389,7 +389,7 @@ Describe 'Neo4j Community store in use by another process' -Tag 'Backup', 'Neo4j
     }
 }
 
-Describe 'Neo4j bad input on Compose' -Tag 'Backup', 'Neo4j', 'BadInput' {
+Describe 'Neo4j bad input on Compose' -Tag 'GraphSandbox', 'Backup', 'Neo4j', 'BadInput' {
     It 'names a wrong Neo4j password Neo4jAuthenticationFailed, without the password, and stops nothing' {
         # NEO4J_AUTH changed after the store was created does not change its password (as Neo4j): the tool's is wrong.
         $wrongPassword = 'not-the-' + $password
@@ -418,7 +418,7 @@ Describe 'Neo4j bad input on Compose' -Tag 'Backup', 'Neo4j', 'BadInput' {
     }
 }
 
-Describe 'A restore whose volume has no room for the staged copy' -Tag 'Backup', 'Neo4j', 'Fault' {
+Describe 'A restore whose volume has no room for the staged copy' -Tag 'GraphSandbox', 'Backup', 'Neo4j', 'Fault' {
     BeforeAll {
         # The storage volume on a 1 MiB file system of its own: a tmpfs mounted over the volume's folder on the host, seen
         # by every container started after it (the API restarted here, the restore's helper). The live content takes
@@ -462,12 +462,12 @@ Describe 'A restore whose volume has no room for the staged copy' -Tag 'Backup',
         Get-GraphFingerprint -Password $password | Should -Be $graph
         Get-SideFingerprint | Should -Be $side
         @(Get-ChildItem -Force $small | ForEach-Object Name) | Should -Be @('live.bin')
-        # This project's helpers only (PROJECT-upgradeops-restore-*): the Compose sandbox restores volumes in the other process.
+        # This project's helpers only (PROJECT-upgradeops-restore-*): the Compose sandbox restores volumes in another process.
         docker ps -a -q --filter label=org.upgradeops.purpose=volume-restore --filter "name=^/$project-upgradeops-restore-" | Should -BeNullOrEmpty
     }
 }
 
-Describe 'Neo4j Enterprise on Compose' -Tag 'Backup', 'Neo4j' {
+Describe 'Neo4j Enterprise on Compose' -Tag 'GraphSandbox', 'Backup', 'Neo4j' {
     It 'backs up online without stopping the API, and restores with STOP/START DATABASE' {
         $target = Set-Database -Image 127.0.0.1:5000/upgradeops/neo4j:5-enterprise -Environment 'NEO4J_ACCEPT_LICENSE_AGREEMENT: "yes"'
         $before = @{ api = Get-StartedAt infrahub-server; worker = Get-StartedAt task-worker; database = Get-StartedAt database }

@@ -10,7 +10,7 @@ BeforeAll {
     $script:ownCopies = "label=io.upgradeops.rehearsal.source=$($sandbox.ProjectName)"
     function Get-Deployment { Get-UpgradeDeployment -ComposeFile $sandbox.ComposeFile -Profile $profilePath -WarningAction SilentlyContinue }
     function Get-ErrorFrom([scriptblock] $Action) { try { & $Action | Out-Null; $null } catch { $_ } }
-    # This sandbox's copies only: the Infrahub sandbox in the other test process rehearses its own meanwhile.
+    # This sandbox's copies only: the Infrahub sandbox in another test process rehearses its own meanwhile.
     function Get-CopyContainer { @(docker ps -a --filter label=io.upgradeops.rehearsal.id --filter $ownCopies --format '{{.Names}}') | Where-Object { $_ } }
     function Get-CopyVolume { @(docker volume ls -q --filter label=io.upgradeops.rehearsal.id --filter $ownCopies) | Where-Object { $_ } }
     function Get-ProductionState {
@@ -78,7 +78,7 @@ Describe 'Invoke-UpgradeRehearsal' -Tag 'Sandbox', 'Rehearsal' {
         $process = Start-Process -FilePath $pwsh -ArgumentList '-NoProfile', '-NonInteractive', '-Command', $command -PassThru `
             -RedirectStandardOutput (Join-Path $TestDrive 'killed.log') -RedirectStandardError (Join-Path $TestDrive 'killed.err')
         # Killed once its copy's application runs (the restore is done), in the middle of the rehearsal. 180 s: with the
-        # Infrahub sandbox's rehearsal beside it (the other test process), one run took more than 90 s to get there.
+        # Infrahub sandbox's rehearsal beside it (another test process), one run took more than 90 s to get there.
         $deadline = (Get-Date).AddSeconds(180)
         do {
             Start-Sleep -Milliseconds 250

@@ -85,7 +85,7 @@ Describe 'Invoke-Upgrade (Standard)' -Tag 'Sandbox', 'Upgrade' {
         foreach ($property in $inspectBefore.PSObject.Properties.Name) {
             $inspectAfter.$property | Should -Be $inspectBefore.$property -Because "$property must survive the recreation"
         }
-        # This sandbox's containers only: the Infrahub sandbox in the other test process makes such containers of its own.
+        # This sandbox's containers only: the Infrahub sandbox in another test process makes such containers of its own.
         docker ps -a --filter "name=^/$($sandbox.ProjectName)" --format '{{.Names}}' | Should -Not -Match 'upgradeops-previous|upgradeops-migrate'
     }
 
