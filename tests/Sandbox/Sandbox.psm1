@@ -298,7 +298,7 @@ function Initialize-SandboxHost {
     .DESCRIPTION
         Idempotent and quick when everything is present. Installs the missing Debian packages among docker.io,
         docker-compose, docker-registry, debootstrap and gnupg (apt-get update once first). Starts dockerd with
-        --bridge=none --iptables=false --ip-masq=false when no engine answers (log and pid file under
+        --bridge=none --iptables=false --ip-masq=false and an allow-all seccomp profile when no engine answers (log and pid file under
         out/sandbox/host), and Debian's docker-registry on 127.0.0.1:5000 (tests/Sandbox/registry/config.yml)
         when nothing answers there. Never stops or restarts an engine or registry it did not start.
     .OUTPUTS
@@ -350,8 +350,15 @@ function Initialize-SandboxHost {
         Assert-SbxRoot 'start dockerd'
         if (-not (Test-SbxCommand dockerd)) { throw 'dockerd is not installed (apt-get install docker.io), and no Docker Engine answers.' }
         $log = Join-Path $script:HostDir 'dockerd.log'
-        Write-Host "sandbox host: starting dockerd --bridge=none --iptables=false --ip-masq=false (log $log)"
-        $enginePid = Start-SbxDetached -LogFile $log -Command @('dockerd', '--bridge=none', '--iptables=false', '--ip-masq=false')
+        # A seccomp profile that allows every system call, in place of Docker's default: runc compiles the default one
+        # (libseccomp) in every container start and every exec, healthchecks included, and that was 2 % of the test run's
+        # CPU; a `docker exec` cost 74 ms of CPU with it and 51 ms with this one. The engine started here runs only the
+        # sandboxes, whose containers share the host's network namespace anyway. Read once, when dockerd starts.
+        $seccomp = Join-Path $script:HostDir 'seccomp-allow-all.json'
+        $null = New-Item -ItemType Directory -Force -Path $script:HostDir
+        Set-Content -LiteralPath $seccomp -Value '{ "defaultAction": "SCMP_ACT_ALLOW" }'
+        Write-Host "sandbox host: starting dockerd --bridge=none --iptables=false --ip-masq=false --seccomp-profile $seccomp (log $log)"
+        $enginePid = Start-SbxDetached -LogFile $log -Command @('dockerd', '--bridge=none', '--iptables=false', '--ip-masq=false', '--seccomp-profile', $seccomp)
         Set-Content -Path (Join-Path $script:HostDir 'dockerd.pid') -Value $enginePid
         $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
         while (-not ($engineVersion = Get-SbxEngineVersion)) {
