@@ -31,7 +31,7 @@ param(
     [string[]] $PesterTag,
     # Check task: the Pester files or folders to run (default: the bad-input corpus).
     [string[]] $PesterPath = @('tests/Reliability'),
-    # Check task: run the tests on the module already built (the Test task's second process uses it).
+    # Check task: run the tests on the module already built (the Test task's other processes use it).
     [switch] $NoBuild,
     # Check task: also write the counts as JSON to this file (read by the Test task).
     [string] $SummaryPath,
@@ -193,8 +193,8 @@ function Invoke-WithTestCache([string] $Name, [scriptblock] $ScriptBlock) {
 
 function Start-PesterProcess {
     # Tests that do not use the Compose sandbox (xunit, the bad-input corpus, the Helm tests on their own API server and
-    # ports) run in a second process beside those that do, which spend most of their time waiting on containers. Its
-    # output goes to a log, shown when it is done.
+    # ports) run in processes beside those that do, which spend most of their time waiting on containers. The
+    # output of each goes to a log, shown when it is done.
     param([Parameter(Mandatory)][string[]] $Path, [Parameter(Mandatory)][string] $Name, [switch] $Xunit,
         # Started before the sandbox images are built: what needs them waits for this file (Wait-SandboxImage).
         [string] $WaitForImages,
@@ -209,7 +209,7 @@ function Start-PesterProcess {
         @(if ($WaitForImages) { '-WaitForImages', $WaitForImages }) |
         ForEach-Object { '"' + $_ + '"' }
     # At a lower CPU priority where nice exists: the sandbox files' timings (rolling upgrade, performance baseline) are
-    # what the machine's two cores must keep steady; the second process only has to finish before them.
+    # what the machine's two cores must keep steady; the others only have to finish before them.
     $nice = if (-not $IsWindows) { Get-Command nice -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1 }
     $file, $arguments = if ($nice) { $nice.Source, (@('-n', '10', "`"$PwshPath`"") + $arguments) } else { $PwshPath, $arguments }
     if ($Lane) {

@@ -82,7 +82,7 @@ Describe 'Sandbox deployment' -Tag 'Sandbox' {
     }
 
     It 'checks a container again at once after docker unpause, which leaves it unhealthy until a check passes' {
-        # The base image's paced-health waits 8 s before a check only after a pass on schedule: a backup pauses the
+        # The base image's paced-health waits 20 s before a check only after a pass on schedule: a backup pauses the
         # writers, and whatever comes next waits for them to be healthy again.
         $worker = @((Get-Sandbox -ProjectName $sandbox.ProjectName -Path $sandbox.Path).Containers | Where-Object { $_ -like '*_worker_*' })[0]
         $health = { docker inspect --format '{{json .State.Health}}' $worker | ConvertFrom-Json }

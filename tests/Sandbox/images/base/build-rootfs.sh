@@ -51,7 +51,7 @@ rm -f "$root/etc/resolv.conf" "$root/etc/hostname"
 : > "$root/etc/machine-id"
 # The containers' HTTP healthcheck (a Python start per check cost more CPU than the rest of an idle sandbox).
 install -m 755 "$here/http-health" "$root/usr/local/bin/http-health"
-# Paces a healthcheck once it has passed (an exec every ~10 s in a healthy container instead of every 1-3 s).
+# Paces a healthcheck once it has passed (an exec every ~22 s in a healthy container instead of every 1-3 s).
 install -m 755 "$here/paced-health" "$root/usr/local/bin/paced-health"
 # Directories the role entrypoints use.
 mkdir -p "$root/opt/sandbox/storage" "$root/opt/sandbox/repositories" "$root/run/postgresql"
