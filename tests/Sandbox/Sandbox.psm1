@@ -290,6 +290,21 @@ function Invoke-SbxGitScript {
 
 # ---- host ----------------------------------------------------------------------------------------
 
+# Kept out of the kernel's automatic port choice (Initialize-SandboxHost): the Compose sandbox's ports (55432, 56379,
+# 58000-58002) and its rehearsal copies' (+1000), the Helm tests' free ports (56500-56999), and the Infrahub sandbox's
+# message queue (34369, 35672-35673) and its copy's.
+$script:ReservedPorts = '34000-36999,55000-59999'
+
+function Test-SbxPortsReserved([string] $Reserved, [string] $Wanted) {
+    # Whether every range of $Wanted ('a-b,c') is inside the kernel's list ($Reserved, as it prints it: '34000-36999,55000').
+    $ranges = @($Reserved -split ',' | Where-Object { $_ } | ForEach-Object { $a, $b = $_ -split '-'; , @([int]$a, [int]($b ?? $a)) })
+    foreach ($part in $Wanted -split ',') {
+        $low, $high = $part -split '-'; $low = [int]$low; $high = [int]($high ?? $low)
+        if (-not ($ranges | Where-Object { $_[0] -le $low -and $_[1] -ge $high })) { return $false }
+    }
+    $true
+}
+
 function Initialize-SandboxHost {
     <#
     .SYNOPSIS
@@ -332,6 +347,21 @@ function Initialize-SandboxHost {
         }
         else {
             $actions.Add('packages present: docker.io, docker-compose, docker-registry, debootstrap, gnupg, iproute2, util-linux')
+        }
+    }
+
+    # The sandboxes' fixed ports lie in the kernel's range for outgoing connections (32768-60999 by default): an
+    # outgoing connection that happens to get 58001 as its own port keeps a server from binding it, and the container
+    # restarts until that connection ends. A first sandbox start in CI failed with a server's container restarting and
+    # unhealthy, which this would explain (not reproduced). Reserved ports are never handed out that way; a program that
+    # names one still binds it.
+    $reservedFile = '/proc/sys/net/ipv4/ip_local_reserved_ports'
+    if ($IsLinux -and (Test-Path -LiteralPath $reservedFile)) {
+        $reserved = (Get-Content -Raw -LiteralPath $reservedFile).Trim()
+        if (-not (Test-SbxPortsReserved $reserved $script:ReservedPorts)) {
+            Assert-SbxRoot "reserve the sandbox ports $($script:ReservedPorts) ($reservedFile)"
+            Set-Content -LiteralPath $reservedFile -Value (@($reserved, $script:ReservedPorts) -ne '' -join ',') -NoNewline
+            $actions.Add("reserved ports $($script:ReservedPorts) for the sandboxes ($reservedFile)")
         }
     }
 
