@@ -138,7 +138,7 @@ function Invoke-XunitTests {
 }
 
 function Wait-SandboxImage([Parameter(Mandatory)][string] $Path) {
-    # The Test task writes the file once Build-SandboxImage has ended; an hour is far beyond any build seen (170-210 s).
+    # The Test task writes the file once Build-SandboxImage has ended; an hour is far beyond any build seen (130-210 s).
     $deadline = (Get-Date).AddHours(1)
     while (-not (Test-Path -LiteralPath $Path)) {
         if ((Get-Date) -gt $deadline) { throw "The sandbox images were not reported built within an hour ($Path was never written)." }
@@ -363,7 +363,8 @@ function Invoke-Test {
     # - 'graph-and-corpus': the files on the Infrahub and graph sandboxes (tagged GraphSandbox: they share ports 7474 and
     #   15432, so one process runs them one after the other), then the bad-input corpus.
     # Two processes, with xunit run after the images, left the CPU 25-45 % idle and took 1,231 s on a fresh machine; the
-    # second process, the longer one, ended 2.5 minutes after this one.
+    # second process, the longer one, ended 2.5 minutes after this one. Three took 1,094 s (images removed, Debian
+    # packages installed), the two beside this one ending about 5.5 minutes before it.
     # With UPGRADEOPS_TEST_LANES=1, part of the sandbox files run in test lanes instead (Start-SandboxLane: a network
     # namespace with its own Docker Engine and registry, where a second sandbox with the same fixed ports runs beside the
     # first). Not the default: on this 2-core machine it took 1,762 s with the CPU 91 % busy, against 1,645-1,714 s without
