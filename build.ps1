@@ -145,7 +145,7 @@ function Wait-SandboxImage([Parameter(Mandatory)][string] $Path) {
         Start-Sleep -Milliseconds 500
     }
     $state = (Get-Content -Raw -LiteralPath $Path).Trim()
-    if ($state -ne 'ready') { throw "The sandbox images are not there: $state" }
+    if ($state -ne 'ready') { throw "The sandbox images are not there ($state): the Test task's own output shows the build's error." }
 }
 
 function Invoke-PesterTests {
@@ -295,18 +295,13 @@ function Format-FaultMatrix {
 
 function Invoke-Check {
     if (-not $NoBuild) { Invoke-Build }
-    $xunitCounts = if ($Xunit -and $WaitForImages) {
-        $withoutImages = Invoke-XunitTests -Filter 'Category!=Docker' -Name 'xunit-host'
-        Wait-SandboxImage $WaitForImages
-        $withImages = Invoke-XunitTests -Filter 'Category=Docker' -Name 'xunit-docker' -NoBuild
-        [pscustomobject]@{
-            Passed = $withoutImages.Passed + $withImages.Passed; Failed = $withoutImages.Failed + $withImages.Failed
-            Skipped = $withoutImages.Skipped + $withImages.Skipped
-        }
-    }
-    elseif ($Xunit) { Invoke-XunitTests }
-    else { [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 } }
-    if ($WaitForImages -and -not $Xunit) { Wait-SandboxImage $WaitForImages }
+    # With -WaitForImages, xunit runs in two parts: the tests that need no sandbox image while the images build, then the
+    # rest (Category=Docker) once they are there.
+    $xunitRuns = @(if ($Xunit) { Invoke-XunitTests -Filter ($WaitForImages ? 'Category!=Docker' : $null) -Name ($WaitForImages ? 'xunit-host' : 'xunit') })
+    if ($WaitForImages) { Wait-SandboxImage $WaitForImages }
+    if ($Xunit -and $WaitForImages) { $xunitRuns += Invoke-XunitTests -Filter 'Category=Docker' -Name 'xunit-docker' -NoBuild }
+    $xunitCounts = [pscustomobject]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    foreach ($run in $xunitRuns) { foreach ($count in 'Passed', 'Failed', 'Skipped') { $xunitCounts.$count += $run.$count } }
     # 'a,b' arrives as one string from a shell (dotnet pwsh ./build.ps1 -PesterPath a,b): split it.
     $paths = @($PesterPath | ForEach-Object { $_ -split ',' } | Where-Object { $_ } | ForEach-Object { Join-Path $Root $_.Trim() })
     $pester = Invoke-PesterTests -Path $paths
@@ -380,9 +375,10 @@ function Invoke-Test {
     }
     else { [ordered]@{} }
     $inLane = { param($file) $laneFiles.Values | ForEach-Object { $_ } | Where-Object { "$_.Tests.ps1" -eq $file.Name } }
-    $here = @($files | Where-Object { (& $tagged $_ 'Sandbox') -and -not (& $inLane $_) } | ForEach-Object FullName)
-    $graph = @($files | Where-Object { (& $tagged $_ 'GraphSandbox') -and -not (& $tagged $_ 'Sandbox') -and -not (& $inLane $_) } | ForEach-Object { & $relative $_ })
-    $helm = @($files | Where-Object { -not (& $tagged $_ 'Sandbox') -and -not (& $tagged $_ 'GraphSandbox') -and -not (& $inLane $_) } | ForEach-Object { & $relative $_ })
+    $processOf = { param($file) if (& $inLane $file) { 'lane' } elseif (& $tagged $file 'Sandbox') { 'here' } elseif (& $tagged $file 'GraphSandbox') { 'graph' } else { 'helm' } }
+    $here = @($files | Where-Object { (& $processOf $_) -eq 'here' } | ForEach-Object FullName)
+    $graph = @($files | Where-Object { (& $processOf $_) -eq 'graph' } | ForEach-Object { & $relative $_ })
+    $helm = @($files | Where-Object { (& $processOf $_) -eq 'helm' } | ForEach-Object { & $relative $_ })
     $imagesReady = Join-Path $OutDir 'test-results/sandbox-images.state'
     $null = New-Item -ItemType Directory -Force -Path (Split-Path $imagesReady)
     Remove-Item -LiteralPath $imagesReady -ErrorAction SilentlyContinue
